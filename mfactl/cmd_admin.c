@@ -1,0 +1,206 @@
+/* mfactl reset, unlock and check: the admin's repairs and the health check. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lockout.h"
+#include "mfactl.h"
+
+/* Parses "VERB [--help] USER"; returns the user or NULL with *status set. */
+static const char *one_user_arg(int argc, char **argv, const char *help, int *status)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			*status = EXIT_OK;
+			return NULL;
+		}
+		fputs(help, stderr);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
+	if (!mfactl_user_ok(argv[optind], false)) {
+		*status = EXIT_FAIL;
+		return NULL;
+	}
+	return argv[optind];
+}
+
+/* Runs fn on the user's record under its lock. */
+static int with_record(struct mfactl *ctx, const char *user,
+		       int (*fn)(struct store_txn *txn, struct mfa_record *rec,
+				 bool exists, struct mfa_error *err))
+{
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists = false;
+	int r;
+
+	record_init(&rec, NULL);
+	if (mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	if (r == -ENOENT) {
+		printf("%s has no MFA state (%s does not exist)\n", user, ctx->cfg.state_dir);
+		return EXIT_OK;
+	}
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	r = store_begin(st, user, &txn, &rec, &exists, &err);
+	if (r == 0)
+		r = fn(txn, &rec, exists, &err);
+	if (r < 0)
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+	record_wipe(&rec);
+	store_end(txn);
+	store_close(st);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int do_reset(struct store_txn *txn, struct mfa_record *rec, bool exists,
+		    struct mfa_error *err)
+{
+	int r = store_remove(txn, err);
+
+	if (r < 0)
+		return r;
+	if (exists) {
+		printf("Reset %s: removed %s and all MFA state; they must enroll again.\n",
+		       rec->user, rec->totp.enrolled ? "the TOTP enrollment" : "the record");
+		mfactl_log_action("action=reset user=%s", rec->user);
+	} else {
+		printf("%s has no MFA state; nothing to reset.\n", rec->user);
+	}
+	return 0;
+}
+
+int cmd_reset(struct mfactl *ctx, int argc, char **argv)
+{
+	int status = EXIT_FAIL;
+	const char *user = one_user_arg(argc, argv,
+		"usage: mfactl reset USER\n"
+		"\n"
+		"Removes USER's factors and all their MFA state (failures, lockout,\n"
+		"last login); they must enroll again.\n", &status);
+
+	return user ? with_record(ctx, user, do_reset) : status;
+}
+
+static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
+		     struct mfa_error *err)
+{
+	unsigned failures = rec->fail_count;
+	int r;
+
+	if (!exists) {
+		/* Do not leave behind the lock file store_begin() made. */
+		printf("%s has no MFA state; nothing to unlock.\n", rec->user);
+		return store_remove(txn, err);
+	}
+	lockout_clear(rec);
+	r = store_commit(txn, rec, err);
+	if (r < 0)
+		return r;
+	printf("Unlocked %s (cleared %u failure%s); the enrollment is kept.\n",
+	       rec->user, failures, failures == 1 ? "" : "s");
+	mfactl_log_action("action=unlock user=%s failures=%u", rec->user, failures);
+	return 0;
+}
+
+int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
+{
+	int status = EXIT_FAIL;
+	const char *user = one_user_arg(argc, argv,
+		"usage: mfactl unlock USER\n"
+		"\n"
+		"Clears USER's failure count and lockout; the enrollment is kept.\n", &status);
+
+	return user ? with_record(ctx, user, do_unlock) : status;
+}
+
+struct check_walk {
+	struct store *st;
+	unsigned records, corrupt;
+};
+
+static int check_one(const char *user, void *p)
+{
+	struct check_walk *w = p;
+	struct mfa_error err = { "" };
+	struct mfa_record rec;
+	int r;
+
+	w->records++;
+	r = store_load(w->st, user, &rec, &err);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "mfactl check: %s\n", err.msg);
+		w->corrupt++;
+	}
+	record_wipe(&rec);
+	return 0;
+}
+
+int cmd_check(struct mfactl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct check_walk walk = { NULL, 0, 0 };
+	struct mfa_error err = { "" };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: mfactl check\n"
+			       "\n"
+			       "Validates the configuration file and the state directory (ownership\n"
+			       "and modes of it and every directory above it, and every record).\n"
+			       "Exits 1 if anything is wrong, printing each problem.\n");
+			return EXIT_OK;
+		}
+		return EXIT_USAGE;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: mfactl check\n");
+		return EXIT_USAGE;
+	}
+	if (mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	printf("%s: OK\n", ctx->config_path);
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &walk.st, &err);
+	if (r < 0) {
+		fprintf(stderr, "mfactl check: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	r = store_list(walk.st, check_one, &walk, &err);
+	store_close(walk.st);
+	if (r < 0) {
+		fprintf(stderr, "mfactl check: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (walk.corrupt > 0) {
+		fprintf(stderr, "mfactl check: %u of %u records are unreadable\n",
+			walk.corrupt, walk.records);
+		return EXIT_FAIL;
+	}
+	printf("%s: OK (%u record%s)\n", ctx->cfg.state_dir, walk.records,
+	       walk.records == 1 ? "" : "s");
+	return EXIT_OK;
+}

@@ -1,0 +1,166 @@
+/* mfactl enroll: creates a TOTP factor for a user and shows it as an
+ * otpauth:// URI and a QR code for the user's authenticator app. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lockout.h"
+#include "mfactl.h"
+#include "qr.h"
+#include "secmem.h"
+#include "totp.h"
+
+static void enroll_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mfactl enroll USER [--method totp] [--qr none|utf8|ansi] [--force]\n"
+		"\n"
+		"Creates a new TOTP secret for USER, saves it, and prints the otpauth://\n"
+		"URI (alone on its own line) and a QR code of it to scan with an\n"
+		"authenticator app.  Refuses to replace an existing enrollment unless\n"
+		"--force is given.\n"
+		"\n"
+		"  -m, --method totp   the factor to enroll (only totp for now)\n"
+		"  -q, --qr STYLE      none, utf8 (default; for dark terminals) or ansi\n"
+		"                      (explicit colours, any terminal)\n"
+		"  -f, --force         replace an existing TOTP enrollment\n"
+		"  -h, --help          this help\n");
+}
+
+/* The account label apps show under the issuer: user@host, so one person
+ * with several machines can tell the entries apart. */
+static void account_label(const char *user, char *out, size_t len)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		(void)snprintf(out, len, "%s", user);
+	else
+		(void)snprintf(out, len, "%s@%s", user, host);
+}
+
+static void print_secret_groups(const char *b32)
+{
+	printf("Secret (for typing in by hand): ");
+	for (size_t i = 0; b32[i] != '\0'; i++) {
+		if (i > 0 && i % 4 == 0)
+			putchar(' ');
+		putchar(b32[i]);
+	}
+	putchar('\n');
+}
+
+int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "method", required_argument, NULL, 'm' },
+		{ "qr", required_argument, NULL, 'q' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum qr_style style = QR_STYLE_UTF8;
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	struct mfa_totp *t = &rec.totp;
+	char uri[1024], label[USER_NAME_MAX + 260], b32[TOTP_SECRET_B32_MAX + 1];
+	char *qr = NULL;
+	const char *user;
+	bool force = false, exists, replaced;
+	int c, status = EXIT_FAIL;
+
+	record_init(&rec, NULL);
+	while ((c = getopt_long(argc, argv, "m:q:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "totp") != 0) {
+				fprintf(stderr, "mfactl enroll: unknown method \"%s\" (available: totp)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'q':
+			if (qr_style_parse(optarg, &style) < 0) {
+				fprintf(stderr, "mfactl enroll: --qr takes none, utf8 or ansi\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			enroll_usage(stdout);
+			return EXIT_OK;
+		default:
+			enroll_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		enroll_usage(stderr);
+		return EXIT_USAGE;
+	}
+	user = argv[optind];
+	if (!mfactl_user_ok(user, true))
+		return EXIT_FAIL;
+	if (mfactl_load_config(ctx) < 0 || mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
+		return EXIT_FAIL;
+	if (store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		goto out;
+	}
+	if (t->enrolled && !force) {
+		fprintf(stderr, "mfactl enroll: %s already has TOTP enrolled (since the "
+			"record says so); use --force to replace it\n", user);
+		goto out;
+	}
+	replaced = t->enrolled;
+	t->params = config_totp_params(&ctx->cfg);
+	t->secret_len = totp_secret_length(t->params.algorithm);
+	if (secure_random(t->secret, t->secret_len) < 0) {
+		fprintf(stderr, "mfactl: cannot get random bytes\n");
+		goto out;
+	}
+	t->enrolled = true;
+	t->enrolled_at = (int64_t)time(NULL);
+	t->last_step = 0;
+	/* A new factor starts with a clean slate of failures. */
+	lockout_clear(&rec);
+	account_label(user, label, sizeof(label));
+	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params,
+		     uri, sizeof(uri)) < 0) {
+		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");
+		goto out;
+	}
+	if (qr_render_text(uri, style, &qr) < 0) {
+		fprintf(stderr, "mfactl: cannot draw the QR code\n");
+		goto out;
+	}
+	if (store_commit(txn, &rec, &err) < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		goto out;
+	}
+	mfactl_log_action("action=enroll user=%s method=totp%s", user,
+			  replaced ? " replaced=yes" : "");
+	base32_encode(t->secret, t->secret_len, b32);
+	printf("Enrolled %s for TOTP (%s, %u digits, %u-second period)%s.\n",
+	       user, totp_algorithm_name(t->params.algorithm), t->params.digits,
+	       t->params.period, replaced ? ", replacing the previous secret" : "");
+	if (style != QR_STYLE_NONE)
+		printf("Scan this QR code with an authenticator app:\n\n%s\n", qr);
+	printf("Or open this URI on the device:\n%s\n", uri);
+	print_secret_groups(b32);
+	status = EXIT_OK;
+out:
+	secure_wipe(uri, sizeof(uri));
+	secure_wipe(b32, sizeof(b32));
+	secure_free_string(qr);
+	record_wipe(&rec);
+	store_end(txn);
+	store_close(st);
+	return status;
+}

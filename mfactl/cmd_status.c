@@ -1,0 +1,264 @@
+/* mfactl status: one row per user, for every account in the passwd database
+ * and every record in the store.  Reads without locking and creates nothing. */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lockout.h"
+#include "mfactl.h"
+
+struct name_list {
+	char **names;
+	size_t len, cap;
+};
+
+static void status_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mfactl status [--json] [USER...]\n"
+		"\n"
+		"Shows, for each user (by default every account in the passwd database\n"
+		"and every user with a record), the enrolled methods, when, the last\n"
+		"MFA login, failures and any lockout.  Reads only; creates nothing.\n"
+		"\n"
+		"  -j, --json   one JSON document instead of the table\n"
+		"  -h, --help   this help\n");
+}
+
+static int list_add(struct name_list *l, const char *name)
+{
+	if (l->len == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 256;
+		char **n = realloc(l->names, ncap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		l->names = n;
+		l->cap = ncap;
+	}
+	l->names[l->len] = strdup(name);
+	if (l->names[l->len] == NULL)
+		return -ENOMEM;
+	l->len++;
+	return 0;
+}
+
+static int add_from_store(const char *user, void *ctx)
+{
+	return list_add(ctx, user);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+struct row {
+	const char *user;
+	bool in_passwd;
+	bool has_record;
+	bool error;
+	char error_msg[sizeof(((struct mfa_error *)0)->msg)];
+	struct mfa_record rec;
+};
+
+static void print_json_row(const struct row *r, time_t now, bool first)
+{
+	const struct mfa_record *rec = &r->rec;
+
+	printf("%s\n    {\"user\": ", first ? "" : ",");
+	json_string(r->user);
+	printf(", \"in_passwd\": %s", r->in_passwd ? "true" : "false");
+	if (r->error) {
+		printf(", \"error\": ");
+		json_string(r->error_msg);
+		printf("}");
+		return;
+	}
+	printf(", \"error\": null, \"methods\": [%s]", rec->totp.enrolled ? "\"totp\"" : "");
+	if (rec->totp.enrolled)
+		printf(", \"totp\": {\"enrolled_at\": %lld, \"algorithm\": \"%s\", "
+		       "\"digits\": %u, \"period\": %u}",
+		       (long long)rec->totp.enrolled_at,
+		       totp_algorithm_name(rec->totp.params.algorithm),
+		       rec->totp.params.digits, rec->totp.params.period);
+	else
+		printf(", \"totp\": null");
+	if (rec->last_login > 0) {
+		printf(", \"last_login\": {\"time\": %lld, \"service\": ", (long long)rec->last_login);
+		json_string(rec->last_service);
+		printf(", \"rhost\": ");
+		json_string(rec->last_rhost);
+		printf("}");
+	} else {
+		printf(", \"last_login\": null");
+	}
+	printf(", \"failures\": %u, \"locked\": %s, \"locked_until\": ",
+	       rec->fail_count, lockout_active(rec, now) ? "true" : "false");
+	if (rec->locked_until < 0)
+		printf("\"admin\"}");
+	else if (lockout_active(rec, now))
+		printf("%lld}", (long long)rec->locked_until);
+	else
+		printf("null}");
+}
+
+static void print_table_row(const struct row *r, time_t now, int width)
+{
+	const struct mfa_record *rec = &r->rec;
+	char enrolled[32], login[32], locked[32], where[80];
+
+	if (r->error) {
+		printf("%-*s  ERROR  %s\n", width, r->user, r->error_msg);
+		return;
+	}
+	mfactl_format_time(rec->totp.enrolled ? rec->totp.enrolled_at : 0, enrolled, sizeof(enrolled));
+	mfactl_format_time(rec->last_login, login, sizeof(login));
+	if (rec->locked_until < 0)
+		(void)snprintf(locked, sizeof(locked), "until unlocked");
+	else if (lockout_active(rec, now))
+		mfactl_format_time(rec->locked_until, locked, sizeof(locked));
+	else
+		(void)snprintf(locked, sizeof(locked), "-");
+	if (rec->last_login > 0)
+		(void)snprintf(where, sizeof(where), "%.30s from %.40s", rec->last_service,
+			       rec->last_rhost[0] ? rec->last_rhost : "local");
+	else
+		(void)snprintf(where, sizeof(where), "-");
+	printf("%-*s  %-7s  %-20s  %-20s  %-8u  %-20s  %s\n", width, r->user,
+	       rec->totp.enrolled ? "totp" : "none", enrolled, login, rec->fail_count,
+	       locked, where);
+}
+
+int cmd_status(struct mfactl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct name_list names = { NULL, 0, 0 };
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	bool json = false, failed = false, first = true;
+	time_t now = time(NULL);
+	int c, width = 4, status = EXIT_FAIL, r;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return EXIT_OK;
+		default:
+			status_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	if (r == -ENOENT) {
+		fprintf(stderr, "mfactl: note: %s does not exist yet: nobody is enrolled\n",
+			ctx->cfg.state_dir);
+	} else if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+
+	if (optind < argc) {
+		for (int i = optind; i < argc; i++) {
+			if (!mfactl_user_ok(argv[i], false))
+				goto out;
+			if (list_add(&names, argv[i]) < 0)
+				goto nomem;
+		}
+	} else {
+		struct passwd *pw;
+
+		setpwent();
+		while ((pw = getpwent()) != NULL)
+			if (user_name_valid(pw->pw_name) && list_add(&names, pw->pw_name) < 0) {
+				endpwent();
+				goto nomem;
+			}
+		endpwent();
+		if (st != NULL) {
+			r = store_list(st, add_from_store, &names, &err);
+			if (r == -ENOMEM)
+				goto nomem;
+			if (r < 0) {
+				fprintf(stderr, "mfactl: %s\n", err.msg);
+				goto out;
+			}
+		}
+	}
+	qsort(names.names, names.len, sizeof(*names.names), cmp_names);
+	for (size_t i = 0; i < names.len; i++)
+		if ((int)strlen(names.names[i]) > width)
+			width = (int)strlen(names.names[i]);
+
+	if (json) {
+		printf("{\"state_dir\": ");
+		json_string(ctx->cfg.state_dir);
+		printf(", \"users\": [");
+	}
+	else
+		printf("%-*s  %-7s  %-20s  %-20s  %-8s  %-20s  %s\n", width, "USER", "METHODS",
+		       "ENROLLED", "LAST MFA LOGIN", "FAILURES", "LOCKED UNTIL", "LAST LOGIN VIA");
+	for (size_t i = 0; i < names.len; i++) {
+		struct row row;
+
+		if (i > 0 && strcmp(names.names[i], names.names[i - 1]) == 0)
+			continue;
+		memset(&row, 0, sizeof(row));
+		row.user = names.names[i];
+		row.in_passwd = getpwnam(row.user) != NULL;
+		record_init(&row.rec, row.user);
+		r = st ? store_load(st, row.user, &row.rec, &err) : -ENOENT;
+		if (r == -ENOENT) {
+			record_init(&row.rec, row.user);
+		} else if (r < 0) {
+			row.error = true;
+			memcpy(row.error_msg, err.msg, sizeof(row.error_msg));
+			failed = true;
+		}
+		if (json)
+			print_json_row(&row, now, first);
+		else
+			print_table_row(&row, now, width);
+		first = false;
+		record_wipe(&row.rec);
+	}
+	if (json)
+		printf("\n]}\n");
+	status = failed ? EXIT_FAIL : EXIT_OK;
+	goto out;
+nomem:
+	fprintf(stderr, "mfactl: out of memory\n");
+out:
+	for (size_t i = 0; i < names.len; i++)
+		free(names.names[i]);
+	free(names.names);
+	store_close(st);
+	return status;
+}

@@ -1,0 +1,41 @@
+/* mfactl: the admin's tool over the pam_mfa state store.  Each verb lives in
+ * its own file and returns the process exit status (see mfactl(8)). */
+#ifndef MFACTL_H
+#define MFACTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed or found problems */
+	EXIT_USAGE = 2,		/* bad command line */
+};
+
+struct mfactl {
+	const char *config_path;
+	struct mfa_config cfg;
+	bool cfg_loaded;
+};
+
+/* Loads the configuration once; prints the error and returns -1 on failure. */
+int mfactl_load_config(struct mfactl *ctx);
+/* Opens the store for reading or writing; prints the error on failure. */
+int mfactl_open_store(struct mfactl *ctx, int flags, struct store **st);
+/* Logs an admin action to syslog (authpriv) with who ran it. */
+void mfactl_log_action(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Checks a user name given on the command line; prints why it is refused. */
+bool mfactl_user_ok(const char *user, bool must_exist);
+/* Formats a time for people: "2026-11-22 06:32:00Z", or "-" for 0. */
+void mfactl_format_time(int64_t t, char *buf, size_t len);
+
+int cmd_enroll(struct mfactl *ctx, int argc, char **argv);
+int cmd_status(struct mfactl *ctx, int argc, char **argv);
+int cmd_reset(struct mfactl *ctx, int argc, char **argv);
+int cmd_unlock(struct mfactl *ctx, int argc, char **argv);
+int cmd_check(struct mfactl *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,320 @@
+/* pam_mfa.conf parsing over libconfig.  The schema is a table, so a key the
+ * table does not name is an error rather than silently ignored. */
+#include <errno.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "config.h"
+
+enum key_kind {
+	KEY_UINT,
+	KEY_STRING,
+	KEY_ALGORITHM,
+	KEY_GROUP,
+};
+
+struct key_spec {
+	const char *name;
+	enum key_kind kind;
+	size_t offset;			/* into struct mfa_config */
+	long long min, max;		/* KEY_UINT range; KEY_STRING length */
+	const struct key_spec *group;	/* KEY_GROUP members, ending in a NULL name */
+	/* KEY_STRING: returns NULL if the value is fine, else why not. */
+	const char *(*check)(const char *value);
+};
+
+static const char *check_state_dir(const char *v)
+{
+	if (v[0] != '/')
+		return "must be an absolute path";
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+	if (strstr(v, "/./") || strstr(v, "/../") ||
+	    (strlen(v) >= 2 && strcmp(v + strlen(v) - 2, "/.") == 0) ||
+	    (strlen(v) >= 3 && strcmp(v + strlen(v) - 3, "/..") == 0))
+		return "must not contain \".\" or \"..\" components";
+	if (strcmp(v, "/") == 0)
+		return "must not be the root directory";
+	return NULL;
+}
+
+static const char *check_issuer(const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+		if (*p == ':')
+			return "must not contain ':' (it separates issuer and account in authenticator apps)";
+	}
+	return NULL;
+}
+
+#define OFF(field) offsetof(struct mfa_config, field)
+
+static const struct key_spec totp_keys[] = {
+	{ "digits", KEY_UINT, OFF(totp.digits), TOTP_DIGITS_MIN, TOTP_DIGITS_MAX, NULL, NULL },
+	{ "period", KEY_UINT, OFF(totp.period), 10, 300, NULL, NULL },
+	{ "window", KEY_UINT, OFF(totp.window), 0, 10, NULL, NULL },
+	{ "algorithm", KEY_ALGORITHM, OFF(totp.algorithm), 0, 0, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key_spec lockout_keys[] = {
+	{ "attempts", KEY_UINT, OFF(lockout.attempts), 1, 1000, NULL, NULL },
+	{ "interval", KEY_UINT, OFF(lockout.interval), 1, 31536000, NULL, NULL },
+	{ "unlock_after", KEY_UINT, OFF(lockout.unlock_after), 0, 31536000, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key_spec root_keys[] = {
+	{ "state_dir", KEY_STRING, OFF(state_dir), 2, 200, NULL, check_state_dir },
+	{ "issuer", KEY_STRING, OFF(issuer), 1, 64, NULL, check_issuer },
+	{ "totp", KEY_GROUP, 0, 0, 0, totp_keys, NULL },
+	{ "lockout", KEY_GROUP, 0, 0, 0, lockout_keys, NULL },
+	{ "fail_delay_ms", KEY_UINT, OFF(fail_delay_ms), 0, 60000, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static int set_defaults(struct mfa_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->state_dir = strdup(PAM_MFA_DEFAULT_STATE_DIR);
+	cfg->issuer = strdup("pam_mfa");
+	cfg->totp.digits = 6;
+	cfg->totp.period = 30;
+	cfg->totp.window = 1;
+	cfg->totp.algorithm = TOTP_SHA1;
+	cfg->lockout.attempts = 5;
+	cfg->lockout.interval = 900;
+	cfg->lockout.unlock_after = 900;
+	cfg->fail_delay_ms = 2000;
+	if (cfg->state_dir == NULL || cfg->issuer == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a floating-point number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	}
+	return "an unknown type";
+}
+
+static int apply_group(const char *path, const config_setting_t *group,
+		       const struct key_spec *specs, const char *prefix,
+		       struct mfa_config *cfg, struct mfa_error *err);
+
+static int apply_setting(const char *path, const config_setting_t *s,
+			 const struct key_spec *spec, const char *full,
+			 struct mfa_config *cfg, struct mfa_error *err)
+{
+	unsigned line = config_setting_source_line(s);
+	int type = config_setting_type(s);
+	char *field = (char *)cfg + spec->offset;
+
+	switch (spec->kind) {
+	case KEY_GROUP:
+		if (type != CONFIG_TYPE_GROUP)
+			break;
+		return apply_group(path, s, spec->group, full, cfg, err);
+	case KEY_UINT: {
+		long long v;
+
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+			break;
+		v = config_setting_get_int64(s);
+		if (v < spec->min || v > spec->max) {
+			mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)",
+				      path, line, full, v, spec->min, spec->max);
+			return -ERANGE;
+		}
+		*(unsigned *)(void *)field = (unsigned)v;
+		return 0;
+	}
+	case KEY_ALGORITHM: {
+		const char *v;
+
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v = config_setting_get_string(s);
+		if (totp_algorithm_parse(v, (enum totp_algorithm *)(void *)field) < 0) {
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of sha1, sha256, sha512",
+				      path, line, full, v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case KEY_STRING: {
+		const char *v, *why;
+		char *copy, **slot = (char **)(void *)field;
+		size_t len;
+
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v = config_setting_get_string(s);
+		len = strlen(v);
+		if ((long long)len < spec->min || (long long)len > spec->max) {
+			mfa_error_set(err, "%s:%u: %s: must be %lld to %lld characters long",
+				      path, line, full, spec->min, spec->max);
+			return -EINVAL;
+		}
+		if (spec->check != NULL && (why = spec->check(v)) != NULL) {
+			mfa_error_set(err, "%s:%u: %s: %s", path, line, full, why);
+			return -EINVAL;
+		}
+		copy = strdup(v);
+		if (copy == NULL)
+			return -ENOMEM;
+		free(*slot);
+		*slot = copy;
+		return 0;
+	}
+	}
+	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, line, full,
+		      spec->kind == KEY_GROUP ? "a group { ... }" :
+		      spec->kind == KEY_UINT ? "an integer" : "a string",
+		      type_name(type));
+	return -EINVAL;
+}
+
+static int apply_group(const char *path, const config_setting_t *group,
+		       const struct key_spec *specs, const char *prefix,
+		       struct mfa_config *cfg, struct mfa_error *err)
+{
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key_spec *spec = NULL;
+		char full[128];
+		int r;
+
+		(void)snprintf(full, sizeof(full), "%s%s%s", prefix,
+			       prefix[0] != '\0' ? "." : "", name ? name : "?");
+		for (const struct key_spec *k = specs; name != NULL && k->name != NULL; k++)
+			if (strcmp(k->name, name) == 0)
+				spec = k;
+		if (spec == NULL) {
+			mfa_error_set(err, "%s:%u: %s: unknown key", path,
+				      config_setting_source_line(s), full);
+			return -EINVAL;
+		}
+		r = apply_setting(path, s, spec, full, cfg, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* libconfig would follow @include to files whose ownership nobody checked. */
+static int refuse_include(const char *path, const char *text, struct mfa_error *err)
+{
+	unsigned line = 1;
+
+	for (const char *p = text; *p != '\0'; line++) {
+		const char *q = p + strspn(p, " \t");
+		if (strncmp(q, "@include", 8) == 0) {
+			mfa_error_set(err, "%s:%u: @include is not supported", path, line);
+			return -EINVAL;
+		}
+		p = strchr(p, '\n');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
+{
+	config_t lc;
+	char *text = NULL;
+	size_t len;
+	int fd, r;
+
+	r = set_defaults(cfg);
+	if (r < 0) {
+		mfa_error_set(err, "out of memory");
+		goto fail;
+	}
+	cfg->path = strdup(path);
+	if (cfg->path == NULL) {
+		mfa_error_set(err, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	fd = open_trusted_file(path, CONFIG_MAX_SIZE, err);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	r = read_all(fd, CONFIG_MAX_SIZE, &text, &len);
+	close(fd);
+	if (r < 0) {
+		mfa_error_set(err, "%s: %s", path, strerror(-r));
+		goto fail;
+	}
+	if (strlen(text) != len) {
+		mfa_error_set(err, "%s: contains a NUL byte", path);
+		r = -EINVAL;
+		goto fail;
+	}
+	r = refuse_include(path, text, err);
+	if (r < 0)
+		goto fail;
+
+	config_init(&lc);
+	/* No autoconvert: a float where an integer belongs is an error. */
+	config_set_options(&lc, 0);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		mfa_error_set(err, "%s:%d: syntax error: %s", path,
+			      config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		r = -EINVAL;
+		goto fail;
+	}
+	r = apply_group(path, config_root_setting(&lc), root_keys, "", cfg, err);
+	config_destroy(&lc);
+	if (r == -ENOMEM)
+		mfa_error_set(err, "out of memory");
+	if (r < 0)
+		goto fail;
+	free(text);
+	return 0;
+fail:
+	free(text);
+	config_free(cfg);
+	return r;
+}
+
+void config_free(struct mfa_config *cfg)
+{
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->issuer);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+struct totp_params config_totp_params(const struct mfa_config *cfg)
+{
+	struct totp_params p = {
+		.algorithm = cfg->totp.algorithm,
+		.digits = cfg->totp.digits,
+		.period = cfg->totp.period,
+	};
+	return p;
+}

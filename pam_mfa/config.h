@@ -1,0 +1,37 @@
+/* pam_mfa.conf: defaults, then the file, strictly checked.  Any unknown key,
+ * wrong type or out-of-range value is an error naming file, line and key. */
+#ifndef PAM_MFA_CONFIG_H
+#define PAM_MFA_CONFIG_H
+
+#include "totp.h"
+#include "util.h"
+
+/* The largest configuration file read. */
+#define CONFIG_MAX_SIZE (256 * 1024)
+
+struct mfa_config {
+	char *path;
+	char *state_dir;
+	char *issuer;
+	struct {
+		unsigned digits;
+		unsigned period;
+		unsigned window;
+		enum totp_algorithm algorithm;
+	} totp;
+	struct {
+		unsigned attempts;
+		unsigned interval;
+		unsigned unlock_after;
+	} lockout;
+	unsigned fail_delay_ms;
+};
+
+/* Loads path (which must be trusted: see open_trusted_file()) over the
+ * built-in defaults.  On error cfg holds nothing to free and err says why. */
+int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err);
+void config_free(struct mfa_config *cfg);
+
+struct totp_params config_totp_params(const struct mfa_config *cfg);
+
+#endif

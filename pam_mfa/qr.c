@@ -1,0 +1,93 @@
+/* QR codes as terminal text over libqrencode; see qr.h.  Two module rows make
+ * one line of upper/lower half blocks, so the code keeps its aspect ratio. */
+#include <errno.h>
+#include <qrencode.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qr.h"
+
+#define QUIET_ZONE 2
+
+int qr_style_parse(const char *name, enum qr_style *style)
+{
+	if (strcmp(name, "none") == 0)
+		*style = QR_STYLE_NONE;
+	else if (strcmp(name, "utf8") == 0)
+		*style = QR_STYLE_UTF8;
+	else if (strcmp(name, "ansi") == 0)
+		*style = QR_STYLE_ANSI;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static bool dark(const QRcode *qr, int x, int y)
+{
+	x -= QUIET_ZONE;
+	y -= QUIET_ZONE;
+	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
+		return false;
+	return (qr->data[y * qr->width + x] & 1) != 0;
+}
+
+static void put(char **p, const char *s)
+{
+	size_t len = strlen(s);
+	memcpy(*p, s, len);
+	*p += len;
+}
+
+int qr_render_text(const char *text, enum qr_style style, char **out)
+{
+	static const char *const utf8_cells[4] = {
+		/* index: top light << 1 | bottom light */
+		" ", "\u2584", "\u2580", "\u2588",
+	};
+	QRcode *qr;
+	char *buf, *p;
+	int size;
+	size_t per_cell, cap;
+
+	*out = NULL;
+	if (style == QR_STYLE_NONE) {
+		*out = strdup("");
+		return *out ? 0 : -ENOMEM;
+	}
+	qr = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+	if (qr == NULL)
+		return errno ? -errno : -EINVAL;
+	size = qr->width + 2 * QUIET_ZONE;
+	/* ansi: "\033[97;40m" + a 3-byte block per cell at most, + reset per line */
+	per_cell = style == QR_STYLE_ANSI ? 16 : 3;
+	cap = (size_t)((size + 1) / 2) * ((size_t)size * per_cell + 8) + 1;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		QRcode_free(qr);
+		return -ENOMEM;
+	}
+	p = buf;
+	for (int y = 0; y < size; y += 2) {
+		for (int x = 0; x < size; x++) {
+			bool top = !dark(qr, x, y);
+			bool bottom = y + 1 < size ? !dark(qr, x, y + 1) : false;
+
+			if (style == QR_STYLE_ANSI) {
+				/* Foreground paints the upper half, background the lower. */
+				put(&p, top ? "\033[97;" : "\033[30;");
+				put(&p, bottom ? "107m" : "40m");
+				put(&p, "\u2580");
+			} else {
+				put(&p, utf8_cells[(top ? 2 : 0) | (bottom ? 1 : 0)]);
+			}
+		}
+		if (style == QR_STYLE_ANSI)
+			put(&p, "\033[0m");
+		put(&p, "\n");
+	}
+	*p = '\0';
+	QRcode_free(qr);
+	*out = buf;
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* QR codes of otpauth:// URIs drawn as text for terminals and PAM
+ * conversations. */
+#ifndef PAM_MFA_QR_H
+#define PAM_MFA_QR_H
+
+enum qr_style {
+	QR_STYLE_NONE,
+	QR_STYLE_UTF8,	/* half blocks, light modules drawn: for dark terminals */
+	QR_STYLE_ANSI,	/* half blocks with explicit black/white colours */
+};
+
+/* "none", "utf8", "ansi"; 0 or -EINVAL. */
+int qr_style_parse(const char *name, enum qr_style *style);
+
+/* Renders text as a QR code, one terminal line per two module rows, into a
+ * new NUL-terminated string (the caller frees it).  0 or -errno. */
+int qr_render_text(const char *text, enum qr_style style, char **out);
+
+#endif

@@ -1,0 +1,632 @@
+/* The file backend of the state store.  Layout of the state directory:
+ *   USER            the user's record (format: pam_mfa.conf(5), STATE RECORDS)
+ *   .lock.USER      the user's lock file; flock(2) on it serializes updates
+ *   .tmp.USER.XXXX  a record being written, renamed over USER when complete
+ * User names never start with '.', so nothing else can be taken for a record. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secmem.h"
+#include "store.h"
+
+struct store {
+	int dfd;
+	char *path;
+};
+
+struct store_txn {
+	struct store *st;
+	int lock_fd;
+	char user[USER_NAME_MAX + 1];
+};
+
+enum rec_key {
+	K_VERSION, K_USER,
+	K_TOTP_SECRET, K_TOTP_ALGORITHM, K_TOTP_DIGITS, K_TOTP_PERIOD,
+	K_TOTP_ENROLLED, K_TOTP_LAST_STEP,
+	K_FAIL_COUNT, K_FAIL_SINCE, K_LOCK_UNTIL,
+	K_LOGIN_TIME, K_LOGIN_SERVICE, K_LOGIN_RHOST,
+	K_COUNT
+};
+
+static const char *const rec_key_names[K_COUNT] = {
+	[K_VERSION] = "version",
+	[K_USER] = "user",
+	[K_TOTP_SECRET] = "totp.secret",
+	[K_TOTP_ALGORITHM] = "totp.algorithm",
+	[K_TOTP_DIGITS] = "totp.digits",
+	[K_TOTP_PERIOD] = "totp.period",
+	[K_TOTP_ENROLLED] = "totp.enrolled_at",
+	[K_TOTP_LAST_STEP] = "totp.last_step",
+	[K_FAIL_COUNT] = "fail.count",
+	[K_FAIL_SINCE] = "fail.since",
+	[K_LOCK_UNTIL] = "lock.until",
+	[K_LOGIN_TIME] = "login.time",
+	[K_LOGIN_SERVICE] = "login.service",
+	[K_LOGIN_RHOST] = "login.rhost",
+};
+
+/* Times are seconds since the epoch, bounded well inside int64_t. */
+#define TIME_MAX UINT64_C(253402300799)	/* 9999-12-31 */
+
+void record_init(struct mfa_record *rec, const char *user)
+{
+	memset(rec, 0, sizeof(*rec));
+	if (user != NULL)
+		(void)snprintf(rec->user, sizeof(rec->user), "%s", user);
+}
+
+void record_wipe(struct mfa_record *rec)
+{
+	secure_wipe(rec, sizeof(*rec));
+}
+
+void record_set_text(char *field, const char *value)
+{
+	sanitize_printable(value, field, STORE_TEXT_MAX + 1);
+}
+
+static bool value_printable(const char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int parse_number(const char *v, uint64_t max, uint64_t *out,
+			const char *key, struct mfa_error *err)
+{
+	if (parse_u64(v, max, out) < 0) {
+		mfa_error_set(err, "%s: not a number in range", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int record_parse(const char *buf, size_t len, const char *expected_user,
+		 struct mfa_record *rec, struct mfa_error *err)
+{
+	char values[K_COUNT][STORE_TEXT_MAX + 1];
+	bool seen[K_COUNT] = { false };
+	const char *p = buf, *end = buf + len;
+	unsigned line = 0;
+	uint64_t n;
+	int r = -EINVAL;
+
+	record_init(rec, NULL);
+	memset(values, 0, sizeof(values));
+	if (len < 4 || memcmp(end - 4, "end\n", 4) != 0 ||
+	    (len > 4 && end[-5] != '\n')) {
+		mfa_error_set(err, "record is truncated (no final \"end\" line)");
+		goto out;
+	}
+	end -= 4;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eq;
+		size_t klen, vlen;
+		int k;
+
+		line++;
+		if (nl == NULL) {
+			mfa_error_set(err, "line %u: not terminated", line);
+			goto out;
+		}
+		eq = memchr(p, '=', (size_t)(nl - p));
+		if (eq == NULL) {
+			mfa_error_set(err, "line %u: expected key=value", line);
+			goto out;
+		}
+		klen = (size_t)(eq - p);
+		vlen = (size_t)(nl - eq - 1);
+		for (k = 0; k < K_COUNT; k++)
+			if (strlen(rec_key_names[k]) == klen &&
+			    memcmp(rec_key_names[k], p, klen) == 0)
+				break;
+		if (k == K_COUNT) {
+			mfa_error_set(err, "line %u: unknown key", line);
+			goto out;
+		}
+		if (seen[k]) {
+			mfa_error_set(err, "line %u: %s given twice", line, rec_key_names[k]);
+			goto out;
+		}
+		if ((k == K_VERSION) != (line == 1)) {
+			mfa_error_set(err, "line %u: the version must come first, and only there", line);
+			goto out;
+		}
+		if (vlen > STORE_TEXT_MAX || !value_printable(eq + 1, vlen)) {
+			mfa_error_set(err, "line %u: %s: value too long or not printable",
+				      line, rec_key_names[k]);
+			goto out;
+		}
+		seen[k] = true;
+		memcpy(values[k], eq + 1, vlen);
+		values[k][vlen] = '\0';
+		p = nl + 1;
+	}
+
+	if (!seen[K_VERSION]) {
+		mfa_error_set(err, "no version line");
+		goto out;
+	}
+	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n != STORE_RECORD_VERSION) {
+		mfa_error_set(err, "unsupported record version \"%s\" (this build reads %d)",
+			      values[K_VERSION], STORE_RECORD_VERSION);
+		goto out;
+	}
+	for (int k = 0; k < K_COUNT; k++) {
+		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
+		if (!totp_key && !seen[k]) {
+			mfa_error_set(err, "missing %s", rec_key_names[k]);
+			goto out;
+		}
+		if (totp_key && seen[k] != seen[K_TOTP_SECRET]) {
+			mfa_error_set(err, "incomplete totp entry (%s)", rec_key_names[k]);
+			goto out;
+		}
+	}
+	if (!user_name_valid(values[K_USER]) ||
+	    (expected_user != NULL && strcmp(values[K_USER], expected_user) != 0)) {
+		mfa_error_set(err, "record names another user");
+		goto out;
+	}
+	memcpy(rec->user, values[K_USER], strlen(values[K_USER]) + 1);
+
+	if (seen[K_TOTP_SECRET]) {
+		struct mfa_totp *t = &rec->totp;
+		int slen;
+
+		if (totp_algorithm_parse(values[K_TOTP_ALGORITHM], &t->params.algorithm) < 0) {
+			mfa_error_set(err, "totp.algorithm: unknown algorithm");
+			goto out;
+		}
+		if (parse_number(values[K_TOTP_DIGITS], TOTP_DIGITS_MAX, &n, "totp.digits", err) < 0 ||
+		    n < TOTP_DIGITS_MIN) {
+			mfa_error_set(err, "totp.digits: out of range");
+			goto out;
+		}
+		t->params.digits = (unsigned)n;
+		if (parse_number(values[K_TOTP_PERIOD], 300, &n, "totp.period", err) < 0 || n < 10) {
+			mfa_error_set(err, "totp.period: out of range");
+			goto out;
+		}
+		t->params.period = (unsigned)n;
+		if (parse_number(values[K_TOTP_ENROLLED], TIME_MAX, &n, "totp.enrolled_at", err) < 0)
+			goto out;
+		t->enrolled_at = (int64_t)n;
+		if (parse_number(values[K_TOTP_LAST_STEP], TIME_MAX, &t->last_step,
+				 "totp.last_step", err) < 0)
+			goto out;
+		slen = base32_decode(values[K_TOTP_SECRET], t->secret, sizeof(t->secret));
+		if (slen < 16) {
+			mfa_error_set(err, "totp.secret: not a valid secret");
+			goto out;
+		}
+		t->secret_len = (size_t)slen;
+		t->enrolled = true;
+	}
+	if (parse_number(values[K_FAIL_COUNT], 1000000, &n, "fail.count", err) < 0)
+		goto out;
+	rec->fail_count = (unsigned)n;
+	if (parse_number(values[K_FAIL_SINCE], TIME_MAX, &n, "fail.since", err) < 0)
+		goto out;
+	rec->fail_since = (int64_t)n;
+	if (strcmp(values[K_LOCK_UNTIL], "admin") == 0) {
+		rec->locked_until = -1;
+	} else {
+		if (parse_number(values[K_LOCK_UNTIL], TIME_MAX, &n, "lock.until", err) < 0)
+			goto out;
+		rec->locked_until = (int64_t)n;
+	}
+	if (parse_number(values[K_LOGIN_TIME], TIME_MAX, &n, "login.time", err) < 0)
+		goto out;
+	rec->last_login = (int64_t)n;
+	memcpy(rec->last_service, values[K_LOGIN_SERVICE], sizeof(rec->last_service));
+	memcpy(rec->last_rhost, values[K_LOGIN_RHOST], sizeof(rec->last_rhost));
+	r = 0;
+out:
+	secure_wipe(values, sizeof(values));
+	if (r < 0)
+		record_wipe(rec);
+	return r;
+}
+
+int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
+{
+	char secret[TOTP_SECRET_B32_MAX + 1];
+	char lock[24];
+	size_t pos = 0;
+	int n;
+
+	n = snprintf(buf, buflen, "version=%d\nuser=%s\n", STORE_RECORD_VERSION, rec->user);
+	if (n < 0 || (size_t)n >= buflen)
+		return -ENOBUFS;
+	pos = (size_t)n;
+	if (rec->totp.enrolled) {
+		const struct mfa_totp *t = &rec->totp;
+
+		base32_encode(t->secret, t->secret_len, secret);
+		n = snprintf(buf + pos, buflen - pos,
+			     "totp.secret=%s\ntotp.algorithm=%s\ntotp.digits=%u\n"
+			     "totp.period=%u\ntotp.enrolled_at=%" PRId64 "\n"
+			     "totp.last_step=%" PRIu64 "\n",
+			     secret, totp_algorithm_name(t->params.algorithm),
+			     t->params.digits, t->params.period, t->enrolled_at,
+			     t->last_step);
+		secure_wipe(secret, sizeof(secret));
+		if (n < 0 || (size_t)n >= buflen - pos)
+			goto nobufs;
+		pos += (size_t)n;
+	}
+	if (rec->locked_until < 0)
+		(void)snprintf(lock, sizeof(lock), "admin");
+	else
+		(void)snprintf(lock, sizeof(lock), "%" PRId64, rec->locked_until);
+	n = snprintf(buf + pos, buflen - pos,
+		     "fail.count=%u\nfail.since=%" PRId64 "\nlock.until=%s\n"
+		     "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\nend\n",
+		     rec->fail_count, rec->fail_since, lock, rec->last_login,
+		     rec->last_service, rec->last_rhost);
+	if (n < 0 || (size_t)n >= buflen - pos)
+		goto nobufs;
+	return (int)(pos + (size_t)n);
+nobufs:
+	secure_wipe(buf, buflen);
+	return -ENOBUFS;
+}
+
+int store_open(const char *dir, int flags, struct store **out, struct mfa_error *err)
+{
+	struct store *st;
+	struct stat sb;
+	int dfd, r;
+
+	dfd = open_trusted_dir(dir, err);
+	if (dfd == -ENOENT && (flags & STORE_CREATE)) {
+		char parent[4096];
+		const char *base = strrchr(dir, '/');
+		int pfd;
+
+		if (base == NULL || base == dir || strlen(dir) >= sizeof(parent)) {
+			mfa_error_set(err, "%s: cannot create the state directory here", dir);
+			return -EINVAL;
+		}
+		memcpy(parent, dir, (size_t)(base - dir));
+		parent[base - dir] = '\0';
+		pfd = open_trusted_dir(parent, err);
+		if (pfd < 0)
+			return pfd;
+		if (mkdirat(pfd, base + 1, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			close(pfd);
+			mfa_error_set(err, "%s: cannot create: %s", dir, strerror(-r));
+			return r;
+		}
+		(void)fsync(pfd);
+		close(pfd);
+		dfd = open_trusted_dir(dir, err);
+	}
+	if (dfd < 0)
+		return dfd;
+	if (fstat(dfd, &sb) < 0) {
+		r = -errno;
+		mfa_error_set(err, "%s: %s", dir, strerror(-r));
+		close(dfd);
+		return r;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		mfa_error_set(err, "%s: the state directory must have mode 0700, not %04o",
+			      dir, (unsigned)(sb.st_mode & 07777));
+		close(dfd);
+		return -EPERM;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || (st->path = strdup(dir)) == NULL) {
+		free(st);
+		close(dfd);
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	st->dfd = dfd;
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	close(st->dfd);
+	free(st->path);
+	free(st);
+}
+
+static int check_user(const char *user, struct mfa_error *err)
+{
+	if (!user_name_valid(user)) {
+		mfa_error_set(err, "invalid user name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int store_load(struct store *st, const char *user, struct mfa_record *rec,
+	       struct mfa_error *err)
+{
+	char buf[STORE_RECORD_MAX + 1];
+	struct stat sb;
+	size_t len = 0;
+	int fd, r;
+
+	r = check_user(user, err);
+	if (r < 0)
+		return r;
+	fd = openat(st->dfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ELOOP)
+			mfa_error_set(err, "%s/%s: is a symbolic link", st->path, user);
+		else
+			mfa_error_set(err, "%s/%s: %s", st->path, user, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		mfa_error_set(err, "%s/%s: %s", st->path, user, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 077) != 0 ||
+	    sb.st_nlink != 1) {
+		mfa_error_set(err, "%s/%s: refusing a record that is not a regular root-owned "
+			      "file of mode 0600 with one link", st->path, user);
+		r = -EPERM;
+		goto out;
+	}
+	while (len <= STORE_RECORD_MAX) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			mfa_error_set(err, "%s/%s: %s", st->path, user, strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > STORE_RECORD_MAX) {
+		mfa_error_set(err, "%s/%s: corrupt record: larger than %d bytes",
+			      st->path, user, STORE_RECORD_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	r = record_parse(buf, len, user, rec, err);
+	if (r < 0) {
+		char why[sizeof(err->msg)];
+		memcpy(why, err->msg, sizeof(why));
+		mfa_error_set(err, "%s/%s: corrupt record: %s", st->path, user, why);
+	}
+out:
+	secure_wipe(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
+int store_begin(struct store *st, const char *user, struct store_txn **txn,
+		struct mfa_record *rec, bool *exists, struct mfa_error *err)
+{
+	char lockname[USER_NAME_MAX + 8];
+	struct store_txn *t;
+	int fd = -1, r;
+
+	r = check_user(user, err);
+	if (r < 0)
+		return r;
+	(void)snprintf(lockname, sizeof(lockname), ".lock.%s", user);
+	/* The lock file may be removed (by a reset) between our open and our
+	 * flock: then we hold a lock nobody else can find, so try again. */
+	for (;;) {
+		struct stat a, b;
+
+		fd = openat(st->dfd, lockname,
+			    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0) {
+			r = -errno;
+			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
+			return r;
+		}
+		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (r < 0 || fstat(fd, &a) < 0) {
+			r = -errno;
+			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
+			close(fd);
+			return r;
+		}
+		if (!S_ISREG(a.st_mode) || a.st_uid != 0 || a.st_nlink != 1) {
+			mfa_error_set(err, "%s/%s: refusing a lock file that is not a regular "
+				      "root-owned file with one link", st->path, lockname);
+			close(fd);
+			return -EPERM;
+		}
+		if (fstatat(st->dfd, lockname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			break;
+		close(fd);
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		close(fd);
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	t->st = st;
+	t->lock_fd = fd;
+	memcpy(t->user, user, strlen(user) + 1);
+
+	r = store_load(st, user, rec, err);
+	if (r == -ENOENT) {
+		record_init(rec, user);
+		*exists = false;
+	} else if (r < 0) {
+		store_end(t);
+		return r;
+	} else {
+		*exists = true;
+	}
+	*txn = t;
+	return 0;
+}
+
+int store_commit(struct store_txn *txn, const struct mfa_record *rec,
+		 struct mfa_error *err)
+{
+	struct store *st = txn->st;
+	char buf[STORE_RECORD_MAX + 1];
+	char tmpname[USER_NAME_MAX + 32];
+	int len, fd = -1, r;
+
+	if (strcmp(rec->user, txn->user) != 0) {
+		mfa_error_set(err, "internal error: record and lock are for different users");
+		return -EINVAL;
+	}
+	len = record_format(rec, buf, sizeof(buf));
+	if (len < 0) {
+		mfa_error_set(err, "%s/%s: record too large", st->path, txn->user);
+		return len;
+	}
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		uint32_t rnd;
+		r = secure_random(&rnd, sizeof(rnd));
+		if (r < 0)
+			break;
+		(void)snprintf(tmpname, sizeof(tmpname), ".tmp.%s.%08x", txn->user, rnd);
+		fd = openat(st->dfd, tmpname,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		r = fd < 0 ? -errno : 0;
+		if (r != -EEXIST && fd < 0)
+			break;
+	}
+	if (fd < 0) {
+		mfa_error_set(err, "%s: cannot create a temporary record: %s",
+			      st->path, strerror(-r));
+		goto out;
+	}
+	for (int off = 0; off < len;) {
+		ssize_t n = write(fd, buf + off, (size_t)(len - off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			goto unlink;
+		}
+		off += (int)n;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto unlink;
+	}
+	fd = -1;
+	if (renameat(st->dfd, tmpname, st->dfd, txn->user) < 0) {
+		r = -errno;
+		goto unlink;
+	}
+	if (fsync(st->dfd) < 0) {
+		r = -errno;
+		mfa_error_set(err, "%s: cannot sync the state directory: %s",
+			      st->path, strerror(-r));
+		goto out;
+	}
+	r = 0;
+	goto out;
+unlink:
+	mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user,
+		      strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	(void)unlinkat(st->dfd, tmpname, 0);
+out:
+	secure_wipe(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int store_remove(struct store_txn *txn, struct mfa_error *err)
+{
+	struct store *st = txn->st;
+	char lockname[USER_NAME_MAX + 8];
+	int r;
+
+	if (unlinkat(st->dfd, txn->user, 0) < 0 && errno != ENOENT) {
+		r = -errno;
+		mfa_error_set(err, "%s/%s: cannot remove: %s", st->path, txn->user, strerror(-r));
+		return r;
+	}
+	/* Waiters on this lock see it unlinked once we release it, and retry. */
+	(void)snprintf(lockname, sizeof(lockname), ".lock.%s", txn->user);
+	(void)unlinkat(st->dfd, lockname, 0);
+	if (fsync(st->dfd) < 0) {
+		r = -errno;
+		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+void store_end(struct store_txn *txn)
+{
+	if (txn == NULL)
+		return;
+	close(txn->lock_fd);
+	free(txn);
+}
+
+int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
+	       void *ctx, struct mfa_error *err)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = openat(st->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		mfa_error_set(err, "%s: %s", st->path, strerror(-r));
+		return r;
+	}
+	errno = 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !user_name_valid(de->d_name))
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		r = cb(de->d_name, ctx);
+		errno = 0;
+	}
+	if (r == 0 && errno != 0) {
+		r = -errno;
+		mfa_error_set(err, "%s: %s", st->path, strerror(-r));
+	}
+	closedir(d);
+	return r;
+}

@@ -1,0 +1,87 @@
+/* The on-disk state store: one record per user in a root-only directory.
+ * Callers see records and transactions, never files, so that another backend
+ * (a networked one for fleets) can stand behind the same interface. */
+#ifndef PAM_MFA_STORE_H
+#define PAM_MFA_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "totp.h"
+#include "util.h"
+
+#define STORE_RECORD_VERSION 1
+/* The largest record read; a larger file is corrupt by definition. */
+#define STORE_RECORD_MAX 4096
+#define STORE_TEXT_MAX 255
+
+struct mfa_totp {
+	bool enrolled;
+	struct totp_params params;
+	unsigned char secret[TOTP_SECRET_MAX];
+	size_t secret_len;
+	int64_t enrolled_at;
+	uint64_t last_step;	/* last accepted time step; 0: none yet */
+};
+
+struct mfa_record {
+	char user[USER_NAME_MAX + 1];
+	struct mfa_totp totp;
+	unsigned fail_count;	/* failures since fail_since */
+	int64_t fail_since;	/* first failure of the current interval; 0: none */
+	int64_t locked_until;	/* 0: not locked; -1: until an admin unlocks */
+	int64_t last_login;	/* last successful second factor; 0: never */
+	char last_service[STORE_TEXT_MAX + 1];
+	char last_rhost[STORE_TEXT_MAX + 1];
+};
+
+void record_init(struct mfa_record *rec, const char *user);
+/* Wipes the whole record, secret included. */
+void record_wipe(struct mfa_record *rec);
+/* Sets a text field from an untrusted string, replacing what is not
+ * printable ASCII and truncating. */
+void record_set_text(char *field, const char *value);
+
+/* Parses a record strictly.  expected_user, if not NULL, must match the
+ * record's own user line.  0, or -EINVAL with err saying where. */
+int record_parse(const char *buf, size_t len, const char *expected_user,
+		 struct mfa_record *rec, struct mfa_error *err);
+/* Formats rec into buf; returns the length or -ENOBUFS. */
+int record_format(const struct mfa_record *rec, char *buf, size_t buflen);
+
+struct store;
+struct store_txn;
+
+enum store_open_flags {
+	STORE_READ_ONLY = 0,
+	STORE_CREATE = 1,	/* create the state directory (mode 0700) if missing */
+};
+
+/* Opens the state directory after checking every path component; the
+ * directory itself must be root-owned with no group or other access.
+ * -ENOENT (with err set) if it does not exist and STORE_CREATE is not given. */
+int store_open(const char *dir, int flags, struct store **out, struct mfa_error *err);
+void store_close(struct store *st);
+
+/* Reads a user's record without locking (records are replaced atomically).
+ * -ENOENT if the user has none; -EINVAL if it is corrupt; err says which. */
+int store_load(struct store *st, const char *user, struct mfa_record *rec,
+	       struct mfa_error *err);
+
+/* Locks the user's record and reads it: *exists tells whether there was one
+ * (if not, rec is freshly initialised).  The lock is held until store_end(). */
+int store_begin(struct store *st, const char *user, struct store_txn **txn,
+		struct mfa_record *rec, bool *exists, struct mfa_error *err);
+/* Replaces the record atomically and durably. */
+int store_commit(struct store_txn *txn, const struct mfa_record *rec,
+		 struct mfa_error *err);
+/* Removes the record (and its lock file) durably. */
+int store_remove(struct store_txn *txn, struct mfa_error *err);
+void store_end(struct store_txn *txn);
+
+/* Calls cb for every user that has a record, in directory order.  Creates
+ * nothing.  A non-zero return from cb stops the walk and is returned. */
+int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
+	       void *ctx, struct mfa_error *err);
+
+#endif
