@@ -73,21 +73,48 @@ static int with_record(struct mfactl *ctx, const char *user,
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-static int do_reset(struct store_txn *txn, struct mfa_record *rec, bool exists,
-		    struct mfa_error *err)
+/* Reset takes the lock without parsing, so that it also removes a corrupt
+ * record: it is the admin's way out of one. */
+static int do_reset(struct mfactl *ctx, const char *user)
 {
-	int r = store_remove(txn, err);
+	struct mfa_error err = { "" }, load_err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	const char *what;
+	int r;
 
-	if (r < 0)
-		return r;
-	if (exists) {
-		printf("Reset %s: removed %s and all MFA state; they must enroll again.\n",
-		       rec->user, rec->totp.enrolled ? "the TOTP enrollment" : "the record");
-		mfactl_log_action("action=reset user=%s", rec->user);
-	} else {
-		printf("%s has no MFA state; nothing to reset.\n", rec->user);
+	if (mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	if (r == -ENOENT) {
+		printf("%s has no MFA state; nothing to reset.\n", user);
+		return EXIT_OK;
 	}
-	return 0;
+	if (r < 0 || (r = store_lock(st, user, &txn, &err)) < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		store_close(st);
+		return EXIT_FAIL;
+	}
+	r = store_load(st, user, &rec, &load_err);
+	what = r == 0 && rec.totp.enrolled ? "the TOTP enrollment and all MFA state" :
+	       r == 0 || r == -ENOENT ? "all MFA state" : "an unreadable record";
+	if (r == 0)
+		record_wipe(&rec);
+	r = store_remove(txn, &err);
+	store_end(txn);
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (r == 0) {
+		printf("%s has no MFA state; nothing to reset.\n", user);
+		return EXIT_OK;
+	}
+	printf("Reset %s: removed %s; they must enroll again.\n", user, what);
+	mfactl_log_action("action=reset user=%s", user);
+	return EXIT_OK;
 }
 
 int cmd_reset(struct mfactl *ctx, int argc, char **argv)
@@ -97,9 +124,10 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		"usage: mfactl reset USER\n"
 		"\n"
 		"Removes USER's factors and all their MFA state (failures, lockout,\n"
-		"last login); they must enroll again.\n", &status);
+		"last login), even a record that can no longer be read; they must\n"
+		"enroll again.\n", &status);
 
-	return user ? with_record(ctx, user, do_reset) : status;
+	return user ? do_reset(ctx, user) : status;
 }
 
 static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
@@ -111,7 +139,8 @@ static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
 	if (!exists) {
 		/* Do not leave behind the lock file store_begin() made. */
 		printf("%s has no MFA state; nothing to unlock.\n", rec->user);
-		return store_remove(txn, err);
+		r = store_remove(txn, err);
+		return r < 0 ? r : 0;
 	}
 	lockout_clear(rec);
 	r = store_commit(txn, rec, err);

@@ -423,8 +423,8 @@ out:
 	return r;
 }
 
-int store_begin(struct store *st, const char *user, struct store_txn **txn,
-		struct mfa_record *rec, bool *exists, struct mfa_error *err)
+int store_lock(struct store *st, const char *user, struct store_txn **txn,
+	       struct mfa_error *err)
 {
 	char lockname[USER_NAME_MAX + 8];
 	struct store_txn *t;
@@ -474,7 +474,19 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 	t->st = st;
 	t->lock_fd = fd;
 	memcpy(t->user, user, strlen(user) + 1);
+	*txn = t;
+	return 0;
+}
 
+int store_begin(struct store *st, const char *user, struct store_txn **txn,
+		struct mfa_record *rec, bool *exists, struct mfa_error *err)
+{
+	struct store_txn *t;
+	int r;
+
+	r = store_lock(st, user, &t, err);
+	if (r < 0)
+		return r;
 	r = store_load(st, user, rec, err);
 	if (r == -ENOENT) {
 		record_init(rec, user);
@@ -573,12 +585,16 @@ int store_remove(struct store_txn *txn, struct mfa_error *err)
 {
 	struct store *st = txn->st;
 	char lockname[USER_NAME_MAX + 8];
-	int r;
+	int r, existed = 1;
 
-	if (unlinkat(st->dfd, txn->user, 0) < 0 && errno != ENOENT) {
-		r = -errno;
-		mfa_error_set(err, "%s/%s: cannot remove: %s", st->path, txn->user, strerror(-r));
-		return r;
+	if (unlinkat(st->dfd, txn->user, 0) < 0) {
+		if (errno != ENOENT) {
+			r = -errno;
+			mfa_error_set(err, "%s/%s: cannot remove: %s", st->path, txn->user,
+				      strerror(-r));
+			return r;
+		}
+		existed = 0;
 	}
 	/* Waiters on this lock see it unlinked once we release it, and retry. */
 	(void)snprintf(lockname, sizeof(lockname), ".lock.%s", txn->user);
@@ -588,7 +604,7 @@ int store_remove(struct store_txn *txn, struct mfa_error *err)
 		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path, strerror(-r));
 		return r;
 	}
-	return 0;
+	return existed;
 }
 
 void store_end(struct store_txn *txn)

@@ -68,6 +68,10 @@ void store_close(struct store *st);
 int store_load(struct store *st, const char *user, struct mfa_record *rec,
 	       struct mfa_error *err);
 
+/* Locks the user's record without reading it: for removing a record that
+ * may be corrupt.  The lock is held until store_end(). */
+int store_lock(struct store *st, const char *user, struct store_txn **txn,
+	       struct mfa_error *err);
 /* Locks the user's record and reads it: *exists tells whether there was one
  * (if not, rec is freshly initialised).  The lock is held until store_end(). */
 int store_begin(struct store *st, const char *user, struct store_txn **txn,
@@ -75,7 +79,8 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 /* Replaces the record atomically and durably. */
 int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 		 struct mfa_error *err);
-/* Removes the record (and its lock file) durably. */
+/* Removes the record (and its lock file) durably; returns 1 if there was a
+ * record, 0 if there was none. */
 int store_remove(struct store_txn *txn, struct mfa_error *err);
 void store_end(struct store_txn *txn);
 
