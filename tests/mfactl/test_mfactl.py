@@ -1,0 +1,320 @@
+"""mfactl end to end: enroll, status, reset, unlock, check, --help, against a
+private config, state directory and user database."""
+import base64
+import json
+import os
+import re
+import socket
+import urllib.parse
+
+from mfatest import T0, WorldTest, main, oathtool, parse_uri
+
+
+def snapshot(path):
+    """Every entry below path with its mode, size and mtime."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            out[p] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
+class Enroll(WorldTest):
+    def test_uri_secret_and_oathtool(self):
+        proc = self.w.mfactl("enroll", "alice", "--method", "totp", "--qr", "none", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        uri, params = parse_uri(proc.stdout)
+        self.assertEqual((uri.scheme, uri.netloc), ("otpauth", "totp"))
+        label = urllib.parse.unquote(uri.path[1:])
+        self.assertEqual(label, "Example Corp:alice@" + socket.gethostname())
+        self.assertEqual(params["issuer"], "Example Corp")
+        self.assertEqual(params["algorithm"], "SHA1")
+        self.assertEqual(params["digits"], "6")
+        self.assertEqual(params["period"], "30")
+        secret = params["secret"]
+        raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        self.assertEqual(len(raw), 20)
+        self.assertEqual(self.w.record("alice")["totp.secret"], secret)
+        st = os.stat(os.path.join(self.w.state_dir, "alice"))
+        self.assertEqual((st.st_mode & 0o777, st.st_uid), (0o600, 0))
+        # The secret grouped for typing by hand is the same secret.
+        typed = re.search(r"^Secret \(for typing in by hand\): ([A-Z2-7 ]+)$", proc.stdout, re.M)
+        self.assertEqual(typed.group(1).replace(" ", ""), secret)
+        # oathtool, the independent implementation, computes a code pam_mfa accepts.
+        res = self.w.login("alice", [oathtool(secret, T0)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertTrue(any("action=enroll user=alice method=totp" in l for l in proc.log),
+                        proc.log)
+
+    def test_sha512_parameters_in_uri(self):
+        self.w.write_config({"totp": '{ digits = 8; period = 60; window = 1; algorithm = "sha512"; }'})
+        proc = self.w.mfactl("enroll", "bob", "--qr", "none")
+        _, params = parse_uri(proc.stdout)
+        self.assertEqual((params["algorithm"], params["digits"], params["period"]),
+                         ("SHA512", "8", "60"))
+        secret = params["secret"]
+        self.assertEqual(len(base64.b32decode(secret + "=" * (-len(secret) % 8))), 64)
+
+    def test_refuses_to_replace_without_force(self):
+        first = self.w.enroll("alice")
+        before = self.w.record("alice")
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("already has TOTP enrolled", proc.stderr)
+        self.assertNotIn("otpauth://", proc.stdout)
+        self.assertEqual(self.w.record("alice"), before)
+        second = self.w.enroll("alice", "--force")
+        self.assertNotEqual(first, second)
+
+    def test_qr_styles(self):
+        utf8 = self.w.mfactl("enroll", "alice", "--qr", "utf8").stdout
+        self.assertTrue(set("\u2580\u2584\u2588") & set(utf8))
+        lines = [l for l in utf8.splitlines() if set(l) <= set(" \u2580\u2584\u2588") and l]
+        self.assertGreater(len(lines), 10)
+        self.assertEqual(len({len(l) for l in lines}), 1, "QR rows of unequal width")
+        ansi = self.w.mfactl("enroll", "alice", "--qr", "ansi", "--force").stdout
+        self.assertIn("\033[", ansi)
+        parse_uri(ansi)
+
+    def test_bad_arguments(self):
+        for args, code in ((["enroll"], 2), (["enroll", "alice", "--qr", "png"], 2),
+                           (["enroll", "alice", "--method", "sms"], 2),
+                           (["enroll", "alice", "bob"], 2), (["enroll", "mallory"], 1),
+                           (["enroll", "../etc/passwd"], 1), (["enroll", "a\nb"], 1),
+                           (["enroll", "x" * 300], 1)):
+            with self.subTest(args=args):
+                proc = self.w.mfactl(*args)
+                self.assertEqual(proc.returncode, code, proc.stderr)
+                self.assertTrue(proc.stderr.strip())
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_creates_missing_state_dir(self):
+        os.rmdir(self.w.state_dir)
+        self.w.enroll("alice")
+        st = os.stat(self.w.state_dir)
+        self.assertEqual((st.st_mode & 0o777, st.st_uid), (0o700, 0))
+
+    def test_refuses_insecure_state_dir(self):
+        os.chmod(self.w.state_dir, 0o755)
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("must have mode 0700", proc.stderr)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+
+class Status(WorldTest):
+    def test_table_lists_every_account_and_store_user(self):
+        self.w.enroll("alice")
+        self.w.enroll("carol")
+        # A record whose account has since left the passwd database.
+        with open(self.w.passwd) as f:
+            lines = f.readlines()
+        with open(self.w.passwd, "w") as f:
+            f.writelines(l for l in lines if not l.startswith("carol:"))
+        proc = self.w.mfactl("status")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = {l.split()[0]: l.split() for l in proc.stdout.splitlines()[1:]}
+        self.assertEqual(set(rows), {"root", "alice", "bob", "carol", "dave", "erin"})
+        self.assertEqual(rows["alice"][1], "totp")
+        self.assertEqual(rows["bob"][1], "none")
+        self.assertEqual(rows["carol"][1], "totp")
+        self.assertIn("METHODS", proc.stdout.splitlines()[0])
+
+    def test_json(self):
+        secret = self.w.enroll("alice")
+        self.w.login("alice", [oathtool(secret, T0)], rhost="203.0.113.5")
+        self.w.login("alice", ["bad"], at="2030-01-01 00:00:50")
+        proc = self.w.mfactl("status", "--json", at="2030-01-01 00:01:00")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        users = {u["user"]: u for u in doc["users"]}
+        a = users["alice"]
+        self.assertEqual(a["methods"], ["totp"])
+        self.assertEqual(a["totp"]["algorithm"], "sha1")
+        self.assertEqual(a["last_login"], {"time": 1893456010, "service": "pam_mfa_test",
+                                           "rhost": "203.0.113.5"})
+        self.assertEqual(a["failures"], 1)
+        self.assertFalse(a["locked"])
+        self.assertTrue(a["in_passwd"])
+        self.assertEqual(users["bob"]["methods"], [])
+        self.assertIsNone(users["bob"]["totp"])
+        self.assertIsNone(users["bob"]["error"])
+
+    def test_selected_users_and_lock(self):
+        secret = self.w.enroll("alice")
+        for _ in range(3):
+            self.w.login("alice", ["nope"])
+        doc = json.loads(self.w.mfactl("status", "--json", "alice", at=T0).stdout)
+        self.assertEqual([u["user"] for u in doc["users"]], ["alice"])
+        self.assertTrue(doc["users"][0]["locked"])
+        self.assertEqual(doc["users"][0]["locked_until"], 1893456010 + 600)
+        self.assertNotIn(secret, self.w.mfactl("status", "--json").stdout)
+
+    def test_listing_creates_and_changes_nothing(self):
+        self.w.enroll("alice")
+        before = snapshot(self.w.root)
+        for args in (["status"], ["status", "--json"], ["status", "bob", "alice"], ["check"]):
+            self.assertEqual(self.w.mfactl(*args).returncode, 0)
+        after = snapshot(self.w.root)
+        after = {k: v for k, v in after.items() if not os.path.basename(k).startswith("syslog.")}
+        before = {k: v for k, v in before.items() if not os.path.basename(k).startswith("syslog.")}
+        self.assertEqual(before, after)
+        # A missing state directory is reported, not created.
+        for name in os.listdir(self.w.state_dir):
+            os.unlink(os.path.join(self.w.state_dir, name))
+        os.rmdir(self.w.state_dir)
+        proc = self.w.mfactl("status")
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn("does not exist yet", proc.stderr)
+        self.assertFalse(os.path.exists(self.w.state_dir))
+
+    def test_corrupt_record_reported(self):
+        self.w.enroll("alice")
+        self.w.enroll("bob")
+        with open(os.path.join(self.w.state_dir, "alice"), "w") as f:
+            f.write("version=9\n")
+        proc = self.w.mfactl("status", "--json")
+        self.assertEqual(proc.returncode, 1)
+        users = {u["user"]: u for u in json.loads(proc.stdout)["users"]}
+        self.assertIn("corrupt record", users["alice"]["error"])
+        self.assertEqual(users["bob"]["methods"], ["totp"])
+        table = self.w.mfactl("status")
+        self.assertEqual(table.returncode, 1)
+        self.assertRegex(table.stdout, r"(?m)^alice\s+ERROR\s+.*corrupt record")
+
+
+class ResetUnlock(WorldTest):
+    def test_reset(self):
+        secret = self.w.enroll("alice")
+        proc = self.w.mfactl("reset", "alice")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("must enroll again", proc.stdout)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+        self.assertTrue(any("action=reset user=alice" in l for l in proc.log), proc.log)
+        res = self.w.login("alice", [oathtool(secret, T0)])
+        self.assertIn("info: pam_mfa-ignored", res.stdout, res)
+        # Again: nothing to reset, not an error.
+        proc = self.w.mfactl("reset", "alice")
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn("nothing to reset", proc.stdout)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_unlock_without_state(self):
+        proc = self.w.mfactl("unlock", "bob")
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn("nothing to unlock", proc.stdout)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_unlock_keeps_enrollment(self):
+        self.w.enroll("alice")
+        for _ in range(3):
+            self.w.login("alice", ["x"])
+        before = self.w.record("alice")
+        proc = self.w.mfactl("unlock", "alice")
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn("cleared 3 failures", proc.stdout)
+        after = self.w.record("alice")
+        self.assertEqual((after["fail.count"], after["lock.until"]), ("0", "0"))
+        self.assertEqual(after["totp.secret"], before["totp.secret"])
+        self.assertTrue(any("action=unlock user=alice failures=3" in l for l in proc.log))
+
+    def test_corrupt_record_not_touched(self):
+        self.w.enroll("alice")
+        path = os.path.join(self.w.state_dir, "alice")
+        with open(path, "w") as f:
+            f.write("garbage")
+        proc = self.w.mfactl("unlock", "alice")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("corrupt record", proc.stderr)
+        with open(path) as f:
+            self.assertEqual(f.read(), "garbage")
+        # reset is the way out of a corrupt record.
+        self.assertEqual(self.w.mfactl("reset", "alice").returncode, 0)
+        self.assertFalse(os.path.exists(path))
+
+    def test_bad_names(self):
+        for verb in ("reset", "unlock"):
+            for name in ("../x", ".lock.alice", "a/b", ""):
+                with self.subTest(verb=verb, name=name):
+                    proc = self.w.mfactl(verb, name)
+                    self.assertEqual(proc.returncode, 1)
+                    self.assertIn("not a valid user name", proc.stderr)
+
+
+class Check(WorldTest):
+    def test_good(self):
+        self.w.enroll("alice")
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("(1 record)", proc.stdout)
+
+    def test_bad_configs(self):
+        cases = [
+            ({"totp": '{ digits = 5; period = 30; window = 1; algorithm = "sha1"; }'},
+             r":2: totp\.digits: 5 is out of range \(6 to 8\)"),
+            ({"totp": '{ digits = 6; period = 30; window = 1; algorithm = "md5"; }'},
+             r":2: totp\.algorithm: \"md5\" is not one of"),
+            ({"lockout": "{ attempts = 0; interval = 900; unlock_after = 60; }"},
+             r":3: lockout\.attempts: 0 is out of range"),
+            ({"fail_delay_ms": "2.5"}, r":4: fail_delay_ms: expected an integer"),
+            ({"unknown_key": "1"}, r":6: unknown_key: unknown key"),
+            ({"issuer": '"A:B"'}, r":1: issuer: must not contain ':'"),
+            ({"issuer": '"x"', "fail_delay_ms": "1 2"}, r":4: syntax error"),
+        ]
+        for overrides, pattern in cases:
+            with self.subTest(pattern=pattern):
+                self.w.write_config(overrides)
+                proc = self.w.mfactl("check")
+                self.assertEqual(proc.returncode, 1)
+                self.assertRegex(proc.stderr, re.escape(self.w.config_path) + pattern)
+                # The module logs the very same message and fails closed.
+                res = self.w.login("alice", ["123456"])
+                self.assertEqual(res.pam, "PAM_SERVICE_ERR")
+                msg = proc.stderr.strip().split("mfactl: ", 1)[1]
+                self.assertTrue(any(msg in l for l in res.log), (msg, res.log))
+
+    def test_insecure_config_and_dir(self):
+        os.chmod(self.w.config_path, 0o666)
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("writable by group or others", proc.stderr)
+        os.chmod(self.w.config_path, 0o600)
+        os.chmod(self.w.state_dir, 0o750)
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("must have mode 0700", proc.stderr)
+
+    def test_corrupt_record(self):
+        self.w.enroll("alice")
+        with open(os.path.join(self.w.state_dir, "alice"), "a") as f:
+            f.write("more\n")
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("1 of 1 records are unreadable", proc.stderr)
+
+
+class Help(WorldTest):
+    def test_help_and_usage(self):
+        top = self.w.mfactl("--help")
+        self.assertEqual(top.returncode, 0)
+        for verb in ("enroll", "status", "reset", "unlock", "check"):
+            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s\b" % verb)
+            proc = self.w.mfactl(verb, "--help")
+            self.assertEqual(proc.returncode, 0, verb)
+            self.assertTrue(proc.stdout.startswith("usage: mfactl " + verb), proc.stdout)
+        self.assertEqual(self.w.mfactl("help").returncode, 0)
+        self.assertIn("mfactl", self.w.mfactl("--version").stdout)
+        for args in (["frobnicate"], [], ["status", "--bogus"]):
+            proc = self.w.mfactl(*args)
+            self.assertEqual(proc.returncode, 2, args)
+            self.assertTrue(proc.stderr)
+
+    def test_relative_config_refused(self):
+        proc = self.w._run([os.environ["MFACTL"], "--config", "pam_mfa.conf", "check"])
+        self.assertEqual(proc.returncode, 2)
+
+
+if __name__ == "__main__":
+    main()
