@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what pam_mfa needs to build, test and run its demo on Debian 12.
+# Asks apt only for what is missing, so a prepared machine pays nothing.
+set -eu
+
+PACKAGES="build-essential pkg-config meson ninja-build
+  libpam0g-dev liboath-dev libconfig-dev libqrencode-dev libcmocka-dev
+  libpam-modules libpam-runtime oathtool faketime libnss-wrapper
+  python3 util-linux mandoc e2fsprogs"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (apt-get install)" >&2
+	exit 1
+fi
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
