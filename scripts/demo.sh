@@ -41,7 +41,11 @@ echo 'auth required pam_deny.so' >"$DEMO/pam.d/other"
 
 export NSS_WRAPPER_PASSWD="$DEMO/passwd" NSS_WRAPPER_GROUP="$DEMO/group"
 MFACTL="$ROOT/$BUILD/mfactl/mfactl --config $DEMO/pam_mfa.conf"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 # Each login runs with a private /dev/log, so the module's syslog lines are
 # shown here and nowhere else.
 login() {
