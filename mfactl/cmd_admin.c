@@ -165,23 +165,40 @@ int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
 
 struct check_walk {
 	struct store *st;
-	unsigned records, corrupt;
+	unsigned records, bad, stray;
 };
 
-static int check_one(const char *user, void *p)
+static int check_entry(const char *name, enum store_entry kind, void *p)
 {
 	struct check_walk *w = p;
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
-	int r;
+	char shown[64];
 
-	w->records++;
-	r = store_load(w->st, user, &rec, &err);
-	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "mfactl check: %s\n", err.msg);
-		w->corrupt++;
+	sanitize_printable(name, shown, sizeof(shown));
+	switch (kind) {
+	case STORE_ENTRY_RECORD:
+		w->records++;
+		if (store_load(w->st, name, &rec, &err) < 0) {
+			fprintf(stderr, "mfactl check: %s\n", err.msg);
+			w->bad++;
+		} else {
+			record_wipe(&rec);
+		}
+		break;
+	case STORE_ENTRY_LOCK:
+		break;
+	case STORE_ENTRY_TEMP:
+		/* Harmless: a write interrupted before its rename. */
+		fprintf(stderr, "mfactl check: note: %s is left from an interrupted "
+			"write and may be removed\n", shown);
+		break;
+	case STORE_ENTRY_OTHER:
+		fprintf(stderr, "mfactl check: \"%s\" does not belong in the state "
+			"directory\n", shown);
+		w->stray++;
+		break;
 	}
-	record_wipe(&rec);
 	return 0;
 }
 
@@ -191,7 +208,7 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check_walk walk = { NULL, 0, 0 };
+	struct check_walk walk = { NULL, 0, 0, 0 };
 	struct mfa_error err = { "" };
 	int c, r;
 
@@ -204,6 +221,7 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 			       "Exits 1 if anything is wrong, printing each problem.\n");
 			return EXIT_OK;
 		}
+		fprintf(stderr, "usage: mfactl check\n");
 		return EXIT_USAGE;
 	}
 	if (optind != argc) {
@@ -218,17 +236,17 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 		fprintf(stderr, "mfactl check: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	r = store_list(walk.st, check_one, &walk, &err);
+	r = store_scan(walk.st, check_entry, &walk, &err);
 	store_close(walk.st);
 	if (r < 0) {
 		fprintf(stderr, "mfactl check: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	if (walk.corrupt > 0) {
+	if (walk.bad > 0)
 		fprintf(stderr, "mfactl check: %u of %u records are unreadable\n",
-			walk.corrupt, walk.records);
+			walk.bad, walk.records);
+	if (walk.bad > 0 || walk.stray > 0)
 		return EXIT_FAIL;
-	}
 	printf("%s: OK (%u record%s)\n", ctx->cfg.state_dir, walk.records,
 	       walk.records == 1 ? "" : "s");
 	return EXIT_OK;

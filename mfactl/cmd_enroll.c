@@ -114,8 +114,8 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (t->enrolled && !force) {
-		fprintf(stderr, "mfactl enroll: %s already has TOTP enrolled (since the "
-			"record says so); use --force to replace it\n", user);
+		fprintf(stderr, "mfactl enroll: %s already has TOTP enrolled; "
+			"use --force to replace it\n", user);
 		goto out;
 	}
 	replaced = t->enrolled;

@@ -40,6 +40,8 @@ static const char *check_state_dir(const char *v)
 		return "must not contain \".\" or \"..\" components";
 	if (strcmp(v, "/") == 0)
 		return "must not be the root directory";
+	if (strstr(v, "//") != NULL || v[strlen(v) - 1] == '/')
+		return "must not contain \"//\" or end in \"/\"";
 	return NULL;
 }
 
@@ -92,7 +94,7 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->lockout.attempts = 5;
 	cfg->lockout.interval = 900;
 	cfg->lockout.unlock_after = 900;
-	cfg->fail_delay_ms = 2000;
+	cfg->fail_delay_ms = PAM_MFA_DEFAULT_FAIL_DELAY_MS;
 	if (cfg->state_dir == NULL || cfg->issuer == NULL)
 		return -ENOMEM;
 	return 0;

@@ -6,6 +6,9 @@
 #include "totp.h"
 #include "util.h"
 
+/* The failure delay when the configuration cannot be read. */
+#define PAM_MFA_DEFAULT_FAIL_DELAY_MS 2000u
+
 /* The largest configuration file read. */
 #define CONFIG_MAX_SIZE (256 * 1024)
 

@@ -50,7 +50,6 @@ struct login {
 	pam_handle_t *pamh;
 	struct module_options opt;
 	struct mfa_config cfg;
-	bool cfg_loaded;
 	const char *user;
 	char service[STORE_TEXT_MAX + 1];
 	char rhost[STORE_TEXT_MAX + 1];
@@ -108,28 +107,30 @@ static void tell_user(struct login *l, const char *msg)
 		(void)pam_error(l->pamh, "%s", msg);
 }
 
-static bool user_exists(const char *user)
+/* 1 if the user exists, 0 if not, -ENOMEM or -EIO if NSS could not tell
+ * (a directory server down is not an unknown user). */
+static int user_exists(const char *user)
 {
 	struct passwd pw, *res = NULL;
 	size_t len = 16384;
-	bool found = false;
+	int r;
 
 	for (;;) {
 		char *buf = malloc(len);
-		int r;
 
 		if (buf == NULL)
-			return false;
+			return -ENOMEM;
 		r = getpwnam_r(user, &pw, buf, len, &res);
 		free(buf);
-		if (r == ERANGE && len < (1u << 20)) {
-			len *= 2;
-			continue;
-		}
-		found = (r == 0 && res != NULL);
-		break;
+		if (r != ERANGE || len >= (1u << 20))
+			break;
+		len *= 2;
 	}
-	return found;
+	if (r == 0)
+		return res != NULL;
+	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+		return 0;
+	return r == ENOMEM ? -ENOMEM : -EIO;
 }
 
 /* Reads the answer, dropping the spaces that apps show inside codes.
@@ -238,17 +239,6 @@ static enum outcome authenticate(struct login *l)
 	int r;
 
 	record_init(&rec, NULL);
-	r = config_load(l->opt.config_path, &l->cfg, &err);
-	if (r < 0) {
-		pam_syslog(l->pamh, LOG_ERR, "configuration error: %s", err.msg);
-		tell_user(l, "Multi-factor authentication is not configured correctly; "
-			     "contact your administrator.");
-		return r == -ENOMEM ? OUT_NOMEM : OUT_CONFIG_ERR;
-	}
-	l->cfg_loaded = true;
-	if (l->cfg.fail_delay_ms > 0)
-		(void)pam_fail_delay(l->pamh, l->cfg.fail_delay_ms * 1000u);
-
 	r = store_open(l->cfg.state_dir, STORE_READ_ONLY, &st, &err);
 	if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "state store: %s", err.msg);
@@ -270,8 +260,11 @@ static enum outcome authenticate(struct login *l)
 	}
 	if (lockout_active(&rec, time(NULL))) {
 		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
-		tell_user(l, "Too many failed verification codes: this account is "
-			     "temporarily locked. Try again later or contact your administrator.");
+		tell_user(l, rec.locked_until < 0 ?
+			  "Too many failed verification codes: this account is locked "
+			  "until an administrator unlocks it." :
+			  "Too many failed verification codes: this account is "
+			  "temporarily locked. Try again later or contact your administrator.");
 		o = OUT_LOCKED;
 		goto out;
 	}
@@ -292,6 +285,7 @@ out:
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
+	struct mfa_error err = { "" };
 	struct login l;
 	const void *item = NULL;
 	enum outcome o;
@@ -306,16 +300,6 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	r = pam_get_user(pamh, &l.user, NULL);
 	if (r != PAM_SUCCESS)
 		return r;
-	/* Like pam_faillock, never log a name we do not know: it may be a
-	 * password typed into the login prompt. */
-	if (l.user == NULL || !user_name_valid(l.user)) {
-		pam_syslog(pamh, LOG_NOTICE, "refusing an invalid user name");
-		return map_result(OUT_USER_UNKNOWN);
-	}
-	if (!user_exists(l.user)) {
-		pam_syslog(pamh, LOG_NOTICE, "refusing an unknown user");
-		return map_result(OUT_USER_UNKNOWN);
-	}
 	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item != NULL)
 		sanitize_printable(item, l.service, sizeof(l.service));
 	item = NULL;
@@ -324,15 +308,46 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (l.service[0] == '\0')
 		(void)snprintf(l.service, sizeof(l.service), "-");
 
+	/* The configuration comes first, so that every failure below gets
+	 * the configured delay; without one, the default delay applies. */
+	r = config_load(l.opt.config_path, &l.cfg, &err);
+	if (r < 0) {
+		(void)pam_fail_delay(pamh, PAM_MFA_DEFAULT_FAIL_DELAY_MS * 1000u);
+		pam_syslog(pamh, LOG_ERR, "configuration error: %s", err.msg);
+		tell_user(&l, "Multi-factor authentication is not configured correctly; "
+			      "contact your administrator.");
+		return map_result(r == -ENOMEM ? OUT_NOMEM : OUT_CONFIG_ERR);
+	}
+	if (l.cfg.fail_delay_ms > 0)
+		(void)pam_fail_delay(pamh, l.cfg.fail_delay_ms * 1000u);
+
+	/* Like pam_faillock, never log a name we do not know: it may be a
+	 * password typed into the login prompt. */
+	if (l.user == NULL || !user_name_valid(l.user)) {
+		pam_syslog(pamh, LOG_NOTICE, "refusing an invalid user name");
+		o = OUT_USER_UNKNOWN;
+		goto out;
+	}
+	r = user_exists(l.user);
+	if (r <= 0) {
+		if (r == 0)
+			pam_syslog(pamh, LOG_NOTICE, "refusing an unknown user");
+		else
+			pam_syslog(pamh, LOG_ERR, "cannot look up the user in the passwd "
+				   "database: %s", strerror(-r));
+		o = r == 0 ? OUT_USER_UNKNOWN : r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+		goto out;
+	}
 	if (oath_init() != OATH_OK) {
 		pam_syslog(pamh, LOG_ERR, "liboath failed to initialise");
-		return map_result(OUT_CONFIG_ERR);
+		o = OUT_CONFIG_ERR;
+		goto out;
 	}
 	if (l.opt.debug)
 		pam_syslog(pamh, LOG_DEBUG, "user=%s config=%s", l.user, l.opt.config_path);
 	o = authenticate(&l);
-	if (l.cfg_loaded)
-		config_free(&l.cfg);
+out:
+	config_free(&l.cfg);
 	return map_result(o);
 }
 

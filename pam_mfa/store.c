@@ -615,7 +615,19 @@ void store_end(struct store_txn *txn)
 	free(txn);
 }
 
-int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
+static enum store_entry entry_kind(const char *name)
+{
+	if (user_name_valid(name))
+		return STORE_ENTRY_RECORD;
+	if (strncmp(name, ".lock.", 6) == 0 && user_name_valid(name + 6))
+		return STORE_ENTRY_LOCK;
+	if (strncmp(name, ".tmp.", 5) == 0)
+		return STORE_ENTRY_TEMP;
+	return STORE_ENTRY_OTHER;
+}
+
+int store_scan(struct store *st,
+	       int (*cb)(const char *name, enum store_entry kind, void *ctx),
 	       void *ctx, struct mfa_error *err)
 {
 	struct dirent *de;
@@ -632,11 +644,9 @@ int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
 	}
 	errno = 0;
 	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || !user_name_valid(de->d_name))
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		r = cb(de->d_name, ctx);
+		r = cb(de->d_name, entry_kind(de->d_name), ctx);
 		errno = 0;
 	}
 	if (r == 0 && errno != 0) {
@@ -645,4 +655,24 @@ int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
 	}
 	closedir(d);
 	return r;
+}
+
+struct list_ctx {
+	int (*cb)(const char *user, void *ctx);
+	void *ctx;
+};
+
+static int list_one(const char *name, enum store_entry kind, void *p)
+{
+	struct list_ctx *l = p;
+
+	return kind == STORE_ENTRY_RECORD ? l->cb(name, l->ctx) : 0;
+}
+
+int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
+	       void *ctx, struct mfa_error *err)
+{
+	struct list_ctx l = { cb, ctx };
+
+	return store_scan(st, list_one, &l, err);
 }

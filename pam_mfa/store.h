@@ -84,9 +84,22 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 int store_remove(struct store_txn *txn, struct mfa_error *err);
 void store_end(struct store_txn *txn);
 
-/* Calls cb for every user that has a record, in directory order.  Creates
- * nothing.  A non-zero return from cb stops the walk and is returned. */
+/* Calls cb for every user that has a record (whatever the type of the entry:
+ * store_load() judges it), in directory order.  Creates nothing.  A non-zero
+ * return from cb stops the walk and is returned. */
 int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
+	       void *ctx, struct mfa_error *err);
+
+enum store_entry {
+	STORE_ENTRY_RECORD,	/* a valid user name */
+	STORE_ENTRY_LOCK,	/* .lock.USER */
+	STORE_ENTRY_TEMP,	/* .tmp.*: left by an interrupted write */
+	STORE_ENTRY_OTHER,	/* anything else: nothing of ours */
+};
+
+/* Like store_list(), for every entry of the directory and its kind. */
+int store_scan(struct store *st,
+	       int (*cb)(const char *name, enum store_entry kind, void *ctx),
 	       void *ctx, struct mfa_error *err);
 
 #endif

@@ -286,6 +286,31 @@ class Check(WorldTest):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("must have mode 0700", proc.stderr)
 
+    def test_entries_that_do_not_belong(self):
+        self.w.enroll("alice")
+        os.symlink("/etc/passwd", os.path.join(self.w.state_dir, "bob"))
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bob: is a symbolic link", proc.stderr)
+        os.unlink(os.path.join(self.w.state_dir, "bob"))
+        open(os.path.join(self.w.state_dir, "notes.txt~"), "w").close()
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('"notes.txt~" does not belong in the state directory', proc.stderr)
+        os.unlink(os.path.join(self.w.state_dir, "notes.txt~"))
+        # What a crash between write and rename leaves is harmless.
+        with open(os.path.join(self.w.state_dir, ".tmp.alice.0badf00d"), "w") as f:
+            f.write("version=1\n")
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("left from an interrupted write", proc.stderr)
+
+    def test_trailing_slash_in_state_dir(self):
+        self.w.write_config({"state_dir": '"%s/"' % self.w.state_dir})
+        proc = self.w.mfactl("check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('state_dir: must not contain "//" or end in "/"', proc.stderr)
+
     def test_corrupt_record(self):
         self.w.enroll("alice")
         with open(os.path.join(self.w.state_dir, "alice"), "a") as f:

@@ -130,7 +130,9 @@ class Login(WorldTest):
             self.w.login("alice", ["abc"])
         self.assertEqual(self.w.record("alice")["lock.until"], "admin")
         far = "2031-06-01 00:00:10"
-        self.assertPam(self.w.login("alice", [oathtool(secret, far)], at=far), "PAM_AUTH_ERR")
+        res = self.w.login("alice", [oathtool(secret, far)], at=far)
+        self.assertPam(res, "PAM_AUTH_ERR")
+        self.assertIn("until an administrator unlocks it", res.stdout)
         self.w.mfactl("unlock", "alice")
         self.assertPam(self.w.login("alice", [oathtool(secret, far)], at=far), "PAM_SUCCESS")
 
@@ -153,6 +155,17 @@ class Login(WorldTest):
         self.assertEqual(len(delays), 1, res)
         # libpam randomises the delay around the largest one asked for.
         self.assertTrue(1000000 <= delays[0] <= 3000000, delays)
+        # Refusals before any code is asked are delayed too.
+        for user in ("mallory", "../x"):
+            res = self.w.login(user, [])
+            self.assertPam(res, "PAM_USER_UNKNOWN")
+            self.assertIn("fail-delay: ", res.stdout)
+            self.assertNotIn("fail-delay: 0\n", res.stdout)
+        # With the configuration unreadable, the built-in default applies.
+        os.chmod(self.w.config_path, 0o666)
+        res = self.w.login("alice", [])
+        self.assertPam(res, "PAM_SERVICE_ERR")
+        self.assertNotIn("fail-delay: 0\n", res.stdout)
 
     def test_algorithms_digits_period(self):
         for alg, digits, period in (("sha256", 8, 60), ("sha512", 7, 30), ("sha1", 8, 15)):

@@ -1,0 +1,43 @@
+/* Per-user policy: which rule of pam_mfa.conf applies to a user (the first
+ * that matches, in file order) and what it allows. */
+#ifndef PAM_MFA_POLICY_H
+#define PAM_MFA_POLICY_H
+
+#include <stdbool.h>
+
+#include "util.h"
+
+enum mfa_policy {
+	POLICY_REQUIRED,	/* must enroll; no skip */
+	POLICY_OPTIONAL,	/* offered at each login; may skip this time */
+	POLICY_OPT_OUT,		/* offered; a skip is remembered until reset */
+	POLICY_EXEMPT,		/* no MFA at all */
+};
+
+/* Second factors, as a bit set. */
+#define METHOD_TOTP 0x1u
+#define METHOD_ALL METHOD_TOTP
+
+struct mfa_config;
+
+struct policy_decision {
+	enum mfa_policy policy;
+	unsigned methods;	/* allowed methods: never 0 */
+	int rule;		/* index into cfg->rules, or -1 for default_policy */
+};
+
+const char *policy_name(enum mfa_policy p);
+/* "required", "optional", "opt-out", "exempt"; 0 or -EINVAL. */
+int policy_parse(const char *name, enum mfa_policy *p);
+const char *method_name(unsigned method);
+/* "totp"; 0 or -EINVAL. */
+int method_parse(const char *name, unsigned *method);
+
+/* Decides the policy for a user from the rules: a user rule matches by name,
+ * a group rule by primary or supplementary membership through NSS.  A group
+ * that does not exist matches nobody; an NSS failure is an error (-EIO), so
+ * that an unreachable directory never becomes a weaker policy. */
+int policy_for_user(const struct mfa_config *cfg, const char *user,
+		    struct policy_decision *out, struct mfa_error *err);
+
+#endif
