@@ -454,6 +454,11 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 			close(fd);
 			return r;
 		}
+		if (a.st_nlink == 0) {
+			/* Removed while we waited for it: start over. */
+			close(fd);
+			continue;
+		}
 		if (!S_ISREG(a.st_mode) || a.st_uid != 0 || a.st_nlink != 1) {
 			mfa_error_set(err, "%s/%s: refusing a lock file that is not a regular "
 				      "root-owned file with one link", st->path, lockname);
