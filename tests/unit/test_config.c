@@ -1,0 +1,609 @@
+/* Unit tests for config.c: every value read back, the defaults, and every
+ * way a configuration file is refused, with a message naming file, line
+ * and key, and nothing left allocated afterwards. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "build_config.h"
+#include "config.h"
+#include "unit_helpers.h"
+
+struct fixture {
+	char *dir;
+	char *path;		/* dir/pam_mfa.conf */
+	struct mfa_config cfg;
+	struct mfa_error err;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->dir = scratch_new();
+	f->path = path_join(f->dir, "pam_mfa.conf");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	config_free(&f->cfg);
+	free(f->path);
+	scratch_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+static int load_text(struct fixture *f, const char *text)
+{
+	write_text(f->path, text, 0600);
+	memset(f->err.msg, 0, sizeof(f->err.msg));
+	return config_load(f->path, &f->cfg, &f->err);
+}
+
+/* After a failed load the configuration holds nothing, and freeing it
+ * (again) is harmless; ASan reports anything leaked or freed twice. */
+static void assert_cfg_empty(struct fixture *f)
+{
+	assert_null(f->cfg.path);
+	assert_null(f->cfg.state_dir);
+	assert_null(f->cfg.issuer);
+	config_free(&f->cfg);
+	config_free(&f->cfg);
+}
+
+/* Loads text, which must fail; the message must name the file, "file:line:"
+ * when line > 0, and key when not NULL. */
+static void expect_failure(struct fixture *f, const char *text, unsigned line,
+			   const char *key)
+{
+	char where[4200];
+	int r = load_text(f, text);
+
+	if (r >= 0)
+		fail_msg("accepted:\n%s", text);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	if (line > 0) {
+		(void)snprintf(where, sizeof(where), "%s:%u:", f->path, line);
+		assert_contains(f->err.msg, where);
+	}
+	if (key != NULL)
+		assert_contains(f->err.msg, key);
+}
+
+static const char full_config[] =
+	"# pam_mfa test configuration\n"
+	"state_dir = \"/var/lib/pam_mfa-test\";\n"
+	"issuer = \"Example Corp\";\n"
+	"fail_delay_ms = 250;\n"
+	"totp = {\n"
+	"  digits = 8;\n"
+	"  period = 60;\n"
+	"  window = 3;\n"
+	"  algorithm = \"sha512\";\n"
+	"};\n"
+	"lockout = {\n"
+	"  attempts = 7;\n"
+	"  interval = 1200;\n"
+	"  unlock_after = 0;\n"
+	"};\n";
+
+static void test_full_file(void **state)
+{
+	struct fixture *f = *state;
+	struct totp_params p;
+
+	assert_int_equal(load_text(f, full_config), 0);
+	assert_string_equal(f->cfg.path, f->path);
+	assert_string_equal(f->cfg.state_dir, "/var/lib/pam_mfa-test");
+	assert_string_equal(f->cfg.issuer, "Example Corp");
+	assert_int_equal(f->cfg.fail_delay_ms, 250);
+	assert_int_equal(f->cfg.totp.digits, 8);
+	assert_int_equal(f->cfg.totp.period, 60);
+	assert_int_equal(f->cfg.totp.window, 3);
+	assert_int_equal(f->cfg.totp.algorithm, TOTP_SHA512);
+	assert_int_equal(f->cfg.lockout.attempts, 7);
+	assert_int_equal(f->cfg.lockout.interval, 1200);
+	assert_int_equal(f->cfg.lockout.unlock_after, 0);
+	p = config_totp_params(&f->cfg);
+	assert_int_equal(p.algorithm, TOTP_SHA512);
+	assert_int_equal(p.digits, 8);
+	assert_int_equal(p.period, 60);
+}
+
+static void assert_defaults(const struct mfa_config *cfg)
+{
+	assert_string_equal(cfg->state_dir, PAM_MFA_DEFAULT_STATE_DIR);
+	assert_string_equal(cfg->issuer, "pam_mfa");
+	assert_int_equal(cfg->totp.digits, 6);
+	assert_int_equal(cfg->totp.period, 30);
+	assert_int_equal(cfg->totp.window, 1);
+	assert_int_equal(cfg->totp.algorithm, TOTP_SHA1);
+	assert_int_equal(cfg->lockout.attempts, 5);
+	assert_int_equal(cfg->lockout.interval, 900);
+	assert_int_equal(cfg->lockout.unlock_after, 900);
+	assert_int_equal(cfg->fail_delay_ms, 2000);
+}
+
+static void test_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, ""), 0);
+	assert_defaults(&f->cfg);
+	config_free(&f->cfg);
+	assert_int_equal(load_text(f, "# only a comment\n\n// and another\n"), 0);
+	assert_defaults(&f->cfg);
+	config_free(&f->cfg);
+	assert_int_equal(load_text(f, "totp = { };\nlockout = { };\n"), 0);
+	assert_defaults(&f->cfg);
+	config_free(&f->cfg);
+}
+
+/* Keys a file leaves out keep their defaults, even inside a group it sets. */
+static void test_partial_groups(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, "totp = { digits = 8; };\nlockout = { attempts = 3; };\n"), 0);
+	assert_int_equal(f->cfg.totp.digits, 8);
+	assert_int_equal(f->cfg.totp.period, 30);
+	assert_int_equal(f->cfg.totp.window, 1);
+	assert_int_equal(f->cfg.totp.algorithm, TOTP_SHA1);
+	assert_int_equal(f->cfg.lockout.attempts, 3);
+	assert_int_equal(f->cfg.lockout.interval, 900);
+	assert_int_equal(f->cfg.lockout.unlock_after, 900);
+	assert_string_equal(f->cfg.issuer, "pam_mfa");
+	assert_string_equal(f->cfg.state_dir, PAM_MFA_DEFAULT_STATE_DIR);
+	assert_int_equal(f->cfg.fail_delay_ms, 2000);
+}
+
+static void test_algorithms(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, "totp = { algorithm = \"sha1\"; };\n"), 0);
+	assert_int_equal(f->cfg.totp.algorithm, TOTP_SHA1);
+	config_free(&f->cfg);
+	assert_int_equal(load_text(f, "totp = { algorithm = \"sha256\"; };\n"), 0);
+	assert_int_equal(f->cfg.totp.algorithm, TOTP_SHA256);
+	config_free(&f->cfg);
+	expect_failure(f, "\ntotp = {\n  algorithm = \"md5\";\n};\n", 3, "totp.algorithm");
+	assert_contains(f->err.msg, "md5");
+	expect_failure(f, "totp = { algorithm = \"\"; };\n", 1, "totp.algorithm");
+	expect_failure(f, "totp = { algorithm = 256; };\n", 1, "totp.algorithm");
+}
+
+/* Each integer key: both limits accepted and read back, one past either
+ * limit refused with file, line and key named. */
+static const struct {
+	const char *group;	/* NULL: top level */
+	const char *key;
+	long long min, max;
+	size_t offset;
+} int_keys[] = {
+	{ "totp", "digits", 6, 8, offsetof(struct mfa_config, totp.digits) },
+	{ "totp", "period", 10, 300, offsetof(struct mfa_config, totp.period) },
+	{ "totp", "window", 0, 10, offsetof(struct mfa_config, totp.window) },
+	{ "lockout", "attempts", 1, 1000, offsetof(struct mfa_config, lockout.attempts) },
+	{ "lockout", "interval", 1, 31536000, offsetof(struct mfa_config, lockout.interval) },
+	{ "lockout", "unlock_after", 0, 31536000, offsetof(struct mfa_config, lockout.unlock_after) },
+	{ NULL, "fail_delay_ms", 0, 60000, offsetof(struct mfa_config, fail_delay_ms) },
+};
+
+static void format_int_setting(char *buf, size_t size, size_t i, const char *value)
+{
+	/* The value sits on line 3 in both layouts. */
+	if (int_keys[i].group != NULL)
+		(void)snprintf(buf, size, "# test\n%s = {\n  %s = %s;\n};\n",
+			       int_keys[i].group, int_keys[i].key, value);
+	else
+		(void)snprintf(buf, size, "# test\n\n%s = %s;\n", int_keys[i].key, value);
+}
+
+static void test_integer_ranges(void **state)
+{
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+		const long long ok[] = { int_keys[i].min, int_keys[i].max };
+		const long long bad[] = { int_keys[i].min - 1, int_keys[i].max + 1, -1,
+					  INT64_C(4294967296) + int_keys[i].min };
+		char full[64], text[256], value[32];
+
+		if (int_keys[i].group != NULL)
+			(void)snprintf(full, sizeof(full), "%s.%s", int_keys[i].group, int_keys[i].key);
+		else
+			(void)snprintf(full, sizeof(full), "%s", int_keys[i].key);
+		for (size_t j = 0; j < 2; j++) {
+			(void)snprintf(value, sizeof(value), "%lld", ok[j]);
+			format_int_setting(text, sizeof(text), i, value);
+			if (load_text(f, text) != 0)
+				fail_msg("%s = %s refused: %s", full, value, f->err.msg);
+			assert_int_equal(*(const unsigned *)(const void *)
+					 ((const char *)&f->cfg + int_keys[i].offset), ok[j]);
+			config_free(&f->cfg);
+		}
+		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			/* The last one needs 64 bits: it must not wrap to min. */
+			(void)snprintf(value, sizeof(value), "%lld%s", bad[j],
+				       j == 3 ? "L" : "");
+			format_int_setting(text, sizeof(text), i, value);
+			expect_failure(f, text, 3, full);
+		}
+	}
+}
+
+/* A value of the wrong type is an error, never converted. */
+static void test_wrong_types(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *key;
+	} cases[] = {
+		{ "totp = {\n  digits = \"6\";\n};\n", 2, "totp.digits" },
+		{ "totp = {\n  digits = 6.0;\n};\n", 2, "totp.digits" },
+		{ "totp = {\n  digits = 6.5;\n};\n", 2, "totp.digits" },
+		{ "totp = {\n  digits = true;\n};\n", 2, "totp.digits" },
+		{ "totp = {\n  digits = [6];\n};\n", 2, "totp.digits" },
+		{ "totp = {\n  digits = (6);\n};\n", 2, "totp.digits" },
+		{ "fail_delay_ms = 1e3;\n", 1, "fail_delay_ms" },
+		{ "lockout = {\n\n  interval = \"900\";\n};\n", 3, "lockout.interval" },
+		{ "\nstate_dir = { a = 1; };\n", 2, "state_dir" },
+		{ "\nstate_dir = 5;\n", 2, "state_dir" },
+		{ "issuer = 5;\n", 1, "issuer" },
+		{ "issuer = false;\n", 1, "issuer" },
+		{ "issuer = [\"a\"];\n", 1, "issuer" },
+		{ "\n\ntotp = 5;\n", 3, "totp" },
+		{ "lockout = \"x\";\n", 1, "lockout" },
+		{ "lockout = [1, 2];\n", 1, "lockout" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_failure(f, cases[i].text, cases[i].line, cases[i].key);
+	/* The message says what was expected. */
+	expect_failure(f, "totp = { digits = 6.0; };\n", 1, "totp.digits");
+	assert_contains(f->err.msg, "integer");
+}
+
+static void test_unknown_keys(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_failure(f, "issuer = \"x\";\nstatedir = \"/var/lib/x\";\n", 2, "statedir");
+	assert_contains(f->err.msg, "unknown");
+	expect_failure(f, "totp = {\n  digits = 6;\n  digitz = 8;\n};\n", 3, "totp.digitz");
+	assert_contains(f->err.msg, "unknown");
+	expect_failure(f, "\n\n\n\nlockout = {\n  attempt = 3;\n};\n", 6, "lockout.attempt");
+	assert_contains(f->err.msg, "unknown");
+	/* A nested group where none belongs. */
+	expect_failure(f, "totp = {\n  extra = { a = 1; };\n};\n", 2, "totp.extra");
+	/* A key valid in one group is unknown in another, and at the top. */
+	expect_failure(f, "lockout = { digits = 6; };\n", 1, "lockout.digits");
+	expect_failure(f, "digits = 6;\n", 1, "digits");
+	expect_failure(f, "totp = { state_dir = \"/x/y\"; };\n", 1, "totp.state_dir");
+}
+
+static void test_syntax_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_failure(f, "issuer = \"x\";\n\nwindow 1;\n", 3, NULL);
+	assert_contains(f->err.msg, "syntax");
+	expect_failure(f, "totp = {\n  digits = 8;\n", 0, NULL);
+	assert_contains(f->err.msg, "syntax");
+	expect_failure(f, "issuer = \"unterminated;\n", 0, NULL);
+	/* libconfig refuses a setting given twice; so must we. */
+	expect_failure(f, "fail_delay_ms = 1;\nfail_delay_ms = 2;\n", 2, NULL);
+	expect_failure(f, "totp = { digits = 6; };\ntotp = { digits = 8; };\n", 2, NULL);
+}
+
+static void test_include_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *other = path_join(f->dir, "other.conf");
+
+	write_text(other, "issuer = \"included\";\n", 0600);
+	{
+		char text[4200];
+
+		(void)snprintf(text, sizeof(text), "# x\n@include \"%s\"\n", other);
+		expect_failure(f, text, 2, "@include");
+		(void)snprintf(text, sizeof(text), "# x\n\n  \t@include \"%s\"\n", other);
+		expect_failure(f, text, 3, "@include");
+	}
+	free(other);
+}
+
+static void test_nul_byte(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "issuer = \"a\";\n\0fail_delay_ms = 1;\n";
+
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_true(config_load(f->path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	assert_contains(f->err.msg, "NUL");
+	/* Inside a string, where it would silently truncate the value. */
+	{
+		static const char text2[] = "issuer = \"a\0b\";\n";
+
+		write_file(f->path, text2, sizeof(text2) - 1, 0600);
+		assert_true(config_load(f->path, &f->cfg, &f->err) < 0);
+		assert_cfg_empty(f);
+	}
+}
+
+static void test_state_dir_values(void **state)
+{
+	static const char *const bad[] = {
+		"var/lib/pam_mfa", "", "/", "/var/lib/../etc", "/var/..", "/var/./lib",
+		"/var/.", "../x", "/var/lib/pam\\tmfa", "/var/lib/pam\\nmfa",
+		"/var/lib/pam\\x7fmfa", "//", "/var//lib", "/var/lib/",
+	};
+	struct fixture *f = *state;
+	char text[512], longest[202];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(text, sizeof(text), "\nstate_dir = \"%s\";\n", bad[i]);
+		expect_failure(f, text, 2, "state_dir");
+	}
+	/* Names that only look like "." or ".." components are fine. */
+	assert_int_equal(load_text(f, "state_dir = \"/var/lib/..mfa/.state\";\n"), 0);
+	assert_string_equal(f->cfg.state_dir, "/var/lib/..mfa/.state");
+	config_free(&f->cfg);
+	/* 200 characters are accepted, 201 are not. */
+	longest[0] = '/';
+	memset(longest + 1, 'd', 199);
+	longest[200] = '\0';
+	(void)snprintf(text, sizeof(text), "state_dir = \"%s\";\n", longest);
+	assert_int_equal(load_text(f, text), 0);
+	assert_string_equal(f->cfg.state_dir, longest);
+	config_free(&f->cfg);
+	longest[200] = 'd';
+	longest[201] = '\0';
+	(void)snprintf(text, sizeof(text), "state_dir = \"%s\";\n", longest);
+	expect_failure(f, text, 1, "state_dir");
+}
+
+static void test_issuer_values(void **state)
+{
+	struct fixture *f = *state;
+	char text[512], name[66];
+
+	expect_failure(f, "\n\nissuer = \"\";\n", 3, "issuer");
+	expect_failure(f, "issuer = \"Example:Corp\";\n", 1, "issuer");
+	expect_failure(f, "issuer = \"Example\\tCorp\";\n", 1, "issuer");
+	expect_failure(f, "issuer = \"Example\\x7fCorp\";\n", 1, "issuer");
+	memset(name, 'i', 64);
+	name[64] = '\0';
+	(void)snprintf(text, sizeof(text), "issuer = \"%s\";\n", name);
+	assert_int_equal(load_text(f, text), 0);
+	assert_string_equal(f->cfg.issuer, name);
+	config_free(&f->cfg);
+	name[64] = 'i';
+	name[65] = '\0';
+	(void)snprintf(text, sizeof(text), "issuer = \"%s\";\n", name);
+	expect_failure(f, text, 1, "issuer");
+	/* Characters the URI escapes are fine in the configuration. */
+	assert_int_equal(load_text(f, "issuer = \"ACME & Co. @ HQ\";\n"), 0);
+	assert_string_equal(f->cfg.issuer, "ACME & Co. @ HQ");
+}
+
+/* A later error must not leave the earlier, valid values behind. */
+static void test_error_after_valid_values(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_failure(f, "state_dir = \"/srv/mfa\";\nissuer = \"Corp\";\nbogus = 1;\n", 3, "bogus");
+}
+
+/* ---- the file itself ---- */
+
+static void test_file_modes(void **state)
+{
+	struct fixture *f = *state;
+
+	write_text(f->path, full_config, 0644);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), 0);
+	config_free(&f->cfg);
+	write_text(f->path, full_config, 0400);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), 0);
+	config_free(&f->cfg);
+	for (mode_t m = 0; m < 2; m++) {
+		mode_t mode = m == 0 ? 0664 : 0606;
+
+		write_text(f->path, full_config, mode);
+		assert_int_equal(config_load(f->path, &f->cfg, &f->err), -EPERM);
+		assert_cfg_empty(f);
+		assert_contains(f->err.msg, f->path);
+	}
+}
+
+static void test_file_not_root_owned(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	write_text(f->path, full_config, 0600);
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fchown(fd, 65534, 0), 0);
+	close(fd);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), -EPERM);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	assert_contains(f->err.msg, "root");
+	/* Group ownership does not matter; the group cannot write. */
+	assert_int_equal(chown(f->path, 0, 65534), 0);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), 0);
+}
+
+static void test_file_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char *target = path_join(f->dir, "real.conf");
+
+	write_text(target, full_config, 0600);
+	assert_int_equal(symlink(target, f->path), 0);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), -ELOOP);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	assert_contains(f->err.msg, "symbolic link");
+	/* The target itself loads. */
+	assert_int_equal(config_load(target, &f->cfg, &f->err), 0);
+	free(target);
+}
+
+static void test_file_hard_links(void **state)
+{
+	struct fixture *f = *state;
+	char *other = path_join(f->dir, "second-link");
+
+	write_text(f->path, full_config, 0600);
+	assert_int_equal(link(f->path, other), 0);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), -EPERM);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	assert_contains(f->err.msg, "link");
+	assert_int_equal(unlink(other), 0);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), 0);
+	free(other);
+}
+
+static void test_parent_dir_writable(void **state)
+{
+	struct fixture *f = *state;
+	char *sub = path_join(f->dir, "etc");
+	char *path = path_join(sub, "pam_mfa.conf");
+
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_text(path, full_config, 0600);
+	assert_int_equal(chmod(sub, 0775), 0);
+	assert_int_equal(config_load(path, &f->cfg, &f->err), -EPERM);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, sub);
+	/* Even sticky: only a root-owned sticky directory above the last
+	 * component is trusted, never the file's own directory. */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_true(config_load(path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	assert_int_equal(chmod(sub, 0757), 0);
+	assert_true(config_load(path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	/* Not root-owned. */
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_int_equal(chown(sub, 65534, 0), 0);
+	assert_true(config_load(path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	assert_int_equal(chown(sub, 0, 0), 0);
+	assert_int_equal(config_load(path, &f->cfg, &f->err), 0);
+	free(path);
+	free(sub);
+}
+
+static void test_missing_and_bad_paths(void **state)
+{
+	struct fixture *f = *state;
+	char *sub;
+
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), -ENOENT);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	assert_true(config_load("pam_mfa.conf", &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	/* A directory is not a configuration file. */
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	assert_true(config_load(f->path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	assert_int_equal(rmdir(f->path), 0);
+	/* Nor is a FIFO (and opening one must not hang). */
+	assert_int_equal(mkfifo(f->path, 0600), 0);
+	assert_true(config_load(f->path, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	assert_int_equal(unlink(f->path), 0);
+	/* A ".." component, even one that leads to a good file. */
+	write_text(f->path, full_config, 0600);
+	sub = path_join(f->dir, "d");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(sub);
+	sub = path_join(f->dir, "d/../pam_mfa.conf");
+	assert_true(config_load(sub, &f->cfg, &f->err) < 0);
+	assert_cfg_empty(f);
+	free(sub);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), 0);
+}
+
+static void test_size_limit(void **state)
+{
+	struct fixture *f = *state;
+	size_t size = CONFIG_MAX_SIZE;
+	char *text = malloc(size + 1);
+
+	assert_non_null(text);
+	/* Exactly CONFIG_MAX_SIZE bytes of comment lines are read. */
+	memset(text, ' ', size);
+	for (size_t i = 0; i < size; i += 64) {
+		text[i] = '#';
+		text[(i + 63 < size ? i + 63 : size - 1)] = '\n';
+	}
+	write_file(f->path, text, size, 0600);
+	if (config_load(f->path, &f->cfg, &f->err) != 0)
+		fail_msg("a file of exactly CONFIG_MAX_SIZE refused: %s", f->err.msg);
+	config_free(&f->cfg);
+	/* One byte more is not. */
+	text[size] = '\n';
+	write_file(f->path, text, size + 1, 0600);
+	assert_int_equal(config_load(f->path, &f->cfg, &f->err), -EFBIG);
+	assert_cfg_empty(f);
+	assert_contains(f->err.msg, f->path);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_algorithms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_integer_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_dir_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_after_valid_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_not_root_owned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_hard_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_dir_writable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_and_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
+	};
+	int r = unit_preflight();
+
+	if (r != 0)
+		return r;
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,1278 @@
+/* Unit tests for store.c: the record format (round trips and strict
+ * parsing), the state directory's checks, transactions, listing, and that
+ * the per-user lock really serializes concurrent read-modify-write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "unit_helpers.h"
+
+/* ---- record format ---- */
+
+static const unsigned char secret20[20] = "12345678901234567890";
+
+static void enrolled_record(struct mfa_record *rec)
+{
+	record_init(rec, "alice");
+	rec->totp.enrolled = true;
+	rec->totp.params.algorithm = TOTP_SHA256;
+	rec->totp.params.digits = 8;
+	rec->totp.params.period = 60;
+	memcpy(rec->totp.secret, secret20, sizeof(secret20));
+	rec->totp.secret_len = sizeof(secret20);
+	rec->totp.enrolled_at = 1700000000;
+	rec->totp.last_step = 28333333;
+	rec->fail_count = 3;
+	rec->fail_since = 1700000100;
+	rec->locked_until = -1;
+	rec->last_login = 1700000200;
+	record_set_text(rec->last_service, "sshd");
+	record_set_text(rec->last_rhost, "192.0.2.1");
+}
+
+static void plain_record(struct mfa_record *rec)
+{
+	record_init(rec, "bob.smith@example.com");
+	rec->fail_count = 0;
+	rec->locked_until = 1700001000;
+	rec->last_login = 0;
+}
+
+static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
+{
+	assert_string_equal(a->user, b->user);
+	assert_int_equal(a->totp.enrolled, b->totp.enrolled);
+	if (a->totp.enrolled) {
+		assert_int_equal(a->totp.params.algorithm, b->totp.params.algorithm);
+		assert_int_equal(a->totp.params.digits, b->totp.params.digits);
+		assert_int_equal(a->totp.params.period, b->totp.params.period);
+		assert_int_equal(a->totp.secret_len, b->totp.secret_len);
+		assert_memory_equal(a->totp.secret, b->totp.secret, a->totp.secret_len);
+		assert_int_equal(a->totp.enrolled_at, b->totp.enrolled_at);
+		assert_int_equal(a->totp.last_step, b->totp.last_step);
+	}
+	assert_int_equal(a->fail_count, b->fail_count);
+	assert_int_equal(a->fail_since, b->fail_since);
+	assert_int_equal(a->locked_until, b->locked_until);
+	assert_int_equal(a->last_login, b->last_login);
+	assert_string_equal(a->last_service, b->last_service);
+	assert_string_equal(a->last_rhost, b->last_rhost);
+}
+
+static int format_record(const struct mfa_record *rec, char *buf, size_t size)
+{
+	int len = record_format(rec, buf, size);
+
+	assert_true(len > 0);
+	assert_int_equal(strlen(buf), (size_t)len);
+	return len;
+}
+
+/* Parses exactly len bytes from a heap copy of that size, so that ASan
+ * catches any read past the end. */
+static int parse_exact(const char *text, size_t len, const char *expected_user,
+		       struct mfa_record *rec, struct mfa_error *err)
+{
+	char *copy = malloc(len ? len : 1);
+	int r;
+
+	assert_non_null(copy);
+	memcpy(copy, text, len);
+	r = record_parse(copy, len, expected_user, rec, err);
+	free(copy);
+	return r;
+}
+
+static void test_record_round_trip(void **state)
+{
+	struct mfa_record in, out;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX], again[STORE_RECORD_MAX];
+	int len;
+
+	(void)state;
+	enrolled_record(&in);
+	len = format_record(&in, buf, sizeof(buf));
+	assert_contains(buf, "version=1\nuser=alice\n");
+	assert_contains(buf, "lock.until=admin\n");
+	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+	assert_true(out.totp.enrolled);
+	assert_records_equal(&in, &out);
+	/* The format is canonical: formatting what was parsed gives the same. */
+	assert_int_equal(format_record(&out, again, sizeof(again)), len);
+	assert_string_equal(again, buf);
+	/* Without an expected user, too. */
+	assert_int_equal(parse_exact(buf, (size_t)len, NULL, &out, &err), 0);
+	assert_records_equal(&in, &out);
+
+	plain_record(&in);
+	len = format_record(&in, buf, sizeof(buf));
+	assert_null(strstr(buf, "totp."));
+	assert_int_equal(parse_exact(buf, (size_t)len, "bob.smith@example.com", &out, &err), 0);
+	assert_false(out.totp.enrolled);
+	assert_records_equal(&in, &out);
+
+	/* Every algorithm, and the longest secret. */
+	for (int alg = TOTP_SHA1; alg <= TOTP_SHA512; alg++) {
+		enrolled_record(&in);
+		in.totp.params.algorithm = (enum totp_algorithm)alg;
+		in.totp.params.digits = 6;
+		in.totp.params.period = 30;
+		in.totp.secret_len = alg == TOTP_SHA512 ? TOTP_SECRET_MAX : 16;
+		for (size_t i = 0; i < in.totp.secret_len; i++)
+			in.totp.secret[i] = (unsigned char)(i * 37 + 11);
+		in.locked_until = 0;
+		len = format_record(&in, buf, sizeof(buf));
+		assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+		assert_records_equal(&in, &out);
+	}
+	record_wipe(&in);
+	record_wipe(&out);
+}
+
+static void test_record_text_fields(void **state)
+{
+	struct mfa_record in, out;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX], longer[400];
+	int len;
+
+	(void)state;
+	plain_record(&in);
+	/* Untrusted text cannot add lines or keys to a record. */
+	record_set_text(in.last_service, "ss\thd\n\x01\xc3\xbc");
+	assert_string_equal(in.last_service, "ss?hd????");
+	record_set_text(in.last_rhost, "host\nfail.count=0\nend");
+	assert_null(strchr(in.last_rhost, '\n'));
+	len = format_record(&in, buf, sizeof(buf));
+	assert_int_equal(parse_exact(buf, (size_t)len, NULL, &out, &err), 0);
+	assert_records_equal(&in, &out);
+	/* '=' in a value is just part of the value. */
+	record_set_text(in.last_rhost, "a=b=c");
+	len = format_record(&in, buf, sizeof(buf));
+	assert_int_equal(parse_exact(buf, (size_t)len, NULL, &out, &err), 0);
+	assert_string_equal(out.last_rhost, "a=b=c");
+	/* Long text is truncated to STORE_TEXT_MAX and still round-trips. */
+	memset(longer, 'h', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	record_set_text(in.last_rhost, longer);
+	assert_int_equal(strlen(in.last_rhost), STORE_TEXT_MAX);
+	record_set_text(in.last_service, "");
+	len = format_record(&in, buf, sizeof(buf));
+	assert_int_equal(parse_exact(buf, (size_t)len, NULL, &out, &err), 0);
+	assert_records_equal(&in, &out);
+}
+
+static void test_record_format_nobufs(void **state)
+{
+	struct mfa_record rec;
+	char buf[STORE_RECORD_MAX];
+	int len;
+
+	(void)state;
+	enrolled_record(&rec);
+	len = format_record(&rec, buf, sizeof(buf));
+	for (size_t size = 1; size <= (size_t)len; size++) {
+		char *small = malloc(size);
+		int r;
+
+		assert_non_null(small);
+		r = record_format(&rec, small, size);
+		if (r != -ENOBUFS)
+			fail_msg("buffer of %zu for a %d-byte record: %d", size, len, r);
+		free(small);
+	}
+	{
+		char *exact = malloc((size_t)len + 1);
+
+		assert_non_null(exact);
+		assert_int_equal(record_format(&rec, exact, (size_t)len + 1), len);
+		assert_string_equal(exact, buf);
+		free(exact);
+	}
+}
+
+static void test_record_truncations(void **state)
+{
+	struct mfa_record recs[2], out;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX];
+
+	(void)state;
+	enrolled_record(&recs[0]);
+	plain_record(&recs[1]);
+	for (int i = 0; i < 2; i++) {
+		size_t len = (size_t)format_record(&recs[i], buf, sizeof(buf));
+
+		for (size_t cut = 0; cut < len; cut++)
+			if (parse_exact(buf, cut, NULL, &out, &err) == 0)
+				fail_msg("record %d accepted when cut to %zu of %zu bytes", i, cut, len);
+		/* A failed parse leaves nothing of the record behind. */
+		assert_int_equal(out.totp.secret_len, 0);
+		assert_int_equal(out.user[0], '\0');
+		assert_int_equal(parse_exact(buf, len, NULL, &out, &err), 0);
+	}
+}
+
+/* Replaces the first occurrence of from (a whole line, newline included) in
+ * a freshly formatted enrolled record by to, and parses the result. */
+static int parse_edited(const char *from, const char *to, const char *expected_user,
+			struct mfa_error *err)
+{
+	struct mfa_record rec;
+	char buf[STORE_RECORD_MAX], edited[STORE_RECORD_MAX * 2];
+	const char *at;
+	int r;
+
+	enrolled_record(&rec);
+	rec.locked_until = 1700000300;
+	(void)format_record(&rec, buf, sizeof(buf));
+	at = strstr(buf, from);
+	if (at == NULL)
+		fail_msg("\"%s\" not in the record:\n%s", from, buf);
+	(void)snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - buf), buf, to,
+		       at + strlen(from));
+	r = parse_exact(edited, strlen(edited), expected_user, &rec, err);
+	record_wipe(&rec);
+	return r;
+}
+
+static void expect_parse_failure(const char *from, const char *to)
+{
+	struct mfa_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (parse_edited(from, to, "alice", &err) != -EINVAL)
+		fail_msg("accepted a record with \"%s\" replaced by \"%s\"", from, to);
+	assert_true(err.msg[0] != '\0');
+}
+
+static void test_record_edits_refused(void **state)
+{
+	static const struct { const char *from, *to; } cases[] = {
+		/* Unknown and duplicate keys. */
+		{ "user=alice\n", "user=alice\nfoo=bar\n" },
+		{ "user=alice\n", "user=alice\nTOTP.SECRET=x\n" },
+		{ "user=alice\n", "user=alice\n=x\n" },
+		{ "fail.count=3\n", "fail.count=3\nfail.count=3\n" },
+		{ "user=alice\n", "user=alice\nuser=alice\n" },
+		{ "totp.digits=8\n", "totp.digits=8\ntotp.digits=8\n" },
+		/* The version. */
+		{ "version=1\n", "version=2\n" },
+		{ "version=1\n", "version=01\n" },
+		{ "version=1\n", "version=0\n" },
+		{ "version=1\n", "version=\n" },
+		{ "version=1\n", "version=1.0\n" },
+		{ "version=1\n", "version= 1\n" },
+		{ "version=1\n", "version=4294967297\n" },
+		{ "version=1\nuser=alice\n", "user=alice\nversion=1\n" },
+		{ "version=1\n", "" },
+		{ "version=1\n", "version=1\nversion=1\n" },
+		/* A partial totp group. */
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "" },
+		{ "totp.algorithm=sha256\n", "" },
+		{ "totp.last_step=28333333\n", "" },
+		/* Numbers: not numeric, negative, leading zeros, out of range. */
+		{ "fail.count=3\n", "fail.count=abc\n" },
+		{ "fail.count=3\n", "fail.count=-1\n" },
+		{ "fail.count=3\n", "fail.count=03\n" },
+		{ "fail.count=3\n", "fail.count=+3\n" },
+		{ "fail.count=3\n", "fail.count=3 \n" },
+		{ "fail.count=3\n", "fail.count=\n" },
+		{ "fail.count=3\n", "fail.count=1000001\n" },
+		{ "fail.since=1700000100\n", "fail.since=-1700000100\n" },
+		{ "fail.since=1700000100\n", "fail.since=0x10\n" },
+		{ "lock.until=1700000300\n", "lock.until=-1\n" },
+		{ "lock.until=1700000300\n", "lock.until=Admin\n" },
+		{ "lock.until=1700000300\n", "lock.until=\n" },
+		{ "login.time=1700000200\n", "login.time=99999999999999999999\n" },
+		{ "login.time=1700000200\n", "login.time=253402300800\n" },
+		{ "totp.enrolled_at=1700000000\n", "totp.enrolled_at=01700000000\n" },
+		{ "totp.last_step=28333333\n", "totp.last_step=-5\n" },
+		{ "totp.digits=8\n", "totp.digits=5\n" },
+		{ "totp.digits=8\n", "totp.digits=9\n" },
+		{ "totp.digits=8\n", "totp.digits=08\n" },
+		{ "totp.period=60\n", "totp.period=9\n" },
+		{ "totp.period=60\n", "totp.period=301\n" },
+		{ "totp.period=60\n", "totp.period=0\n" },
+		{ "totp.algorithm=sha256\n", "totp.algorithm=md5\n" },
+		{ "totp.algorithm=sha256\n", "totp.algorithm=SHA256\n" },
+		{ "totp.algorithm=sha256\n", "totp.algorithm=\n" },
+		/* Secrets: not base32, padded, too short, too long, empty. */
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ====\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+		  "totp.secret=GEZDGNBV GY3TQOJQGEZDGNBVGY3TQOJQ\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 15 bytes */
+		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBV\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "totp.secret=\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 65 bytes */
+		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+		  "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBV\n" },
+		/* Users. */
+		{ "user=alice\n", "user=mallory\n" },
+		{ "user=alice\n", "user=alice \n" },
+		{ "user=alice\n", "user=Alice\n" },
+		{ "user=alice\n", "user=\n" },
+		/* Non-printable bytes and broken lines. */
+		{ "login.service=sshd\n", "login.service=ss\x01hd\n" },
+		{ "login.service=sshd\n", "login.service=ss\thd\n" },
+		{ "login.service=sshd\n", "login.service=ss\x7fhd\n" },
+		{ "login.service=sshd\n", "login.service=ss\xc3\xbchd\n" },
+		{ "fail.count=3\n", "fail.count=3\r\n" },
+		{ "fail.count=3\n", "fail.count=3\n\n" },
+		{ "fail.count=3\n", "fail.count 3\n" },
+		{ "fail.count=3\n", "fail.count=3\ngarbage\n" },
+		{ "user=alice\n", "user=alice\n#comment\n" },
+		{ "user=alice\n", "user=alice\n end\n" },
+		{ "end\n", "end\nend\n" },
+		{ "end\n", "end\nx" },
+		{ "end\n", "END\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_parse_failure(cases[i].from, cases[i].to);
+}
+
+static void test_record_edits_accepted(void **state)
+{
+	struct mfa_error err;
+
+	(void)state;
+	/* The control for test_record_edits_refused: the edit machinery itself
+	 * works, and the boundaries just inside the limits are accepted. */
+	assert_int_equal(parse_edited("fail.count=3\n", "fail.count=3\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("fail.count=3\n", "fail.count=1000000\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("fail.count=3\n", "fail.count=0\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("login.time=1700000200\n", "login.time=253402300799\n",
+				      "alice", &err), 0);
+	assert_int_equal(parse_edited("totp.digits=8\n", "totp.digits=6\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=300\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=10\n", "alice", &err), 0);
+	/* Secrets of 16 (the shortest) to 64 bytes. */
+	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+				      "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNA\n",
+				      "alice", &err), 0);
+	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+				      "totp.secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq\n", "alice", &err), 0);
+	/* Keys may come in any order after the version. */
+	assert_int_equal(parse_edited("login.service=sshd\nlogin.rhost=192.0.2.1\n",
+				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("user=alice\n", "user=alice\n", NULL, &err), 0);
+}
+
+/* Each line of an enrolled record is needed: without it, the record is
+ * refused (the totp lines only all together). */
+static void test_record_missing_lines(void **state)
+{
+	struct mfa_record rec, out;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX], edited[STORE_RECORD_MAX];
+
+	(void)state;
+	enrolled_record(&rec);
+	(void)format_record(&rec, buf, sizeof(buf));
+	for (const char *line = buf; *line != '\0'; line = strchr(line, '\n') + 1) {
+		const char *next = strchr(line, '\n') + 1;
+		int n = snprintf(edited, sizeof(edited), "%.*s%s", (int)(line - buf), buf, next);
+
+		if (parse_exact(edited, (size_t)n, "alice", &out, &err) == 0)
+			fail_msg("accepted without the line \"%.*s\"", (int)(next - line - 1), line);
+	}
+	/* Without every totp line, it is a valid record of a user not enrolled. */
+	rec.totp.enrolled = false;
+	(void)format_record(&rec, buf, sizeof(buf));
+	assert_int_equal(parse_exact(buf, strlen(buf), "alice", &out, &err), 0);
+	assert_false(out.totp.enrolled);
+}
+
+static void test_record_misc_refused(void **state)
+{
+	static const char nul_record[] =
+		"version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		"login.time=0\nlogin.service=ss\0hd\nlogin.rhost=\nend\n";
+	static const char minimal[] =
+		"version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		"login.time=0\nlogin.service=\nlogin.rhost=\nend\n";
+	struct mfa_record out;
+	struct mfa_error err;
+	char big[STORE_TEXT_MAX + 200];
+	int n;
+
+	(void)state;
+	assert_int_equal(parse_exact(minimal, strlen(minimal), "alice", &out, &err), 0);
+	assert_int_equal(parse_exact("end\n", 4, NULL, &out, &err), -EINVAL);
+	assert_int_equal(parse_exact("\nend\n", 5, NULL, &out, &err), -EINVAL);
+	assert_int_equal(parse_exact("", 0, NULL, &out, &err), -EINVAL);
+	/* A NUL byte inside a value. */
+	assert_int_equal(parse_exact(nul_record, sizeof(nul_record) - 1, "alice", &out, &err),
+			 -EINVAL);
+	/* A user name that is not valid, even with no expected user. */
+	n = snprintf(big, sizeof(big), "%s",
+		     "version=1\nuser=al/ce\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		     "login.time=0\nlogin.service=\nlogin.rhost=\nend\n");
+	assert_int_equal(parse_exact(big, (size_t)n, NULL, &out, &err), -EINVAL);
+	n = snprintf(big, sizeof(big), "%s",
+		     "version=1\nuser=.lock.x\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		     "login.time=0\nlogin.service=\nlogin.rhost=\nend\n");
+	assert_int_equal(parse_exact(big, (size_t)n, NULL, &out, &err), -EINVAL);
+	/* A value longer than STORE_TEXT_MAX. */
+	n = snprintf(big, sizeof(big),
+		     "version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n", STORE_TEXT_MAX + 1, 0);
+	assert_int_equal(parse_exact(big, (size_t)n, "alice", &out, &err), -EINVAL);
+	n = snprintf(big, sizeof(big),
+		     "version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
+		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n", STORE_TEXT_MAX, 0);
+	assert_int_equal(parse_exact(big, (size_t)n, "alice", &out, &err), 0);
+	assert_int_equal(strlen(out.last_service), STORE_TEXT_MAX);
+}
+
+/* ---- the store ---- */
+
+struct fixture {
+	char *base;	/* scratch directory (0700) */
+	char *dir;	/* base/state, the state directory */
+	struct store *st;
+	struct mfa_error err;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->base = scratch_new();
+	f->dir = path_join(f->base, "state");
+	*state = f;
+	return 0;
+}
+
+/* setup, plus an open store. */
+static int setup_open(void **state)
+{
+	struct fixture *f;
+
+	setup(state);
+	f = *state;
+	if (store_open(f->dir, STORE_CREATE, &f->st, &f->err) != 0)
+		fail_msg("store_open: %s", f->err.msg);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	free(f->dir);
+	scratch_remove(f->base);
+	free(f);
+	return 0;
+}
+
+static char *record_path(struct fixture *f, const char *name)
+{
+	return path_join(f->dir, name);
+}
+
+/* Writes a record for user through a transaction. */
+static void put_record(struct fixture *f, const struct mfa_record *rec)
+{
+	struct store_txn *txn = NULL;
+	struct mfa_record cur;
+	bool exists;
+
+	if (store_begin(f->st, rec->user, &txn, &cur, &exists, &f->err) != 0)
+		fail_msg("store_begin: %s", f->err.msg);
+	if (store_commit(txn, rec, &f->err) != 0)
+		fail_msg("store_commit: %s", f->err.msg);
+	store_end(txn);
+	record_wipe(&cur);
+}
+
+static void test_open_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	struct stat sb;
+
+	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), -ENOENT);
+	assert_null(st);
+	assert_contains(f->err.msg, f->dir);
+	assert_int_equal(stat(f->dir, &sb), -1);
+
+	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	assert_non_null(st);
+	assert_int_equal(stat(f->dir, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(sb.st_uid, 0);
+	store_close(st);
+	/* Again, now that it exists, with and without STORE_CREATE. */
+	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	store_close(st);
+	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	store_close(st);
+	store_close(NULL);
+}
+
+static void test_open_create_umask(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	struct stat sb;
+	mode_t old = umask(0);
+
+	/* A permissive umask must not widen the new directory. */
+	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	(void)umask(old);
+	assert_int_equal(stat(f->dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	store_close(st);
+}
+
+static void test_open_refuses_bad_dirs(void **state)
+{
+	static const mode_t bad_modes[] = { 0755, 0750, 0701, 0710, 0770, 0707, 01777 };
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	char *link, *sub, *deep;
+
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+		assert_int_equal(chmod(f->dir, bad_modes[i]), 0);
+		if (store_open(f->dir, STORE_CREATE, &st, &f->err) >= 0)
+			fail_msg("accepted a state directory of mode %04o", (unsigned)bad_modes[i]);
+		assert_null(st);
+		assert_contains(f->err.msg, f->dir);
+	}
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	/* Not owned by root. */
+	assert_int_equal(chown(f->dir, 65534, 0), 0);
+	assert_true(store_open(f->dir, STORE_CREATE, &st, &f->err) < 0);
+	assert_null(st);
+	assert_int_equal(chown(f->dir, 0, 65534), 0);
+	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	store_close(st);
+	st = NULL;
+	/* A symbolic link to a good directory. */
+	link = path_join(f->base, "link");
+	assert_int_equal(symlink(f->dir, link), 0);
+	assert_int_equal(store_open(link, STORE_CREATE, &st, &f->err), -ELOOP);
+	assert_null(st);
+	/* A parent that others may write to; and creating below it. */
+	sub = path_join(f->base, "open");
+	assert_int_equal(mkdir(sub, 0777), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	deep = path_join(sub, "state");
+	assert_int_equal(mkdir(deep, 0700), 0);
+	assert_true(store_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
+	assert_int_equal(rmdir(deep), 0);
+	assert_true(store_open(deep, STORE_CREATE, &st, &f->err) < 0);
+	assert_int_equal(access(deep, F_OK), -1);
+	assert_null(st);
+	/* Relative and ".." paths. */
+	assert_true(store_open("state", STORE_CREATE, &st, &f->err) < 0);
+	free(deep);
+	deep = path_join(f->base, "state/../state");
+	assert_true(store_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
+	assert_null(st);
+	/* A regular file. */
+	free(deep);
+	deep = path_join(f->base, "file");
+	write_text(deep, "", 0600);
+	assert_true(store_open(deep, STORE_CREATE, &st, &f->err) < 0);
+	assert_null(st);
+	free(deep);
+	free(sub);
+	free(link);
+}
+
+static void test_begin_commit_load(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec, loaded;
+	struct stat sb;
+	bool exists = true;
+	char *path;
+
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_false(exists);
+	assert_string_equal(rec.user, "alice");
+	assert_false(rec.totp.enrolled);
+	assert_int_equal(rec.fail_count, 0);
+	/* Beginning creates only the lock file. */
+	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), -ENOENT);
+	enrolled_record(&rec);
+	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
+	store_end(txn);
+
+	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), 0);
+	assert_records_equal(&rec, &loaded);
+	path = record_path(f, "alice");
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(sb.st_nlink, 1);
+	free(path);
+	path = record_path(f, ".lock.alice");
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	free(path);
+	/* The record and its lock, and no temporary file left over. */
+	assert_int_equal(dir_entry_count(f->dir), 2);
+
+	/* A second transaction sees the record and replaces it. */
+	assert_int_equal(store_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
+	assert_true(exists);
+	assert_records_equal(&rec, &loaded);
+	loaded.fail_count = 9;
+	loaded.locked_until = 0;
+	assert_int_equal(store_commit(txn, &loaded, &f->err), 0);
+	/* Committing twice within one transaction is fine too. */
+	loaded.fail_count = 10;
+	assert_int_equal(store_commit(txn, &loaded, &f->err), 0);
+	store_end(txn);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(rec.fail_count, 10);
+	assert_int_equal(rec.locked_until, 0);
+	assert_int_equal(dir_entry_count(f->dir), 2);
+	/* A transaction ended without a commit changes nothing. */
+	assert_int_equal(store_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
+	store_end(txn);
+	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), 0);
+	assert_records_equal(&rec, &loaded);
+	store_end(NULL);
+	record_wipe(&rec);
+	record_wipe(&loaded);
+}
+
+static void test_commit_other_user_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists;
+
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	plain_record(&rec);	/* names bob.smith@example.com */
+	assert_int_equal(store_commit(txn, &rec, &f->err), -EINVAL);
+	store_end(txn);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	assert_int_equal(store_load(f->st, "bob.smith@example.com", &rec, &f->err), -ENOENT);
+}
+
+/* store_load and store_begin must both refuse the record at name, and
+ * store_begin must not replace it. */
+static void expect_record_refused(struct fixture *f, const char *user, int expected)
+{
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists;
+	int r;
+
+	r = store_load(f->st, user, &rec, &f->err);
+	if (r != expected)
+		fail_msg("store_load(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
+	assert_contains(f->err.msg, user);
+	assert_contains(f->err.msg, f->dir);
+	r = store_begin(f->st, user, &txn, &rec, &exists, &f->err);
+	if (r != expected)
+		fail_msg("store_begin(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
+	assert_null(txn);
+}
+
+static void test_load_refuses_bad_files(void **state)
+{
+	struct fixture *f = *state;
+	struct mfa_record rec;
+	char buf[STORE_RECORD_MAX], *path, *other, *big;
+	int len;
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	path = record_path(f, "alice");
+	other = record_path(f, "alice.real");
+	len = format_record(&rec, buf, sizeof(buf));
+
+	/* Mode 0644, 0640, 0604. */
+	assert_int_equal(chmod(path, 0644), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(chmod(path, 0640), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(chmod(path, 0604), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	/* 0400 is fine: root reads it regardless. */
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	/* Owned by someone else. */
+	assert_int_equal(chown(path, 65534, 0), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	/* Two hard links. */
+	assert_int_equal(link(path, other), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(unlink(path), 0);
+	/* A symbolic link to a good record. */
+	assert_int_equal(symlink(other, path), 0);
+	expect_record_refused(f, "alice", -ELOOP);
+	assert_int_equal(unlink(path), 0);
+	/* A directory and a FIFO (which must not block). */
+	assert_int_equal(mkdir(path, 0700), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_record_refused(f, "alice", -EPERM);
+	assert_int_equal(unlink(path), 0);
+	/* The good record again, as a control. */
+	write_file(path, buf, (size_t)len, 0600);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	/* Corrupt: garbage, truncated, another user's record, too large. */
+	write_text(path, "garbage\n", 0600);
+	expect_record_refused(f, "alice", -EINVAL);
+	write_file(path, buf, (size_t)len - 1, 0600);
+	expect_record_refused(f, "alice", -EINVAL);
+	write_file(path, "", 0, 0600);
+	expect_record_refused(f, "alice", -EINVAL);
+	write_file(path, buf, (size_t)len, 0600);
+	assert_int_equal(rename(path, other), 0);
+	free(path);
+	path = record_path(f, "mallory");
+	assert_int_equal(rename(other, path), 0);
+	expect_record_refused(f, "mallory", -EINVAL);
+	big = malloc(STORE_RECORD_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', STORE_RECORD_MAX + 1);
+	memcpy(big, buf, (size_t)len);
+	memcpy(big + STORE_RECORD_MAX + 1 - 4, "end\n", 4);
+	write_file(path, big, STORE_RECORD_MAX + 1, 0600);
+	expect_record_refused(f, "mallory", -EINVAL);
+	free(big);
+	free(other);
+	free(path);
+	record_wipe(&rec);
+}
+
+static void test_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists;
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	plain_record(&rec);
+	put_record(f, &rec);
+	assert_int_equal(dir_entry_count(f->dir), 4);
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_true(exists);
+	/* 1: there was a record. */
+	assert_int_equal(store_remove(txn, &f->err), 1);
+	store_end(txn);
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	{
+		char *lock = record_path(f, ".lock.alice");
+		assert_int_equal(access(lock, F_OK), -1);
+		assert_int_equal(errno, ENOENT);
+		free(lock);
+	}
+	/* The other user is untouched. */
+	assert_int_equal(store_load(f->st, "bob.smith@example.com", &rec, &f->err), 0);
+	assert_int_equal(dir_entry_count(f->dir), 2);
+	/* Removing a user without a record is fine and leaves nothing. */
+	assert_int_equal(store_begin(f->st, "carol", &txn, &rec, &exists, &f->err), 0);
+	assert_false(exists);
+	assert_int_equal(store_remove(txn, &f->err), 0);
+	store_end(txn);
+	assert_int_equal(dir_entry_count(f->dir), 2);
+	record_wipe(&rec);
+}
+
+/* store_lock() takes the lock without reading, so that a corrupt record
+ * (which store_begin() refuses) can still be removed. */
+static void test_lock_and_remove_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	char *path = record_path(f, "alice");
+	bool exists;
+
+	write_text(path, "version=1\ngarbage\n", 0600);
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), -EINVAL);
+	assert_null(txn);
+	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	assert_non_null(txn);
+	assert_int_equal(store_remove(txn, &f->err), 1);
+	store_end(txn);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(dir_entry_count(f->dir), 0);
+	/* It validates the user name like the rest. */
+	txn = NULL;
+	assert_int_equal(store_lock(f->st, "../alice", &txn, &f->err), -EINVAL);
+	assert_null(txn);
+	assert_int_equal(dir_entry_count(f->dir), 0);
+	free(path);
+}
+
+struct name_list {
+	char names[16][USER_NAME_MAX + 1];
+	size_t count;
+	size_t stop_after;	/* 0: never */
+};
+
+static int collect_name(const char *user, void *ctx)
+{
+	struct name_list *l = ctx;
+
+	if (l->count >= 16)
+		return -E2BIG;
+	(void)snprintf(l->names[l->count], sizeof(l->names[0]), "%s", user);
+	l->count++;
+	if (l->stop_after != 0 && l->count == l->stop_after)
+		return 42;
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void test_list(void **state)
+{
+	static const char *const not_records[] = {
+		".lock.dave", ".tmp.alice.0123abcd", ".hidden", "-x", "a b", "x\xc3\xbc",
+	};
+	struct fixture *f = *state;
+	struct name_list l;
+	struct mfa_record rec;
+	char *path;
+	size_t before;
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 0);
+	assert_int_equal(l.count, 0);
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	plain_record(&rec);
+	put_record(f, &rec);
+	for (size_t i = 0; i < sizeof(not_records) / sizeof(not_records[0]); i++) {
+		path = record_path(f, not_records[i]);
+		write_text(path, "x\n", 0600);
+		free(path);
+	}
+	/* An entry with a valid user name is listed whatever its type, so that
+	 * store_load() can judge (and mfactl report) a bad one (store.h). */
+	path = record_path(f, "erin");
+	assert_int_equal(mkdir(path, 0700), 0);
+	free(path);
+	before = dir_entry_count(f->dir);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 0);
+	qsort(l.names, l.count, sizeof(l.names[0]), compare_names);
+	if (l.count != 3)
+		fail_msg("listed %zu names: %s, %s, %s, %s", l.count, l.names[0], l.names[1],
+			 l.names[2], l.names[3]);
+	assert_string_equal(l.names[0], "alice");
+	assert_string_equal(l.names[1], "bob.smith@example.com");
+	assert_string_equal(l.names[2], "erin");
+	/* Listing creates nothing. */
+	assert_int_equal(dir_entry_count(f->dir), before);
+	/* A callback's non-zero return stops the walk and is returned. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 42);
+	assert_int_equal(l.count, 1);
+	record_wipe(&rec);
+}
+
+struct scan_seen {
+	char names[16][USER_NAME_MAX + 8];
+	enum store_entry kinds[16];
+	size_t count;
+};
+
+static int collect_scan(const char *name, enum store_entry kind, void *ctx)
+{
+	struct scan_seen *s = ctx;
+
+	if (s->count >= 16)
+		return -E2BIG;
+	(void)snprintf(s->names[s->count], sizeof(s->names[0]), "%s", name);
+	s->kinds[s->count] = kind;
+	s->count++;
+	return 0;
+}
+
+static void test_scan_kinds(void **state)
+{
+	static const struct {
+		const char *name;
+		enum store_entry kind;
+	} expected[] = {
+		{ "alice", STORE_ENTRY_RECORD },
+		{ ".lock.alice", STORE_ENTRY_LOCK },
+		{ ".lock.dave", STORE_ENTRY_LOCK },
+		{ ".lock.-x", STORE_ENTRY_OTHER },
+		{ ".tmp.alice.0123abcd", STORE_ENTRY_TEMP },
+		{ ".hidden", STORE_ENTRY_OTHER },
+		{ "-x", STORE_ENTRY_OTHER },
+		{ "a b", STORE_ENTRY_OTHER },
+	};
+	struct fixture *f = *state;
+	struct scan_seen seen;
+	struct mfa_record rec;
+	const size_t want = sizeof(expected) / sizeof(expected[0]);
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	for (size_t i = 1; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		char *path;
+
+		if (strcmp(expected[i].name, ".lock.alice") == 0)
+			continue;	/* put_record() made it */
+		path = record_path(f, expected[i].name);
+		write_text(path, "x\n", 0600);
+		free(path);
+	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_scan(f->st, collect_scan, &seen, &f->err), 0);
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < seen.count; j++) {
+			if (strcmp(seen.names[j], expected[i].name) != 0)
+				continue;
+			found = true;
+			if (seen.kinds[j] != expected[i].kind)
+				fail_msg("%s: kind %d, expected %d", expected[i].name,
+					 (int)seen.kinds[j], (int)expected[i].kind);
+		}
+		if (!found)
+			fail_msg("%s was not scanned", expected[i].name);
+	}
+	/* "." and ".." are not entries. */
+	assert_int_equal(seen.count, want);
+	record_wipe(&rec);
+}
+
+static void test_invalid_user_names(void **state)
+{
+	static const char *const bad[] = {
+		"../x", "a/b", ".hidden", "-x", "", "\xc3\xbc", "a b", "a\n", ".", "..",
+		".lock.alice", ".tmp.alice.00000000", "/etc/passwd",
+	};
+	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	char longest[USER_NAME_MAX + 2];
+	bool exists;
+
+	/* One byte too long. */
+	memset(longest, 'u', USER_NAME_MAX + 1);
+	longest[USER_NAME_MAX + 1] = '\0';
+	for (size_t i = 0; i <= nbad; i++) {
+		const char *name = i < nbad ? bad[i] : longest;
+
+		if (store_load(f->st, name, &rec, &f->err) != -EINVAL)
+			fail_msg("store_load accepted the user name \"%s\"", name);
+		if (store_begin(f->st, name, &txn, &rec, &exists, &f->err) != -EINVAL)
+			fail_msg("store_begin accepted the user name \"%s\"", name);
+		assert_null(txn);
+	}
+	assert_int_equal(dir_entry_count(f->dir), 0);
+	/* The longest valid name works. */
+	longest[USER_NAME_MAX] = '\0';
+	assert_int_equal(store_begin(f->st, longest, &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
+	store_end(txn);
+	assert_int_equal(store_load(f->st, longest, &rec, &f->err), 0);
+}
+
+/* ---- concurrency ---- */
+
+#define CHILDREN 8
+#define ITERATIONS 200
+
+static int child_increment(const char *dir)
+{
+	struct mfa_error err;
+	struct store *st = NULL;
+
+	if (store_open(dir, STORE_READ_ONLY, &st, &err) != 0)
+		return 10;
+	for (int i = 0; i < ITERATIONS; i++) {
+		struct store_txn *txn = NULL;
+		struct mfa_record rec;
+		bool exists;
+
+		if (store_begin(st, "alice", &txn, &rec, &exists, &err) != 0)
+			return 11;
+		rec.fail_count++;
+		if (store_commit(txn, &rec, &err) != 0)
+			return 12;
+		store_end(txn);
+	}
+	store_close(st);
+	return 0;
+}
+
+static void test_concurrent_increments(void **state)
+{
+	struct fixture *f = *state;
+	struct mfa_record rec;
+	pid_t pids[CHILDREN];
+
+	for (int i = 0; i < CHILDREN; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0)
+			_exit(child_increment(f->dir));
+	}
+	for (int i = 0; i < CHILDREN; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("child %d failed: status 0x%x", i, (unsigned)status);
+	}
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(rec.fail_count, CHILDREN * ITERATIONS);
+	/* The record and its lock file: no temporary files left behind. */
+	assert_int_equal(dir_entry_count(f->dir), 2);
+}
+
+/* True once pid is blocked waiting for an flock (as /proc/locks shows). */
+static bool waiting_for_lock(pid_t pid)
+{
+	FILE *fp = fopen("/proc/locks", "r");
+	char line[256];
+	bool found = false;
+
+	if (fp == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		int who;
+
+		if (sscanf(line, "%*d: -> FLOCK %*s %*s %d", &who) == 1 && who == pid)
+			found = true;
+	}
+	fclose(fp);
+	return found;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The child waits for alice's lock, which the parent holds and then
+ * removes with the record.  The child must then lock the new lock file, so
+ * that a third transaction (the parent's again) waits for it.  The child is
+ * forked before the parent locks: a child that inherited the parent's lock
+ * descriptor would hold the lock itself. */
+static int child_after_remove(const char *dir, int go_fd, int ready_fd)
+{
+	struct mfa_error err;
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists;
+	char c;
+
+	if (store_open(dir, STORE_READ_ONLY, &st, &err) != 0)
+		return 10;
+	if (read(go_fd, &c, 1) != 1)
+		return 15;
+	if (store_begin(st, "alice", &txn, &rec, &exists, &err) != 0) {
+		fprintf(stderr, "child: store_begin: %s\n", err.msg);
+		return 11;
+	}
+	if (exists)
+		return 12;	/* it read the removed record */
+	if (write(ready_fd, "x", 1) != 1)
+		return 13;
+	sleep_ms(300);
+	rec.fail_count = 77;
+	if (store_commit(txn, &rec, &err) != 0)
+		return 14;
+	store_end(txn);
+	store_close(st);
+	return 0;
+}
+
+/* A login that waits for the lock while "mfactl reset" removes the user
+ * wakes holding an unlinked lock file (st_nlink == 0): it must retry on a
+ * fresh one, not refuse the file as insecure. */
+static void test_remove_while_waiting(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists, waited = false;
+	int pipefd[2], gofd[2], status;
+	char c;
+	pid_t pid;
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(pipe(gofd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		close(gofd[1]);
+		_exit(child_after_remove(f->dir, gofd[0], pipefd[1]));
+	}
+	close(pipefd[1]);
+	close(gofd[0]);
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_true(exists);
+	assert_int_equal(write(gofd[1], "g", 1), 1);
+	close(gofd[1]);
+	for (int i = 0; i < 500 && !waited; i++) {
+		waited = waiting_for_lock(pid);
+		if (!waited)
+			sleep_ms(10);
+	}
+	if (!waited) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, &status, 0);
+		fail_msg("the child never waited for the lock");
+	}
+	assert_int_equal(store_remove(txn, &f->err), 1);
+	store_end(txn);
+	/* Once the child holds the new lock, our next transaction waits for
+	 * its commit and sees it. */
+	if (read(pipefd[0], &c, 1) != 1) {
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		fail_msg("the child failed before taking the lock: status 0x%x",
+			 (unsigned)status);
+	}
+	close(pipefd[0]);
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_true(exists);
+	assert_int_equal(rec.fail_count, 77);
+	assert_false(rec.totp.enrolled);
+	store_end(txn);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("child failed: status 0x%x", (unsigned)status);
+	record_wipe(&rec);
+}
+
+/* store_lock() excludes store_begin() in another process, which then sees
+ * what was committed under the lock. */
+static void test_lock_excludes_begin(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool waited = false;
+	int gofd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(gofd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st = NULL;
+		struct store_txn *t2 = NULL;
+		struct mfa_record r2;
+		struct mfa_error e2;
+		bool ex;
+		char c;
+
+		close(gofd[1]);
+		if (read(gofd[0], &c, 1) != 1)
+			_exit(9);
+		if (store_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0 ||
+		    store_begin(st, "alice", &t2, &r2, &ex, &e2) != 0)
+			_exit(10);
+		_exit(ex && r2.fail_count == 5 ? 0 : 11);
+	}
+	close(gofd[0]);
+	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	assert_int_equal(write(gofd[1], "g", 1), 1);
+	close(gofd[1]);
+	for (int i = 0; i < 500 && !waited; i++) {
+		waited = waiting_for_lock(pid);
+		if (!waited)
+			sleep_ms(10);
+	}
+	record_init(&rec, "alice");
+	rec.fail_count = 5;
+	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
+	store_end(txn);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(waited);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_record_text_fields),
+		cmocka_unit_test(test_record_format_nobufs),
+		cmocka_unit_test(test_record_truncations),
+		cmocka_unit_test(test_record_edits_refused),
+		cmocka_unit_test(test_record_edits_accepted),
+		cmocka_unit_test(test_record_missing_lines),
+		cmocka_unit_test(test_record_misc_refused),
+		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_create_umask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses_bad_dirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_begin_commit_load, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_other_user_refused, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_load_refuses_bad_files, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_remove, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_and_remove_corrupt, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_kinds, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_user_names, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_increments, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_while_waiting, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_excludes_begin, setup_open, teardown),
+	};
+	int r = unit_preflight();
+
+	if (r != 0)
+		return r;
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
