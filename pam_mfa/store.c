@@ -34,6 +34,7 @@ enum rec_key {
 	K_TOTP_ENROLLED, K_TOTP_LAST_STEP,
 	K_FAIL_COUNT, K_FAIL_SINCE, K_LOCK_UNTIL,
 	K_LOGIN_TIME, K_LOGIN_SERVICE, K_LOGIN_RHOST,
+	K_SKIP_SINCE,
 	K_COUNT
 };
 
@@ -52,6 +53,7 @@ static const char *const rec_key_names[K_COUNT] = {
 	[K_LOGIN_TIME] = "login.time",
 	[K_LOGIN_SERVICE] = "login.service",
 	[K_LOGIN_RHOST] = "login.rhost",
+	[K_SKIP_SINCE] = "skip.since",
 };
 
 /* Times are seconds since the epoch, bounded well inside int64_t. */
@@ -97,6 +99,7 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 {
 	char values[K_COUNT][STORE_TEXT_MAX + 1];
 	bool seen[K_COUNT] = { false };
+	unsigned version;
 	const char *p = buf, *end = buf + len;
 	unsigned line = 0;
 	uint64_t n;
@@ -159,14 +162,24 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 		mfa_error_set(err, "no version line");
 		goto out;
 	}
-	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n != STORE_RECORD_VERSION) {
-		mfa_error_set(err, "unsupported record version \"%s\" (this build reads %d)",
+	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n < 1 ||
+	    n > STORE_RECORD_VERSION) {
+		mfa_error_set(err, "unsupported record version \"%s\" (this build reads 1 to %d)",
 			      values[K_VERSION], STORE_RECORD_VERSION);
 		goto out;
 	}
+	version = (unsigned)n;
 	for (int k = 0; k < K_COUNT; k++) {
 		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
-		if (!totp_key && !seen[k]) {
+		/* Keys a version does not have must be absent. */
+		bool in_version = k != K_SKIP_SINCE || version >= 2;
+
+		if (!in_version && seen[k]) {
+			mfa_error_set(err, "%s is not part of version %u records",
+				      rec_key_names[k], version);
+			goto out;
+		}
+		if (!totp_key && in_version && !seen[k]) {
 			mfa_error_set(err, "missing %s", rec_key_names[k]);
 			goto out;
 		}
@@ -233,6 +246,11 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 	rec->last_login = (int64_t)n;
 	memcpy(rec->last_service, values[K_LOGIN_SERVICE], sizeof(rec->last_service));
 	memcpy(rec->last_rhost, values[K_LOGIN_RHOST], sizeof(rec->last_rhost));
+	if (version >= 2) {
+		if (parse_number(values[K_SKIP_SINCE], TIME_MAX, &n, "skip.since", err) < 0)
+			goto out;
+		rec->skip_since = (int64_t)n;
+	}
 	r = 0;
 out:
 	secure_wipe(values, sizeof(values));
@@ -274,9 +292,10 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 		(void)snprintf(lock, sizeof(lock), "%" PRId64, rec->locked_until);
 	n = snprintf(buf + pos, buflen - pos,
 		     "fail.count=%u\nfail.since=%" PRId64 "\nlock.until=%s\n"
-		     "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\nend\n",
+		     "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\n"
+		     "skip.since=%" PRId64 "\nend\n",
 		     rec->fail_count, rec->fail_since, lock, rec->last_login,
-		     rec->last_service, rec->last_rhost);
+		     rec->last_service, rec->last_rhost, rec->skip_since);
 	if (n < 0 || (size_t)n >= buflen - pos)
 		goto nobufs;
 	return (int)(pos + (size_t)n);

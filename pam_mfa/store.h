@@ -10,7 +10,8 @@
 #include "totp.h"
 #include "util.h"
 
-#define STORE_RECORD_VERSION 1
+/* Version 2 added skip.since; version 1 records are still read. */
+#define STORE_RECORD_VERSION 2
 /* The largest record read; a larger file is corrupt by definition. */
 #define STORE_RECORD_MAX 4096
 #define STORE_TEXT_MAX 255
@@ -33,6 +34,7 @@ struct mfa_record {
 	int64_t last_login;	/* last successful second factor; 0: never */
 	char last_service[STORE_TEXT_MAX + 1];
 	char last_rhost[STORE_TEXT_MAX + 1];
+	int64_t skip_since;	/* an opt-out skip remembered since; 0: none */
 };
 
 void record_init(struct mfa_record *rec, const char *user);

@@ -49,6 +49,7 @@ static void plain_record(struct mfa_record *rec)
 	rec->fail_count = 0;
 	rec->locked_until = 1700001000;
 	rec->last_login = 0;
+	rec->skip_since = 1700002000;
 }
 
 static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
@@ -70,6 +71,7 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_int_equal(a->last_login, b->last_login);
 	assert_string_equal(a->last_service, b->last_service);
 	assert_string_equal(a->last_rhost, b->last_rhost);
+	assert_int_equal(a->skip_since, b->skip_since);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -106,7 +108,7 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	enrolled_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_contains(buf, "version=1\nuser=alice\n");
+	assert_contains(buf, "version=2\nuser=alice\n");
 	assert_contains(buf, "lock.until=admin\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
 	assert_true(out.totp.enrolled);
@@ -271,16 +273,21 @@ static void test_record_edits_refused(void **state)
 		{ "user=alice\n", "user=alice\nuser=alice\n" },
 		{ "totp.digits=8\n", "totp.digits=8\ntotp.digits=8\n" },
 		/* The version. */
-		{ "version=1\n", "version=2\n" },
-		{ "version=1\n", "version=01\n" },
-		{ "version=1\n", "version=0\n" },
-		{ "version=1\n", "version=\n" },
-		{ "version=1\n", "version=1.0\n" },
-		{ "version=1\n", "version= 1\n" },
-		{ "version=1\n", "version=4294967297\n" },
-		{ "version=1\nuser=alice\n", "user=alice\nversion=1\n" },
-		{ "version=1\n", "" },
-		{ "version=1\n", "version=1\nversion=1\n" },
+		{ "version=2\n", "version=3\n" },
+		{ "version=2\n", "version=02\n" },
+		{ "version=2\n", "version=0\n" },
+		{ "version=2\n", "version=\n" },
+		{ "version=2\n", "version=2.0\n" },
+		{ "version=2\n", "version= 2\n" },
+		{ "version=2\n", "version=4294967298\n" },
+		{ "version=2\nuser=alice\n", "user=alice\nversion=2\n" },
+		{ "version=2\n", "" },
+		{ "version=2\n", "version=2\nversion=2\n" },
+		/* Version 2 needs skip.since; version 1 must not have it. */
+		{ "skip.since=0\n", "" },
+		{ "version=2\n", "version=1\n" },
+		{ "skip.since=0\n", "skip.since=-1\n" },
+		{ "skip.since=0\n", "skip.since=x\n" },
 		/* A partial totp group. */
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "" },
 		{ "totp.algorithm=sha256\n", "" },
@@ -419,7 +426,9 @@ static void test_record_misc_refused(void **state)
 	int n;
 
 	(void)state;
+	/* Version 1 records, written before skip.since existed, still parse. */
 	assert_int_equal(parse_exact(minimal, strlen(minimal), "alice", &out, &err), 0);
+	assert_int_equal(out.skip_since, 0);
 	assert_int_equal(parse_exact("end\n", 4, NULL, &out, &err), -EINVAL);
 	assert_int_equal(parse_exact("\nend\n", 5, NULL, &out, &err), -EINVAL);
 	assert_int_equal(parse_exact("", 0, NULL, &out, &err), -EINVAL);
