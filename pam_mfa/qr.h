@@ -16,4 +16,9 @@ int qr_style_parse(const char *name, enum qr_style *style);
  * new NUL-terminated string (the caller frees it).  0 or -errno. */
 int qr_render_text(const char *text, enum qr_style style, char **out);
 
+/* Writes text as a QR code image to fd: a PNG (8 pixels a module) or an SVG
+ * document, black on white with a 4-module quiet zone.  0 or -errno. */
+int qr_write_png(const char *text, int fd);
+int qr_write_svg(const char *text, int fd);
+
 #endif
