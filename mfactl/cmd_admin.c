@@ -1,11 +1,14 @@
 /* mfactl reset, unlock and check: the admin's repairs and the health check. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lockout.h"
 #include "mfactl.h"
+#include "policy.h"
+#include "secmem.h"
 
 /* Parses "VERB [--help] USER"; returns the user or NULL with *status set. */
 static const char *one_user_arg(int argc, char **argv, const char *help, int *status)
@@ -117,17 +120,73 @@ static int do_reset(struct mfactl *ctx, const char *user)
 	return EXIT_OK;
 }
 
+static int reset_totp(struct store_txn *txn, struct mfa_record *rec, bool exists,
+		      struct mfa_error *err)
+{
+	int r;
+
+	if (!rec->totp.enrolled) {
+		printf("%s has no TOTP enrollment; nothing to reset.\n", rec->user);
+		return exists ? 0 : store_remove(txn, err) < 0 ? -EIO : 0;
+	}
+	secure_wipe(&rec->totp, sizeof(rec->totp));
+	/* The failures counted against the old factor go with it. */
+	lockout_clear(rec);
+	r = store_commit(txn, rec, err);
+	if (r < 0)
+		return r;
+	printf("Reset %s: removed the TOTP enrollment; other state is kept.\n", rec->user);
+	mfactl_log_action("action=reset user=%s method=totp", rec->user);
+	return 0;
+}
+
+static const char reset_help[] =
+	"usage: mfactl reset USER [--method totp]\n"
+	"\n"
+	"Removes USER's factors and all their MFA state (failures, lockout, last\n"
+	"login, a remembered opt-out skip), even a record that can no longer be\n"
+	"read; they must enroll again at their next login or with mfactl enroll.\n"
+	"\n"
+	"  -m, --method totp   remove only the TOTP factor, keep the rest\n"
+	"  -h, --help          this help\n";
+
 int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 {
-	int status = EXIT_FAIL;
-	const char *user = one_user_arg(argc, argv,
-		"usage: mfactl reset USER\n"
-		"\n"
-		"Removes USER's factors and all their MFA state (failures, lockout,\n"
-		"last login), even a record that can no longer be read; they must\n"
-		"enroll again.\n", &status);
+	static const struct option opts[] = {
+		{ "method", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool only_totp = false;
+	const char *user;
+	int c;
 
-	return user ? do_reset(ctx, user) : status;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "totp") != 0) {
+				fprintf(stderr, "mfactl reset: unknown method \"%s\" (available: totp)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			only_totp = true;
+			break;
+		case 'h':
+			fputs(reset_help, stdout);
+			return EXIT_OK;
+		default:
+			fputs(reset_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(reset_help, stderr);
+		return EXIT_USAGE;
+	}
+	user = argv[optind];
+	if (!mfactl_user_ok(user, false))
+		return EXIT_FAIL;
+	return only_totp ? with_record(ctx, user, reset_totp) : do_reset(ctx, user);
 }
 
 static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
@@ -210,6 +269,7 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 	};
 	struct check_walk walk = { NULL, 0, 0, 0 };
 	struct mfa_error err = { "" };
+	unsigned config_problems = 0;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -230,7 +290,24 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 	}
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	printf("%s: OK\n", ctx->config_path);
+	/* A rule that can never match is most likely a typo, and a typo must
+	 * not quietly leave its users under a weaker default. */
+	for (size_t i = 0; i < ctx->cfg.n_rules; i++) {
+		const struct mfa_rule *rule = &ctx->cfg.rules[i];
+		int found = rule->kind == RULE_GROUP ? policy_group_exists(rule->name) :
+			    user_lookup(rule->name);
+
+		if (found <= 0) {
+			fprintf(stderr, "mfactl check: %s:%u: rule %zu: %s \"%s\" %s\n",
+				ctx->config_path, rule->line, i + 1,
+				rule->kind == RULE_GROUP ? "group" : "user", rule->name,
+				found < 0 ? "cannot be looked up" : "does not exist, so the rule "
+				"matches nobody");
+			config_problems++;
+		}
+	}
+	if (config_problems == 0)
+		printf("%s: OK\n", ctx->config_path);
 	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &walk.st, &err);
 	if (r < 0) {
 		fprintf(stderr, "mfactl check: %s\n", err.msg);
@@ -245,7 +322,7 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 	if (walk.bad > 0)
 		fprintf(stderr, "mfactl check: %u of %u records are unreadable\n",
 			walk.bad, walk.records);
-	if (walk.bad > 0 || walk.stray > 0)
+	if (walk.bad > 0 || walk.stray > 0 || config_problems > 0)
 		return EXIT_FAIL;
 	printf("%s: OK (%u record%s)\n", ctx->cfg.state_dir, walk.records,
 	       walk.records == 1 ? "" : "s");

@@ -1,5 +1,7 @@
 /* mfactl enroll: creates a TOTP factor for a user and shows it as an
  * otpauth:// URI and a QR code for the user's authenticator app. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "enroll.h"
 #include "lockout.h"
 #include "mfactl.h"
 #include "qr.h"
@@ -16,7 +19,7 @@
 static void enroll_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mfactl enroll USER [--method totp] [--qr none|utf8|ansi] [--force]\n"
+		"usage: mfactl enroll USER [--method totp] [--qr STYLE] [--force]\n"
 		"\n"
 		"Creates a new TOTP secret for USER, saves it, and prints the otpauth://\n"
 		"URI (alone on its own line) and a QR code of it to scan with an\n"
@@ -24,22 +27,39 @@ static void enroll_usage(FILE *out)
 		"--force is given.\n"
 		"\n"
 		"  -m, --method totp   the factor to enroll (only totp for now)\n"
-		"  -q, --qr STYLE      none, utf8 (default; for dark terminals) or ansi\n"
-		"                      (explicit colours, any terminal)\n"
+		"  -q, --qr STYLE      utf8 (default; for dark terminals), ansi (explicit\n"
+		"                      colours, any terminal), none, or png:FILE or\n"
+		"                      svg:FILE to write an image to hand over (a new\n"
+		"                      file, mode 0600)\n"
 		"  -f, --force         replace an existing TOTP enrollment\n"
 		"  -h, --help          this help\n");
 }
 
-/* The account label apps show under the issuer: user@host, so one person
- * with several machines can tell the entries apart. */
-static void account_label(const char *user, char *out, size_t len)
+/* Writes the QR image for --qr png:FILE or svg:FILE: a new file of mode
+ * 0600 (it encodes the secret), never one that exists or a symlink. */
+static int write_qr_image(const char *spec, const char *uri)
 {
-	char host[256] = "";
+	bool png = strncmp(spec, "png:", 4) == 0;
+	const char *path = spec + 4;
+	int fd, r;
 
-	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
-		(void)snprintf(out, len, "%s", user);
-	else
-		(void)snprintf(out, len, "%s@%s", user, host);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "mfactl enroll: %s: %s%s\n", path, strerror(errno),
+			errno == EEXIST ? " (the image is never written over a file)" : "");
+		return -1;
+	}
+	r = png ? qr_write_png(uri, fd) : qr_write_svg(uri, fd);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		fprintf(stderr, "mfactl enroll: %s: %s\n", path, strerror(-r));
+		(void)unlink(path);
+		return -1;
+	}
+	return 0;
 }
 
 static void print_secret_groups(const char *b32)
@@ -63,6 +83,7 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	enum qr_style style = QR_STYLE_UTF8;
+	const char *image = NULL;
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
 	struct store_txn *txn = NULL;
@@ -84,8 +105,13 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 			}
 			break;
 		case 'q':
-			if (qr_style_parse(optarg, &style) < 0) {
-				fprintf(stderr, "mfactl enroll: --qr takes none, utf8 or ansi\n");
+			if ((strncmp(optarg, "png:", 4) == 0 || strncmp(optarg, "svg:", 4) == 0) &&
+			    optarg[4] != '\0') {
+				image = optarg;
+				style = QR_STYLE_NONE;
+			} else if (qr_style_parse(optarg, &style) < 0) {
+				fprintf(stderr, "mfactl enroll: --qr takes utf8, ansi, none, "
+					"png:FILE or svg:FILE\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -128,9 +154,11 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	t->enrolled = true;
 	t->enrolled_at = (int64_t)time(NULL);
 	t->last_step = 0;
-	/* A new factor starts with a clean slate of failures. */
+	/* A new factor starts with a clean slate of failures, and ends any
+	 * opt-out skip. */
 	lockout_clear(&rec);
-	account_label(user, label, sizeof(label));
+	rec.skip_since = 0;
+	enroll_account_label(user, label, sizeof(label));
 	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params,
 		     uri, sizeof(uri)) < 0) {
 		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");
@@ -140,7 +168,12 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		fprintf(stderr, "mfactl: cannot draw the QR code\n");
 		goto out;
 	}
+	/* The image first: an enrollment the admin cannot hand over is none. */
+	if (image != NULL && write_qr_image(image, uri) < 0)
+		goto out;
 	if (store_commit(txn, &rec, &err) < 0) {
+		if (image != NULL)
+			(void)unlink(image + 4);
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
@@ -152,6 +185,8 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	       t->params.period, replaced ? ", replacing the previous secret" : "");
 	if (style != QR_STYLE_NONE)
 		printf("Scan this QR code with an authenticator app:\n\n%s\n", qr);
+	if (image != NULL)
+		printf("Wrote the QR code to %s (mode 0600: it holds the secret).\n", image + 4);
 	printf("Or open this URI on the device:\n%s\n", uri);
 	print_secret_groups(b32);
 	status = EXIT_OK;

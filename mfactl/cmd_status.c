@@ -10,6 +10,7 @@
 
 #include "lockout.h"
 #include "mfactl.h"
+#include "policy.h"
 
 struct name_list {
 	char **names;
@@ -19,14 +20,16 @@ struct name_list {
 static void status_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mfactl status [--json] [USER...]\n"
+		"usage: mfactl status [--json] [--missing] [USER...]\n"
 		"\n"
 		"Shows, for each user (by default every account in the passwd database\n"
-		"and every user with a record), the enrolled methods, when, the last\n"
-		"MFA login, failures and any lockout.  Reads only; creates nothing.\n"
+		"and every user with a record), the policy, the enrolled methods, when,\n"
+		"a remembered opt-out skip, the last MFA login, failures and any\n"
+		"lockout.  Reads only; creates nothing.\n"
 		"\n"
-		"  -j, --json   one JSON document instead of the table\n"
-		"  -h, --help   this help\n");
+		"  -j, --json      one JSON document instead of the table\n"
+		"  -m, --missing   only users who must or may enroll and have not\n"
+		"  -h, --help      this help\n");
 }
 
 static int list_add(struct name_list *l, const char *name)
@@ -73,10 +76,11 @@ static void json_string(const char *s)
 struct row {
 	const char *user;
 	bool in_passwd;
-	bool has_record;
 	bool error;
 	char error_msg[sizeof(((struct mfa_error *)0)->msg)];
 	struct mfa_record rec;
+	bool have_policy;	/* false for users outside the passwd database */
+	struct policy_decision policy;
 };
 
 static void print_json_row(const struct row *r, time_t now, bool first)
@@ -86,6 +90,24 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	printf("%s\n    {\"user\": ", first ? "" : ",");
 	json_string(r->user);
 	printf(", \"in_passwd\": %s", r->in_passwd ? "true" : "false");
+	if (r->have_policy) {
+		const char *sep = "";
+
+		printf(", \"policy\": \"%s\", \"allowed_methods\": [",
+		       policy_name(r->policy.policy));
+		for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
+			if (r->policy.methods & m) {
+				printf("%s\"%s\"", sep, method_name(m));
+				sep = ", ";
+			}
+		printf("], \"rule\": ");
+		if (r->policy.rule < 0)
+			printf("null");
+		else
+			printf("%d", r->policy.rule + 1);
+	} else {
+		printf(", \"policy\": null, \"allowed_methods\": [], \"rule\": null");
+	}
 	if (r->error) {
 		printf(", \"error\": ");
 		json_string(r->error_msg);
@@ -110,6 +132,10 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	} else {
 		printf(", \"last_login\": null");
 	}
+	if (rec->skip_since > 0)
+		printf(", \"skipped_since\": %lld", (long long)rec->skip_since);
+	else
+		printf(", \"skipped_since\": null");
 	printf(", \"failures\": %u, \"locked\": %s, \"locked_until\": ",
 	       rec->fail_count, lockout_active(rec, now) ? "true" : "false");
 	if (rec->locked_until < 0)
@@ -124,9 +150,10 @@ static void print_table_row(const struct row *r, time_t now, int width)
 {
 	const struct mfa_record *rec = &r->rec;
 	char enrolled[32], login[32], locked[32], where[80];
+	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
 
 	if (r->error) {
-		printf("%-*s  ERROR  %s\n", width, r->user, r->error_msg);
+		printf("%-*s  %-8s  ERROR  %s\n", width, r->user, policy, r->error_msg);
 		return;
 	}
 	mfactl_format_time(rec->totp.enrolled ? rec->totp.enrolled_at : 0, enrolled, sizeof(enrolled));
@@ -142,29 +169,33 @@ static void print_table_row(const struct row *r, time_t now, int width)
 			       rec->last_rhost[0] ? rec->last_rhost : "local");
 	else
 		(void)snprintf(where, sizeof(where), "-");
-	printf("%-*s  %-7s  %-20s  %-20s  %-8u  %-20s  %s\n", width, r->user,
-	       rec->totp.enrolled ? "totp" : "none", enrolled, login, rec->fail_count,
-	       locked, where);
+	printf("%-*s  %-8s  %-7s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user,
+	       policy, rec->totp.enrolled ? "totp" : "none", enrolled,
+	       rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked, where);
 }
 
 int cmd_status(struct mfactl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "missing", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct name_list names = { NULL, 0, 0 };
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
-	bool json = false, failed = false, first = true;
+	bool json = false, missing = false, failed = false, first = true;
 	time_t now = time(NULL);
 	int c, width = 4, status = EXIT_FAIL, r;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jmh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'm':
+			missing = true;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -223,8 +254,9 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		printf(", \"users\": [");
 	}
 	else
-		printf("%-*s  %-7s  %-20s  %-20s  %-8s  %-20s  %s\n", width, "USER", "METHODS",
-		       "ENROLLED", "LAST MFA LOGIN", "FAILURES", "LOCKED UNTIL", "LAST LOGIN VIA");
+		printf("%-*s  %-8s  %-7s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
+		       "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN", "FAILURES",
+		       "LOCKED UNTIL", "LAST LOGIN VIA");
 	for (size_t i = 0; i < names.len; i++) {
 		struct row row;
 
@@ -241,6 +273,23 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 			row.error = true;
 			memcpy(row.error_msg, err.msg, sizeof(row.error_msg));
 			failed = true;
+		}
+		/* Group rules need the account; without it the policy is unknown. */
+		if (row.in_passwd) {
+			if (policy_for_user(&ctx->cfg, row.user, &row.policy, &err) == 0) {
+				row.have_policy = true;
+			} else if (!row.error) {
+				row.error = true;
+				(void)snprintf(row.error_msg, sizeof(row.error_msg),
+					       "cannot decide the policy: %s", err.msg);
+				failed = true;
+			}
+		}
+		/* --missing: who must or may enroll and has not. */
+		if (missing && !row.error && (!row.have_policy ||
+				row.policy.policy == POLICY_EXEMPT || row.rec.totp.enrolled)) {
+			record_wipe(&row.rec);
+			continue;
 		}
 		if (json)
 			print_json_row(&row, now, first);

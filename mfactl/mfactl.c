@@ -19,9 +19,10 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mfactl [--config PATH] VERB [ARGS...]\n"
-		"       mfactl enroll USER [--method totp] [--qr none|utf8|ansi] [--force]\n"
-		"       mfactl status [--json] [USER...]\n"
-		"       mfactl reset USER\n"
+		"       mfactl enroll USER [--method totp] [--qr STYLE] [--force]\n"
+		"       mfactl status [--json] [--missing] [USER...]\n"
+		"       mfactl policy USER\n"
+		"       mfactl reset USER [--method totp]\n"
 		"       mfactl unlock USER\n"
 		"       mfactl check\n"
 		"       mfactl help | --help | --version\n"
@@ -119,6 +120,7 @@ static const struct verb {
 	{ "reset", cmd_reset },
 	{ "unlock", cmd_unlock },
 	{ "check", cmd_check },
+	{ "policy", cmd_policy },
 	{ NULL, NULL },
 };
 

@@ -32,7 +32,13 @@ bool mfactl_user_ok(const char *user, bool must_exist);
 /* Formats a time for people: "2026-11-22 06:32:00Z", or "-" for 0. */
 void mfactl_format_time(int64_t t, char *buf, size_t len);
 
+/* "totp", or "-" for none. */
+void mfactl_format_methods(unsigned methods, char *buf, size_t len);
+/* "rule 2 at FILE:LINE (group "wheel")" or "default_policy (no rule matched)". */
+void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len);
+
 int cmd_enroll(struct mfactl *ctx, int argc, char **argv);
+int cmd_policy(struct mfactl *ctx, int argc, char **argv);
 int cmd_status(struct mfactl *ctx, int argc, char **argv);
 int cmd_reset(struct mfactl *ctx, int argc, char **argv);
 int cmd_unlock(struct mfactl *ctx, int argc, char **argv);

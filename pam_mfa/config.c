@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build_config.h"
@@ -15,6 +16,10 @@ enum key_kind {
 	KEY_STRING,
 	KEY_ALGORITHM,
 	KEY_GROUP,
+	KEY_POLICY,
+	KEY_METHODS,
+	KEY_RULES,
+	KEY_DATE,
 };
 
 struct key_spec {
@@ -73,12 +78,24 @@ static const struct key_spec lockout_keys[] = {
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
+static const struct key_spec rule_keys[] = {
+	{ "user", KEY_STRING, 0, 1, USER_NAME_MAX, NULL, NULL },
+	{ "group", KEY_STRING, 0, 1, 256, NULL, NULL },
+	{ "policy", KEY_POLICY, 0, 0, 0, NULL, NULL },
+	{ "methods", KEY_METHODS, 0, 0, 0, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
 static const struct key_spec root_keys[] = {
 	{ "state_dir", KEY_STRING, OFF(state_dir), 2, 200, NULL, check_state_dir },
 	{ "issuer", KEY_STRING, OFF(issuer), 1, 64, NULL, check_issuer },
 	{ "totp", KEY_GROUP, 0, 0, 0, totp_keys, NULL },
 	{ "lockout", KEY_GROUP, 0, 0, 0, lockout_keys, NULL },
 	{ "fail_delay_ms", KEY_UINT, OFF(fail_delay_ms), 0, 60000, NULL, NULL },
+	{ "default_policy", KEY_POLICY, OFF(default_policy), 0, 0, NULL, NULL },
+	{ "methods", KEY_METHODS, OFF(methods), 0, 0, NULL, NULL },
+	{ "rules", KEY_RULES, 0, 0, 0, rule_keys, NULL },
+	{ "enroll_by", KEY_DATE, OFF(enroll_by), 0, 0, NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -95,6 +112,8 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->lockout.interval = 900;
 	cfg->lockout.unlock_after = 900;
 	cfg->fail_delay_ms = PAM_MFA_DEFAULT_FAIL_DELAY_MS;
+	cfg->default_policy = POLICY_OPTIONAL;
+	cfg->methods = METHOD_TOTP;
 	if (cfg->state_dir == NULL || cfg->issuer == NULL)
 		return -ENOMEM;
 	return 0;
@@ -118,6 +137,180 @@ static const char *type_name(int type)
 static int apply_group(const char *path, const config_setting_t *group,
 		       const struct key_spec *specs, const char *prefix,
 		       struct mfa_config *cfg, struct mfa_error *err);
+
+static int parse_policy(const char *path, const config_setting_t *s, const char *full,
+			enum mfa_policy *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (policy_parse(v, out) < 0) {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of required, optional, "
+			      "opt-out, exempt", path, config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_methods(const char *path, const config_setting_t *s, const char *full,
+			 unsigned *out, struct mfa_error *err)
+{
+	unsigned line = config_setting_source_line(s), methods = 0;
+	int n = config_setting_length(s);
+
+	if (n == 0) {
+		mfa_error_set(err, "%s:%u: %s: must name at least one method", path, line, full);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = e ? config_setting_get_string(e) : NULL;
+		unsigned m;
+
+		if (v == NULL) {
+			mfa_error_set(err, "%s:%u: %s: expected strings such as \"totp\"",
+				      path, line, full);
+			return -EINVAL;
+		}
+		if (method_parse(v, &m) < 0) {
+			mfa_error_set(err, "%s:%u: %s: unknown method \"%s\" (available: totp)",
+				      path, line, full, v);
+			return -EINVAL;
+		}
+		if (methods & m) {
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is listed twice", path, line, full, v);
+			return -EINVAL;
+		}
+		methods |= m;
+	}
+	*out = methods;
+	return 0;
+}
+
+/* "YYYY-MM-DD": enrollment at login is allowed up to the end of that day, UTC. */
+static int parse_date(const char *path, const config_setting_t *s, const char *full,
+		      int64_t *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+	struct tm tm;
+	char *end;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0' || strlen(v) != 10 || tm.tm_year < 70 ||
+	    tm.tm_year > 8000) {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not a date of the form YYYY-MM-DD",
+			      path, config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	{
+		/* strptime accepts 2027-02-31; a round trip does not. */
+		struct tm check = tm;
+		t = timegm(&check);
+		if (t == (time_t)-1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon) {
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid date",
+				      path, config_setting_source_line(s), full, v);
+			return -EINVAL;
+		}
+	}
+	*out = (int64_t)t + 86399;
+	return 0;
+}
+
+static int parse_rules(const char *path, const config_setting_t *s,
+		       struct mfa_config *cfg, struct mfa_error *err)
+{
+	int n = config_setting_length(s);
+
+	if (n > CONFIG_RULES_MAX) {
+		mfa_error_set(err, "%s:%u: rules: more than %d rules", path,
+			      config_setting_source_line(s), CONFIG_RULES_MAX);
+		return -EINVAL;
+	}
+	cfg->rules = calloc(n > 0 ? (size_t)n : 1, sizeof(*cfg->rules));
+	if (cfg->rules == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *rs = config_setting_get_elem(s, (unsigned)i);
+		struct mfa_rule *rule = &cfg->rules[i];
+		unsigned line = config_setting_source_line(rs);
+		bool have_policy = false;
+		char full[64];
+		int m = config_setting_length(rs);
+
+		cfg->n_rules = (size_t)i + 1;
+		rule->line = line;
+		if (config_setting_type(rs) != CONFIG_TYPE_GROUP) {
+			mfa_error_set(err, "%s:%u: rules.[%d]: expected a group { ... }",
+				      path, line, i + 1);
+			return -EINVAL;
+		}
+		for (int k = 0; k < m; k++) {
+			const config_setting_t *e = config_setting_get_elem(rs, (unsigned)k);
+			const char *name = config_setting_name(e);
+			const struct key_spec *spec = NULL;
+			unsigned eline = config_setting_source_line(e);
+			int type = config_setting_type(e);
+			int r;
+
+			(void)snprintf(full, sizeof(full), "rules.[%d].%s", i + 1, name ? name : "?");
+			for (const struct key_spec *ks = rule_keys; name && ks->name; ks++)
+				if (strcmp(ks->name, name) == 0)
+					spec = ks;
+			if (spec == NULL) {
+				mfa_error_set(err, "%s:%u: %s: unknown key", path, eline, full);
+				return -EINVAL;
+			}
+			if (spec->kind == KEY_METHODS ? type != CONFIG_TYPE_ARRAY &&
+							type != CONFIG_TYPE_LIST :
+			    type != CONFIG_TYPE_STRING) {
+				mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, eline,
+					      full, spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
+					      "a string", type_name(type));
+				return -EINVAL;
+			}
+			if (spec->kind == KEY_POLICY) {
+				r = parse_policy(path, e, full, &rule->policy, err);
+				have_policy = true;
+			} else if (spec->kind == KEY_METHODS) {
+				r = parse_methods(path, e, full, &rule->methods, err);
+			} else {
+				const char *v = config_setting_get_string(e);
+				bool is_user = strcmp(spec->name, "user") == 0;
+
+				r = 0;
+				if (rule->name != NULL) {
+					mfa_error_set(err, "%s:%u: %s: a rule matches either a user "
+						      "or a group, not both", path, eline, full);
+					return -EINVAL;
+				}
+				if (is_user ? !user_name_valid(v) : strlen(v) == 0 || strlen(v) > 256) {
+					mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid %s name",
+						      path, eline, full, v, spec->name);
+					return -EINVAL;
+				}
+				for (const char *c = v; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+						mfa_error_set(err, "%s:%u: %s: contains a control "
+							      "character", path, eline, full);
+						return -EINVAL;
+					}
+				rule->kind = is_user ? RULE_USER : RULE_GROUP;
+				rule->name = strdup(v);
+				if (rule->name == NULL)
+					return -ENOMEM;
+			}
+			if (r < 0)
+				return r;
+		}
+		if (rule->name == NULL || !have_policy) {
+			mfa_error_set(err, "%s:%u: rules.[%d]: a rule needs %s", path, line, i + 1,
+				      rule->name == NULL ? "a user or a group" : "a policy");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
 
 static int apply_setting(const char *path, const config_setting_t *s,
 			 const struct key_spec *spec, const char *full,
@@ -146,6 +339,22 @@ static int apply_setting(const char *path, const config_setting_t *s,
 		*(unsigned *)(void *)field = (unsigned)v;
 		return 0;
 	}
+	case KEY_POLICY:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		return parse_policy(path, s, full, (enum mfa_policy *)(void *)field, err);
+	case KEY_METHODS:
+		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+			break;
+		return parse_methods(path, s, full, (unsigned *)(void *)field, err);
+	case KEY_DATE:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		return parse_date(path, s, full, (int64_t *)(void *)field, err);
+	case KEY_RULES:
+		if (type != CONFIG_TYPE_LIST)
+			break;
+		return parse_rules(path, s, cfg, err);
 	case KEY_ALGORITHM: {
 		const char *v;
 
@@ -187,7 +396,10 @@ static int apply_setting(const char *path, const config_setting_t *s,
 	}
 	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, line, full,
 		      spec->kind == KEY_GROUP ? "a group { ... }" :
-		      spec->kind == KEY_UINT ? "an integer" : "a string",
+		      spec->kind == KEY_UINT ? "an integer" :
+		      spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
+		      spec->kind == KEY_RULES ? "a list of rules ( { ... }, ... )" :
+		      spec->kind == KEY_DATE ? "a string \"YYYY-MM-DD\"" : "a string",
 		      type_name(type));
 	return -EINVAL;
 }
@@ -291,6 +503,15 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	}
 	r = apply_group(path, config_root_setting(&lc), root_keys, "", cfg, err);
 	config_destroy(&lc);
+	for (size_t i = 0; r == 0 && i < cfg->n_rules; i++) {
+		const struct mfa_rule *rule = &cfg->rules[i];
+		/* A rule may narrow the org-wide methods, never widen them. */
+		if (rule->methods & ~cfg->methods) {
+			mfa_error_set(err, "%s:%u: rules.[%zu].methods: allows a method that "
+				      "the org-wide \"methods\" does not", path, rule->line, i + 1);
+			r = -EINVAL;
+		}
+	}
 	if (r == -ENOMEM)
 		mfa_error_set(err, "out of memory");
 	if (r < 0)
@@ -305,6 +526,9 @@ fail:
 
 void config_free(struct mfa_config *cfg)
 {
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		free(cfg->rules[i].name);
+	free(cfg->rules);
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->issuer);

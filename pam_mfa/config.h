@@ -3,6 +3,10 @@
 #ifndef PAM_MFA_CONFIG_H
 #define PAM_MFA_CONFIG_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
 #include "totp.h"
 #include "util.h"
 
@@ -11,6 +15,21 @@
 
 /* The largest configuration file read. */
 #define CONFIG_MAX_SIZE (256 * 1024)
+
+enum rule_kind {
+	RULE_USER,
+	RULE_GROUP,
+};
+
+struct mfa_rule {
+	enum rule_kind kind;
+	char *name;		/* the user or group it matches */
+	enum mfa_policy policy;
+	unsigned methods;	/* 0: the org-wide methods */
+	unsigned line;		/* where it stands in the file */
+};
+
+#define CONFIG_RULES_MAX 1000
 
 struct mfa_config {
 	char *path;
@@ -28,6 +47,11 @@ struct mfa_config {
 		unsigned unlock_after;
 	} lockout;
 	unsigned fail_delay_ms;
+	enum mfa_policy default_policy;
+	unsigned methods;		/* allowed org-wide */
+	struct mfa_rule *rules;		/* first match wins, in file order */
+	size_t n_rules;
+	int64_t enroll_by;		/* last second of enrollment at login; 0: none */
 };
 
 /* Loads path (which must be trusted: see open_trusted_file()) over the

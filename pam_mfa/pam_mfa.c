@@ -1,6 +1,7 @@
-/* pam_mfa.so: asks an enrolled user for a TOTP code and checks it against the
- * state store, with replay protection and the module's own lockout.  Every
- * PAM return code is chosen in one place, map_result(); see pam_mfa(8). */
+/* pam_mfa.so: the second factor at login.  An enrolled user is asked for a
+ * TOTP code; a user who is not enrolled is offered enrollment, may skip it,
+ * or is denied, as the policy of pam_mfa.conf says.  Every PAM return code
+ * is chosen in one place, map_result(); see pam_mfa(8). */
 #include <errno.h>
 #include <liboath/oath.h>
 #include <pwd.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,26 +21,28 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "enroll.h"
 #include "lockout.h"
+#include "policy.h"
 #include "secmem.h"
 #include "store.h"
 #include "totp.h"
 #include "util.h"
-
-/* Longest answer examined; anything longer is refused unread. */
-#define CODE_INPUT_MAX 64
+#include "verify.h"
 
 struct module_options {
 	const char *config_path;
 	bool debug;
+	bool skip_succeeds;	/* skip_result=success */
 };
 
 /* What one authentication came to, before it becomes a PAM code. */
 enum outcome {
-	OUT_SUCCESS,
-	OUT_NOT_ENROLLED,	/* PAM_IGNORE: the one case the man page names */
-	OUT_BAD_CODE,		/* wrong, malformed, expired or replayed code */
+	OUT_SUCCESS,		/* a right code, or an enrollment proved by one */
+	OUT_SKIP,		/* exempt, or skipped as the policy allows */
+	OUT_BAD_CODE,		/* wrong, malformed or replayed code; failed enrollment */
 	OUT_LOCKED,
+	OUT_DENIED,		/* must enroll but cannot do it in this login */
 	OUT_USER_UNKNOWN,
 	OUT_CONV_ERR,
 	OUT_CONFIG_ERR,
@@ -50,19 +54,21 @@ struct login {
 	pam_handle_t *pamh;
 	struct module_options opt;
 	struct mfa_config cfg;
+	struct policy_decision policy;
 	const char *user;
 	char service[STORE_TEXT_MAX + 1];
 	char rhost[STORE_TEXT_MAX + 1];
 	bool silent;
 };
 
-static int map_result(enum outcome o)
+static int map_result(const struct login *l, enum outcome o)
 {
 	switch (o) {
 	case OUT_SUCCESS: return PAM_SUCCESS;
-	case OUT_NOT_ENROLLED: return PAM_IGNORE;
+	case OUT_SKIP: return l->opt.skip_succeeds ? PAM_SUCCESS : PAM_IGNORE;
 	case OUT_BAD_CODE: return PAM_AUTH_ERR;
 	case OUT_LOCKED: return PAM_AUTH_ERR;
+	case OUT_DENIED: return PAM_PERM_DENIED;
 	case OUT_USER_UNKNOWN: return PAM_USER_UNKNOWN;
 	case OUT_CONV_ERR: return PAM_CONV_ERR;
 	case OUT_CONFIG_ERR: return PAM_SERVICE_ERR;
@@ -77,11 +83,16 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv,
 {
 	opt->config_path = PAM_MFA_DEFAULT_CONFIG;
 	opt->debug = false;
+	opt->skip_succeeds = false;
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "config=", 7) == 0 && argv[i][7] == '/') {
 			opt->config_path = argv[i] + 7;
 		} else if (strcmp(argv[i], "debug") == 0) {
 			opt->debug = true;
+		} else if (strcmp(argv[i], "skip_result=ignore") == 0) {
+			opt->skip_succeeds = false;
+		} else if (strcmp(argv[i], "skip_result=success") == 0) {
+			opt->skip_succeeds = true;
 		} else {
 			char shown[64];
 			sanitize_printable(argv[i], shown, sizeof(shown));
@@ -96,8 +107,10 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv,
 static void log_outcome(struct login *l, int priority, const char *outcome,
 			const char *detail)
 {
-	pam_syslog(l->pamh, priority, "user=%s service=%s rhost=%s method=totp outcome=%s%s%s",
-		   l->user, l->service, l->rhost[0] ? l->rhost : "-", outcome,
+	pam_syslog(l->pamh, priority,
+		   "user=%s service=%s rhost=%s method=totp policy=%s outcome=%s%s%s",
+		   l->user, l->service, l->rhost[0] ? l->rhost : "-",
+		   policy_name(l->policy.policy), outcome,
 		   detail ? " " : "", detail ? detail : "");
 }
 
@@ -107,126 +120,210 @@ static void tell_user(struct login *l, const char *msg)
 		(void)pam_error(l->pamh, "%s", msg);
 }
 
-/* 1 if the user exists, 0 if not, -ENOMEM or -EIO if NSS could not tell
- * (a directory server down is not an unknown user). */
-static int user_exists(const char *user)
+static enum outcome ask_code(struct login *l, struct store *st)
 {
-	struct passwd pw, *res = NULL;
-	size_t len = 16384;
-	int r;
+	struct mfa_error err = { "" };
+	struct verify_result res;
+	char code[CODE_INPUT_MAX + 1];
+	char *answer = NULL;
+	char detail[96];
 
-	for (;;) {
-		char *buf = malloc(len);
-
-		if (buf == NULL)
-			return -ENOMEM;
-		r = getpwnam_r(user, &pw, buf, len, &res);
-		free(buf);
-		if (r != ERANGE || len >= (1u << 20))
-			break;
-		len *= 2;
+	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "Verification code: ") != PAM_SUCCESS ||
+	    answer == NULL) {
+		secure_free_string(answer);
+		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+		return OUT_CONV_ERR;
 	}
-	if (r == 0)
-		return res != NULL;
-	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-		return 0;
-	return r == ENOMEM ? -ENOMEM : -EIO;
+	code_from_answer(answer, code);
+	secure_free_string(answer);
+	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost,
+			     &res, &err) < 0) {
+		secure_wipe(code, sizeof(code));
+		return OUT_NOMEM;
+	}
+	secure_wipe(code, sizeof(code));
+	switch (res.outcome) {
+	case VERIFY_OK:
+		log_outcome(l, LOG_INFO, "success", NULL);
+		if (l->opt.debug)
+			pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu",
+				   l->user, (unsigned long long)res.step);
+		return OUT_SUCCESS;
+	case VERIFY_WRONG:
+	case VERIFY_REPLAY:
+		(void)snprintf(detail, sizeof(detail), "reason=%s failures=%u%s",
+			       res.outcome == VERIFY_REPLAY ? "replayed-code" : "wrong-code",
+			       res.fail_count, res.locked_now ? " locked=yes" : "");
+		log_outcome(l, LOG_NOTICE, "failure", detail);
+		return OUT_BAD_CODE;
+	case VERIFY_LOCKED:
+		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
+		return OUT_LOCKED;
+	case VERIFY_NOT_ENROLLED:
+		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
+		return OUT_BAD_CODE;
+	case VERIFY_STORE_ERROR:
+		break;
+	}
+	/* Without the record of this step a replay would pass: fail. */
+	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+	log_outcome(l, LOG_ERR, "error", "reason=store-write");
+	return OUT_STORE_ERR;
 }
 
-/* Reads the answer, dropping the spaces that apps show inside codes.
- * Returns false for no answer at all (a conversation failure). */
-static bool read_code(struct login *l, char *code, size_t codelen)
+/* A skip answered at the offer: the user may have enrolled in another
+ * session while the offer waited, and then this login must not pass
+ * without a code.  Under opt-out the skip is remembered. */
+static enum outcome take_skip(struct login *l, struct store *st, bool remember)
 {
-	char *resp = NULL;
-	size_t o = 0;
-	int r;
-
-	r = pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &resp, "Verification code: ");
-	if (r != PAM_SUCCESS || resp == NULL) {
-		secure_free_string(resp);
-		return false;
-	}
-	code[0] = '\0';
-	if (strnlen(resp, CODE_INPUT_MAX + 1) <= CODE_INPUT_MAX) {
-		for (const char *p = resp; *p != '\0' && o + 1 < codelen; p++)
-			if (*p != ' ')
-				code[o++] = *p;
-		code[o] = '\0';
-	} else {
-		/* Overlong: keep a marker that can never verify. */
-		(void)snprintf(code, codelen, "x");
-	}
-	secure_free_string(resp);
-	return true;
-}
-
-static enum outcome check_code(struct login *l, struct store *st, const char *code)
-{
+	struct mfa_error err = { "" };
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
-	struct mfa_error err = { "" };
-	time_t now = time(NULL);
-	uint64_t step = 0;
-	enum outcome o;
-	bool exists, locked_now = false;
-	int v, r;
+	bool exists = false, enrolled;
+	int r;
 
-	/* Lock, then read afresh: of two logins racing with one code, the
-	 * second sees the first's last_step and is refused. */
-	r = store_begin(st, l->user, &txn, &rec, &exists, &err);
-	if (r < 0) {
-		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		log_outcome(l, LOG_ERR, "error", "reason=store");
-		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
-	}
-	if (!exists || !rec.totp.enrolled) {
-		/* Reset by an admin while the user was typing. */
-		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
-		o = OUT_BAD_CODE;
-		goto out;
-	}
-	if (lockout_active(&rec, now)) {
-		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
-		o = OUT_LOCKED;
-		goto out;
-	}
-	v = totp_verify(rec.totp.secret, rec.totp.secret_len, &rec.totp.params, code,
-			now, l->cfg.totp.window, rec.totp.last_step, &step);
-	if (v == 1) {
-		rec.totp.last_step = step;
-		lockout_clear(&rec);
-		rec.last_login = (int64_t)now;
-		record_set_text(rec.last_service, l->service);
-		record_set_text(rec.last_rhost, l->rhost);
-		o = OUT_SUCCESS;
+	if (remember) {
+		r = store_begin(st, l->user, &txn, &rec, &exists, &err);
 	} else {
-		locked_now = lockout_record_failure(&rec, &l->cfg, now);
-		o = OUT_BAD_CODE;
+		/* Nothing to write: a read, without creating a lock file. */
+		r = store_load(st, l->user, &rec, &err);
+		if (r == -ENOENT) {
+			record_init(&rec, l->user);
+			r = 0;
+		}
 	}
-	r = store_commit(txn, &rec, &err);
-	if (r < 0) {
-		/* Without the record of this step a replay would pass: fail. */
-		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		log_outcome(l, LOG_ERR, "error", "reason=store-write");
-		o = OUT_STORE_ERR;
-		goto out;
+	enrolled = r == 0 && rec.totp.enrolled;
+	if (r == 0 && remember && !enrolled) {
+		rec.skip_since = (int64_t)time(NULL);
+		r = store_commit(txn, &rec, &err);
 	}
-	if (o == OUT_SUCCESS) {
-		log_outcome(l, LOG_INFO, "success", NULL);
-	} else {
-		char detail[96];
-		(void)snprintf(detail, sizeof(detail), "reason=%s failures=%u%s",
-			       v == 0 ? "replayed-code" : "wrong-code", rec.fail_count,
-			       locked_now ? " locked=yes" : "");
-		log_outcome(l, LOG_NOTICE, "failure", detail);
-	}
-	if (l->opt.debug && o == OUT_SUCCESS)
-		pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu",
-			   l->user, (unsigned long long)step);
-out:
 	store_end(txn);
 	record_wipe(&rec);
-	return o;
+	if (r < 0) {
+		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		log_outcome(l, LOG_ERR, "error", "reason=store-write");
+		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	}
+	if (enrolled) {
+		tell_user(l, "Multi-factor authentication was set up for your account by "
+			     "another login meanwhile. Log in again.");
+		log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
+		return OUT_BAD_CODE;
+	}
+	log_outcome(l, LOG_NOTICE, "skipped", remember ? "reason=opt-out remembered=yes" :
+		    "reason=optional");
+	return OUT_SKIP;
+}
+
+static enum outcome enroll(struct login *l, struct store *st)
+{
+	struct mfa_error err = { "" };
+	struct enroll_request req = {
+		.cfg = &l->cfg, .st = st, .user = l->user,
+		.service = l->service, .rhost = l->rhost,
+	};
+	enum enroll_outcome eo;
+
+	if (enroll_totp_conversation(l->pamh, &req, &eo, &err) < 0)
+		return OUT_NOMEM;
+	switch (eo) {
+	case ENROLL_DONE:
+		(void)pam_info(l->pamh, "Your authenticator app is set up. From now on, "
+			       "log in with a code from it.");
+		log_outcome(l, LOG_NOTICE, "enrolled", NULL);
+		return OUT_SUCCESS;
+	case ENROLL_FAILED:
+		tell_user(l, "Setup did not succeed and nothing was saved. "
+			     "Log in again to start over.");
+		log_outcome(l, LOG_NOTICE, "failure", "reason=enrollment-not-confirmed");
+		return OUT_BAD_CODE;
+	case ENROLL_CHANGED:
+		tell_user(l, "Multi-factor authentication was set up for your account by "
+			     "another login meanwhile; nothing was saved. Log in again.");
+		log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
+		return OUT_BAD_CODE;
+	case ENROLL_CONV_ERROR:
+		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+		return OUT_CONV_ERR;
+	case ENROLL_ERROR:
+		break;
+	}
+	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+	log_outcome(l, LOG_ERR, "error", "reason=enrollment");
+	return OUT_STORE_ERR;
+}
+
+/* True if answer is word, in any case, with blanks around it. */
+static bool answer_is(const char *answer, const char *word)
+{
+	size_t len = strlen(word);
+
+	answer += strspn(answer, " \t");
+	if (strncasecmp(answer, word, len) != 0)
+		return false;
+	answer += len;
+	return answer[strspn(answer, " \t")] == '\0';
+}
+
+/* The user has no factor: offer enrollment, with a skip where allowed. */
+static enum outcome not_enrolled(struct login *l, struct store *st,
+				 const struct mfa_record *rec)
+{
+	enum mfa_policy p = l->policy.policy;
+	bool may_skip = p != POLICY_REQUIRED, skip;
+	char *answer = NULL;
+	int r;
+
+	if (p == POLICY_OPT_OUT && rec->skip_since > 0) {
+		log_outcome(l, LOG_INFO, "skipped", "reason=remembered");
+		return OUT_SKIP;
+	}
+	if (p == POLICY_REQUIRED && l->cfg.enroll_by > 0 && time(NULL) > l->cfg.enroll_by) {
+		tell_user(l, "Multi-factor authentication is required for your account, but "
+			     "it is not set up and the time to set it up at login is over. "
+			     "Contact your administrator.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=enroll-deadline");
+		return OUT_DENIED;
+	}
+	/* The offer is the first prompt: a conversation that cannot answer it
+	 * cannot show a QR code either (a non-interactive service).  A caller
+	 * that asked for silence (PAM_SILENT) cannot be shown one either. */
+	if (!l->silent && pam_info(l->pamh, p == POLICY_REQUIRED ?
+		     "Multi-factor authentication is required for your account and is "
+		     "not set up yet. You need an authenticator app on your phone, such "
+		     "as Google Authenticator, Microsoft Authenticator or Authy." :
+		     "Multi-factor authentication is available for your account and is "
+		     "not set up yet. You need an authenticator app on your phone, such "
+		     "as Google Authenticator, Microsoft Authenticator or Authy.") == PAM_SUCCESS &&
+	    (!may_skip || pam_info(l->pamh, p == POLICY_OPT_OUT ?
+				   "Type \"skip\" to skip it; you will not be asked again." :
+				   "Type \"skip\" to skip it for this login.") == PAM_SUCCESS))
+		r = pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer, may_skip ?
+			       "Press Enter to set it up now, or type skip: " :
+			       "Press Enter to set it up now: ");
+	else
+		r = PAM_CONV_ERR;
+	if (r != PAM_SUCCESS || answer == NULL) {
+		secure_free_string(answer);
+		if (may_skip) {
+			log_outcome(l, LOG_NOTICE, "skipped", "reason=non-interactive");
+			return OUT_SKIP;
+		}
+		tell_user(l, "Multi-factor authentication is required for your account and is "
+			     "not set up yet. Log in with an interactive client (ssh) to set it "
+			     "up, or ask your administrator to enroll you with mfactl.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=non-interactive");
+		return OUT_DENIED;
+	}
+	skip = answer_is(answer, "skip");
+	/* With sshd's password method this answer is the password itself. */
+	secure_free_string(answer);
+	if (skip && may_skip)
+		return take_skip(l, st, p == POLICY_OPT_OUT);
+	if (skip)
+		(void)pam_error(l->pamh, "Skipping is not possible: multi-factor "
+				"authentication is required for your account.");
+	return enroll(l, st);
 }
 
 static enum outcome authenticate(struct login *l)
@@ -234,9 +331,32 @@ static enum outcome authenticate(struct login *l)
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
 	struct store *st = NULL;
-	char code[CODE_INPUT_MAX + 1];
 	enum outcome o;
 	int r;
+
+	r = policy_for_user(&l->cfg, l->user, &l->policy, &err);
+	if (r < 0) {
+		/* Not knowing the user's groups is not knowing their policy. */
+		pam_syslog(l->pamh, LOG_ERR, "user=%s: cannot decide the policy: %s",
+			   l->user, err.msg);
+		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	}
+	if (l->policy.missing_group >= 0) {
+		const struct mfa_rule *rule = &l->cfg.rules[l->policy.missing_group];
+		char shown[64];
+
+		sanitize_printable(rule->name, shown, sizeof(shown));
+		pam_syslog(l->pamh, LOG_WARNING, "%s:%u: rule %d names group \"%s\", which "
+			   "does not exist: it matches nobody", l->cfg.path, rule->line,
+			   l->policy.missing_group + 1, shown);
+	}
+	if (l->opt.debug)
+		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", l->user,
+			   policy_name(l->policy.policy), l->policy.rule + 1);
+	if (l->policy.policy == POLICY_EXEMPT) {
+		log_outcome(l, LOG_INFO, "exempt", NULL);
+		return OUT_SKIP;
+	}
 
 	record_init(&rec, NULL);
 	r = store_open(l->cfg.state_dir, STORE_READ_ONLY, &st, &err);
@@ -247,15 +367,16 @@ static enum outcome authenticate(struct login *l)
 	}
 	/* A first look without the lock, so nobody holds it while typing. */
 	r = store_load(st, l->user, &rec, &err);
-	if (r == -ENOENT || (r == 0 && !rec.totp.enrolled)) {
-		log_outcome(l, LOG_NOTICE, "not-enrolled", NULL);
-		o = OUT_NOT_ENROLLED;
-		goto out;
-	}
-	if (r < 0) {
+	if (r == -ENOENT) {
+		record_init(&rec, l->user);
+	} else if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		log_outcome(l, LOG_ERR, "error", "reason=store");
-		o = OUT_STORE_ERR;
+		o = r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+		goto out;
+	}
+	if (!rec.totp.enrolled) {
+		o = not_enrolled(l, st, &rec);
 		goto out;
 	}
 	if (lockout_active(&rec, time(NULL))) {
@@ -269,13 +390,7 @@ static enum outcome authenticate(struct login *l)
 		goto out;
 	}
 	record_wipe(&rec);
-	if (!read_code(l, code, sizeof(code))) {
-		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
-		o = OUT_CONV_ERR;
-		goto out;
-	}
-	o = check_code(l, st, code);
-	secure_wipe(code, sizeof(code));
+	o = ask_code(l, st);
 out:
 	record_wipe(&rec);
 	store_close(st);
@@ -295,7 +410,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	l.pamh = pamh;
 	l.silent = (flags & PAM_SILENT) != 0;
 	if (parse_args(pamh, argc, argv, &l.opt) < 0)
-		return map_result(OUT_CONFIG_ERR);
+		return map_result(&l, OUT_CONFIG_ERR);
 
 	r = pam_get_user(pamh, &l.user, NULL);
 	if (r != PAM_SUCCESS)
@@ -316,7 +431,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		pam_syslog(pamh, LOG_ERR, "configuration error: %s", err.msg);
 		tell_user(&l, "Multi-factor authentication is not configured correctly; "
 			      "contact your administrator.");
-		return map_result(r == -ENOMEM ? OUT_NOMEM : OUT_CONFIG_ERR);
+		return map_result(&l, r == -ENOMEM ? OUT_NOMEM : OUT_CONFIG_ERR);
 	}
 	if (l.cfg.fail_delay_ms > 0)
 		(void)pam_fail_delay(pamh, l.cfg.fail_delay_ms * 1000u);
@@ -328,7 +443,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		o = OUT_USER_UNKNOWN;
 		goto out;
 	}
-	r = user_exists(l.user);
+	r = user_lookup(l.user);
 	if (r <= 0) {
 		if (r == 0)
 			pam_syslog(pamh, LOG_NOTICE, "refusing an unknown user");
@@ -348,7 +463,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	o = authenticate(&l);
 out:
 	config_free(&l.cfg);
-	return map_result(o);
+	return map_result(&l, o);
 }
 
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,

@@ -130,6 +130,13 @@ static int group_gid(const char *name, gid_t *gid)
 	return -EIO;
 }
 
+int policy_group_exists(const char *name)
+{
+	gid_t gid;
+
+	return group_gid(name, &gid);
+}
+
 int policy_for_user(const struct mfa_config *cfg, const char *user,
 		    struct policy_decision *out, struct mfa_error *err)
 {
@@ -139,6 +146,7 @@ int policy_for_user(const struct mfa_config *cfg, const char *user,
 	out->policy = cfg->default_policy;
 	out->methods = cfg->methods;
 	out->rule = -1;
+	out->missing_group = -1;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct mfa_rule *rule = &cfg->rules[i];
 		bool match = false;
@@ -161,6 +169,8 @@ int policy_for_user(const struct mfa_config *cfg, const char *user,
 					      rule->name, i + 1);
 				goto out;
 			}
+			if (!found && out->missing_group < 0)
+				out->missing_group = (int)i;
 			for (int g = 0; found && g < ngroups && !match; g++)
 				match = groups[g] == gid;
 		}

@@ -24,6 +24,8 @@ struct policy_decision {
 	enum mfa_policy policy;
 	unsigned methods;	/* allowed methods: never 0 */
 	int rule;		/* index into cfg->rules, or -1 for default_policy */
+	int missing_group;	/* first rule passed over because its group does
+				 * not exist (a typo?), or -1 */
 };
 
 const char *policy_name(enum mfa_policy p);
@@ -39,5 +41,8 @@ int method_parse(const char *name, unsigned *method);
  * that an unreachable directory never becomes a weaker policy. */
 int policy_for_user(const struct mfa_config *cfg, const char *user,
 		    struct policy_decision *out, struct mfa_error *err);
+
+/* 1 if the group exists, 0 if not, -EIO if NSS could not tell. */
+int policy_group_exists(const char *name);
 
 #endif

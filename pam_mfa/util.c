@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,31 @@ bool user_name_valid(const char *name)
 		return false;
 	}
 	return true;
+}
+
+int user_lookup(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	size_t len = 16384;
+	int r;
+
+	for (;;) {
+		char *buf = malloc(len);
+
+		if (buf == NULL)
+			return -ENOMEM;
+		r = getpwnam_r(user, &pw, buf, len, &res);
+		free(buf);
+		if (r != ERANGE || len >= (1u << 20))
+			break;
+		len *= 2;
+	}
+	if (r == 0)
+		return res != NULL;
+	/* Some NSS modules report "no such user" with these. */
+	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+		return 0;
+	return r == ENOMEM ? -ENOMEM : -EIO;
 }
 
 void sanitize_printable(const char *in, char *out, size_t outlen)

@@ -25,6 +25,10 @@ void mfa_error_set(struct mfa_error *err, const char *fmt, ...)
  * must not start with '.' or '-', and it is at most USER_NAME_MAX bytes. */
 bool user_name_valid(const char *name);
 
+/* 1 if the user is in the passwd database, 0 if not, -ENOMEM or -EIO if
+ * NSS could not tell (a directory server down is not an unknown user). */
+int user_lookup(const char *user);
+
 /* Copies in to out (size outlen > 0) with every byte that is not printable
  * ASCII replaced by '?', truncated to fit: for logging untrusted strings. */
 void sanitize_printable(const char *in, char *out, size_t outlen);

@@ -4,9 +4,9 @@
 set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build
-  libpam0g-dev liboath-dev libconfig-dev libqrencode-dev libcmocka-dev
+  libpam0g-dev liboath-dev libconfig-dev libqrencode-dev zlib1g-dev libcmocka-dev
   libpam-modules libpam-runtime oathtool faketime libnss-wrapper
-  python3 util-linux mandoc e2fsprogs"
+  python3 util-linux mandoc e2fsprogs zbar-tools librsvg2-bin"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2

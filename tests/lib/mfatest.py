@@ -79,9 +79,15 @@ class Result:
 class World:
     """A private config + state + PAM stack + user database."""
 
-    def __init__(self, name="t", config=None, users=USERS):
-        os.makedirs(TMP_BASE, mode=0o755, exist_ok=True)
-        self.root = os.path.realpath(tempfile.mkdtemp(prefix=name + ".", dir=TMP_BASE))
+    def __init__(self, name="t", config=None, users=USERS, groups=None, root=None):
+        if root is not None:
+            # A fixed place, for programs whose paths are compiled in.
+            shutil.rmtree(root, ignore_errors=True)
+            os.makedirs(root, mode=0o755)
+            self.root = os.path.realpath(root)
+        else:
+            os.makedirs(TMP_BASE, mode=0o755, exist_ok=True)
+            self.root = os.path.realpath(tempfile.mkdtemp(prefix=name + ".", dir=TMP_BASE))
         os.chmod(self.root, 0o755)
         # As the package lays it out: a root-only directory under a
         # root-owned parent of its own.
@@ -93,6 +99,8 @@ class World:
         self.pamd = os.path.join(self.root, "pam.d")
         os.mkdir(self.pamd, 0o755)
         self.users = list(users)
+        # Supplementary groups: name -> members (the gid is assigned here).
+        self.groups = dict(groups or {})
         self._runs = 0
         self._write_nss()
         self.write_config(config or {})
@@ -112,6 +120,8 @@ class World:
             f.write("root:x:0:\n")
             for i, u in enumerate(self.users):
                 f.write("%s:x:%d:\n" % (u, 2001 + i))
+            for i, (g, members) in enumerate(self.groups.items()):
+                f.write("%s:x:%d:%s\n" % (g, 3001 + i, ",".join(members)))
 
     def write_config(self, overrides, raw=None):
         """Writes pam_mfa.conf from DEFAULT_CONFIG with overrides (None
@@ -195,6 +205,52 @@ class World:
             raise AssertionError("pamrun failed: %r" % res)
         return res
 
+    def login_interactive(self, user, respond, at=T0, service="pam_mfa_test",
+                          rhost=None, options=()):
+        """Drives pamrun prompt by prompt: respond(prompt, transcript) is
+        called for each prompt with everything shown so far and returns
+        the answer, or None to end the conversation."""
+        logfile = os.path.join(self.root, "syslog.%d" % self._runs)
+        self._runs += 1
+        argv = [PAMRUN, "--confdir", self.pamd, "--service", service, "--user", user]
+        if rhost is not None:
+            argv += ["--rhost", rhost]
+        argv += list(options)
+        wrapped = ["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
+                   SYSLOG_NS, logfile] + argv
+        proc = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env(at), text=True,
+                                errors="replace")
+        transcript = []
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                transcript.append(line)
+                if line.startswith("prompt-"):
+                    answer = respond(line.split(": ", 1)[1] if ": " in line else "",
+                                     transcript)
+                    if answer is None:
+                        proc.stdin.close()
+                    else:
+                        proc.stdin.write(answer + "\n")
+                        proc.stdin.flush()
+            stderr = proc.stderr.read()
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        done = subprocess.CompletedProcess(argv, proc.returncode, "\n".join(transcript) + "\n",
+                                           stderr)
+        with open(logfile) as f:
+            done.log = f.read().splitlines()
+        if proc.returncode in (ASAN_EXIT, LSAN_EXIT) or "Sanitizer" in stderr \
+                or "runtime error:" in stderr:
+            raise AssertionError("sanitizer report from pamrun:\n" + stderr)
+        res = Result(done)
+        if res.returncode != 0 or res.pam is None:
+            raise AssertionError("pamrun failed: %r" % res)
+        return res
+
     def enroll(self, user, *extra, at=T0):
         proc = self.mfactl("enroll", user, "--qr", "none", *extra, at=at)
         if proc.returncode != 0:
@@ -210,9 +266,10 @@ class World:
 class WorldTest(unittest.TestCase):
     """A TestCase with a fresh World in self.w."""
     config = None
+    groups = None
 
     def setUp(self):
-        self.w = World(self.id().split(".")[-1], config=self.config)
+        self.w = World(self.id().split(".")[-1], config=self.config, groups=self.groups)
 
     def tearDown(self):
         self.w.cleanup()
@@ -223,6 +280,54 @@ class WorldTest(unittest.TestCase):
     def assertIgnored(self, res):
         self.assertIn("info: pam_mfa-ignored", res.stdout, res)
         self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+
+
+def decode_terminal_qr(lines):
+    """Turns a QR code drawn with half blocks (light modules drawn, as
+    pam_mfa does) back into an image, and returns what zbarimg reads in it:
+    the proof that what the user sees on the terminal scans."""
+    cells = {" ": (0, 0), "\u2580": (1, 0), "\u2584": (0, 1), "\u2588": (1, 1)}
+    rows = []
+    for line in lines:
+        top, bottom = [], []
+        for ch in line:
+            t, b = cells[ch]
+            top.append(t)
+            bottom.append(b)
+        rows += [top, bottom]
+    scale, border = 6, 24
+    width = len(rows[0]) * scale + 2 * border
+    height = len(rows) * scale + 2 * border
+    pixels = bytearray([255]) * (width * height)
+    for y, row in enumerate(rows):
+        for x, light in enumerate(row):
+            if not light:
+                for dy in range(scale):
+                    start = (border + y * scale + dy) * width + border + x * scale
+                    pixels[start:start + scale] = bytes(scale)
+    fd, path = tempfile.mkstemp(suffix=".pgm", dir=TMP_BASE)
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"P5 %d %d 255\n" % (width, height))
+        f.write(bytes(pixels))
+    try:
+        out = subprocess.run(["zbarimg", "-q", "--raw", path], capture_output=True, text=True)
+        return out.stdout.strip()
+    finally:
+        os.unlink(path)
+
+
+def qr_lines_between(transcript, start, end):
+    """The info lines of a QR code between two marker messages."""
+    lines, inside = [], False
+    for line in transcript:
+        if line.startswith("info: ") and start in line:
+            inside = True
+            continue
+        if inside and end in line:
+            break
+        if inside and line.startswith("info: "):
+            lines.append(line[len("info: "):])
+    return lines
 
 
 def main():

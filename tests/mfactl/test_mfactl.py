@@ -5,6 +5,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import urllib.parse
 
 from mfatest import T0, WorldTest, main, oathtool, parse_uri
@@ -78,6 +79,42 @@ class Enroll(WorldTest):
         self.assertIn("\033[", ansi)
         parse_uri(ansi)
 
+    def test_qr_images_scan(self):
+        png = os.path.join(self.w.root, "alice.png")
+        proc = self.w.mfactl("enroll", "alice", "--qr", "png:" + png)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        uri = [l for l in proc.stdout.splitlines() if l.startswith("otpauth://")][0]
+        st = os.stat(png)
+        self.assertEqual((st.st_mode & 0o777, st.st_uid), (0o600, 0))
+        read = subprocess.run(["zbarimg", "-q", "--raw", png], capture_output=True, text=True)
+        self.assertEqual(read.stdout.strip(), uri)
+        svg = os.path.join(self.w.root, "alice.svg")
+        proc = self.w.mfactl("enroll", "alice", "--force", "--qr", "svg:" + svg)
+        uri = [l for l in proc.stdout.splitlines() if l.startswith("otpauth://")][0]
+        self.assertEqual(os.stat(svg).st_mode & 0o777, 0o600)
+        raster = os.path.join(self.w.root, "svg.png")
+        subprocess.run(["rsvg-convert", svg, "-o", raster], check=True, capture_output=True)
+        read = subprocess.run(["zbarimg", "-q", "--raw", raster], capture_output=True, text=True)
+        self.assertEqual(read.stdout.strip(), uri)
+
+    def test_qr_image_never_overwrites(self):
+        before = self.w.enroll("alice")
+        target = os.path.join(self.w.root, "exists.png")
+        with open(target, "w") as f:
+            f.write("keep me")
+        link = os.path.join(self.w.root, "link.png")
+        os.symlink(os.path.join(self.w.root, "elsewhere.png"), link)
+        for path in (target, link):
+            proc = self.w.mfactl("enroll", "alice", "--force", "--qr", "png:" + path)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn(path, proc.stderr)
+            # No image, no new enrollment.
+            self.assertEqual(self.w.record("alice")["totp.secret"], before)
+        with open(target) as f:
+            self.assertEqual(f.read(), "keep me")
+        self.assertFalse(os.path.exists(os.path.join(self.w.root, "elsewhere.png")))
+        self.assertEqual(self.w.mfactl("enroll", "alice", "--qr", "png:").returncode, 2)
+
     def test_bad_arguments(self):
         for args, code in ((["enroll"], 2), (["enroll", "alice", "--qr", "png"], 2),
                            (["enroll", "alice", "--method", "sms"], 2),
@@ -117,10 +154,11 @@ class Status(WorldTest):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         rows = {l.split()[0]: l.split() for l in proc.stdout.splitlines()[1:]}
         self.assertEqual(set(rows), {"root", "alice", "bob", "carol", "dave", "erin"})
-        self.assertEqual(rows["alice"][1], "totp")
-        self.assertEqual(rows["bob"][1], "none")
-        self.assertEqual(rows["carol"][1], "totp")
-        self.assertIn("METHODS", proc.stdout.splitlines()[0])
+        self.assertEqual(rows["alice"][1:3], ["optional", "totp"])
+        self.assertEqual(rows["bob"][1:3], ["optional", "none"])
+        # Outside the passwd database the policy cannot be known.
+        self.assertEqual(rows["carol"][1:3], ["?", "totp"])
+        self.assertEqual(proc.stdout.splitlines()[0].split()[:3], ["USER", "POLICY", "METHODS"])
 
     def test_json(self):
         secret = self.w.enroll("alice")
@@ -182,7 +220,7 @@ class Status(WorldTest):
         self.assertEqual(users["bob"]["methods"], ["totp"])
         table = self.w.mfactl("status")
         self.assertEqual(table.returncode, 1)
-        self.assertRegex(table.stdout, r"(?m)^alice\s+ERROR\s+.*corrupt record")
+        self.assertRegex(table.stdout, r"(?m)^alice\s+optional\s+ERROR\s+.*corrupt record")
 
 
 class ResetUnlock(WorldTest):
@@ -193,13 +231,30 @@ class ResetUnlock(WorldTest):
         self.assertIn("must enroll again", proc.stdout)
         self.assertEqual(os.listdir(self.w.state_dir), [])
         self.assertTrue(any("action=reset user=alice" in l for l in proc.log), proc.log)
-        res = self.w.login("alice", [oathtool(secret, T0)])
+        # Not enrolled any more: offered enrollment again (default: optional).
+        res = self.w.login("alice", ["skip"])
+        self.assertIn("prompt-on: Press Enter to set it up now, or type skip: ", res.stdout)
         self.assertIn("info: pam_mfa-ignored", res.stdout, res)
         # Again: nothing to reset, not an error.
         proc = self.w.mfactl("reset", "alice")
         self.assertEqual(proc.returncode, 0)
         self.assertIn("nothing to reset", proc.stdout)
         self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_reset_only_totp(self):
+        secret = self.w.enroll("alice")
+        self.w.login("alice", [oathtool(secret, T0)], rhost="192.0.2.9")
+        self.w.login("alice", ["bad"], at="2030-01-01 00:00:50")
+        proc = self.w.mfactl("reset", "alice", "--method", "totp")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rec = self.w.record("alice")
+        self.assertNotIn("totp.secret", rec)
+        self.assertEqual(rec["fail.count"], "0")
+        self.assertEqual(rec["login.rhost"], "192.0.2.9")
+        self.assertTrue(any("action=reset user=alice method=totp" in l for l in proc.log))
+        again = self.w.mfactl("reset", "alice", "--method", "totp")
+        self.assertIn("no TOTP enrollment", again.stdout)
+        self.assertEqual(self.w.mfactl("reset", "alice", "--method", "sms").returncode, 2)
 
     def test_unlock_without_state(self):
         proc = self.w.mfactl("unlock", "bob")
@@ -304,6 +359,13 @@ class Check(WorldTest):
         proc = self.w.mfactl("check")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("left from an interrupted write", proc.stderr)
+
+    def test_policy_without_state_dir(self):
+        os.rmdir(self.w.state_dir)
+        proc = self.w.mfactl("policy", "alice")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("next login: refused: the state directory does not exist", proc.stdout)
+        self.assertFalse(os.path.exists(self.w.state_dir))
 
     def test_trailing_slash_in_state_dir(self):
         self.w.write_config({"state_dir": '"%s/"' % self.w.state_dir})

@@ -67,6 +67,8 @@ static int converse(int n, const struct pam_message **msg,
 			printf("prompt%s: %s\n",
 			       msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ? "-off" : "-on",
 			       msg[i]->msg);
+			/* The driver must see the prompt before it can answer. */
+			fflush(stdout);
 			if (mode->null_answer)
 				break;
 			r[i].resp = read_answer();

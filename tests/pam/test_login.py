@@ -183,12 +183,6 @@ class Login(WorldTest):
         self.w.write_config({"totp": '{ digits = 8; period = 30; window = 1; algorithm = "sha256"; }'})
         self.assertPam(self.w.login("alice", [oathtool(secret, T0)]), "PAM_SUCCESS")
 
-    def test_not_enrolled_ignored(self):
-        res = self.w.login("alice", ["123456"])
-        self.assertIgnored(res)
-        self.assertNotIn("prompt", res.stdout)
-        self.assertTrue(any("user=alice" in l and "outcome=not-enrolled" in l for l in res.log), res)
-
     def test_unknown_and_invalid_users(self):
         self.w.enroll("alice")
         for user in ("mallory", "../alice", "alice/..", "a b", "-alice", ".alice",

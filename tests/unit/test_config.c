@@ -61,6 +61,8 @@ static void assert_cfg_empty(struct fixture *f)
 	assert_null(f->cfg.path);
 	assert_null(f->cfg.state_dir);
 	assert_null(f->cfg.issuer);
+	assert_null(f->cfg.rules);
+	assert_int_equal(f->cfg.n_rules, 0);
 	config_free(&f->cfg);
 	config_free(&f->cfg);
 }
@@ -280,6 +282,77 @@ static void test_wrong_types(void **state)
 	/* The message says what was expected. */
 	expect_failure(f, "totp = { digits = 6.0; };\n", 1, "totp.digits");
 	assert_contains(f->err.msg, "integer");
+}
+
+static void test_policy_keys(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Defaults: optional for everyone, TOTP, no rules, no deadline. */
+	assert_int_equal(load_text(f, ""), 0);
+	assert_int_equal(f->cfg.default_policy, POLICY_OPTIONAL);
+	assert_int_equal(f->cfg.methods, METHOD_TOTP);
+	assert_int_equal(f->cfg.n_rules, 0);
+	assert_int_equal(f->cfg.enroll_by, 0);
+	config_free(&f->cfg);
+
+	assert_int_equal(load_text(f,
+		"default_policy = \"opt-out\";\n"
+		"methods = [ \"totp\" ];\n"
+		"rules = (\n"
+		"  { group = \"wheel\"; policy = \"required\"; },\n"
+		"  { user = \"deploy\"; policy = \"exempt\"; methods = [ \"totp\" ]; },\n"
+		"  { group = \"Domain Users\"; policy = \"optional\"; }\n"
+		");\n"
+		"enroll_by = \"2027-03-01\";\n"), 0);
+	assert_int_equal(f->cfg.default_policy, POLICY_OPT_OUT);
+	assert_int_equal(f->cfg.n_rules, 3);
+	assert_int_equal(f->cfg.rules[0].kind, RULE_GROUP);
+	assert_string_equal(f->cfg.rules[0].name, "wheel");
+	assert_int_equal(f->cfg.rules[0].policy, POLICY_REQUIRED);
+	assert_int_equal(f->cfg.rules[0].methods, 0);
+	assert_int_equal(f->cfg.rules[0].line, 4);
+	assert_int_equal(f->cfg.rules[1].kind, RULE_USER);
+	assert_int_equal(f->cfg.rules[1].policy, POLICY_EXEMPT);
+	assert_int_equal(f->cfg.rules[1].methods, METHOD_TOTP);
+	assert_string_equal(f->cfg.rules[2].name, "Domain Users");
+	/* The last second of 2027-03-01, UTC. */
+	assert_int_equal(f->cfg.enroll_by, 1803945599);
+	config_free(&f->cfg);
+
+	/* Leap days: a real one is fine, a false one is not. */
+	assert_int_equal(load_text(f, "enroll_by = \"2028-02-29\";\n"), 0);
+	assert_int_equal(f->cfg.enroll_by, 1835481599);
+	config_free(&f->cfg);
+	expect_failure(f, "enroll_by = \"2027-02-29\";\n", 1, "enroll_by");
+	expect_failure(f, "enroll_by = \"2027-3-1\";\n", 1, "enroll_by");
+	expect_failure(f, "enroll_by = \"2027-03-01T00:00\";\n", 1, "enroll_by");
+	expect_failure(f, "enroll_by = \"1969-12-31\";\n", 1, "enroll_by");
+	expect_failure(f, "enroll_by = 20270301;\n", 1, "enroll_by");
+
+	expect_failure(f, "default_policy = \"Required\";\n", 1, "default_policy");
+	expect_failure(f, "default_policy = 1;\n", 1, "default_policy");
+	expect_failure(f, "methods = [ ];\n", 1, "methods");
+	expect_failure(f, "methods = [ \"sms\" ];\n", 1, "methods");
+	expect_failure(f, "methods = [ \"totp\", \"totp\" ];\n", 1, "methods");
+	expect_failure(f, "methods = [ 1 ];\n", 1, "methods");
+	expect_failure(f, "methods = \"totp\";\n", 1, "methods");
+	expect_failure(f, "rules = { group = \"wheel\"; };\n", 1, "rules");
+	expect_failure(f, "rules = ( \"wheel\" );\n", 1, "rules.[1]");
+	expect_failure(f, "\nrules = (\n { group = \"a\"; policy = \"exempt\"; },\n"
+		       " { group = \"b\"; policcy = \"exempt\"; }\n);\n", 4, "rules.[2].policcy");
+	expect_failure(f, "rules = ( { group = \"a\"; } );\n", 1, "needs a policy");
+	expect_failure(f, "rules = ( { policy = \"exempt\"; } );\n", 1, "needs a user or a group");
+	expect_failure(f, "rules = ( { user = \"a\"; group = \"b\"; policy = \"exempt\"; } );\n",
+		       1, "not both");
+	expect_failure(f, "rules = ( { user = \"a/b\"; policy = \"exempt\"; } );\n", 1,
+		       "rules.[1].user");
+	expect_failure(f, "rules = ( { group = \"\"; policy = \"exempt\"; } );\n", 1,
+		       "rules.[1].group");
+	expect_failure(f, "rules = ( { group = \"a\\nb\"; policy = \"exempt\"; } );\n", 1,
+		       "control character");
+	expect_failure(f, "rules = ( { group = \"a\"; policy = 3; } );\n", 1,
+		       "rules.[1].policy");
 }
 
 static void test_unknown_keys(void **state)
@@ -587,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_integer_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),

@@ -1,0 +1,366 @@
+/* mfa-setup: lets users set up their own second factor after skipping it, or
+ * replace their authenticator after proving the current one, without an
+ * admin and without opening the root-only store to them.  Installed setuid
+ * root, it is kept as small as chsh or unix_chkpwd: it acts only on the
+ * account of the real uid, clears its environment first, takes no path or
+ * user name from the caller, and re-authenticates through PAM. */
+#include <errno.h>
+#include <liboath/oath.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "config.h"
+#include "enroll.h"
+#include "lockout.h"
+#include "policy.h"
+#include "secmem.h"
+#include "store.h"
+#include "verify.h"
+
+/* Compiled in, never taken from the caller.  The test build sets its own. */
+#ifndef MFA_SETUP_CONFIG
+#define MFA_SETUP_CONFIG PAM_MFA_DEFAULT_CONFIG
+#endif
+#ifndef MFA_SETUP_PAM_CONFDIR
+#define MFA_SETUP_PAM_CONFDIR NULL	/* libpam's own: /etc/pam.d */
+#endif
+#define SERVICE "mfa-setup"
+#define ANSWER_MAX 1024
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mfa-setup            set up your second factor (after a skip)\n"
+		"       mfa-setup --replace  replace your authenticator app\n"
+		"       mfa-setup --status   show your own MFA status\n"
+		"       mfa-setup --help | --version\n"
+		"\n"
+		"Acts only on your own account and asks for your password first;\n"
+		"--replace also asks for a code from your current app.  See mfa-setup(1).\n");
+}
+
+/* Reads one answer; with echo off on a terminal.  NULL at end of input or
+ * for an answer longer than ANSWER_MAX. */
+static char *read_answer(bool echo)
+{
+	struct termios old, quiet;
+	bool tty = !echo && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (tty) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	n = getline(&line, &cap, stdin);
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		putchar('\n');
+	}
+	if (n < 0 || n > ANSWER_MAX) {
+		if (line != NULL)
+			secure_wipe(line, cap);
+		free(line);
+		return NULL;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	return line;
+}
+
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp,
+		    void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+		case PAM_PROMPT_ECHO_ON:
+			fputs(msg[i]->msg, stdout);
+			fflush(stdout);
+			r[i].resp = read_answer(msg[i]->msg_style == PAM_PROMPT_ECHO_ON);
+			if (r[i].resp == NULL)
+				goto fail;
+			break;
+		case PAM_ERROR_MSG:
+			fflush(stdout);
+			fprintf(stderr, "%s\n", msg[i]->msg);
+			break;
+		case PAM_TEXT_INFO:
+			printf("%s\n", msg[i]->msg);
+			break;
+		default:
+			goto fail;
+		}
+	}
+	fflush(stdout);
+	*resp = r;
+	return PAM_SUCCESS;
+fail:
+	for (int i = 0; i < n; i++)
+		secure_free_string(r[i].resp);
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+struct setup {
+	char user[USER_NAME_MAX + 1];
+	struct mfa_config cfg;
+	struct policy_decision policy;
+	struct store *st;
+	pam_handle_t *pamh;
+};
+
+static void print_status(const struct setup *s, const struct mfa_record *rec)
+{
+	printf("user:     %s\n", s->user);
+	printf("policy:   %s\n", policy_name(s->policy.policy));
+	printf("enrolled: %s\n", rec->totp.enrolled ? "yes (authenticator app)" : "no");
+	if (rec->skip_since > 0 && !rec->totp.enrolled)
+		printf("skipped:  yes; run mfa-setup to set it up\n");
+	if (rec->totp.enrolled && lockout_active(rec, time(NULL)))
+		printf("locked:   yes, after too many wrong codes\n");
+}
+
+/* The password, and whatever else the admin's mfa-setup stack asks. */
+static int authenticate_user(struct setup *s)
+{
+	const char *tty = isatty(STDIN_FILENO) ? ttyname(STDIN_FILENO) : NULL;
+	struct pam_conv conv = { converse, NULL };
+	int r;
+
+	r = pam_start_confdir(SERVICE, s->user, &conv, MFA_SETUP_PAM_CONFDIR, &s->pamh);
+	if (r != PAM_SUCCESS) {
+		fprintf(stderr, "mfa-setup: cannot start PAM\n");
+		s->pamh = NULL;
+		return -1;
+	}
+	(void)pam_set_item(s->pamh, PAM_RUSER, s->user);
+	if (tty != NULL)
+		(void)pam_set_item(s->pamh, PAM_TTY, tty);
+	r = pam_authenticate(s->pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_acct_mgmt(s->pamh, 0);
+	if (r != PAM_SUCCESS) {
+		fprintf(stderr, "mfa-setup: authentication failed: %s\n", pam_strerror(s->pamh, r));
+		syslog(LOG_NOTICE, "user=%s outcome=failure reason=authentication", s->user);
+		return -1;
+	}
+	return 0;
+}
+
+/* --replace: a code from the current app, counted like a login's. */
+static int prove_current(struct setup *s)
+{
+	struct mfa_error err = { "" };
+	struct verify_result res;
+	char code[CODE_INPUT_MAX + 1];
+	char *answer = NULL;
+
+	if (pam_prompt(s->pamh, PAM_PROMPT_ECHO_OFF, &answer,
+		       "Code from your current authenticator app: ") != PAM_SUCCESS ||
+	    answer == NULL) {
+		secure_free_string(answer);
+		return -1;
+	}
+	code_from_answer(answer, code);
+	secure_free_string(answer);
+	if (verify_totp_code(s->st, &s->cfg, s->user, code, time(NULL), SERVICE, "",
+			     &res, &err) < 0)
+		res.outcome = VERIFY_STORE_ERROR;
+	secure_wipe(code, sizeof(code));
+	if (res.outcome == VERIFY_OK)
+		return 0;
+	if (res.outcome == VERIFY_STORE_ERROR)
+		syslog(LOG_ERR, "%s", err.msg);
+	fprintf(stderr, "mfa-setup: %s\n",
+		res.outcome == VERIFY_LOCKED ? "too many wrong codes: your account is locked" :
+		res.outcome == VERIFY_STORE_ERROR ? "cannot check the code; contact your administrator" :
+		"that code is not right");
+	syslog(LOG_NOTICE, "user=%s action=replace outcome=failure reason=%s failures=%u%s",
+	       s->user, res.outcome == VERIFY_LOCKED ? "locked" : "current-code",
+	       res.fail_count, res.locked_now ? " locked=yes" : "");
+	return -1;
+}
+
+static int run(struct setup *s, bool replace, bool status_only)
+{
+	struct mfa_error err = { "" };
+	struct mfa_record rec;
+	struct enroll_request req;
+	enum enroll_outcome eo;
+	unsigned char old_secret[TOTP_SECRET_MAX];
+	size_t old_len = 0;
+	int r, status = EXIT_FAIL;
+
+	if (config_load(MFA_SETUP_CONFIG, &s->cfg, &err) < 0) {
+		syslog(LOG_ERR, "configuration error: %s", err.msg);
+		fprintf(stderr, "mfa-setup: multi-factor authentication is not configured "
+			"correctly; contact your administrator\n");
+		return EXIT_FAIL;
+	}
+	if (policy_for_user(&s->cfg, s->user, &s->policy, &err) < 0) {
+		syslog(LOG_ERR, "user=%s: cannot decide the policy: %s", s->user, err.msg);
+		fprintf(stderr, "mfa-setup: cannot look up your account's policy\n");
+		return EXIT_FAIL;
+	}
+	r = store_open(s->cfg.state_dir, STORE_READ_ONLY, &s->st, &err);
+	if (r == 0)
+		r = store_load(s->st, s->user, &rec, &err);
+	if (r == -ENOENT) {
+		record_init(&rec, s->user);
+	} else if (r < 0) {
+		syslog(LOG_ERR, "%s", err.msg);
+		fprintf(stderr, "mfa-setup: cannot read your MFA state; contact your administrator\n");
+		return EXIT_FAIL;
+	}
+	if (status_only) {
+		print_status(s, &rec);
+		status = EXIT_OK;
+		goto out;
+	}
+	if (s->policy.policy == POLICY_EXEMPT) {
+		fprintf(stderr, "mfa-setup: your account is exempt from multi-factor "
+			"authentication: there is nothing to set up\n");
+		goto out;
+	}
+	if (replace != rec.totp.enrolled) {
+		fprintf(stderr, "mfa-setup: %s\n", replace ?
+			"you have no authenticator app set up yet; run mfa-setup without --replace" :
+			"your authenticator app is already set up; to change it, run mfa-setup --replace");
+		goto out;
+	}
+	/* The same first-login trust as at login, closed by the same date. */
+	if (!replace && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
+	    (int64_t)time(NULL) > s->cfg.enroll_by) {
+		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
+			"yourself is over; contact your administrator\n");
+		syslog(LOG_NOTICE, "user=%s action=enroll outcome=denied reason=enroll-deadline",
+		       s->user);
+		goto out;
+	}
+	if (replace) {
+		old_len = rec.totp.secret_len;
+		memcpy(old_secret, rec.totp.secret, old_len);
+	}
+	record_wipe(&rec);
+	if (authenticate_user(s) < 0 || (replace && prove_current(s) < 0))
+		goto out;
+	memset(&req, 0, sizeof(req));
+	req.cfg = &s->cfg;
+	req.st = s->st;
+	req.user = s->user;
+	req.service = SERVICE;
+	req.rhost = "";
+	req.old_secret = replace ? old_secret : NULL;
+	req.old_secret_len = old_len;
+	if (enroll_totp_conversation(s->pamh, &req, &eo, &err) < 0)
+		eo = ENROLL_ERROR;
+	switch (eo) {
+	case ENROLL_DONE:
+		printf("Your authenticator app is set up%s. From now on, log in with a code "
+		       "from it.\n", replace ? " and the old one no longer works" : "");
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=enrolled", s->user,
+		       replace ? "replace" : "enroll");
+		status = EXIT_OK;
+		break;
+	case ENROLL_FAILED:
+		fprintf(stderr, "mfa-setup: no right code; nothing was changed\n");
+		break;
+	case ENROLL_CHANGED:
+		fprintf(stderr, "mfa-setup: your MFA state changed meanwhile; nothing was "
+			"changed, run mfa-setup again\n");
+		break;
+	case ENROLL_CONV_ERROR:
+		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
+		break;
+	case ENROLL_ERROR:
+		syslog(LOG_ERR, "%s", err.msg);
+		fprintf(stderr, "mfa-setup: cannot set it up; contact your administrator\n");
+		break;
+	}
+	if (eo != ENROLL_DONE)
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%d", s->user,
+		       replace ? "replace" : "enroll", (int)eo);
+out:
+	record_wipe(&rec);
+	secure_wipe(old_secret, sizeof(old_secret));
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct setup s;
+	struct passwd *pw;
+	bool replace = false, status_only = false;
+	int status;
+
+	/* Nothing of the caller's environment is trusted or needed. */
+	if (clearenv() != 0)
+		return EXIT_FAIL;
+	umask(077);
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (argc > 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc == 2) {
+		if (strcmp(argv[1], "--replace") == 0) {
+			replace = true;
+		} else if (strcmp(argv[1], "--status") == 0) {
+			status_only = true;
+		} else if (strcmp(argv[1], "--help") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[1], "--version") == 0) {
+			printf("mfa-setup %s\n", PAM_MFA_VERSION);
+			return EXIT_OK;
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "mfa-setup: must be installed setuid root\n");
+		return EXIT_FAIL;
+	}
+	memset(&s, 0, sizeof(s));
+	/* The real uid, never a name from the caller. */
+	pw = getpwuid(getuid());
+	if (pw == NULL || !user_name_valid(pw->pw_name)) {
+		fprintf(stderr, "mfa-setup: cannot find your account\n");
+		return EXIT_FAIL;
+	}
+	memcpy(s.user, pw->pw_name, strlen(pw->pw_name) + 1);
+	openlog("mfa-setup", LOG_PID, LOG_AUTHPRIV);
+	if (oath_init() != OATH_OK) {
+		fprintf(stderr, "mfa-setup: liboath failed to initialise\n");
+		return EXIT_FAIL;
+	}
+	status = run(&s, replace, status_only);
+	if (s.pamh != NULL)
+		pam_end(s.pamh, status == EXIT_OK ? PAM_SUCCESS : PAM_AUTH_ERR);
+	store_close(s.st);
+	config_free(&s.cfg);
+	closelog();
+	return status;
+}

@@ -1,0 +1,134 @@
+/* mfactl policy: which rule of pam_mfa.conf applies to a user, and what the
+ * module will do with them at their next login. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lockout.h"
+#include "mfactl.h"
+#include "policy.h"
+
+static void policy_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mfactl policy USER\n"
+		"\n"
+		"Shows the policy that applies to USER (required, optional, opt-out or\n"
+		"exempt), the methods allowed, which rule of the configuration matched\n"
+		"(the first that matches, in file order), and what the next login will\n"
+		"do.\n");
+}
+
+void mfactl_format_methods(unsigned methods, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
+		if (methods & m)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "", method_name(m));
+	if (o == 0)
+		(void)snprintf(buf, len, "-");
+}
+
+void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len)
+{
+	const struct mfa_rule *r;
+
+	if (rule < 0) {
+		(void)snprintf(buf, len, "default_policy (no rule matched)");
+		return;
+	}
+	r = &cfg->rules[rule];
+	(void)snprintf(buf, len, "rule %d at %s:%u (%s \"%s\")", rule + 1, cfg->path, r->line,
+		       r->kind == RULE_USER ? "user" : "group", r->name);
+}
+
+int cmd_policy(struct mfactl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mfa_error err = { "" };
+	struct policy_decision d;
+	struct mfa_record rec;
+	struct store *st = NULL;
+	char methods[64], rule[512], when[32];
+	const char *user, *next;
+	time_t now = time(NULL);
+	bool enrolled = false, no_state_dir = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			policy_usage(stdout);
+			return EXIT_OK;
+		}
+		policy_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		policy_usage(stderr);
+		return EXIT_USAGE;
+	}
+	user = argv[optind];
+	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
+		fprintf(stderr, "mfactl: %s: cannot decide the policy: %s\n", user, err.msg);
+		return EXIT_FAIL;
+	}
+	record_init(&rec, user);
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	no_state_dir = r == -ENOENT;
+	if (r == 0)
+		r = store_load(st, user, &rec, &err);
+	store_close(st);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (r == -ENOENT)
+		record_init(&rec, user);
+	enrolled = rec.totp.enrolled;
+
+	mfactl_format_methods(d.methods, methods, sizeof(methods));
+	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));
+	if (d.policy == POLICY_EXEMPT)
+		next = "no second factor (exempt)";
+	else if (no_state_dir)
+		next = "refused: the state directory does not exist";
+	else if (enrolled && lockout_active(&rec, now))
+		next = "refused: locked out (mfactl unlock)";
+	else if (enrolled)
+		next = "asks for a code from the authenticator app";
+	else if (d.policy == POLICY_OPT_OUT && rec.skip_since > 0)
+		next = "no second factor (the user opted out; mfactl reset asks again)";
+	else if (d.policy == POLICY_REQUIRED && ctx->cfg.enroll_by > 0 &&
+		 (int64_t)now > ctx->cfg.enroll_by)
+		next = "refused: not enrolled after enroll_by (mfactl enroll)";
+	else if (d.policy == POLICY_REQUIRED)
+		next = "enrollment, without a skip";
+	else
+		next = "offers enrollment, with a skip";
+	printf("user:      %s\n", user);
+	printf("policy:    %s\n", policy_name(d.policy));
+	printf("methods:   %s\n", methods);
+	printf("matched:   %s\n", rule);
+	printf("enrolled:  %s\n", enrolled ? "totp" : "no");
+	if (rec.skip_since > 0) {
+		mfactl_format_time(rec.skip_since, when, sizeof(when));
+		printf("skipped:   since %s%s\n", when,
+		       d.policy == POLICY_OPT_OUT ? "" : " (ignored: the policy is not opt-out)");
+	}
+	if (ctx->cfg.enroll_by > 0) {
+		mfactl_format_time(ctx->cfg.enroll_by, when, sizeof(when));
+		printf("enroll_by: %s\n", when);
+	}
+	printf("next login: %s\n", next);
+	record_wipe(&rec);
+	return EXIT_OK;
+}

@@ -1,0 +1,45 @@
+/* Enrollment of a TOTP factor through a PAM conversation: show the QR code,
+ * the otpauth:// URI and the secret, ask for a code from the app, and save
+ * the secret only once a code proves it.  Used by the module at login and by
+ * the mfa-setup helper. */
+#ifndef PAM_MFA_ENROLL_H
+#define PAM_MFA_ENROLL_H
+
+#include <security/pam_appl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Wrong codes allowed while proving a new factor. */
+#define ENROLL_ATTEMPTS 3
+
+enum enroll_outcome {
+	ENROLL_DONE,		/* saved: the user proved the new factor */
+	ENROLL_FAILED,		/* no right code; nothing saved */
+	ENROLL_CONV_ERROR,	/* the conversation failed; nothing saved */
+	ENROLL_CHANGED,		/* the record changed meanwhile; nothing saved */
+	ENROLL_ERROR,		/* err says why (the store, random bytes); nothing saved */
+};
+
+struct enroll_request {
+	const struct mfa_config *cfg;
+	struct store *st;
+	const char *user;
+	const char *service;
+	const char *rhost;
+	/* Replacing a factor: the record must still hold this secret when the
+	 * new one is saved.  NULL: the user must still not be enrolled. */
+	const unsigned char *old_secret;
+	size_t old_secret_len;
+};
+
+/* The label authenticator apps show under the issuer: user@host. */
+void enroll_account_label(const char *user, char *out, size_t len);
+
+/* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */
+int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
+			     enum enroll_outcome *outcome, struct mfa_error *err);
+
+#endif

@@ -1,0 +1,222 @@
+"""mfa-setup, the setuid self-service helper, run setuid root as the
+unprivileged user nobody: opting in after a skip, replacing the
+authenticator after proving the current one, and hostile input.  Its paths
+are compiled in (the test build points them at MFA_SETUP_WORLD); the
+password check of its PAM stack is a real pam_exec with expose_authtok."""
+import os
+import shutil
+import stat
+import subprocess
+import time
+import unittest
+
+from mfatest import World, main, oathtool, parse_uri
+
+SETUP_BIN = os.environ["MFA_SETUP_TEST"]
+SETUP_WORLD = os.environ["MFA_SETUP_WORLD"]
+PASSWORD = "correct horse"
+USER = "nobody"
+
+
+def utc(offset=0):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + offset))
+
+
+class Setup(unittest.TestCase):
+    def setUp(self):
+        self.w = World("setup", users=[USER, "alice"], root=SETUP_WORLD)
+        checker = os.path.join(self.w.root, "check-password")
+        with open(checker, "w") as f:
+            # pam_exec hands over the password and a NUL byte.
+            f.write('#!/bin/sh\n[ "$(tr -d \'\\000\')" = "%s" ]\n' % PASSWORD)
+        os.chmod(checker, 0o755)
+        with open(os.path.join(self.w.pamd, "mfa-setup"), "w") as f:
+            f.write("auth required pam_exec.so expose_authtok quiet %s\n" % checker)
+            f.write("account required pam_permit.so\n")
+        self.bin = os.path.join(self.w.root, "mfa-setup")
+        shutil.copy(SETUP_BIN, self.bin)
+        os.chown(self.bin, 0, 0)
+        os.chmod(self.bin, 0o4755)
+        if not os.stat(self.bin).st_mode & stat.S_ISUID:
+            self.skipTest("cannot make a setuid binary here")
+
+    def tearDown(self):
+        shutil.rmtree(self.w.root, ignore_errors=True)
+
+    def run_as_nobody(self, args, answers=None, respond=None, env=None, binary=None):
+        """Runs the helper as nobody; answers are fed in order, or respond
+        (prompt, output so far) is asked at each prompt."""
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                binary or self.bin] + list(args)
+        base = {"PATH": "/usr/bin:/bin",
+                "ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "halt_on_error=1"}
+        base.update(env or {})
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=base, text=True, errors="replace")
+        out = ""
+        pending = list(answers or [])
+        buf = ""
+        while True:
+            ch = proc.stdout.read(1)
+            if ch == "":
+                break
+            out += ch
+            buf += ch
+            if ch == "\n":
+                buf = ""
+            elif buf.endswith(": ") and (buf.startswith("Password") or buf.startswith("Code")
+                                          or buf.startswith("Press")):
+                answer = respond(buf, out) if respond else (pending.pop(0) if pending else None)
+                buf = ""
+                if answer is None:
+                    proc.stdin.close()
+                else:
+                    proc.stdin.write(answer + "\n")
+                    proc.stdin.flush()
+        if not proc.stdin.closed:
+            proc.stdin.close()
+        proc.stdout.close()
+        proc.wait(timeout=60)
+        self.assertNotIn("Sanitizer", out)
+        self.assertNotIn("runtime error:", out)
+        return proc.returncode, out
+
+    def enroller(self, current=None):
+        """Answers: the password, the current code if asked, then the code
+        for the secret shown."""
+        shown = {}
+
+        def respond(prompt, out):
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your current"):
+                return oathtool(current, utc(30))  # a step newer than the last used
+            _, params = parse_uri("\n".join(l for l in out.splitlines()
+                                            if l.startswith("otpauth://")))
+            shown["secret"] = params["secret"]
+            return oathtool(params["secret"], utc())
+        return respond, shown
+
+    def test_opt_in_after_skip(self):
+        self.w.write_config({"default_policy": '"opt-out"'})
+        self.assertIn("info: pam_mfa-ignored", self.w.login(USER, ["skip"], at=None).stdout)
+        self.assertNotEqual(self.w.record(USER)["skip.since"], "0")
+        code, out = self.run_as_nobody(["--status"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("policy:   opt-out", out)
+        self.assertIn("skipped:  yes", out)
+        respond, shown = self.enroller()
+        code, out = self.run_as_nobody([], respond=respond)
+        self.assertEqual(code, 0, out)
+        self.assertIn("Scan this QR code", out)
+        rec = self.w.record(USER)
+        self.assertEqual(rec["totp.secret"], shown["secret"])
+        self.assertEqual(rec["skip.since"], "0")
+        st = os.stat(os.path.join(self.w.state_dir, USER))
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
+        # The module now asks nobody for a code from the new app.
+        later = utc(60)
+        res = self.w.login(USER, [oathtool(shown["secret"], later)], at=later)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+    def test_wrong_password_changes_nothing(self):
+        code, out = self.run_as_nobody([], answers=["wrong"])
+        self.assertEqual(code, 1, out)
+        self.assertIn("authentication failed", out)
+        self.assertNotIn("otpauth://", out)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_replace_after_proving_current(self):
+        alice = self.w.enroll("alice", at=None)
+        alice_before = self.w.record("alice")
+        first, first_shown = self.enroller()
+        self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
+        old = first_shown["secret"]
+        # Already set up: plain mfa-setup refuses, --replace is the way.
+        code, out = self.run_as_nobody([], answers=[PASSWORD])
+        self.assertEqual(code, 1)
+        self.assertIn("already set up", out)
+        # A wrong current code is refused and counted like a login's.
+        code, out = self.run_as_nobody(["--replace"], answers=[PASSWORD, "000000"])
+        self.assertEqual(code, 1, out)
+        self.assertIn("that code is not right", out)
+        self.assertEqual(self.w.record(USER)["totp.secret"], old)
+        self.assertEqual(self.w.record(USER)["fail.count"], "1")
+        second, second_shown = self.enroller(current=old)
+        code, out = self.run_as_nobody(["--replace"], respond=second)
+        self.assertEqual(code, 0, out)
+        self.assertIn("the old one no longer works", out)
+        self.assertNotEqual(second_shown["secret"], old)
+        self.assertEqual(self.w.record(USER)["totp.secret"], second_shown["secret"])
+        # Only nobody's own record was touched.
+        self.assertEqual(self.w.record("alice"), alice_before)
+        self.assertTrue(alice)
+
+    def test_locked_user_cannot_replace(self):
+        first, shown = self.enroller()
+        self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
+        for _ in range(3):
+            self.run_as_nobody(["--replace"], answers=[PASSWORD, "abc"])
+        second, _ = self.enroller(current=shown["secret"])
+        code, out = self.run_as_nobody(["--replace"], respond=second)
+        self.assertEqual(code, 1)
+        self.assertIn("locked", out)
+        self.assertEqual(self.w.record(USER)["totp.secret"], shown["secret"])
+
+    def test_no_answer_saves_nothing(self):
+        code, out = self.run_as_nobody([], answers=[PASSWORD])  # then end of input
+        self.assertEqual(code, 1, out)
+        self.assertIn("nothing was changed", out)
+        self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, USER)))
+
+    def test_enroll_by_closes_self_enrollment(self):
+        self.w.write_config({"default_policy": '"required"', "enroll_by": '"2020-01-01"'})
+        code, out = self.run_as_nobody([], answers=[PASSWORD])
+        self.assertEqual(code, 1)
+        self.assertIn("contact your administrator", out)
+        self.assertNotIn("Password", out)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+        # Users who may skip can still opt in after the date.
+        self.w.write_config({"default_policy": '"opt-out"', "enroll_by": '"2020-01-01"'})
+        respond, _ = self.enroller()
+        self.assertEqual(self.run_as_nobody([], respond=respond)[0], 0)
+
+    def test_exempt(self):
+        self.w.write_config({"default_policy": '"exempt"'})
+        code, out = self.run_as_nobody([], answers=[PASSWORD])
+        self.assertEqual(code, 1)
+        self.assertIn("exempt", out)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_hostile_arguments_and_environment(self):
+        for args in (["alice"], ["--replace", "alice"], ["--config=/tmp/x.conf"],
+                     ["--status", "--status"], [""], ["x" * 100000], ["-"], ["--replac"]):
+            with self.subTest(args=args[0][:20]):
+                code, out = self.run_as_nobody(args)
+                self.assertEqual(code, 2, out)
+                self.assertIn("usage: mfa-setup", out)
+        # What the caller puts in the environment changes nothing.
+        env = {"LD_PRELOAD": "/nonexistent/evil.so", "LD_LIBRARY_PATH": "/tmp",
+               "PAM_MFA_CONFIG": "/tmp/evil.conf", "HOME": "/tmp", "IFS": "/",
+               "LANG": "xx_XX.EVIL", "TZ": "../../../../tmp/evil", "NSS_WRAPPER_PASSWD": "/tmp/x"}
+        code, out = self.run_as_nobody(["--status"], env=env)
+        self.assertEqual(code, 0, out)
+        self.assertIn("user:     nobody", out)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_refuses_without_setuid(self):
+        plain = os.path.join(self.w.root, "mfa-setup-plain")
+        shutil.copy(SETUP_BIN, plain)
+        os.chmod(plain, 0o755)
+        code, out = self.run_as_nobody(["--status"], binary=plain)
+        self.assertEqual(code, 1)
+        self.assertIn("must be installed setuid root", out)
+
+    def test_help(self):
+        code, out = self.run_as_nobody(["--help"])
+        self.assertEqual(code, 0)
+        self.assertIn("mfa-setup --replace", out)
+
+
+if __name__ == "__main__":
+    main()
