@@ -134,7 +134,9 @@ static void print_status(const struct setup *s, const struct mfa_record *rec)
 {
 	printf("user:     %s\n", s->user);
 	printf("policy:   %s\n", policy_name(s->policy.policy));
-	printf("enrolled: %s\n", rec->totp.enrolled ? "yes (authenticator app)" : "no");
+	printf("enrolled: %s%s%s\n", rec->totp.enrolled ? "authenticator app" : "",
+	       rec->totp.enrolled && rec->email.verified ? ", " : "",
+	       rec->email.verified ? "email" : rec->totp.enrolled ? "" : "no");
 	if (rec->skip_since > 0 && !rec->totp.enrolled)
 		printf("skipped:  yes; run mfa-setup to set it up\n");
 	if (rec->totp.enrolled && lockout_active(rec, time(NULL)))
@@ -208,6 +210,8 @@ static int run(struct setup *s, bool replace, bool status_only)
 	struct mfa_record rec;
 	struct enroll_request req;
 	enum enroll_outcome eo;
+	unsigned choices = 0, method = METHOD_TOTP;
+	bool email_verified = false, had_totp = false;
 	unsigned char old_secret[TOTP_SECRET_MAX];
 	size_t old_len = 0;
 	int r, status = EXIT_FAIL;
@@ -223,9 +227,16 @@ static int run(struct setup *s, bool replace, bool status_only)
 		fprintf(stderr, "mfa-setup: cannot look up your account's policy\n");
 		return EXIT_FAIL;
 	}
+	record_init(&rec, s->user);
 	r = store_open(s->cfg.state_dir, STORE_READ_ONLY, &s->st, &err);
-	if (r == 0)
-		r = store_load(s->st, s->user, &rec, &err);
+	if (r < 0) {
+		/* A missing directory too: the module refuses every login then. */
+		syslog(LOG_ERR, "state store: %s", err.msg);
+		fprintf(stderr, "mfa-setup: cannot open the MFA state store; contact your "
+			"administrator\n");
+		return EXIT_FAIL;
+	}
+	r = store_load(s->st, s->user, &rec, &err);
 	if (r == -ENOENT) {
 		record_init(&rec, s->user);
 	} else if (r < 0) {
@@ -243,10 +254,15 @@ static int run(struct setup *s, bool replace, bool status_only)
 			"authentication: there is nothing to set up\n");
 		goto out;
 	}
-	if (replace != rec.totp.enrolled) {
-		fprintf(stderr, "mfa-setup: %s\n", replace ?
-			"you have no authenticator app set up yet; run mfa-setup without --replace" :
-			"your authenticator app is already set up; to change it, run mfa-setup --replace");
+	if (replace && !rec.totp.enrolled) {
+		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
+			"mfa-setup without --replace\n");
+		goto out;
+	}
+	if (!replace && rec.totp.enrolled &&
+	    (rec.email.verified || !(s->policy.methods & METHOD_EMAIL))) {
+		fprintf(stderr, "mfa-setup: your authenticator app is already set up; to "
+			"change it, run mfa-setup --replace\n");
 		goto out;
 	}
 	/* The same first-login trust as at login, closed by the same date. */
@@ -262,8 +278,28 @@ static int run(struct setup *s, bool replace, bool status_only)
 		old_len = rec.totp.secret_len;
 		memcpy(old_secret, rec.totp.secret, old_len);
 	}
+	email_verified = rec.email.verified;
+	had_totp = rec.totp.enrolled;
 	record_wipe(&rec);
-	if (authenticate_user(s) < 0 || (replace && prove_current(s) < 0))
+	if (email_verified && !had_totp && !replace) {
+		/* Proving an email code here is not supported: ask for the app
+		 * at the next login instead, where the email code is asked. */
+		fprintf(stderr, "mfa-setup: you log in with email codes; to add an "
+			"authenticator app, ask your administrator\n");
+		goto out;
+	}
+	/* What can be set up: the allowed methods the user does not have yet
+	 * (--replace is for the authenticator app). */
+	choices = replace ? METHOD_TOTP :
+		  s->policy.methods & ~((email_verified ? METHOD_EMAIL : 0u) |
+					(had_totp ? METHOD_TOTP : 0u));
+	if (choices == 0 || (replace && !(s->policy.methods & METHOD_TOTP))) {
+		fprintf(stderr, "mfa-setup: there is nothing more your policy lets you set up\n");
+		goto out;
+	}
+	/* Whoever already has a factor proves it before adding or replacing
+	 * one: the password alone must not change how this account logs in. */
+	if (authenticate_user(s) < 0 || ((replace || had_totp) && prove_current(s) < 0))
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.cfg = &s->cfg;
@@ -273,12 +309,20 @@ static int run(struct setup *s, bool replace, bool status_only)
 	req.rhost = "";
 	req.old_secret = replace ? old_secret : NULL;
 	req.old_secret_len = old_len;
-	if (enroll_totp_conversation(s->pamh, &req, &eo, &err) < 0)
+	if (enroll_choose_method(s->pamh, choices, &method) < 0) {
+		fprintf(stderr, "mfa-setup: no choice made; nothing was changed\n");
+		goto out;
+	}
+	if ((method == METHOD_TOTP ? enroll_totp_conversation(s->pamh, &req, &eo, &err) :
+	     enroll_email_conversation(s->pamh, &req, &eo, &err)) < 0)
 		eo = ENROLL_ERROR;
 	switch (eo) {
 	case ENROLL_DONE:
-		printf("Your authenticator app is set up%s. From now on, log in with a code "
-		       "from it.\n", replace ? " and the old one no longer works" : "");
+		if (method == METHOD_EMAIL)
+			printf("Your email address is set up. Logins can send a code to it.\n");
+		else
+			printf("Your authenticator app is set up%s. From now on, log in with "
+			       "a code from it.\n", replace ? " and the old one no longer works" : "");
 		syslog(LOG_NOTICE, "user=%s action=%s outcome=enrolled", s->user,
 		       replace ? "replace" : "enroll");
 		status = EXIT_OK;
@@ -297,10 +341,18 @@ static int run(struct setup *s, bool replace, bool status_only)
 		syslog(LOG_ERR, "%s", err.msg);
 		fprintf(stderr, "mfa-setup: cannot set it up; contact your administrator\n");
 		break;
+	case ENROLL_MAIL_ERROR:
+		syslog(LOG_ERR, "%s", err.msg);
+		fprintf(stderr, "mfa-setup: could not send the code; try again later or "
+			"contact your administrator\n");
+		break;
 	}
 	if (eo != ENROLL_DONE)
-		syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%d", s->user,
-		       replace ? "replace" : "enroll", (int)eo);
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%s", s->user,
+		       replace ? "replace" : "enroll",
+		       eo == ENROLL_FAILED ? "not-confirmed" : eo == ENROLL_CHANGED ?
+		       "changed-meanwhile" : eo == ENROLL_CONV_ERROR ? "conversation" :
+		       eo == ENROLL_MAIL_ERROR ? "mail" : "error");
 out:
 	record_wipe(&rec);
 	secure_wipe(old_secret, sizeof(old_secret));

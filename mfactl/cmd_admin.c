@@ -84,6 +84,7 @@ static int do_reset(struct mfactl *ctx, const char *user)
 	struct store *st = NULL;
 	struct store_txn *txn = NULL;
 	struct mfa_record rec;
+	char address[EMAIL_ADDRESS_MAX + 1];
 	const char *what;
 	int r;
 
@@ -100,10 +101,15 @@ static int do_reset(struct mfactl *ctx, const char *user)
 		return EXIT_FAIL;
 	}
 	r = store_load(st, user, &rec, &load_err);
-	what = r == 0 && rec.totp.enrolled ? "the TOTP enrollment and all MFA state" :
+	what = r == 0 && (rec.totp.enrolled || rec.email.verified) ?
+	       "the enrolled factors and all MFA state" :
 	       r == 0 || r == -ENOENT ? "all MFA state" : "an unreadable record";
-	if (r == 0)
+	address[0] = '\0';
+	if (r == 0) {
+		if (rec.email.verified)
+			memcpy(address, rec.email.address, sizeof(address));
 		record_wipe(&rec);
+	}
 	r = store_remove(txn, &err);
 	store_end(txn);
 	store_close(st);
@@ -117,37 +123,56 @@ static int do_reset(struct mfactl *ctx, const char *user)
 	}
 	printf("Reset %s: removed %s; they must enroll again.\n", user, what);
 	mfactl_log_action("action=reset user=%s", user);
+	mfactl_notify_reset(ctx, user, address, NULL);
 	return EXIT_OK;
 }
 
-static int reset_totp(struct store_txn *txn, struct mfa_record *rec, bool exists,
-		      struct mfa_error *err)
+/* reset --method: one factor goes, the rest of the record stays. */
+static unsigned reset_method;
+static char reset_address[EMAIL_ADDRESS_MAX + 1];
+static bool reset_done;
+
+static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists,
+		     struct mfa_error *err)
 {
+	bool email = reset_method == METHOD_EMAIL;
 	int r;
 
-	if (!rec->totp.enrolled) {
-		printf("%s has no TOTP enrollment; nothing to reset.\n", rec->user);
+	if (email ? rec->email.address[0] == '\0' : !rec->totp.enrolled) {
+		printf("%s has no %s enrollment; nothing to reset.\n", rec->user,
+		       email ? "email" : "TOTP");
 		return exists ? 0 : store_remove(txn, err) < 0 ? -EIO : 0;
 	}
-	secure_wipe(&rec->totp, sizeof(rec->totp));
+	/* Where to tell the user about it: the address they proved. */
+	if (rec->email.verified)
+		memcpy(reset_address, rec->email.address, sizeof(reset_address));
+	if (email) {
+		secure_wipe(&rec->email, sizeof(rec->email));
+	} else {
+		secure_wipe(&rec->totp, sizeof(rec->totp));
+	}
 	/* The failures counted against the old factor go with it. */
 	lockout_clear(rec);
 	r = store_commit(txn, rec, err);
 	if (r < 0)
 		return r;
-	printf("Reset %s: removed the TOTP enrollment; other state is kept.\n", rec->user);
-	mfactl_log_action("action=reset user=%s method=totp", rec->user);
+	reset_done = true;
+	printf("Reset %s: removed the %s enrollment; other state is kept.\n", rec->user,
+	       email ? "email" : "TOTP");
+	mfactl_log_action("action=reset user=%s method=%s", rec->user, email ? "email" : "totp");
 	return 0;
 }
 
 static const char reset_help[] =
-	"usage: mfactl reset USER [--method totp]\n"
+	"usage: mfactl reset USER [--method totp|email]\n"
 	"\n"
 	"Removes USER's factors and all their MFA state (failures, lockout, last\n"
 	"login, a remembered opt-out skip), even a record that can no longer be\n"
 	"read; they must enroll again at their next login or with mfactl enroll.\n"
 	"\n"
-	"  -m, --method totp   remove only the TOTP factor, keep the rest\n"
+	"  -m, --method M      remove only that factor (totp or email), keep the rest\n"
+	"\n"
+	"Where an address is known, the user is told by email.\n"
 	"  -h, --help          this help\n";
 
 int cmd_reset(struct mfactl *ctx, int argc, char **argv)
@@ -157,19 +182,19 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool only_totp = false;
+	bool only_one = false;
 	const char *user;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (strcmp(optarg, "totp") != 0) {
-				fprintf(stderr, "mfactl reset: unknown method \"%s\" (available: totp)\n",
-					optarg);
+			if (method_parse(optarg, &reset_method) < 0) {
+				fprintf(stderr, "mfactl reset: unknown method \"%s\" (available: "
+					"totp, email)\n", optarg);
 				return EXIT_USAGE;
 			}
-			only_totp = true;
+			only_one = true;
 			break;
 		case 'h':
 			fputs(reset_help, stdout);
@@ -186,7 +211,15 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 	user = argv[optind];
 	if (!mfactl_user_ok(user, false))
 		return EXIT_FAIL;
-	return only_totp ? with_record(ctx, user, reset_totp) : do_reset(ctx, user);
+	if (!only_one)
+		return do_reset(ctx, user);
+	reset_address[0] = '\0';
+	reset_done = false;
+	c = with_record(ctx, user, reset_one);
+	if (c == EXIT_OK && reset_done)
+		mfactl_notify_reset(ctx, user, reset_address,
+				    reset_method == METHOD_EMAIL ? "email" : "totp");
+	return c;
 }
 
 static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,

@@ -20,18 +20,23 @@ static void enroll_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mfactl enroll USER [--method totp] [--qr STYLE] [--force]\n"
+		"       mfactl enroll USER --method email [--address ADDR] [--verified] [--force]\n"
 		"\n"
 		"Creates a new TOTP secret for USER, saves it, and prints the otpauth://\n"
 		"URI (alone on its own line) and a QR code of it to scan with an\n"
 		"authenticator app.  Refuses to replace an existing enrollment unless\n"
 		"--force is given.\n"
 		"\n"
-		"  -m, --method totp   the factor to enroll (only totp for now)\n"
+		"  -m, --method M      totp (default) or email\n"
 		"  -q, --qr STYLE      utf8 (default; for dark terminals), ansi (explicit\n"
 		"                      colours, any terminal), none, or png:FILE or\n"
 		"                      svg:FILE to write an image to hand over (a new\n"
 		"                      file, mode 0600)\n"
-		"  -f, --force         replace an existing TOTP enrollment\n"
+		"  -f, --force         replace an existing enrollment of that method\n"
+		"  -a, --address ADDR  email: the address (default: the email.address\n"
+		"                      template); a verification code is sent to it, which\n"
+		"                      the user types at the next login\n"
+		"  -v, --verified      email: the address is known to be right: no code\n"
 		"  -h, --help          this help\n");
 }
 
@@ -79,6 +84,8 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		{ "method", required_argument, NULL, 'm' },
 		{ "qr", required_argument, NULL, 'q' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "verified", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,17 +99,26 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	char uri[1024], label[USER_NAME_MAX + 260], b32[TOTP_SECRET_B32_MAX + 1];
 	char *qr = NULL;
 	const char *user;
-	bool force = false, exists, replaced;
+	bool force = false, exists, replaced, email = false, verified = false;
+	const char *address = NULL;
 	int c, status = EXIT_FAIL;
 
 	record_init(&rec, NULL);
-	while ((c = getopt_long(argc, argv, "m:q:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:q:fa:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (strcmp(optarg, "totp") != 0) {
-				fprintf(stderr, "mfactl enroll: unknown method \"%s\" (available: totp)\n", optarg);
+			if (strcmp(optarg, "totp") != 0 && strcmp(optarg, "email") != 0) {
+				fprintf(stderr, "mfactl enroll: unknown method \"%s\" (available: "
+					"totp, email)\n", optarg);
 				return EXIT_USAGE;
 			}
+			email = strcmp(optarg, "email") == 0;
+			break;
+		case 'a':
+			address = optarg;
+			break;
+		case 'v':
+			verified = true;
 			break;
 		case 'q':
 			if ((strncmp(optarg, "png:", 4) == 0 || strncmp(optarg, "svg:", 4) == 0) &&
@@ -131,9 +147,21 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	user = argv[optind];
-	if (!mfactl_user_ok(user, true))
+	if (!email && (address != NULL || verified)) {
+		fprintf(stderr, "mfactl enroll: --address and --verified go with --method email\n");
+		return EXIT_USAGE;
+	}
+	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	if (mfactl_load_config(ctx) < 0 || mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
+	if (email) {
+		if (!(ctx->cfg.methods & METHOD_EMAIL) || ctx->cfg.email.smtp_url == NULL) {
+			fprintf(stderr, "mfactl enroll: the email method is not enabled in %s "
+				"(methods, email.smtp_url)\n", ctx->config_path);
+			return EXIT_FAIL;
+		}
+		return mfactl_enroll_email(ctx, user, address, verified, force);
+	}
+	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
 		return EXIT_FAIL;
 	if (store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);

@@ -93,7 +93,8 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	}
 	if (r == -ENOENT)
 		record_init(&rec, user);
-	enrolled = rec.totp.enrolled;
+	enrolled = (((rec.totp.enrolled ? METHOD_TOTP : 0u) |
+		     (rec.email.verified ? METHOD_EMAIL : 0u)) & d.methods) != 0;
 
 	mfactl_format_methods(d.methods, methods, sizeof(methods));
 	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));
@@ -118,7 +119,10 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	printf("policy:    %s\n", policy_name(d.policy));
 	printf("methods:   %s\n", methods);
 	printf("matched:   %s\n", rule);
-	printf("enrolled:  %s\n", enrolled ? "totp" : "no");
+	printf("enrolled:  %s%s%s%s\n", rec.totp.enrolled ? "totp" : "",
+	       rec.totp.enrolled && rec.email.verified ? "," : "",
+	       rec.email.verified ? "email" : "",
+	       !rec.totp.enrolled && !rec.email.verified ? "no" : "");
 	if (rec.skip_since > 0) {
 		mfactl_format_time(rec.skip_since, when, sizeof(when));
 		printf("skipped:   since %s%s\n", when,

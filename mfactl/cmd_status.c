@@ -114,7 +114,17 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 		printf("}");
 		return;
 	}
-	printf(", \"error\": null, \"methods\": [%s]", rec->totp.enrolled ? "\"totp\"" : "");
+	printf(", \"error\": null, \"methods\": [%s%s%s]", rec->totp.enrolled ? "\"totp\"" : "",
+	       rec->totp.enrolled && rec->email.verified ? ", " : "",
+	       rec->email.verified ? "\"email\"" : "");
+	if (rec->email.address[0] != '\0') {
+		printf(", \"email\": {\"address\": ");
+		json_string(rec->email.address);
+		printf(", \"verified\": %s, \"enrolled_at\": %lld}",
+		       rec->email.verified ? "true" : "false", (long long)rec->email.enrolled_at);
+	} else {
+		printf(", \"email\": null");
+	}
 	if (rec->totp.enrolled)
 		printf(", \"totp\": {\"enrolled_at\": %lld, \"algorithm\": \"%s\", "
 		       "\"digits\": %u, \"period\": %u}",
@@ -149,14 +159,22 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 static void print_table_row(const struct row *r, time_t now, int width)
 {
 	const struct mfa_record *rec = &r->rec;
-	char enrolled[32], login[32], locked[32], where[80];
+	char enrolled[32], login[32], locked[32], where[80], methods[64];
 	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
+	int64_t since = rec->totp.enrolled ? rec->totp.enrolled_at : 0;
 
 	if (r->error) {
 		printf("%-*s  %-8s  ERROR  %s\n", width, r->user, policy, r->error_msg);
 		return;
 	}
-	mfactl_format_time(rec->totp.enrolled ? rec->totp.enrolled_at : 0, enrolled, sizeof(enrolled));
+	if (rec->email.verified && (since == 0 || rec->email.enrolled_at < since))
+		since = rec->email.enrolled_at;
+	mfactl_format_time(since, enrolled, sizeof(enrolled));
+	(void)snprintf(methods, sizeof(methods), "%s%s%s%s",
+		       rec->totp.enrolled ? "totp" : "",
+		       rec->totp.enrolled && rec->email.address[0] ? "," : "",
+		       rec->email.verified ? "email" : rec->email.address[0] ? "email?" : "",
+		       !rec->totp.enrolled && !rec->email.address[0] ? "none" : "");
 	mfactl_format_time(rec->last_login, login, sizeof(login));
 	if (rec->locked_until < 0)
 		(void)snprintf(locked, sizeof(locked), "until unlocked");
@@ -169,8 +187,8 @@ static void print_table_row(const struct row *r, time_t now, int width)
 			       rec->last_rhost[0] ? rec->last_rhost : "local");
 	else
 		(void)snprintf(where, sizeof(where), "-");
-	printf("%-*s  %-8s  %-7s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user,
-	       policy, rec->totp.enrolled ? "totp" : "none", enrolled,
+	printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user,
+	       policy, methods, enrolled,
 	       rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked, where);
 }
 
@@ -254,7 +272,7 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		printf(", \"users\": [");
 	}
 	else
-		printf("%-*s  %-8s  %-7s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
+		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
 		       "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN", "FAILURES",
 		       "LOCKED UNTIL", "LAST LOGIN VIA");
 	for (size_t i = 0; i < names.len; i++) {
@@ -281,13 +299,14 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 			} else if (!row.error) {
 				row.error = true;
 				(void)snprintf(row.error_msg, sizeof(row.error_msg),
-					       "cannot decide the policy: %s", err.msg);
+					       "cannot decide the policy: %.700s", err.msg);
 				failed = true;
 			}
 		}
 		/* --missing: who must or may enroll and has not. */
 		if (missing && !row.error && (!row.have_policy ||
-				row.policy.policy == POLICY_EXEMPT || row.rec.totp.enrolled)) {
+				row.policy.policy == POLICY_EXEMPT || row.rec.totp.enrolled ||
+				row.rec.email.verified)) {
 			record_wipe(&row.rec);
 			continue;
 		}

@@ -20,9 +20,11 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: mfactl [--config PATH] VERB [ARGS...]\n"
 		"       mfactl enroll USER [--method totp] [--qr STYLE] [--force]\n"
+		"       mfactl enroll USER --method email [--address ADDR] [--verified] [--force]\n"
 		"       mfactl status [--json] [--missing] [USER...]\n"
 		"       mfactl policy USER\n"
-		"       mfactl reset USER [--method totp]\n"
+		"       mfactl reset USER [--method totp|email]\n"
+		"       mfactl send-setup USER\n"
 		"       mfactl unlock USER\n"
 		"       mfactl check\n"
 		"       mfactl help | --help | --version\n"
@@ -121,6 +123,7 @@ static const struct verb {
 	{ "unlock", cmd_unlock },
 	{ "check", cmd_check },
 	{ "policy", cmd_policy },
+	{ "send-setup", cmd_send_setup },
 	{ NULL, NULL },
 };
 

@@ -37,7 +37,16 @@ void mfactl_format_methods(unsigned methods, char *buf, size_t len);
 /* "rule 2 at FILE:LINE (group "wheel")" or "default_policy (no rule matched)". */
 void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len);
 
+/* Email: see cmd_email.c. */
+int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address,
+			bool verified, bool force);
+/* Tells the user, where an address is known, that an admin reset method
+ * (NULL: everything); address is the one on record before the reset. */
+void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *address,
+			 const char *method);
+
 int cmd_enroll(struct mfactl *ctx, int argc, char **argv);
+int cmd_send_setup(struct mfactl *ctx, int argc, char **argv);
 int cmd_policy(struct mfactl *ctx, int argc, char **argv);
 int cmd_status(struct mfactl *ctx, int argc, char **argv);
 int cmd_reset(struct mfactl *ctx, int argc, char **argv);

@@ -20,6 +20,7 @@ enum key_kind {
 	KEY_METHODS,
 	KEY_RULES,
 	KEY_DATE,
+	KEY_STARTTLS,
 };
 
 struct key_spec {
@@ -61,6 +62,85 @@ static const char *check_issuer(const char *v)
 	return NULL;
 }
 
+static const char *check_no_controls(const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+	return NULL;
+}
+
+static const char *check_smtp_url(const char *v)
+{
+	const char *host;
+
+	if (strncmp(v, "smtp://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "smtps://", 8) == 0)
+		host = v + 8;
+	else
+		return "must start with smtp:// or smtps://";
+	if (*host == '\0' || *host == '/' || *host == ':')
+		return "names no host";
+	if (strchr(host, '@') != NULL)
+		return "must not hold credentials (use email.username and email.password_file)";
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return "contains a space or a control character";
+	return NULL;
+}
+
+static const char *check_abs_path(const char *v)
+{
+	if (v[0] != '/')
+		return "must be an absolute path";
+	return check_no_controls(v);
+}
+
+static const char *check_from(const char *v)
+{
+	char addr[EMAIL_ADDRESS_MAX + 1];
+	const char *lt = strchr(v, '<');
+	size_t n;
+
+	if (check_no_controls(v) != NULL)
+		return "contains a control character";
+	if (lt == NULL) {
+		n = strlen(v);
+	} else {
+		const char *gt = strchr(lt, '>');
+		if (gt == NULL || gt[1] != '\0')
+			return "must be \"Name <address>\" or an address";
+		for (const char *p = v; p < lt; p++)
+			if (strchr("\"<>,;:@.()[]\\", *p) != NULL || (unsigned char)*p >= 0x80)
+				return "the name may not contain quotes, <>,;:@.()[]\\ or non-ASCII";
+		v = lt + 1;
+		n = (size_t)(gt - v);
+	}
+	if (n >= sizeof(addr))
+		return "the address is too long";
+	memcpy(addr, v, n);
+	addr[n] = '\0';
+	return email_address_valid(addr) ? NULL : "the address is not valid";
+}
+
+static const char *check_template(const char *v)
+{
+	char sample[EMAIL_ADDRESS_MAX + 1];
+	const char *why = check_no_controls(v);
+	struct mfa_config probe;
+
+	if (why != NULL)
+		return why;
+	if (strstr(v, "%u") == NULL)
+		return "must contain %u, the user name";
+	memset(&probe, 0, sizeof(probe));
+	probe.email.address_template = (char *)v;
+	if (email_address_from_template(&probe, "user.name", sample, sizeof(sample)) < 0)
+		return "does not make a valid address (try \"%u@example.org\")";
+	return NULL;
+}
+
 #define OFF(field) offsetof(struct mfa_config, field)
 
 static const struct key_spec totp_keys[] = {
@@ -75,6 +155,21 @@ static const struct key_spec lockout_keys[] = {
 	{ "attempts", KEY_UINT, OFF(lockout.attempts), 1, 1000, NULL, NULL },
 	{ "interval", KEY_UINT, OFF(lockout.interval), 1, 31536000, NULL, NULL },
 	{ "unlock_after", KEY_UINT, OFF(lockout.unlock_after), 0, 31536000, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key_spec email_keys[] = {
+	{ "smtp_url", KEY_STRING, OFF(email.smtp_url), 8, 512, NULL, check_smtp_url },
+	{ "starttls", KEY_STARTTLS, OFF(email.starttls), 0, 0, NULL, NULL },
+	{ "ca_file", KEY_STRING, OFF(email.ca_file), 2, 512, NULL, check_abs_path },
+	{ "username", KEY_STRING, OFF(email.username), 1, 256, NULL, check_no_controls },
+	{ "password_file", KEY_STRING, OFF(email.password_file), 2, 512, NULL, check_abs_path },
+	{ "from", KEY_STRING, OFF(email.from), 3, 320, NULL, check_from },
+	{ "address", KEY_STRING, OFF(email.address_template), 3, 200, NULL, check_template },
+	{ "code_digits", KEY_UINT, OFF(email.code_digits), 6, EMAIL_CODE_DIGITS_MAX, NULL, NULL },
+	{ "code_ttl", KEY_UINT, OFF(email.code_ttl), 30, 3600, NULL, NULL },
+	{ "resend_after", KEY_UINT, OFF(email.resend_after), 5, 3600, NULL, NULL },
+	{ "timeout", KEY_UINT, OFF(email.timeout), 1, 120, NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -96,6 +191,7 @@ static const struct key_spec root_keys[] = {
 	{ "methods", KEY_METHODS, OFF(methods), 0, 0, NULL, NULL },
 	{ "rules", KEY_RULES, 0, 0, 0, rule_keys, NULL },
 	{ "enroll_by", KEY_DATE, OFF(enroll_by), 0, 0, NULL, NULL },
+	{ "email", KEY_GROUP, 0, 0, 0, email_keys, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -114,6 +210,11 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->fail_delay_ms = PAM_MFA_DEFAULT_FAIL_DELAY_MS;
 	cfg->default_policy = POLICY_OPTIONAL;
 	cfg->methods = METHOD_TOTP;
+	cfg->email.starttls = STARTTLS_REQUIRED;
+	cfg->email.code_digits = 6;
+	cfg->email.code_ttl = 300;
+	cfg->email.resend_after = 30;
+	cfg->email.timeout = 10;
 	if (cfg->state_dir == NULL || cfg->issuer == NULL)
 		return -ENOMEM;
 	return 0;
@@ -172,7 +273,7 @@ static int parse_methods(const char *path, const config_setting_t *s, const char
 			return -EINVAL;
 		}
 		if (method_parse(v, &m) < 0) {
-			mfa_error_set(err, "%s:%u: %s: unknown method \"%s\" (available: totp)",
+			mfa_error_set(err, "%s:%u: %s: unknown method \"%s\" (available: totp, email)",
 				      path, line, full, v);
 			return -EINVAL;
 		}
@@ -339,6 +440,26 @@ static int apply_setting(const char *path, const config_setting_t *s,
 		*(unsigned *)(void *)field = (unsigned)v;
 		return 0;
 	}
+	case KEY_STARTTLS: {
+		const char *v;
+		enum email_starttls *st = (enum email_starttls *)(void *)field;
+
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v = config_setting_get_string(s);
+		if (strcmp(v, "required") == 0)
+			*st = STARTTLS_REQUIRED;
+		else if (strcmp(v, "opportunistic") == 0)
+			*st = STARTTLS_OPPORTUNISTIC;
+		else if (strcmp(v, "off") == 0)
+			*st = STARTTLS_OFF;
+		else {
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of required, "
+				      "opportunistic, off", path, line, full, v);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case KEY_POLICY:
 		if (type != CONFIG_TYPE_STRING)
 			break;
@@ -503,6 +624,22 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	}
 	r = apply_group(path, config_root_setting(&lc), root_keys, "", cfg, err);
 	config_destroy(&lc);
+	if (r == 0 && (cfg->methods & METHOD_EMAIL) &&
+	    (cfg->email.smtp_url == NULL || cfg->email.from == NULL)) {
+		mfa_error_set(err, "%s: email: methods has \"email\", so email.smtp_url and "
+			      "email.from are required", path);
+		r = -EINVAL;
+	}
+	if (r == 0 && (cfg->email.username == NULL) != (cfg->email.password_file == NULL)) {
+		mfa_error_set(err, "%s: email: username and password_file go together", path);
+		r = -EINVAL;
+	}
+	if (r == 0 && cfg->email.username != NULL && cfg->email.starttls != STARTTLS_REQUIRED &&
+	    strncmp(cfg->email.smtp_url, "smtps://", 8) != 0) {
+		mfa_error_set(err, "%s: email: with a username, starttls must be \"required\" "
+			      "(or use smtps://): the password must not travel in clear", path);
+		r = -EINVAL;
+	}
 	for (size_t i = 0; r == 0 && i < cfg->n_rules; i++) {
 		const struct mfa_rule *rule = &cfg->rules[i];
 		/* A rule may narrow the org-wide methods, never widen them. */
@@ -529,6 +666,12 @@ void config_free(struct mfa_config *cfg)
 	for (size_t i = 0; i < cfg->n_rules; i++)
 		free(cfg->rules[i].name);
 	free(cfg->rules);
+	free(cfg->email.smtp_url);
+	free(cfg->email.ca_file);
+	free(cfg->email.username);
+	free(cfg->email.password_file);
+	free(cfg->email.from);
+	free(cfg->email.address_template);
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->issuer);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <security/pam_ext.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 
 #include "enroll.h"
 #include "lockout.h"
+#include "notify.h"
 #include "qr.h"
 #include "secmem.h"
 #include "verify.h"
@@ -159,4 +161,189 @@ out:
 	secure_wipe(grouped, sizeof(grouped));
 	secure_free_string(qr);
 	return r == -ENOMEM ? r : 0;
+}
+
+/* An answer without its surrounding blanks, in place. */
+static char *trimmed(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
+{
+	if (allowed == METHOD_TOTP || allowed == METHOD_EMAIL) {
+		*method = allowed;
+		return 0;
+	}
+	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
+		char *answer = NULL, *a;
+
+		if (pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer, "Type 1 to use an "
+			       "authenticator app, or 2 to get codes by email: ") != PAM_SUCCESS ||
+		    answer == NULL) {
+			secure_free_string(answer);
+			return -1;
+		}
+		a = trimmed(answer);
+		*method = strcmp(a, "1") == 0 || strcasecmp(a, "app") == 0 ||
+			  strcasecmp(a, "totp") == 0 ? METHOD_TOTP :
+			  strcmp(a, "2") == 0 || strcasecmp(a, "email") == 0 ? METHOD_EMAIL : 0;
+		/* With sshd's password method any answer may be the password. */
+		secure_free_string(answer);
+		if (*method != 0)
+			return 0;
+		(void)pam_error(pamh, "Please type 1 or 2.");
+	}
+	return -1;
+}
+
+/* The address for the codes: the template's, or one the user types (the
+ * unverified one on record, if any, is offered and kept with Enter). */
+static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
+			  const struct mfa_record *rec, char *out, size_t len)
+{
+	/* The organisation's template, unless an admin put an address on the
+	 * record (mfactl enroll --method email --address), which is offered. */
+	if (rec->email.address[0] == '\0' &&
+	    email_address_from_template(req->cfg, req->user, out, len) == 0)
+		return 0;
+	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
+		char *answer = NULL, *a;
+		int r;
+
+		if (rec->email.address[0] != '\0')
+			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+				       "Email address for your login codes [%s]: ", rec->email.address);
+		else
+			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+				       "Email address for your login codes: ");
+		if (r != PAM_SUCCESS || answer == NULL) {
+			secure_free_string(answer);
+			return -1;
+		}
+		a = trimmed(answer);
+		if (a[0] == '\0' && rec->email.address[0] != '\0')
+			a = (char *)rec->email.address;
+		if (email_address_valid(a) && strlen(a) < len) {
+			memcpy(out, a, strlen(a) + 1);
+			secure_free_string(answer);
+			return 0;
+		}
+		secure_free_string(answer);
+		(void)pam_error(pamh, "That is not an email address this system accepts "
+				"(name@example.org, without spaces or quotes).");
+	}
+	return -2;
+}
+
+int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
+			      enum enroll_outcome *outcome, struct mfa_error *err)
+{
+	const struct mfa_config *cfg = req->cfg;
+	struct mfa_record rec;
+	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	char code[EMAIL_CODE_DIGITS_MAX + 1];
+	time_t now = time(NULL);
+	bool fresh;
+	int r;
+
+	*outcome = ENROLL_CONV_ERROR;
+	r = store_load(req->st, req->user, &rec, err);
+	if (r == -ENOENT)
+		record_init(&rec, req->user);
+	else if (r < 0) {
+		*outcome = ENROLL_ERROR;
+		return 0;
+	}
+	r = choose_address(pamh, req, &rec, address, sizeof(address));
+	if (r < 0) {
+		*outcome = r == -1 ? ENROLL_CONV_ERROR : ENROLL_FAILED;
+		goto out;
+	}
+	email_mask(address, masked, sizeof(masked));
+	/* A code sent moments ago (by an admin, or another login) still counts:
+	 * do not send another to the same address before resend_after. */
+	/* An unexpired code for this address (sent by an admin, or another
+	 * login) is the one to type: no new mail.  To another address, no more
+	 * than one mail every resend_after seconds, or logins could flood
+	 * any mailbox. */
+	fresh = rec.email.code_pending && strcmp(rec.email.address, address) == 0 &&
+		(int64_t)now < rec.email.code_expires;
+	if (!fresh && rec.email.code_sent > 0 && (int64_t)now >= rec.email.code_sent &&
+	    (int64_t)now - rec.email.code_sent < (int64_t)cfg->email.resend_after) {
+		(void)pam_error(pamh, "A code was sent moments ago; wait %lld seconds and "
+				"log in again.", (long long)((int64_t)cfg->email.resend_after -
+							     ((int64_t)now - rec.email.code_sent)));
+		*outcome = ENROLL_FAILED;
+		goto out;
+	}
+	if (!fresh) {
+		if (email_code_new(cfg->email.code_digits, code) < 0) {
+			mfa_error_set(err, "cannot get random bytes");
+			*outcome = ENROLL_ERROR;
+			goto out;
+		}
+		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
+		if (r == 0)
+			r = store_email_code(req->st, cfg, req->user, address, code,
+					     EMAIL_CODE_ENROLL, now, err);
+		secure_wipe(code, sizeof(code));
+		if (r < 0) {
+			/* Before the store is touched, any failure is the mail's. */
+			*outcome = r == -ESTALE ? ENROLL_CHANGED :
+				   r == -ENOMEM ? ENROLL_ERROR : ENROLL_MAIL_ERROR;
+			goto out;
+		}
+	}
+	if (pam_info(pamh, "A code was sent to %s. It expires %u minute%s after it was sent.",
+		     masked, (cfg->email.code_ttl + 59) / 60,
+		     cfg->email.code_ttl > 60 ? "s" : "") != PAM_SUCCESS)
+		goto out;
+	for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
+		struct verify_result res;
+		char *answer = NULL;
+		char typed[CODE_INPUT_MAX + 1];
+
+		if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer,
+			       "Code from the email, to confirm: ") != PAM_SUCCESS || answer == NULL) {
+			secure_free_string(answer);
+			goto out;
+		}
+		code_from_answer(answer, typed);
+		secure_free_string(answer);
+		r = verify_email_code(req->st, cfg, req->user, typed, true, address, time(NULL),
+				      req->service, req->rhost, &res, err);
+		secure_wipe(typed, sizeof(typed));
+		if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
+			*outcome = ENROLL_ERROR;
+			goto out;
+		}
+		if (res.outcome == VERIFY_OK) {
+			*outcome = ENROLL_DONE;
+			goto out;
+		}
+		if (res.outcome == VERIFY_NOT_ENROLLED) {
+			*outcome = ENROLL_CHANGED;
+			goto out;
+		}
+		if (res.outcome == VERIFY_LOCKED || res.outcome == VERIFY_EXPIRED) {
+			(void)pam_error(pamh, res.outcome == VERIFY_LOCKED ?
+					"Too many wrong codes: try again later." :
+					"That code has expired. Log in again for a new one.");
+			break;
+		}
+		if (attempt < ENROLL_ATTEMPTS)
+			(void)pam_error(pamh, "That code is not right; check the latest email "
+					"and try again.");
+	}
+	*outcome = ENROLL_FAILED;
+out:
+	record_wipe(&rec);
+	return 0;
 }

@@ -21,6 +21,7 @@ enum enroll_outcome {
 	ENROLL_CONV_ERROR,	/* the conversation failed; nothing saved */
 	ENROLL_CHANGED,		/* the record changed meanwhile; nothing saved */
 	ENROLL_ERROR,		/* err says why (the store, random bytes); nothing saved */
+	ENROLL_MAIL_ERROR,	/* the code could not be sent; err says why */
 };
 
 struct enroll_request {
@@ -41,5 +42,16 @@ void enroll_account_label(const char *user, char *out, size_t len);
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */
 int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			     enum enroll_outcome *outcome, struct mfa_error *err);
+
+/* Sets up email codes: the address (from the template, or asked, with the
+ * unverified one on record offered), a code sent to it, and the code typed
+ * back, which marks the address verified.  Wrong codes count toward the
+ * lockout, as they do at login. */
+int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
+			      enum enroll_outcome *outcome, struct mfa_error *err);
+
+/* Asks which method to set up when allowed holds several; 0 with *method
+ * set, or -1 if the conversation failed or no valid choice was made. */
+int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method);
 
 #endif

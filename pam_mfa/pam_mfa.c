@@ -23,6 +23,7 @@
 #include "config.h"
 #include "enroll.h"
 #include "lockout.h"
+#include "notify.h"
 #include "policy.h"
 #include "secmem.h"
 #include "store.h"
@@ -47,6 +48,7 @@ enum outcome {
 	OUT_CONV_ERR,
 	OUT_CONFIG_ERR,
 	OUT_STORE_ERR,
+	OUT_MAIL_ERR,		/* the code could not be sent: not the user's fault */
 	OUT_NOMEM,
 };
 
@@ -58,6 +60,8 @@ struct login {
 	const char *user;
 	char service[STORE_TEXT_MAX + 1];
 	char rhost[STORE_TEXT_MAX + 1];
+	const char *method;	/* for the log: "totp", "email" or "-" */
+	bool has_totp;		/* a usable authenticator app: for messages */
 	bool silent;
 };
 
@@ -73,6 +77,7 @@ static int map_result(const struct login *l, enum outcome o)
 	case OUT_CONV_ERR: return PAM_CONV_ERR;
 	case OUT_CONFIG_ERR: return PAM_SERVICE_ERR;
 	case OUT_STORE_ERR: return PAM_AUTHINFO_UNAVAIL;
+	case OUT_MAIL_ERR: return PAM_AUTHINFO_UNAVAIL;
 	case OUT_NOMEM: return PAM_BUF_ERR;
 	}
 	return PAM_SERVICE_ERR;
@@ -108,8 +113,8 @@ static void log_outcome(struct login *l, int priority, const char *outcome,
 			const char *detail)
 {
 	pam_syslog(l->pamh, priority,
-		   "user=%s service=%s rhost=%s method=totp policy=%s outcome=%s%s%s",
-		   l->user, l->service, l->rhost[0] ? l->rhost : "-",
+		   "user=%s service=%s rhost=%s method=%s policy=%s outcome=%s%s%s",
+		   l->user, l->service, l->rhost[0] ? l->rhost : "-", l->method,
 		   policy_name(l->policy.policy), outcome,
 		   detail ? " " : "", detail ? detail : "");
 }
@@ -120,41 +125,41 @@ static void tell_user(struct login *l, const char *msg)
 		(void)pam_error(l->pamh, "%s", msg);
 }
 
-static enum outcome ask_code(struct login *l, struct store *st)
+/* True if answer is word, in any case, with blanks around it. */
+static bool answer_is(const char *answer, const char *word)
 {
-	struct mfa_error err = { "" };
-	struct verify_result res;
-	char code[CODE_INPUT_MAX + 1];
-	char *answer = NULL;
+	size_t len = strlen(word);
+
+	answer += strspn(answer, " \t");
+	if (strncasecmp(answer, word, len) != 0)
+		return false;
+	answer += len;
+	return answer[strspn(answer, " \t")] == '\0';
+}
+
+/* Logs and maps what a code check came to, TOTP or email alike. */
+static enum outcome code_result(struct login *l, const struct verify_result *res,
+				const struct mfa_error *err)
+{
 	char detail[96];
 
-	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "Verification code: ") != PAM_SUCCESS ||
-	    answer == NULL) {
-		secure_free_string(answer);
-		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
-		return OUT_CONV_ERR;
-	}
-	code_from_answer(answer, code);
-	secure_free_string(answer);
-	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost,
-			     &res, &err) < 0) {
-		secure_wipe(code, sizeof(code));
-		return OUT_NOMEM;
-	}
-	secure_wipe(code, sizeof(code));
-	switch (res.outcome) {
+	switch (res->outcome) {
 	case VERIFY_OK:
 		log_outcome(l, LOG_INFO, "success", NULL);
-		if (l->opt.debug)
+		if (l->opt.debug && strcmp(l->method, "totp") == 0)
 			pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu",
-				   l->user, (unsigned long long)res.step);
+				   l->user, (unsigned long long)res->step);
 		return OUT_SUCCESS;
 	case VERIFY_WRONG:
 	case VERIFY_REPLAY:
+	case VERIFY_EXPIRED:
 		(void)snprintf(detail, sizeof(detail), "reason=%s failures=%u%s",
-			       res.outcome == VERIFY_REPLAY ? "replayed-code" : "wrong-code",
-			       res.fail_count, res.locked_now ? " locked=yes" : "");
+			       res->outcome == VERIFY_REPLAY ? "replayed-code" :
+			       res->outcome == VERIFY_EXPIRED ? "expired-code" : "wrong-code",
+			       res->fail_count, res->locked_now ? " locked=yes" : "");
 		log_outcome(l, LOG_NOTICE, "failure", detail);
+		if (res->outcome == VERIFY_EXPIRED)
+			tell_user(l, "That code has expired.");
 		return OUT_BAD_CODE;
 	case VERIFY_LOCKED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
@@ -165,10 +170,167 @@ static enum outcome ask_code(struct login *l, struct store *st)
 	case VERIFY_STORE_ERROR:
 		break;
 	}
-	/* Without the record of this step a replay would pass: fail. */
-	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+	/* Without the record of this result a replay would pass: fail. */
+	pam_syslog(l->pamh, LOG_ERR, "%s", err->msg);
 	log_outcome(l, LOG_ERR, "error", "reason=store-write");
 	return OUT_STORE_ERR;
+}
+
+/* Sends a fresh login code and records it as the pending one.  Sending
+ * comes first: a server that is down changes nothing and counts nothing. */
+static enum outcome send_login_code(struct login *l, struct store *st, const char *address)
+{
+	struct mfa_error err = { "" };
+	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	int r;
+
+	if (email_code_new(l->cfg.email.code_digits, code) < 0)
+		return OUT_STORE_ERR;
+	r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
+	if (r < 0) {
+		secure_wipe(code, sizeof(code));
+		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		log_outcome(l, LOG_ERR, "error", "reason=mail");
+		tell_user(l, l->has_totp ?
+			  "Could not send the code: use your authenticator app or contact "
+			  "your administrator." :
+			  "Could not send the code: try again later or contact your administrator.");
+		return OUT_MAIL_ERR;
+	}
+	r = store_email_code(st, &l->cfg, l->user, address, code, EMAIL_CODE_LOGIN, time(NULL),
+			     &err);
+	secure_wipe(code, sizeof(code));
+	if (r < 0) {
+		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		log_outcome(l, LOG_ERR, "error", "reason=store-write");
+		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	}
+	email_mask(address, masked, sizeof(masked));
+	if (!l->silent)
+		(void)pam_info(l->pamh, "A code was sent to %s.", masked);
+	return OUT_SUCCESS;
+}
+
+/* Seconds until a new code may be sent; 0: now. */
+static long resend_wait(const struct login *l, const struct mfa_record *rec, time_t now)
+{
+	int64_t since = (int64_t)now - rec->email.code_sent;
+
+	if (!rec->email.code_pending || since < 0 || since >= (int64_t)l->cfg.email.resend_after)
+		return 0;
+	return (long)((int64_t)l->cfg.email.resend_after - since);
+}
+
+/* Login by email: a code to the verified address, "resend" for another
+ * (no sooner than resend_after after the last), then the code. */
+static enum outcome email_login(struct login *l, struct store *st)
+{
+	struct mfa_error err = { "" };
+	struct mfa_record rec;
+	struct verify_result res;
+	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	enum outcome o;
+	long wait;
+	int r;
+
+	l->method = "email";
+	r = store_load(st, l->user, &rec, &err);
+	if (r < 0 || !rec.email.verified) {
+		if (r < 0)
+			pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		record_wipe(&rec);
+		log_outcome(l, LOG_ERR, "error", r < 0 ? "reason=store" : "reason=reset-during-login");
+		return r < 0 ? OUT_STORE_ERR : OUT_BAD_CODE;
+	}
+	memcpy(address, rec.email.address, sizeof(address));
+	email_mask(address, masked, sizeof(masked));
+	wait = resend_wait(l, &rec, time(NULL));
+	/* A code sent moments ago is still the one to use: no mail bombing. */
+	if (wait > 0 && (int64_t)time(NULL) < rec.email.code_expires) {
+		if (!l->silent)
+			(void)pam_info(l->pamh, "A code was sent to %s less than %u seconds "
+				       "ago: use it.", masked, l->cfg.email.resend_after);
+	} else if ((o = send_login_code(l, st, address)) != OUT_SUCCESS) {
+		record_wipe(&rec);
+		return o;
+	}
+	record_wipe(&rec);
+	for (int round = 0; round < 5; round++) {
+		char code[CODE_INPUT_MAX + 1];
+		char *answer = NULL;
+
+		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "Code from the email "
+			       "(or type resend for a new one): ") != PAM_SUCCESS || answer == NULL) {
+			secure_free_string(answer);
+			log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+			return OUT_CONV_ERR;
+		}
+		if (answer_is(answer, "resend")) {
+			secure_free_string(answer);
+			if (store_load(st, l->user, &rec, &err) < 0) {
+				pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+				log_outcome(l, LOG_ERR, "error", "reason=store");
+				return OUT_STORE_ERR;
+			}
+			wait = resend_wait(l, &rec, time(NULL));
+			record_wipe(&rec);
+			if (wait > 0) {
+				tell_user(l, "A new code can be sent only a little later.");
+				if (!l->silent)
+					(void)pam_info(l->pamh, "Wait %ld more seconds, or use the "
+						       "code already sent.", wait);
+				continue;
+			}
+			if ((o = send_login_code(l, st, address)) != OUT_SUCCESS)
+				return o;
+			continue;
+		}
+		code_from_answer(answer, code);
+		secure_free_string(answer);
+		r = verify_email_code(st, &l->cfg, l->user, code, false, address, time(NULL),
+				      l->service, l->rhost, &res, &err);
+		secure_wipe(code, sizeof(code));
+		if (r < 0)
+			return OUT_NOMEM;
+		if (res.outcome == VERIFY_NOT_ENROLLED) {
+			log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
+			return OUT_BAD_CODE;
+		}
+		return code_result(l, &res, &err);
+	}
+	log_outcome(l, LOG_NOTICE, "failure", "reason=too-many-resends");
+	return OUT_BAD_CODE;
+}
+
+/* The TOTP prompt; where email also works, "email" switches to it. */
+static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
+{
+	struct mfa_error err = { "" };
+	struct verify_result res;
+	char code[CODE_INPUT_MAX + 1];
+	char *answer = NULL;
+
+	l->method = "totp";
+	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, email_too ?
+		       "Verification code (or type email to get one by email): " :
+		       "Verification code: ") != PAM_SUCCESS || answer == NULL) {
+		secure_free_string(answer);
+		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+		return OUT_CONV_ERR;
+	}
+	if (email_too && answer_is(answer, "email")) {
+		secure_free_string(answer);
+		return email_login(l, st);
+	}
+	code_from_answer(answer, code);
+	secure_free_string(answer);
+	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost,
+			     &res, &err) < 0) {
+		secure_wipe(code, sizeof(code));
+		return OUT_NOMEM;
+	}
+	secure_wipe(code, sizeof(code));
+	return code_result(l, &res, &err);
 }
 
 /* A skip answered at the offer: the user may have enrolled in another
@@ -192,7 +354,8 @@ static enum outcome take_skip(struct login *l, struct store *st, bool remember)
 			r = 0;
 		}
 	}
-	enrolled = r == 0 && rec.totp.enrolled;
+	enrolled = r == 0 && (((rec.totp.enrolled ? METHOD_TOTP : 0) |
+				 (rec.email.verified ? METHOD_EMAIL : 0)) & l->policy.methods);
 	if (r == 0 && remember && !enrolled) {
 		rec.skip_since = (int64_t)time(NULL);
 		r = store_commit(txn, &rec, &err);
@@ -215,6 +378,39 @@ static enum outcome take_skip(struct login *l, struct store *st, bool remember)
 	return OUT_SKIP;
 }
 
+/* The confirmation after an enrollment, where an address is known.  It is
+ * a notice, not a condition: a mail failure is logged, not fatal. */
+static void confirm_enrollment(struct login *l, struct store *st)
+{
+	struct mfa_error err = { "" };
+	struct mfa_record rec;
+	char to[EMAIL_ADDRESS_MAX + 1];
+	bool known;
+
+	if (l->cfg.email.smtp_url == NULL || l->cfg.email.from == NULL)
+		return;
+	if (store_load(st, l->user, &rec, &err) < 0)
+		return;
+	known = notify_address(&l->cfg, &rec, l->user, to, sizeof(to));
+	record_wipe(&rec);
+	if (known && notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost,
+				     &err) < 0)
+		pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
+			   l->user, err.msg);
+	/* An address the user just typed may be the attacker's own: the
+	 * organisation's address for the user hears of it too. */
+	{
+		char org[EMAIL_ADDRESS_MAX + 1];
+
+		if (email_address_from_template(&l->cfg, l->user, org, sizeof(org)) == 0 &&
+		    (!known || strcmp(org, to) != 0) &&
+		    notify_enrolled(&l->cfg, org, l->user, l->method, l->service, l->rhost,
+				    &err) < 0)
+			pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
+				   l->user, err.msg);
+	}
+}
+
 static enum outcome enroll(struct login *l, struct store *st)
 {
 	struct mfa_error err = { "" };
@@ -223,14 +419,25 @@ static enum outcome enroll(struct login *l, struct store *st)
 		.service = l->service, .rhost = l->rhost,
 	};
 	enum enroll_outcome eo;
+	unsigned method;
 
-	if (enroll_totp_conversation(l->pamh, &req, &eo, &err) < 0)
+	if (enroll_choose_method(l->pamh, l->policy.methods, &method) < 0) {
+		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+		return OUT_CONV_ERR;
+	}
+	l->method = method_name(method);
+	if ((method == METHOD_TOTP ? enroll_totp_conversation(l->pamh, &req, &eo, &err) :
+	     enroll_email_conversation(l->pamh, &req, &eo, &err)) < 0)
 		return OUT_NOMEM;
 	switch (eo) {
 	case ENROLL_DONE:
-		(void)pam_info(l->pamh, "Your authenticator app is set up. From now on, "
-			       "log in with a code from it.");
+		(void)pam_info(l->pamh, method == METHOD_TOTP ?
+			       "Your authenticator app is set up. From now on, log in with "
+			       "a code from it." :
+			       "Your email address is set up. From now on, logins send a "
+			       "code to it.");
 		log_outcome(l, LOG_NOTICE, "enrolled", NULL);
+		confirm_enrollment(l, st);
 		return OUT_SUCCESS;
 	case ENROLL_FAILED:
 		tell_user(l, "Setup did not succeed and nothing was saved. "
@@ -245,24 +452,18 @@ static enum outcome enroll(struct login *l, struct store *st)
 	case ENROLL_CONV_ERROR:
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 		return OUT_CONV_ERR;
+	case ENROLL_MAIL_ERROR:
+		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		log_outcome(l, LOG_ERR, "error", "reason=mail");
+		tell_user(l, "Could not send the code: try again later or contact your "
+			     "administrator.");
+		return OUT_MAIL_ERR;
 	case ENROLL_ERROR:
 		break;
 	}
 	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 	log_outcome(l, LOG_ERR, "error", "reason=enrollment");
 	return OUT_STORE_ERR;
-}
-
-/* True if answer is word, in any case, with blanks around it. */
-static bool answer_is(const char *answer, const char *word)
-{
-	size_t len = strlen(word);
-
-	answer += strspn(answer, " \t");
-	if (strncasecmp(answer, word, len) != 0)
-		return false;
-	answer += len;
-	return answer[strspn(answer, " \t")] == '\0';
 }
 
 /* The user has no factor: offer enrollment, with a skip where allowed. */
@@ -288,13 +489,15 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 	/* The offer is the first prompt: a conversation that cannot answer it
 	 * cannot show a QR code either (a non-interactive service).  A caller
 	 * that asked for silence (PAM_SILENT) cannot be shown one either. */
-	if (!l->silent && pam_info(l->pamh, p == POLICY_REQUIRED ?
-		     "Multi-factor authentication is required for your account and is "
-		     "not set up yet. You need an authenticator app on your phone, such "
-		     "as Google Authenticator, Microsoft Authenticator or Authy." :
-		     "Multi-factor authentication is available for your account and is "
-		     "not set up yet. You need an authenticator app on your phone, such "
-		     "as Google Authenticator, Microsoft Authenticator or Authy.") == PAM_SUCCESS &&
+	if (!l->silent && pam_info(l->pamh, "Multi-factor authentication is %s for your "
+		     "account and is not set up yet. %s",
+		     p == POLICY_REQUIRED ? "required" : "available",
+		     !(l->policy.methods & METHOD_TOTP) ? "The codes will come by email." :
+		     l->policy.methods & METHOD_EMAIL ? "You can use an authenticator app on "
+		     "your phone, such as Google Authenticator, Microsoft Authenticator or "
+		     "Authy, or get codes by email." : "You need an authenticator app on "
+		     "your phone, such as Google Authenticator, Microsoft Authenticator or "
+		     "Authy.") == PAM_SUCCESS &&
 	    (!may_skip || pam_info(l->pamh, p == POLICY_OPT_OUT ?
 				   "Type \"skip\" to skip it; you will not be asked again." :
 				   "Type \"skip\" to skip it for this login.") == PAM_SUCCESS))
@@ -330,6 +533,7 @@ static enum outcome authenticate(struct login *l)
 {
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
+	unsigned usable;
 	struct store *st = NULL;
 	enum outcome o;
 	int r;
@@ -375,7 +579,11 @@ static enum outcome authenticate(struct login *l)
 		o = r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 		goto out;
 	}
-	if (!rec.totp.enrolled) {
+	/* A factor counts only where the policy allows its method. */
+	usable = (rec.totp.enrolled ? METHOD_TOTP : 0) |
+		 (rec.email.verified ? METHOD_EMAIL : 0);
+	usable &= l->policy.methods;
+	if (usable == 0) {
 		o = not_enrolled(l, st, &rec);
 		goto out;
 	}
@@ -390,7 +598,8 @@ static enum outcome authenticate(struct login *l)
 		goto out;
 	}
 	record_wipe(&rec);
-	o = ask_code(l, st);
+	l->has_totp = usable & METHOD_TOTP;
+	o = usable & METHOD_TOTP ? ask_code(l, st, usable & METHOD_EMAIL) : email_login(l, st);
 out:
 	record_wipe(&rec);
 	store_close(st);
@@ -409,6 +618,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	memset(&l, 0, sizeof(l));
 	l.pamh = pamh;
 	l.silent = (flags & PAM_SILENT) != 0;
+	l.method = "-";
 	if (parse_args(pamh, argc, argv, &l.opt) < 0)
 		return map_result(&l, OUT_CONFIG_ERR);
 

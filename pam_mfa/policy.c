@@ -35,16 +35,18 @@ int policy_parse(const char *name, enum mfa_policy *p)
 
 const char *method_name(unsigned method)
 {
-	return method == METHOD_TOTP ? "totp" : "?";
+	return method == METHOD_TOTP ? "totp" : method == METHOD_EMAIL ? "email" : "?";
 }
 
 int method_parse(const char *name, unsigned *method)
 {
-	if (strcmp(name, "totp") == 0) {
+	if (strcmp(name, "totp") == 0)
 		*method = METHOD_TOTP;
-		return 0;
-	}
-	return -EINVAL;
+	else if (strcmp(name, "email") == 0)
+		*method = METHOD_EMAIL;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 /* The user's primary and supplementary groups, from NSS. */

@@ -16,7 +16,8 @@ enum mfa_policy {
 
 /* Second factors, as a bit set. */
 #define METHOD_TOTP 0x1u
-#define METHOD_ALL METHOD_TOTP
+#define METHOD_EMAIL 0x2u
+#define METHOD_ALL (METHOD_TOTP | METHOD_EMAIL)
 
 struct mfa_config;
 
@@ -32,7 +33,7 @@ const char *policy_name(enum mfa_policy p);
 /* "required", "optional", "opt-out", "exempt"; 0 or -EINVAL. */
 int policy_parse(const char *name, enum mfa_policy *p);
 const char *method_name(unsigned method);
-/* "totp"; 0 or -EINVAL. */
+/* "totp", "email"; 0 or -EINVAL. */
 int method_parse(const char *name, unsigned *method);
 
 /* Decides the policy for a user from the rules: a user rule matches by name,

@@ -92,6 +92,7 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 		put(&p, "\n");
 	}
 	*p = '\0';
+	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
 	QRcode_free(qr);
 	*out = buf;
 	return 0;
@@ -189,8 +190,14 @@ int qr_write_png(const char *text, int fd)
 		goto out;
 	r = 0;
 out:
+	/* The image encodes the secret. */
+	if (raw != NULL)
+		explicit_bzero(raw, raw_len);
+	if (packed != NULL)
+		explicit_bzero(packed, compressBound((uLong)raw_len));
 	free(raw);
 	free(packed);
+	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
 	QRcode_free(qr);
 	return r;
 }
@@ -225,6 +232,8 @@ int qr_write_svg(const char *text, int fd)
 			}
 	if (r == 0)
 		r = write_all(fd, "\"/>\n</svg>\n", 11);
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
 	QRcode_free(qr);
 	return r;
 }

@@ -35,6 +35,8 @@ enum rec_key {
 	K_FAIL_COUNT, K_FAIL_SINCE, K_LOCK_UNTIL,
 	K_LOGIN_TIME, K_LOGIN_SERVICE, K_LOGIN_RHOST,
 	K_SKIP_SINCE,
+	K_EMAIL_ADDRESS, K_EMAIL_VERIFIED, K_EMAIL_ENROLLED, K_EMAIL_CODE,
+	K_EMAIL_CODE_EXPIRES, K_EMAIL_CODE_SENT,
 	K_COUNT
 };
 
@@ -54,6 +56,12 @@ static const char *const rec_key_names[K_COUNT] = {
 	[K_LOGIN_SERVICE] = "login.service",
 	[K_LOGIN_RHOST] = "login.rhost",
 	[K_SKIP_SINCE] = "skip.since",
+	[K_EMAIL_ADDRESS] = "email.address",
+	[K_EMAIL_VERIFIED] = "email.verified",
+	[K_EMAIL_ENROLLED] = "email.enrolled_at",
+	[K_EMAIL_CODE] = "email.code",
+	[K_EMAIL_CODE_EXPIRES] = "email.code_expires",
+	[K_EMAIL_CODE_SENT] = "email.code_sent",
 };
 
 /* Times are seconds since the epoch, bounded well inside int64_t. */
@@ -91,6 +99,87 @@ static int parse_number(const char *v, uint64_t max, uint64_t *out,
 		mfa_error_set(err, "%s: not a number in range", key);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int hex_decode(const char *hex, unsigned char *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = hex[2 * i + (size_t)j];
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else
+				return -EINVAL;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return hex[2 * len] == '\0' ? 0 : -EINVAL;
+}
+
+static void hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/* email.code is "SALT:HASH" in lower-case hex, or empty for no code. */
+static int parse_email(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_email *e,
+		       struct mfa_error *err)
+{
+	const char *code = values[K_EMAIL_CODE];
+	uint64_t n;
+
+	if (values[K_EMAIL_ADDRESS][0] != '\0' && !email_address_valid(values[K_EMAIL_ADDRESS])) {
+		mfa_error_set(err, "email.address: not a valid address");
+		return -EINVAL;
+	}
+	memcpy(e->address, values[K_EMAIL_ADDRESS], strlen(values[K_EMAIL_ADDRESS]) + 1);
+	if (parse_number(values[K_EMAIL_VERIFIED], 1, &n, "email.verified", err) < 0)
+		return -EINVAL;
+	e->verified = n == 1;
+	if (e->verified && e->address[0] == '\0') {
+		mfa_error_set(err, "email.verified: set without an address");
+		return -EINVAL;
+	}
+	if (parse_number(values[K_EMAIL_ENROLLED], TIME_MAX, &n, "email.enrolled_at", err) < 0)
+		return -EINVAL;
+	e->enrolled_at = (int64_t)n;
+	if (code[0] != '\0') {
+		if (strlen(code) != 2 * EMAIL_SALT_LEN + 1 + 2 * EMAIL_HASH_LEN ||
+		    code[2 * EMAIL_SALT_LEN] != ':') {
+			mfa_error_set(err, "email.code: malformed");
+			return -EINVAL;
+		}
+		char salt[2 * EMAIL_SALT_LEN + 1];
+		memcpy(salt, code, 2 * EMAIL_SALT_LEN);
+		salt[2 * EMAIL_SALT_LEN] = '\0';
+		if (hex_decode(salt, e->code_salt, EMAIL_SALT_LEN) < 0 ||
+		    hex_decode(code + 2 * EMAIL_SALT_LEN + 1, e->code_hash, EMAIL_HASH_LEN) < 0) {
+			mfa_error_set(err, "email.code: malformed");
+			return -EINVAL;
+		}
+		if (e->address[0] == '\0') {
+			mfa_error_set(err, "email.code: a code without an address");
+			return -EINVAL;
+		}
+		e->code_pending = true;
+	}
+	if (parse_number(values[K_EMAIL_CODE_EXPIRES], TIME_MAX, &n, "email.code_expires", err) < 0)
+		return -EINVAL;
+	e->code_expires = (int64_t)n;
+	if (parse_number(values[K_EMAIL_CODE_SENT], TIME_MAX, &n, "email.code_sent", err) < 0)
+		return -EINVAL;
+	e->code_sent = (int64_t)n;
 	return 0;
 }
 
@@ -172,7 +261,9 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 	for (int k = 0; k < K_COUNT; k++) {
 		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
 		/* Keys a version does not have must be absent. */
-		bool in_version = k != K_SKIP_SINCE || version >= 2;
+		bool in_version = k < K_SKIP_SINCE ||
+				  (k == K_SKIP_SINCE && version >= 2) ||
+				  (k >= K_EMAIL_ADDRESS && version >= 3);
 
 		if (!in_version && seen[k]) {
 			mfa_error_set(err, "%s is not part of version %u records",
@@ -251,6 +342,8 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 			goto out;
 		rec->skip_since = (int64_t)n;
 	}
+	if (version >= 3 && parse_email(values, &rec->email, err) < 0)
+		goto out;
 	r = 0;
 out:
 	secure_wipe(values, sizeof(values));
@@ -262,6 +355,7 @@ out:
 int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 {
 	char secret[TOTP_SECRET_B32_MAX + 1];
+	char code[2 * EMAIL_SALT_LEN + 1 + 2 * EMAIL_HASH_LEN + 1];
 	char lock[24];
 	size_t pos = 0;
 	int n;
@@ -290,12 +384,25 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 		(void)snprintf(lock, sizeof(lock), "admin");
 	else
 		(void)snprintf(lock, sizeof(lock), "%" PRId64, rec->locked_until);
+	if (rec->email.code_pending) {
+		hex_encode(rec->email.code_salt, EMAIL_SALT_LEN, code);
+		code[2 * EMAIL_SALT_LEN] = ':';
+		hex_encode(rec->email.code_hash, EMAIL_HASH_LEN, code + 2 * EMAIL_SALT_LEN + 1);
+	} else {
+		code[0] = '\0';
+	}
 	n = snprintf(buf + pos, buflen - pos,
 		     "fail.count=%u\nfail.since=%" PRId64 "\nlock.until=%s\n"
 		     "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\n"
-		     "skip.since=%" PRId64 "\nend\n",
+		     "skip.since=%" PRId64 "\n"
+		     "email.address=%s\nemail.verified=%d\nemail.enrolled_at=%" PRId64 "\n"
+		     "email.code=%s\nemail.code_expires=%" PRId64 "\nemail.code_sent=%" PRId64 "\n"
+		     "end\n",
 		     rec->fail_count, rec->fail_since, lock, rec->last_login,
-		     rec->last_service, rec->last_rhost, rec->skip_since);
+		     rec->last_service, rec->last_rhost, rec->skip_since,
+		     rec->email.address, rec->email.verified ? 1 : 0, rec->email.enrolled_at,
+		     code, rec->email.code_expires, rec->email.code_sent);
+	secure_wipe(code, sizeof(code));
 	if (n < 0 || (size_t)n >= buflen - pos)
 		goto nobufs;
 	return (int)(pos + (size_t)n);

@@ -7,11 +7,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "email.h"
 #include "totp.h"
 #include "util.h"
 
-/* Version 2 added skip.since; version 1 records are still read. */
-#define STORE_RECORD_VERSION 2
+/* Version 2 added skip.since, version 3 the email.* keys; older records are
+ * still read. */
+#define STORE_RECORD_VERSION 3
 /* The largest record read; a larger file is corrupt by definition. */
 #define STORE_RECORD_MAX 4096
 #define STORE_TEXT_MAX 255
@@ -25,6 +27,18 @@ struct mfa_totp {
 	uint64_t last_step;	/* last accepted time step; 0: none yet */
 };
 
+struct mfa_email {
+	char address[EMAIL_ADDRESS_MAX + 1];	/* empty: none */
+	bool verified;		/* proved with a code: the factor is enrolled */
+	int64_t enrolled_at;	/* when it was proved */
+	/* One pending code at a time: its salted hash, expiry and sending. */
+	bool code_pending;
+	unsigned char code_salt[EMAIL_SALT_LEN];
+	unsigned char code_hash[EMAIL_HASH_LEN];
+	int64_t code_expires;
+	int64_t code_sent;
+};
+
 struct mfa_record {
 	char user[USER_NAME_MAX + 1];
 	struct mfa_totp totp;
@@ -35,6 +49,7 @@ struct mfa_record {
 	char last_service[STORE_TEXT_MAX + 1];
 	char last_rhost[STORE_TEXT_MAX + 1];
 	int64_t skip_since;	/* an opt-out skip remembered since; 0: none */
+	struct mfa_email email;
 };
 
 void record_init(struct mfa_record *rec, const char *user);

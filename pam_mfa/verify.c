@@ -1,8 +1,10 @@
 /* Checking a TOTP code against a user's record; see verify.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lockout.h"
+#include "secmem.h"
 #include "verify.h"
 
 int verify_totp_code(struct store *st, const struct mfa_config *cfg, const char *user,
@@ -64,4 +66,107 @@ void code_from_answer(const char *answer, char *out)
 		if (*p != ' ')
 			out[o++] = *p;
 	out[o] = '\0';
+}
+
+int verify_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const char *code, bool enrolling, const char *address, time_t now,
+		      const char *service, const char *rhost, struct verify_result *res,
+		      struct mfa_error *err)
+{
+	unsigned char hash[EMAIL_HASH_LEN];
+	struct mfa_record rec;
+	struct store_txn *txn = NULL;
+	struct mfa_email *e = &rec.email;
+	bool exists, match;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = store_begin(st, user, &txn, &rec, &exists, err);
+	if (r < 0) {
+		res->outcome = VERIFY_STORE_ERROR;
+		return r == -ENOMEM ? r : 0;
+	}
+	if (enrolling ? e->verified || strcmp(e->address, address) != 0 : !e->verified) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		goto out;
+	}
+	if (lockout_active(&rec, now)) {
+		res->outcome = VERIFY_LOCKED;
+		goto out;
+	}
+	match = false;
+	if (e->code_pending && email_code_hash(e->code_salt, code, hash) == 0)
+		match = consttime_equal(hash, e->code_hash, EMAIL_HASH_LEN);
+	secure_wipe(hash, sizeof(hash));
+	if (match && (int64_t)now < e->code_expires) {
+		res->outcome = VERIFY_OK;
+		lockout_clear(&rec);
+		rec.last_login = (int64_t)now;
+		record_set_text(rec.last_service, service);
+		record_set_text(rec.last_rhost, rhost);
+		if (enrolling) {
+			e->verified = true;
+			e->enrolled_at = (int64_t)now;
+			rec.skip_since = 0;
+		}
+	} else {
+		res->locked_now = lockout_record_failure(&rec, cfg, now);
+		res->outcome = match || !e->code_pending ? VERIFY_EXPIRED : VERIFY_WRONG;
+	}
+	/* Single use: a right code is spent, and so is an expired one. */
+	if (res->outcome != VERIFY_WRONG) {
+		e->code_pending = false;
+		secure_wipe(e->code_salt, sizeof(e->code_salt));
+		secure_wipe(e->code_hash, sizeof(e->code_hash));
+		e->code_expires = 0;
+	}
+	res->fail_count = rec.fail_count;
+	if (store_commit(txn, &rec, err) < 0)
+		res->outcome = VERIFY_STORE_ERROR;
+out:
+	store_end(txn);
+	record_wipe(&rec);
+	return 0;
+}
+
+int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
+		     const char *address, const char *code, enum email_code_use use,
+		     time_t now, struct mfa_error *err)
+{
+	bool enrolling = use != EMAIL_CODE_LOGIN;
+	struct mfa_record rec;
+	struct store_txn *txn = NULL;
+	struct mfa_email *e = &rec.email;
+	bool exists;
+	int r;
+
+	r = store_begin(st, user, &txn, &rec, &exists, err);
+	if (r < 0)
+		return r;
+	if (use == EMAIL_CODE_REENROLL && e->verified) {
+		e->verified = false;
+		e->enrolled_at = 0;
+	}
+	if (enrolling ? e->verified : !e->verified || strcmp(e->address, address) != 0) {
+		mfa_error_set(err, "the user's email address changed meanwhile");
+		r = -ESTALE;
+		goto out;
+	}
+	if (enrolling && strcmp(e->address, address) != 0)
+		(void)snprintf(e->address, sizeof(e->address), "%s", address);
+	r = secure_random(e->code_salt, sizeof(e->code_salt));
+	if (r == 0)
+		r = email_code_hash(e->code_salt, code, e->code_hash);
+	if (r < 0) {
+		mfa_error_set(err, "cannot make the code's hash");
+		goto out;
+	}
+	e->code_pending = true;
+	e->code_sent = (int64_t)now;
+	e->code_expires = (int64_t)now + (int64_t)cfg->email.code_ttl;
+	r = store_commit(txn, &rec, err);
+out:
+	store_end(txn);
+	record_wipe(&rec);
+	return r;
 }

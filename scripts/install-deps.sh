@@ -6,7 +6,9 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build
   libpam0g-dev liboath-dev libconfig-dev libqrencode-dev zlib1g-dev libcmocka-dev
   libpam-modules libpam-runtime oathtool faketime libnss-wrapper
-  python3 util-linux mandoc e2fsprogs zbar-tools librsvg2-bin"
+  python3 util-linux mandoc e2fsprogs zbar-tools librsvg2-bin
+  libcurl4-openssl-dev libssl-dev python3-aiosmtpd openssl
+  openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2

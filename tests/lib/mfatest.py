@@ -26,6 +26,15 @@ NSS_WRAPPER_LIB = "libnss_wrapper.so"
 # programs use themselves.
 ASAN_EXIT = 86
 LSAN_EXIT = 23
+VALGRIND_EXIT = 87
+
+# MFATEST_VALGRIND=1 runs every program under test in valgrind's memcheck
+# (for a build without sanitizers): errors and definite leaks fail the test.
+VALGRIND = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--error-exitcode=%d" % VALGRIND_EXIT, "--trace-children=no",
+            "--suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "valgrind.supp")] \
+    if os.environ.get("MFATEST_VALGRIND") == "1" else []
 
 T0 = "2030-01-01 00:00:10"  # 10 s into a 30 s step: room on both sides
 
@@ -158,6 +167,9 @@ class World:
             preload.append(FAKETIME_LIB)
             env["MFATEST_CHILD_FAKETIME"] = at  # frozen: the clock does not move
             env["TZ"] = "UTC"
+            # libcurl times its SMTP exchange on the monotonic clock, which a
+            # frozen clock would stop: only the wall clock is faked.
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         # syslog_ns.py moves these into place for the command alone.
         env["MFATEST_CHILD_LD_PRELOAD"] = " ".join(preload)
         env["NSS_WRAPPER_PASSWD"] = self.passwd
@@ -166,24 +178,26 @@ class World:
         env["ASAN_OPTIONS"] = ("verify_asan_link_order=0:exitcode=%d:detect_leaks=1"
                                % ASAN_EXIT)
         env["LSAN_OPTIONS"] = "exitcode=%d" % LSAN_EXIT
+        # See pamrun.c: keeps the module mapped after pam_end.
+        env["PAMRUN_KEEP_LOADED"] = PAM_MFA_SO
         env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1:exitcode=%d" % ASAN_EXIT
         if extra:
             env.update(extra)
         return env
 
-    def _run(self, argv, at=None, input_text=None, extra_env=None, timeout=60):
+    def _run(self, argv, at=None, input_text=None, extra_env=None, timeout=180):
         """Runs argv with the world's environment, its syslog captured
         through a private /dev/log (see syslog_ns.py) into proc.log."""
         logfile = os.path.join(self.root, "syslog.%d" % self._runs)
         self._runs += 1
         wrapped = ["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
-                   SYSLOG_NS, logfile] + list(argv)
+                   SYSLOG_NS, logfile] + VALGRIND + list(argv)
         proc = subprocess.run(wrapped, input=input_text, capture_output=True,
                               env=self.env(at, extra_env), timeout=timeout,
                               errors="replace")
         with open(logfile) as f:
             proc.log = f.read().splitlines()
-        sanitizer = (proc.returncode in (ASAN_EXIT, LSAN_EXIT) or
+        sanitizer = (proc.returncode in (ASAN_EXIT, LSAN_EXIT, VALGRIND_EXIT) or
                      "Sanitizer" in proc.stderr or "runtime error:" in proc.stderr)
         if sanitizer:
             raise AssertionError("sanitizer report from %s:\n%s" % (argv, proc.stderr))
@@ -217,7 +231,7 @@ class World:
             argv += ["--rhost", rhost]
         argv += list(options)
         wrapped = ["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
-                   SYSLOG_NS, logfile] + argv
+                   SYSLOG_NS, logfile] + VALGRIND + argv
         proc = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=self.env(at), text=True,
                                 errors="replace")
@@ -243,7 +257,7 @@ class World:
                                            stderr)
         with open(logfile) as f:
             done.log = f.read().splitlines()
-        if proc.returncode in (ASAN_EXIT, LSAN_EXIT) or "Sanitizer" in stderr \
+        if proc.returncode in (ASAN_EXIT, LSAN_EXIT, VALGRIND_EXIT) or "Sanitizer" in stderr \
                 or "runtime error:" in stderr:
             raise AssertionError("sanitizer report from pamrun:\n" + stderr)
         res = Result(done)

@@ -2,6 +2,7 @@
  * stack from a directory with pam_start_confdir(), so tests never touch
  * /etc/pam.d.  Answers come from stdin, one line per prompt; every message
  * is echoed to stdout, and the last line is "result: PAM_NAME". */
+#include <dlfcn.h>
 #include <getopt.h>
 #include <security/pam_appl.h>
 #include <stdbool.h>
@@ -142,6 +143,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pamrun: --confdir and --user are required\n");
 		return 2;
 	}
+	/* libpam dlclose()s modules at pam_end, unmapping the dynamic TLS of
+	 * the module's libraries (libcurl, OpenSSL); LeakSanitizer's tracer
+	 * then walks the stale block at exit and crashes.  Holding the module
+	 * with RTLD_NODELETE keeps it mapped, as in a long-lived daemon. */
+	if (getenv("PAMRUN_KEEP_LOADED") != NULL &&
+	    dlopen(getenv("PAMRUN_KEEP_LOADED"), RTLD_NOW | RTLD_NODELETE) == NULL)
+		fprintf(stderr, "pamrun: %s\n", dlerror());
 	r = pam_start_confdir(service, no_user ? NULL : user, &conv, confdir, &pamh);
 	if (r != PAM_SUCCESS) {
 		printf("result: pam_start_confdir failed: %s\n", pam_name(r));

@@ -181,6 +181,15 @@ class Setup(unittest.TestCase):
         respond, _ = self.enroller()
         self.assertEqual(self.run_as_nobody([], respond=respond)[0], 0)
 
+    def test_missing_state_dir(self):
+        os.rmdir(self.w.state_dir)
+        for args in ([], ["--status"]):
+            code, out = self.run_as_nobody(args, answers=[PASSWORD])
+            self.assertEqual(code, 1, out)
+            self.assertIn("cannot open the MFA state store", out)
+            self.assertNotIn("otpauth://", out)
+        self.assertFalse(os.path.exists(self.w.state_dir))
+
     def test_exempt(self):
         self.w.write_config({"default_policy": '"exempt"'})
         code, out = self.run_as_nobody([], answers=[PASSWORD])

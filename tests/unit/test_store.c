@@ -50,6 +50,13 @@ static void plain_record(struct mfa_record *rec)
 	rec->locked_until = 1700001000;
 	rec->last_login = 0;
 	rec->skip_since = 1700002000;
+	/* An address being verified, with its pending code. */
+	(void)snprintf(rec->email.address, sizeof(rec->email.address), "bob.smith+mfa@example.com");
+	rec->email.code_pending = true;
+	memset(rec->email.code_salt, 0xa5, EMAIL_SALT_LEN);
+	memset(rec->email.code_hash, 0x3c, EMAIL_HASH_LEN);
+	rec->email.code_expires = 1700002300;
+	rec->email.code_sent = 1700002000;
 }
 
 static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
@@ -72,6 +79,13 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_string_equal(a->last_service, b->last_service);
 	assert_string_equal(a->last_rhost, b->last_rhost);
 	assert_int_equal(a->skip_since, b->skip_since);
+	assert_string_equal(a->email.address, b->email.address);
+	assert_int_equal(a->email.verified, b->email.verified);
+	assert_int_equal(a->email.code_pending, b->email.code_pending);
+	assert_memory_equal(a->email.code_hash, b->email.code_hash, EMAIL_HASH_LEN);
+	assert_memory_equal(a->email.code_salt, b->email.code_salt, EMAIL_SALT_LEN);
+	assert_int_equal(a->email.code_expires, b->email.code_expires);
+	assert_int_equal(a->email.code_sent, b->email.code_sent);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -108,7 +122,7 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	enrolled_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_contains(buf, "version=2\nuser=alice\n");
+	assert_contains(buf, "version=3\nuser=alice\n");
 	assert_contains(buf, "lock.until=admin\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
 	assert_true(out.totp.enrolled);
@@ -273,21 +287,32 @@ static void test_record_edits_refused(void **state)
 		{ "user=alice\n", "user=alice\nuser=alice\n" },
 		{ "totp.digits=8\n", "totp.digits=8\ntotp.digits=8\n" },
 		/* The version. */
-		{ "version=2\n", "version=3\n" },
-		{ "version=2\n", "version=02\n" },
-		{ "version=2\n", "version=0\n" },
-		{ "version=2\n", "version=\n" },
-		{ "version=2\n", "version=2.0\n" },
-		{ "version=2\n", "version= 2\n" },
-		{ "version=2\n", "version=4294967298\n" },
-		{ "version=2\nuser=alice\n", "user=alice\nversion=2\n" },
-		{ "version=2\n", "" },
-		{ "version=2\n", "version=2\nversion=2\n" },
-		/* Version 2 needs skip.since; version 1 must not have it. */
+		{ "version=3\n", "version=4\n" },
+		{ "version=3\n", "version=03\n" },
+		{ "version=3\n", "version=0\n" },
+		{ "version=3\n", "version=\n" },
+		{ "version=3\n", "version=3.0\n" },
+		{ "version=3\n", "version= 3\n" },
+		{ "version=3\n", "version=4294967299\n" },
+		{ "version=3\nuser=alice\n", "user=alice\nversion=3\n" },
+		{ "version=3\n", "" },
+		{ "version=3\n", "version=3\nversion=3\n" },
+		/* Keys of a later version in an earlier one, and missing ones. */
 		{ "skip.since=0\n", "" },
-		{ "version=2\n", "version=1\n" },
+		{ "version=3\n", "version=2\n" },
+		{ "version=3\n", "version=1\n" },
 		{ "skip.since=0\n", "skip.since=-1\n" },
 		{ "skip.since=0\n", "skip.since=x\n" },
+		{ "email.code_sent=0\n", "" },
+		/* Email: address, verified flag, code. */
+		{ "email.address=\n", "email.address=alice\n" },
+		{ "email.address=\n", "email.address=a@b.c\r\n" },
+		{ "email.address=\n", "email.address=a b@example.org\n" },
+		{ "email.verified=0\n", "email.verified=1\n" },
+		{ "email.verified=0\n", "email.verified=2\n" },
+		{ "email.code=\n", "email.code=00\n" },
+		{ "email.code=\n", "email.code=" "00112233445566778899aabbccddeeff:"
+		  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n" },
 		/* A partial totp group. */
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "" },
 		{ "totp.algorithm=sha256\n", "" },

@@ -1,0 +1,203 @@
+/* mfactl's email side: enroll --method email, send-setup, and the notices
+ * sent to users when an admin changes their factors. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lockout.h"
+#include "mfactl.h"
+#include "notify.h"
+#include "policy.h"
+#include "secmem.h"
+#include "verify.h"
+
+/* Sets the user's email address: verified at once (--verified), or with a
+ * code sent to it that the user types at the next login.  The code goes
+ * out before anything is written, so a mail failure changes nothing. */
+int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address,
+			bool verified, bool force)
+{
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	char addr[EMAIL_ADDRESS_MAX + 1], code[EMAIL_CODE_DIGITS_MAX + 1];
+	bool exists;
+	int status = EXIT_FAIL, r;
+
+	record_init(&rec, NULL);
+	if (address != NULL) {
+		if (!email_address_valid(address)) {
+			fprintf(stderr, "mfactl enroll: \"%.80s\" is not an email address this "
+				"system accepts (name@example.org: no spaces, quotes, commas or "
+				"line breaks)\n", address);
+			return EXIT_FAIL;
+		}
+		(void)snprintf(addr, sizeof(addr), "%s", address);
+	} else if (email_address_from_template(&ctx->cfg, user, addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "mfactl enroll: no address: give --address, or set the "
+			"email.address template in %s\n", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
+		return EXIT_FAIL;
+	r = store_load(st, user, &rec, &err);
+	if (r == -ENOENT) {
+		record_init(&rec, user);
+	} else if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		goto out;
+	}
+	if (rec.email.verified && !force) {
+		fprintf(stderr, "mfactl enroll: %s already has email enrolled (%s); use "
+			"--force to replace it\n", user, rec.email.address);
+		goto out;
+	}
+	record_wipe(&rec);
+	if (verified) {
+		r = store_begin(st, user, &txn, &rec, &exists, &err);
+		if (r == 0) {
+			(void)snprintf(rec.email.address, sizeof(rec.email.address), "%s", addr);
+			lockout_clear(&rec);
+			rec.email.verified = true;
+			rec.email.enrolled_at = (int64_t)time(NULL);
+			rec.email.code_pending = false;
+			rec.email.code_expires = 0;
+			rec.skip_since = 0;
+			r = store_commit(txn, &rec, &err);
+		}
+		if (r < 0) {
+			fprintf(stderr, "mfactl: %s\n", err.msg);
+			goto out;
+		}
+		printf("Enrolled %s for email codes to %s (verified by the administrator).\n",
+		       user, addr);
+		mfactl_log_action("action=enroll user=%s method=email verified=admin", user);
+		if (notify_enrolled(&ctx->cfg, addr, user, "email", "mfactl", "", &err) < 0)
+			fprintf(stderr, "mfactl: note: no confirmation email: %s\n", err.msg);
+		status = EXIT_OK;
+		goto out;
+	}
+	/* Unverified: the code goes out first, and only then (with --force)
+	 * does an enrolled address give way, in the same write as the code. */
+	if (email_code_new(ctx->cfg.email.code_digits, code) < 0) {
+		fprintf(stderr, "mfactl: cannot get random bytes\n");
+		goto out;
+	}
+	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
+	if (r == 0)
+		r = store_email_code(st, &ctx->cfg, user, addr, code,
+				     force ? EMAIL_CODE_REENROLL : EMAIL_CODE_ENROLL, time(NULL), &err);
+	secure_wipe(code, sizeof(code));
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		goto out;
+	}
+	printf("Sent a verification code to %s. %s proves the address by typing it at "
+	       "the next login within %u minute%s (a later login sends a new code).\n",
+	       addr, user, (ctx->cfg.email.code_ttl + 59) / 60,
+	       ctx->cfg.email.code_ttl > 60 ? "s" : "");
+	mfactl_log_action("action=enroll user=%s method=email verified=pending", user);
+	status = EXIT_OK;
+out:
+	record_wipe(&rec);
+	store_end(txn);
+	store_close(st);
+	return status;
+}
+
+void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *address,
+			 const char *method)
+{
+	struct mfa_error err = { "" };
+	char to[EMAIL_ADDRESS_MAX + 1];
+
+	if (ctx->cfg.email.smtp_url == NULL || ctx->cfg.email.from == NULL)
+		return;
+	if (address != NULL && address[0] != '\0')
+		(void)snprintf(to, sizeof(to), "%s", address);
+	else if (email_address_from_template(&ctx->cfg, user, to, sizeof(to)) < 0)
+		return;
+	if (notify_reset(&ctx->cfg, to, user, method, &err) < 0)
+		fprintf(stderr, "mfactl: note: no email to %s about the reset: %s\n", user, err.msg);
+	else
+		printf("Told %s by email at %s.\n", user, to);
+}
+
+static const char send_setup_help[] =
+	"usage: mfactl send-setup USER\n"
+	"\n"
+	"Emails USER instructions to set up multi-factor authentication at their\n"
+	"next login: the methods allowed, the apps to use, what they will see, and\n"
+	"the enroll_by deadline if their policy is required.  The address is the\n"
+	"verified one on record, else the email.address template's.\n";
+
+int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mfa_error err = { "" };
+	struct policy_decision d;
+	struct mfa_record rec;
+	struct store *st = NULL;
+	char to[EMAIL_ADDRESS_MAX + 1];
+	const char *user;
+	bool known;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		fputs(send_setup_help, c == 'h' ? stdout : stderr);
+		return c == 'h' ? EXIT_OK : EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		fputs(send_setup_help, stderr);
+		return EXIT_USAGE;
+	}
+	user = argv[optind];
+	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	if (ctx->cfg.email.smtp_url == NULL || ctx->cfg.email.from == NULL) {
+		fprintf(stderr, "mfactl send-setup: email is not configured (email.smtp_url, "
+			"email.from in %s)\n", ctx->config_path);
+		return EXIT_FAIL;
+	}
+	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
+		fprintf(stderr, "mfactl: %s: %s\n", user, err.msg);
+		return EXIT_FAIL;
+	}
+	if (d.policy == POLICY_EXEMPT) {
+		fprintf(stderr, "mfactl send-setup: %s is exempt: there is nothing to set up\n", user);
+		return EXIT_FAIL;
+	}
+	record_init(&rec, user);
+	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	if (r == 0 && store_load(st, user, &rec, &err) < 0)
+		record_init(&rec, user);
+	store_close(st);
+	known = notify_address(&ctx->cfg, &rec, user, to, sizeof(to));
+	if (((rec.totp.enrolled ? METHOD_TOTP : 0u) | (rec.email.verified ? METHOD_EMAIL : 0u)) &
+	    d.methods) {
+		record_wipe(&rec);
+		fprintf(stderr, "mfactl send-setup: %s has already set up multi-factor "
+			"authentication\n", user);
+		return EXIT_FAIL;
+	}
+	record_wipe(&rec);
+	if (!known) {
+		fprintf(stderr, "mfactl send-setup: no address known for %s: set the "
+			"email.address template, or mfactl enroll %s --method email --address ADDR\n",
+			user, user);
+		return EXIT_FAIL;
+	}
+	if (notify_setup(&ctx->cfg, to, user, policy_name(d.policy), &err) < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	printf("Sent setup instructions to %s at %s.\n", user, to);
+	mfactl_log_action("action=send-setup user=%s", user);
+	return EXIT_OK;
+}

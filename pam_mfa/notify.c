@@ -1,0 +1,163 @@
+/* The emails pam_mfa sends to users; see notify.h.  Host, service and
+ * remote host are sanitized before they reach a subject or a body. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "secmem.h"
+#include "util.h"
+
+static void host_name(char *out, size_t len)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		(void)snprintf(host, sizeof(host), "this system");
+	sanitize_printable(host, out, len);
+}
+
+static void utc_now(char *out, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	(void)strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec,
+		    const char *user, char *out, size_t len)
+{
+	if (rec != NULL && rec->email.verified && rec->email.address[0] != '\0') {
+		(void)snprintf(out, len, "%s", rec->email.address);
+		return true;
+	}
+	return email_address_from_template(cfg, user, out, len) == 0;
+}
+
+int notify_code(const struct mfa_config *cfg, const char *to, const char *user,
+		const char *code, bool verify, const char *service, const char *rhost,
+		struct mfa_error *err)
+{
+	char host[128], svc[64], from[128], when[32], subject[256], body[2048];
+	unsigned minutes = (cfg->email.code_ttl + 59) / 60;
+	int r;
+
+	host_name(host, sizeof(host));
+	sanitize_printable(service, svc, sizeof(svc));
+	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
+	utc_now(when, sizeof(when));
+	(void)snprintf(subject, sizeof(subject), verify ?
+		       "Confirm your email address for logins to %s" :
+		       "Your login code for %s", host);
+	(void)snprintf(body, sizeof(body),
+		       "%s\n"
+		       "\n"
+		       "    %s\n"
+		       "\n"
+		       "It was asked for by a login of %s to %s (%s) from %s at %s.\n"
+		       "It works once and expires in %u minute%s.\n"
+		       "\n"
+		       "If this was not you, someone knows your password: change it and\n"
+		       "tell your administrator.  Never give this code to anyone.\n",
+		       verify ? "Your code to confirm this email address for multi-factor\n"
+				"authentication is:" :
+				"Your one-time login code is:",
+		       code, user, host, svc, from, when, minutes, minutes == 1 ? "" : "s");
+	r = email_send(cfg, to, subject, body, err);
+	secure_wipe(body, sizeof(body));
+	return r;
+}
+
+int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *user,
+		    const char *method, const char *service, const char *rhost,
+		    struct mfa_error *err)
+{
+	char host[128], svc[64], from[128], when[32], subject[256], body[2048];
+
+	host_name(host, sizeof(host));
+	sanitize_printable(service, svc, sizeof(svc));
+	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
+	utc_now(when, sizeof(when));
+	(void)snprintf(subject, sizeof(subject), "Multi-factor authentication set up for %s on %s",
+		       user, host);
+	(void)snprintf(body, sizeof(body),
+		       "Multi-factor authentication was set up for %s on %s at %s,\n"
+		       "through %s from %s, with %s.\n"
+		       "\n"
+		       "From now on, logins ask for a code from it.\n"
+		       "\n"
+		       "If this was not you, tell your administrator at once: someone who\n"
+		       "knows your password has set up their own second factor.\n",
+		       user, host, when, svc, from,
+		       strcmp(method, "email") == 0 ? "codes sent to this email address" :
+		       "an authenticator app");
+	return email_send(cfg, to, subject, body, err);
+}
+
+int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
+		 const char *method, struct mfa_error *err)
+{
+	char host[128], when[32], subject[256], body[2048];
+
+	host_name(host, sizeof(host));
+	utc_now(when, sizeof(when));
+	(void)snprintf(subject, sizeof(subject), "Multi-factor authentication reset for %s on %s",
+		       user, host);
+	(void)snprintf(body, sizeof(body),
+		       "An administrator reset %s for %s on %s at %s.\n"
+		       "\n"
+		       "At your next login you may be asked to set it up again.\n"
+		       "If you did not ask for this, tell your administrator.\n",
+		       method == NULL ? "multi-factor authentication" :
+		       strcmp(method, "email") == 0 ? "email codes" : "the authenticator app",
+		       user, host, when);
+	return email_send(cfg, to, subject, body, err);
+}
+
+int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
+		 const char *policy, struct mfa_error *err)
+{
+	char host[128], subject[256], body[4096], deadline[64] = "";
+	bool totp = cfg->methods & METHOD_TOTP, email = cfg->methods & METHOD_EMAIL;
+	int n;
+
+	host_name(host, sizeof(host));
+	if (cfg->enroll_by > 0 && strcmp(policy, "required") == 0) {
+		time_t t = (time_t)cfg->enroll_by;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		(void)strftime(deadline, sizeof(deadline), "%Y-%m-%d", &tm);
+	}
+	(void)snprintf(subject, sizeof(subject),
+		       "Set up multi-factor authentication for %s on %s", user, host);
+	n = snprintf(body, sizeof(body),
+		     "Multi-factor authentication is %s for your account %s on %s.\n"
+		     "At your next login, after your password, you will be asked to set it up.\n"
+		     "\n",
+		     strcmp(policy, "required") == 0 ? "required" : "available", user, host);
+	if (totp && n > 0 && (size_t)n < sizeof(body))
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "With an authenticator app: install one on your phone first, for\n"
+			      "example Google Authenticator, Microsoft Authenticator, Authy, Duo\n"
+			      "Mobile or Okta Verify.  The login shows a QR code: scan it with the\n"
+			      "app (or open the otpauth:// link, or type the key), then type the\n"
+			      "%u-digit code the app shows.  Later logins ask for a fresh code.\n"
+			      "\n", cfg->totp.digits);
+	if (email && n > 0 && (size_t)n < sizeof(body))
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "With email: the login sends a code to your address; type it in.\n"
+			      "Later logins send a new code each time.\n"
+			      "\n");
+	if (deadline[0] != '\0' && n > 0 && (size_t)n < sizeof(body))
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "Please do it by %s: after that date, logins without it are\n"
+			      "refused until your administrator sets it up for you.\n\n", deadline);
+	if (n > 0 && (size_t)n < sizeof(body))
+		(void)snprintf(body + n, sizeof(body) - (size_t)n,
+			       "Questions: ask your administrator.\n");
+	return email_send(cfg, to, subject, body, err);
+}
