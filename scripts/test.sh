@@ -3,7 +3,7 @@
 # needed, builds with warnings as errors under ASan and UBSan and runs the
 # whole suite, then builds optimised (warnings as errors again: -O2 and
 # _FORTIFY_SOURCE find what a debug build cannot) and runs the PAM-stack
-# suites once more under valgrind's memcheck.
+# suites once more under valgrind's memcheck; last, the libFuzzer targets.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,4 +24,11 @@ ninja -C "$BUILD-release" || status=1
 # mfa-setup is setuid, which valgrind cannot follow; its suite runs above.
 MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	--timeout-multiplier 3 pam-login pam-policy pam-email || status=$?
+
+echo "== libFuzzer (clang): record parser, config parser, pam_sm_authenticate, 60 s each"
+rm -rf "$BUILD-fuzz"
+CC=clang-14 meson setup "$BUILD-fuzz" -Dfuzz=true -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -Dbuildtype=debugoptimized >/dev/null
+ninja -C "$BUILD-fuzz" || status=1
+meson test -C "$BUILD-fuzz" --suite fuzz --print-errorlogs --num-processes 2 || status=$?
 exit $status

@@ -27,7 +27,7 @@ static void test_address_grammar(void **state)
 		"alice@example.org\r\nBcc: x@evil.org", "alice@example.org\n",
 		"alice@example.org>", "<alice@example.org>", "alice@example.org,bob@example.org",
 		"alice;bob@example.org", "al(ice)@example.org", "alice@[127.0.0.1]",
-		"ali\xc3\xa7" "e@example.org", "alice@ex_ample.org",
+		("ali\xc3\xa7" "e@example.org"), "alice@ex_ample.org",
 	};
 	char longest[300];
 

@@ -1,0 +1,33 @@
+/* libFuzzer: the state-record parser.  Anything may come in; nothing may
+ * crash, and a record that parses must format back to what parses the same
+ * (the format is canonical). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mfa_record rec, again;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX + 1];
+	int len;
+
+	if (size > STORE_RECORD_MAX)
+		return 0;
+	if (record_parse((const char *)data, size, NULL, &rec, &err) != 0)
+		return 0;
+	len = record_format(&rec, buf, sizeof(buf));
+	if (len < 0 || record_parse(buf, (size_t)len, rec.user, &again, &err) != 0)
+		abort();
+	if (rec.totp.enrolled != again.totp.enrolled || rec.fail_count != again.fail_count ||
+	    rec.locked_until != again.locked_until || rec.email.verified != again.email.verified ||
+	    memcmp(rec.totp.secret, again.totp.secret, sizeof(rec.totp.secret)) != 0)
+		abort();
+	record_wipe(&rec);
+	record_wipe(&again);
+	return 0;
+}

@@ -1,0 +1,154 @@
+"""Crash safety, races and a full disk, against the real store and module.
+Run inside `unshare -m` (see meson.build): the full-disk test mounts a small
+tmpfs over its own state directory, which nobody else then sees."""
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+from mfatest import T0, WorldTest, main, oathtool
+
+STRESS = os.environ["STORE_STRESS"]
+
+
+def parse_record(path):
+    with open(path) as f:
+        text = f.read()
+    assert text.endswith("\nend\n"), path
+    return dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
+
+
+class CrashSafety(WorldTest):
+    def test_sigkill_during_updates(self):
+        confirmed = {}          # user -> (counter, enrolled) the store promised
+        updates = 0
+        deadline = time.monotonic() + 45
+        kills = 0
+        while kills < 150 and time.monotonic() < deadline:
+            proc = subprocess.Popen([STRESS, self.w.state_dir, "6", "100000"],
+                                    stdout=subprocess.PIPE, text=True)
+            time.sleep(random.uniform(0.05, 0.4))
+            proc.send_signal(signal.SIGKILL)
+            out, _ = proc.communicate()
+            kills += 1
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) != 3:
+                    continue    # a line cut by the kill promised nothing
+                user, counter, enrolled = parts[0], int(parts[1]), parts[2] == "1"
+                updates += 1
+                confirmed[user] = max(confirmed.get(user, (0, False)),
+                                      (counter, enrolled))
+            # After every kill: every record parses, and nothing the store
+            # confirmed is lost.
+            for user, (counter, enrolled) in confirmed.items():
+                rec = parse_record(os.path.join(self.w.state_dir, user))
+                self.assertGreaterEqual(int(rec["login.time"]), counter, user)
+                if enrolled:
+                    self.assertIn("totp.secret", rec, user)
+        self.assertGreater(updates, 500, "too few updates to mean anything")
+        # Temporary files left by the kills are never taken for records.
+        status = self.w.mfactl("status", "--json")
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertNotIn(".tmp.", status.stdout)
+        check = self.w.mfactl("check")
+        self.assertEqual(check.returncode, 0, check.stderr)
+        print("%d kills, %d confirmed updates, %d leftover temporary files" % (
+            kills, updates, len([n for n in os.listdir(self.w.state_dir)
+                                 if n.startswith(".tmp.")])))
+
+
+class Races(WorldTest):
+    config = {"lockout": "{ attempts = 1000; interval = 900; unlock_after = 600; }"}
+
+    def parallel(self, n, fn):
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(fn())) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    def test_concurrent_failures_all_counted(self):
+        self.w.enroll("alice")
+        results = self.parallel(16, lambda: self.w.login("alice", ["abcdef"]).pam)
+        self.assertEqual(results, ["PAM_AUTH_ERR"] * 16)
+        self.assertEqual(self.w.record("alice")["fail.count"], "16")
+
+    def test_reset_during_logins(self):
+        secret = self.w.enroll("alice")
+        stop = time.monotonic() + 8
+
+        def logins():
+            n = 0
+            while time.monotonic() < stop:
+                self.w.login("alice", ["abcdef"])
+                n += 1
+            return n
+
+        def resets():
+            n = 0
+            while time.monotonic() < stop:
+                self.w.mfactl("enroll", "alice", "--force", "--qr", "none")
+                self.w.mfactl("reset", "alice")
+                n += 1
+            return n
+
+        threads = [threading.Thread(target=f) for f in (logins, logins, resets)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # Consistent afterwards: the record, if any, parses; no temp files.
+        check = self.w.mfactl("check")
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertFalse([n for n in os.listdir(self.w.state_dir) if n.startswith(".tmp.")])
+        self.assertTrue(secret)
+
+
+class FullDisk(WorldTest):
+    def test_login_that_cannot_write_fails_closed(self):
+        secret = self.w.enroll("alice")
+        with open(os.path.join(self.w.state_dir, "alice")) as f:
+            before = f.read()
+        lock = os.path.join(self.w.state_dir, ".lock.alice")
+        saved = {n: open(os.path.join(self.w.state_dir, n)).read()
+                 for n in os.listdir(self.w.state_dir)}
+        # A tiny tmpfs (this test runs in its own mount namespace) as the
+        # state directory, holding the same files, then filled up.
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700,uid=0,gid=0",
+                        "tmpfs", self.w.state_dir], check=True)
+        try:
+            for name, text in saved.items():
+                with open(os.path.join(self.w.state_dir, name), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(self.w.state_dir, name), 0o600)
+            filler = os.path.join(self.w.state_dir, ".tmp.filler.00000000")
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(fd, b"\0" * 512) > 0:
+                    pass
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            res = self.w.login("alice", [oathtool(secret, T0)])
+            self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+            self.assertTrue(any("cannot write the record" in l and "No space left" in l
+                                for l in res.log), res)
+            self.assertTrue(any("reason=store-write" in l for l in res.log), res)
+            with open(os.path.join(self.w.state_dir, "alice")) as f:
+                self.assertEqual(f.read(), before)
+            self.assertTrue(os.path.exists(lock))
+            # With room again, the same code works: nothing was half-done.
+            os.unlink(filler)
+            self.assertEqual(self.w.login("alice", [oathtool(secret, T0)]).pam, "PAM_SUCCESS")
+        finally:
+            subprocess.run(["umount", self.w.state_dir], check=False)
+
+
+if __name__ == "__main__":
+    main()
