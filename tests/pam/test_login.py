@@ -260,6 +260,36 @@ class FailClosed(WorldTest):
         os.symlink(os.path.join(self.w.root, "elsewhere"), path)
         self.assertRefused("PAM_AUTHINFO_UNAVAIL", "symbolic link")
 
+    def test_planted_links_write_nothing_outside(self):
+        outside = os.path.join(self.w.root, "outside")
+        target = os.path.join(outside, "victim")
+        os.mkdir(outside)
+        with open(target, "w") as f:
+            f.write("untouched")
+        lock = os.path.join(self.w.state_dir, ".lock.alice")
+        os.unlink(lock)
+        # The lock is taken after the code is typed (nobody holds it while
+        # typing), so the code is asked, then the login fails closed.
+        for planted, text in ((target, ".lock.alice"),
+                              (os.path.join(outside, "created-by-us"), ".lock.alice"),
+                              (None, "refusing a lock file")):
+            with self.subTest(planted=planted):
+                if planted:
+                    os.symlink(planted, lock)
+                else:
+                    os.link(target, lock)
+                try:
+                    res = self.w.login("alice", [self.code])
+                finally:
+                    os.unlink(lock)
+                self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
+                self.assertTrue(any(text in l for l in res.log), res)
+        with open(target) as f:
+            self.assertEqual(f.read(), "untouched")
+        self.assertEqual(sorted(os.listdir(outside)), ["victim"])
+        # With the plants gone, the right code still works.
+        self.assertPam(self.w.login("alice", [self.code]), "PAM_SUCCESS")
+
     def test_state_dir_insecure(self):
         os.chmod(self.w.state_dir, 0o755)
         self.assertRefused("PAM_AUTHINFO_UNAVAIL", "must have mode 0700")
