@@ -52,27 +52,14 @@ int method_parse(const char *name, unsigned *method)
 /* The user's primary and supplementary groups, from NSS. */
 static int user_groups(const char *user, gid_t **out, int *count, struct mfa_error *err)
 {
-	struct passwd pw, *res = NULL;
-	char *buf = NULL;
-	size_t len = 16384;
-	gid_t *groups = NULL;
+	gid_t *groups = NULL, primary;
 	int n = 64, r;
 
-	for (;;) {
-		free(buf);
-		buf = malloc(len);
-		if (buf == NULL)
-			return -ENOMEM;
-		r = getpwnam_r(user, &pw, buf, len, &res);
-		if (r != ERANGE || len >= (1u << 20))
-			break;
-		len *= 2;
-	}
-	if (r != 0 || res == NULL) {
-		free(buf);
+	r = user_primary_gid(user, &primary);
+	if (r <= 0) {
 		mfa_error_set(err, "cannot look up the user's account: %s",
-			      r ? strerror(r) : "not found");
-		return r ? -EIO : -ENOENT;
+			      r < 0 ? strerror(-r) : "not found");
+		return r < 0 ? r : -ENOENT;
 	}
 	for (;;) {
 		int want = n;
@@ -80,23 +67,20 @@ static int user_groups(const char *user, gid_t **out, int *count, struct mfa_err
 
 		if (g == NULL) {
 			free(groups);
-			free(buf);
 			return -ENOMEM;
 		}
 		groups = g;
-		if (getgrouplist(user, pw.pw_gid, groups, &want) >= 0) {
+		if (getgrouplist(user, primary, groups, &want) >= 0) {
 			n = want;
 			break;
 		}
 		if (want <= n || want > 65536) {
 			free(groups);
-			free(buf);
 			mfa_error_set(err, "cannot list the user's groups");
 			return -EIO;
 		}
 		n = want;
 	}
-	free(buf);
 	*out = groups;
 	*count = n;
 	return 0;

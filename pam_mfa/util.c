@@ -45,7 +45,7 @@ bool user_name_valid(const char *name)
 	return true;
 }
 
-int user_lookup(const char *user)
+int user_primary_gid(const char *user, gid_t *gid)
 {
 	struct passwd pw, *res = NULL;
 	size_t len = 16384;
@@ -57,6 +57,8 @@ int user_lookup(const char *user)
 		if (buf == NULL)
 			return -ENOMEM;
 		r = getpwnam_r(user, &pw, buf, len, &res);
+		if (r == 0 && res != NULL)
+			*gid = pw.pw_gid;
 		free(buf);
 		if (r != ERANGE || len >= (1u << 20))
 			break;
@@ -68,6 +70,13 @@ int user_lookup(const char *user)
 	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
 		return 0;
 	return r == ENOMEM ? -ENOMEM : -EIO;
+}
+
+int user_lookup(const char *user)
+{
+	gid_t gid;
+
+	return user_primary_gid(user, &gid);
 }
 
 void sanitize_printable(const char *in, char *out, size_t outlen)

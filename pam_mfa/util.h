@@ -28,6 +28,8 @@ bool user_name_valid(const char *name);
 /* 1 if the user is in the passwd database, 0 if not, -ENOMEM or -EIO if
  * NSS could not tell (a directory server down is not an unknown user). */
 int user_lookup(const char *user);
+/* The same, and the user's primary group in *gid when found. */
+int user_primary_gid(const char *user, gid_t *gid);
 
 /* Copies in to out (size outlen > 0) with every byte that is not printable
  * ASCII replaced by '?', truncated to fit: for logging untrusted strings. */
