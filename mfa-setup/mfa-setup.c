@@ -211,7 +211,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 	struct enroll_request req;
 	enum enroll_outcome eo;
 	unsigned choices = 0, method = METHOD_TOTP;
-	bool email_verified = false, had_totp = false;
+	unsigned have = 0;
 	unsigned char old_secret[TOTP_SECRET_MAX];
 	size_t old_len = 0;
 	int r, status = EXIT_FAIL;
@@ -278,10 +278,9 @@ static int run(struct setup *s, bool replace, bool status_only)
 		old_len = rec.totp.secret_len;
 		memcpy(old_secret, rec.totp.secret, old_len);
 	}
-	email_verified = rec.email.verified;
-	had_totp = rec.totp.enrolled;
+	have = record_methods(&rec);
 	record_wipe(&rec);
-	if (email_verified && !had_totp && !replace) {
+	if (have == METHOD_EMAIL && !replace) {
 		/* Proving an email code here is not supported: ask for the app
 		 * at the next login instead, where the email code is asked. */
 		fprintf(stderr, "mfa-setup: you log in with email codes; to add an "
@@ -291,15 +290,14 @@ static int run(struct setup *s, bool replace, bool status_only)
 	/* What can be set up: the allowed methods the user does not have yet
 	 * (--replace is for the authenticator app). */
 	choices = replace ? METHOD_TOTP :
-		  s->policy.methods & ~((email_verified ? METHOD_EMAIL : 0u) |
-					(had_totp ? METHOD_TOTP : 0u));
+		  s->policy.methods & ~have;
 	if (choices == 0 || (replace && !(s->policy.methods & METHOD_TOTP))) {
 		fprintf(stderr, "mfa-setup: there is nothing more your policy lets you set up\n");
 		goto out;
 	}
 	/* Whoever already has a factor proves it before adding or replacing
 	 * one: the password alone must not change how this account logs in. */
-	if (authenticate_user(s) < 0 || ((replace || had_totp) && prove_current(s) < 0))
+	if (authenticate_user(s) < 0 || ((replace || (have & METHOD_TOTP)) && prove_current(s) < 0))
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.cfg = &s->cfg;

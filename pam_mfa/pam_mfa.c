@@ -354,8 +354,7 @@ static enum outcome take_skip(struct login *l, struct store *st, bool remember)
 			r = 0;
 		}
 	}
-	enrolled = r == 0 && (((rec.totp.enrolled ? METHOD_TOTP : 0) |
-				 (rec.email.verified ? METHOD_EMAIL : 0)) & l->policy.methods);
+	enrolled = r == 0 && (record_methods(&rec) & l->policy.methods);
 	if (r == 0 && remember && !enrolled) {
 		rec.skip_since = (int64_t)time(NULL);
 		r = store_commit(txn, &rec, &err);
@@ -580,9 +579,7 @@ static enum outcome authenticate(struct login *l)
 		goto out;
 	}
 	/* A factor counts only where the policy allows its method. */
-	usable = (rec.totp.enrolled ? METHOD_TOTP : 0) |
-		 (rec.email.verified ? METHOD_EMAIL : 0);
-	usable &= l->policy.methods;
+	usable = record_methods(&rec) & l->policy.methods;
 	if (usable == 0) {
 		o = not_enrolled(l, st, &rec);
 		goto out;

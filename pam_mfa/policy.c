@@ -109,11 +109,7 @@ static int group_gid(const char *name, gid_t *gid)
 	}
 	if (r == 0)
 		return res != NULL;
-	/* glibc reports "no such group" as 0 with NULL, but some NSS
-	 * modules use these errno values for it. */
-	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-		return 0;
-	return -EIO;
+	return nss_not_found(r) ? 0 : -EIO;
 }
 
 int policy_group_exists(const char *name)

@@ -74,6 +74,11 @@ void record_init(struct mfa_record *rec, const char *user)
 		(void)snprintf(rec->user, sizeof(rec->user), "%s", user);
 }
 
+unsigned record_methods(const struct mfa_record *rec)
+{
+	return (rec->totp.enrolled ? METHOD_TOTP : 0u) | (rec->email.verified ? METHOD_EMAIL : 0u);
+}
+
 void record_wipe(struct mfa_record *rec)
 {
 	secure_wipe(rec, sizeof(*rec));

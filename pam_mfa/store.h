@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "email.h"
+#include "policy.h"
 #include "totp.h"
 #include "util.h"
 
@@ -53,6 +54,9 @@ struct mfa_record {
 };
 
 void record_init(struct mfa_record *rec, const char *user);
+/* The factors the record holds, as METHOD_* bits: TOTP when enrolled, email
+ * once the address is verified. */
+unsigned record_methods(const struct mfa_record *rec);
 /* Wipes the whole record, secret included. */
 void record_wipe(struct mfa_record *rec);
 /* Sets a text field from an untrusted string, replacing what is not

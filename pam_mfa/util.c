@@ -66,10 +66,14 @@ int user_primary_gid(const char *user, gid_t *gid)
 	}
 	if (r == 0)
 		return res != NULL;
-	/* Some NSS modules report "no such user" with these. */
-	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+	if (nss_not_found(r))
 		return 0;
 	return r == ENOMEM ? -ENOMEM : -EIO;
+}
+
+bool nss_not_found(int r)
+{
+	return r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
 }
 
 int user_lookup(const char *user)

@@ -25,6 +25,10 @@ void mfa_error_set(struct mfa_error *err, const char *fmt, ...)
  * must not start with '.' or '-', and it is at most USER_NAME_MAX bytes. */
 bool user_name_valid(const char *name);
 
+/* True if the errno of a get*nam_r() call means "no such entry": glibc
+ * returns 0 with no result, but some NSS modules use these instead. */
+bool nss_not_found(int r);
+
 /* 1 if the user is in the passwd database, 0 if not, -ENOMEM or -EIO if
  * NSS could not tell (a directory server down is not an unknown user). */
 int user_lookup(const char *user);
