@@ -10,37 +10,6 @@
 #include "policy.h"
 #include "secmem.h"
 
-/* Parses "VERB [--help] USER"; returns the user or NULL with *status set. */
-static const char *one_user_arg(int argc, char **argv, const char *help, int *status)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(help, stdout);
-			*status = EXIT_OK;
-			return NULL;
-		}
-		fputs(help, stderr);
-		*status = EXIT_USAGE;
-		return NULL;
-	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		*status = EXIT_USAGE;
-		return NULL;
-	}
-	if (!mfactl_user_ok(argv[optind], false)) {
-		*status = EXIT_FAIL;
-		return NULL;
-	}
-	return argv[optind];
-}
-
 /* Runs fn on the user's record under its lock. */
 static int with_record(struct mfactl *ctx, const char *user,
 		       int (*fn)(struct store_txn *txn, struct mfa_record *rec,
@@ -247,10 +216,10 @@ static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
 int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
 {
 	int status = EXIT_FAIL;
-	const char *user = one_user_arg(argc, argv,
+	const char *user = mfactl_one_user_arg(argc, argv,
 		"usage: mfactl unlock USER\n"
 		"\n"
-		"Clears USER's failure count and lockout; the enrollment is kept.\n", &status);
+		"Clears USER's failure count and lockout; the enrollment is kept.\n", false, &status);
 
 	return user ? with_record(ctx, user, do_unlock) : status;
 }

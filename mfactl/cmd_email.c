@@ -136,10 +136,6 @@ static const char send_setup_help[] =
 
 int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct mfa_error err = { "" };
 	struct policy_decision d;
 	struct mfa_record rec;
@@ -147,18 +143,12 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 	char to[EMAIL_ADDRESS_MAX + 1];
 	const char *user;
 	bool known;
-	int c, r;
+	int status = EXIT_FAIL, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		fputs(send_setup_help, c == 'h' ? stdout : stderr);
-		return c == 'h' ? EXIT_OK : EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		fputs(send_setup_help, stderr);
-		return EXIT_USAGE;
-	}
-	user = argv[optind];
-	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
+	user = mfactl_one_user_arg(argc, argv, send_setup_help, true, &status);
+	if (user == NULL)
+		return status;
+	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
 	if (ctx->cfg.email.smtp_url == NULL || ctx->cfg.email.from == NULL) {
 		fprintf(stderr, "mfactl send-setup: email is not configured (email.smtp_url, "
@@ -179,8 +169,7 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 		record_init(&rec, user);
 	store_close(st);
 	known = notify_address(&ctx->cfg, &rec, user, to, sizeof(to));
-	if (((rec.totp.enrolled ? METHOD_TOTP : 0u) | (rec.email.verified ? METHOD_EMAIL : 0u)) &
-	    d.methods) {
+	if (record_methods(&rec) & d.methods) {
 		record_wipe(&rec);
 		fprintf(stderr, "mfactl send-setup: %s has already set up multi-factor "
 			"authentication\n", user);

@@ -10,16 +10,13 @@
 #include "mfactl.h"
 #include "policy.h"
 
-static void policy_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: mfactl policy USER\n"
-		"\n"
-		"Shows the policy that applies to USER (required, optional, opt-out or\n"
-		"exempt), the methods allowed, which rule of the configuration matched\n"
-		"(the first that matches, in file order), and what the next login will\n"
-		"do.\n");
-}
+static const char policy_help[] =
+	"usage: mfactl policy USER\n"
+	"\n"
+	"Shows the policy that applies to USER (required, optional, opt-out or\n"
+	"exempt), the methods allowed, which rule of the configuration matched\n"
+	"(the first that matches, in file order), and what the next login will\n"
+	"do.\n";
 
 void mfactl_format_methods(unsigned methods, char *buf, size_t len)
 {
@@ -48,10 +45,6 @@ void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, siz
 
 int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct mfa_error err = { "" };
 	struct policy_decision d;
 	struct mfa_record rec;
@@ -60,22 +53,12 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	const char *user, *next;
 	time_t now = time(NULL);
 	bool enrolled = false, no_state_dir = false;
-	int c, r;
+	int status = EXIT_FAIL, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			policy_usage(stdout);
-			return EXIT_OK;
-		}
-		policy_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		policy_usage(stderr);
-		return EXIT_USAGE;
-	}
-	user = argv[optind];
-	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
+	user = mfactl_one_user_arg(argc, argv, policy_help, true, &status);
+	if (user == NULL)
+		return status;
+	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
 	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
 		fprintf(stderr, "mfactl: %s: cannot decide the policy: %s\n", user, err.msg);
@@ -93,8 +76,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	}
 	if (r == -ENOENT)
 		record_init(&rec, user);
-	enrolled = (((rec.totp.enrolled ? METHOD_TOTP : 0u) |
-		     (rec.email.verified ? METHOD_EMAIL : 0u)) & d.methods) != 0;
+	enrolled = (record_methods(&rec) & d.methods) != 0;
 
 	mfactl_format_methods(d.methods, methods, sizeof(methods));
 	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));

@@ -101,6 +101,37 @@ bool mfactl_user_ok(const char *user, bool must_exist)
 	return true;
 }
 
+const char *mfactl_one_user_arg(int argc, char **argv, const char *help, bool must_exist,
+				int *status)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			*status = EXIT_OK;
+			return NULL;
+		}
+		fputs(help, stderr);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
+	if (!mfactl_user_ok(argv[optind], must_exist)) {
+		*status = EXIT_FAIL;
+		return NULL;
+	}
+	return argv[optind];
+}
+
 void mfactl_format_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;

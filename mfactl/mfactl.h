@@ -29,6 +29,11 @@ int mfactl_open_store(struct mfactl *ctx, int flags, struct store **st);
 void mfactl_log_action(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Checks a user name given on the command line; prints why it is refused. */
 bool mfactl_user_ok(const char *user, bool must_exist);
+/* Parses "VERB [--help] USER" for verbs that take one user and no option:
+ * returns the user, or NULL with *status set (help, usage error, or a name
+ * refused by mfactl_user_ok()). */
+const char *mfactl_one_user_arg(int argc, char **argv, const char *help, bool must_exist,
+				int *status);
 /* Formats a time for people: "2026-11-22 06:32:00Z", or "-" for 0. */
 void mfactl_format_time(int64_t t, char *buf, size_t len);
 
