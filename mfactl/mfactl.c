@@ -25,6 +25,8 @@ static void usage(FILE *out)
 		"       mfactl policy USER\n"
 		"       mfactl reset USER [--method totp|email]\n"
 		"       mfactl send-setup USER\n"
+		"       mfactl import --from oath [--force] [--dry-run] FILE\n"
+		"       mfactl import --from google-authenticator [--force] [--dry-run] USER FILE\n"
 		"       mfactl unlock USER\n"
 		"       mfactl check\n"
 		"       mfactl help | --help | --version\n"
@@ -155,6 +157,7 @@ static const struct verb {
 	{ "check", cmd_check },
 	{ "policy", cmd_policy },
 	{ "send-setup", cmd_send_setup },
+	{ "import", cmd_import },
 	{ NULL, NULL },
 };
 

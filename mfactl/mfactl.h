@@ -57,5 +57,6 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv);
 int cmd_reset(struct mfactl *ctx, int argc, char **argv);
 int cmd_unlock(struct mfactl *ctx, int argc, char **argv);
 int cmd_check(struct mfactl *ctx, int argc, char **argv);
+int cmd_import(struct mfactl *ctx, int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@
 struct store {
 	int dfd;
 	char *path;
+	bool deferred_sync;	/* see store_defer_sync() */
 };
 
 struct store_txn {
@@ -317,7 +318,7 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 				 "totp.last_step", err) < 0)
 			goto out;
 		slen = base32_decode(values[K_TOTP_SECRET], t->secret, sizeof(t->secret));
-		if (slen < 16) {
+		if (slen < TOTP_SECRET_MIN) {
 			mfa_error_set(err, "totp.secret: not a valid secret");
 			goto out;
 		}
@@ -470,6 +471,26 @@ int store_open(const char *dir, int flags, struct store **out, struct mfa_error 
 	}
 	st->dfd = dfd;
 	*out = st;
+	return 0;
+}
+
+void store_defer_sync(struct store *st)
+{
+	st->deferred_sync = true;
+}
+
+int store_sync(struct store *st, struct mfa_error *err)
+{
+	int r;
+
+	/* syncfs() writes back every file of the filesystem, which is what a
+	 * batch of thousands of new records needs; then the directory. */
+	if (syncfs(st->dfd) < 0 || fsync(st->dfd) < 0) {
+		r = -errno;
+		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path,
+			      strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
@@ -681,7 +702,7 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 		}
 		off += (int)n;
 	}
-	if (fsync(fd) < 0) {
+	if (!st->deferred_sync && fsync(fd) < 0) {
 		r = -errno;
 		goto unlink;
 	}
@@ -695,7 +716,7 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 		r = -errno;
 		goto unlink;
 	}
-	if (fsync(st->dfd) < 0) {
+	if (!st->deferred_sync && fsync(st->dfd) < 0) {
 		r = -errno;
 		mfa_error_set(err, "%s: cannot sync the state directory: %s",
 			      st->path, strerror(-r));

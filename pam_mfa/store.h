@@ -83,6 +83,10 @@ enum store_open_flags {
  * -ENOENT (with err set) if it does not exist and STORE_CREATE is not given. */
 int store_open(const char *dir, int flags, struct store **out, struct mfa_error *err);
 void store_close(struct store *st);
+/* For bulk writers (mfactl import): store_commit() stops syncing each record;
+ * nothing written is durable until store_sync() returns 0. */
+void store_defer_sync(struct store *st);
+int store_sync(struct store *st, struct mfa_error *err);
 
 /* Reads a user's record without locking (records are replaced atomically).
  * -ENOENT if the user has none; -EINVAL if it is corrupt; err says which. */

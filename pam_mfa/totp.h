@@ -16,6 +16,10 @@ enum totp_algorithm {
 
 /* The largest secret we generate or accept: 64 bytes, as for HMAC-SHA512. */
 #define TOTP_SECRET_MAX 64
+/* The shortest secret a record may hold: 80 bits, what Google Authenticator
+ * has always generated, so that its users can be imported.  We generate the
+ * HMAC's output size (RFC 4226 asks for at least 128 bits). */
+#define TOTP_SECRET_MIN 10
 #define TOTP_SECRET_B32_MAX ((TOTP_SECRET_MAX * 8 + 4) / 5)
 #define TOTP_DIGITS_MIN 6
 #define TOTP_DIGITS_MAX 8

@@ -382,11 +382,232 @@ class Check(WorldTest):
         self.assertIn("1 of 1 records are unreadable", proc.stderr)
 
 
+def hex_to_b32(hexkey):
+    return base64.b32encode(bytes.fromhex(hexkey)).decode().rstrip("=")
+
+
+KEY1 = "3132333435363738393031323334353637383930"  # RFC 6238's SHA-1 key
+KEY2 = "00112233445566778899aabbccddeeff00112233"
+KEY3 = "ffeeddccbbaa99887766554433221100ffeeddcc"
+
+
+class ImportOath(WorldTest):
+    def usersfile(self, text, mode=0o600):
+        path = os.path.join(self.w.root, "users.oath")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def test_totp_lines_imported_hotp_and_bad_lines_reported(self):
+        path = self.usersfile(
+            "# pam_oath usersfile\n"
+            "\n"
+            "HOTP/T30 alice - %s\n"                       # 3: TOTP, 6 digits, 30 s
+            "HOTP/T60/8 bob 1234 %s\n"                    # 4: 8 digits, 60 s, a PIN
+            "HOTP carol - %s 7\n"                         # 5: HOTP: skipped
+            "HOTP/T30 dave - 0011zz\n"                    # 6: bad secret
+            "TOTP/X erin - %s\n"                          # 7: bad type
+            "HOTP/T30 ../etc - %s\n"                      # 8: hostile name
+            "HOTP/T30 alice - %s\n"                       # 9: alice again
+            "HOTP/T30 erin - %s 0 123456 2029-12-31T23:59:59L extra\n"  # 10: 8 fields
+            % (KEY1, KEY2, KEY3, KEY1, KEY1, KEY3, KEY3))
+        proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("imported 2 users", proc.stdout)
+        self.assertIn("skipped, HOTP (counter) tokens: 1", proc.stdout)
+        self.assertIn("skipped, user repeated: 1", proc.stdout)
+        self.assertIn("bad lines: 4", proc.stdout)
+        for line, what in ((4, "PIN is not imported"), (5, "carol: skipped: an HOTP"),
+                           (6, "secret is not"), (7, "unknown token type"),
+                           (8, "not a valid user name"), (9, "alice: skipped"),
+                           (10, "8 fields")):
+            self.assertRegex(proc.stderr, r"(?m)^%s:%d: .*%s" % (re.escape(path), line,
+                                                                 re.escape(what)))
+        # The secret never reaches the output.
+        self.assertNotIn(KEY1, proc.stdout + proc.stderr)
+        self.assertNotIn(hex_to_b32(KEY1), proc.stdout + proc.stderr)
+        for user in ("carol", "dave", "erin"):
+            self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, user)), user)
+        bob = self.w.record("bob")
+        self.assertEqual((bob["totp.digits"], bob["totp.period"], bob["totp.secret"]),
+                         ("8", "60", hex_to_b32(KEY2)))
+        # Codes from oathtool, from the same hex secrets, log both in.
+        res = self.w.login("alice", [oathtool(hex_to_b32(KEY1), T0)])
+        self.assertPam(res, "PAM_SUCCESS")
+        res = self.w.login("bob", [oathtool(hex_to_b32(KEY2), T0, digits=8, period=60)])
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertTrue(any("action=import user=alice method=totp from=oath" in l
+                            for l in proc.log), proc.log)
+        self.assertTrue(any("action=import from=oath imported=2" in l for l in proc.log))
+
+    def test_last_code_stays_refused(self):
+        # pam_oath accepted this code at 23:59:40 local time (UTC here).
+        last = oathtool(hex_to_b32(KEY1), "2030-01-01 00:00:05")
+        path = self.usersfile("HOTP/T30 alice - %s 0 %s 2030-01-01T00:00:06L\n"
+                              % (KEY1, last))
+        proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        res = self.w.login("alice", [last], at=T0)
+        self.assertPam(res, "PAM_AUTH_ERR")
+        self.assertTrue(any("replay" in l for l in res.log), res.log)
+        nxt = "2030-01-01 00:00:31"
+        res = self.w.login("alice", [oathtool(hex_to_b32(KEY1), nxt)], at=nxt)
+        self.assertPam(res, "PAM_SUCCESS")
+
+    def test_enrolled_users_kept_unless_force(self):
+        secret = self.w.enroll("alice")
+        path = self.usersfile("HOTP/T30 alice - %s\nHOTP/T30 bob - %s\n" % (KEY1, KEY2))
+        proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("imported 1 user\n", proc.stdout)
+        self.assertIn("skipped, already enrolled: 1", proc.stdout)
+        self.assertRegex(proc.stderr, r":1: alice: skipped: already enrolled")
+        self.assertEqual(self.w.record("alice")["totp.secret"], secret)
+        proc = self.w.mfactl("import", "--from", "oath", "--force", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("imported 2 users", proc.stdout)
+        self.assertEqual(self.w.record("alice")["totp.secret"], hex_to_b32(KEY1))
+
+    def test_dry_run_changes_nothing(self):
+        self.w.enroll("alice")
+        before = snapshot(self.w.state_dir)
+        path = self.usersfile("HOTP/T30 alice - %s\nHOTP/T30 bob - %s\nbad\n" % (KEY1, KEY2))
+        proc = self.w.mfactl("import", "--from", "oath", "--dry-run", path, at=T0)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("would import 1 user\n", proc.stdout)
+        self.assertIn("skipped, already enrolled: 1", proc.stdout)
+        self.assertIn("bad lines: 1", proc.stdout)
+        self.assertEqual(snapshot(self.w.state_dir), before)
+
+    def test_untrusted_files_refused(self):
+        before = snapshot(self.w.state_dir)
+        path = self.usersfile("HOTP/T30 alice - %s\n" % KEY1, mode=0o622)
+        proc = self.w.mfactl("import", "--from", "oath", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("writable by group or others", proc.stderr)
+        os.chmod(path, 0o600)
+        link = os.path.join(self.w.root, "link.oath")
+        os.symlink(path, link)
+        proc = self.w.mfactl("import", "--from", "oath", link)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("symbolic link", proc.stderr)
+        os.chown(path, 2001, 2001)
+        proc = self.w.mfactl("import", "--from", "oath", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("owned by uid 2001", proc.stderr)
+        self.assertEqual(snapshot(self.w.state_dir), before)
+
+    def test_garbage_and_long_lines(self):
+        path = os.path.join(self.w.root, "garbage")
+        with open(path, "wb") as f:
+            f.write(b"HOTP/T30 alice - " + b"a" * 5000 + b"\n\x00\x01\xff\n"
+                    b"HOTP/T30 bob - " + KEY2.encode() + b"\n")
+        os.chmod(path, 0o600)
+        proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bad lines: 2", proc.stdout)
+        self.assertIn("imported 1 user\n", proc.stdout)
+        self.assertEqual(sorted(u for u in os.listdir(self.w.state_dir) if not u.startswith(".")),
+                         ["bob"])
+
+    def test_many_users(self):
+        names = ["u%05d" % i for i in range(3000)]
+        self.w.users = names
+        self.w._write_nss()
+        path = self.usersfile("".join("HOTP/T30 %s - %040x\n" % (n, i + 1)
+                                      for i, n in enumerate(names)))
+        proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("imported 3000 users", proc.stdout)
+        self.assertEqual(self.w.record("u02999")["totp.secret"],
+                         hex_to_b32("%040x" % 3000))
+
+    def test_usage(self):
+        for args in (["import"], ["import", "--from", "oath"],
+                     ["import", "--from", "pam_duo", "f"],
+                     ["import", "--from", "google-authenticator", "f"]):
+            proc = self.w.mfactl(*args)
+            self.assertEqual(proc.returncode, 2, args)
+        proc = self.w.mfactl("import", "--help")
+        self.assertEqual(proc.returncode, 0)
+        self.assertTrue(proc.stdout.startswith("usage: mfactl import"))
+
+
+GA_SECRET = "JBSWY3DPEHPK3PXP"  # 80 bits, as google-authenticator makes them
+
+
+class ImportGoogleAuthenticator(WorldTest):
+    def gafile(self, text, owner=2001, mode=0o400):
+        path = os.path.join(self.w.root, "google_authenticator")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, owner, owner)
+        os.chmod(path, mode)
+        return path
+
+    def test_totp_file_imported(self):
+        used = "2030-01-01 00:00:10"
+        step = 1893456010 // 30
+        path = self.gafile('%s\n" RATE_LIMIT 3 30\n" WINDOW_SIZE 17\n" DISALLOW_REUSE %d %d\n'
+                           '" TOTP_AUTH\n12345678\n87654321\n' % (GA_SECRET, step - 3, step))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("imported 1 user\n", proc.stdout)
+        self.assertIn("2 scratch codes not imported", proc.stderr)
+        rec = self.w.record("alice")
+        self.assertEqual((rec["totp.secret"], rec["totp.period"], rec["totp.digits"]),
+                         (GA_SECRET, "30", "6"))
+        # The code of the step google-authenticator saw last is a replay.
+        res = self.w.login("alice", [oathtool(GA_SECRET, used)], at=used)
+        self.assertPam(res, "PAM_AUTH_ERR")
+        nxt = "2030-01-01 00:00:40"
+        res = self.w.login("alice", [oathtool(GA_SECRET, nxt)], at=nxt)
+        self.assertPam(res, "PAM_SUCCESS")
+
+    def test_step_size_kept(self):
+        path = self.gafile('%s\n" STEP_SIZE 60\n" TOTP_AUTH\n' % GA_SECRET)
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        res = self.w.login("alice", [oathtool(GA_SECRET, T0, period=60)])
+        self.assertPam(res, "PAM_SUCCESS")
+
+    def test_hotp_and_bad_files_import_nothing(self):
+        before = snapshot(self.w.state_dir)
+        path = self.gafile('%s\n" HOTP_COUNTER 4\n' % GA_SECRET)
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("skipped, HOTP (counter) tokens: 1", proc.stdout)
+        os.unlink(path)
+        path = self.gafile('%s\n" TOTP_AUTH\n" STEP_SIZE 5\n' % GA_SECRET)
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r":3: bad line: STEP_SIZE")
+        os.unlink(path)
+        path = self.gafile('NOT-BASE32!\n" TOTP_AUTH\n')
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r":1: bad line: the secret")
+        os.unlink(path)
+        # Another user's file is not alice's to import.
+        path = self.gafile('%s\n" TOTP_AUTH\n' % GA_SECRET, owner=2002)
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("owned by uid 2002", proc.stderr)
+        self.assertEqual(snapshot(self.w.state_dir), before)
+
+    def test_unknown_user(self):
+        path = self.gafile('%s\n" TOTP_AUTH\n' % GA_SECRET)
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "nosuchuser", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("no such user", proc.stderr)
+
+
 class Help(WorldTest):
     def test_help_and_usage(self):
         top = self.w.mfactl("--help")
         self.assertEqual(top.returncode, 0)
-        for verb in ("enroll", "status", "reset", "unlock", "check"):
+        for verb in ("enroll", "status", "reset", "unlock", "check", "import"):
             self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s\b" % verb)
             proc = self.w.mfactl(verb, "--help")
             self.assertEqual(proc.returncode, 0, verb)

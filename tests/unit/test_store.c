@@ -350,8 +350,8 @@ static void test_record_edits_refused(void **state)
 		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ====\n" },
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
 		  "totp.secret=GEZDGNBV GY3TQOJQGEZDGNBVGY3TQOJQ\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 15 bytes */
-		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBV\n" },
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 9 bytes */
+		  "totp.secret=GEZDGNBVGY3TQOI\n" },
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "totp.secret=\n" },
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 65 bytes */
 		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
