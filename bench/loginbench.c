@@ -1,0 +1,772 @@
+/* loginbench: times logins through the real libpam, in-process, with the
+ * stack read by pam_start_confdir(); see bench/README.md.  One login is
+ * pam_start_confdir + pam_authenticate + pam_end, as an sshd child does it,
+ * answered with a valid TOTP code computed here with liboath.
+ *
+ *   loginbench gen  --dir DIR --users N
+ *   loginbench seq  --confdir D --service S --secrets F --logins L [options]
+ *   loginbench par  ... --workers W      (W processes, distinct users)
+ *   loginbench race ... --workers W --rounds R   (W processes, ONE user, ONE code)
+ *   loginbench nss  --secrets F --logins L      (getpwnam + getgrouplist alone)
+ *
+ * A code is single-use, so each user logs in once per 30 s step.  When a
+ * run needs more logins than there are users, the harness moves a
+ * controlled clock: it defines time(), gettimeofday() and clock_gettime()
+ * itself, and the modules it dlopens bind to these (the executable comes
+ * first in the global symbol scope), shifted by whole periods.  --clock FILE
+ * keeps the latest time used, so that a later run on the same state starts
+ * in a step no user has used yet. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <liboath/oath.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PERIOD 30
+#define DIGITS 6
+#define SECRET_LEN 20
+
+/* ---- the controlled clock ------------------------------------------- */
+
+static int64_t clock_offset;	/* seconds added to the real wall clock */
+static int (*real_clock_gettime)(clockid_t, struct timespec *);
+static bool drop_syslog;	/* LOGINBENCH_NO_SYSLOG=1: for profiling only */
+static void (*real_vsyslog)(int, const char *, va_list);
+
+__attribute__((constructor)) static void resolve_real(void)
+{
+	real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	real_vsyslog = (void (*)(int, const char *, va_list))dlsym(RTLD_NEXT, "vsyslog");
+	drop_syslog = getenv("LOGINBENCH_NO_SYSLOG") != NULL;
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int r = real_clock_gettime(id, ts);
+
+	if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+		ts->tv_sec += clock_offset;
+	return r;
+}
+
+time_t time(time_t *t)
+{
+	struct timespec ts;
+	time_t now;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec;
+	if (t != NULL)
+		*t = now;
+	return now;
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	struct timespec ts;
+
+	(void)tz;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+	return 0;
+}
+
+/* Profiling only: LOGINBENCH_NO_SYSLOG=1 makes every log line a no-op, to
+ * see what logging costs.  Otherwise the lines go to the real syslog(). */
+void vsyslog(int pri, const char *fmt, va_list ap)
+{
+	if (!drop_syslog)
+		real_vsyslog(pri, fmt, ap);
+}
+
+void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
+void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
+{
+	(void)flag;
+	vsyslog(pri, fmt, ap);
+}
+
+void syslog(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsyslog(pri, fmt, ap);
+	va_end(ap);
+}
+
+void __syslog_chk(int pri, int flag, const char *fmt, ...);
+void __syslog_chk(int pri, int flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)flag;
+	va_start(ap, fmt);
+	vsyslog(pri, fmt, ap);
+	va_end(ap);
+}
+
+static double mono_us(void)
+{
+	struct timespec ts;
+
+	real_clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static double cpu_us(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("loginbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* ---- users and codes ------------------------------------------------ */
+
+struct user {
+	char name[32];
+	char secret[SECRET_LEN];
+};
+
+struct users {
+	struct user *v;
+	size_t n;
+};
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The secrets file: "NAME HEXSECRET" per line, as gen writes it. */
+static void load_users(const char *path, struct users *u)
+{
+	FILE *f = fopen(path, "r");
+	char name[64], hex[2 * SECRET_LEN + 8];
+	size_t cap = 1024;
+
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	u->n = 0;
+	u->v = malloc(cap * sizeof(*u->v));
+	while (fscanf(f, "%63s %47s", name, hex) == 2) {
+		struct user *x;
+
+		if (u->n == cap)
+			u->v = realloc(u->v, (cap *= 2) * sizeof(*u->v));
+		x = &u->v[u->n++];
+		if (strlen(name) >= sizeof(x->name) || strlen(hex) != 2 * SECRET_LEN)
+			die("%s: bad line for %s", path, name);
+		memcpy(x->name, name, strlen(name) + 1);
+		for (int i = 0; i < SECRET_LEN; i++) {
+			int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				die("%s: bad secret for %s", path, name);
+			x->secret[i] = (char)(hi << 4 | lo);
+		}
+	}
+	fclose(f);
+	if (u->n == 0)
+		die("%s: no users", path);
+}
+
+/* A fixed-seed shuffle: logins spread over the whole passwd file and
+ * store, the same order on every run. */
+static size_t *shuffled(size_t n, uint64_t seed)
+{
+	size_t *o = malloc(n * sizeof(*o));
+
+	for (size_t i = 0; i < n; i++)
+		o[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		size_t j = (size_t)(seed % i), t = o[i - 1];
+		o[i - 1] = o[j];
+		o[j] = t;
+	}
+	return o;
+}
+
+static void code_for(const struct user *u, time_t now, char out[DIGITS + 1])
+{
+	if (oath_totp_generate(u->secret, SECRET_LEN, now, PERIOD, 0, DIGITS, out) != OATH_OK)
+		die("oath_totp_generate failed");
+}
+
+/* ---- the clock file ---------------------------------------------------- */
+
+static const char *clock_file;
+static time_t clock_latest;	/* the latest fake time a code was made for */
+
+/* Start in a step after every step used by earlier runs on this state. */
+static void clock_start(void)
+{
+	FILE *f;
+	long long saved = 0;
+	struct timespec ts;
+
+	clock_offset = 0;
+	if (clock_file == NULL || (f = fopen(clock_file, "r")) == NULL)
+		return;
+	if (fscanf(f, "%lld", &saved) != 1)
+		saved = 0;
+	fclose(f);
+	real_clock_gettime(CLOCK_REALTIME, &ts);
+	if (saved / PERIOD >= ts.tv_sec / PERIOD)
+		clock_offset = (saved / PERIOD + 1) * PERIOD - ts.tv_sec;
+}
+
+static void clock_note(time_t t)
+{
+	if (t > clock_latest)
+		clock_latest = t;
+}
+
+static void clock_save(void)
+{
+	FILE *f;
+
+	if (clock_file == NULL)
+		return;
+	/* Leave one step of margin: a login may have been accepted in the
+	 * step after the one its code was made for. */
+	f = fopen(clock_file, "w");
+	if (f == NULL)
+		die("%s: %s", clock_file, strerror(errno));
+	fprintf(f, "%lld\n", (long long)clock_latest + PERIOD);
+	fclose(f);
+}
+
+/* ---- one login --------------------------------------------------------- */
+
+struct conv_data {
+	const char *answer;
+	int prompts;
+};
+
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp,
+		    void *data)
+{
+	struct conv_data *cd = data;
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+			r[i].resp = strdup(cd->answer);
+			cd->prompts++;
+		}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* libpam calls this instead of sleeping after a failure. */
+static void no_delay(int status, unsigned usec, void *appdata)
+{
+	(void)status, (void)usec, (void)appdata;
+}
+
+struct target {
+	const char *confdir, *service;
+};
+
+static pam_handle_t *login_start(const struct target *t, const char *user,
+				 struct conv_data *cd)
+{
+	struct pam_conv conv = { converse, cd };
+	pam_handle_t *pamh = NULL;
+	int r = pam_start_confdir(t->service, user, &conv, t->confdir, &pamh);
+
+	if (r != PAM_SUCCESS)
+		die("pam_start_confdir(%s, %s): %d", t->confdir, t->service, r);
+	(void)pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay);
+	(void)pam_set_item(pamh, PAM_RHOST, "192.0.2.1");
+	return pamh;
+}
+
+/* Returns the PAM result; *us gets the wall time of the whole login. */
+static int login_once(const struct target *t, const struct user *u, double *us)
+{
+	char code[DIGITS + 1];
+	struct conv_data cd = { code, 0 };
+	time_t now = time(NULL);
+	pam_handle_t *pamh;
+	double t0;
+	int r;
+
+	code_for(u, now, code);
+	clock_note(now);
+	t0 = mono_us();
+	pamh = login_start(t, u->name, &cd);
+	r = pam_authenticate(pamh, 0);
+	pam_end(pamh, r);
+	*us = mono_us() - t0;
+	return r;
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted v. */
+static double pct(const double *v, size_t n, double p)
+{
+	size_t k = (size_t)((p / 100.0) * (double)n + 0.999999);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1];
+}
+
+static void report(const char *mode, const char *label, size_t users, size_t n, double *lat,
+		   size_t ok, double cpu_total, double wall_us, int workers)
+{
+	double sum = 0;
+
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	for (size_t i = 0; i < n; i++)
+		sum += lat[i];
+	printf("mode=%s label=%s users=%zu workers=%d logins=%zu ok=%zu fail=%zu "
+	       "median_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f "
+	       "cpu_us=%.1f wall_s=%.3f throughput=%.1f\n",
+	       mode, label, users, workers, n, ok, n - ok,
+	       pct(lat, n, 50), pct(lat, n, 99), sum / (double)n, lat[0], lat[n - 1],
+	       cpu_total / (double)n, wall_us / 1e6, (double)ok / (wall_us / 1e6));
+	fflush(stdout);
+}
+
+/* ---- gen --------------------------------------------------------------- */
+
+static FILE *create(const char *dir, const char *name, mode_t mode)
+{
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0 || fchmod(fd, mode) < 0 || (f = fdopen(fd, "w")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	return f;
+}
+
+/* Accounts for nss_wrapper, one pam_oath usersfile for everyone, and a
+ * google-authenticator secret file per user, from one set of secrets. */
+static int cmd_gen(const char *dir, size_t n)
+{
+	char gadir[4096], hex[2 * SECRET_LEN + 1], *b32 = NULL;
+	FILE *pw = create(dir, "passwd", 0644), *gr = create(dir, "group", 0644);
+	FILE *uf = create(dir, "users.oath", 0600), *sf = create(dir, "secrets", 0600);
+	size_t b32len;
+
+	(void)snprintf(gadir, sizeof(gadir), "%s/ga", dir);
+	if (mkdir(gadir, 0700) < 0 && errno != EEXIST)
+		die("%s: %s", gadir, strerror(errno));
+	fprintf(pw, "root:x:0:0:root:/root:/bin/sh\n");
+	fprintf(gr, "root:x:0:\nusers:x:100:\n");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char s[SECRET_LEN];
+		char name[32];
+		FILE *ga;
+
+		if (getrandom(s, sizeof(s), 0) != (ssize_t)sizeof(s))
+			die("getrandom: %s", strerror(errno));
+		for (int k = 0; k < SECRET_LEN; k++)
+			sprintf(hex + 2 * k, "%02x", s[k]);
+		(void)snprintf(name, sizeof(name), "u%06zu", i + 1);
+		fprintf(pw, "%s:x:%zu:100:bench user:/nonexistent:/bin/sh\n", name, 100000 + i);
+		fprintf(uf, "HOTP/T30/6\t%s\t-\t%s\n", name, hex);
+		fprintf(sf, "%s %s\n", name, hex);
+		if (oath_base32_encode((const char *)s, sizeof(s), &b32, &b32len) != OATH_OK)
+			die("oath_base32_encode failed");
+		ga = create(gadir, name, 0600);
+		fprintf(ga, "%s\n\" TOTP_AUTH\n\" DISALLOW_REUSE\n", b32);
+		if (fclose(ga) != 0)
+			die("write %s/%s failed", gadir, name);
+		free(b32);
+		b32 = NULL;
+	}
+	if (fclose(pw) || fclose(gr) || fclose(uf) || fclose(sf))
+		die("write failed in %s", dir);
+	return 0;
+}
+
+/* ---- seq, par, race, nss ----------------------------------------------- */
+
+struct run {
+	struct target t;
+	struct users u;
+	size_t logins, warmup, skip;
+	int workers, rounds;
+	const char *label, *keep_loaded;
+	size_t *order;
+};
+
+/* The next user in the shuffled order; past the end, start again one
+ * period later so that every code is still fresh. */
+static const struct user *next_user(struct run *run, size_t *cursor)
+{
+	size_t i = *cursor, n = run->u.n;
+
+	if (i > 0 && i % n == 0)
+		clock_offset += PERIOD;
+	(*cursor)++;
+	return &run->u.v[run->order[i % n]];
+}
+
+static void warm_up(struct run *run, size_t *cursor)
+{
+	for (size_t i = 0; i < run->warmup; i++) {
+		double us;
+		const struct user *u = next_user(run, cursor);
+		int r = login_once(&run->t, u, &us);
+
+		if (r != PAM_SUCCESS)
+			die("warm-up login of %s failed: %s", u->name, pam_strerror(NULL, r));
+	}
+}
+
+static int cmd_seq(struct run *run)
+{
+	double *lat = calloc(run->logins, sizeof(*lat)), c0, t0;
+	size_t ok = 0, cursor = run->skip;
+
+	warm_up(run, &cursor);
+	c0 = cpu_us(RUSAGE_SELF);
+	t0 = mono_us();
+	for (size_t i = 0; i < run->logins; i++) {
+		const struct user *u = next_user(run, &cursor);
+		int r = login_once(&run->t, u, &lat[i]);
+
+		if (r == PAM_SUCCESS)
+			ok++;
+		else if (run->logins - ok <= 3)
+			fprintf(stderr, "loginbench: %s: login of %s: %s\n", run->label, u->name,
+				pam_strerror(NULL, r));
+	}
+	report("seq", run->label, run->u.n, run->logins, lat, ok,
+	       cpu_us(RUSAGE_SELF) - c0, mono_us() - t0, 1);
+	return ok == run->logins ? 0 : 1;
+}
+
+struct shared {
+	double cpu_us[1024];
+	size_t ok[1024];
+	int result[1024];
+	double lat[];
+};
+
+static struct shared *shared_map(size_t nlat)
+{
+	void *p = mmap(NULL, sizeof(struct shared) + nlat * sizeof(double),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	return p;
+}
+
+static void wait_all(int n)
+{
+	int status;
+
+	for (int i = 0; i < n; i++) {
+		if (wait(&status) < 0)
+			die("wait: %s", strerror(errno));
+		if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+			die("a worker died (status %d)", status);
+	}
+}
+
+/* W processes, as sshd forks one per connection; each logs in its own
+ * distinct users; they start together at a barrier (a pipe closed). */
+static int cmd_par(struct run *run)
+{
+	int go[2];
+	size_t cursor = run->skip, base, ok = 0;
+	struct shared *sh = shared_map(run->logins);
+	double t0, wall;
+
+	if (run->workers < 1 || run->workers > 1024)
+		die("--workers: 1 to 1024");
+	warm_up(run, &cursor);
+	base = cursor;
+	if (base + run->logins > run->u.n)
+		die("par needs distinct users: %zu + %zu logins > %zu users", base,
+		    run->logins, run->u.n);
+	if (pipe(go) < 0)
+		die("pipe: %s", strerror(errno));
+	for (int w = 0; w < run->workers; w++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			char c;
+			double c0;
+			size_t failed = 0;
+
+			close(go[1]);
+			(void)read(go[0], &c, 1);
+			c0 = cpu_us(RUSAGE_SELF);
+			for (size_t i = (size_t)w; i < run->logins; i += (size_t)run->workers) {
+				const struct user *u = &run->u.v[run->order[base + i]];
+				int r = login_once(&run->t, u, &sh->lat[i]);
+
+				if (r == PAM_SUCCESS)
+					sh->ok[w]++;
+				else if (failed++ == 0)	/* the first of each worker */
+					fprintf(stderr, "loginbench: %s: login of %s: %s\n",
+						run->label, u->name, pam_strerror(NULL, r));
+			}
+			sh->cpu_us[w] = cpu_us(RUSAGE_SELF) - c0;
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	t0 = mono_us();
+	close(go[1]);
+	wait_all(run->workers);
+	wall = mono_us() - t0;
+	clock_note(time(NULL));
+	double cpu = 0;
+	for (int w = 0; w < run->workers; w++) {
+		cpu += sh->cpu_us[w];
+		ok += sh->ok[w];
+	}
+	report("par", run->label, run->u.n, run->logins, sh->lat, ok, cpu, wall, run->workers);
+	return ok == run->logins ? 0 : 1;
+}
+
+/* W processes, each with its PAM handle and modules loaded, wait at a
+ * barrier, then all present the same code for the same user. */
+static int cmd_race(struct run *run)
+{
+	struct shared *sh = shared_map(0);
+	size_t cursor = run->skip;
+	bool pass = true;
+	char counts[4096] = "";
+
+	if (run->workers < 2 || run->workers > 1024)
+		die("--workers: 2 to 1024");
+	for (int round = 0; round < run->rounds; round++) {
+		const struct user *u = next_user(run, &cursor);
+		char code[DIGITS + 1];
+		int go[2], ready[2], wins = 0, other = 0;
+		time_t now = time(NULL);
+
+		code_for(u, now, code);
+		clock_note(now);
+		if (pipe(go) < 0 || pipe(ready) < 0)
+			die("pipe: %s", strerror(errno));
+		for (int w = 0; w < run->workers; w++) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				die("fork: %s", strerror(errno));
+			if (pid == 0) {
+				struct conv_data cd = { code, 0 };
+				pam_handle_t *pamh;
+				char c = 1;
+
+				close(go[1]);
+				close(ready[0]);
+				pamh = login_start(&run->t, u->name, &cd);
+				(void)write(ready[1], &c, 1);
+				(void)read(go[0], &c, 1);
+				sh->result[w] = pam_authenticate(pamh, 0);
+				pam_end(pamh, sh->result[w]);
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		close(ready[1]);
+		for (int w = 0; w < run->workers; w++) {
+			char c;
+			if (read(ready[0], &c, 1) != 1)
+				die("a racer died before the start");
+		}
+		close(ready[0]);
+		close(go[1]);
+		wait_all(run->workers);
+		for (int w = 0; w < run->workers; w++) {
+			if (sh->result[w] == PAM_SUCCESS)
+				wins++;
+			else if (sh->result[w] != PAM_AUTH_ERR)
+				other++;
+		}
+		if (wins != 1)
+			pass = false;
+		(void)snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts), "%s%d",
+			       round ? "," : "", wins);
+		if (other)
+			fprintf(stderr, "loginbench: %s: round %d: %d results neither success "
+				"nor PAM_AUTH_ERR\n", run->label, round, other);
+	}
+	printf("mode=race label=%s users=%zu workers=%d rounds=%d successes=%s result=%s\n",
+	       run->label, run->u.n, run->workers, run->rounds, counts, pass ? "PASS" : "FAIL");
+	return 0;
+}
+
+/* What the account lookup alone costs at this many users: a getpwnam and
+ * a getgrouplist per login, through whatever NSS is configured. */
+static int cmd_nss(struct run *run)
+{
+	double *lat = calloc(run->logins, sizeof(*lat)), c0, t0;
+	size_t ok = 0;
+
+	c0 = cpu_us(RUSAGE_SELF);
+	t0 = mono_us();
+	for (size_t i = 0; i < run->logins; i++) {
+		const struct user *u = &run->u.v[run->order[i % run->u.n]];
+		struct passwd pw, *res = NULL;
+		char buf[16384];
+		gid_t groups[64];
+		int ng = 64;
+		double s = mono_us();
+
+		if (getpwnam_r(u->name, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+		    getgrouplist(u->name, pw.pw_gid, groups, &ng) >= 0)
+			ok++;
+		lat[i] = mono_us() - s;
+	}
+	report("nss", run->label, run->u.n, run->logins, lat, ok,
+	       cpu_us(RUSAGE_SELF) - c0, mono_us() - t0, 1);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: loginbench gen --dir DIR --users N\n"
+		"       loginbench seq  --confdir DIR --service NAME --secrets FILE --logins N\n"
+		"       loginbench par  --confdir DIR --service NAME --secrets FILE --logins N --workers W\n"
+		"       loginbench race --confdir DIR --service NAME --secrets FILE --workers W [--rounds R]\n"
+		"       loginbench nss  --secrets FILE --logins N\n"
+		"common: --label TEXT  --clock FILE  --warmup N  --skip N  --keep-loaded MODULE.so\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'D' },
+		{ "users", required_argument, NULL, 'n' },
+		{ "confdir", required_argument, NULL, 'd' },
+		{ "service", required_argument, NULL, 's' },
+		{ "secrets", required_argument, NULL, 'S' },
+		{ "logins", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "clock", required_argument, NULL, 'c' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "skip", required_argument, NULL, 'k' },
+		{ "keep-loaded", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run run = { .logins = 100, .warmup = 5, .workers = 2, .rounds = 5, .label = "-" };
+	const char *mode, *dir = NULL, *secrets = NULL;
+	size_t nusers = 0;
+	int c, r;
+
+	if (argc < 2)
+		usage();
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': dir = optarg; break;
+		case 'n': nusers = strtoul(optarg, NULL, 10); break;
+		case 'd': run.t.confdir = optarg; break;
+		case 's': run.t.service = optarg; break;
+		case 'S': secrets = optarg; break;
+		case 'l': run.logins = strtoul(optarg, NULL, 10); break;
+		case 'w': run.workers = atoi(optarg); break;
+		case 'r': run.rounds = atoi(optarg); break;
+		case 'L': run.label = optarg; break;
+		case 'c': clock_file = optarg; break;
+		case 'W': run.warmup = strtoul(optarg, NULL, 10); break;
+		case 'k': run.skip = strtoul(optarg, NULL, 10); break;
+		case 'K': run.keep_loaded = optarg; break;
+		default: usage();
+		}
+	}
+	if (oath_init() != OATH_OK)
+		die("oath_init failed");
+	if (strcmp(mode, "gen") == 0) {
+		if (dir == NULL || nusers == 0)
+			usage();
+		return cmd_gen(dir, nusers);
+	}
+	if (secrets == NULL || run.logins == 0)
+		usage();
+	load_users(secrets, &run.u);
+	run.order = shuffled(run.u.n, 0x9e3779b97f4a7c15ull);
+	if (strcmp(mode, "nss") == 0)
+		return cmd_nss(&run);
+	if (run.t.confdir == NULL || run.t.service == NULL)
+		usage();
+	/* A long-lived daemon keeps the module loaded; sshd's per-connection
+	 * process loads it for each login.  This holds it open, to tell the
+	 * two costs apart. */
+	if (run.keep_loaded != NULL && dlopen(run.keep_loaded, RTLD_NOW | RTLD_NODELETE) == NULL)
+		die("dlopen %s: %s", run.keep_loaded, dlerror());
+	signal(SIGPIPE, SIG_IGN);
+	clock_start();
+	if (strcmp(mode, "seq") == 0)
+		r = cmd_seq(&run);
+	else if (strcmp(mode, "par") == 0)
+		r = cmd_par(&run);
+	else if (strcmp(mode, "race") == 0)
+		r = cmd_race(&run);
+	else
+		usage();
+	clock_save();
+	return r;
+}
