@@ -8,7 +8,8 @@ PACKAGES="build-essential pkg-config meson ninja-build
   libpam-modules libpam-runtime oathtool faketime libnss-wrapper
   python3 util-linux mandoc e2fsprogs zbar-tools librsvg2-bin
   libcurl4-openssl-dev libssl-dev python3-aiosmtpd openssl
-  openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind clang-14"
+  openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind clang-14
+  rpm git bash-completion"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2

@@ -31,4 +31,7 @@ CC=clang-14 meson setup "$BUILD-fuzz" -Dfuzz=true -Db_sanitize=address,undefined
 	-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -Dbuildtype=debugoptimized >/dev/null
 ninja -C "$BUILD-fuzz" || status=1
 meson test -C "$BUILD-fuzz" --suite fuzz --print-errorlogs --num-processes 2 || status=$?
+
+echo "== RPM: meson dist, rpmbuild"
+sh tests/pkg/test_rpm.sh || status=1
 exit $status
