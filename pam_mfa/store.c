@@ -1,8 +1,14 @@
 /* The file backend of the state store.  Layout of the state directory:
  *   USER            the user's record (format: pam_mfa.conf(5), STATE RECORDS)
  *   .lock.USER      the user's lock file; flock(2) on it serializes updates
- *   .tmp.USER.XXXX  a record being written, renamed over USER when complete
- * User names never start with '.', so nothing else can be taken for a record. */
+ *   .tmp.USER.XXXX  a new record being written, renamed over USER when complete
+ * User names never start with '.', so nothing else can be taken for a record.
+ *
+ * A record file holds two slots, each a checksummed, sequence-numbered copy
+ * of the record text.  An update overwrites the older slot in place and
+ * syncs it with one fdatasync(): a torn write fails its checksum and the
+ * other slot, the previous state, is read instead.  Only a new record (or
+ * one in the old single-text form) is created by temp file and rename. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "secmem.h"
 #include "store.h"
@@ -23,9 +30,30 @@ struct store {
 	bool deferred_sync;	/* see store_defer_sync() */
 };
 
+/* A slot: "MFA1 SEQ LEN CRC\n" then LEN bytes of record text, zero padded.
+ * SEQ is 16, LEN 4 and CRC 8 lower-case hex digits; the CRC-32 covers the
+ * header up to CRC and the text. */
+#define SLOT_SIZE 2048
+#define SLOT_MAGIC "MFA1 "
+#define SLOT_CRC_AT 27
+#define SLOT_HEADER_LEN 36
+#define SLOT_TEXT_MAX (SLOT_SIZE - SLOT_HEADER_LEN)
+#define RECORD_FILE_SIZE (2 * SLOT_SIZE)
+
+_Static_assert(RECORD_FILE_SIZE <= STORE_RECORD_MAX, "a record file must be readable");
+
+/* What the open record file holds, for the next update in place. */
+struct slots {
+	bool slotted;		/* in the two-slot form */
+	int newest;		/* the slot holding the record */
+	uint64_t seq;		/* its sequence number */
+};
+
 struct store_txn {
 	struct store *st;
 	int lock_fd;
+	int rec_fd;		/* the record, open for writing in place; -1: none */
+	struct slots slots;
 	char user[USER_NAME_MAX + 1];
 };
 
@@ -512,18 +540,142 @@ static int check_user(const char *user, struct mfa_error *err)
 	return 0;
 }
 
-int store_load(struct store *st, const char *user, struct mfa_record *rec,
-	       struct mfa_error *err)
+static int hex_field(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = p[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static uint32_t slot_crc(const char *slot, size_t text_len)
+{
+	uLong crc = crc32(0, (const Bytef *)slot, SLOT_CRC_AT);
+
+	return (uint32_t)crc32(crc, (const Bytef *)slot + SLOT_HEADER_LEN, (uInt)text_len);
+}
+
+/* Whether slot holds an intact copy, and its sequence number and length. */
+static bool slot_valid(const char *slot, uint64_t *seq, size_t *text_len)
+{
+	uint64_t len, crc;
+
+	if (memcmp(slot, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0 || slot[21] != ' ' ||
+	    slot[26] != ' ' || slot[35] != '\n' || hex_field(slot + 5, 16, seq) < 0 ||
+	    hex_field(slot + 22, 4, &len) < 0 || hex_field(slot + 27, 8, &crc) < 0 ||
+	    len > SLOT_TEXT_MAX)
+		return false;
+	*text_len = (size_t)len;
+	return slot_crc(slot, *text_len) == (uint32_t)crc;
+}
+
+static void slot_fill(char *slot, uint64_t seq, const char *text, size_t len)
+{
+	char crc[10];
+
+	memset(slot, 0, SLOT_SIZE);
+	(void)snprintf(slot, SLOT_CRC_AT + 1, SLOT_MAGIC "%016" PRIx64 " %04zx ", seq, len);
+	memcpy(slot + SLOT_HEADER_LEN, text, len);
+	(void)snprintf(crc, sizeof(crc), "%08" PRIx32 "\n", slot_crc(slot, len));
+	memcpy(slot + SLOT_CRC_AT, crc, 9);
+}
+
+/* Finds the record text in a file's contents: the newest intact slot, or
+ * the whole file in the single-text form of earlier versions. */
+static int record_text(const char *buf, size_t len, struct slots *sl, const char **text,
+		       size_t *text_len, struct mfa_error *err)
+{
+	uint64_t seq[2];
+	size_t tlen[2];
+	bool ok[2];
+
+	if (len < strlen(SLOT_MAGIC) || memcmp(buf, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0) {
+		sl->slotted = false;
+		*text = buf;
+		*text_len = len;
+		return 0;
+	}
+	if (len != RECORD_FILE_SIZE) {
+		mfa_error_set(err, "a two-slot record of %zu bytes, not %d", len,
+			      RECORD_FILE_SIZE);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 2; i++)
+		ok[i] = slot_valid(buf + i * SLOT_SIZE, &seq[i], &tlen[i]);
+	if (!ok[0] && !ok[1]) {
+		mfa_error_set(err, "neither slot is intact");
+		return -EINVAL;
+	}
+	if (ok[0] && ok[1] && seq[0] == seq[1]) {
+		mfa_error_set(err, "both slots have sequence number %" PRIu64, seq[0]);
+		return -EINVAL;
+	}
+	sl->slotted = true;
+	sl->newest = !ok[0] || (ok[1] && seq[1] > seq[0]) ? 1 : 0;
+	sl->seq = seq[sl->newest];
+	*text = buf + sl->newest * SLOT_SIZE + SLOT_HEADER_LEN;
+	*text_len = tlen[sl->newest];
+	return 0;
+}
+
+static int record_file_parse_slots(const char *buf, size_t len, const char *expected_user,
+				   struct mfa_record *rec, struct slots *sl,
+				   struct mfa_error *err)
+{
+	const char *text;
+	size_t text_len;
+	int r;
+
+	r = record_text(buf, len, sl, &text, &text_len, err);
+	if (r == 0)
+		r = record_parse(text, text_len, expected_user, rec, err);
+	return r;
+}
+
+int record_file_parse(const char *buf, size_t len, const char *expected_user,
+		      struct mfa_record *rec, struct mfa_error *err)
+{
+	struct slots sl;
+
+	return record_file_parse_slots(buf, len, expected_user, rec, &sl, err);
+}
+
+/* Opens and reads a user's record with every check.  With keep_fd, the
+ * file is opened for writing too and left open in *keep_fd on success. */
+static int load_record(struct store *st, const char *user, struct mfa_record *rec,
+		       int *keep_fd, struct slots *sl, struct mfa_error *err)
 {
 	char buf[STORE_RECORD_MAX + 1];
 	struct stat sb;
+	struct slots unused;
 	size_t len = 0;
 	int fd, r;
 
 	r = check_user(user, err);
 	if (r < 0)
 		return r;
-	fd = openat(st->dfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (sl == NULL)
+		sl = &unused;
+	fd = openat(st->dfd, user, (keep_fd != NULL ? O_RDWR : O_RDONLY) |
+		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && keep_fd != NULL &&
+	    (errno == EPERM || errno == EACCES || errno == EROFS || errno == EISDIR)) {
+		/* Not writable in place (immutable, read-only): read it, and
+		 * let an update try to replace it, which fails as it must.  A
+		 * directory is opened to be refused below like any non-file. */
+		keep_fd = NULL;
+		fd = openat(st->dfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
+	}
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP)
@@ -563,7 +715,7 @@ int store_load(struct store *st, const char *user, struct mfa_record *rec,
 		r = -EINVAL;
 		goto out;
 	}
-	r = record_parse(buf, len, user, rec, err);
+	r = record_file_parse_slots(buf, len, user, rec, sl, err);
 	if (r < 0) {
 		char why[sizeof(err->msg)];
 		memcpy(why, err->msg, sizeof(why));
@@ -571,8 +723,17 @@ int store_load(struct store *st, const char *user, struct mfa_record *rec,
 	}
 out:
 	secure_wipe(buf, sizeof(buf));
-	close(fd);
+	if (r == 0 && keep_fd != NULL)
+		*keep_fd = fd;
+	else
+		close(fd);
 	return r;
+}
+
+int store_load(struct store *st, const char *user, struct mfa_record *rec,
+	       struct mfa_error *err)
+{
+	return load_record(st, user, rec, NULL, NULL, err);
 }
 
 int store_lock(struct store *st, const char *user, struct store_txn **txn,
@@ -630,6 +791,7 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 	}
 	t->st = st;
 	t->lock_fd = fd;
+	t->rec_fd = -1;
 	memcpy(t->user, user, strlen(user) + 1);
 	*txn = t;
 	return 0;
@@ -644,7 +806,7 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 	r = store_lock(st, user, &t, err);
 	if (r < 0)
 		return r;
-	r = store_load(st, user, rec, err);
+	r = load_record(st, user, rec, &t->rec_fd, &t->slots, err);
 	if (r == -ENOENT) {
 		record_init(rec, user);
 		*exists = false;
@@ -658,23 +820,59 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 	return 0;
 }
 
-int store_commit(struct store_txn *txn, const struct mfa_record *rec,
-		 struct mfa_error *err)
+/* Overwrites the older slot of the open record and syncs it. */
+static int commit_in_place(struct store_txn *txn, const char *text, size_t len,
+			   struct mfa_error *err)
 {
 	struct store *st = txn->st;
-	char buf[STORE_RECORD_MAX + 1];
-	char tmpname[USER_NAME_MAX + 32];
-	int len, fd = -1, r;
+	char slot[SLOT_SIZE];
+	int target = 1 - txn->slots.newest, r = 0;
+	size_t off = 0;
 
-	if (strcmp(rec->user, txn->user) != 0) {
-		mfa_error_set(err, "internal error: record and lock are for different users");
-		return -EINVAL;
+	slot_fill(slot, txn->slots.seq + 1, text, len);
+	while (off < SLOT_SIZE) {
+		ssize_t n = pwrite(txn->rec_fd, slot + off, SLOT_SIZE - off,
+				   (off_t)target * SLOT_SIZE + (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
 	}
-	len = record_format(rec, buf, sizeof(buf));
-	if (len < 0) {
-		mfa_error_set(err, "%s/%s: record too large", st->path, txn->user);
-		return len;
+	if (r == 0 && !st->deferred_sync && fdatasync(txn->rec_fd) < 0)
+		r = -errno;
+	secure_wipe(slot, sizeof(slot));
+	if (r < 0) {
+		/* The slot may be torn: it fails its checksum and the record
+		 * reads as before.  Nothing more goes through this file. */
+		mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user,
+			      strerror(-r));
+		close(txn->rec_fd);
+		txn->rec_fd = -1;
+		txn->slots.slotted = false;
+		return r;
 	}
+	txn->slots.newest = target;
+	txn->slots.seq++;
+	return 0;
+}
+
+/* Writes a whole new record file: a temporary file, synced, renamed over the
+ * record, and the directory synced.  The new file stays open for updates. */
+static int commit_new_file(struct store_txn *txn, const char *text, size_t len,
+			   struct mfa_error *err)
+{
+	struct store *st = txn->st;
+	char image[RECORD_FILE_SIZE];
+	char tmpname[USER_NAME_MAX + 32];
+	int fd = -1, r = -EIO;
+
+	/* Slot 0 holds the record; slot 1, all zeros, is allocated now so
+	 * that later updates overwrite blocks in place. */
+	memset(image, 0, sizeof(image));
+	slot_fill(image, 1, text, len);
 	for (int tries = 0; fd < 0 && tries < 16; tries++) {
 		uint32_t rnd;
 		r = secure_random(&rnd, sizeof(rnd));
@@ -682,7 +880,7 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 			break;
 		(void)snprintf(tmpname, sizeof(tmpname), ".tmp.%s.%08x", txn->user, rnd);
 		fd = openat(st->dfd, tmpname,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 		r = fd < 0 ? -errno : 0;
 		if (r != -EEXIST && fd < 0)
 			break;
@@ -692,30 +890,29 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 			      st->path, strerror(-r));
 		goto out;
 	}
-	for (int off = 0; off < len;) {
-		ssize_t n = write(fd, buf + off, (size_t)(len - off));
+	for (size_t off = 0; off < sizeof(image);) {
+		ssize_t n = write(fd, image + off, sizeof(image) - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			r = n < 0 ? -errno : -EIO;
 			goto unlink;
 		}
-		off += (int)n;
+		off += (size_t)n;
 	}
 	if (!st->deferred_sync && fsync(fd) < 0) {
 		r = -errno;
 		goto unlink;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto unlink;
-	}
-	fd = -1;
 	if (renameat(st->dfd, tmpname, st->dfd, txn->user) < 0) {
 		r = -errno;
 		goto unlink;
 	}
+	if (txn->rec_fd >= 0)
+		close(txn->rec_fd);
+	txn->rec_fd = fd;
+	txn->slots = (struct slots){ .slotted = true, .newest = 0, .seq = 1 };
+	fd = -1;
 	if (!st->deferred_sync && fsync(st->dfd) < 0) {
 		r = -errno;
 		mfa_error_set(err, "%s: cannot sync the state directory: %s",
@@ -727,14 +924,34 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 unlink:
 	mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user,
 		      strerror(-r));
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
 	(void)unlinkat(st->dfd, tmpname, 0);
 out:
-	secure_wipe(buf, sizeof(buf));
+	secure_wipe(image, sizeof(image));
 	if (fd >= 0)
 		close(fd);
+	return r;
+}
+
+int store_commit(struct store_txn *txn, const struct mfa_record *rec,
+		 struct mfa_error *err)
+{
+	char text[SLOT_TEXT_MAX + 1];
+	int len, r;
+
+	if (strcmp(rec->user, txn->user) != 0) {
+		mfa_error_set(err, "internal error: record and lock are for different users");
+		return -EINVAL;
+	}
+	len = record_format(rec, text, sizeof(text));
+	if (len < 0) {
+		mfa_error_set(err, "%s/%s: record too large", txn->st->path, txn->user);
+		return len;
+	}
+	if (txn->rec_fd >= 0 && txn->slots.slotted)
+		r = commit_in_place(txn, text, (size_t)len, err);
+	else
+		r = commit_new_file(txn, text, (size_t)len, err);
+	secure_wipe(text, sizeof(text));
 	return r;
 }
 
@@ -753,6 +970,10 @@ int store_remove(struct store_txn *txn, struct mfa_error *err)
 		}
 		existed = 0;
 	}
+	if (txn->rec_fd >= 0)
+		close(txn->rec_fd);
+	txn->rec_fd = -1;
+	txn->slots.slotted = false;
 	/* Waiters on this lock see it unlinked once we release it, and retry. */
 	(void)snprintf(lockname, sizeof(lockname), ".lock.%s", txn->user);
 	(void)unlinkat(st->dfd, lockname, 0);
@@ -768,6 +989,8 @@ void store_end(struct store_txn *txn)
 {
 	if (txn == NULL)
 		return;
+	if (txn->rec_fd >= 0)
+		close(txn->rec_fd);
 	close(txn->lock_fd);
 	free(txn);
 }

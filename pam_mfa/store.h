@@ -67,6 +67,11 @@ void record_set_text(char *field, const char *value);
  * record's own user line.  0, or -EINVAL with err saying where. */
 int record_parse(const char *buf, size_t len, const char *expected_user,
 		 struct mfa_record *rec, struct mfa_error *err);
+/* Parses the contents of a record file: the newest intact of its two slots,
+ * or the text alone in the single-text form of earlier versions (see
+ * pam_mfa.conf(5), STATE RECORDS).  0, or -EINVAL with err saying why. */
+int record_file_parse(const char *buf, size_t len, const char *expected_user,
+		      struct mfa_record *rec, struct mfa_error *err);
 /* Formats rec into buf; returns the length or -ENOBUFS. */
 int record_format(const struct mfa_record *rec, char *buf, size_t buflen);
 

@@ -1,6 +1,6 @@
-/* libFuzzer: the state-record parser.  Anything may come in; nothing may
- * crash, and a record that parses must format back to what parses the same
- * (the format is canonical). */
+/* libFuzzer: the state-record parser, from the file's two slots down to the
+ * text.  Anything may come in; nothing may crash, and a record that parses
+ * must format back to what parses the same (the format is canonical). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > STORE_RECORD_MAX)
 		return 0;
-	if (record_parse((const char *)data, size, NULL, &rec, &err) != 0)
+	if (record_file_parse((const char *)data, size, NULL, &rec, &err) != 0)
 		return 0;
 	len = record_format(&rec, buf, sizeof(buf));
 	if (len < 0 || record_parse(buf, (size_t)len, rec.user, &again, &err) != 0)

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import unittest
 import urllib.parse
+import zlib
 
 PAMRUN = os.environ.get("PAMRUN", "")
 MFACTL = os.environ.get("MFACTL", "")
@@ -55,6 +56,35 @@ def oathtool(secret, at, algorithm="sha1", digits=6, period=30):
          "--time-step-size=%ds" % period, "-N", at + " UTC", "-b", secret],
         check=True, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+SLOT_SIZE = 2048
+SLOT_HEADER = re.compile(rb"MFA1 ([0-9a-f]{16}) ([0-9a-f]{4}) ([0-9a-f]{8})\n")
+
+
+def record_text(path):
+    """The text of a record file, read independently of pam_mfa's code: the
+    intact slot with the highest sequence number of a two-slot record
+    (pam_mfa.conf(5), STATE RECORDS), or the whole file of the older form."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"MFA1 "):
+        return data.decode()
+    assert len(data) == 2 * SLOT_SIZE, "%s: %d bytes" % (path, len(data))
+    best = None
+    for i in range(2):
+        slot = data[i * SLOT_SIZE:(i + 1) * SLOT_SIZE]
+        m = SLOT_HEADER.match(slot)
+        if not m:
+            continue
+        seq, length, crc = (int(g, 16) for g in m.groups())
+        text = slot[36:36 + length]
+        if zlib.crc32(slot[:27] + text) != crc:
+            continue
+        if best is None or seq > best[0]:
+            best = (seq, text)
+    assert best is not None, "%s: no intact slot" % path
+    return best[1].decode()
 
 
 def parse_uri(text):
@@ -272,9 +302,11 @@ class World:
         uri, params = parse_uri(proc.stdout)
         return params["secret"]
 
+    def record_text(self, user):
+        return record_text(os.path.join(self.state_dir, user))
+
     def record(self, user):
-        with open(os.path.join(self.state_dir, user)) as f:
-            return dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l)
+        return dict(l.split("=", 1) for l in self.record_text(user).splitlines() if "=" in l)
 
 
 class WorldTest(unittest.TestCase):

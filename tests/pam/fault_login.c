@@ -40,7 +40,10 @@ int __real_open64(const char *p, int f, ...);
 int __real_openat64(int d, const char *p, int f, ...);
 ssize_t __real_read(int fd, void *b, size_t n);
 ssize_t __real_write(int fd, const void *b, size_t n);
+ssize_t __real_pwrite(int fd, const void *b, size_t n, off_t o);
+ssize_t __real_pwrite64(int fd, const void *b, size_t n, off_t o);
 int __real_fsync(int fd);
+int __real_fdatasync(int fd);
 int __real_renameat(int a, const char *b, int c, const char *d);
 int __real_flock(int fd, int op);
 void *__wrap_malloc(size_t n);
@@ -52,7 +55,10 @@ int __wrap_open64(const char *p, int f, ...);
 int __wrap_openat64(int d, const char *p, int f, ...);
 ssize_t __wrap_read(int fd, void *b, size_t n);
 ssize_t __wrap_write(int fd, const void *b, size_t n);
+ssize_t __wrap_pwrite(int fd, const void *b, size_t n, off_t o);
+ssize_t __wrap_pwrite64(int fd, const void *b, size_t n, off_t o);
 int __wrap_fsync(int fd);
+int __wrap_fdatasync(int fd);
 int __wrap_renameat(int a, const char *b, int c, const char *d);
 int __wrap_flock(int fd, int op);
 
@@ -61,7 +67,10 @@ void *__wrap_calloc(size_t n, size_t m) { if (inject()) { errno = ENOMEM; return
 void *__wrap_realloc(void *p, size_t n) { if (inject()) { errno = ENOMEM; return NULL; } return __real_realloc(p, n); }
 ssize_t __wrap_read(int fd, void *b, size_t n) { if (inject()) { errno = EIO; return -1; } return __real_read(fd, b, n); }
 ssize_t __wrap_write(int fd, const void *b, size_t n) { if (inject()) { errno = ENOSPC; return -1; } return __real_write(fd, b, n); }
+ssize_t __wrap_pwrite(int fd, const void *b, size_t n, off_t o) { if (inject()) { errno = EIO; return -1; } return __real_pwrite(fd, b, n, o); }
+ssize_t __wrap_pwrite64(int fd, const void *b, size_t n, off_t o) { if (inject()) { errno = EIO; return -1; } return __real_pwrite64(fd, b, n, o); }
 int __wrap_fsync(int fd) { if (inject()) { errno = EIO; return -1; } return __real_fsync(fd); }
+int __wrap_fdatasync(int fd) { if (inject()) { errno = EIO; return -1; } return __real_fdatasync(fd); }
 int __wrap_renameat(int a, const char *b, int c, const char *d) { if (inject()) { errno = EIO; return -1; } return __real_renameat(a, b, c, d); }
 int __wrap_flock(int fd, int op) { if (inject()) { errno = ENOLCK; return -1; } return __real_flock(fd, op); }
 
@@ -166,9 +175,33 @@ static int login(const char *dir, const char *config_arg)
 	return r;
 }
 
+/* Rewrites the record through the store, which writes the two-slot form. */
+static int rewrite_in_two_slots(const char *dir, const struct mfa_record *rec)
+{
+	struct mfa_error err;
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record cur;
+	bool exists;
+	int r;
+
+	r = store_open(dir, STORE_READ_ONLY, &st, &err);
+	if (r == 0)
+		r = store_begin(st, rec->user, &txn, &cur, &exists, &err);
+	if (r == 0)
+		r = store_commit(txn, rec, &err);
+	if (r < 0)
+		fprintf(stderr, "fault_login: %s\n", err.msg);
+	record_wipe(&cur);
+	store_end(txn);
+	store_close(st);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	char path[PATH_MAX], text[PATH_MAX + 256], record[PATH_MAX], config_arg[PATH_MAX + 8];
+	char state_dir[PATH_MAX];
 	static const unsigned char secret[20] = "12345678901234567890";
 	struct totp_params p = { TOTP_SHA1, 6, 30 };
 	struct mfa_record rec;
@@ -180,6 +213,7 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	(void)snprintf(path, sizeof(path), "%s/state", argv[1]);
+	(void)snprintf(state_dir, sizeof(state_dir), "%s", path);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return 2;
 	(void)snprintf(text, sizeof(text), "state_dir = \"%s\";\nfail_delay_ms = 0;\n"
@@ -191,6 +225,9 @@ int main(int argc, char **argv)
 	write_text(path, "auth required pam_permit.so\n", 0644);
 	(void)snprintf(record, sizeof(record), "%s/state/root", argv[1]);
 
+	/* Twice: a record of the older single-text form, which the login
+	 * replaces with a new file, then a two-slot one updated in place. */
+	for (int form = 0; form < 2; form++)
 	for (k = 1;; k++) {
 		int r;
 
@@ -206,6 +243,8 @@ int main(int argc, char **argv)
 			return 2;
 		buf[len] = '\0';
 		write_text(record, buf, 0600);
+		if (form == 1 && rewrite_in_two_slots(state_dir, &rec) < 0)
+			return 2;
 		if (totp_code_for_step(secret, sizeof(secret), &p,
 				       totp_step_at(&p, time(NULL)), code) < 0)
 			return 2;
@@ -235,15 +274,14 @@ int main(int argc, char **argv)
 		}
 		/* Whatever failed, the record is whole. */
 		{
-			FILE *f = fopen(record, "r");
-			size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+			struct store *st = NULL;
 
-			if (f != NULL)
-				fclose(f);
-			if (record_parse(buf, n, "root", &rec, &err) != 0) {
+			if (store_open(state_dir, STORE_READ_ONLY, &st, &err) != 0 ||
+			    store_load(st, "root", &rec, &err) != 0) {
 				fprintf(stderr, "fault_login: call %ld: record: %s\n", k, err.msg);
 				return 1;
 			}
+			store_close(st);
 			record_wipe(&rec);
 		}
 	}

@@ -145,8 +145,8 @@ class EmailLogin(EmailTest):
         self.assertIn("203.0.113.9", body)
         code = self.last_code()
         # Only a salted hash is stored; the code never is, nor logged.
-        with open(os.path.join(self.w.state_dir, "alice")) as f:
-            self.assertNotIn(code, f.read())
+        with open(os.path.join(self.w.state_dir, "alice"), "rb") as f:
+            self.assertNotIn(code.encode(), f.read())
         self.assertNotIn(code, "\n".join(res.log))
 
     def test_reuse_refused(self):

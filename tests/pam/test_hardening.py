@@ -8,14 +8,13 @@ import subprocess
 import threading
 import time
 
-from mfatest import T0, WorldTest, main, oathtool
+from mfatest import T0, WorldTest, main, oathtool, record_text
 
 STRESS = os.environ["STORE_STRESS"]
 
 
 def parse_record(path):
-    with open(path) as f:
-        text = f.read()
+    text = record_text(path)
     assert text.endswith("\nend\n"), path
     return dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
 
@@ -110,42 +109,72 @@ class Races(WorldTest):
 
 
 class FullDisk(WorldTest):
-    def test_login_that_cannot_write_fails_closed(self):
-        secret = self.w.enroll("alice")
-        with open(os.path.join(self.w.state_dir, "alice")) as f:
-            before = f.read()
-        lock = os.path.join(self.w.state_dir, ".lock.alice")
-        saved = {n: open(os.path.join(self.w.state_dir, n)).read()
-                 for n in os.listdir(self.w.state_dir)}
-        # A tiny tmpfs (this test runs in its own mount namespace) as the
-        # state directory, holding the same files, then filled up.
+    def fill_state_dir(self, files):
+        """Mounts a tiny tmpfs (this test runs in its own mount namespace)
+        as the state directory, holding files, then fills it up."""
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700,uid=0,gid=0",
                         "tmpfs", self.w.state_dir], check=True)
+        for name, data in files.items():
+            with open(os.path.join(self.w.state_dir, name), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(self.w.state_dir, name), 0o600)
+        filler = os.path.join(self.w.state_dir, ".tmp.filler.00000000")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            for name, text in saved.items():
-                with open(os.path.join(self.w.state_dir, name), "w") as f:
-                    f.write(text)
-                os.chmod(os.path.join(self.w.state_dir, name), 0o600)
-            filler = os.path.join(self.w.state_dir, ".tmp.filler.00000000")
-            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-            try:
-                while os.write(fd, b"\0" * 512) > 0:
-                    pass
-            except OSError:
+            while os.write(fd, b"\0" * 512) > 0:
                 pass
-            finally:
-                os.close(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return filler
+
+    def saved_files(self):
+        out = {}
+        for n in os.listdir(self.w.state_dir):
+            with open(os.path.join(self.w.state_dir, n), "rb") as f:
+                out[n] = f.read()
+        return out
+
+    def test_login_that_cannot_write_fails_closed(self):
+        # A record of the single-text form must be replaced by a new file
+        # to be updated, which a full disk refuses.
+        secret = self.w.enroll("alice")
+        files = self.saved_files()
+        files["alice"] = self.w.record_text("alice").encode()
+        before = files["alice"]
+        lock = os.path.join(self.w.state_dir, ".lock.alice")
+        filler = self.fill_state_dir(files)
+        try:
             res = self.w.login("alice", [oathtool(secret, T0)])
             self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
             self.assertTrue(any("cannot write the record" in l and "No space left" in l
                                 for l in res.log), res)
             self.assertTrue(any("reason=store-write" in l for l in res.log), res)
-            with open(os.path.join(self.w.state_dir, "alice")) as f:
+            with open(os.path.join(self.w.state_dir, "alice"), "rb") as f:
                 self.assertEqual(f.read(), before)
             self.assertTrue(os.path.exists(lock))
             # With room again, the same code works: nothing was half-done.
             os.unlink(filler)
             self.assertEqual(self.w.login("alice", [oathtool(secret, T0)]).pam, "PAM_SUCCESS")
+        finally:
+            subprocess.run(["umount", self.w.state_dir], check=False)
+
+    def test_login_on_full_disk_updates_in_place(self):
+        # A two-slot record has its blocks from the start: a full disk does
+        # not keep a login from recording its step, so a replay stays refused.
+        secret = self.w.enroll("alice")
+        self.fill_state_dir(self.saved_files())
+        try:
+            code = oathtool(secret, T0)
+            self.assertEqual(self.w.login("alice", [code]).pam, "PAM_SUCCESS")
+            self.assertEqual(self.w.login("alice", [code]).pam, "PAM_AUTH_ERR")
+            self.assertEqual(self.w.record("alice")["fail.count"], "1")
+            # A new record needs room, and fails closed without it.
+            proc = self.w.mfactl("enroll", "bob", "--qr", "none")
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn("No space left", proc.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "bob")))
         finally:
             subprocess.run(["umount", self.w.state_dir], check=False)
 

@@ -344,7 +344,10 @@ class FailClosed(WorldTest):
 
     def test_write_failure_fails_closed(self):
         # Without room to record the accepted step, a replay would pass.
+        # The record is updated in place, or else replaced: neither can be.
+        record = os.path.join(self.w.state_dir, "alice")
         os.chmod(self.w.state_dir, 0o500)
+        subprocess.run(["chattr", "+i", record], check=False)
         subprocess.run(["chattr", "+i", self.w.state_dir], check=False)
         try:
             attrs = subprocess.run(["lsattr", "-d", self.w.state_dir], capture_output=True,
@@ -356,6 +359,7 @@ class FailClosed(WorldTest):
             self.assertTrue(any("reason=store-write" in l for l in res.log), res)
         finally:
             subprocess.run(["chattr", "-i", self.w.state_dir], check=False)
+            subprocess.run(["chattr", "-i", record], check=False)
             os.chmod(self.w.state_dir, 0o700)
 
 

@@ -812,6 +812,173 @@ static void test_load_refuses_bad_files(void **state)
 	record_wipe(&rec);
 }
 
+/* The two-slot record file (pam_mfa.conf(5), STATE RECORDS), read here
+ * with plain file I/O. */
+#define SLOT 2048
+
+static void read_record_file(struct fixture *f, const char *user, char *buf, size_t size,
+			     size_t *len)
+{
+	char *path = record_path(f, user);
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size);
+	assert_true(n >= 0);
+	*len = (size_t)n;
+	close(fd);
+	free(path);
+}
+
+static void write_record_file(struct fixture *f, const char *user, const char *buf, size_t len)
+{
+	char *path = record_path(f, user);
+
+	write_file(path, buf, len, 0600);
+	free(path);
+}
+
+static unsigned long long slot_seq(const char *slot)
+{
+	char hex[17];
+
+	memcpy(hex, slot + 5, 16);
+	hex[16] = '\0';
+	return strtoull(hex, NULL, 16);
+}
+
+static void test_slots_in_place(void **state)
+{
+	struct fixture *f = *state;
+	struct mfa_record rec, got;
+	char file[2 * SLOT + 16], before[2 * SLOT];
+	size_t len;
+	struct stat a, b;
+	char *path = record_path(f, "alice");
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	/* A new record: slot 0 with sequence 1, slot 1 empty, 4096 bytes. */
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(len, 2 * SLOT);
+	assert_memory_equal(file, "MFA1 0000000000000001 ", 22);
+	for (size_t i = SLOT; i < 2 * SLOT; i++)
+		assert_int_equal(file[i], 0);
+	assert_int_equal(stat(path, &a), 0);
+
+	/* Updates alternate between the slots, in the same file. */
+	for (unsigned i = 1; i <= 5; i++) {
+		rec.fail_count = 10 + i;
+		put_record(f, &rec);
+		read_record_file(f, "alice", file, sizeof(file), &len);
+		assert_int_equal(len, 2 * SLOT);
+		assert_int_equal(slot_seq(file + (i % 2) * SLOT), i + 1);
+		assert_int_equal(slot_seq(file + ((i + 1) % 2) * SLOT), i);
+		assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+		assert_int_equal(got.fail_count, 10 + i);
+	}
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+
+	/* A torn newest slot (fail.count=15 in slot 1, sequence 6): the
+	 * previous state is read. */
+	memcpy(before, file, sizeof(before));
+	file[SLOT + 40] ^= 0x20;
+	write_record_file(f, "alice", file, 2 * SLOT);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 14);
+	/* The next update overwrites the torn slot. */
+	rec.fail_count = 20;
+	put_record(f, &rec);
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(slot_seq(file + SLOT), 6);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 20);
+
+	/* Both slots torn, a slot's header mangled, two slots of one
+	 * sequence number, a wrong size: corrupt. */
+	memcpy(file, before, sizeof(before));
+	file[40] ^= 0x20;
+	file[SLOT + 40] ^= 0x20;
+	write_record_file(f, "alice", file, 2 * SLOT);
+	expect_record_refused(f, "alice", -EINVAL);
+	assert_contains(f->err.msg, "neither slot is intact");
+	memcpy(file, before, sizeof(before));
+	memcpy(file + SLOT, "MFA2", 4);
+	write_record_file(f, "alice", file, 2 * SLOT);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 14);
+	memcpy(file, before, sizeof(before));
+	memcpy(file + SLOT, file, SLOT);
+	write_record_file(f, "alice", file, 2 * SLOT);
+	expect_record_refused(f, "alice", -EINVAL);
+	assert_contains(f->err.msg, "both slots");
+	write_record_file(f, "alice", before, 2 * SLOT - 1);
+	expect_record_refused(f, "alice", -EINVAL);
+	write_record_file(f, "alice", before, 2 * SLOT);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+
+	/* A record of the single-text form is read, and the next update
+	 * turns it into the two-slot form. */
+	len = (size_t)format_record(&rec, file, sizeof(file));
+	write_record_file(f, "alice", file, len);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 20);
+	rec.fail_count = 21;
+	put_record(f, &rec);
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(len, 2 * SLOT);
+	assert_int_equal(slot_seq(file), 1);
+	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 21);
+	record_wipe(&rec);
+	record_wipe(&got);
+	free(path);
+}
+
+/* The largest record the fields allow fits in a slot. */
+static void test_largest_record_fits(void **state)
+{
+	struct fixture *f = *state;
+	struct mfa_record rec, got;
+	char name[USER_NAME_MAX + 1], text[STORE_TEXT_MAX + 1];
+
+	memset(name, 'u', USER_NAME_MAX);
+	name[USER_NAME_MAX] = '\0';
+	memset(text, 'x', STORE_TEXT_MAX);
+	text[STORE_TEXT_MAX] = '\0';
+	enrolled_record(&rec);
+	record_init(&rec, name);
+	rec.totp.enrolled = true;
+	rec.totp.params.algorithm = TOTP_SHA512;
+	rec.totp.params.digits = 8;
+	rec.totp.params.period = 300;
+	memset(rec.totp.secret, 0xee, TOTP_SECRET_MAX);
+	rec.totp.secret_len = TOTP_SECRET_MAX;
+	rec.totp.enrolled_at = INT64_C(253402300799);
+	rec.totp.last_step = UINT64_C(253402300799);
+	rec.fail_count = 1000000;
+	rec.fail_since = rec.locked_until = rec.last_login = rec.skip_since =
+		INT64_C(253402300799);
+	record_set_text(rec.last_service, text);
+	record_set_text(rec.last_rhost, text);
+	/* 254 bytes: a 64-byte local part and labels of at most 63. */
+	(void)snprintf(rec.email.address, sizeof(rec.email.address), "%.64s@%.63s.%.63s.%.57s.org",
+		       text, text, text, text);
+	assert_int_equal(strlen(rec.email.address), EMAIL_ADDRESS_MAX);
+	rec.email.verified = true;
+	rec.email.enrolled_at = rec.email.code_expires = rec.email.code_sent =
+		INT64_C(253402300799);
+	rec.email.code_pending = true;
+	put_record(f, &rec);
+	if (store_load(f->st, name, &got, &f->err) != 0)
+		fail_msg("store_load: %s", f->err.msg);
+	assert_string_equal(got.last_rhost, text);
+	record_wipe(&rec);
+	record_wipe(&got);
+}
+
 static void test_remove(void **state)
 {
 	struct fixture *f = *state;
@@ -1295,6 +1462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_begin_commit_load, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_other_user_refused, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_load_refuses_bad_files, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_in_place, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_largest_record_fits, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_and_remove_corrupt, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup_open, teardown),
