@@ -34,4 +34,7 @@ meson test -C "$BUILD-fuzz" --suite fuzz --print-errorlogs --num-processes 2 || 
 
 echo "== RPM: meson dist, rpmbuild"
 sh tests/pkg/test_rpm.sh || status=1
+
+echo "== Debian package: build, lintian, install into a throwaway root"
+sh tests/pkg/test_deb.sh || status=1
 exit $status
