@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -133,6 +134,107 @@ static double mono_us(void)
 
 	real_clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Profiling only (bench/profile): with LOGINBENCH_SYSCALL_TIMES=1 the
+ * harness times the calls that make a write durable or serialise it, as
+ * the modules it loads make them; LOGINBENCH_NO_FSYNC=1 makes fsync and
+ * fdatasync no-ops, to see what durability costs.  Neither is ever set by
+ * bench/run. */
+enum { SC_FSYNC_FILE, SC_FSYNC_DIR, SC_FDATASYNC, SC_RENAME, SC_FLOCK, SC_COUNT };
+static const char *const sc_names[SC_COUNT] = {
+	"fsync_file", "fsync_dir", "fdatasync", "rename", "flock",
+};
+static bool sc_timing, sc_no_fsync;
+static double sc_us[SC_COUNT];
+static unsigned long sc_calls[SC_COUNT];
+static int (*real_fsync)(int), (*real_fdatasync)(int), (*real_flock)(int, int);
+static int (*real_renameat)(int, const char *, int, const char *);
+static int (*real_rename)(const char *, const char *);
+
+__attribute__((constructor)) static void resolve_syscalls(void)
+{
+	real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	real_flock = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+	real_renameat = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+	real_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+	sc_timing = getenv("LOGINBENCH_SYSCALL_TIMES") != NULL;
+	sc_no_fsync = getenv("LOGINBENCH_NO_FSYNC") != NULL;
+}
+
+static void sc_note(int which, double t0)
+{
+	sc_us[which] += mono_us() - t0;
+	sc_calls[which]++;
+}
+
+int fsync(int fd)
+{
+	struct stat st;
+	double t0 = mono_us();
+	int r = sc_no_fsync ? 0 : real_fsync(fd);
+
+	if (sc_timing)
+		sc_note(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? SC_FSYNC_DIR : SC_FSYNC_FILE, t0);
+	return r;
+}
+
+int fdatasync(int fd)
+{
+	double t0 = mono_us();
+	int r = sc_no_fsync ? 0 : real_fdatasync(fd);
+
+	if (sc_timing)
+		sc_note(SC_FDATASYNC, t0);
+	return r;
+}
+
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	double t0 = mono_us();
+	int r = real_renameat(olddirfd, oldpath, newdirfd, newpath);
+
+	if (sc_timing)
+		sc_note(SC_RENAME, t0);
+	return r;
+}
+
+int rename(const char *oldpath, const char *newpath)
+{
+	double t0 = mono_us();
+	int r = real_rename(oldpath, newpath);
+
+	if (sc_timing)
+		sc_note(SC_RENAME, t0);
+	return r;
+}
+
+int flock(int fd, int op)
+{
+	double t0 = mono_us();
+	int r = real_flock(fd, op);
+
+	if (sc_timing)
+		sc_note(SC_FLOCK, t0);
+	return r;
+}
+
+static void sc_reset(void)
+{
+	memset(sc_us, 0, sizeof(sc_us));
+	memset(sc_calls, 0, sizeof(sc_calls));
+}
+
+/* " NAME_us=T NAME_calls=C" per kind, per login. */
+static void sc_print(size_t logins)
+{
+	if (!sc_timing)
+		return;
+	for (int i = 0; i < SC_COUNT; i++)
+		if (sc_calls[i])
+			printf(" %s_us=%.1f %s_calls=%.2f", sc_names[i], sc_us[i] / (double)logins,
+			       sc_names[i], (double)sc_calls[i] / (double)logins);
 }
 
 static double cpu_us(int who)
@@ -373,10 +475,12 @@ static void report(const char *mode, const char *label, size_t users, size_t n, 
 		sum += lat[i];
 	printf("mode=%s label=%s users=%zu workers=%d logins=%zu ok=%zu fail=%zu "
 	       "median_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f "
-	       "cpu_us=%.1f wall_s=%.3f throughput=%.1f\n",
+	       "cpu_us=%.1f wall_s=%.3f throughput=%.1f",
 	       mode, label, users, workers, n, ok, n - ok,
 	       pct(lat, n, 50), pct(lat, n, 99), sum / (double)n, lat[0], lat[n - 1],
 	       cpu_total / (double)n, wall_us / 1e6, (double)ok / (wall_us / 1e6));
+	sc_print(n);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -477,6 +581,7 @@ static int cmd_seq(struct run *run)
 	size_t ok = 0, cursor = run->skip;
 
 	warm_up(run, &cursor);
+	sc_reset();
 	c0 = cpu_us(RUSAGE_SELF);
 	t0 = mono_us();
 	for (size_t i = 0; i < run->logins; i++) {
@@ -653,6 +758,27 @@ static int cmd_race(struct run *run)
 	return 0;
 }
 
+/* What loading a shared object costs, as libpam loads a module at
+ * pam_start and unloads it at pam_end: dlopen(RTLD_NOW) + dlclose. */
+static int cmd_dlopen(const char *path, size_t n)
+{
+	double *lat = calloc(n, sizeof(*lat)), c0, t0;
+
+	c0 = cpu_us(RUSAGE_SELF);
+	t0 = mono_us();
+	for (size_t i = 0; i < n; i++) {
+		double s = mono_us();
+		void *h = dlopen(path, RTLD_NOW);
+
+		if (h == NULL)
+			die("dlopen %s: %s", path, dlerror());
+		dlclose(h);
+		lat[i] = mono_us() - s;
+	}
+	report("dlopen", path, 0, n, lat, n, cpu_us(RUSAGE_SELF) - c0, mono_us() - t0, 1);
+	return 0;
+}
+
 /* What the account lookup alone costs at this many users: a getpwnam and
  * a getgrouplist per login, through whatever NSS is configured. */
 static int cmd_nss(struct run *run)
@@ -688,6 +814,7 @@ static void usage(void)
 		"       loginbench par  --confdir DIR --service NAME --secrets FILE --logins N --workers W\n"
 		"       loginbench race --confdir DIR --service NAME --secrets FILE --workers W [--rounds R]\n"
 		"       loginbench nss  --secrets FILE --logins N\n"
+		"       loginbench dlopen --keep-loaded FILE.so --logins N\n"
 		"common: --label TEXT  --clock FILE  --warmup N  --skip N  --keep-loaded MODULE.so\n");
 	exit(2);
 }
@@ -743,6 +870,11 @@ int main(int argc, char **argv)
 		if (dir == NULL || nusers == 0)
 			usage();
 		return cmd_gen(dir, nusers);
+	}
+	if (strcmp(mode, "dlopen") == 0) {
+		if (run.keep_loaded == NULL)
+			usage();
+		return cmd_dlopen(run.keep_loaded, run.logins);
 	}
 	if (secrets == NULL || run.logins == 0)
 		usage();
