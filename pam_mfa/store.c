@@ -583,7 +583,9 @@ static void slot_fill(char *slot, uint64_t seq, const char *text, size_t len)
 	char crc[10];
 
 	memset(slot, 0, SLOT_SIZE);
-	(void)snprintf(slot, SLOT_CRC_AT + 1, SLOT_MAGIC "%016" PRIx64 " %04zx ", seq, len);
+	/* len <= SLOT_TEXT_MAX: the mask only tells the compiler it fits. */
+	(void)snprintf(slot, SLOT_CRC_AT + 1, SLOT_MAGIC "%016" PRIx64 " %04x ", seq,
+		       (unsigned)(len & 0xffff));
 	memcpy(slot + SLOT_HEADER_LEN, text, len);
 	(void)snprintf(crc, sizeof(crc), "%08" PRIx32 "\n", slot_crc(slot, len));
 	memcpy(slot + SLOT_CRC_AT, crc, 9);
