@@ -167,7 +167,8 @@ _mfactl_add_values()
 
 _mfactl()
 {
-	local cur words cword verb= i w from= nargs=0 dashdash=0 opt_long opt_arg
+	local cur words cword verb='' i w from='' nargs=0 dashdash=0 opt_long opt_arg
+	local -a list
 	COMPREPLY=()
 	_mfactl_words
 
@@ -200,9 +201,11 @@ _mfactl()
 		_mfactl_option "$verb" "${cur%%=*}" &&
 			_mfactl_add_values "$opt_long" "${cur#*=}" "${cur%%=*}="
 	elif ((!dashdash)) && [[ $cur == -* ]]; then
-		_mfactl_add "$cur" $(_mfactl_long_options "$verb")
+		mapfile -t list < <(_mfactl_long_options "$verb")
+		_mfactl_add "$cur" "${list[@]}"
 	elif [[ -z $verb ]]; then
-		_mfactl_add "$cur" $_mfactl_verbs
+		read -ra list <<<"$_mfactl_verbs"
+		_mfactl_add "$cur" "${list[@]}"
 	else
 		case $(_mfactl_positional "$verb" "$nargs" "$from") in
 		user) _mfactl_add_users "$cur" ;;

@@ -26,9 +26,12 @@ echo "== meson dist"
 git clone -q "$src" "$tmp/src"
 version=$(meson introspect --projectinfo "$tmp/src/meson.build" |
 	/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
-meson setup "$tmp/dist-build" "$tmp/src" -Dtests=false >"$tmp/dist.log" 2>&1 &&
-	meson dist -C "$tmp/dist-build" --no-tests --formats gztar >>"$tmp/dist.log" 2>&1 ||
-	{ cat "$tmp/dist.log"; echo "FAIL: meson dist"; exit 1; }
+if ! { meson setup "$tmp/dist-build" "$tmp/src" -Dtests=false &&
+	meson dist -C "$tmp/dist-build" --no-tests --formats gztar; } >"$tmp/dist.log" 2>&1; then
+	cat "$tmp/dist.log"
+	echo "FAIL: meson dist"
+	exit 1
+fi
 tarball=$tmp/dist-build/meson-dist/pam_mfa-$version.tar.gz
 [ -f "$tarball" ] || { echo "FAIL: no $tarball"; ls "$tmp/dist-build/meson-dist"; exit 1; }
 
