@@ -1,8 +1,11 @@
 """End to end with real clients: a real sshd on loopback reading its PAM
 stack from a test directory (pam_wrapper; never /etc/pam.d or /etc/ssh),
 the real OpenSSH client driven with pexpect, a real SMTP server for email
-codes, and pamtester for su- and sudo-style stacks.  Run inside `unshare -n`
-(see meson.build), so the loopback and its ports are private."""
+codes, and pamtester for su- and sudo-style stacks.  Run through isolate.sh
+(see meson.build): the loopback and its ports are private, and so are /run,
+/var/log and /tmp, where sshd keeps its login records and pam_wrapper its
+copies of the PAM stack; each test checks that none of its copies reached
+the machine's /tmp."""
 import glob
 import os
 import re
@@ -33,17 +36,62 @@ def sanitizer_preload():
     return libs
 
 
+def setUpModule():
+    """Refuses to run where sshd and pam_wrapper would write to the machine:
+    /run, /var/log and /tmp must be isolate.sh's own mounts."""
+    top = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            top[fields[4]] = fields[sep + 2]     # the last mount on a path wins
+    for path in ("/run", "/var/log", "/tmp"):
+        want = "mfatest-" + path.rsplit("/", 1)[1]
+        if top.get(path) != want:
+            raise AssertionError(
+                "%s is not a private mount (%s): run through tests/e2e/isolate.sh "
+                "(meson test e2e-sshd)" % (path, top.get(path)))
+    if not os.path.isdir(os.environ.get("MFATEST_MACHINE_TMP", "")):
+        raise AssertionError("MFATEST_MACHINE_TMP: the machine's /tmp, from isolate.sh")
+
+
+def leaked_pam_dirs(root):
+    """pam_wrapper's directories in the machine's /tmp whose stack names
+    something under root: there must be none."""
+    leaked = []
+    for d in glob.glob(os.path.join(os.environ["MFATEST_MACHINE_TMP"], "pam.*")):
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue      # someone else's, gone already
+        for name in names:
+            try:
+                with open(os.path.join(d, name), errors="replace") as f:
+                    if root in f.read():
+                        leaked.append(d)
+                        break
+            except OSError:
+                pass
+    return leaked
+
+
+class E2ETest(WorldTest):
+    def tearDown(self):
+        leaked = leaked_pam_dirs(self.w.root)
+        super().tearDown()
+        self.assertEqual(leaked, [], "pam_wrapper wrote to the machine's /tmp")
+
+
 def now_utc(offset=0):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + offset))
 
 
-class SshTest(WorldTest):
+class SshTest(E2ETest):
     """A World with sshd on 127.0.0.1:2222; passwords are "pw-USER"."""
     methods = "keyboard-interactive"
 
     def setUp(self):
         super().setUp()
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         r = self.w.root
         self.hostkey = os.path.join(r, "hostkey")
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.hostkey],
@@ -253,7 +301,7 @@ class EmailOverSsh(SshTest):
         self.assertIn("A code was sent to a***@example.org", out)
 
 
-class SuAndSudo(WorldTest):
+class SuAndSudo(E2ETest):
     """su- and sudo-style stacks through pamtester, the way those programs
     call PAM (password of the target or invoking user, then the code)."""
 
