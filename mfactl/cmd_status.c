@@ -12,8 +12,17 @@
 #include "mfactl.h"
 #include "policy.h"
 
+/* The users to show; an account in the passwd database comes with its
+ * primary group, so that no user is looked up again (at 100,000 accounts,
+ * a lookup each through a files or nss_wrapper source is quadratic). */
+struct account {
+	char *name;
+	bool in_passwd;
+	gid_t gid;
+};
+
 struct name_list {
-	char **names;
+	struct account *names;
 	size_t len, cap;
 };
 
@@ -32,31 +41,38 @@ static void status_usage(FILE *out)
 		"  -h, --help      this help\n");
 }
 
-static int list_add(struct name_list *l, const char *name)
+static int list_add(struct name_list *l, const char *name, const struct passwd *pw)
 {
 	if (l->len == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 256;
-		char **n = realloc(l->names, ncap * sizeof(*n));
+		struct account *n = realloc(l->names, ncap * sizeof(*n));
 		if (n == NULL)
 			return -ENOMEM;
 		l->names = n;
 		l->cap = ncap;
 	}
-	l->names[l->len] = strdup(name);
-	if (l->names[l->len] == NULL)
+	l->names[l->len].name = strdup(name);
+	if (l->names[l->len].name == NULL)
 		return -ENOMEM;
+	l->names[l->len].in_passwd = pw != NULL;
+	l->names[l->len].gid = pw != NULL ? pw->pw_gid : 0;
 	l->len++;
 	return 0;
 }
 
 static int add_from_store(const char *user, void *ctx)
 {
-	return list_add(ctx, user);
+	return list_add(ctx, user, NULL);
 }
 
+/* By name, and the passwd entry of a name before its store entry, which
+ * the listing then skips. */
 static int cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct account *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (int)y->in_passwd - (int)x->in_passwd;
 }
 
 static void json_string(const char *s)
@@ -203,6 +219,8 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	struct name_list names = { NULL, 0, 0 };
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
+	struct policy_groups *pg = NULL;
+	char pg_error[sizeof(err.msg)] = "";
 	bool json = false, missing = false, failed = false, first = true;
 	time_t now = time(NULL);
 	int c, width = 4, status = EXIT_FAIL, r;
@@ -238,7 +256,7 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			if (!mfactl_user_ok(argv[i], false))
 				goto out;
-			if (list_add(&names, argv[i]) < 0)
+			if (list_add(&names, argv[i], getpwnam(argv[i])) < 0)
 				goto nomem;
 		}
 	} else {
@@ -246,7 +264,7 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 
 		setpwent();
 		while ((pw = getpwent()) != NULL)
-			if (user_name_valid(pw->pw_name) && list_add(&names, pw->pw_name) < 0) {
+			if (user_name_valid(pw->pw_name) && list_add(&names, pw->pw_name, pw) < 0) {
 				endpwent();
 				goto nomem;
 			}
@@ -263,8 +281,14 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	}
 	qsort(names.names, names.len, sizeof(*names.names), cmp_names);
 	for (size_t i = 0; i < names.len; i++)
-		if ((int)strlen(names.names[i]) > width)
-			width = (int)strlen(names.names[i]);
+		if ((int)strlen(names.names[i].name) > width)
+			width = (int)strlen(names.names[i].name);
+	/* The groups of the rules, once for everyone. */
+	if (policy_groups_load(&ctx->cfg, &pg, &err) < 0) {
+		fprintf(stderr, "mfactl: cannot decide policies: %s\n", err.msg);
+		memcpy(pg_error, err.msg, sizeof(pg_error));
+		failed = true;
+	}
 
 	if (json) {
 		printf("{\"state_dir\": ");
@@ -278,11 +302,11 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	for (size_t i = 0; i < names.len; i++) {
 		struct row row;
 
-		if (i > 0 && strcmp(names.names[i], names.names[i - 1]) == 0)
+		if (i > 0 && strcmp(names.names[i].name, names.names[i - 1].name) == 0)
 			continue;
 		memset(&row, 0, sizeof(row));
-		row.user = names.names[i];
-		row.in_passwd = getpwnam(row.user) != NULL;
+		row.user = names.names[i].name;
+		row.in_passwd = names.names[i].in_passwd;
 		record_init(&row.rec, row.user);
 		r = st ? store_load(st, row.user, &row.rec, &err) : -ENOENT;
 		if (r == -ENOENT) {
@@ -294,12 +318,14 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		}
 		/* Group rules need the account; without it the policy is unknown. */
 		if (row.in_passwd) {
-			if (policy_for_user(&ctx->cfg, row.user, &row.policy, &err) == 0) {
+			if (pg != NULL && policy_for_account(&ctx->cfg, pg, row.user,
+							     names.names[i].gid,
+							     &row.policy) == 0) {
 				row.have_policy = true;
 			} else if (!row.error) {
 				row.error = true;
 				(void)snprintf(row.error_msg, sizeof(row.error_msg),
-					       "cannot decide the policy: %.700s", err.msg);
+					       "cannot decide the policy: %.700s", pg_error);
 				failed = true;
 			}
 		}
@@ -325,8 +351,9 @@ nomem:
 	fprintf(stderr, "mfactl: out of memory\n");
 out:
 	for (size_t i = 0; i < names.len; i++)
-		free(names.names[i]);
+		free(names.names[i].name);
 	free(names.names);
+	policy_groups_free(pg);
 	store_close(st);
 	return status;
 }

@@ -119,42 +119,33 @@ int policy_group_exists(const char *name)
 	return group_gid(name, &gid);
 }
 
-int policy_for_user(const struct mfa_config *cfg, const char *user,
-		    struct policy_decision *out, struct mfa_error *err)
-{
-	gid_t *groups = NULL;
-	int ngroups = 0, r = 0;
+/* The rule loop shared by both ways of deciding.  in_group() answers for
+ * group rule i: 1 a member, 0 not, POLICY_NO_GROUP if the group does not
+ * exist, or -errno with err set. */
+#define POLICY_NO_GROUP 2
 
+static int decide(const struct mfa_config *cfg, const char *user,
+		  int (*in_group)(size_t rule, void *ctx, struct mfa_error *err), void *ctx,
+		  struct policy_decision *out, struct mfa_error *err)
+{
 	out->policy = cfg->default_policy;
 	out->methods = cfg->methods;
 	out->rule = -1;
 	out->missing_group = -1;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct mfa_rule *rule = &cfg->rules[i];
-		bool match = false;
+		bool match;
 
 		if (rule->kind == RULE_USER) {
 			match = strcmp(rule->name, user) == 0;
 		} else {
-			gid_t gid;
-			int found;
+			int m = in_group(i, ctx, err);
 
-			if (groups == NULL) {
-				r = user_groups(user, &groups, &ngroups, err);
-				if (r < 0)
-					goto out;
-			}
-			found = group_gid(rule->name, &gid);
-			if (found < 0) {
-				r = found;
-				mfa_error_set(err, "cannot look up group \"%s\" of rule %zu",
-					      rule->name, i + 1);
-				goto out;
-			}
-			if (!found && out->missing_group < 0)
+			if (m < 0)
+				return m;
+			if (m == POLICY_NO_GROUP && out->missing_group < 0)
 				out->missing_group = (int)i;
-			for (int g = 0; found && g < ngroups && !match; g++)
-				match = groups[g] == gid;
+			match = m == 1;
 		}
 		if (match) {
 			out->policy = rule->policy;
@@ -163,7 +154,178 @@ int policy_for_user(const struct mfa_config *cfg, const char *user,
 			break;
 		}
 	}
-out:
-	free(groups);
+	return 0;
+}
+
+struct nss_membership {
+	const struct mfa_config *cfg;
+	const char *user;
+	gid_t *groups;		/* the user's groups, looked up at the first group rule */
+	int ngroups;
+};
+
+static int nss_in_group(size_t i, void *p, struct mfa_error *err)
+{
+	struct nss_membership *m = p;
+	const char *name = m->cfg->rules[i].name;
+	gid_t gid;
+	int found, r;
+
+	if (m->groups == NULL) {
+		r = user_groups(m->user, &m->groups, &m->ngroups, err);
+		if (r < 0)
+			return r;
+	}
+	found = group_gid(name, &gid);
+	if (found < 0) {
+		mfa_error_set(err, "cannot look up group \"%s\" of rule %zu", name, i + 1);
+		return found;
+	}
+	if (!found)
+		return POLICY_NO_GROUP;
+	for (int g = 0; g < m->ngroups; g++)
+		if (m->groups[g] == gid)
+			return 1;
+	return 0;
+}
+
+int policy_for_user(const struct mfa_config *cfg, const char *user,
+		    struct policy_decision *out, struct mfa_error *err)
+{
+	struct nss_membership m = { .cfg = cfg, .user = user };
+	int r = decide(cfg, user, nss_in_group, &m, out, err);
+
+	free(m.groups);
 	return r;
+}
+
+/* One group named by a rule, looked up once: whether it exists, its gid and
+ * its members, sorted for bsearch. */
+struct rule_group {
+	bool exists;
+	gid_t gid;
+	char **members;
+	size_t n_members;
+};
+
+struct policy_groups {
+	size_t n;
+	struct rule_group groups[];	/* one per rule; unused for user rules */
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_rule_group(const char *name, struct rule_group *g)
+{
+	struct group gr, *res = NULL;
+	size_t len = 16384;
+	int r;
+
+	for (;;) {
+		char *buf = malloc(len);
+
+		if (buf == NULL)
+			return -ENOMEM;
+		r = getgrnam_r(name, &gr, buf, len, &res);
+		if (r == 0 && res != NULL) {
+			size_t n = 0;
+
+			g->exists = true;
+			g->gid = gr.gr_gid;
+			while (gr.gr_mem[n] != NULL)
+				n++;
+			g->members = calloc(n + 1, sizeof(*g->members));
+			for (size_t k = 0; g->members != NULL && k < n; k++) {
+				g->members[k] = strdup(gr.gr_mem[k]);
+				if (g->members[k] == NULL) {
+					free(buf);
+					return -ENOMEM;
+				}
+				g->n_members++;
+			}
+			if (g->members == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			qsort(g->members, g->n_members, sizeof(*g->members), cmp_member);
+		}
+		free(buf);
+		if (r != ERANGE || len >= (1u << 26))
+			break;
+		len *= 2;
+	}
+	if (r == 0 || nss_not_found(r))
+		return 0;
+	return -EIO;
+}
+
+void policy_groups_free(struct policy_groups *pg)
+{
+	if (pg == NULL)
+		return;
+	for (size_t i = 0; i < pg->n; i++) {
+		for (size_t k = 0; k < pg->groups[i].n_members; k++)
+			free(pg->groups[i].members[k]);
+		free(pg->groups[i].members);
+	}
+	free(pg);
+}
+
+int policy_groups_load(const struct mfa_config *cfg, struct policy_groups **out,
+		       struct mfa_error *err)
+{
+	struct policy_groups *pg;
+	int r = 0;
+
+	pg = calloc(1, sizeof(*pg) + cfg->n_rules * sizeof(pg->groups[0]));
+	if (pg == NULL)
+		return -ENOMEM;
+	pg->n = cfg->n_rules;
+	for (size_t i = 0; i < cfg->n_rules && r == 0; i++) {
+		if (cfg->rules[i].kind != RULE_GROUP)
+			continue;
+		r = load_rule_group(cfg->rules[i].name, &pg->groups[i]);
+		if (r == -EIO)
+			mfa_error_set(err, "cannot look up group \"%s\" of rule %zu",
+				      cfg->rules[i].name, i + 1);
+		else if (r < 0)
+			mfa_error_set(err, "out of memory");
+	}
+	if (r < 0) {
+		policy_groups_free(pg);
+		return r;
+	}
+	*out = pg;
+	return 0;
+}
+
+struct listed_membership {
+	const struct policy_groups *pg;
+	const char *user;
+	gid_t primary;
+};
+
+static int listed_in_group(size_t i, void *p, struct mfa_error *err)
+{
+	struct listed_membership *m = p;
+	const struct rule_group *g = &m->pg->groups[i];
+
+	if (!g->exists)
+		return POLICY_NO_GROUP;
+	if (g->gid == m->primary)
+		return 1;
+	return bsearch(&m->user, g->members, g->n_members, sizeof(*g->members),
+		       cmp_member) != NULL;
+}
+
+int policy_for_account(const struct mfa_config *cfg, const struct policy_groups *pg,
+		       const char *user, gid_t primary, struct policy_decision *out)
+{
+	struct listed_membership m = { .pg = pg, .user = user, .primary = primary };
+	struct mfa_error unused;
+
+	return decide(cfg, user, listed_in_group, &m, out, &unused);
 }

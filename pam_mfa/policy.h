@@ -4,6 +4,7 @@
 #define PAM_MFA_POLICY_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -42,6 +43,19 @@ int method_parse(const char *name, unsigned *method);
  * that an unreachable directory never becomes a weaker policy. */
 int policy_for_user(const struct mfa_config *cfg, const char *user,
 		    struct policy_decision *out, struct mfa_error *err);
+
+/* Deciding many users at once (mfactl status): the groups the rules name
+ * are looked up once, with their members, instead of every user's groups.
+ * Membership is then the primary gid or the group's member list, which is
+ * what getgrouplist() reports for the files and LDAP sources; -EIO if NSS
+ * could not tell about a group. */
+struct policy_groups;
+int policy_groups_load(const struct mfa_config *cfg, struct policy_groups **out,
+		       struct mfa_error *err);
+void policy_groups_free(struct policy_groups *pg);
+/* policy_for_user() for an account whose primary gid is known. */
+int policy_for_account(const struct mfa_config *cfg, const struct policy_groups *pg,
+		       const char *user, gid_t primary, struct policy_decision *out);
 
 /* 1 if the group exists, 0 if not, -EIO if NSS could not tell. */
 int policy_group_exists(const char *name);

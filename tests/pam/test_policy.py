@@ -283,6 +283,10 @@ class Rules(WorldTest):
         self.assertEqual(names, ["alice", "bob", "dave", "root"])
         table = self.w.mfactl("status", "--missing").stdout
         self.assertNotRegex(table, r"(?m)^(carol|erin)\s")
+        # status decides from the rules' groups looked up once; the login
+        # and mfactl policy ask NSS for the user's groups: they agree.
+        for user in self.w.users + ["root"]:
+            self.assertEqual(users[user]["policy"], self.policy(user)["policy"].strip(), user)
 
     def test_check_flags_rules_that_match_nobody(self):
         self.assertEqual(self.w.mfactl("check").returncode, 1)  # user "deploy" is unknown
