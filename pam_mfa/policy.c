@@ -86,9 +86,12 @@ static int user_groups(const char *user, gid_t **out, int *count, struct mfa_err
 	return 0;
 }
 
-/* 1 if the group exists and has gid *gid, 0 if it does not exist, -EIO if
- * NSS could not tell. */
-static int group_gid(const char *name, gid_t *gid)
+/* Looks up a group with a buffer that grows as getgrnam_r() asks, and
+ * hands it to found() while the buffer lives.  1 if the group exists (and
+ * found() returned 0), 0 if it does not, -EIO if NSS could not tell, or
+ * found()'s negative result. */
+static int lookup_group(const char *name, int (*found)(const struct group *gr, void *ctx),
+			void *ctx)
 {
 	struct group gr, *res = NULL;
 	size_t len = 16384;
@@ -100,16 +103,32 @@ static int group_gid(const char *name, gid_t *gid)
 		if (buf == NULL)
 			return -ENOMEM;
 		r = getgrnam_r(name, &gr, buf, len, &res);
-		if (r == 0 && res != NULL)
-			*gid = gr.gr_gid;
+		if (r == 0 && res != NULL) {
+			r = found(&gr, ctx);
+			free(buf);
+			return r < 0 ? r : 1;
+		}
 		free(buf);
-		if (r != ERANGE || len >= (1u << 22))
+		if (r != ERANGE || len >= (1u << 24))	/* 16 MB: some 800,000 members */
 			break;
 		len *= 2;
 	}
 	if (r == 0)
-		return res != NULL;
+		return 0;
 	return nss_not_found(r) ? 0 : -EIO;
+}
+
+static int take_gid(const struct group *gr, void *ctx)
+{
+	*(gid_t *)ctx = gr->gr_gid;
+	return 0;
+}
+
+/* 1 if the group exists and has gid *gid, 0 if it does not exist, -EIO if
+ * NSS could not tell. */
+static int group_gid(const char *name, gid_t *gid)
+{
+	return lookup_group(name, take_gid, gid);
 }
 
 int policy_group_exists(const char *name)
@@ -218,48 +237,32 @@ static int cmp_member(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int take_members(const struct group *gr, void *ctx)
+{
+	struct rule_group *g = ctx;
+	size_t n = 0;
+
+	g->exists = true;
+	g->gid = gr->gr_gid;
+	while (gr->gr_mem[n] != NULL)
+		n++;
+	g->members = calloc(n + 1, sizeof(*g->members));
+	if (g->members == NULL)
+		return -ENOMEM;
+	for (; g->n_members < n; g->n_members++) {
+		g->members[g->n_members] = strdup(gr->gr_mem[g->n_members]);
+		if (g->members[g->n_members] == NULL)
+			return -ENOMEM;
+	}
+	qsort(g->members, g->n_members, sizeof(*g->members), cmp_member);
+	return 0;
+}
+
 static int load_rule_group(const char *name, struct rule_group *g)
 {
-	struct group gr, *res = NULL;
-	size_t len = 16384;
-	int r;
+	int r = lookup_group(name, take_members, g);
 
-	for (;;) {
-		char *buf = malloc(len);
-
-		if (buf == NULL)
-			return -ENOMEM;
-		r = getgrnam_r(name, &gr, buf, len, &res);
-		if (r == 0 && res != NULL) {
-			size_t n = 0;
-
-			g->exists = true;
-			g->gid = gr.gr_gid;
-			while (gr.gr_mem[n] != NULL)
-				n++;
-			g->members = calloc(n + 1, sizeof(*g->members));
-			for (size_t k = 0; g->members != NULL && k < n; k++) {
-				g->members[k] = strdup(gr.gr_mem[k]);
-				if (g->members[k] == NULL) {
-					free(buf);
-					return -ENOMEM;
-				}
-				g->n_members++;
-			}
-			if (g->members == NULL) {
-				free(buf);
-				return -ENOMEM;
-			}
-			qsort(g->members, g->n_members, sizeof(*g->members), cmp_member);
-		}
-		free(buf);
-		if (r != ERANGE || len >= (1u << 26))
-			break;
-		len *= 2;
-	}
-	if (r == 0 || nss_not_found(r))
-		return 0;
-	return -EIO;
+	return r < 0 ? r : 0;
 }
 
 void policy_groups_free(struct policy_groups *pg)
