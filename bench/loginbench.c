@@ -226,15 +226,40 @@ static void sc_reset(void)
 	memset(sc_calls, 0, sizeof(sc_calls));
 }
 
-/* " NAME_us=T NAME_calls=C" per kind, per login. */
+/* Per login, the time in each kind of call: the median is printed, since a
+ * shared disk's outliers would swamp a mean. */
+static double *sc_per_login[SC_COUNT];
+static double sc_before[SC_COUNT];
+
+static void sc_login_start(void)
+{
+	memcpy(sc_before, sc_us, sizeof(sc_before));
+}
+
+static void sc_login_end(size_t i, size_t logins)
+{
+	if (!sc_timing)
+		return;
+	for (int k = 0; k < SC_COUNT; k++) {
+		if (sc_per_login[k] == NULL)
+			sc_per_login[k] = calloc(logins, sizeof(double));
+		sc_per_login[k][i] = sc_us[k] - sc_before[k];
+	}
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* " NAME_us=MEDIAN NAME_calls=C" per kind, per login. */
 static void sc_print(size_t logins)
 {
 	if (!sc_timing)
 		return;
 	for (int i = 0; i < SC_COUNT; i++)
-		if (sc_calls[i])
-			printf(" %s_us=%.1f %s_calls=%.2f", sc_names[i], sc_us[i] / (double)logins,
+		if (sc_calls[i] && sc_per_login[i] != NULL) {
+			qsort(sc_per_login[i], logins, sizeof(double), cmp_double);
+			printf(" %s_us=%.1f %s_calls=%.2f", sc_names[i], sc_per_login[i][logins / 2],
 			       sc_names[i], (double)sc_calls[i] / (double)logins);
+		}
 }
 
 static double cpu_us(int who)
@@ -586,8 +611,11 @@ static int cmd_seq(struct run *run)
 	t0 = mono_us();
 	for (size_t i = 0; i < run->logins; i++) {
 		const struct user *u = next_user(run, &cursor);
-		int r = login_once(&run->t, u, &lat[i]);
+		int r;
 
+		sc_login_start();
+		r = login_once(&run->t, u, &lat[i]);
+		sc_login_end(i, run->logins);
 		if (r == PAM_SUCCESS)
 			ok++;
 		else if (run->logins - ok <= 3)
