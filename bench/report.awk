@@ -50,6 +50,10 @@ function ratio(a, b) {
 	return sprintf("%.2f×", a / b)
 }
 
+function users_word(n) {
+	return users_fmt(n) (n == 1 ? " user" : " users")
+}
+
 function name(m) {
 	return m == "mfa" ? "pam_mfa" : m == "ga" ? "pam_google_authenticator" : \
 	       m == "oath" ? "pam_oath" : m == "permit" ? "pam_permit (baseline)" : m
@@ -311,10 +315,10 @@ END {
 	if (lo != "") {
 		a = net("mfa", lo, "median"); b = net("mfa", hi, "median")
 		print "| per-login cost flat from " users_fmt(S[1]) " to " users_fmt(S[ns]) \
-		      " users (within 1.2×) | net median from " us(a) " (" users_fmt(lo) " users) to " \
-		      us(b) " (" users_fmt(hi) "): " ratio(b, a) "; module kept loaded: " \
-		      us(net("mfa+loaded", llo, "median")) " (" users_fmt(llo) ") to " \
-		      us(net("mfa+loaded", lhi, "median")) " (" users_fmt(lhi) "): " \
+		      " users (within 1.2×) | net median from " us(a) " (" users_word(lo) ") to " \
+		      us(b) " (" users_word(hi) "): " ratio(b, a) "; module kept loaded: " \
+		      us(net("mfa+loaded", llo, "median")) " (" users_word(llo) ") to " \
+		      us(net("mfa+loaded", lhi, "median")) " (" users_word(lhi) "): " \
 		      ratio(net("mfa+loaded", lhi, "median"), net("mfa+loaded", llo, "median")) " | " \
 		      (a > 0 && b / a <= 1.2 ? "yes" : "**no**") " |"
 	}
@@ -328,7 +332,7 @@ END {
 	if (worst != "")
 		print "| no slower than pam_google_authenticator per login | worst: pam_mfa " \
 		      sprintf("%.2f×", worst) " google-authenticator's net median, at " \
-		      users_fmt(wsize) " users | " (worst <= 1 ? "yes" : "**no**") " |"
+		      users_word(wsize) " | " (worst <= 1 ? "yes" : "**no**") " |"
 	a = net("mfa", 10000, "median"); b = net("oath", 10000, "median")
 	if (a != "" && b != "" && a > 0)
 		print "| at least 10× faster than pam_oath at 10,000 users | pam_oath's net median is " \
