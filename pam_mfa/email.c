@@ -3,8 +3,6 @@
  * header or a recipient. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dynload.h"
 #include "email.h"
 #include "secmem.h"
 
@@ -124,12 +123,8 @@ int email_code_new(unsigned digits, char *out)
 int email_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *code,
 		    unsigned char out[EMAIL_HASH_LEN])
 {
-	unsigned int n = 0;
-
-	if (HMAC(EVP_sha256(), salt, EMAIL_SALT_LEN, (const unsigned char *)code,
-		 strlen(code), out, &n) == NULL || n != EMAIL_HASH_LEN)
-		return -EIO;
-	return 0;
+	_Static_assert(EMAIL_HASH_LEN == 32, "the hash is HMAC-SHA256");
+	return hmac_sha256(salt, EMAIL_SALT_LEN, (const unsigned char *)code, strlen(code), out);
 }
 
 /* The addr-spec inside "Name <addr>" or a bare addr; false if malformed. */
@@ -229,6 +224,7 @@ int email_send(const struct mfa_config *cfg, const char *to, const char *subject
 	char *message = NULL, *password = NULL;
 	size_t cap;
 	CURL *curl = NULL;
+	struct curl_api api;
 	CURLcode cr;
 	int n, r;
 
@@ -290,52 +286,56 @@ int email_send(const struct mfa_config *cfg, const char *to, const char *subject
 	up.data = message;
 	up.len = (size_t)n;
 
+	r = curl_api_load(&api, err);
+	if (r < 0)
+		goto out;
 	/* Thread-safe since libcurl 7.84, and a no-op once done. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		r = -EIO;
 		mfa_error_set(err, "libcurl failed to initialise");
 		goto out;
 	}
-	curl = curl_easy_init();
-	if (curl == NULL || (rcpt = curl_slist_append(NULL, to)) == NULL) {
+	curl = api.easy_init();
+	if (curl == NULL || (rcpt = api.slist_append(NULL, to)) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	(void)curl_easy_setopt(curl, CURLOPT_URL, ec->smtp_url);
-	(void)curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	(void)curl_easy_setopt(curl, CURLOPT_MAIL_FROM, sender);
-	(void)curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
-	(void)curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_message);
-	(void)curl_easy_setopt(curl, CURLOPT_READDATA, &up);
-	(void)curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-	(void)curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)ec->timeout);
-	(void)curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ec->timeout);
-	(void)curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	(void)curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void)curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	(void)curl_easy_setopt(curl, CURLOPT_USE_SSL,
+	(void)api.easy_setopt(curl, CURLOPT_URL, ec->smtp_url);
+	(void)api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	(void)api.easy_setopt(curl, CURLOPT_MAIL_FROM, sender);
+	(void)api.easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
+	(void)api.easy_setopt(curl, CURLOPT_READFUNCTION, read_message);
+	(void)api.easy_setopt(curl, CURLOPT_READDATA, &up);
+	(void)api.easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+	(void)api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	(void)api.easy_setopt(curl, CURLOPT_TIMEOUT, (long)ec->timeout);
+	(void)api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ec->timeout);
+	(void)api.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	(void)api.easy_setopt(curl, CURLOPT_USE_SSL,
 			       ec->starttls == STARTTLS_REQUIRED ? (long)CURLUSESSL_ALL :
 			       ec->starttls == STARTTLS_OPPORTUNISTIC ? (long)CURLUSESSL_TRY :
 			       (long)CURLUSESSL_NONE);
 	if (ec->ca_file != NULL)
-		(void)curl_easy_setopt(curl, CURLOPT_CAINFO, ec->ca_file);
+		(void)api.easy_setopt(curl, CURLOPT_CAINFO, ec->ca_file);
 	if (ec->username != NULL)
-		(void)curl_easy_setopt(curl, CURLOPT_USERNAME, ec->username);
+		(void)api.easy_setopt(curl, CURLOPT_USERNAME, ec->username);
 	if (password != NULL)
-		(void)curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
-	cr = curl_easy_perform(curl);
+		(void)api.easy_setopt(curl, CURLOPT_PASSWORD, password);
+	cr = api.easy_perform(curl);
 	if (cr != CURLE_OK) {
 		mfa_error_set(err, "cannot send mail through %s: %s", ec->smtp_url,
-			      errbuf[0] ? errbuf : curl_easy_strerror(cr));
+			      errbuf[0] ? errbuf : api.easy_strerror(cr));
 		r = cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 		goto out;
 	}
 	r = 0;
 out:
-	curl_slist_free_all(rcpt);
+	if (rcpt != NULL)
+		api.slist_free_all(rcpt);
 	if (curl != NULL)
-		curl_easy_cleanup(curl);
+		api.easy_cleanup(curl);
 	if (message != NULL) {
 		secure_wipe(message, cap);
 		free(message);

@@ -1,0 +1,88 @@
+/* Loading libcurl and libcrypto on first use; see dynload.h for why.
+ * RTLD_NODELETE keeps a library once loaded, as if it had been linked, so
+ * that nothing of ours holds a handle: the module keeps no global state. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "dynload.h"
+
+#ifdef PAM_MFA_LINK_LAZY_LIBS
+/* Sanitizer builds link both libraries (see pam_mfa/meson.build). */
+#include <openssl/hmac.h>
+
+int curl_api_load(struct curl_api *api, struct mfa_error *err)
+{
+	*api = (struct curl_api){ curl_global_init, curl_easy_init, curl_easy_setopt,
+				  curl_easy_perform, curl_easy_cleanup, curl_easy_strerror,
+				  curl_slist_append, curl_slist_free_all };
+	return 0;
+}
+
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
+		size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (key_len > 1024 || HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) == NULL ||
+	    n != 32)
+		return -EIO;
+	return 0;
+}
+#else
+static void *load(const char *soname)
+{
+	return dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+}
+
+/* dlsym() into a function pointer: POSIX guarantees the conversion. */
+#define BIND(h, field, name) (*(void **)(&(field)) = dlsym((h), (name)))
+
+int curl_api_load(struct curl_api *api, struct mfa_error *err)
+{
+	void *h = load(LIBCURL_SONAME);
+	bool ok;
+
+	if (h == NULL) {
+		mfa_error_set(err, "cannot load %s, which sends the mail: %s", LIBCURL_SONAME,
+			      dlerror());
+		return -ENOENT;
+	}
+	ok = BIND(h, api->global_init, "curl_global_init") &&
+	     BIND(h, api->easy_init, "curl_easy_init") &&
+	     BIND(h, api->easy_setopt, "curl_easy_setopt") &&
+	     BIND(h, api->easy_perform, "curl_easy_perform") &&
+	     BIND(h, api->easy_cleanup, "curl_easy_cleanup") &&
+	     BIND(h, api->easy_strerror, "curl_easy_strerror") &&
+	     BIND(h, api->slist_append, "curl_slist_append") &&
+	     BIND(h, api->slist_free_all, "curl_slist_free_all");
+	(void)dlclose(h);	/* RTLD_NODELETE: it stays loaded */
+	if (!ok) {
+		mfa_error_set(err, "%s lacks a function pam_mfa needs", LIBCURL_SONAME);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
+		size_t len, unsigned char out[32])
+{
+	const EVP_MD *(*sha256)(void);
+	unsigned char *(*hmac)(const EVP_MD *md, const void *key, int key_len,
+			       const unsigned char *data, size_t len, unsigned char *md_out,
+			       unsigned int *md_len);
+	unsigned int n = 0;
+	void *h = load(LIBCRYPTO_SONAME);
+	bool ok;
+
+	if (h == NULL)
+		return -EIO;
+	ok = BIND(h, sha256, "EVP_sha256") && BIND(h, hmac, "HMAC");
+	(void)dlclose(h);
+	if (!ok || key_len > 1024 || hmac(sha256(), key, (int)key_len, data, len, out, &n) == NULL ||
+	    n != 32)
+		return -EIO;
+	return 0;
+}
+#endif

@@ -1,0 +1,37 @@
+/* libcurl and libcrypto, loaded when a mail is sent or an email code is
+ * hashed, not with the module.  Linked in, they made every login's dlopen()
+ * of pam_mfa.so load some 40 libraries: 9 ms of each sshd connection
+ * (bench/RESULTS.md), for a method most logins never use. */
+#ifndef PAM_MFA_DYNLOAD_H
+#define PAM_MFA_DYNLOAD_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "util.h"
+
+/* The sonames the build was made against (the headers' ABI). */
+#define LIBCURL_SONAME "libcurl.so.4"
+#define LIBCRYPTO_SONAME "libcrypto.so.3"
+
+/* The libcurl functions pam_mfa calls, by the names curl.h gives them. */
+struct curl_api {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *curl);
+	void (*easy_cleanup)(CURL *curl);
+	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+	void (*slist_free_all)(struct curl_slist *list);
+};
+
+/* Loads libcurl (it stays loaded) and fills api; 0, or -ENOENT with err
+ * saying what is missing. */
+int curl_api_load(struct curl_api *api, struct mfa_error *err);
+
+/* HMAC-SHA256 through libcrypto, loaded the same way; 0 or -EIO. */
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
+		size_t len, unsigned char out[32]);
+
+#endif
