@@ -528,6 +528,24 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 	return enroll(l, st);
 }
 
+/* Whether the user is in the passwd database: OUT_SUCCESS if so.  Asked
+ * only where no record vouches for the account (and no group rule has
+ * looked it up already): through a files source, each lookup reads the
+ * whole passwd file, the largest part of a login at 100,000 accounts. */
+static enum outcome check_account(struct login *l)
+{
+	int r = user_lookup(l->user);
+
+	if (r > 0)
+		return OUT_SUCCESS;
+	if (r == 0)
+		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
+	else
+		pam_syslog(l->pamh, LOG_ERR, "cannot look up the user in the passwd "
+			   "database: %s", strerror(-r));
+	return r == 0 ? OUT_USER_UNKNOWN : r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+}
+
 static enum outcome authenticate(struct login *l)
 {
 	struct mfa_error err = { "" };
@@ -538,6 +556,11 @@ static enum outcome authenticate(struct login *l)
 	int r;
 
 	r = policy_for_user(&l->cfg, l->user, &l->policy, &err);
+	if (r == -ENOENT) {
+		/* A group rule looked for the account: there is none. */
+		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
+		return OUT_USER_UNKNOWN;
+	}
 	if (r < 0) {
 		/* Not knowing the user's groups is not knowing their policy. */
 		pam_syslog(l->pamh, LOG_ERR, "user=%s: cannot decide the policy: %s",
@@ -557,6 +580,9 @@ static enum outcome authenticate(struct login *l)
 		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", l->user,
 			   policy_name(l->policy.policy), l->policy.rule + 1);
 	if (l->policy.policy == POLICY_EXEMPT) {
+		o = check_account(l);
+		if (o != OUT_SUCCESS)
+			return o;
 		log_outcome(l, LOG_INFO, "exempt", NULL);
 		return OUT_SKIP;
 	}
@@ -571,6 +597,9 @@ static enum outcome authenticate(struct login *l)
 	/* A first look without the lock, so nobody holds it while typing. */
 	r = store_load(st, l->user, &rec, &err);
 	if (r == -ENOENT) {
+		o = check_account(l);
+		if (o != OUT_SUCCESS)
+			goto out;
 		record_init(&rec, l->user);
 	} else if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
@@ -648,16 +677,6 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (l.user == NULL || !user_name_valid(l.user)) {
 		pam_syslog(pamh, LOG_NOTICE, "refusing an invalid user name");
 		o = OUT_USER_UNKNOWN;
-		goto out;
-	}
-	r = user_lookup(l.user);
-	if (r <= 0) {
-		if (r == 0)
-			pam_syslog(pamh, LOG_NOTICE, "refusing an unknown user");
-		else
-			pam_syslog(pamh, LOG_ERR, "cannot look up the user in the passwd "
-				   "database: %s", strerror(-r));
-		o = r == 0 ? OUT_USER_UNKNOWN : r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 		goto out;
 	}
 	if (oath_init() != OATH_OK) {

@@ -195,6 +195,15 @@ class Login(WorldTest):
                 self.assertFalse(any(user in l for l in res.log), res)
         self.assertEqual(sorted(os.listdir(self.w.state_dir)), [".lock.alice", "alice"])
 
+    def test_record_stands_for_the_account(self):
+        # An enrolled user's login does not look the account up (a files
+        # source reads all of passwd for it); one with no record does.
+        secret = self.w.enroll("bob")
+        self.w.users = [u for u in self.w.users if u not in ("bob", "carol")]
+        self.w._write_nss()
+        self.assertPam(self.w.login("bob", [oathtool(secret, T0)]), "PAM_SUCCESS")
+        self.assertPam(self.w.login("carol", ["123456"]), "PAM_USER_UNKNOWN")
+
     def test_conversation_failures(self):
         secret = self.w.enroll("alice")
         before = self.w.record("alice")
