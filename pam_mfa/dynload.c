@@ -1,4 +1,4 @@
-/* Loading libcurl and libcrypto on first use; see dynload.h for why.
+/* Loading libcurl, libcrypto and libqrencode on first use; see dynload.h.
  * RTLD_NODELETE keeps a library once loaded, as if it had been linked, so
  * that nothing of ours holds a handle: the module keeps no global state. */
 #include <dlfcn.h>
@@ -8,8 +8,29 @@
 
 #include "dynload.h"
 
+static void *load(const char *soname)
+{
+	return dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+}
+
+/* dlsym() into a function pointer: POSIX guarantees the conversion. */
+#define BIND(h, field, name) (*(void **)(&(field)) = dlsym((h), (name)))
+
+int qr_api_load(struct qr_api *api)
+{
+	void *h = load(LIBQRENCODE_SONAME);
+	bool ok;
+
+	if (h == NULL)
+		return -ENOENT;
+	ok = BIND(h, api->encode_string, "QRcode_encodeString") &&
+	     BIND(h, api->free, "QRcode_free");
+	(void)dlclose(h);	/* RTLD_NODELETE: it stays loaded */
+	return ok ? 0 : -ENOENT;
+}
+
 #ifdef PAM_MFA_LINK_LAZY_LIBS
-/* Sanitizer builds link both libraries (see pam_mfa/meson.build). */
+/* Sanitizer builds link libcurl and libcrypto (see pam_mfa/meson.build). */
 #include <openssl/hmac.h>
 
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
@@ -31,14 +52,6 @@ int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *d
 	return 0;
 }
 #else
-static void *load(const char *soname)
-{
-	return dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-}
-
-/* dlsym() into a function pointer: POSIX guarantees the conversion. */
-#define BIND(h, field, name) (*(void **)(&(field)) = dlsym((h), (name)))
-
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
 {
 	void *h = load(LIBCURL_SONAME);

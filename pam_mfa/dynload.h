@@ -1,11 +1,13 @@
 /* libcurl and libcrypto, loaded when a mail is sent or an email code is
- * hashed, not with the module.  Linked in, they made every login's dlopen()
- * of pam_mfa.so load some 40 libraries: 9 ms of each sshd connection
- * (bench/RESULTS.md), for a method most logins never use. */
+ * hashed, and libqrencode when a QR code is drawn, not with the module.
+ * Linked in, they made every login's dlopen() of pam_mfa.so load some 40
+ * libraries: 9 ms of each sshd connection (bench/RESULTS.md), for things
+ * most logins never do. */
 #ifndef PAM_MFA_DYNLOAD_H
 #define PAM_MFA_DYNLOAD_H
 
 #include <curl/curl.h>
+#include <qrencode.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -13,6 +15,7 @@
 /* The sonames the build was made against (the headers' ABI). */
 #define LIBCURL_SONAME "libcurl.so.4"
 #define LIBCRYPTO_SONAME "libcrypto.so.3"
+#define LIBQRENCODE_SONAME "libqrencode.so.4"
 
 /* The libcurl functions pam_mfa calls, by the names curl.h gives them. */
 struct curl_api {
@@ -29,6 +32,15 @@ struct curl_api {
 /* Loads libcurl (it stays loaded) and fills api; 0, or -ENOENT with err
  * saying what is missing. */
 int curl_api_load(struct curl_api *api, struct mfa_error *err);
+
+struct qr_api {
+	QRcode *(*encode_string)(const char *string, int version, QRecLevel level,
+				 QRencodeMode hint, int casesensitive);
+	void (*free)(QRcode *qrcode);
+};
+
+/* Loads libqrencode (it stays loaded) and fills api; 0 or -ENOENT. */
+int qr_api_load(struct qr_api *api);
 
 /* HMAC-SHA256 through libcrypto, loaded the same way; 0 or -EIO. */
 int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,

@@ -19,7 +19,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "secmem.h"
 #include "store.h"
@@ -562,11 +561,32 @@ static int hex_field(const char *p, size_t n, uint64_t *out)
 	return 0;
 }
 
+/* CRC-32 (the ISO-HDLC one of zlib and PNG), with its table built by the
+ * compiler: zlib would be one more library for every login to load. */
+#define CRC_BIT(c) (((c) & 1u) ? UINT32_C(0xEDB88320) ^ ((c) >> 1) : (c) >> 1)
+#define CRC_ENTRY(n) CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT( \
+	(uint32_t)(n)))))))))
+#define CRC_4(n) CRC_ENTRY(n), CRC_ENTRY((n) + 1), CRC_ENTRY((n) + 2), CRC_ENTRY((n) + 3)
+#define CRC_16(n) CRC_4(n), CRC_4((n) + 4), CRC_4((n) + 8), CRC_4((n) + 12)
+#define CRC_64(n) CRC_16(n), CRC_16((n) + 16), CRC_16((n) + 32), CRC_16((n) + 48)
+
+static const uint32_t crc_table[256] = {
+	CRC_64(0), CRC_64(64), CRC_64(128), CRC_64(192),
+};
+
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t len)
+{
+	crc = ~crc;
+	while (len-- > 0)
+		crc = crc_table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
+	return ~crc;
+}
+
 static uint32_t slot_crc(const char *slot, size_t text_len)
 {
-	uLong crc = crc32(0, (const Bytef *)slot, SLOT_CRC_AT);
+	uint32_t crc = crc32_update(0, (const unsigned char *)slot, SLOT_CRC_AT);
 
-	return (uint32_t)crc32(crc, (const Bytef *)slot + SLOT_HEADER_LEN, (uInt)text_len);
+	return crc32_update(crc, (const unsigned char *)slot + SLOT_HEADER_LEN, text_len);
 }
 
 /* Whether slot has a well-formed header, and its sequence number and length. */
