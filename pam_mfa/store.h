@@ -72,6 +72,8 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
  * pam_mfa.conf(5), STATE RECORDS).  0, or -EINVAL with err saying why. */
 int record_file_parse(const char *buf, size_t len, const char *expected_user,
 		      struct mfa_record *rec, struct mfa_error *err);
+/* The CRC-32 of the slots (zlib's crc32(), which it equals). */
+uint32_t store_crc32(uint32_t crc, const unsigned char *p, size_t len);
 /* Formats rec into buf; returns the length or -ENOBUFS. */
 int record_format(const struct mfa_record *rec, char *buf, size_t buflen);
 

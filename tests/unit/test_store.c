@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "store.h"
 #include "unit_helpers.h"
@@ -937,6 +938,21 @@ static void test_slots_in_place(void **state)
 	free(path);
 }
 
+/* The slots' CRC-32 is zlib's, for every length and alignment. */
+static void test_crc32_is_zlibs(void **state)
+{
+	unsigned char buf[600];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7919u >> 3);
+	assert_int_equal(store_crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926u);
+	for (size_t off = 0; off < 4; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len += 37)
+			assert_int_equal(store_crc32(store_crc32(0, buf, off), buf + off, len),
+					 (uint32_t)crc32(0, buf, (uInt)(off + len)));
+}
+
 /* The largest record the fields allow fits in a slot. */
 static void test_largest_record_fits(void **state)
 {
@@ -1462,6 +1478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_begin_commit_load, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_other_user_refused, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_load_refuses_bad_files, setup_open, teardown),
+		cmocka_unit_test(test_crc32_is_zlibs),
 		cmocka_unit_test_setup_teardown(test_slots_in_place, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_largest_record_fits, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup_open, teardown),
