@@ -387,6 +387,27 @@ static void test_syntax_errors(void **state)
 	expect_failure(f, "totp = { digits = 6; };\ntotp = { digits = 8; };\n", 2, NULL);
 }
 
+/* Comments are dropped before libconfig parses (config.c): the same
+ * result as libconfig's own handling, line numbers kept. */
+static void test_comments(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, "# a\n// b\n/* c\n d */ issuer = \"A # B // C /* D */ \\\" E\"; # e\n"
+				      "totp = { digits /* inline */ = 8; }; // f\n"), 0);
+	assert_string_equal(f->cfg.issuer, "A # B // C /* D */ \" E");
+	assert_int_equal(f->cfg.totp.digits, 8);
+	config_free(&f->cfg);
+	/* Errors after comments, block comments included, keep their lines. */
+	expect_failure(f, "# one\n/* two\nthree */\nwindow 1;\n", 4, NULL);
+	expect_failure(f, "/* 1\n2\n3 */ fail_delay_ms = \"x\";\n", 3, "fail_delay_ms");
+	/* A block comment with no end would hide every later setting. */
+	expect_failure(f, "issuer = \"x\";\n/* no end\nfail_delay_ms = 1;\n", 2, NULL);
+	assert_contains(f->err.msg, "never closed");
+	/* A comment cannot hide an @include from the check. */
+	expect_failure(f, "/* x */ @include \"/etc/passwd\"\n", 1, "@include");
+}
+
 static void test_include_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -662,6 +683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_values, setup, teardown),
