@@ -346,7 +346,8 @@ END {
 		else
 			print "| `mfactl status` over 100,000 users under 1 s and 100 MB | " st_wall[100000] \
 			      " s, " sprintf("%.1f MB", st_rss[100000] / 1024) " | " \
-			      (st_wall[100000] < 1 && st_rss[100000] < 100 * 1024 && st_exit[100000] == "0" ? \
+			      (st_wall[100000] + 0 < 1 && st_rss[100000] + 0 < 100 * 1024 && \
+			       st_exit[100000] == "0" ? \
 			       "yes" : "**no**") " |"
 	} else
 		print "| `mfactl status` over 100,000 users under 1 s and 100 MB | not measured in this run | – |"
