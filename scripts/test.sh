@@ -29,7 +29,7 @@ MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-proces
 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	e2e-sshd demo unit-lazy-libs || status=$?
 
-echo "== libFuzzer (clang): record parser, config parser, pam_sm_authenticate, 60 s each"
+echo "== libFuzzer (clang): record parser, config parser, pam_sm_authenticate, 45 s each"
 rm -rf "$BUILD-fuzz"
 CC=clang-14 meson setup "$BUILD-fuzz" -Dfuzz=true -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -Dbuildtype=debugoptimized >/dev/null

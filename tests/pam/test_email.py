@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from mfatest import T0, WorldTest, main, oathtool, parse_uri
+from mfatest import T0, VALGRIND, WorldTest, main, oathtool, parse_uri
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMTP_SERVER = os.path.join(HERE, "..", "lib", "smtp_server.py")
@@ -76,7 +76,9 @@ class EmailTest(WorldTest):
             "smtp_url": '"smtp://127.0.0.1:%d"' % self.port,
             "starttls": '"required"' if self.tls else '"off"',
             "from": '"%s"' % FROM,
-            "code_digits": "6", "code_ttl": "300", "resend_after": "30", "timeout": "3",
+            "code_digits": "6", "code_ttl": "300", "resend_after": "30",
+            # A TLS handshake under valgrind's memcheck can take seconds.
+            "timeout": "30" if VALGRIND else "3",
         }
         if self.tls:
             settings["ca_file"] = '"%s"' % self.ca
@@ -434,7 +436,8 @@ class AdminMail(EmailTest):
 
     def w_email(self):
         return ("{ smtp_url = \"smtp://127.0.0.1:%d\"; starttls = \"off\"; from = \"%s\"; "
-                "address = \"%%u@corp.example.org\"; timeout = 3; }" % (self.port, FROM))
+                "address = \"%%u@corp.example.org\"; timeout = %d; }"
+                % (self.port, FROM, 30 if VALGRIND else 3))
 
 
 if __name__ == "__main__":
