@@ -595,26 +595,26 @@ static uint32_t slot_crc(const char *slot, size_t text_len)
 	return store_crc32(crc, (const unsigned char *)slot + SLOT_HEADER_LEN, text_len);
 }
 
-/* Whether slot has a well-formed header, and its sequence number and length. */
-static bool slot_header(const char *slot, uint64_t *seq, size_t *text_len)
+/* Whether slot has a well-formed header, and its sequence number, length
+ * and CRC. */
+static bool slot_header(const char *slot, uint64_t *seq, size_t *text_len, uint32_t *crc)
 {
-	uint64_t len, crc;
+	uint64_t len, c;
 
 	if (memcmp(slot, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0 || slot[21] != ' ' ||
 	    slot[26] != ' ' || slot[35] != '\n' || hex_field(slot + 5, 16, seq) < 0 ||
-	    hex_field(slot + 22, 4, &len) < 0 || hex_field(slot + 27, 8, &crc) < 0 ||
+	    hex_field(slot + 22, 4, &len) < 0 || hex_field(slot + SLOT_CRC_AT, 8, &c) < 0 ||
 	    len > SLOT_TEXT_MAX)
 		return false;
 	*text_len = (size_t)len;
+	*crc = (uint32_t)c;
 	return true;
 }
 
-static bool slot_intact(const char *slot, size_t text_len)
+/* Whether slot i of the file in buf matches the CRC its header gave. */
+static bool slot_intact(const char *buf, int i, const size_t tlen[2], const uint32_t crc[2])
 {
-	uint64_t crc;
-
-	return hex_field(slot + SLOT_CRC_AT, 8, &crc) == 0 &&
-	       slot_crc(slot, text_len) == (uint32_t)crc;
+	return slot_crc(buf + i * SLOT_SIZE, tlen[i]) == crc[i];
 }
 
 static void slot_fill(char *slot, uint64_t seq, const char *text, size_t len)
@@ -637,6 +637,7 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 {
 	uint64_t seq[2];
 	size_t tlen[2];
+	uint32_t crc[2];
 	bool ok[2];
 
 	if (len < strlen(SLOT_MAGIC) || memcmp(buf, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0) {
@@ -651,21 +652,20 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 		return -EINVAL;
 	}
 	for (int i = 0; i < 2; i++)
-		ok[i] = slot_header(buf + i * SLOT_SIZE, &seq[i], &tlen[i]);
+		ok[i] = slot_header(buf + i * SLOT_SIZE, &seq[i], &tlen[i], &crc[i]);
 	/* The CRC of the newer slot only, unless it fails: a listing of
 	 * 100,000 records checks one slot each. */
 	if (ok[0] && ok[1] && seq[0] != seq[1]) {
 		int newer = seq[1] > seq[0] ? 1 : 0;
 
-		if (!slot_intact(buf + newer * SLOT_SIZE, tlen[newer])) {
+		if (!slot_intact(buf, newer, tlen, crc)) {
 			ok[newer] = false;
-			ok[1 - newer] = slot_intact(buf + (1 - newer) * SLOT_SIZE,
-						    tlen[1 - newer]);
+			ok[1 - newer] = slot_intact(buf, 1 - newer, tlen, crc);
 		}
 		/* else the older slot stays unchecked: the newer one wins. */
 	} else {
 		for (int i = 0; i < 2; i++)
-			ok[i] = ok[i] && slot_intact(buf + i * SLOT_SIZE, tlen[i]);
+			ok[i] = ok[i] && slot_intact(buf, i, tlen, crc);
 	}
 	if (!ok[0] && !ok[1]) {
 		mfa_error_set(err, "neither slot is intact");
