@@ -25,10 +25,10 @@ int qr_style_parse(const char *name, enum qr_style *style)
 	return 0;
 }
 
-static bool dark(const QRcode *qr, int x, int y)
+bool qr_module_dark(const QRcode *qr, int x, int y, int quiet_zone)
 {
-	x -= QUIET_ZONE;
-	y -= QUIET_ZONE;
+	x -= quiet_zone;
+	y -= quiet_zone;
 	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
 		return false;
 	return (qr->data[y * qr->width + x] & 1) != 0;
@@ -75,8 +75,9 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 	p = buf;
 	for (int y = 0; y < size; y += 2) {
 		for (int x = 0; x < size; x++) {
-			bool top = !dark(qr, x, y);
-			bool bottom = y + 1 < size ? !dark(qr, x, y + 1) : false;
+			bool top = !qr_module_dark(qr, x, y, QUIET_ZONE);
+			bool bottom = y + 1 < size &&
+				      !qr_module_dark(qr, x, y + 1, QUIET_ZONE);
 
 			if (style == QR_STYLE_ANSI) {
 				/* Foreground paints the upper half, background the lower. */

@@ -3,6 +3,9 @@
 #ifndef PAM_MFA_QR_H
 #define PAM_MFA_QR_H
 
+#include <qrencode.h>
+#include <stdbool.h>
+
 enum qr_style {
 	QR_STYLE_NONE,
 	QR_STYLE_UTF8,	/* half blocks, light modules drawn: for dark terminals */
@@ -20,5 +23,9 @@ int qr_render_text(const char *text, enum qr_style style, char **out);
  * document, black on white with a 4-module quiet zone.  0 or -errno. */
 int qr_write_png(const char *text, int fd);
 int qr_write_svg(const char *text, int fd);
+
+/* Whether the module at (x, y) of a code drawn with a quiet zone of that
+ * many modules around it is dark; the zone is light. */
+bool qr_module_dark(const QRcode *qr, int x, int y, int quiet_zone);
 
 #endif

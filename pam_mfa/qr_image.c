@@ -33,15 +33,6 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static bool image_dark(const QRcode *qr, int x, int y)
-{
-	x -= IMAGE_QUIET_ZONE;
-	y -= IMAGE_QUIET_ZONE;
-	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
-		return false;
-	return (qr->data[y * qr->width + x] & 1) != 0;
-}
-
 static int png_chunk(int fd, const char *type, const unsigned char *data, uint32_t len)
 {
 	uint32_t be_len = htonl(len), crc;
@@ -90,7 +81,8 @@ int qr_write_png(const char *text, int fd)
 		unsigned char *line = raw + y * row;
 		line[0] = 0;
 		for (uint32_t x = 0; x < side; x++)
-			line[1 + x] = image_dark(qr, (int)(x / PNG_SCALE), (int)(y / PNG_SCALE)) ? 0 : 255;
+			line[1 + x] = qr_module_dark(qr, (int)(x / PNG_SCALE), (int)(y / PNG_SCALE),
+						    IMAGE_QUIET_ZONE) ? 0 : 255;
 	}
 	if (compress2(packed, &packed_len, raw, (uLong)raw_len, 9) != Z_OK) {
 		r = -EIO;
@@ -148,7 +140,7 @@ int qr_write_svg(const char *text, int fd)
 	}
 	for (int y = 0; r == 0 && y < side; y++)
 		for (int x = 0; r == 0 && x < side; x++)
-			if (image_dark(qr, x, y)) {
+			if (qr_module_dark(qr, x, y, IMAGE_QUIET_ZONE)) {
 				n = snprintf(buf, sizeof(buf), "M%d %dh1v1h-1z", x, y);
 				r = write_all(fd, buf, (size_t)n);
 			}
