@@ -225,7 +225,9 @@ out:
 	store_end(txn);
 }
 
-/* Reads a decimal number made of digits only; 0 or -EINVAL. */
+/* Reads a decimal number made of digits only; 0 or -EINVAL.  Not util's
+ * parse_u64(), which refuses leading zeros: codes have them ("012345"),
+ * and liboath reads its counters with strtoull(), which takes them. */
 static int parse_decimal(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
