@@ -2,15 +2,19 @@
  * and every record in the store.  Reads without locking and creates nothing. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lockout.h"
 #include "mfactl.h"
 #include "policy.h"
+#include "secmem.h"
 
 /* The users to show; an account in the passwd database comes with its
  * primary group, so that no user is looked up again (at 100,000 accounts,
@@ -60,11 +64,6 @@ static int list_add(struct name_list *l, const char *name, const struct passwd *
 	return 0;
 }
 
-static int add_from_store(const char *user, void *ctx)
-{
-	return list_add(ctx, user, NULL);
-}
-
 /* By name, and the passwd entry of a name before its store entry, which
  * the listing then skips. */
 static int cmp_names(const void *a, const void *b)
@@ -75,18 +74,72 @@ static int cmp_names(const void *a, const void *b)
 	return c != 0 ? c : (int)y->in_passwd - (int)x->in_passwd;
 }
 
+static int cmp_name_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct account *)elem)->name);
+}
+
+static int add_from_store(const char *user, void *ctx)
+{
+	return list_add(ctx, user, NULL);
+}
+
+/* The store is listed by a thread while the main one reads the passwd
+ * database: at 100,000 users each takes a tenth of a second or more. */
+struct store_walk {
+	struct store *st;
+	struct name_list names;
+	struct mfa_error err;
+	int r;
+};
+
+static void *walk_store(void *arg)
+{
+	struct store_walk *w = arg;
+
+	w->r = store_list(w->st, add_from_store, &w->names, &w->err);
+	return NULL;
+}
+
+/* The listing writes only from the main thread: stdout's lock once, and
+ * no format strings for 100,000 rows. */
+static void out(const char *s)
+{
+	fputs_unlocked(s, stdout);
+}
+
+static void out_i64(int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	out(p);
+}
+
 static void json_string(const char *s)
 {
-	putchar('"');
+	static const char hex[] = "0123456789abcdef";
+
+	putchar_unlocked('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+		if (*p == '"' || *p == '\\') {
+			putchar_unlocked('\\');
+			putchar_unlocked(*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			out("\\u00");
+			putchar_unlocked(hex[*p >> 4]);
+			putchar_unlocked(hex[*p & 15]);
+		} else {
+			putchar_unlocked(*p);
+		}
 	}
-	putchar('"');
+	putchar_unlocked('"');
 }
 
 struct row {
@@ -94,87 +147,107 @@ struct row {
 	bool in_passwd;
 	bool error;
 	char error_msg[sizeof(((struct mfa_error *)0)->msg)];
-	struct mfa_record rec;
+	const struct mfa_record *rec;
 	bool have_policy;	/* false for users outside the passwd database */
 	struct policy_decision policy;
 };
 
 static void print_json_row(const struct row *r, time_t now, bool first)
 {
-	const struct mfa_record *rec = &r->rec;
+	const struct mfa_record *rec = r->rec;
 
-	printf("%s\n    {\"user\": ", first ? "" : ",");
+	out(first ? "\n    {\"user\": " : ",\n    {\"user\": ");
 	json_string(r->user);
-	printf(", \"in_passwd\": %s", r->in_passwd ? "true" : "false");
+	out(r->in_passwd ? ", \"in_passwd\": true" : ", \"in_passwd\": false");
 	if (r->have_policy) {
 		const char *sep = "";
 
-		printf(", \"policy\": \"%s\", \"allowed_methods\": [",
-		       policy_name(r->policy.policy));
+		out(", \"policy\": \"");
+		out(policy_name(r->policy.policy));
+		out("\", \"allowed_methods\": [");
 		for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
 			if (r->policy.methods & m) {
-				printf("%s\"%s\"", sep, method_name(m));
+				out(sep);
+				putchar_unlocked('"');
+				out(method_name(m));
+				putchar_unlocked('"');
 				sep = ", ";
 			}
-		printf("], \"rule\": ");
+		out("], \"rule\": ");
 		if (r->policy.rule < 0)
-			printf("null");
+			out("null");
 		else
-			printf("%d", r->policy.rule + 1);
+			out_i64(r->policy.rule + 1);
 	} else {
-		printf(", \"policy\": null, \"allowed_methods\": [], \"rule\": null");
+		out(", \"policy\": null, \"allowed_methods\": [], \"rule\": null");
 	}
 	if (r->error) {
-		printf(", \"error\": ");
+		out(", \"error\": ");
 		json_string(r->error_msg);
-		printf("}");
+		out("}");
 		return;
 	}
-	printf(", \"error\": null, \"methods\": [%s%s%s]", rec->totp.enrolled ? "\"totp\"" : "",
-	       rec->totp.enrolled && rec->email.verified ? ", " : "",
-	       rec->email.verified ? "\"email\"" : "");
+	out(", \"error\": null, \"methods\": [");
+	out(rec->totp.enrolled ? "\"totp\"" : "");
+	out(rec->totp.enrolled && rec->email.verified ? ", " : "");
+	out(rec->email.verified ? "\"email\"]" : "]");
 	if (rec->email.address[0] != '\0') {
-		printf(", \"email\": {\"address\": ");
+		out(", \"email\": {\"address\": ");
 		json_string(rec->email.address);
-		printf(", \"verified\": %s, \"enrolled_at\": %lld}",
-		       rec->email.verified ? "true" : "false", (long long)rec->email.enrolled_at);
+		out(rec->email.verified ? ", \"verified\": true, \"enrolled_at\": " :
+		    ", \"verified\": false, \"enrolled_at\": ");
+		out_i64(rec->email.enrolled_at);
+		out("}");
 	} else {
-		printf(", \"email\": null");
+		out(", \"email\": null");
 	}
-	if (rec->totp.enrolled)
-		printf(", \"totp\": {\"enrolled_at\": %lld, \"algorithm\": \"%s\", "
-		       "\"digits\": %u, \"period\": %u}",
-		       (long long)rec->totp.enrolled_at,
-		       totp_algorithm_name(rec->totp.params.algorithm),
-		       rec->totp.params.digits, rec->totp.params.period);
-	else
-		printf(", \"totp\": null");
+	if (rec->totp.enrolled) {
+		out(", \"totp\": {\"enrolled_at\": ");
+		out_i64(rec->totp.enrolled_at);
+		out(", \"algorithm\": \"");
+		out(totp_algorithm_name(rec->totp.params.algorithm));
+		out("\", \"digits\": ");
+		out_i64(rec->totp.params.digits);
+		out(", \"period\": ");
+		out_i64(rec->totp.params.period);
+		out("}");
+	} else {
+		out(", \"totp\": null");
+	}
 	if (rec->last_login > 0) {
-		printf(", \"last_login\": {\"time\": %lld, \"service\": ", (long long)rec->last_login);
+		out(", \"last_login\": {\"time\": ");
+		out_i64(rec->last_login);
+		out(", \"service\": ");
 		json_string(rec->last_service);
-		printf(", \"rhost\": ");
+		out(", \"rhost\": ");
 		json_string(rec->last_rhost);
-		printf("}");
+		out("}");
 	} else {
-		printf(", \"last_login\": null");
+		out(", \"last_login\": null");
 	}
-	if (rec->skip_since > 0)
-		printf(", \"skipped_since\": %lld", (long long)rec->skip_since);
-	else
-		printf(", \"skipped_since\": null");
-	printf(", \"failures\": %u, \"locked\": %s, \"locked_until\": ",
-	       rec->fail_count, lockout_active(rec, now) ? "true" : "false");
-	if (rec->locked_until < 0)
-		printf("\"admin\"}");
-	else if (lockout_active(rec, now))
-		printf("%lld}", (long long)rec->locked_until);
-	else
-		printf("null}");
+	if (rec->skip_since > 0) {
+		out(", \"skipped_since\": ");
+		out_i64(rec->skip_since);
+	} else {
+		out(", \"skipped_since\": null");
+	}
+	out(", \"failures\": ");
+	out_i64(rec->fail_count);
+	out(lockout_active(rec, now) ? ", \"locked\": true, \"locked_until\": " :
+	    ", \"locked\": false, \"locked_until\": ");
+	if (rec->locked_until < 0) {
+		out("\"admin\"}");
+	} else if (lockout_active(rec, now)) {
+		out_i64(rec->locked_until);
+		out("}");
+	} else {
+		out("null}");
+	}
 }
 
 static void print_table_row(const struct row *r, time_t now, int width)
 {
-	const struct mfa_record *rec = &r->rec;
+	const struct mfa_record *rec = r->rec;
 	char enrolled[32], login[32], locked[32], where[80], methods[64];
 	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
 	int64_t since = rec->totp.enrolled ? rec->totp.enrolled_at : 0;
@@ -208,6 +281,127 @@ static void print_table_row(const struct row *r, time_t now, int width)
 	       rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked, where);
 }
 
+/* The records are read by worker threads, a chunk of users at a time, and
+ * printed in order by the main thread, which decides the policies.  At
+ * 100,000 users a listing is bound by the system calls that open and read
+ * each record, and those run in parallel. */
+#define LOAD_CHUNK 256
+#define LOAD_WINDOW 8		/* chunks read ahead of the one printed */
+#define LOAD_THREADS_MAX 8
+
+struct loaded {
+	int r;			/* store_load()'s result; 1: a repeated name, skipped */
+	struct mfa_error err;
+	struct mfa_record rec;
+};
+
+struct loader {
+	struct store *st;	/* NULL: no state directory, nobody enrolled */
+	const struct account *names;
+	size_t len, nchunks;
+	struct loaded *buf;	/* LOAD_WINDOW chunks of LOAD_CHUNK */
+	bool ready[LOAD_WINDOW];
+	size_t next;		/* the next chunk to read */
+	size_t printed;		/* chunks printed, their buffers free again */
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static struct loaded *chunk_buf(struct loader *l, size_t c)
+{
+	return l->buf + (c % LOAD_WINDOW) * LOAD_CHUNK;
+}
+
+static void load_chunk(struct loader *l, size_t c)
+{
+	struct loaded *b = chunk_buf(l, c);
+	size_t first = c * LOAD_CHUNK;
+
+	for (size_t i = first; i < l->len && i < first + LOAD_CHUNK; i++) {
+		struct loaded *e = &b[i - first];
+		const char *user = l->names[i].name;
+
+		if (i > 0 && strcmp(user, l->names[i - 1].name) == 0) {
+			e->r = 1;
+			continue;
+		}
+		e->err.msg[0] = '\0';
+		e->r = l->st != NULL ? store_load(l->st, user, &e->rec, &e->err) : -ENOENT;
+		if (e->r == -ENOENT)
+			record_init(&e->rec, user);
+	}
+}
+
+static void *load_worker(void *arg)
+{
+	struct loader *l = arg;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		size_t c;
+
+		while (!l->stop && l->next < l->nchunks && l->next >= l->printed + LOAD_WINDOW)
+			pthread_cond_wait(&l->cv, &l->mu);
+		if (l->stop || l->next >= l->nchunks)
+			break;
+		c = l->next++;
+		pthread_mutex_unlock(&l->mu);
+		load_chunk(l, c);
+		pthread_mutex_lock(&l->mu);
+		l->ready[c % LOAD_WINDOW] = true;
+		pthread_cond_broadcast(&l->cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Waits for chunk c, reading it here if no worker has taken it (there may
+ * be no workers at all). */
+static void chunk_wait(struct loader *l, size_t c)
+{
+	pthread_mutex_lock(&l->mu);
+	while (!l->ready[c % LOAD_WINDOW]) {
+		if (l->next == c) {
+			l->next++;
+			pthread_mutex_unlock(&l->mu);
+			load_chunk(l, c);
+			pthread_mutex_lock(&l->mu);
+			l->ready[c % LOAD_WINDOW] = true;
+			break;
+		}
+		pthread_cond_wait(&l->cv, &l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void chunk_done(struct loader *l, size_t c)
+{
+	pthread_mutex_lock(&l->mu);
+	l->ready[c % LOAD_WINDOW] = false;
+	l->printed = c + 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void loader_stop(struct loader *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* At most one worker per online CPU, and none for a short listing. */
+static unsigned loader_threads(size_t nchunks)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (nchunks < 2 || cpus < 1)
+		return 0;
+	return cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
+}
+
 int cmd_status(struct mfactl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -221,7 +415,11 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	struct store *st = NULL;
 	struct policy_groups *pg = NULL;
 	char pg_error[sizeof(err.msg)] = "";
-	bool json = false, missing = false, failed = false, first = true;
+	bool json = false, missing = false, failed = false, first_row = true;
+	struct loader ld = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t threads[LOAD_THREADS_MAX];
+	unsigned nthreads = 0;
+	size_t sorted = 0;	/* the first names already in order */
 	time_t now = time(NULL);
 	int c, width = 4, status = EXIT_FAIL, r;
 
@@ -262,24 +460,41 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	} else {
 		struct passwd *pw;
 
+		struct store_walk walk = { .st = st, .r = 0 };
+		pthread_t walker;
+		bool walking = st != NULL && pthread_create(&walker, NULL, walk_store, &walk) == 0;
+
+		if (st != NULL && !walking)
+			walk_store(&walk);
 		setpwent();
 		while ((pw = getpwent()) != NULL)
 			if (user_name_valid(pw->pw_name) && list_add(&names, pw->pw_name, pw) < 0) {
-				endpwent();
-				goto nomem;
+				r = -ENOMEM;
+				break;
 			}
 		endpwent();
-		if (st != NULL) {
-			r = store_list(st, add_from_store, &names, &err);
-			if (r == -ENOMEM)
-				goto nomem;
-			if (r < 0) {
-				fprintf(stderr, "mfactl: %s\n", err.msg);
-				goto out;
-			}
+		qsort(names.names, names.len, sizeof(*names.names), cmp_names);
+		sorted = names.len;
+		if (walking)
+			pthread_join(walker, NULL);
+		/* Records of users outside the passwd database. */
+		for (size_t i = 0; i < walk.names.len && r != -ENOMEM; i++)
+			if (bsearch(walk.names.names[i].name, names.names, sorted,
+				    sizeof(*names.names), cmp_name_key) == NULL &&
+			    list_add(&names, walk.names.names[i].name, NULL) < 0)
+				r = -ENOMEM;
+		for (size_t i = 0; i < walk.names.len; i++)
+			free(walk.names.names[i].name);
+		free(walk.names.names);
+		if (r == -ENOMEM || walk.r == -ENOMEM)
+			goto nomem;
+		if (walk.r < 0) {
+			fprintf(stderr, "mfactl: %s\n", walk.err.msg);
+			goto out;
 		}
 	}
-	qsort(names.names, names.len, sizeof(*names.names), cmp_names);
+	if (names.len > sorted)
+		qsort(names.names, names.len, sizeof(*names.names), cmp_names);
 	for (size_t i = 0; i < names.len; i++)
 		if ((int)strlen(names.names[i].name) > width)
 			width = (int)strlen(names.names[i].name);
@@ -290,6 +505,18 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		failed = true;
 	}
 
+	ld.st = st;
+	ld.names = names.names;
+	ld.len = names.len;
+	ld.nchunks = (names.len + LOAD_CHUNK - 1) / LOAD_CHUNK;
+	ld.buf = calloc(LOAD_WINDOW * LOAD_CHUNK, sizeof(*ld.buf));
+	if (ld.buf == NULL)
+		goto nomem;
+	for (unsigned t = loader_threads(ld.nchunks); nthreads < t; nthreads++)
+		if (pthread_create(&threads[nthreads], NULL, load_worker, &ld) != 0)
+			break;	/* fewer workers; the main thread reads what is left */
+
+	flockfile(stdout);
 	if (json) {
 		printf("{\"state_dir\": ");
 		json_string(ctx->cfg.state_dir);
@@ -299,57 +526,71 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
 		       "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN", "FAILURES",
 		       "LOCKED UNTIL", "LAST LOGIN VIA");
-	for (size_t i = 0; i < names.len; i++) {
-		struct row row;
+	for (size_t k = 0; k < ld.nchunks; k++) {
+		struct loaded *b = chunk_buf(&ld, k);
+		size_t first = k * LOAD_CHUNK;
 
-		if (i > 0 && strcmp(names.names[i].name, names.names[i - 1].name) == 0)
-			continue;
-		memset(&row, 0, sizeof(row));
-		row.user = names.names[i].name;
-		row.in_passwd = names.names[i].in_passwd;
-		record_init(&row.rec, row.user);
-		r = st ? store_load(st, row.user, &row.rec, &err) : -ENOENT;
-		if (r == -ENOENT) {
-			record_init(&row.rec, row.user);
-		} else if (r < 0) {
-			row.error = true;
-			memcpy(row.error_msg, err.msg, sizeof(row.error_msg));
-			failed = true;
-		}
-		/* Group rules need the account; without it the policy is unknown. */
-		if (row.in_passwd) {
-			if (pg != NULL && policy_for_account(&ctx->cfg, pg, row.user,
-							     names.names[i].gid,
-							     &row.policy) == 0) {
-				row.have_policy = true;
-			} else if (!row.error) {
+		chunk_wait(&ld, k);
+		for (size_t i = first; i < names.len && i < first + LOAD_CHUNK; i++) {
+			struct loaded *e = &b[i - first];
+			struct row row;
+
+			if (e->r == 1)
+				continue;
+			memset(&row, 0, sizeof(row));
+			row.user = names.names[i].name;
+			row.in_passwd = names.names[i].in_passwd;
+			row.rec = &e->rec;
+			if (e->r < 0 && e->r != -ENOENT) {
 				row.error = true;
-				(void)snprintf(row.error_msg, sizeof(row.error_msg),
-					       "cannot decide the policy: %.700s", pg_error);
+				memcpy(row.error_msg, e->err.msg, sizeof(row.error_msg));
 				failed = true;
 			}
+			/* Group rules need the account; without it the policy
+			 * is unknown. */
+			if (row.in_passwd) {
+				if (pg != NULL && policy_for_account(&ctx->cfg, pg, row.user,
+								     names.names[i].gid,
+								     &row.policy) == 0) {
+					row.have_policy = true;
+				} else if (!row.error) {
+					row.error = true;
+					(void)snprintf(row.error_msg, sizeof(row.error_msg),
+						       "cannot decide the policy: %.700s", pg_error);
+					failed = true;
+				}
+			}
+			/* --missing: who must or may enroll and has not. */
+			if (missing && !row.error && (!row.have_policy ||
+					row.policy.policy == POLICY_EXEMPT ||
+					e->rec.totp.enrolled || e->rec.email.verified)) {
+				record_wipe(&e->rec);
+				continue;
+			}
+			if (json)
+				print_json_row(&row, now, first_row);
+			else
+				print_table_row(&row, now, width);
+			first_row = false;
+			record_wipe(&e->rec);
 		}
-		/* --missing: who must or may enroll and has not. */
-		if (missing && !row.error && (!row.have_policy ||
-				row.policy.policy == POLICY_EXEMPT || row.rec.totp.enrolled ||
-				row.rec.email.verified)) {
-			record_wipe(&row.rec);
-			continue;
-		}
-		if (json)
-			print_json_row(&row, now, first);
-		else
-			print_table_row(&row, now, width);
-		first = false;
-		record_wipe(&row.rec);
+		chunk_done(&ld, k);
 	}
 	if (json)
-		printf("\n]}\n");
+		out("\n]}\n");
+	funlockfile(stdout);
 	status = failed ? EXIT_FAIL : EXIT_OK;
 	goto out;
 nomem:
 	fprintf(stderr, "mfactl: out of memory\n");
 out:
+	loader_stop(&ld);
+	for (unsigned t = 0; t < nthreads; t++)
+		pthread_join(threads[t], NULL);
+	if (ld.buf != NULL) {
+		secure_wipe(ld.buf, LOAD_WINDOW * LOAD_CHUNK * sizeof(*ld.buf));
+		free(ld.buf);
+	}
 	for (size_t i = 0; i < names.len; i++)
 		free(names.names[i].name);
 	free(names.names);

@@ -208,6 +208,46 @@ class Status(WorldTest):
         self.assertIn("does not exist yet", proc.stderr)
         self.assertFalse(os.path.exists(self.w.state_dir))
 
+    def test_long_listing_in_order_rows_match_their_records(self):
+        # Records are read by worker threads in chunks of 256 users, up to
+        # 8 chunks ahead: 2,600 accounts cross both.  Every row must be
+        # the one of its own user, in order, once.
+        n = 2600
+        with open(self.w.passwd, "a") as f:
+            for i in range(n):
+                f.write("x%05d:x:%d:100::/nonexistent:/bin/sh\n" % (i, 10000 + i))
+        enrolled = {"x%05d" % i for i in range(0, n, 7)} | {"zorphan"}
+        path = os.path.join(self.w.root, "users.oath")
+        with open(path, "w") as f:
+            for u in sorted(enrolled):
+                f.write("HOTP/T30 %s - %s\n" % (u, KEY1))
+        os.chmod(path, 0o600)
+        self.assertEqual(self.w.mfactl("import", "--from", "oath", path, at=T0).returncode, 0)
+        bad = os.path.join(self.w.state_dir, "x01234")
+        with open(bad, "w") as f:
+            f.write("version=9\n")
+        os.chmod(bad, 0o600)
+        proc = self.w.mfactl("status", "--json")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        users = json.loads(proc.stdout)["users"]
+        names = [u["user"] for u in users]
+        self.assertEqual(names, sorted(set(names)))
+        self.assertEqual(len(names), n + 7)   # root, alice..erin, x*, zorphan
+        for u in users:
+            if u["user"] == "x01234":
+                self.assertIn("corrupt record", u["error"])
+                continue
+            self.assertIsNone(u["error"], u["user"])
+            want = ["totp"] if u["user"] in enrolled else []
+            self.assertEqual(u["methods"], want, u["user"])
+            self.assertEqual(u["in_passwd"], u["user"] != "zorphan", u["user"])
+        # The same rows as asking for the users one at a time.
+        for u in (users[1], users[300], users[1800], users[-1]):
+            one = json.loads(self.w.mfactl("status", "--json", u["user"]).stdout)
+            self.assertEqual(one["users"], [u])
+        missing = self.w.mfactl("status", "--missing").stdout.split("\n")[1:]
+        self.assertEqual(len([l for l in missing if l]), n + 6 - (len(enrolled) - 1))
+
     def test_corrupt_record_reported(self):
         self.w.enroll("alice")
         self.w.enroll("bob")
