@@ -525,6 +525,26 @@ static int apply_setting(const char *path, const config_setting_t *s,
 	return -EINVAL;
 }
 
+/* "prefix.name", or "name" at the top, truncated to fit (it only names
+ * the setting in messages).  Not snprintf(): a login applies every
+ * setting, and formatting was a tenth of its instructions. */
+static void join_key(char *out, size_t size, const char *prefix, const char *name)
+{
+	size_t plen = strlen(prefix), nlen = strlen(name), pos = 0;
+
+	if (plen > 0) {
+		if (plen > size - 2)
+			plen = size - 2;
+		memcpy(out, prefix, plen);
+		out[plen] = '.';
+		pos = plen + 1;
+	}
+	if (nlen > size - 1 - pos)
+		nlen = size - 1 - pos;
+	memcpy(out + pos, name, nlen);
+	out[pos + nlen] = '\0';
+}
+
 static int apply_group(const char *path, const config_setting_t *group,
 		       const struct key_spec *specs, const char *prefix,
 		       struct mfa_config *cfg, struct mfa_error *err)
@@ -538,8 +558,7 @@ static int apply_group(const char *path, const config_setting_t *group,
 		char full[128];
 		int r;
 
-		(void)snprintf(full, sizeof(full), "%s%s%s", prefix,
-			       prefix[0] != '\0' ? "." : "", name ? name : "?");
+		join_key(full, sizeof(full), prefix, name ? name : "?");
 		for (const struct key_spec *k = specs; name != NULL && k->name != NULL; k++)
 			if (strcmp(k->name, name) == 0)
 				spec = k;
@@ -607,6 +626,8 @@ static int refuse_include(const char *path, const char *text, struct mfa_error *
 {
 	unsigned line = 1;
 
+	if (strstr(text, "@include") == NULL)
+		return 0;
 	for (const char *p = text; *p != '\0'; line++) {
 		const char *q = p + strspn(p, " \t");
 		if (strncmp(q, "@include", 8) == 0) {

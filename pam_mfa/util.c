@@ -198,9 +198,12 @@ int open_trusted_dir(const char *path, struct mfa_error *err)
 			r = -EINVAL;
 			break;
 		}
-		(void)snprintf(shown + shown_len, sizeof(shown) - shown_len, "%s%s",
-			       shown_len > 1 ? "/" : "", comp);
-		shown_len = strlen(shown);
+		/* The path so far, for messages; it fits, being no longer
+		 * than path. */
+		if (shown_len > 1)
+			shown[shown_len++] = '/';
+		memcpy(shown + shown_len, comp, len + 1);
+		shown_len += len;
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			r = -errno;
