@@ -79,6 +79,30 @@ function net(label, n, field,    b, v) {
 	return v - b
 }
 
+# Repetition i of a module's net median: paired with pam_permit's run of
+# the same repetition, so that a slow spell of the machine falls on both.
+function rep_net(label, n, i,    k, b) {
+	k = "seq|" label "|" n "|1"
+	b = "seq|" (label ~ /\+loaded$/ ? "permit+loaded" : "permit") "|" n "|1"
+	if (i > count[k, "median"] || i > count[b, "median"])
+		return ""
+	return vals[k, "median", i] - vals[b, "median", i]
+}
+
+# The range, over the repetitions, of a's net median over b's.
+function rep_range(a, b, n,    i, x, y, r, lo, hi) {
+	lo = ""; hi = ""
+	for (i = 1; i <= count["seq|" a "|" n "|1", "median"]; i++) {
+		x = rep_net(a, n, i); y = rep_net(b, n, i)
+		if (x == "" || y == "" || y <= 0)
+			continue
+		r = x / y
+		if (lo == "" || r < lo) lo = r
+		if (hi == "" || r > hi) hi = r
+	}
+	return lo == "" ? "–" : sprintf("%.2f–%.2f", lo, hi)
+}
+
 /^meta / {
 	k = kv($0, "key")
 	v = $0
@@ -210,12 +234,14 @@ END {
 	print "## pam_mfa against the peers"
 	print ""
 	print "Net median per login (minus pam_permit), pam_mfa ÷ peer: below 1× pam_mfa"
-	print "is faster."
+	print "is faster.  \"Range\" is the lowest and highest of the same ratio taken"
+	print "within each repetition alone: how far the noise of the machine moves it."
 	print ""
-	print "| users | pam_mfa ÷ google-authenticator | pam_mfa ÷ pam_oath | kept loaded: ÷ google-authenticator | kept loaded: ÷ pam_oath |"
-	print "|---:|---:|---:|---:|---:|"
+	print "| users | pam_mfa ÷ google-authenticator | range | pam_mfa ÷ pam_oath | kept loaded: ÷ google-authenticator | kept loaded: ÷ pam_oath |"
+	print "|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= ns; i++)
 		print "| " users_fmt(S[i]) " | " ratio(net("mfa", S[i], "median"), net("ga", S[i], "median")) \
+		      " | " rep_range("mfa", "ga", S[i]) \
 		      " | " ratio(net("mfa", S[i], "median"), net("oath", S[i], "median")) \
 		      " | " ratio(net("mfa+loaded", S[i], "median"), net("ga+loaded", S[i], "median")) \
 		      " | " ratio(net("mfa+loaded", S[i], "median"), net("oath+loaded", S[i], "median")) " |"
