@@ -837,10 +837,18 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 			close(fd);
 			return -EPERM;
 		}
-		if (fstatat(st->dfd, lockname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		if (fstatat(st->dfd, lockname, &b, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			close(fd);
+			if (r == -ENOENT)
+				continue;	/* removed after our flock: start over */
+			/* Any other error would recur: retrying would spin. */
+			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
+			return r;
+		}
+		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			break;
-		close(fd);
+		close(fd);	/* replaced after our flock: start over */
 	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {

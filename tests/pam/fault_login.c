@@ -1,5 +1,5 @@
 /* fault_login: systematic failure injection.  pam_mfa's own calls to the
- * allocator and to open/read/write/fsync/rename/flock are wrapped at link
+ * allocator and to open/read/write/fsync/rename/flock/stat are wrapped at link
  * time (--wrap); run k fails the k-th such call of a complete login with a
  * right code, for every k the login reaches.  Each run must end in one of
  * the codes pam_mfa(8) documents and never in PAM_SUCCESS (fail closed), the
@@ -25,11 +25,18 @@
 #include "totp.h"
 
 static long calls, fail_at;
+static const char *failed_call;	/* the call that was made to fail */
 
-static bool inject(void)
+static bool inject_call(const char *name)
 {
-	return fail_at > 0 && ++calls == fail_at;
+	if (fail_at > 0 && ++calls == fail_at) {
+		failed_call = name;
+		return true;
+	}
+	return false;
 }
+
+#define inject() inject_call(__func__ + sizeof("__wrap_") - 1)
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -60,6 +67,11 @@ ssize_t __wrap_pwrite64(int fd, const void *b, size_t n, off_t o);
 int __wrap_fsync(int fd);
 int __wrap_fdatasync(int fd);
 int __wrap_renameat(int a, const char *b, int c, const char *d);
+/* With _FILE_OFFSET_BITS=64 fstat() and fstatat() are these. */
+int __real_fstat64(int fd, struct stat *st);
+int __real_fstatat64(int d, const char *p, struct stat *st, int f);
+int __wrap_fstat64(int fd, struct stat *st);
+int __wrap_fstatat64(int d, const char *p, struct stat *st, int f);
 int __wrap_flock(int fd, int op);
 
 void *__wrap_malloc(size_t n) { if (inject()) { errno = ENOMEM; return NULL; } return __real_malloc(n); }
@@ -73,6 +85,8 @@ int __wrap_fsync(int fd) { if (inject()) { errno = EIO; return -1; } return __re
 int __wrap_fdatasync(int fd) { if (inject()) { errno = EIO; return -1; } return __real_fdatasync(fd); }
 int __wrap_renameat(int a, const char *b, int c, const char *d) { if (inject()) { errno = EIO; return -1; } return __real_renameat(a, b, c, d); }
 int __wrap_flock(int fd, int op) { if (inject()) { errno = ENOLCK; return -1; } return __real_flock(fd, op); }
+int __wrap_fstat64(int fd, struct stat *st) { if (inject()) { errno = EIO; return -1; } return __real_fstat64(fd, st); }
+int __wrap_fstatat64(int d, const char *p, struct stat *st, int f) { if (inject()) { errno = EIO; return -1; } return __real_fstatat64(d, p, st, f); }
 
 int __wrap_open(const char *p, int f, ...)
 {
@@ -268,7 +282,8 @@ int main(int argc, char **argv)
 		case PAM_BUF_ERR: case PAM_USER_UNKNOWN: case PAM_CONV_ERR:
 			break;
 		default:
-			fprintf(stderr, "fault_login: call %ld failed, result %d (%s)\n", k, r,
+			fprintf(stderr, "fault_login: call %ld (%s) failed, result %d (%s)\n", k,
+				failed_call, r,
 				r == PAM_SUCCESS ? "PAM_SUCCESS: not fail-closed" : "undocumented");
 			return 1;
 		}
