@@ -638,6 +638,33 @@ static void test_open_refuses_bad_dirs(void **state)
 	write_text(deep, "", 0600);
 	assert_true(store_open(deep, STORE_CREATE, &st, &f->err) < 0);
 	assert_null(st);
+	/* ... nor is a directory below one. */
+	free(deep);
+	deep = path_join(f->base, "file/state");
+	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), -ENOTDIR);
+	assert_contains(f->err.msg, "not a directory");
+	assert_null(st);
+	/* A symbolic link above the state directory, to a good parent. */
+	free(deep);
+	deep = path_join(link, "state");
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(f->base, link), 0);
+	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	store_close(st);
+	st = NULL;
+	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), -ELOOP);
+	assert_contains(f->err.msg, "symbolic link");
+	assert_null(st);
+	/* A root-owned sticky directory (as /tmp) may lie above, with a
+	 * root-owned directory below it. */
+	assert_int_equal(chmod(sub, 01777), 0);
+	free(deep);
+	deep = path_join(sub, "state");
+	assert_int_equal(mkdir(deep, 0700), 0);
+	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), 0);
+	store_close(st);
+	st = NULL;
+	assert_int_equal(rmdir(deep), 0);
 	free(deep);
 	free(sub);
 	free(link);
