@@ -378,4 +378,27 @@ END {
 	} else
 		print "| `mfactl status` over 100,000 users under 1 s and 100 MB | not measured in this run | – |"
 	print ""
+
+	# Against google-authenticator, a login splits into loading the module
+	# (cold minus kept loaded) and the login's own work (kept loaded).
+	print "## pam_mfa against google-authenticator: loading and work"
+	print ""
+	print "A login with the module loaded at each login is loading it (the median"
+	print "with the module loaded each time, minus the median with it kept loaded)"
+	print "plus the login's own work (the net median with it kept loaded).  pam_mfa"
+	print "loads liboath and libconfig besides itself; google-authenticator needs no"
+	print "library but libpam and libc.  Negative: pam_mfa costs less."
+	print ""
+	print "| users | loading: pam_mfa − google-authenticator | work: pam_mfa − google-authenticator | total |"
+	print "|---:|---:|---:|---:|"
+	for (i = 1; i <= ns; i++) {
+		a = med("seq|mfa|" S[i] "|1", "median") - med("seq|mfa+loaded|" S[i] "|1", "median")
+		b = med("seq|ga|" S[i] "|1", "median") - med("seq|ga+loaded|" S[i] "|1", "median")
+		c = net("mfa+loaded", S[i], "median"); d = net("ga+loaded", S[i], "median")
+		if (c == "" || d == "")
+			continue
+		print "| " users_fmt(S[i]) " | " sprintf("%+.0f µs", a - b) " | " \
+		      sprintf("%+.0f µs", c - d) " | " sprintf("%+.0f µs", a - b + c - d) " |"
+	}
+	print ""
 }
