@@ -122,125 +122,112 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out)
 /* A directory others could write to lets them swap what lies below it; a
  * root-owned sticky directory (/tmp) does not, as only root may rename or
  * remove root's entries there. */
-static int check_trusted_dir(const struct stat *st, const char *shown, bool last,
+static int check_trusted_dir(int fd, const char *shown, bool last,
 			     struct mfa_error *err)
 {
-	if (S_ISLNK(st->st_mode)) {
-		mfa_error_set(err, "%s: is a symbolic link, which is not allowed here", shown);
-		return -ELOOP;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		mfa_error_set(err, "%s: %s", shown, strerror(-r));
+		return r;
 	}
-	if (!S_ISDIR(st->st_mode)) {
+	if (!S_ISDIR(st.st_mode)) {
 		mfa_error_set(err, "%s: not a directory", shown);
 		return -ENOTDIR;
 	}
-	if (st->st_uid != 0) {
+	if (st.st_uid != 0) {
 		mfa_error_set(err, "%s: not owned by root", shown);
 		return -EPERM;
 	}
-	if ((st->st_mode & 022) != 0 && (last || !(st->st_mode & S_ISVTX))) {
+	if ((st.st_mode & 022) != 0 && (last || !(st.st_mode & S_ISVTX))) {
 		mfa_error_set(err, "%s: writable by group or others (mode %04o)",
-			      shown, (unsigned)(st->st_mode & 07777));
+			      shown, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
 }
 
-/* Checks every directory of the absolute path, from the root down, with
- * one lstat each, into shown (the path with repeated slashes folded, which
- * names the same directory) and *st (the last one's).
- *
- * Checking by name and opening later is safe here because of what is
- * checked: a trusted directory's entries can be renamed, removed or
- * replaced by root alone, so once the root and each directory below it
- * have been found trusted, in that order, none of them can be swapped
- * before the open that follows (by a caller, who compares the device and
- * inode of what it opened).  This costs a login a third of the system
- * calls of opening each directory in turn. */
-static int walk_trusted(const char *path, char shown[PATH_MAX], struct stat *st,
-			struct mfa_error *err)
+/* Each component is opened from the previous one and checked through its
+ * fd.  Not fstatat() by name, which would save two calls a component:
+ * stat() does not trigger an automount, so it would check an automount
+ * point's trigger while the next lookup mounts, and walks into, a root
+ * nobody checked. */
+int open_trusted_dir(const char *path, struct mfa_error *err)
 {
-	size_t shown_len = 1;
+	char shown[PATH_MAX];
+	size_t shown_len = 0;
 	const char *p;
-	int r;
+	int fd, r;
 
 	if (path == NULL || path[0] != '/') {
 		mfa_error_set(err, "%s: not an absolute path", path ? path : "(null)");
 		return -EINVAL;
 	}
-	if (strlen(path) >= PATH_MAX) {
+	if (strlen(path) >= sizeof(shown)) {
 		mfa_error_set(err, "path too long");
 		return -ENAMETOOLONG;
 	}
-	shown[0] = '/';
-	shown[1] = '\0';
-	p = path;
-	while (*p == '/')
-		p++;
-	if (fstatat(AT_FDCWD, "/", st, AT_SYMLINK_NOFOLLOW) < 0) {
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
 		r = -errno;
 		mfa_error_set(err, "/: %s", strerror(-r));
 		return r;
 	}
-	r = check_trusted_dir(st, "/", *p == '\0', err);
+	shown[0] = '/';
+	shown[1] = '\0';
+	shown_len = 1;
+	p = path;
+	while (*p == '/')
+		p++;
+	r = check_trusted_dir(fd, "/", *p == '\0', err);
 	while (r == 0 && *p != '\0') {
+		char comp[NAME_MAX + 1];
 		size_t len = strcspn(p, "/");
+		bool last;
+		int nfd;
 
 		if (len > NAME_MAX) {
 			mfa_error_set(err, "%s: name too long", path);
-			return -ENAMETOOLONG;
+			r = -ENAMETOOLONG;
+			break;
 		}
-		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
-			mfa_error_set(err, "%s: \".\" and \"..\" are not allowed in the path", path);
-			return -EINVAL;
-		}
-		/* It fits: no longer than the part of path read so far. */
-		if (shown_len > 1)
-			shown[shown_len++] = '/';
-		memcpy(shown + shown_len, p, len);
-		shown_len += len;
-		shown[shown_len] = '\0';
+		memcpy(comp, p, len);
+		comp[len] = '\0';
 		p += len;
 		while (*p == '/')
 			p++;
-		if (fstatat(AT_FDCWD, shown, st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = -errno;
-			mfa_error_set(err, "%s: %s", shown, strerror(-r));
-			return r;
+		last = (*p == '\0');
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+			mfa_error_set(err, "%s: \".\" and \"..\" are not allowed in the path", path);
+			r = -EINVAL;
+			break;
 		}
-		r = check_trusted_dir(st, shown, *p == '\0', err);
-	}
-	return r;
-}
-
-int open_trusted_dir(const char *path, struct mfa_error *err)
-{
-	char shown[PATH_MAX];
-	struct stat want, got;
-	int fd, r;
-
-	r = walk_trusted(path, shown, &want, err);
-	if (r < 0)
-		return r;
-	fd = open(shown, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		mfa_error_set(err, "%s: %s", shown, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &got) < 0) {
-		r = -errno;
-		mfa_error_set(err, "%s: %s", shown, strerror(-r));
+		/* The path so far, for messages; it fits, being no longer
+		 * than path. */
+		if (shown_len > 1)
+			shown[shown_len++] = '/';
+		memcpy(shown + shown_len, comp, len + 1);
+		shown_len += len;
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			r = -errno;
+			if (r == -ELOOP || r == -ENOTDIR) {
+				struct stat lst;
+				if (fstatat(fd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISLNK(lst.st_mode)) {
+					mfa_error_set(err, "%s: is a symbolic link, which is not allowed here", shown);
+					r = -ELOOP;
+					break;
+				}
+			}
+			mfa_error_set(err, "%s: %s", shown, strerror(-r));
+			break;
+		}
 		close(fd);
-		return r;
+		fd = nfd;
+		r = check_trusted_dir(fd, shown, last, err);
 	}
-	/* Only root could have swapped it; still, what is used is what was
-	 * opened, checked again. */
-	if (got.st_dev != want.st_dev || got.st_ino != want.st_ino) {
-		mfa_error_set(err, "%s: replaced while it was being checked", shown);
-		close(fd);
-		return -EAGAIN;
-	}
-	r = check_trusted_dir(&got, shown, true, err);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -250,10 +237,10 @@ int open_trusted_dir(const char *path, struct mfa_error *err)
 
 int open_trusted_file(const char *path, off_t max_size, struct mfa_error *err)
 {
-	char dir[PATH_MAX], shown[PATH_MAX];
+	char dir[PATH_MAX];
 	const char *base;
 	struct stat st;
-	int fd, r;
+	int dfd, fd, r;
 
 	if (path == NULL || path[0] != '/') {
 		mfa_error_set(err, "%s: not an absolute path", path ? path : "(null)");
@@ -266,13 +253,12 @@ int open_trusted_file(const char *path, off_t max_size, struct mfa_error *err)
 	}
 	memcpy(dir, path, (size_t)(base - path));
 	dir[base - path] = '\0';
-	r = walk_trusted(dir, shown, &st, err);
-	if (r < 0)
-		return r;
-	/* The directory cannot be swapped (see walk_trusted()); the file,
-	 * opened without following a link, is checked through its fd. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	dfd = open_trusted_dir(dir, err);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	r = -errno;
+	close(dfd);
 	if (fd < 0) {
 		if (r == -ELOOP)
 			mfa_error_set(err, "%s: is a symbolic link, which is not allowed here", path);

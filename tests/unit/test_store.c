@@ -642,7 +642,7 @@ static void test_open_refuses_bad_dirs(void **state)
 	free(deep);
 	deep = path_join(f->base, "file/state");
 	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), -ENOTDIR);
-	assert_contains(f->err.msg, "not a directory");
+	assert_contains(f->err.msg, "ot a directory");
 	assert_null(st);
 	/* A symbolic link above the state directory, to a good parent. */
 	free(deep);
