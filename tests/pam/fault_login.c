@@ -27,8 +27,18 @@
 static long calls, fail_at;
 static const char *failed_call;	/* the call that was made to fail */
 
+/* The wrapped calls a login must reach: if a --wrap stops taking effect
+ * (another libc, other symbol names), injection would silently miss them. */
+static const char *const must_reach[] = {
+	"malloc", "openat64", "read", "pwrite64", "fdatasync", "flock", "fstat64", "fstatat64",
+};
+static bool reached[sizeof(must_reach) / sizeof(must_reach[0])];
+
 static bool inject_call(const char *name)
 {
+	for (size_t i = 0; i < sizeof(must_reach) / sizeof(must_reach[0]); i++)
+		if (strcmp(name, must_reach[i]) == 0)
+			reached[i] = true;
 	if (fail_at > 0 && ++calls == fail_at) {
 		failed_call = name;
 		return true;
@@ -300,6 +310,12 @@ int main(int argc, char **argv)
 			record_wipe(&rec);
 		}
 	}
+	for (size_t i = 0; i < sizeof(must_reach) / sizeof(must_reach[0]); i++)
+		if (!reached[i]) {
+			fprintf(stderr, "fault_login: no login reached %s(): its --wrap did not "
+				"take effect, and its failures were never injected\n", must_reach[i]);
+			return 1;
+		}
 	printf("%d failure points, each failed closed; the login without a fault succeeded\n",
 	       faults);
 	return 0;
