@@ -81,18 +81,20 @@ function net(label, n, field,    b, v) {
 
 # Repetition i of a module's net median: paired with pam_permit's run of
 # the same repetition, so that a slow spell of the machine falls on both.
+# Runs are paired by the repetition number bench/run logs with each, not
+# by their order: a run that printed nothing must not shift the pairs.
 function rep_net(label, n, i,    k, b) {
 	k = "seq|" label "|" n "|1"
 	b = "seq|" (label ~ /\+loaded$/ ? "permit+loaded" : "permit") "|" n "|1"
-	if (i > count[k, "median"] || i > count[b, "median"])
+	if (!((k, i) in by_rep) || !((b, i) in by_rep))
 		return ""
-	return vals[k, "median", i] - vals[b, "median", i]
+	return by_rep[k, i] - by_rep[b, i]
 }
 
 # The range, over the repetitions, of a's net median over b's.
 function rep_range(a, b, n,    i, x, y, r, lo, hi) {
 	lo = ""; hi = ""
-	for (i = 1; i <= count["seq|" a "|" n "|1", "median"]; i++) {
+	for (i = 1; i <= max_rep; i++) {
 		x = rep_net(a, n, i); y = rep_net(b, n, i)
 		if (x == "" || y == "" || y <= 0)
 			continue
@@ -116,6 +118,12 @@ function rep_range(a, b, n,    i, x, y, r, lo, hi) {
 	if (mode == "seq" || mode == "par" || mode == "nss") {
 		key = mode "|" kv($0, "label") "|" kv($0, "users") "|" kv($0, "workers")
 		add(key, "median", kv($0, "median_us"))
+		if (kv($0, "rep") != "") {
+			r = kv($0, "rep") + 0
+			by_rep[key, r] = kv($0, "median_us") + 0
+			if (r > max_rep)
+				max_rep = r
+		}
 		add(key, "p99", kv($0, "p99_us"))
 		add(key, "cpu", kv($0, "cpu_us"))
 		add(key, "tput", kv($0, "throughput"))
@@ -392,6 +400,11 @@ END {
 	print "| users | loading: pam_mfa − google-authenticator | work: pam_mfa − google-authenticator | total |"
 	print "|---:|---:|---:|---:|"
 	for (i = 1; i <= ns; i++) {
+		if (med("seq|mfa|" S[i] "|1", "median") == "" || \
+		    med("seq|mfa+loaded|" S[i] "|1", "median") == "" || \
+		    med("seq|ga|" S[i] "|1", "median") == "" || \
+		    med("seq|ga+loaded|" S[i] "|1", "median") == "")
+			continue
 		a = med("seq|mfa|" S[i] "|1", "median") - med("seq|mfa+loaded|" S[i] "|1", "median")
 		b = med("seq|ga|" S[i] "|1", "median") - med("seq|ga+loaded|" S[i] "|1", "median")
 		c = net("mfa+loaded", S[i], "median"); d = net("ga+loaded", S[i], "median")
