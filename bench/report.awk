@@ -400,16 +400,13 @@ END {
 	print "| users | loading: pam_mfa − google-authenticator | work: pam_mfa − google-authenticator | total |"
 	print "|---:|---:|---:|---:|"
 	for (i = 1; i <= ns; i++) {
-		if (med("seq|mfa|" S[i] "|1", "median") == "" || \
-		    med("seq|mfa+loaded|" S[i] "|1", "median") == "" || \
-		    med("seq|ga|" S[i] "|1", "median") == "" || \
-		    med("seq|ga+loaded|" S[i] "|1", "median") == "")
-			continue
-		a = med("seq|mfa|" S[i] "|1", "median") - med("seq|mfa+loaded|" S[i] "|1", "median")
-		b = med("seq|ga|" S[i] "|1", "median") - med("seq|ga+loaded|" S[i] "|1", "median")
+		mc = med("seq|mfa|" S[i] "|1", "median"); mk = med("seq|mfa+loaded|" S[i] "|1", "median")
+		gc = med("seq|ga|" S[i] "|1", "median"); gk = med("seq|ga+loaded|" S[i] "|1", "median")
 		c = net("mfa+loaded", S[i], "median"); d = net("ga+loaded", S[i], "median")
-		if (c == "" || d == "")
+		if (mc == "" || mk == "" || gc == "" || gk == "" || c == "" || d == "")
 			continue
+		a = mc - mk
+		b = gc - gk
 		print "| " users_fmt(S[i]) " | " sprintf("%+.0f µs", a - b) " | " \
 		      sprintf("%+.0f µs", c - d) " | " sprintf("%+.0f µs", a - b + c - d) " |"
 	}

@@ -333,24 +333,30 @@ static void load_chunk(struct loader *l, size_t c)
 	}
 }
 
+/* Takes the next chunk and reads it.  Called, and returns, with mu held;
+ * drops it while reading. */
+static void take_and_load(struct loader *l)
+{
+	size_t c = l->next++;
+
+	pthread_mutex_unlock(&l->mu);
+	load_chunk(l, c);
+	pthread_mutex_lock(&l->mu);
+	l->ready[c % LOAD_WINDOW] = true;
+	pthread_cond_broadcast(&l->cv);
+}
+
 static void *load_worker(void *arg)
 {
 	struct loader *l = arg;
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		size_t c;
-
 		while (!l->stop && l->next < l->nchunks && l->next >= l->printed + LOAD_WINDOW)
 			pthread_cond_wait(&l->cv, &l->mu);
 		if (l->stop || l->next >= l->nchunks)
 			break;
-		c = l->next++;
-		pthread_mutex_unlock(&l->mu);
-		load_chunk(l, c);
-		pthread_mutex_lock(&l->mu);
-		l->ready[c % LOAD_WINDOW] = true;
-		pthread_cond_broadcast(&l->cv);
+		take_and_load(l);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -362,15 +368,10 @@ static void chunk_wait(struct loader *l, size_t c)
 {
 	pthread_mutex_lock(&l->mu);
 	while (!l->ready[c % LOAD_WINDOW]) {
-		if (l->next == c) {
-			l->next++;
-			pthread_mutex_unlock(&l->mu);
-			load_chunk(l, c);
-			pthread_mutex_lock(&l->mu);
-			l->ready[c % LOAD_WINDOW] = true;
-			break;
-		}
-		pthread_cond_wait(&l->cv, &l->mu);
+		if (l->next == c)
+			take_and_load(l);
+		else
+			pthread_cond_wait(&l->cv, &l->mu);
 	}
 	pthread_mutex_unlock(&l->mu);
 }
