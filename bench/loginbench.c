@@ -7,6 +7,7 @@
  *
  *   loginbench gen  --dir DIR --users N
  *   loginbench seq  --confdir D --service S --secrets F --logins L [options]
+ *   loginbench alt  ... --service A,B,...  (the services in turn, login by login)
  *   loginbench par  ... --workers W      (W processes, distinct users)
  *   loginbench race ... --workers W --rounds R   (W processes, ONE user, ONE code)
  *   loginbench nss  --secrets F --logins L      (getpwnam + getgrouplist alone)
@@ -511,25 +512,34 @@ static void base32_encode(const unsigned char *in, size_t n, char *out)
 
 /* ---- the clock file ---------------------------------------------------- */
 
-static const char *clock_file;
+static const char *clock_file;	/* --clock; for alt, a prefix: FILE.SERVICE */
+static const char *clock_files[8];
+static size_t nclock_files;
 static time_t clock_latest;	/* the latest fake time a code was made for */
 
-/* Start in a step after every step used by earlier runs on this state. */
+/* Start in a step after every step used by earlier runs on this state (on
+ * any of the states, for alt). */
 static void clock_start(void)
 {
-	FILE *f;
-	long long saved = 0;
+	long long latest = 0;
 	struct timespec ts;
 
 	clock_offset = 0;
-	if (clock_file == NULL || (f = fopen(clock_file, "r")) == NULL)
-		return;
-	if (fscanf(f, "%lld", &saved) != 1)
-		saved = 0;
-	fclose(f);
+	for (size_t i = 0; i < nclock_files; i++) {
+		long long saved = 0;
+		FILE *f = fopen(clock_files[i], "r");
+
+		if (f == NULL)
+			continue;
+		if (fscanf(f, "%lld", &saved) != 1)
+			saved = 0;
+		fclose(f);
+		if (saved > latest)
+			latest = saved;
+	}
 	real_clock_gettime(CLOCK_REALTIME, &ts);
-	if (saved / PERIOD >= ts.tv_sec / PERIOD)
-		clock_offset = (saved / PERIOD + 1) * PERIOD - ts.tv_sec;
+	if (latest / PERIOD >= ts.tv_sec / PERIOD)
+		clock_offset = (latest / PERIOD + 1) * PERIOD - ts.tv_sec;
 }
 
 static void clock_note(time_t t)
@@ -540,17 +550,16 @@ static void clock_note(time_t t)
 
 static void clock_save(void)
 {
-	FILE *f;
-
-	if (clock_file == NULL)
-		return;
 	/* Leave one step of margin: a login may have been accepted in the
 	 * step after the one its code was made for. */
-	f = fopen(clock_file, "w");
-	if (f == NULL)
-		die("%s: %s", clock_file, strerror(errno));
-	fprintf(f, "%lld\n", (long long)clock_latest + PERIOD);
-	fclose(f);
+	for (size_t i = 0; i < nclock_files; i++) {
+		FILE *f = fopen(clock_files[i], "w");
+
+		if (f == NULL)
+			die("%s: %s", clock_files[i], strerror(errno));
+		fprintf(f, "%lld\n", (long long)clock_latest + PERIOD);
+		fclose(f);
+	}
 }
 
 /* ---- one login --------------------------------------------------------- */
@@ -775,6 +784,87 @@ static int cmd_seq(struct run *run)
 	return ok == run->logins ? 0 : 1;
 }
 
+/* alt: the services in turn, one login each per round, the round's user
+ * the same for all (their states are apart) and each round starting with
+ * the next service.  On a shared machine whose load drifts over seconds,
+ * every service then sees the same moments, and the ratio between two of
+ * them is no longer a ratio between two stretches of time. */
+#define ALT_MAX 4
+
+static void alt_pairs(const struct target *t, size_t k, double *const *lat, size_t n,
+		      size_t users)
+{
+	double *d = calloc(n, sizeof(*d));
+
+	if (d == NULL)
+		die("out of memory");
+	for (size_t a = 0; a < k; a++)
+		for (size_t b = a + 1; b < k; b++) {
+			size_t faster = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				d[i] = lat[a][i] - lat[b][i];
+				faster += d[i] < 0;
+			}
+			qsort(d, n, sizeof(*d), cmp_double);
+			printf("mode=altpair a=%s b=%s users=%zu rounds=%zu median_diff_us=%.1f "
+			       "p25_diff_us=%.1f p75_diff_us=%.1f a_faster_share=%.3f\n",
+			       t[a].service, t[b].service, users, n, pct(d, n, 50), pct(d, n, 25),
+			       pct(d, n, 75), (double)faster / (double)n);
+		}
+	free(d);
+}
+
+static int cmd_alt(struct run *run, const char *const *services, size_t k)
+{
+	struct target t[ALT_MAX];
+	double *lat[ALT_MAX], cpu[ALT_MAX] = { 0 }, wall[ALT_MAX] = { 0 };
+	size_t ok[ALT_MAX] = { 0 }, cursor = run->skip, all_ok = 0;
+
+	for (size_t j = 0; j < k; j++) {
+		t[j] = (struct target){ run->t.confdir, services[j] };
+		lat[j] = calloc(run->logins, sizeof(double));
+		if (lat[j] == NULL)
+			die("out of memory");
+	}
+	for (size_t i = 0; i < run->warmup; i++) {
+		const struct user *u = next_user(run, &cursor);
+
+		for (size_t j = 0; j < k; j++) {
+			double us;
+			int r = login_once(&t[j], u, &us);
+
+			if (r != PAM_SUCCESS)
+				die("warm-up login of %s (%s) failed: %s", u->name, t[j].service,
+				    pam_strerror(NULL, r));
+		}
+	}
+	for (size_t i = 0; i < run->logins; i++) {
+		const struct user *u = next_user(run, &cursor);
+
+		for (size_t s = 0; s < k; s++) {
+			size_t j = (i + s) % k;
+			double c0 = cpu_us(RUSAGE_SELF);
+			int r = login_once(&t[j], u, &lat[j][i]);
+
+			cpu[j] += cpu_us(RUSAGE_SELF) - c0;
+			wall[j] += lat[j][i];
+			if (r == PAM_SUCCESS)
+				ok[j]++;
+			else if (run->logins - ok[j] <= 3)
+				fprintf(stderr, "loginbench: alt: %s: login of %s: %s\n",
+					t[j].service, u->name, pam_strerror(NULL, r));
+		}
+	}
+	alt_pairs(t, k, lat, run->logins, run->u.n);	/* before report() sorts */
+	for (size_t j = 0; j < k; j++) {
+		report("alt", t[j].service, run->u.n, run->logins, lat[j], ok[j], cpu[j], wall[j], 1);
+		all_ok += ok[j] == run->logins;
+		free(lat[j]);
+	}
+	return all_ok == k ? 0 : 1;
+}
+
 struct shared {
 	double cpu_us[1024];
 	size_t ok[1024];
@@ -987,6 +1077,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: loginbench gen --dir DIR --users N\n"
 		"       loginbench seq  --confdir DIR --service NAME --secrets FILE --logins N\n"
+		"       loginbench alt  --confdir DIR --service A,B[,C,D] --secrets FILE --logins N\n"
+		"                       (--clock PREFIX: one file per service, PREFIX.NAME)\n"
 		"       loginbench par  --confdir DIR --service NAME --secrets FILE --logins N --workers W\n"
 		"       loginbench race --confdir DIR --service NAME --secrets FILE --workers W [--rounds R]\n"
 		"       loginbench nss  --secrets FILE --logins N\n"
@@ -1064,6 +1156,35 @@ int main(int argc, char **argv)
 	if (run.keep_loaded != NULL && dlopen(run.keep_loaded, RTLD_NOW | RTLD_NODELETE) == NULL)
 		die("dlopen %s: %s", run.keep_loaded, dlerror());
 	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(mode, "alt") == 0) {
+		char *list = strdup(run.t.service), *save = NULL;
+		const char *services[ALT_MAX];
+		size_t k = 0;
+
+		for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
+			if (k == ALT_MAX)
+				die("alt: at most %d services", ALT_MAX);
+			services[k] = s;
+			if (clock_file != NULL) {
+				size_t len = strlen(clock_file) + strlen(s) + 2;
+				char *f = malloc(len);
+
+				if (f == NULL)
+					die("out of memory");
+				snprintf(f, len, "%s.%s", clock_file, s);
+				clock_files[nclock_files++] = f;
+			}
+			k++;
+		}
+		if (k < 2)
+			die("alt: name two services or more, comma-separated");
+		clock_start();
+		r = cmd_alt(&run, services, k);
+		clock_save();
+		return r;
+	}
+	if (clock_file != NULL)
+		clock_files[nclock_files++] = clock_file;
 	clock_start();
 	if (strcmp(mode, "seq") == 0)
 		r = cmd_seq(&run);
