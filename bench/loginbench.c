@@ -611,24 +611,45 @@ static pam_handle_t *login_start(const struct target *t, const char *user,
 	return pamh;
 }
 
-/* Returns the PAM result; *us gets the wall time of the whole login. */
-static int login_once(const struct target *t, const struct user *u, double *us)
+/* The phases of a login: pam_start (the modules loaded), pam_authenticate,
+ * pam_end (unloaded).  sshd starts PAM when the connection opens and ends
+ * it when the session closes: a user who typed a code waits for the middle
+ * one only. */
+enum { PH_START, PH_AUTH, PH_END, PH_COUNT };
+
+/* Returns the PAM result; *us gets the wall time of the whole login, and
+ * phase[], when not NULL, that of each phase. */
+static int login_phases(const struct target *t, const struct user *u, double *us,
+			double *phase)
 {
 	char code[DIGITS + 1];
 	struct conv_data cd = { code, 0 };
 	time_t now = time(NULL);
 	pam_handle_t *pamh;
-	double t0;
+	double t0, t1, t2, t3;
 	int r;
 
 	code_for(u, now, code);
 	clock_note(now);
 	t0 = mono_us();
 	pamh = login_start(t, u->name, &cd);
+	t1 = mono_us();
 	r = pam_authenticate(pamh, 0);
+	t2 = mono_us();
 	pam_end(pamh, r);
-	*us = mono_us() - t0;
+	t3 = mono_us();
+	*us = t3 - t0;
+	if (phase != NULL) {
+		phase[PH_START] = t1 - t0;
+		phase[PH_AUTH] = t2 - t1;
+		phase[PH_END] = t3 - t2;
+	}
 	return r;
+}
+
+static int login_once(const struct target *t, const struct user *u, double *us)
+{
+	return login_phases(t, u, us, NULL);
 }
 
 /* ---- statistics -------------------------------------------------------- */
@@ -817,8 +838,9 @@ static void alt_pairs(const struct target *t, size_t k, double *const *lat, size
 
 static int cmd_alt(struct run *run, const char *const *services, size_t k)
 {
+	static const char *const phase_names[PH_COUNT] = { "start", "auth", "end" };
 	struct target t[ALT_MAX];
-	double *lat[ALT_MAX], cpu[ALT_MAX] = { 0 }, wall[ALT_MAX] = { 0 };
+	double *lat[ALT_MAX], *ph[ALT_MAX][PH_COUNT], cpu[ALT_MAX] = { 0 }, wall[ALT_MAX] = { 0 };
 	size_t ok[ALT_MAX] = { 0 }, cursor = run->skip, all_ok = 0;
 
 	for (size_t j = 0; j < k; j++) {
@@ -826,6 +848,9 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 		lat[j] = calloc(run->logins, sizeof(double));
 		if (lat[j] == NULL)
 			die("out of memory");
+		for (int p = 0; p < PH_COUNT; p++)
+			if ((ph[j][p] = calloc(run->logins, sizeof(double))) == NULL)
+				die("out of memory");
 	}
 	for (size_t i = 0; i < run->warmup; i++) {
 		const struct user *u = next_user(run, &cursor);
@@ -844,8 +869,11 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 
 		for (size_t s = 0; s < k; s++) {
 			size_t j = (i + s) % k;
-			double c0 = cpu_us(RUSAGE_SELF);
-			int r = login_once(&t[j], u, &lat[j][i]);
+			double c0 = cpu_us(RUSAGE_SELF), phase[PH_COUNT];
+			int r = login_phases(&t[j], u, &lat[j][i], phase);
+
+			for (int p = 0; p < PH_COUNT; p++)
+				ph[j][p][i] = phase[p];
 
 			cpu[j] += cpu_us(RUSAGE_SELF) - c0;
 			wall[j] += lat[j][i];
@@ -859,6 +887,14 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 	alt_pairs(t, k, lat, run->logins, run->u.n);	/* before report() sorts */
 	for (size_t j = 0; j < k; j++) {
 		report("alt", t[j].service, run->u.n, run->logins, lat[j], ok[j], cpu[j], wall[j], 1);
+		printf("mode=altphase label=%s users=%zu logins=%zu", t[j].service, run->u.n,
+		       run->logins);
+		for (int p = 0; p < PH_COUNT; p++) {
+			qsort(ph[j][p], run->logins, sizeof(double), cmp_double);
+			printf(" %s_median_us=%.1f", phase_names[p], pct(ph[j][p], run->logins, 50));
+			free(ph[j][p]);
+		}
+		printf("\n");
 		all_ok += ok[j] == run->logins;
 		free(lat[j]);
 	}

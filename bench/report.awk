@@ -145,6 +145,11 @@ function rep_range(a, b, n,    i, x, y, r, lo, hi) {
 		add(key, "cpu", kv($0, "cpu_us"))
 		logins[key] += kv($0, "logins")
 		fails[key] += kv($0, "fail")
+	} else if (mode == "altphase") {
+		key = "alt|" kv($0, "label") "|" kv($0, "users")
+		add(key, "start", kv($0, "start_median_us"))
+		add(key, "auth", kv($0, "auth_median_us"))
+		add(key, "end", kv($0, "end_median_us"))
 	} else if (mode == "altpair") {
 		key = "altpair|" kv($0, "a") "|" kv($0, "b") "|" kv($0, "users")
 		add(key, "diff", kv($0, "median_diff_us"))
@@ -305,6 +310,25 @@ END {
 		      us(cm) " | " us(cg) " | " ratio(cm, cg) " |"
 	}
 	print ""
+
+	if (count["alt|mfa|" S[1], "start"] > 0) {
+		print "The same logins by phase (median of each): `pam_start` reads the stack"
+		print "and loads the module and its libraries, `pam_end` unloads them.  sshd"
+		print "starts PAM as the connection opens and ends it as the session closes: a"
+		print "user who has typed a code waits for `pam_authenticate` alone."
+		print ""
+		print "| users | module | pam_start | pam_authenticate | pam_end |"
+		print "|---:|---|---:|---:|---:|"
+		for (i = 1; i <= ns; i++)
+			for (j = 1; j <= nm; j++) {
+				key = "alt|" M[j] "|" S[i]
+				if (count[key, "start"] == 0)
+					continue
+				print "| " users_fmt(S[i]) " | " name(M[j]) " | " us(med(key, "start")) \
+				      " | " us(med(key, "auth")) " | " us(med(key, "end")) " |"
+			}
+		print ""
+	}
 
 	print "## Parallel logins (" users_fmt(par_users) " users)"
 	print ""
