@@ -91,6 +91,10 @@ for f in /etc/security/pam_mfa.conf /etc/pam.d/mfa-setup; do
 	grep -q "^cn $f\$" "$tmp/flags" || fail "$f is not %config(noreplace): $(grep " $f\$" "$tmp/flags")"
 done
 grep -q '^d /usr/share/doc/pam_mfa/README.md$' "$tmp/flags" || fail "README.md is not %doc"
+# %license: flag "l"; the license meson.build and debian/copyright declare.
+# Fedora's rpm puts it in licenses/NAME, Debian's in licenses/NAME-VERSION.
+grep -Eq "^l /usr/share/licenses/pam_mfa(-$version)?/LICENSE\$" "$tmp/flags" ||
+	fail "no LICENSE as %license: $(grep LICENSE "$tmp/flags")"
 
 echo "== the payload"
 # rpm2archive (in Debian's rpm2cpio package, which rpm depends on) turns
