@@ -1,7 +1,7 @@
 # bench/report.awk: turns bench/run's raw lines (WORKDIR/results.txt) into
 # RESULTS.md.  Each measurement repeated REPS times is shown as the median
 # of its repetitions (the machine is shared: medians, not means).
-# Variables: quick (0/1), sizes ("1 1000 ..."), par_users, alt_oath_max.
+# Variables: quick (0/1), sizes ("1 1000 ..."), par_users.
 
 function kv(line, key,    m) {
 	if (match(line, "(^| )" key "=[^ ]*")) {
@@ -293,8 +293,8 @@ END {
 	print "pam_mfa's login time minus google-authenticator's in the same round (the"
 	print "middle half of them in brackets); below zero pam_mfa is faster."
 	print ""
-	print "| users | rounds | pam_mfa net | google-authenticator net | ratio | paired difference | pam_mfa faster in | net CPU: pam_mfa | google-authenticator | ratio | pam_oath net | pam_mfa ÷ pam_oath |"
-	print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	print "| users | rounds | pam_mfa net | google-authenticator net | ratio | paired difference | pam_mfa faster in | net CPU: pam_mfa | google-authenticator | ratio |"
+	print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= ns; i++) {
 		key = "alt|mfa|" S[i]
 		pk = "altpair|mfa|ga|" S[i]
@@ -307,12 +307,8 @@ END {
 		      " | " us(am) " | " us(ag) " | " ratio(am, ag) " | " \
 		      sprintf("%+.0f µs (%+.0f to %+.0f)", med(pk, "diff"), med(pk, "p25"), med(pk, "p75")) \
 		      " | " sprintf("%.0f%%", 100 * med(pk, "share")) " of rounds | " \
-		      us(cm) " | " us(cg) " | " ratio(cm, cg) " | " us(alt_net("oath", S[i], "median")) \
-		      " | " ratio(am, alt_net("oath", S[i], "median")) " |"
+		      us(cm) " | " us(cg) " | " ratio(cm, cg) " |"
 	}
-	print ""
-	print "pam_oath takes its turn up to " users_fmt(alt_oath_max) " users: at 100,000 one of its"
-	print "logins costs some 50 ms."
 	print ""
 
 	if (count["alt|mfa|" S[1], "start"] > 0) {
@@ -458,13 +454,7 @@ END {
 		      sprintf("%.2f×", sworst) " google-authenticator's net median, at " \
 		      users_word(ssize) " | " (sworst <= 1 ? "yes" : "**no**") " |"
 	a = net("mfa", 10000, "median"); b = net("oath", 10000, "median")
-	c = alt_net("mfa", 10000, "median"); d = alt_net("oath", 10000, "median")
-	if (c != "" && d != "" && c > 0)
-		print "| at least 10× faster than pam_oath at 10,000 users | interleaved: pam_oath's net median is " \
-		      sprintf("%.1f×", d / c) " pam_mfa's" \
-		      (a != "" && b != "" && a > 0 ? "; separate runs: " sprintf("%.1f×", b / a) : "") \
-		      " | " (d / c >= 10 ? "yes" : "**no**") " |"
-	else if (a != "" && b != "" && a > 0)
+	if (a != "" && b != "" && a > 0)
 		print "| at least 10× faster than pam_oath at 10,000 users | pam_oath's net median is " \
 		      sprintf("%.1f×", b / a) " pam_mfa's | " (b / a >= 10 ? "yes" : "**no**") " |"
 	else
