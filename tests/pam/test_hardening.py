@@ -77,6 +77,28 @@ class Races(WorldTest):
         self.assertEqual(results, ["PAM_AUTH_ERR"] * 16)
         self.assertEqual(self.w.record("alice")["fail.count"], "16")
 
+    def test_one_code_raced_wins_once(self):
+        """Logins that all wait at the code prompt, past the module's
+        unlocked first look at the record, then answer the same valid code
+        at once: the lock, and the record read afresh under it, must let
+        exactly one through, as one sshd per connection would race."""
+        secret = self.w.enroll("alice")
+        code = oathtool(secret, T0)
+        n = 8
+        barrier = threading.Barrier(n, timeout=120)
+
+        def respond(prompt, transcript):
+            barrier.wait()
+            return code
+
+        results = self.parallel(n, lambda: self.w.login_interactive("alice", respond))
+        pams = sorted(r.pam for r in results)
+        self.assertEqual(pams, ["PAM_AUTH_ERR"] * (n - 1) + ["PAM_SUCCESS"], pams)
+        replayed = [r for r in results if any("reason=replayed-code" in l for l in r.log)]
+        self.assertEqual(len(replayed), n - 1, [r.log for r in results])
+        self.assertEqual(int(self.w.record("alice")["totp.last_step"]), 1893456010 // 30)
+        self.assertEqual(self.w.record("alice")["fail.count"], str(n - 1))
+
     def test_reset_during_logins(self):
         secret = self.w.enroll("alice")
         stop = time.monotonic() + 8
