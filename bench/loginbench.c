@@ -516,6 +516,8 @@ static const char *clock_file;	/* --clock; for alt, a prefix: FILE.SERVICE */
 static const char *clock_files[8];
 static size_t nclock_files;
 static time_t clock_latest;	/* the latest fake time a code was made for */
+static pid_t main_pid;		/* the process that saves the clock files */
+static void clock_save(void);
 
 /* Start in a step after every step used by earlier runs on this state (on
  * any of the states, for alt). */
@@ -524,6 +526,9 @@ static void clock_start(void)
 	long long latest = 0;
 	struct timespec ts;
 
+	main_pid = getpid();
+	if (atexit(clock_save) != 0)
+		die("atexit failed");
 	clock_offset = 0;
 	for (size_t i = 0; i < nclock_files; i++) {
 		long long saved = 0;
@@ -537,6 +542,9 @@ static void clock_start(void)
 		if (saved > latest)
 			latest = saved;
 	}
+	/* What clock_save() writes back if no login makes a code: never less
+	 * than what the files held. */
+	clock_latest = (time_t)latest - PERIOD;
 	real_clock_gettime(CLOCK_REALTIME, &ts);
 	if (latest / PERIOD >= ts.tv_sec / PERIOD)
 		clock_offset = (latest / PERIOD + 1) * PERIOD - ts.tv_sec;
@@ -548,8 +556,14 @@ static void clock_note(time_t t)
 		clock_latest = t;
 }
 
+/* Registered with atexit(), so that a run that dies (die() exits) still
+ * records the steps it used: the next run on the same state would
+ * otherwise start in them, and its first logins would be replays.
+ * Workers leave with _exit(); a worker that dies writes nothing. */
 static void clock_save(void)
 {
+	if (getpid() != main_pid)
+		return;
 	/* Leave one step of margin: a login may have been accepted in the
 	 * step after the one its code was made for. */
 	for (size_t i = 0; i < nclock_files; i++) {
@@ -796,7 +810,7 @@ static int cmd_seq(struct run *run)
 		sc_login_end(i, run->logins);
 		if (r == PAM_SUCCESS)
 			ok++;
-		else if (run->logins - ok <= 3)
+		else if (i + 1 - ok <= 3)	/* the first three */
 			fprintf(stderr, "loginbench: %s: login of %s: %s\n", run->label, u->name,
 				pam_strerror(NULL, r));
 	}
@@ -868,7 +882,9 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 		const struct user *u = next_user(run, &cursor);
 
 		for (size_t s = 0; s < k; s++) {
-			size_t j = (i + s) % k;
+			/* Every order, each service before every other alike:
+			 * k rounds rotating forwards, then k backwards. */
+			size_t j = (i / k) % 2 ? (i + k - s) % k : (i + s) % k;
 			double c0 = cpu_us(RUSAGE_SELF), phase[PH_COUNT];
 			int r = login_phases(&t[j], u, &lat[j][i], phase);
 
@@ -879,7 +895,7 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 			wall[j] += lat[j][i];
 			if (r == PAM_SUCCESS)
 				ok[j]++;
-			else if (run->logins - ok[j] <= 3)
+			else if (i + 1 - ok[j] <= 3)	/* the first three */
 				fprintf(stderr, "loginbench: alt: %s: login of %s: %s\n",
 					t[j].service, u->name, pam_strerror(NULL, r));
 		}
@@ -1193,13 +1209,19 @@ int main(int argc, char **argv)
 		die("dlopen %s: %s", run.keep_loaded, dlerror());
 	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(mode, "alt") == 0) {
-		char *list = strdup(run.t.service), *save = NULL;
+		char *list = run.t.service != NULL ? strdup(run.t.service) : NULL, *save = NULL;
 		const char *services[ALT_MAX];
 		size_t k = 0;
 
+		if (list == NULL)
+			usage();
 		for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
 			if (k == ALT_MAX)
 				die("alt: at most %d services", ALT_MAX);
+			/* The same state twice would see its own codes as replays. */
+			for (size_t j = 0; j < k; j++)
+				if (strcmp(services[j], s) == 0)
+					die("alt: %s named twice", s);
 			services[k] = s;
 			if (clock_file != NULL) {
 				size_t len = strlen(clock_file) + strlen(s) + 2;
@@ -1215,9 +1237,7 @@ int main(int argc, char **argv)
 		if (k < 2)
 			die("alt: name two services or more, comma-separated");
 		clock_start();
-		r = cmd_alt(&run, services, k);
-		clock_save();
-		return r;
+		return cmd_alt(&run, services, k);
 	}
 	if (clock_file != NULL)
 		clock_files[nclock_files++] = clock_file;
@@ -1230,6 +1250,5 @@ int main(int argc, char **argv)
 		r = cmd_race(&run);
 	else
 		usage();
-	clock_save();
 	return r;
 }

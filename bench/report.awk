@@ -289,9 +289,12 @@ END {
 	print "moment for each (their states are apart), each round starting with the next"
 	print "stack; the modules are loaded at each login.  The load of the machine drifts"
 	print "over seconds, and here it falls on all three alike, which the separate runs"
-	print "above cannot promise.  \"Paired difference\" is the median over rounds of"
-	print "pam_mfa's login time minus google-authenticator's in the same round (the"
-	print "middle half of them in brackets); below zero pam_mfa is faster."
+	print "above cannot promise.  \"Paired difference\" is pam_mfa's login time minus"
+	print "google-authenticator's in the same round: within each repetition, the"
+	print "median over its rounds (and the quartiles in brackets), then the median"
+	print "of that over the repetitions; below zero pam_mfa is faster.  \"Faster in\""
+	print "is, likewise, the median over the repetitions of the share of rounds"
+	print "pam_mfa won."
 	print ""
 	print "| users | rounds | pam_mfa net | google-authenticator net | ratio | paired difference | pam_mfa faster in | net CPU: pam_mfa | google-authenticator | ratio |"
 	print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -302,11 +305,12 @@ END {
 			continue
 		am = alt_net("mfa", S[i], "median"); ag = alt_net("ga", S[i], "median")
 		cm = alt_net("mfa", S[i], "cpu"); cg = alt_net("ga", S[i], "cpu")
-		print "| " users_fmt(S[i]) " | " logins[key] \
-		      (fails[key] || fails["alt|ga|" S[i]] ? " (**" fails[key] + fails["alt|ga|" S[i]] " failed**)" : "") \
+		nf = fails[key] + fails["alt|ga|" S[i]] + fails["alt|permit|" S[i]]
+		print "| " users_fmt(S[i]) " | " logins[key] (nf ? " (**" nf " failed**)" : "") \
 		      " | " us(am) " | " us(ag) " | " ratio(am, ag) " | " \
-		      sprintf("%+.0f µs (%+.0f to %+.0f)", med(pk, "diff"), med(pk, "p25"), med(pk, "p75")) \
-		      " | " sprintf("%.0f%%", 100 * med(pk, "share")) " of rounds | " \
+		      (count[pk, "diff"] ? sprintf("%+.0f µs (%+.0f to %+.0f)", med(pk, "diff"), \
+						   med(pk, "p25"), med(pk, "p75")) : "–") \
+		      " | " (count[pk, "share"] ? sprintf("%.0f%%", 100 * med(pk, "share")) " of rounds" : "–") " | " \
 		      us(cm) " | " us(cg) " | " ratio(cm, cg) " |"
 	}
 	print ""
