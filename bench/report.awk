@@ -17,6 +17,15 @@ function add(key, field, value,    n) {
 	vals[key, field, n] = value + 0
 }
 
+# add() for each FIELD=NAME of list: the value of NAME= in line.
+function add_all(key, line, list,    n, i, F, fv) {
+	n = split(list, F, " ")
+	for (i = 1; i <= n; i++) {
+		split(F[i], fv, "=")
+		add(key, fv[1], kv(line, fv[2]))
+	}
+}
+
 function med(key, field,    n, i, j, t, a) {
 	n = count[key, field]
 	if (n == 0)
@@ -127,35 +136,26 @@ function rep_range(a, b, n,    i, x, y, r, lo, hi) {
 	mode = kv($0, "mode")
 	if (mode == "seq" || mode == "par" || mode == "nss") {
 		key = mode "|" kv($0, "label") "|" kv($0, "users") "|" kv($0, "workers")
-		add(key, "median", kv($0, "median_us"))
+		add_all(key, $0, "median=median_us p99=p99_us cpu=cpu_us tput=throughput")
 		if (kv($0, "rep") != "") {
 			r = kv($0, "rep") + 0
 			by_rep[key, r] = kv($0, "median_us") + 0
 			if (r > max_rep)
 				max_rep = r
 		}
-		add(key, "p99", kv($0, "p99_us"))
-		add(key, "cpu", kv($0, "cpu_us"))
-		add(key, "tput", kv($0, "throughput"))
 		logins[key] += kv($0, "logins")
 		fails[key] += kv($0, "fail")
 	} else if (mode == "alt") {
 		key = "alt|" kv($0, "label") "|" kv($0, "users")
-		add(key, "median", kv($0, "median_us"))
-		add(key, "cpu", kv($0, "cpu_us"))
+		add_all(key, $0, "median=median_us cpu=cpu_us")
 		logins[key] += kv($0, "logins")
 		fails[key] += kv($0, "fail")
 	} else if (mode == "altphase") {
-		key = "alt|" kv($0, "label") "|" kv($0, "users")
-		add(key, "start", kv($0, "start_median_us"))
-		add(key, "auth", kv($0, "auth_median_us"))
-		add(key, "end", kv($0, "end_median_us"))
+		add_all("alt|" kv($0, "label") "|" kv($0, "users"), $0,
+			"start=start_median_us auth=auth_median_us end=end_median_us")
 	} else if (mode == "altpair") {
-		key = "altpair|" kv($0, "a") "|" kv($0, "b") "|" kv($0, "users")
-		add(key, "diff", kv($0, "median_diff_us"))
-		add(key, "p25", kv($0, "p25_diff_us"))
-		add(key, "p75", kv($0, "p75_diff_us"))
-		add(key, "share", kv($0, "a_faster_share"))
+		add_all("altpair|" kv($0, "a") "|" kv($0, "b") "|" kv($0, "users"), $0,
+			"diff=median_diff_us p25=p25_diff_us p75=p75_diff_us share=a_faster_share")
 	} else if (mode == "race") {
 		key = kv($0, "label") "|" kv($0, "workers")
 		race[key] = kv($0, "successes")
@@ -319,7 +319,8 @@ END {
 		print "The same logins by phase (median of each): `pam_start` reads the stack"
 		print "and loads the module and its libraries, `pam_end` unloads them.  sshd"
 		print "starts PAM as the connection opens and ends it as the session closes: a"
-		print "user who has typed a code waits for `pam_authenticate` alone."
+		print "user who has typed a code waits for part of `pam_authenticate` (it holds"
+		print "the whole conversation, the prompt included), never for the other two."
 		print ""
 		print "| users | module | pam_start | pam_authenticate | pam_end |"
 		print "|---:|---|---:|---:|---:|"
