@@ -34,6 +34,22 @@ bool qr_module_dark(const QRcode *qr, int x, int y, int quiet_zone)
 	return (qr->data[y * qr->width + x] & 1) != 0;
 }
 
+int qr_encode(const char *text, struct qr_api *api, QRcode **qr)
+{
+	if (qr_api_load(api) < 0)
+		return -ENOENT;
+	*qr = api->encode_string(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+	if (*qr == NULL)
+		return errno ? -errno : -EINVAL;
+	return 0;
+}
+
+void qr_discard(const struct qr_api *api, QRcode *qr)
+{
+	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
+	api->free(qr);
+}
+
 static void put(char **p, const char *s)
 {
 	size_t len = strlen(s);
@@ -52,24 +68,23 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 	char *buf, *p;
 	int size;
 	size_t per_cell, cap;
+	int r;
 
 	*out = NULL;
 	if (style == QR_STYLE_NONE) {
 		*out = strdup("");
 		return *out ? 0 : -ENOMEM;
 	}
-	if (qr_api_load(&qrapi) < 0)
-		return -ENOENT;
-	qr = qrapi.encode_string(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
-	if (qr == NULL)
-		return errno ? -errno : -EINVAL;
+	r = qr_encode(text, &qrapi, &qr);
+	if (r < 0)
+		return r;
 	size = qr->width + 2 * QUIET_ZONE;
 	/* ansi: "\033[97;40m" + a 3-byte block per cell at most, + reset per line */
 	per_cell = style == QR_STYLE_ANSI ? 16 : 3;
 	cap = (size_t)((size + 1) / 2) * ((size_t)size * per_cell + 8) + 1;
 	buf = malloc(cap);
 	if (buf == NULL) {
-		qrapi.free(qr);
+		qr_discard(&qrapi, qr);
 		return -ENOMEM;
 	}
 	p = buf;
@@ -93,8 +108,7 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 		put(&p, "\n");
 	}
 	*p = '\0';
-	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
-	qrapi.free(qr);
+	qr_discard(&qrapi, qr);
 	*out = buf;
 	return 0;
 }

@@ -28,4 +28,11 @@ int qr_write_svg(const char *text, int fd);
  * many modules around it is dark; the zone is light. */
 bool qr_module_dark(const QRcode *qr, int x, int y, int quiet_zone);
 
+/* Encodes text (an otpauth:// URI: it holds the secret) through libqrencode,
+ * loaded on first use, filling api; 0, -ENOENT (no libqrencode) or -errno.
+ * qr_discard() wipes the code's modules and frees it. */
+struct qr_api;
+int qr_encode(const char *text, struct qr_api *api, QRcode **qr);
+void qr_discard(const struct qr_api *api, QRcode *qr);
+
 #endif

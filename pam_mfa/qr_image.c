@@ -62,11 +62,9 @@ int qr_write_png(const char *text, int fd)
 	uLongf packed_len;
 	int r;
 
-	if (qr_api_load(&qrapi) < 0)
-		return -ENOENT;
-	qr = qrapi.encode_string(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
-	if (qr == NULL)
-		return errno ? -errno : -EINVAL;
+	r = qr_encode(text, &qrapi, &qr);
+	if (r < 0)
+		return r;
 	side = (uint32_t)(qr->width + 2 * IMAGE_QUIET_ZONE) * PNG_SCALE;
 	row = 1 + side;		/* a filter byte, then one grey byte a pixel */
 	raw_len = row * side;
@@ -108,8 +106,7 @@ out:
 		explicit_bzero(packed, compressBound((uLong)raw_len));
 	free(raw);
 	free(packed);
-	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
-	qrapi.free(qr);
+	qr_discard(&qrapi, qr);
 	return r;
 }
 
@@ -120,11 +117,9 @@ int qr_write_svg(const char *text, int fd)
 	char buf[160];
 	int side, r, n;
 
-	if (qr_api_load(&qrapi) < 0)
-		return -ENOENT;
-	qr = qrapi.encode_string(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
-	if (qr == NULL)
-		return errno ? -errno : -EINVAL;
+	r = qr_encode(text, &qrapi, &qr);
+	if (r < 0)
+		return r;
 	side = qr->width + 2 * IMAGE_QUIET_ZONE;
 	n = snprintf(buf, sizeof(buf),
 		     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -147,7 +142,6 @@ int qr_write_svg(const char *text, int fd)
 	if (r == 0)
 		r = write_all(fd, "\"/>\n</svg>\n", 11);
 	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
-	qrapi.free(qr);
+	qr_discard(&qrapi, qr);
 	return r;
 }
