@@ -780,15 +780,20 @@ static const struct user *next_user(struct run *run, size_t *cursor)
 	return &run->u.v[run->order[i % n]];
 }
 
-static void warm_up(struct run *run, size_t *cursor)
+/* run->warmup logins, each user through each of the k stacks t[]. */
+static void warm_up(struct run *run, size_t *cursor, const struct target *t, size_t k)
 {
 	for (size_t i = 0; i < run->warmup; i++) {
-		double us;
 		const struct user *u = next_user(run, cursor);
-		int r = login_once(&run->t, u, &us);
 
-		if (r != PAM_SUCCESS)
-			die("warm-up login of %s failed: %s", u->name, pam_strerror(NULL, r));
+		for (size_t j = 0; j < k; j++) {
+			double us;
+			int r = login_once(&t[j], u, &us);
+
+			if (r != PAM_SUCCESS)
+				die("warm-up login of %s (%s) failed: %s", u->name, t[j].service,
+				    pam_strerror(NULL, r));
+		}
 	}
 }
 
@@ -797,7 +802,7 @@ static int cmd_seq(struct run *run)
 	double *lat = calloc(run->logins, sizeof(*lat)), c0, t0;
 	size_t ok = 0, cursor = run->skip;
 
-	warm_up(run, &cursor);
+	warm_up(run, &cursor, &run->t, 1);
 	sc_reset();
 	c0 = cpu_us(RUSAGE_SELF);
 	t0 = mono_us();
@@ -866,18 +871,7 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 			if ((ph[j][p] = calloc(run->logins, sizeof(double))) == NULL)
 				die("out of memory");
 	}
-	for (size_t i = 0; i < run->warmup; i++) {
-		const struct user *u = next_user(run, &cursor);
-
-		for (size_t j = 0; j < k; j++) {
-			double us;
-			int r = login_once(&t[j], u, &us);
-
-			if (r != PAM_SUCCESS)
-				die("warm-up login of %s (%s) failed: %s", u->name, t[j].service,
-				    pam_strerror(NULL, r));
-		}
-	}
+	warm_up(run, &cursor, t, k);
 	for (size_t i = 0; i < run->logins; i++) {
 		const struct user *u = next_user(run, &cursor);
 
@@ -957,7 +951,7 @@ static int cmd_par(struct run *run)
 
 	if (run->workers < 1 || run->workers > 1024)
 		die("--workers: 1 to 1024");
-	warm_up(run, &cursor);
+	warm_up(run, &cursor, &run->t, 1);
 	base = cursor;
 	if (base + run->logins > run->u.n)
 		die("par needs distinct users: %zu + %zu logins > %zu users", base,
