@@ -204,18 +204,121 @@ static int prove_current(struct setup *s)
 	return -1;
 }
 
+/* What this run may set up for a record, or -1 after saying why not: the
+ * methods the policy allows that the user does not have yet, or with
+ * --replace the authenticator app. */
+static int plan(const struct setup *s, const struct mfa_record *rec, bool replace,
+		unsigned *choices)
+{
+	unsigned have = record_methods(rec);
+
+	if (replace && !rec->totp.enrolled) {
+		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
+			"mfa-setup without --replace\n");
+		return -1;
+	}
+	if (!replace && rec->totp.enrolled &&
+	    (rec->email.verified || !(s->policy.methods & METHOD_EMAIL))) {
+		fprintf(stderr, "mfa-setup: your authenticator app is already set up; to "
+			"change it, run mfa-setup --replace\n");
+		return -1;
+	}
+	/* The same first-login trust as at login, closed by the same date. */
+	if (!replace && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
+	    (int64_t)time(NULL) > s->cfg.enroll_by) {
+		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
+			"yourself is over; contact your administrator\n");
+		syslog(LOG_NOTICE, "user=%s action=enroll outcome=denied reason=enroll-deadline",
+		       s->user);
+		return -1;
+	}
+	if (have == METHOD_EMAIL && !replace) {
+		/* Proving an email code here is not supported: ask for the app
+		 * at the next login instead, where the email code is asked. */
+		fprintf(stderr, "mfa-setup: you log in with email codes; to add an "
+			"authenticator app, ask your administrator\n");
+		return -1;
+	}
+	*choices = replace ? METHOD_TOTP : s->policy.methods & ~have;
+	if (*choices == 0 || (replace && !(s->policy.methods & METHOD_TOTP))) {
+		fprintf(stderr, "mfa-setup: there is nothing more your policy lets you set up\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the user's record; a user without one has an empty record. */
+static int load(struct setup *s, struct mfa_record *rec)
+{
+	struct mfa_error err = { "" };
+	int r = store_load(s->st, s->user, rec, &err);
+
+	if (r == -ENOENT) {
+		record_init(rec, s->user);
+	} else if (r < 0) {
+		syslog(LOG_ERR, "%s", err.msg);
+		fprintf(stderr, "mfa-setup: cannot read your MFA state; contact your administrator\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void report(const struct setup *s, enum enroll_outcome eo, unsigned method, bool replace,
+		   const struct mfa_error *err)
+{
+	switch (eo) {
+	case ENROLL_DONE:
+		if (method == METHOD_EMAIL)
+			printf("Your email address is set up. Logins can send a code to it.\n");
+		else
+			printf("Your authenticator app is set up%s. From now on, log in with "
+			       "a code from it.\n", replace ? " and the old one no longer works" : "");
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=enrolled", s->user,
+		       replace ? "replace" : "enroll");
+		return;
+	case ENROLL_FAILED:
+		fprintf(stderr, "mfa-setup: no right code; nothing was changed\n");
+		break;
+	case ENROLL_CHANGED:
+		fprintf(stderr, "mfa-setup: your account's second factor changed while you were "
+			"setting it up; nothing was changed, run mfa-setup again\n");
+		break;
+	case ENROLL_RATE_LIMITED:
+		fprintf(stderr, "mfa-setup: no code was sent; nothing was changed\n");
+		break;
+	case ENROLL_CONV_ERROR:
+		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
+		break;
+	case ENROLL_ERROR:
+		syslog(LOG_ERR, "%s", err->msg);
+		fprintf(stderr, "mfa-setup: cannot set it up; contact your administrator\n");
+		break;
+	case ENROLL_MAIL_ERROR:
+		syslog(LOG_ERR, "%s", err->msg);
+		fprintf(stderr, "mfa-setup: could not send the code; try again later or "
+			"contact your administrator\n");
+		break;
+	}
+	syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%s", s->user,
+	       replace ? "replace" : "enroll",
+	       eo == ENROLL_FAILED ? "not-confirmed" : eo == ENROLL_CHANGED ?
+	       "enrolled-meanwhile" : eo == ENROLL_CONV_ERROR ? "conversation" :
+	       eo == ENROLL_RATE_LIMITED ? "enroll-mail-limit" :
+	       eo == ENROLL_MAIL_ERROR ? "mail" : "error");
+}
+
 static int run(struct setup *s, bool replace, bool status_only)
 {
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
+	struct record_factors basis;
 	struct enroll_request req;
 	enum enroll_outcome eo;
 	unsigned choices = 0, method = METHOD_TOTP;
-	unsigned have = 0;
-	unsigned char old_secret[TOTP_SECRET_MAX];
-	size_t old_len = 0;
 	int r, status = EXIT_FAIL;
 
+	memset(&basis, 0, sizeof(basis));
+	record_init(&rec, s->user);
 	if (config_load(MFA_SETUP_CONFIG, &s->cfg, &err) < 0) {
 		syslog(LOG_ERR, "configuration error: %s", err.msg);
 		fprintf(stderr, "mfa-setup: multi-factor authentication is not configured "
@@ -227,7 +330,6 @@ static int run(struct setup *s, bool replace, bool status_only)
 		fprintf(stderr, "mfa-setup: cannot look up your account's policy\n");
 		return EXIT_FAIL;
 	}
-	record_init(&rec, s->user);
 	r = store_open(s->cfg.state_dir, STORE_READ_ONLY, &s->st, &err);
 	if (r < 0) {
 		/* A missing directory too: the module refuses every login then. */
@@ -236,14 +338,8 @@ static int run(struct setup *s, bool replace, bool status_only)
 			"administrator\n");
 		return EXIT_FAIL;
 	}
-	r = store_load(s->st, s->user, &rec, &err);
-	if (r == -ENOENT) {
-		record_init(&rec, s->user);
-	} else if (r < 0) {
-		syslog(LOG_ERR, "%s", err.msg);
-		fprintf(stderr, "mfa-setup: cannot read your MFA state; contact your administrator\n");
-		return EXIT_FAIL;
-	}
+	if (load(s, &rec) < 0)
+		goto out;
 	if (status_only) {
 		print_status(s, &rec);
 		status = EXIT_OK;
@@ -254,50 +350,20 @@ static int run(struct setup *s, bool replace, bool status_only)
 			"authentication: there is nothing to set up\n");
 		goto out;
 	}
-	if (replace && !rec.totp.enrolled) {
-		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
-			"mfa-setup without --replace\n");
+	/* Said before the password is asked, so nobody types it for nothing. */
+	if (plan(s, &rec, replace, &choices) < 0 || authenticate_user(s) < 0)
 		goto out;
-	}
-	if (!replace && rec.totp.enrolled &&
-	    (rec.email.verified || !(s->policy.methods & METHOD_EMAIL))) {
-		fprintf(stderr, "mfa-setup: your authenticator app is already set up; to "
-			"change it, run mfa-setup --replace\n");
-		goto out;
-	}
-	/* The same first-login trust as at login, closed by the same date. */
-	if (!replace && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
-	    (int64_t)time(NULL) > s->cfg.enroll_by) {
-		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
-			"yourself is over; contact your administrator\n");
-		syslog(LOG_NOTICE, "user=%s action=enroll outcome=denied reason=enroll-deadline",
-		       s->user);
-		goto out;
-	}
-	if (replace) {
-		old_len = rec.totp.secret_len;
-		memcpy(old_secret, rec.totp.secret, old_len);
-	}
-	have = record_methods(&rec);
+	/* The password prompt waits as long as the user likes: the decision
+	 * is taken again on a fresh read, which is also the basis that every
+	 * write of the enrollment checks under the lock. */
 	record_wipe(&rec);
-	if (have == METHOD_EMAIL && !replace) {
-		/* Proving an email code here is not supported: ask for the app
-		 * at the next login instead, where the email code is asked. */
-		fprintf(stderr, "mfa-setup: you log in with email codes; to add an "
-			"authenticator app, ask your administrator\n");
+	if (load(s, &rec) < 0 || plan(s, &rec, replace, &choices) < 0)
 		goto out;
-	}
-	/* What can be set up: the allowed methods the user does not have yet
-	 * (--replace is for the authenticator app). */
-	choices = replace ? METHOD_TOTP :
-		  s->policy.methods & ~have;
-	if (choices == 0 || (replace && !(s->policy.methods & METHOD_TOTP))) {
-		fprintf(stderr, "mfa-setup: there is nothing more your policy lets you set up\n");
-		goto out;
-	}
+	record_factors_take(&rec, &basis);
+	record_wipe(&rec);
 	/* Whoever already has a factor proves it before adding or replacing
 	 * one: the password alone must not change how this account logs in. */
-	if (authenticate_user(s) < 0 || ((replace || (have & METHOD_TOTP)) && prove_current(s) < 0))
+	if ((basis.methods & METHOD_TOTP) && prove_current(s) < 0)
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.cfg = &s->cfg;
@@ -305,8 +371,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 	req.user = s->user;
 	req.service = SERVICE;
 	req.rhost = "";
-	req.old_secret = replace ? old_secret : NULL;
-	req.old_secret_len = old_len;
+	req.basis = &basis;
 	if (enroll_choose_method(s->pamh, choices, &method) < 0) {
 		fprintf(stderr, "mfa-setup: no choice made; nothing was changed\n");
 		goto out;
@@ -314,46 +379,12 @@ static int run(struct setup *s, bool replace, bool status_only)
 	if ((method == METHOD_TOTP ? enroll_totp_conversation(s->pamh, &req, &eo, &err) :
 	     enroll_email_conversation(s->pamh, &req, &eo, &err)) < 0)
 		eo = ENROLL_ERROR;
-	switch (eo) {
-	case ENROLL_DONE:
-		if (method == METHOD_EMAIL)
-			printf("Your email address is set up. Logins can send a code to it.\n");
-		else
-			printf("Your authenticator app is set up%s. From now on, log in with "
-			       "a code from it.\n", replace ? " and the old one no longer works" : "");
-		syslog(LOG_NOTICE, "user=%s action=%s outcome=enrolled", s->user,
-		       replace ? "replace" : "enroll");
+	report(s, eo, method, replace, &err);
+	if (eo == ENROLL_DONE)
 		status = EXIT_OK;
-		break;
-	case ENROLL_FAILED:
-		fprintf(stderr, "mfa-setup: no right code; nothing was changed\n");
-		break;
-	case ENROLL_CHANGED:
-		fprintf(stderr, "mfa-setup: your MFA state changed meanwhile; nothing was "
-			"changed, run mfa-setup again\n");
-		break;
-	case ENROLL_CONV_ERROR:
-		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
-		break;
-	case ENROLL_ERROR:
-		syslog(LOG_ERR, "%s", err.msg);
-		fprintf(stderr, "mfa-setup: cannot set it up; contact your administrator\n");
-		break;
-	case ENROLL_MAIL_ERROR:
-		syslog(LOG_ERR, "%s", err.msg);
-		fprintf(stderr, "mfa-setup: could not send the code; try again later or "
-			"contact your administrator\n");
-		break;
-	}
-	if (eo != ENROLL_DONE)
-		syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%s", s->user,
-		       replace ? "replace" : "enroll",
-		       eo == ENROLL_FAILED ? "not-confirmed" : eo == ENROLL_CHANGED ?
-		       "changed-meanwhile" : eo == ENROLL_CONV_ERROR ? "conversation" :
-		       eo == ENROLL_MAIL_ERROR ? "mail" : "error");
 out:
 	record_wipe(&rec);
-	secure_wipe(old_secret, sizeof(old_secret));
+	record_factors_wipe(&basis);
 	return status;
 }
 

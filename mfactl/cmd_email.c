@@ -60,6 +60,7 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 		r = store_begin(st, user, &txn, &rec, &exists, &err);
 		if (r == 0) {
 			(void)snprintf(rec.email.address, sizeof(rec.email.address), "%s", addr);
+			rec.email.by_admin = true;
 			lockout_clear(&rec);
 			rec.email.verified = true;
 			rec.email.enrolled_at = (int64_t)time(NULL);
@@ -89,7 +90,8 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
 	if (r == 0)
 		r = store_email_code(st, &ctx->cfg, user, addr, code,
-				     force ? EMAIL_CODE_REENROLL : EMAIL_CODE_ENROLL, time(NULL), &err);
+				     force ? EMAIL_CODE_ADMIN_REPLACE : EMAIL_CODE_ADMIN, time(NULL),
+				     &err);
 	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);

@@ -169,6 +169,7 @@ static const struct key_spec email_keys[] = {
 	{ "code_digits", KEY_UINT, OFF(email.code_digits), 6, EMAIL_CODE_DIGITS_MAX, NULL, NULL },
 	{ "code_ttl", KEY_UINT, OFF(email.code_ttl), 30, 3600, NULL, NULL },
 	{ "resend_after", KEY_UINT, OFF(email.resend_after), 5, 3600, NULL, NULL },
+	{ "enroll_mails", KEY_UINT, OFF(email.enroll_mails), 1, 100, NULL, NULL },
 	{ "timeout", KEY_UINT, OFF(email.timeout), 1, 120, NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
@@ -214,6 +215,7 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->email.code_digits = 6;
 	cfg->email.code_ttl = 300;
 	cfg->email.resend_after = 30;
+	cfg->email.enroll_mails = 5;
 	cfg->email.timeout = 10;
 	if (cfg->state_dir == NULL || cfg->issuer == NULL)
 		return -ENOMEM;

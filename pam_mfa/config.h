@@ -43,6 +43,7 @@ struct mfa_email_config {
 	unsigned code_digits;
 	unsigned code_ttl;
 	unsigned resend_after;
+	unsigned enroll_mails;		/* a user's codes to new addresses a day */
 	unsigned timeout;
 };
 

@@ -52,17 +52,15 @@ static enum enroll_outcome save_secret(const struct enroll_request *req,
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
-	enum enroll_outcome o = ENROLL_CHANGED;
+	enum enroll_outcome o;
 	time_t now = time(NULL);
 	bool exists;
 
-	if (store_begin(req->st, req->user, &txn, &rec, &exists, err) < 0)
-		return ENROLL_ERROR;
-	if (req->old_secret != NULL ?
-	    !rec.totp.enrolled || rec.totp.secret_len != req->old_secret_len ||
-	    !consttime_equal(rec.totp.secret, req->old_secret, req->old_secret_len) :
-	    rec.totp.enrolled)
-		goto out;	/* another login or an admin got there first */
+	int r;
+
+	r = store_begin_unchanged(req->st, req->user, req->basis, &txn, &rec, &exists, err);
+	if (r < 0)
+		return r == -ESTALE ? ENROLL_CHANGED : ENROLL_ERROR;
 	rec.totp = *t;
 	rec.totp.enrolled = true;
 	rec.totp.enrolled_at = (int64_t)now;
@@ -73,7 +71,6 @@ static enum enroll_outcome save_secret(const struct enroll_request *req,
 	record_set_text(rec.last_service, req->service);
 	record_set_text(rec.last_rhost, req->rhost);
 	o = store_commit(txn, &rec, err) < 0 ? ENROLL_ERROR : ENROLL_DONE;
-out:
 	store_end(txn);
 	record_wipe(&rec);
 	return o;
@@ -203,23 +200,31 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
 	return -1;
 }
 
-/* The address for the codes: the template's, or one the user types (the
- * unverified one on record, if any, is offered and kept with Enter). */
+/* The address for the codes.  Where the organisation has a template, the
+ * user is never asked: an administrator's address on record (mfactl enroll
+ * --address) or else the template's, so that a password alone cannot name
+ * another.  Without one (or for a name the template cannot make an address
+ * of), the user types it, and the unverified one on record is offered. */
 static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 			  const struct mfa_record *rec, char *out, size_t len)
 {
-	/* The organisation's template, unless an admin put an address on the
-	 * record (mfactl enroll --method email --address), which is offered. */
-	if (rec->email.address[0] == '\0' &&
-	    email_address_from_template(req->cfg, req->user, out, len) == 0)
-		return 0;
+	const char *offered = rec->email.address;
+
+	if (req->cfg->email.address_template != NULL) {
+		if (rec->email.by_admin && strlen(offered) < len) {
+			memcpy(out, offered, strlen(offered) + 1);
+			return 0;
+		}
+		if (email_address_from_template(req->cfg, req->user, out, len) == 0)
+			return 0;
+	}
 	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
 		char *answer = NULL, *a;
 		int r;
 
-		if (rec->email.address[0] != '\0')
+		if (offered[0] != '\0')
 			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
-				       "Email address for your login codes [%s]: ", rec->email.address);
+				       "Email address for your login codes [%s]: ", offered);
 		else
 			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
 				       "Email address for your login codes: ");
@@ -228,8 +233,8 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 			return -1;
 		}
 		a = trimmed(answer);
-		if (a[0] == '\0' && rec->email.address[0] != '\0')
-			a = (char *)rec->email.address;
+		if (a[0] == '\0' && offered[0] != '\0')
+			a = (char *)offered;
 		if (email_address_valid(a) && strlen(a) < len) {
 			memcpy(out, a, strlen(a) + 1);
 			secure_free_string(answer);
@@ -242,15 +247,53 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 	return -2;
 }
 
+/* Sends a new code to address: recorded first, within the user's limits and
+ * on the basis of the enrollment, then mailed; a mail that cannot go out
+ * leaves the record as it was. */
+static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enroll_request *req,
+					    const char *address, time_t now,
+					    struct mfa_error *err)
+{
+	const struct mfa_config *cfg = req->cfg;
+	struct email_enroll_undo undo;
+	char code[EMAIL_CODE_DIGITS_MAX + 1];
+	long wait;
+	int r;
+
+	if (email_code_new(cfg->email.code_digits, code) < 0) {
+		mfa_error_set(err, "cannot get random bytes");
+		return ENROLL_ERROR;
+	}
+	r = email_enroll_reserve(req->st, cfg, req->user, req->basis, address, code, now,
+				 &undo, &wait, err);
+	if (r == 0) {
+		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
+		if (r < 0) {
+			struct mfa_error undo_err = { "" };
+
+			r = -EIO;
+			(void)email_enroll_undo(req->st, req->user, &undo, &undo_err);
+		}
+	}
+	secure_wipe(code, sizeof(code));
+	if (r == -EAGAIN && wait <= (long)cfg->email.resend_after)
+		(void)pam_error(pamh, "A code was sent moments ago; wait %ld seconds and "
+				"log in again.", wait);
+	else if (r == -EAGAIN)
+		(void)pam_error(pamh, "Too many codes were sent to set up an address lately; "
+				"try again in %ld minutes or contact your administrator.",
+				(wait + 59) / 60);
+	return r == 0 ? ENROLL_DONE : r == -EAGAIN ? ENROLL_RATE_LIMITED :
+	       r == -ESTALE ? ENROLL_CHANGED : r == -EIO ? ENROLL_MAIL_ERROR : ENROLL_ERROR;
+}
+
 int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			      enum enroll_outcome *outcome, struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
 	struct mfa_record rec;
 	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
-	char code[EMAIL_CODE_DIGITS_MAX + 1];
 	time_t now = time(NULL);
-	bool fresh;
 	int r;
 
 	*outcome = ENROLL_CONV_ERROR;
@@ -261,45 +304,25 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		*outcome = ENROLL_ERROR;
 		return 0;
 	}
+	/* Changed since the choice was made: nothing to ask, nothing to send. */
+	if (!record_factors_held(req->basis, &rec)) {
+		*outcome = ENROLL_CHANGED;
+		goto out;
+	}
 	r = choose_address(pamh, req, &rec, address, sizeof(address));
 	if (r < 0) {
 		*outcome = r == -1 ? ENROLL_CONV_ERROR : ENROLL_FAILED;
 		goto out;
 	}
 	email_mask(address, masked, sizeof(masked));
-	/* A code sent moments ago (by an admin, or another login) still counts:
-	 * do not send another to the same address before resend_after. */
 	/* An unexpired code for this address (sent by an admin, or another
-	 * login) is the one to type: no new mail.  To another address, no more
-	 * than one mail every resend_after seconds, or logins could flood
-	 * any mailbox. */
-	fresh = rec.email.code_pending && strcmp(rec.email.address, address) == 0 &&
-		(int64_t)now < rec.email.code_expires;
-	if (!fresh && rec.email.code_sent > 0 && (int64_t)now >= rec.email.code_sent &&
-	    (int64_t)now - rec.email.code_sent < (int64_t)cfg->email.resend_after) {
-		(void)pam_error(pamh, "A code was sent moments ago; wait %lld seconds and "
-				"log in again.", (long long)((int64_t)cfg->email.resend_after -
-							     ((int64_t)now - rec.email.code_sent)));
-		*outcome = ENROLL_FAILED;
-		goto out;
-	}
-	if (!fresh) {
-		if (email_code_new(cfg->email.code_digits, code) < 0) {
-			mfa_error_set(err, "cannot get random bytes");
-			*outcome = ENROLL_ERROR;
+	 * login) is the one to type: no new mail. */
+	if (!rec.email.code_pending || strcmp(rec.email.address, address) != 0 ||
+	    (int64_t)now >= rec.email.code_expires) {
+		*outcome = send_enroll_code(pamh, req, address, now, err);
+		if (*outcome != ENROLL_DONE)
 			goto out;
-		}
-		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
-		if (r == 0)
-			r = store_email_code(req->st, cfg, req->user, address, code,
-					     EMAIL_CODE_ENROLL, now, err);
-		secure_wipe(code, sizeof(code));
-		if (r < 0) {
-			/* Before the store is touched, any failure is the mail's. */
-			*outcome = r == -ESTALE ? ENROLL_CHANGED :
-				   r == -ENOMEM ? ENROLL_ERROR : ENROLL_MAIL_ERROR;
-			goto out;
-		}
+		*outcome = ENROLL_CONV_ERROR;
 	}
 	if (pam_info(pamh, "A code was sent to %s. It expires %u minute%s after it was sent.",
 		     masked, (cfg->email.code_ttl + 59) / 60,
@@ -317,8 +340,8 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		}
 		code_from_answer(answer, typed);
 		secure_free_string(answer);
-		r = verify_email_code(req->st, cfg, req->user, typed, true, address, time(NULL),
-				      req->service, req->rhost, &res, err);
+		r = verify_email_code(req->st, cfg, req->user, typed, req->basis, address,
+				      time(NULL), req->service, req->rhost, &res, err);
 		secure_wipe(typed, sizeof(typed));
 		if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
 			*outcome = ENROLL_ERROR;

@@ -19,7 +19,8 @@ enum enroll_outcome {
 	ENROLL_DONE,		/* saved: the user proved the new factor */
 	ENROLL_FAILED,		/* no right code; nothing saved */
 	ENROLL_CONV_ERROR,	/* the conversation failed; nothing saved */
-	ENROLL_CHANGED,		/* the record changed meanwhile; nothing saved */
+	ENROLL_CHANGED,		/* the factors changed meanwhile; nothing saved */
+	ENROLL_RATE_LIMITED,	/* too many codes sent lately; nothing sent */
 	ENROLL_ERROR,		/* err says why (the store, random bytes); nothing saved */
 	ENROLL_MAIL_ERROR,	/* the code could not be sent; err says why */
 };
@@ -30,10 +31,10 @@ struct enroll_request {
 	const char *user;
 	const char *service;
 	const char *rhost;
-	/* Replacing a factor: the record must still hold this secret when the
-	 * new one is saved.  NULL: the user must still not be enrolled. */
-	const unsigned char *old_secret;
-	size_t old_secret_len;
+	/* The factors the user was shown when they chose to enroll (or to
+	 * replace one): every write checks that the record still holds these,
+	 * under its lock (store_begin_unchanged()).  Never NULL. */
+	const struct record_factors *basis;
 };
 
 /* The label authenticator apps show under the issuer: user@host. */
@@ -43,10 +44,11 @@ void enroll_account_label(const char *user, char *out, size_t len);
 int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			     enum enroll_outcome *outcome, struct mfa_error *err);
 
-/* Sets up email codes: the address (from the template, or asked, with the
- * unverified one on record offered), a code sent to it, and the code typed
- * back, which marks the address verified.  Wrong codes count toward the
- * lockout, as they do at login. */
+/* Sets up email codes: the address (an administrator's on record, else the
+ * template's, never asked where there is a template; else asked, with the
+ * unverified one on record offered), a code sent to it within the per-user
+ * limits, and the code typed back, which marks the address verified.
+ * Wrong codes count toward the lockout, as they do at login. */
 int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			      enum enroll_outcome *outcome, struct mfa_error *err);
 

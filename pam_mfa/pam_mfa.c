@@ -63,7 +63,19 @@ struct login {
 	const char *method;	/* for the log: "totp", "email" or "-" */
 	bool has_totp;		/* a usable authenticator app: for messages */
 	bool silent;
+	/* Whether the account is known to exist: until then its name is not
+	 * logged, for it may be a password typed at the user prompt. */
+	bool account_known;
+	/* The factors the user had when offered enrollment: what every write
+	 * of the enrollment or skip checks (store_begin_unchanged()). */
+	struct record_factors basis;
 };
+
+/* The user's name as the log may show it. */
+static const char *logged_user(const struct login *l)
+{
+	return l->account_known ? l->user : "?";
+}
 
 static int map_result(const struct login *l, enum outcome o)
 {
@@ -114,7 +126,7 @@ static void log_outcome(struct login *l, int priority, const char *outcome,
 {
 	pam_syslog(l->pamh, priority,
 		   "user=%s service=%s rhost=%s method=%s policy=%s outcome=%s%s%s",
-		   l->user, l->service, l->rhost[0] ? l->rhost : "-", l->method,
+		   logged_user(l), l->service, l->rhost[0] ? l->rhost : "-", l->method,
 		   policy_name(l->policy.policy), outcome,
 		   detail ? " " : "", detail ? detail : "");
 }
@@ -148,7 +160,7 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 		log_outcome(l, LOG_INFO, "success", NULL);
 		if (l->opt.debug && strcmp(l->method, "totp") == 0)
 			pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu",
-				   l->user, (unsigned long long)res->step);
+				   logged_user(l), (unsigned long long)res->step);
 		return OUT_SUCCESS;
 	case VERIFY_WRONG:
 	case VERIFY_REPLAY:
@@ -209,6 +221,16 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 	if (!l->silent)
 		(void)pam_info(l->pamh, "A code was sent to %s.", masked);
 	return OUT_SUCCESS;
+}
+
+/* The one answer to a decision whose basis changed while the user was
+ * asked: nothing was saved, log in again. */
+static enum outcome changed_meanwhile(struct login *l)
+{
+	tell_user(l, "Your account's second factor changed while you were setting it up; "
+		     "nothing was saved. Log in again.");
+	log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
+	return OUT_BAD_CODE;
 }
 
 /* Seconds until a new code may be sent; 0: now. */
@@ -333,47 +355,47 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	return code_result(l, &res, &err);
 }
 
-/* A skip answered at the offer: the user may have enrolled in another
- * session while the offer waited, and then this login must not pass
- * without a code.  Under opt-out the skip is remembered. */
-static enum outcome take_skip(struct login *l, struct store *st, bool remember)
+/* A skip, answered at the offer or by a conversation that could not show
+ * it: the user's factors may have changed while the offer waited (another
+ * session enrolled), and then this login must not pass without a code.
+ * Under opt-out an answered skip is remembered. */
+static enum outcome take_skip(struct login *l, struct store *st, bool remember,
+			      const char *reason)
 {
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
-	bool exists = false, enrolled;
+	bool exists = false;
 	int r;
 
 	if (remember) {
-		r = store_begin(st, l->user, &txn, &rec, &exists, &err);
+		r = store_begin_unchanged(st, l->user, &l->basis, &txn, &rec, &exists, &err);
+		if (r == 0) {
+			rec.skip_since = (int64_t)time(NULL);
+			r = store_commit(txn, &rec, &err);
+		}
 	} else {
-		/* Nothing to write: a read, without creating a lock file. */
+		/* Nothing to write: a fresh read, without creating a lock file.
+		 * Records are replaced atomically, so it sees every change
+		 * committed before it. */
 		r = store_load(st, l->user, &rec, &err);
 		if (r == -ENOENT) {
 			record_init(&rec, l->user);
 			r = 0;
 		}
-	}
-	enrolled = r == 0 && (record_methods(&rec) & l->policy.methods);
-	if (r == 0 && remember && !enrolled) {
-		rec.skip_since = (int64_t)time(NULL);
-		r = store_commit(txn, &rec, &err);
+		if (r == 0 && !record_factors_held(&l->basis, &rec))
+			r = -ESTALE;
 	}
 	store_end(txn);
 	record_wipe(&rec);
+	if (r == -ESTALE)
+		return changed_meanwhile(l);
 	if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		log_outcome(l, LOG_ERR, "error", "reason=store-write");
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
-	if (enrolled) {
-		tell_user(l, "Multi-factor authentication was set up for your account by "
-			     "another login meanwhile. Log in again.");
-		log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
-		return OUT_BAD_CODE;
-	}
-	log_outcome(l, LOG_NOTICE, "skipped", remember ? "reason=opt-out remembered=yes" :
-		    "reason=optional");
+	log_outcome(l, LOG_NOTICE, "skipped", reason);
 	return OUT_SKIP;
 }
 
@@ -395,7 +417,7 @@ static void confirm_enrollment(struct login *l, struct store *st)
 	if (known && notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost,
 				     &err) < 0)
 		pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
-			   l->user, err.msg);
+			   logged_user(l), err.msg);
 	/* An address the user just typed may be the attacker's own: the
 	 * organisation's address for the user hears of it too. */
 	{
@@ -406,7 +428,7 @@ static void confirm_enrollment(struct login *l, struct store *st)
 		    notify_enrolled(&l->cfg, org, l->user, l->method, l->service, l->rhost,
 				    &err) < 0)
 			pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
-				   l->user, err.msg);
+				   logged_user(l), err.msg);
 	}
 }
 
@@ -415,7 +437,7 @@ static enum outcome enroll(struct login *l, struct store *st)
 	struct mfa_error err = { "" };
 	struct enroll_request req = {
 		.cfg = &l->cfg, .st = st, .user = l->user,
-		.service = l->service, .rhost = l->rhost,
+		.service = l->service, .rhost = l->rhost, .basis = &l->basis,
 	};
 	enum enroll_outcome eo;
 	unsigned method;
@@ -444,9 +466,9 @@ static enum outcome enroll(struct login *l, struct store *st)
 		log_outcome(l, LOG_NOTICE, "failure", "reason=enrollment-not-confirmed");
 		return OUT_BAD_CODE;
 	case ENROLL_CHANGED:
-		tell_user(l, "Multi-factor authentication was set up for your account by "
-			     "another login meanwhile; nothing was saved. Log in again.");
-		log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
+		return changed_meanwhile(l);
+	case ENROLL_RATE_LIMITED:
+		log_outcome(l, LOG_NOTICE, "failure", "reason=enroll-mail-limit");
 		return OUT_BAD_CODE;
 	case ENROLL_CONV_ERROR:
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
@@ -507,10 +529,10 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 		r = PAM_CONV_ERR;
 	if (r != PAM_SUCCESS || answer == NULL) {
 		secure_free_string(answer);
-		if (may_skip) {
-			log_outcome(l, LOG_NOTICE, "skipped", "reason=non-interactive");
-			return OUT_SKIP;
-		}
+		/* Not remembered: a client that cannot show the offer has not
+		 * answered it. */
+		if (may_skip)
+			return take_skip(l, st, false, "reason=non-interactive");
 		tell_user(l, "Multi-factor authentication is required for your account and is "
 			     "not set up yet. Log in with an interactive client (ssh) to set it "
 			     "up, or ask your administrator to enroll you with mfactl.");
@@ -521,7 +543,8 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 	/* With sshd's password method this answer is the password itself. */
 	secure_free_string(answer);
 	if (skip && may_skip)
-		return take_skip(l, st, p == POLICY_OPT_OUT);
+		return take_skip(l, st, p == POLICY_OPT_OUT, p == POLICY_OPT_OUT ?
+				 "reason=opt-out remembered=yes" : "reason=optional");
 	if (skip)
 		(void)pam_error(l->pamh, "Skipping is not possible: multi-factor "
 				"authentication is required for your account.");
@@ -536,14 +559,35 @@ static enum outcome check_account(struct login *l)
 {
 	int r = user_lookup(l->user);
 
-	if (r > 0)
+	if (r > 0) {
+		l->account_known = true;
 		return OUT_SUCCESS;
+	}
 	if (r == 0)
 		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
 	else
 		pam_syslog(l->pamh, LOG_ERR, "cannot look up the user in the passwd "
 			   "database: %s", strerror(-r));
 	return r == 0 ? OUT_USER_UNKNOWN : r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+}
+
+/* Before an error is logged: whether the name may be. */
+static void learn_account(struct login *l)
+{
+	if (!l->account_known && user_lookup(l->user) > 0)
+		l->account_known = true;
+}
+
+/* A record that cannot be read, logged without the name of an account
+ * that does not exist: the store's message holds the file name. */
+static void log_store_error(struct login *l, int r, const struct mfa_error *err)
+{
+	learn_account(l);
+	if (l->account_known)
+		pam_syslog(l->pamh, LOG_ERR, "%s", err->msg);
+	else
+		pam_syslog(l->pamh, LOG_ERR, "state store: cannot read the record of an "
+			   "unknown user: %s", strerror(-r));
 }
 
 static enum outcome authenticate(struct login *l)
@@ -561,10 +605,12 @@ static enum outcome authenticate(struct login *l)
 		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
 		return OUT_USER_UNKNOWN;
 	}
+	l->account_known = l->policy.account_found;
 	if (r < 0) {
 		/* Not knowing the user's groups is not knowing their policy. */
+		learn_account(l);
 		pam_syslog(l->pamh, LOG_ERR, "user=%s: cannot decide the policy: %s",
-			   l->user, err.msg);
+			   logged_user(l), err.msg);
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
 	if (l->policy.missing_group >= 0) {
@@ -577,7 +623,7 @@ static enum outcome authenticate(struct login *l)
 			   l->policy.missing_group + 1, shown);
 	}
 	if (l->opt.debug)
-		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", l->user,
+		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", logged_user(l),
 			   policy_name(l->policy.policy), l->policy.rule + 1);
 	if (l->policy.policy == POLICY_EXEMPT) {
 		o = check_account(l);
@@ -591,6 +637,7 @@ static enum outcome authenticate(struct login *l)
 	r = store_open(l->cfg.state_dir, STORE_READ_ONLY, &st, &err);
 	if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "state store: %s", err.msg);
+		learn_account(l);
 		log_outcome(l, LOG_ERR, "error", "reason=store");
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
@@ -602,14 +649,17 @@ static enum outcome authenticate(struct login *l)
 			goto out;
 		record_init(&rec, l->user);
 	} else if (r < 0) {
-		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		log_store_error(l, r, &err);
 		log_outcome(l, LOG_ERR, "error", "reason=store");
 		o = r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 		goto out;
+	} else {
+		l->account_known = true;	/* a record stands for the account */
 	}
 	/* A factor counts only where the policy allows its method. */
 	usable = record_methods(&rec) & l->policy.methods;
 	if (usable == 0) {
+		record_factors_take(&rec, &l->basis);
 		o = not_enrolled(l, st, &rec);
 		goto out;
 	}
@@ -628,6 +678,7 @@ static enum outcome authenticate(struct login *l)
 	o = usable & METHOD_TOTP ? ask_code(l, st, usable & METHOD_EMAIL) : email_login(l, st);
 out:
 	record_wipe(&rec);
+	record_factors_wipe(&l->basis);
 	store_close(st);
 	return o;
 }
@@ -685,7 +736,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		goto out;
 	}
 	if (l.opt.debug)
-		pam_syslog(pamh, LOG_DEBUG, "user=%s config=%s", l.user, l.opt.config_path);
+		pam_syslog(pamh, LOG_DEBUG, "user=%s config=%s", logged_user(&l),
+			   l.opt.config_path);
 	o = authenticate(&l);
 out:
 	config_free(&l.cfg);

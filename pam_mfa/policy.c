@@ -151,6 +151,7 @@ static int decide(const struct mfa_config *cfg, const char *user,
 	out->methods = cfg->methods;
 	out->rule = -1;
 	out->missing_group = -1;
+	out->account_found = false;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct mfa_rule *rule = &cfg->rules[i];
 		bool match;
@@ -214,6 +215,7 @@ int policy_for_user(const struct mfa_config *cfg, const char *user,
 	struct nss_membership m = { .cfg = cfg, .user = user };
 	int r = decide(cfg, user, nss_in_group, &m, out, err);
 
+	out->account_found = m.groups != NULL;
 	free(m.groups);
 	return r;
 }
@@ -330,5 +332,8 @@ int policy_for_account(const struct mfa_config *cfg, const struct policy_groups 
 	struct listed_membership m = { .pg = pg, .user = user, .primary = primary };
 	struct mfa_error unused;
 
-	return decide(cfg, user, listed_in_group, &m, out, &unused);
+	int r = decide(cfg, user, listed_in_group, &m, out, &unused);
+
+	out->account_found = true;	/* listed from passwd */
+	return r;
 }

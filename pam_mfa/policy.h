@@ -28,6 +28,7 @@ struct policy_decision {
 	int rule;		/* index into cfg->rules, or -1 for default_policy */
 	int missing_group;	/* first rule passed over because its group does
 				 * not exist (a typo?), or -1 */
+	bool account_found;	/* a group rule looked the account up and found it */
 };
 
 const char *policy_name(enum mfa_policy p);

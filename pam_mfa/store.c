@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "secmem.h"
@@ -65,6 +66,7 @@ enum rec_key {
 	K_SKIP_SINCE,
 	K_EMAIL_ADDRESS, K_EMAIL_VERIFIED, K_EMAIL_ENROLLED, K_EMAIL_CODE,
 	K_EMAIL_CODE_EXPIRES, K_EMAIL_CODE_SENT,
+	K_EMAIL_BY_ADMIN, K_EMAIL_ENROLL_MAILS, K_EMAIL_ENROLL_MAILS_SINCE,
 	K_COUNT
 };
 
@@ -90,6 +92,9 @@ static const char *const rec_key_names[K_COUNT] = {
 	[K_EMAIL_CODE] = "email.code",
 	[K_EMAIL_CODE_EXPIRES] = "email.code_expires",
 	[K_EMAIL_CODE_SENT] = "email.code_sent",
+	[K_EMAIL_BY_ADMIN] = "email.by_admin",
+	[K_EMAIL_ENROLL_MAILS] = "email.enroll_mails",
+	[K_EMAIL_ENROLL_MAILS_SINCE] = "email.enroll_mails_since",
 };
 
 /* Times are seconds since the epoch, bounded well inside int64_t. */
@@ -105,6 +110,42 @@ void record_init(struct mfa_record *rec, const char *user)
 unsigned record_methods(const struct mfa_record *rec)
 {
 	return (rec->totp.enrolled ? METHOD_TOTP : 0u) | (rec->email.verified ? METHOD_EMAIL : 0u);
+}
+
+void record_factors_take(const struct mfa_record *rec, struct record_factors *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->methods = record_methods(rec);
+	if (rec->totp.enrolled) {
+		memcpy(out->totp_secret, rec->totp.secret, rec->totp.secret_len);
+		out->totp_secret_len = rec->totp.secret_len;
+		out->totp_enrolled_at = rec->totp.enrolled_at;
+	}
+	if (rec->email.verified) {
+		memcpy(out->email_address, rec->email.address, sizeof(out->email_address));
+		out->email_enrolled_at = rec->email.enrolled_at;
+	}
+}
+
+bool record_factors_held(const struct record_factors *basis, const struct mfa_record *rec)
+{
+	struct record_factors now;
+	bool same;
+
+	record_factors_take(rec, &now);
+	same = now.methods == basis->methods &&
+	       now.totp_secret_len == basis->totp_secret_len &&
+	       now.totp_enrolled_at == basis->totp_enrolled_at &&
+	       consttime_equal(now.totp_secret, basis->totp_secret, sizeof(now.totp_secret)) &&
+	       now.email_enrolled_at == basis->email_enrolled_at &&
+	       strcmp(now.email_address, basis->email_address) == 0;
+	record_factors_wipe(&now);
+	return same;
+}
+
+void record_factors_wipe(struct record_factors *f)
+{
+	secure_wipe(f, sizeof(*f));
 }
 
 void record_wipe(struct mfa_record *rec)
@@ -216,6 +257,29 @@ static int parse_email(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_emai
 	return 0;
 }
 
+/* Version 4: who set the address, and the enrollment mails counted. */
+static int parse_email_v4(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_email *e,
+			  struct mfa_error *err)
+{
+	uint64_t n;
+
+	if (parse_number(values[K_EMAIL_BY_ADMIN], 1, &n, "email.by_admin", err) < 0)
+		return -EINVAL;
+	e->by_admin = n == 1;
+	if (e->by_admin && e->address[0] == '\0') {
+		mfa_error_set(err, "email.by_admin: set without an address");
+		return -EINVAL;
+	}
+	if (parse_number(values[K_EMAIL_ENROLL_MAILS], 1000000, &n, "email.enroll_mails", err) < 0)
+		return -EINVAL;
+	e->enroll_mails = (unsigned)n;
+	if (parse_number(values[K_EMAIL_ENROLL_MAILS_SINCE], TIME_MAX, &n,
+			 "email.enroll_mails_since", err) < 0)
+		return -EINVAL;
+	e->enroll_mails_since = (int64_t)n;
+	return 0;
+}
+
 int record_parse(const char *buf, size_t len, const char *expected_user,
 		 struct mfa_record *rec, struct mfa_error *err)
 {
@@ -301,7 +365,8 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 		/* Keys a version does not have must be absent. */
 		bool in_version = k < K_SKIP_SINCE ||
 				  (k == K_SKIP_SINCE && version >= 2) ||
-				  (k >= K_EMAIL_ADDRESS && version >= 3);
+				  (k >= K_EMAIL_ADDRESS && k < K_EMAIL_BY_ADMIN && version >= 3) ||
+				  (k >= K_EMAIL_BY_ADMIN && version >= 4);
 
 		if (!in_version && seen[k]) {
 			mfa_error_set(err, "%s is not part of version %u records",
@@ -382,6 +447,8 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 	}
 	if (version >= 3 && parse_email(values, &rec->email, err) < 0)
 		goto out;
+	if (version >= 4 && parse_email_v4(values, &rec->email, err) < 0)
+		goto out;
 	r = 0;
 out:
 	secure_wipe(values, sizeof(values));
@@ -435,11 +502,14 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 		     "skip.since=%" PRId64 "\n"
 		     "email.address=%s\nemail.verified=%d\nemail.enrolled_at=%" PRId64 "\n"
 		     "email.code=%s\nemail.code_expires=%" PRId64 "\nemail.code_sent=%" PRId64 "\n"
+		     "email.by_admin=%d\nemail.enroll_mails=%u\nemail.enroll_mails_since=%" PRId64 "\n"
 		     "end\n",
 		     rec->fail_count, rec->fail_since, lock, rec->last_login,
 		     rec->last_service, rec->last_rhost, rec->skip_since,
 		     rec->email.address, rec->email.verified ? 1 : 0, rec->email.enrolled_at,
-		     code, rec->email.code_expires, rec->email.code_sent);
+		     code, rec->email.code_expires, rec->email.code_sent,
+		     rec->email.by_admin ? 1 : 0, rec->email.enroll_mails,
+		     rec->email.enroll_mails_since);
 	secure_wipe(code, sizeof(code));
 	if (n < 0 || (size_t)n >= buflen - pos)
 		goto nobufs;
@@ -795,6 +865,34 @@ int store_load(struct store *st, const char *user, struct mfa_record *rec,
 	return load_record(st, user, rec, NULL, NULL, err);
 }
 
+/* flock() with a bound: polled, not blocking, since a module must not use
+ * alarm() or signals of its host.  The first try costs what a plain flock()
+ * does; a waiter backs off from 1 to 16 ms.  0 or -errno (-ETIMEDOUT). */
+static int lock_within(int fd, unsigned seconds)
+{
+	struct timespec start, now, pause = { 0, 1000000 };
+
+	if (clock_gettime(CLOCK_MONOTONIC, &start) < 0)
+		return -errno;
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+			return -errno;
+		if (now.tv_sec - start.tv_sec > (time_t)seconds ||
+		    (now.tv_sec - start.tv_sec == (time_t)seconds &&
+		     now.tv_nsec >= start.tv_nsec))
+			return -ETIMEDOUT;
+		(void)nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 16000000)
+			pause.tv_nsec *= 2;
+	}
+}
+
 int store_lock(struct store *st, const char *user, struct store_txn **txn,
 	       struct mfa_error *err)
 {
@@ -818,10 +916,16 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
 			return r;
 		}
-		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-			;
+		r = lock_within(fd, STORE_LOCK_WAIT_SECONDS);
+		if (r == -ETIMEDOUT) {
+			mfa_error_set(err, "%s/%s: still locked by another process after %d "
+				      "seconds (one stopped while it updated the record?)",
+				      st->path, lockname, STORE_LOCK_WAIT_SECONDS);
+			close(fd);
+			return r;
+		}
 		if (r < 0 || fstat(fd, &a) < 0) {
-			r = -errno;
+			r = r < 0 ? r : -errno;
 			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
 			close(fd);
 			return r;
@@ -885,6 +989,21 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 	}
 	*txn = t;
 	return 0;
+}
+
+int store_begin_unchanged(struct store *st, const char *user,
+			  const struct record_factors *basis, struct store_txn **txn,
+			  struct mfa_record *rec, bool *exists, struct mfa_error *err)
+{
+	int r = store_begin(st, user, txn, rec, exists, err);
+
+	if (r < 0 || basis == NULL || record_factors_held(basis, rec))
+		return r;
+	store_end(*txn);
+	*txn = NULL;
+	record_wipe(rec);
+	mfa_error_set(err, "the user's second factors changed meanwhile");
+	return -ESTALE;
 }
 
 /* Overwrites the older slot of the open record and syncs it. */

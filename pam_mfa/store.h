@@ -12,9 +12,10 @@
 #include "totp.h"
 #include "util.h"
 
-/* Version 2 added skip.since, version 3 the email.* keys; older records are
- * still read. */
-#define STORE_RECORD_VERSION 3
+/* Version 2 added skip.since, version 3 the email.* keys, version 4 who set
+ * the address and the count of enrollment mails; older records are still
+ * read. */
+#define STORE_RECORD_VERSION 4
 /* The largest record read; a larger file is corrupt by definition. */
 #define STORE_RECORD_MAX 4096
 #define STORE_TEXT_MAX 255
@@ -38,6 +39,10 @@ struct mfa_email {
 	unsigned char code_hash[EMAIL_HASH_LEN];
 	int64_t code_expires;
 	int64_t code_sent;
+	bool by_admin;		/* an administrator set the address (mfactl) */
+	/* Codes a user had sent to prove an address: how many since when. */
+	unsigned enroll_mails;
+	int64_t enroll_mails_since;
 };
 
 struct mfa_record {
@@ -57,6 +62,24 @@ void record_init(struct mfa_record *rec, const char *user);
 /* The factors the record holds, as METHOD_* bits: TOTP when enrolled, email
  * once the address is verified. */
 unsigned record_methods(const struct mfa_record *rec);
+
+/* The factors a record holds, as a decision to enroll, skip or replace saw
+ * them: the enrolled TOTP secret and the verified address, with when each
+ * was enrolled.  An unverified address is not a factor. */
+struct record_factors {
+	unsigned methods;
+	unsigned char totp_secret[TOTP_SECRET_MAX];
+	size_t totp_secret_len;
+	int64_t totp_enrolled_at;
+	char email_address[EMAIL_ADDRESS_MAX + 1];
+	int64_t email_enrolled_at;
+};
+
+void record_factors_take(const struct mfa_record *rec, struct record_factors *out);
+/* Whether rec holds exactly the factors of basis (secrets compared in
+ * constant time). */
+bool record_factors_held(const struct record_factors *basis, const struct mfa_record *rec);
+void record_factors_wipe(struct record_factors *f);
 /* Wipes the whole record, secret included. */
 void record_wipe(struct mfa_record *rec);
 /* Sets a text field from an untrusted string, replacing what is not
@@ -100,14 +123,28 @@ int store_sync(struct store *st, struct mfa_error *err);
 int store_load(struct store *st, const char *user, struct mfa_record *rec,
 	       struct mfa_error *err);
 
+/* How long a writer waits for a user's lock before it gives up: a process
+ * stopped while it holds the lock (a suspended su or mfa-setup) must not
+ * hang every later login of that user. */
+#define STORE_LOCK_WAIT_SECONDS 5
+
 /* Locks the user's record without reading it: for removing a record that
- * may be corrupt.  The lock is held until store_end(). */
+ * may be corrupt.  The lock is held until store_end().  -ETIMEDOUT (err
+ * says so) if another process held it for STORE_LOCK_WAIT_SECONDS. */
 int store_lock(struct store *st, const char *user, struct store_txn **txn,
 	       struct mfa_error *err);
 /* Locks the user's record and reads it: *exists tells whether there was one
  * (if not, rec is freshly initialised).  The lock is held until store_end(). */
 int store_begin(struct store *st, const char *user, struct store_txn **txn,
 		struct mfa_record *rec, bool *exists, struct mfa_error *err);
+/* store_begin() for a write that a decision to enroll, skip or replace
+ * rests on: the one check every such write makes.  basis is what the user
+ * was shown; if the record's factors are no longer those (another login,
+ * mfa-setup or an admin changed them meanwhile), nothing is locked and it
+ * returns -ESTALE with err saying so.  basis NULL: store_begin(). */
+int store_begin_unchanged(struct store *st, const char *user,
+			  const struct record_factors *basis, struct store_txn **txn,
+			  struct mfa_record *rec, bool *exists, struct mfa_error *err);
 /* Replaces the record atomically and durably. */
 int store_commit(struct store_txn *txn, const struct mfa_record *rec,
 		 struct mfa_error *err);

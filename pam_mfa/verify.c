@@ -69,9 +69,9 @@ void code_from_answer(const char *answer, char *out)
 }
 
 int verify_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const char *code, bool enrolling, const char *address, time_t now,
-		      const char *service, const char *rhost, struct verify_result *res,
-		      struct mfa_error *err)
+		      const char *code, const struct record_factors *enrolling,
+		      const char *address, time_t now, const char *service, const char *rhost,
+		      struct verify_result *res, struct mfa_error *err)
 {
 	unsigned char hash[EMAIL_HASH_LEN];
 	struct mfa_record rec;
@@ -81,7 +81,11 @@ int verify_email_code(struct store *st, const struct mfa_config *cfg, const char
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = store_begin(st, user, &txn, &rec, &exists, err);
+	r = store_begin_unchanged(st, user, enrolling, &txn, &rec, &exists, err);
+	if (r == -ESTALE) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		return 0;
+	}
 	if (r < 0) {
 		res->outcome = VERIFY_STORE_ERROR;
 		return r == -ENOMEM ? r : 0;
@@ -129,6 +133,35 @@ out:
 	return 0;
 }
 
+/* Makes code the pending one of e: a fresh salt, its hash, the times. */
+static int set_pending_code(struct mfa_email *e, const struct mfa_config *cfg,
+			    const char *code, time_t now, struct mfa_error *err)
+{
+	int r = secure_random(e->code_salt, sizeof(e->code_salt));
+
+	if (r == 0)
+		r = email_code_hash(e->code_salt, code, e->code_hash);
+	if (r < 0) {
+		mfa_error_set(err, "cannot make the code's hash");
+		return r;
+	}
+	e->code_pending = true;
+	e->code_sent = (int64_t)now;
+	e->code_expires = (int64_t)now + (int64_t)cfg->email.code_ttl;
+	return 0;
+}
+
+/* The address to prove: a new one is not the administrator's. */
+static void set_unverified_address(struct mfa_email *e, const char *address, bool by_admin)
+{
+	if (strcmp(e->address, address) != 0) {
+		(void)snprintf(e->address, sizeof(e->address), "%s", address);
+		e->by_admin = false;
+	}
+	if (by_admin)
+		e->by_admin = true;
+}
+
 int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
 		     const char *address, const char *code, enum email_code_use use,
 		     time_t now, struct mfa_error *err)
@@ -143,7 +176,7 @@ int store_email_code(struct store *st, const struct mfa_config *cfg, const char 
 	r = store_begin(st, user, &txn, &rec, &exists, err);
 	if (r < 0)
 		return r;
-	if (use == EMAIL_CODE_REENROLL && e->verified) {
+	if (use == EMAIL_CODE_ADMIN_REPLACE && e->verified) {
 		e->verified = false;
 		e->enrolled_at = 0;
 	}
@@ -152,21 +185,116 @@ int store_email_code(struct store *st, const struct mfa_config *cfg, const char 
 		r = -ESTALE;
 		goto out;
 	}
-	if (enrolling && strcmp(e->address, address) != 0)
-		(void)snprintf(e->address, sizeof(e->address), "%s", address);
-	r = secure_random(e->code_salt, sizeof(e->code_salt));
+	if (enrolling)
+		set_unverified_address(e, address, true);
+	r = set_pending_code(e, cfg, code, now, err);
 	if (r == 0)
-		r = email_code_hash(e->code_salt, code, e->code_hash);
-	if (r < 0) {
-		mfa_error_set(err, "cannot make the code's hash");
-		goto out;
-	}
-	e->code_pending = true;
-	e->code_sent = (int64_t)now;
-	e->code_expires = (int64_t)now + (int64_t)cfg->email.code_ttl;
-	r = store_commit(txn, &rec, err);
+		r = store_commit(txn, &rec, err);
 out:
 	store_end(txn);
 	record_wipe(&rec);
+	return r;
+}
+
+/* A day, for the count of enrollment mails. */
+#define ENROLL_MAIL_DAY 86400
+
+int email_enroll_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct record_factors *basis, const char *address,
+			 const char *code, time_t now, struct email_enroll_undo *undo,
+			 long *wait, struct mfa_error *err)
+{
+	struct mfa_record rec;
+	struct store_txn *txn = NULL;
+	struct mfa_email *e = &rec.email;
+	int64_t t = (int64_t)now, since;
+	bool exists;
+	int r;
+
+	memset(undo, 0, sizeof(*undo));
+	*wait = 0;
+	r = store_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
+	if (r < 0)
+		return r;
+	if (e->verified) {
+		mfa_error_set(err, "the user's email address was verified meanwhile");
+		r = -ESTALE;
+		goto out;
+	}
+	memcpy(&undo->before, e, sizeof(undo->before));
+	undo->record_existed = exists;
+	/* A clock set back starts the day afresh rather than never. */
+	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
+		e->enroll_mails = 0;
+		e->enroll_mails_since = t;
+	}
+	since = t - e->code_sent;
+	if (e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after)
+		*wait = (long)((int64_t)cfg->email.resend_after - since);
+	else if (e->enroll_mails >= cfg->email.enroll_mails)
+		*wait = (long)(e->enroll_mails_since + ENROLL_MAIL_DAY - t);
+	if (*wait > 0) {
+		mfa_error_set(err, "no more codes to prove an address for %ld seconds", *wait);
+		secure_wipe(undo, sizeof(*undo));
+		r = -EAGAIN;
+		goto out;
+	}
+	set_unverified_address(e, address, false);
+	e->enroll_mails++;
+	r = set_pending_code(e, cfg, code, now, err);
+	if (r == 0) {
+		memcpy(undo->salt, e->code_salt, sizeof(undo->salt));
+		r = store_commit(txn, &rec, err);
+	}
+	if (r < 0)
+		secure_wipe(undo, sizeof(*undo));
+out:
+	store_end(txn);
+	record_wipe(&rec);
+	return r;
+}
+
+/* Whether rec holds nothing but its user name: a record that is no more
+ * than a fresh one need not be kept. */
+static bool record_empty(const struct mfa_record *rec)
+{
+	char a[STORE_RECORD_MAX], b[STORE_RECORD_MAX];
+	struct mfa_record fresh;
+	bool empty;
+	int la, lb;
+
+	record_init(&fresh, rec->user);
+	la = record_format(rec, a, sizeof(a));
+	lb = record_format(&fresh, b, sizeof(b));
+	empty = la >= 0 && la == lb && memcmp(a, b, (size_t)la) == 0;
+	secure_wipe(a, sizeof(a));
+	return empty;
+}
+
+int email_enroll_undo(struct store *st, const char *user, struct email_enroll_undo *undo,
+		      struct mfa_error *err)
+{
+	struct mfa_record rec;
+	struct store_txn *txn = NULL;
+	struct mfa_email *e = &rec.email;
+	bool exists;
+	int r;
+
+	r = store_begin(st, user, &txn, &rec, &exists, err);
+	if (r < 0)
+		goto out;
+	/* Another code since, or this one used: nothing of ours to undo. */
+	if (!exists || !e->code_pending ||
+	    !consttime_equal(e->code_salt, undo->salt, sizeof(undo->salt)))
+		goto out;
+	memcpy(e, &undo->before, sizeof(*e));
+	if (undo->record_existed || !record_empty(&rec))
+		r = store_commit(txn, &rec, err);
+	else if ((r = store_remove(txn, err)) > 0)
+		r = 0;
+out:
+	store_end(txn);
+	record_wipe(&rec);
+	secure_wipe(undo, sizeof(*undo));
 	return r;
 }

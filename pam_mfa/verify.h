@@ -37,30 +37,55 @@ int verify_totp_code(struct store *st, const struct mfa_config *cfg, const char 
 		     struct verify_result *res, struct mfa_error *err);
 
 /* Checks an emailed code against the pending one of the record: for a
- * login (enrolling false: the address must be verified), or to prove an
- * address (enrolling true: the address on record must be address, and is
- * marked verified on success).  The code is single-use; failures count
- * toward the lockout like wrong TOTP codes. */
+ * login (enrolling NULL: the address must be verified), or to prove an
+ * address (the address on record must be address, and is marked verified
+ * on success, if the record's factors are still those of *enrolling: else
+ * VERIFY_NOT_ENROLLED).  The code is single-use; failures count toward the
+ * lockout like wrong TOTP codes. */
 int verify_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const char *code, bool enrolling, const char *address, time_t now,
-		      const char *service, const char *rhost, struct verify_result *res,
-		      struct mfa_error *err);
+		      const char *code, const struct record_factors *enrolling,
+		      const char *address, time_t now, const char *service, const char *rhost,
+		      struct verify_result *res, struct mfa_error *err);
 
 enum email_code_use {
 	EMAIL_CODE_LOGIN,	/* to the verified address */
-	EMAIL_CODE_ENROLL,	/* to prove an address: the user has no verified one */
-	EMAIL_CODE_REENROLL,	/* an admin's --force: replaces a verified address */
+	EMAIL_CODE_ADMIN,	/* mfactl enroll: the administrator's address to prove */
+	EMAIL_CODE_ADMIN_REPLACE, /* mfactl enroll --force: replaces a verified address */
 };
 
 /* Records a code just sent to address as the user's pending one (salted
  * hash, expiry, time sent), replacing any other.  For a login the address
- * must be the verified one; to enroll it becomes the unverified address on
- * record (and for EMAIL_CODE_REENROLL a verified one gives way, in the same
- * write).  0 or -errno; -ESTALE if the record changed so that the code no
- * longer applies. */
+ * must be the verified one; for an administrator's enrollment it becomes
+ * the unverified address on record, marked as the administrator's (and for
+ * EMAIL_CODE_ADMIN_REPLACE a verified one gives way, in the same write).
+ * 0 or -errno; -ESTALE if the record changed so that the code no longer
+ * applies. */
 int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
 		     const char *address, const char *code, enum email_code_use use,
 		     time_t now, struct mfa_error *err);
+
+/* What email_enroll_reserve() replaced, for email_enroll_undo(). */
+struct email_enroll_undo {
+	struct mfa_email before;
+	bool record_existed;
+	unsigned char salt[EMAIL_SALT_LEN];	/* the reserved code's */
+};
+
+/* A user proving an address (at login, in mfa-setup): records code as the
+ * pending one for address before it is sent, so that the limits hold for
+ * logins racing each other: no sooner than email.resend_after after the
+ * last code, at most email.enroll_mails a day (-EAGAIN, *wait in seconds).
+ * On basis, like every enrollment write (-ESTALE).  If the mail then cannot
+ * be sent, email_enroll_undo() puts back what was there. */
+int email_enroll_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct record_factors *basis, const char *address,
+			 const char *code, time_t now, struct email_enroll_undo *undo,
+			 long *wait, struct mfa_error *err);
+/* Undoes a reservation whose mail was not sent, if its code is still the
+ * pending one; a record that only the reservation made is removed.  Wipes
+ * undo. */
+int email_enroll_undo(struct store *st, const char *user, struct email_enroll_undo *undo,
+		      struct mfa_error *err);
 
 /* The longest answer examined; anything longer is refused unread. */
 #define CODE_INPUT_MAX 64

@@ -4,7 +4,12 @@
  * prints "USER COUNTER ENROLLED" on stdout: a line printed is an update the
  * store promised to keep, whenever this process is killed afterwards.
  *
- * usage: store_stress STATE_DIR USERS UPDATES */
+ * usage: store_stress STATE_DIR USERS UPDATES
+ *
+ * With --hold USER it takes USER's lock, reads the record, prints
+ * "holding" and stops itself (SIGSTOP) in the middle of the update, as a
+ * user's suspended su or mfa-setup would; once continued, it commits. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +18,40 @@
 
 #include "store.h"
 
+static int hold(const char *dir, const char *user)
+{
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists;
+
+	if (store_open(dir, STORE_READ_ONLY, &st, &err) < 0 ||
+	    store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
+		fprintf(stderr, "store_stress: %s\n", err.msg);
+		return 1;
+	}
+	printf("holding\n");
+	fflush(stdout);
+	(void)raise(SIGSTOP);
+	if (store_commit(txn, &rec, &err) < 0) {
+		fprintf(stderr, "store_stress: %s\n", err.msg);
+		return 1;
+	}
+	store_end(txn);
+	record_wipe(&rec);
+	store_close(st);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
 	int users, updates;
 
+	if (argc == 4 && strcmp(argv[2], "--hold") == 0)
+		return hold(argv[1], argv[3]);
 	if (argc != 4)
 		return 2;
 	users = atoi(argv[2]);

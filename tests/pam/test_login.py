@@ -239,7 +239,7 @@ class FailClosed(WorldTest):
         path = os.path.join(self.w.state_dir, "alice")
         with open(path) as f:
             good = f.read()
-        for bad in (good.replace("version=3", "version=99"), good[:-4], good[:40],
+        for bad in (good.replace("version=4", "version=99"), good[:-4], good[:40],
                     good.replace("fail.count=0", "fail.count=-1"),
                     good.replace("totp.secret=", "totp.secret=!"),
                     good.replace("user=alice", "user=bob"), "", "\0" * 100,

@@ -200,7 +200,7 @@ class OptOut(WorldTest):
 
                 res = self.w.login_interactive("bob", respond)
                 self.assertPam(res, "PAM_AUTH_ERR")
-                self.assertIn("set up for your account by another login meanwhile", res.stdout)
+                self.assertIn("second factor changed while you were setting it up", res.stdout)
                 self.assertTrue(any("reason=enrolled-meanwhile" in l for l in res.log), res)
                 self.assertEqual(self.w.record("bob")["skip.since"], "0")
                 self.w.mfactl("reset", "bob")
@@ -440,7 +440,7 @@ class EnrollmentEndToEnd(WorldTest):
 
         res = self.w.login_interactive("alice", respond)
         self.assertPam(res, "PAM_AUTH_ERR")
-        self.assertIn("another login meanwhile", res.stdout)
+        self.assertIn("second factor changed while you were setting it up", res.stdout)
         self.assertEqual(self.w.record("alice")["totp.secret"], other[0])
 
 

@@ -3,8 +3,13 @@ unprivileged user nobody: opting in after a skip, replacing the
 authenticator after proving the current one, and hostile input.  Its paths
 are compiled in (the test build points them at MFA_SETUP_WORLD); the
 password check of its PAM stack is a real pam_exec with expose_authtok."""
+import email
+import email.policy
+import glob
 import os
+import re
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -16,13 +21,18 @@ SETUP_BIN = os.environ["MFA_SETUP_TEST"]
 SETUP_WORLD = os.environ["MFA_SETUP_WORLD"]
 PASSWORD = "correct horse"
 USER = "nobody"
+ATTACKER = "mallory@evil.example"
+SMTP_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib",
+                           "smtp_server.py")
 
 
 def utc(offset=0):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + offset))
 
 
-class Setup(unittest.TestCase):
+class SetupWorld(unittest.TestCase):
+    """The fixed world, the setuid copy, and ways to drive it."""
+
     def setUp(self):
         self.w = World("setup", users=[USER, "alice"], root=SETUP_WORLD)
         checker = os.path.join(self.w.root, "check-password")
@@ -64,8 +74,8 @@ class Setup(unittest.TestCase):
             buf += ch
             if ch == "\n":
                 buf = ""
-            elif buf.endswith(": ") and (buf.startswith("Password") or buf.startswith("Code")
-                                          or buf.startswith("Press")):
+            elif buf.endswith(": ") and buf.startswith(("Password", "Code", "Press", "Type",
+                                                         "Email")):
                 answer = respond(buf, out) if respond else (pending.pop(0) if pending else None)
                 buf = ""
                 if answer is None:
@@ -97,6 +107,8 @@ class Setup(unittest.TestCase):
             return oathtool(params["secret"], utc())
         return respond, shown
 
+
+class Setup(SetupWorld):
     def test_opt_in_after_skip(self):
         self.w.write_config({"default_policy": '"opt-out"'})
         self.assertIn("info: pam_mfa-ignored", self.w.login(USER, ["skip"], at=None).stdout)
@@ -225,6 +237,126 @@ class Setup(unittest.TestCase):
         code, out = self.run_as_nobody(["--help"])
         self.assertEqual(code, 0)
         self.assertIn("mfa-setup --replace", out)
+
+
+class SetupRaces(SetupWorld):
+    """The decisions of mfa-setup are taken again after the password, which
+    waits as long as the user likes, and every write checks them: someone
+    who has the password cannot add a factor beside one the user set up
+    meanwhile."""
+
+    def user_enrolls_totp_at_login(self):
+        """nobody enrolls an authenticator app in a login meanwhile."""
+        shown = {}
+
+        def respond(prompt, transcript):
+            if prompt.startswith("Press Enter"):
+                return ""
+            if prompt.startswith("Type 1"):
+                return "1"
+            _, params = parse_uri("\n".join(l[6:] for l in transcript
+                                            if l.startswith("info: otpauth://")))
+            shown["secret"] = params["secret"]
+            return oathtool(shown["secret"], utc())
+
+        res = self.w.login_interactive(USER, respond, at=None)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        return shown["secret"]
+
+    def with_mail(self):
+        """Methods totp and email, through a real SMTP server on loopback."""
+        self.maildir = os.path.join(self.w.root, "mail")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.smtp = subprocess.Popen(["/usr/bin/python3", SMTP_SERVER, str(port), self.maildir],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(self.smtp.wait)
+        self.addCleanup(self.smtp.kill)
+        self.assertEqual(self.smtp.stdout.readline().strip(), "ready")
+        self.w.write_config({"default_policy": '"optional"', "methods": '[ "totp", "email" ]',
+                             "email": '{ smtp_url = "smtp://127.0.0.1:%d"; starttls = "off"; '
+                                      'from = "no-reply@example.org"; timeout = 30; }' % port})
+
+    def mails(self):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.maildir, "new", "*")),
+                           key=os.path.getmtime):
+            with open(path, "rb") as f:
+                out.append(email.message_from_binary_file(f, policy=email.policy.default))
+        return out
+
+    def attacker(self, meanwhile, at_prompt):
+        """Has the password and nothing else; picks email, and their own
+        address; meanwhile() runs at the first prompt starting at_prompt."""
+        state = {"done": False}
+
+        def respond(prompt, out):
+            if prompt.startswith(at_prompt) and not state["done"]:
+                state["done"] = True
+                meanwhile()
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your current"):
+                return "000000"
+            if prompt.startswith("Type 1"):
+                return "2"
+            if prompt.startswith("Email address"):
+                return ATTACKER
+            if prompt.startswith("Code from the email"):
+                body = self.mails()[-1].get_content()
+                return re.search(r"^    (\d{6,10})$", body, re.M).group(1)
+            raise AssertionError("unexpected prompt %r" % prompt)
+        return respond
+
+    def test_enrolled_at_login_while_password_waits(self):
+        secret = {}
+        code, out = self.run_as_nobody([], respond=self.attacker(
+            lambda: secret.update(s=self.user_enrolls_totp_at_login()), "Password"))
+        self.assertEqual(code, 1, out)
+        self.assertIn("already set up", out)
+        self.assertNotIn("otpauth://", out)
+        self.assertEqual(self.w.record(USER)["totp.secret"], secret["s"])
+
+    def test_email_needs_the_app_enrolled_while_password_waits(self):
+        self.with_mail()
+        code, out = self.run_as_nobody([], respond=self.attacker(
+            self.user_enrolls_totp_at_login, "Password"))
+        self.assertEqual(code, 1, out)
+        # The fresh record has a factor: it must be proved first.
+        self.assertIn("Code from your current authenticator app", out)
+        self.assertIn("that code is not right", out)
+        rec = self.w.record(USER)
+        self.assertEqual(rec["email.verified"], "0")
+        self.assertNotEqual(rec["email.address"], ATTACKER)
+        self.assertEqual(self.mails(), [])
+
+    def test_app_replaced_while_address_is_asked(self):
+        self.with_mail()
+        old = self.user_enrolls_totp_at_login()
+        new = {}
+
+        def admin_replaces():
+            self.w.mfactl("reset", USER)
+            new["s"] = self.w.enroll(USER, at=None)
+
+        respond = self.attacker(admin_replaces, "Email address")
+        # This one has the current code: what changes is the app itself.
+        proving = respond
+
+        def respond_with_code(prompt, out):
+            if prompt.startswith("Code from your current"):
+                return oathtool(old, utc(30))
+            return proving(prompt, out)
+
+        code, out = self.run_as_nobody([], respond=respond_with_code)
+        self.assertEqual(code, 1, out)
+        self.assertIn("second factor changed while you were setting it up", out)
+        rec = self.w.record(USER)
+        self.assertEqual(rec["totp.secret"], new["s"])
+        self.assertEqual(rec["email.verified"], "0")
+        self.assertFalse([m for m in self.mails()
+                          if m["To"].addresses[0].addr_spec == ATTACKER])
 
 
 if __name__ == "__main__":

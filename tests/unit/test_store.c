@@ -1,8 +1,10 @@
 /* Unit tests for store.c: the record format (round trips and strict
  * parsing), the state directory's checks, transactions, listing, and that
  * the per-user lock really serializes concurrent read-modify-write. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,6 +60,9 @@ static void plain_record(struct mfa_record *rec)
 	memset(rec->email.code_hash, 0x3c, EMAIL_HASH_LEN);
 	rec->email.code_expires = 1700002300;
 	rec->email.code_sent = 1700002000;
+	rec->email.by_admin = true;
+	rec->email.enroll_mails = 3;
+	rec->email.enroll_mails_since = 1700001900;
 }
 
 static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
@@ -87,6 +92,9 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_memory_equal(a->email.code_salt, b->email.code_salt, EMAIL_SALT_LEN);
 	assert_int_equal(a->email.code_expires, b->email.code_expires);
 	assert_int_equal(a->email.code_sent, b->email.code_sent);
+	assert_int_equal(a->email.by_admin, b->email.by_admin);
+	assert_int_equal(a->email.enroll_mails, b->email.enroll_mails);
+	assert_int_equal(a->email.enroll_mails_since, b->email.enroll_mails_since);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -123,7 +131,7 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	enrolled_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_contains(buf, "version=3\nuser=alice\n");
+	assert_contains(buf, "version=4\nuser=alice\n");
 	assert_contains(buf, "lock.until=admin\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
 	assert_true(out.totp.enrolled);
@@ -288,23 +296,34 @@ static void test_record_edits_refused(void **state)
 		{ "user=alice\n", "user=alice\nuser=alice\n" },
 		{ "totp.digits=8\n", "totp.digits=8\ntotp.digits=8\n" },
 		/* The version. */
-		{ "version=3\n", "version=4\n" },
-		{ "version=3\n", "version=03\n" },
-		{ "version=3\n", "version=0\n" },
-		{ "version=3\n", "version=\n" },
-		{ "version=3\n", "version=3.0\n" },
-		{ "version=3\n", "version= 3\n" },
-		{ "version=3\n", "version=4294967299\n" },
-		{ "version=3\nuser=alice\n", "user=alice\nversion=3\n" },
-		{ "version=3\n", "" },
-		{ "version=3\n", "version=3\nversion=3\n" },
+		{ "version=4\n", "version=5\n" },
+		{ "version=4\n", "version=04\n" },
+		{ "version=4\n", "version=0\n" },
+		{ "version=4\n", "version=\n" },
+		{ "version=4\n", "version=4.0\n" },
+		{ "version=4\n", "version= 4\n" },
+		{ "version=4\n", "version=4294967300\n" },
+		{ "version=4\nuser=alice\n", "user=alice\nversion=4\n" },
+		{ "version=4\n", "" },
+		{ "version=4\n", "version=4\nversion=4\n" },
 		/* Keys of a later version in an earlier one, and missing ones. */
 		{ "skip.since=0\n", "" },
-		{ "version=3\n", "version=2\n" },
-		{ "version=3\n", "version=1\n" },
+		{ "version=4\n", "version=3\n" },
+		{ "version=4\n", "version=2\n" },
+		{ "version=4\n", "version=1\n" },
 		{ "skip.since=0\n", "skip.since=-1\n" },
 		{ "skip.since=0\n", "skip.since=x\n" },
 		{ "email.code_sent=0\n", "" },
+		{ "email.by_admin=0\n", "" },
+		{ "email.enroll_mails=0\n", "" },
+		{ "email.enroll_mails_since=0\n", "" },
+		/* Version 4: who set the address, the enrollment mails. */
+		{ "email.by_admin=0\n", "email.by_admin=1\n" },
+		{ "email.by_admin=0\n", "email.by_admin=2\n" },
+		{ "email.enroll_mails=0\n", "email.enroll_mails=1000001\n" },
+		{ "email.enroll_mails=0\n", "email.enroll_mails=-1\n" },
+		{ "email.enroll_mails_since=0\n", "email.enroll_mails_since=x\n" },
+		{ "email.enroll_mails_since=0\n", "email.enroll_mails_since=253402300800\n" },
 		/* Email: address, verified flag, code. */
 		{ "email.address=\n", "email.address=alice\n" },
 		{ "email.address=\n", "email.address=a@b.c\r\n" },
@@ -411,6 +430,30 @@ static void test_record_edits_accepted(void **state)
 	assert_int_equal(parse_edited("login.service=sshd\nlogin.rhost=192.0.2.1\n",
 				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err), 0);
 	assert_int_equal(parse_edited("user=alice\n", "user=alice\n", NULL, &err), 0);
+	assert_int_equal(parse_edited("email.enroll_mails=0\n", "email.enroll_mails=1000000\n",
+				      "alice", &err), 0);
+}
+
+/* A version 3 record, without the keys of version 4, is still read. */
+static void test_record_version_3_read(void **state)
+{
+	struct mfa_record rec;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX], v3[STORE_RECORD_MAX];
+	const char *body, *v4;
+
+	(void)state;
+	enrolled_record(&rec);
+	(void)format_record(&rec, buf, sizeof(buf));
+	body = buf + strlen("version=4\n");
+	v4 = strstr(buf, "email.by_admin=");
+	assert_non_null(v4);
+	(void)snprintf(v3, sizeof(v3), "version=3\n%.*send\n", (int)(v4 - body), body);
+	assert_int_equal(parse_exact(v3, strlen(v3), "alice", &rec, &err), 0);
+	assert_false(rec.email.by_admin);
+	assert_int_equal(rec.email.enroll_mails, 0);
+	assert_true(rec.totp.enrolled);
+	record_wipe(&rec);
 }
 
 /* Each line of an enrolled record is needed: without it, the record is
@@ -1316,22 +1359,33 @@ static void test_concurrent_increments(void **state)
 	assert_int_equal(dir_entry_count(f->dir), 2);
 }
 
-/* True once pid is blocked waiting for an flock (as /proc/locks shows). */
+/* True once pid has alice's lock file open while we hold the lock: it is
+ * then waiting for it (the store polls for a lock, so /proc/locks shows no
+ * blocked waiter). */
 static bool waiting_for_lock(pid_t pid)
 {
-	FILE *fp = fopen("/proc/locks", "r");
-	char line[256];
+	char dir[64], link[64 + NAME_MAX + 2], target[PATH_MAX];
+	struct dirent *de;
 	bool found = false;
+	DIR *d;
 
-	if (fp == NULL)
+	(void)snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (d == NULL)
 		return false;
-	while (!found && fgets(line, sizeof(line), fp) != NULL) {
-		int who;
+	while (!found && (de = readdir(d)) != NULL) {
+		ssize_t n;
 
-		if (sscanf(line, "%*d: -> FLOCK %*s %*s %d", &who) == 1 && who == pid)
-			found = true;
+		if (de->d_name[0] == '.')
+			continue;
+		(void)snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = strstr(target, "/.lock.alice") != NULL;
 	}
-	fclose(fp);
+	closedir(d);
 	return found;
 }
 
@@ -1488,15 +1542,121 @@ static void test_lock_excludes_begin(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A decision to enroll rests on the factors it saw: a write on that basis
+ * goes through while they are the same, and not once any changed. */
+static void test_begin_unchanged(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	struct record_factors none, totp;
+	struct mfa_record rec;
+	bool exists;
+
+	record_init(&rec, "alice");
+	record_factors_take(&rec, &none);
+	assert_int_equal(none.methods, 0);
+	/* No record yet: the empty basis holds. */
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
+					       &f->err), 0);
+	assert_false(exists);
+	store_end(txn);
+	/* An unverified address is not a factor. */
+	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
+	put_record(f, &rec);
+	assert_true(record_factors_held(&none, &rec));
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
+					       &f->err), 0);
+	store_end(txn);
+	/* Enrolled meanwhile: refused, nothing held. */
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	txn = NULL;
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
+					       &f->err), -ESTALE);
+	assert_null(txn);
+	assert_non_null(strstr(f->err.msg, "changed meanwhile"));
+	/* The lock was given back. */
+	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	store_end(txn);
+	record_factors_take(&rec, &totp);
+	assert_int_equal(totp.methods, METHOD_TOTP);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
+					       &f->err), 0);
+	store_end(txn);
+	/* Another secret, the same enrollment time: refused. */
+	rec.totp.secret[0] ^= 1;
+	put_record(f, &rec);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
+					       &f->err), -ESTALE);
+	/* A verified address added beside the app: refused. */
+	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	rec.totp.secret[0] ^= 1;
+	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
+	rec.email.verified = true;
+	put_record(f, &rec);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
+					       &f->err), -ESTALE);
+	/* NULL: no basis, store_begin(). */
+	assert_int_equal(store_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists,
+					       &f->err), 0);
+	store_end(txn);
+	record_factors_wipe(&none);
+	record_factors_wipe(&totp);
+	record_wipe(&rec);
+}
+
+/* A lock held by a stopped process costs a waiter a bounded wait, then an
+ * error that says so. */
+static void test_lock_wait_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *txn = NULL;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st = NULL;
+		struct store_txn *t2 = NULL;
+		struct mfa_error e2;
+		struct timespec a, b;
+		double waited;
+		int r;
+
+		if (store_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0)
+			_exit(10);
+		(void)clock_gettime(CLOCK_MONOTONIC, &a);
+		r = store_lock(st, "alice", &t2, &e2);
+		(void)clock_gettime(CLOCK_MONOTONIC, &b);
+		waited = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		if (r != -ETIMEDOUT || strstr(e2.msg, "still locked") == NULL)
+			_exit(11);
+		_exit(waited >= STORE_LOCK_WAIT_SECONDS && waited < STORE_LOCK_WAIT_SECONDS + 3 ?
+		      0 : 12);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	store_end(txn);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Once it is given back, the next one takes it at once. */
+	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	store_end(txn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_begin_unchanged, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_wait_bounded, setup_open, teardown),
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_record_text_fields),
 		cmocka_unit_test(test_record_format_nobufs),
 		cmocka_unit_test(test_record_truncations),
 		cmocka_unit_test(test_record_edits_refused),
 		cmocka_unit_test(test_record_edits_accepted),
+		cmocka_unit_test(test_record_version_3_read),
 		cmocka_unit_test(test_record_missing_lines),
 		cmocka_unit_test(test_record_misc_refused),
 		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),

@@ -1,0 +1,382 @@
+"""Enrollment never adds a second factor behind the user's back: an attacker
+who has the password and holds a login (or mfa-setup) at a prompt while the
+user enrolls elsewhere must not get a factor of their own saved beside the
+user's.  Two real conversations through the real libpam: the second is
+driven to its end while the first waits at its prompt.  Also: the address
+template cannot be bypassed, a failed conversation at the offer takes the
+skip's re-check, unknown names never reach the log, a lock held by a
+stopped process costs a bounded wait, and the mails that prove an address
+are rate-limited per user, even for logins racing each other."""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from mfatest import T0, VALGRIND, World, WorldTest, main, oathtool, parse_uri
+from test_email import EmailTest
+
+OFFER = "Press Enter"
+METHOD = "Type 1"
+TOTP_CONFIRM = "Code shown by the app, to confirm: "
+ADDRESS = "Email address for your login codes"
+EMAIL_CONFIRM = "Code from the email, to confirm: "
+CHANGED = "second factor changed while you were setting it up"
+ATTACKER = "mallory@evil.example"
+STORE_STRESS = os.environ.get("STORE_STRESS", "")
+
+
+def mails_to(test, address):
+    return [m for m in test.messages() if m["To"].addresses[0].addr_spec == address]
+
+
+def code_in(message):
+    return re.search(r"^    (\d{6,10})$", message.get_content(), re.M).group(1)
+
+
+def uri_secret(transcript):
+    _, params = parse_uri("\n".join(l[len("info: "):] for l in transcript
+                                    if l.startswith("info: ")))
+    return params["secret"]
+
+
+class Races(EmailTest):
+    """Policy optional, methods totp and email, a real SMTP server."""
+
+    def user_enrolls_totp(self, user):
+        """The real user enrolls an authenticator app in another login."""
+        shown = {}
+
+        def respond(prompt, transcript):
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "1"
+            shown["secret"] = uri_secret(transcript)
+            return oathtool(shown["secret"], T0)
+
+        res = self.w.login_interactive(user, respond)
+        self.assertPam(res, "PAM_SUCCESS")
+        return shown["secret"]
+
+    def user_enrolls_email(self, user, address):
+        """The real user proves their own address in another login."""
+        def respond(prompt, transcript):
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return address
+            return self.last_code()
+
+        res = self.w.login_interactive(user, respond)
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertEqual(self.w.record(user)["email.verified"], "1")
+
+    def attacker(self, method, meanwhile, at_prompt):
+        """The attacker's login: Enter, the method, their own address, the
+        codes they receive or compute; meanwhile() runs while the attacker
+        waits at the first prompt that starts with at_prompt."""
+        state = {"done": False}
+
+        def respond(prompt, transcript):
+            if prompt.startswith(at_prompt) and not state["done"]:
+                state["done"] = True
+                meanwhile()
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return method
+            if prompt.startswith(ADDRESS):
+                return ATTACKER
+            if prompt.startswith(TOTP_CONFIRM):
+                return oathtool(uri_secret(transcript), T0)
+            if prompt.startswith(EMAIL_CONFIRM):
+                return code_in(mails_to(self, ATTACKER)[-1])
+            raise AssertionError("unexpected prompt %r" % prompt)
+        return respond
+
+    def assertChanged(self, res, user):
+        self.assertPam(res, "PAM_AUTH_ERR")
+        self.assertIn(CHANGED, res.stdout)
+        self.assertTrue(any("user=%s " % user in l and "reason=enrolled-meanwhile" in l
+                            for l in res.log), res)
+
+    def test_email_beside_totp_enrolled_at_method_prompt(self):
+        secret = {}
+        res = self.w.login_interactive("alice", self.attacker(
+            "2", lambda: secret.update(s=self.user_enrolls_totp("alice")), METHOD))
+        self.assertChanged(res, "alice")
+        rec = self.w.record("alice")
+        self.assertEqual(rec["totp.secret"], secret["s"])
+        self.assertEqual(rec["email.verified"], "0")
+        self.assertNotEqual(rec["email.address"], ATTACKER)
+        self.assertEqual(mails_to(self, ATTACKER), [])
+
+    def test_email_beside_totp_enrolled_at_code_prompt(self):
+        # The attacker has their code already when the user enrolls.
+        secret = {}
+        res = self.w.login_interactive("alice", self.attacker(
+            "2", lambda: secret.update(s=self.user_enrolls_totp("alice")), EMAIL_CONFIRM))
+        self.assertChanged(res, "alice")
+        rec = self.w.record("alice")
+        self.assertEqual(rec["totp.secret"], secret["s"])
+        self.assertEqual(rec["email.verified"], "0")
+
+    def test_totp_beside_email_enrolled_at_qr_prompt(self):
+        res = self.w.login_interactive("bob", self.attacker(
+            "1", lambda: self.user_enrolls_email("bob", "bob@example.org"), TOTP_CONFIRM))
+        self.assertChanged(res, "bob")
+        rec = self.w.record("bob")
+        self.assertNotIn("totp.secret", rec)
+        self.assertEqual((rec["email.address"], rec["email.verified"]), ("bob@example.org", "1"))
+
+    def test_totp_beside_email_enrolled_at_method_prompt(self):
+        res = self.w.login_interactive("bob", self.attacker(
+            "1", lambda: self.user_enrolls_email("bob", "bob@example.org"), METHOD))
+        self.assertChanged(res, "bob")
+        self.assertNotIn("totp.secret", self.w.record("bob"))
+
+    def test_skip_after_email_enrolled_elsewhere(self):
+        # A skip is a decision on the same basis: with the address proved
+        # meanwhile, it does not let the password alone through.
+        def respond(prompt, transcript):
+            self.user_enrolls_email("carol", "carol@example.org")
+            return "skip"
+
+        res = self.w.login_interactive("carol", respond)
+        self.assertChanged(res, "carol")
+
+
+class Template(EmailTest):
+    email_extra = {"address": '"%u@corp.example.org"'}
+
+    def abandon_email_enrollment(self, user):
+        def respond(prompt, transcript):
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            return None     # walks away at the code prompt
+        res = self.w.login_interactive(user, respond)
+        self.assertPam(res, "PAM_CONV_ERR")
+
+    def test_template_address_cannot_be_replaced(self):
+        self.abandon_email_enrollment("alice")
+        rec = self.w.record("alice")
+        self.assertEqual((rec["email.address"], rec["email.verified"]),
+                         ("alice@corp.example.org", "0"))
+        prompts = []
+
+        def respond(prompt, transcript):
+            prompts.append(prompt)
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return ATTACKER
+            return self.last_code()
+
+        later = "2030-01-01 00:02:00"
+        res = self.w.login_interactive("alice", respond, at=later)
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertFalse([p for p in prompts if p.startswith(ADDRESS)], prompts)
+        self.assertEqual(mails_to(self, ATTACKER), [])
+        rec = self.w.record("alice")
+        self.assertEqual((rec["email.address"], rec["email.verified"]),
+                         ("alice@corp.example.org", "1"))
+
+    def test_admin_address_used_without_asking(self):
+        proc = self.w.mfactl("enroll", "bob", "--method", "email", "--address",
+                             "bob.private@example.net")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        prompts = []
+
+        def respond(prompt, transcript):
+            prompts.append(prompt)
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return ATTACKER
+            return self.last_code()
+
+        # The admin's code, sent moments ago, is the one to type.
+        res = self.w.login_interactive("bob", respond, at=None)
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertFalse([p for p in prompts if p.startswith(ADDRESS)], prompts)
+        self.assertEqual(mails_to(self, ATTACKER), [])
+        rec = self.w.record("bob")
+        self.assertEqual((rec["email.address"], rec["email.verified"], rec["email.by_admin"]),
+                         ("bob.private@example.net", "1", "1"))
+
+
+class MailLimit(EmailTest):
+    email_extra = {"enroll_mails": "2"}
+
+    def try_address(self, user, address, at):
+        def respond(prompt, transcript):
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return address
+            return None
+        return self.w.login_interactive(user, respond, at=at)
+
+    def test_codes_to_new_addresses_per_day(self):
+        sent = []
+        for i, at in enumerate(["2030-01-01 00:00:10", "2030-01-01 00:01:00"]):
+            res = self.try_address("alice", "victim%d@example.org" % i, at)
+            self.assertIn("A code was sent to", res.stdout, res)
+            sent.append(len(self.messages()))
+        self.assertEqual(sent, [1, 2])
+        res = self.try_address("alice", "victim9@example.org", "2030-01-01 00:02:00")
+        self.assertPam(res, "PAM_AUTH_ERR")
+        self.assertIn("Too many codes were sent to set up an address lately", res.stdout)
+        self.assertTrue(any("reason=enroll-mail-limit" in l for l in res.log), res)
+        self.assertEqual(len(self.messages()), 2)
+        # A day after the first, codes go out again.
+        res = self.try_address("alice", "victim9@example.org", "2030-01-02 00:00:11")
+        self.assertIn("A code was sent to", res.stdout, res)
+        self.assertEqual(len(self.messages()), 3)
+
+    def test_racing_logins_send_one_code(self):
+        # Four logins wait at the address prompt and answer at once: the
+        # limits are checked under the lock, so one mail goes out.
+        n = 4
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def one(i):
+            def respond(prompt, transcript):
+                if prompt.startswith(OFFER):
+                    return ""
+                if prompt.startswith(METHOD):
+                    return "2"
+                if prompt.startswith(ADDRESS):
+                    barrier.wait(timeout=120)
+                    return "target%d@example.org" % i
+                return None
+            results[i] = self.w.login_interactive("carol", respond)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        self.assertEqual(len(self.messages()), 1, [r.stdout for r in results])
+        self.assertEqual(sum("A code was sent moments ago" in r.stdout for r in results), n - 1)
+
+
+class OfferConversationFails(WorldTest):
+    def test_eof_at_offer_after_enrolling_elsewhere(self):
+        # Ctrl-D at the offer (su, login, sudo) is a skip, with its re-check.
+        for policy in ("optional", "opt-out"):
+            with self.subTest(policy=policy):
+                self.w.write_config({"default_policy": '"%s"' % policy})
+
+                def respond(prompt, transcript):
+                    self.w.enroll("dave", "--force")
+                    return None
+
+                res = self.w.login_interactive("dave", respond)
+                self.assertPam(res, "PAM_AUTH_ERR")
+                self.assertIn(CHANGED, res.stdout)
+                self.assertTrue(any("reason=enrolled-meanwhile" in l for l in res.log), res)
+                self.assertEqual(self.w.record("dave")["skip.since"], "0")
+                self.w.mfactl("reset", "dave")
+
+    def test_eof_at_offer_still_skips(self):
+        self.w.write_config({"default_policy": '"opt-out"'})
+        res = self.w.login_interactive("dave", lambda p, t: None)
+        self.assertIgnored(res)
+        self.assertTrue(any("outcome=skipped reason=non-interactive" in l for l in res.log))
+        # Not remembered: nobody answered the offer.
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+
+# A name the system does not know that looks like a password typed at the
+# user prompt.
+SECRETISH = "Tr0ub4dor3xyz"
+
+
+class UnknownNamesNotLogged(WorldTest):
+    def assertNotLogged(self, res):
+        self.assertNotIn(SECRETISH, "\n".join(res.log), res)
+
+    def test_store_open_error(self):
+        os.chmod(self.w.state_dir, 0o755)
+        res = self.w.login(SECRETISH, ["123456"])
+        self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
+        self.assertNotLogged(res)
+        self.assertTrue(any("user=? " in l and "reason=store" in l for l in res.log), res)
+        # A known user is named.
+        res = self.w.login("bob", ["123456"])
+        self.assertTrue(any("user=bob " in l and "reason=store" in l for l in res.log), res)
+
+    def test_store_read_error(self):
+        for name in (SECRETISH, "bob"):
+            path = os.path.join(self.w.state_dir, name)
+            with open(path, "w") as f:
+                f.write("garbage\n")
+            os.chmod(path, 0o600)
+        res = self.w.login(SECRETISH, ["123456"])
+        self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
+        self.assertNotLogged(res)
+        self.assertTrue(any("user=? " in l and "reason=store" in l for l in res.log), res)
+        res = self.w.login("bob", ["123456"])
+        self.assertTrue(any("/bob: corrupt record" in l for l in res.log), res)
+
+    def test_debug_and_unknown_user(self):
+        self.w.write_stack("pam_mfa_test", args="debug")
+        for policy in ("required", "exempt"):
+            self.w.write_config({"default_policy": '"%s"' % policy})
+            res = self.w.login(SECRETISH, ["123456"])
+            self.assertPam(res, "PAM_USER_UNKNOWN")
+            self.assertNotLogged(res)
+        self.w.write_config({"default_policy": '"required"',
+                             "rules": '( { group = "staff"; policy = "optional"; } )'})
+        res = self.w.login(SECRETISH, ["123456"])
+        self.assertPam(res, "PAM_USER_UNKNOWN")
+        self.assertNotLogged(res)
+
+
+class StoppedLockHolder(WorldTest):
+    def test_bounded_wait_then_works(self):
+        secret = self.w.enroll("alice")
+        holder = subprocess.Popen([STORE_STRESS, self.w.state_dir, "--hold", "alice"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "holding")
+            # It stopped itself in the middle of its commit, lock held.
+            for _ in range(100):
+                with open("/proc/%d/stat" % holder.pid) as f:
+                    if f.read().split(") ", 1)[1].startswith("T"):
+                        break
+                time.sleep(0.05)
+            else:
+                self.fail("the holder did not stop")
+            start = time.monotonic()
+            res = self.w.login("alice", [oathtool(secret, T0)])
+            waited = time.monotonic() - start
+            self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
+            self.assertTrue(any("still locked by another process after 5 seconds" in l
+                                for l in res.log), res)
+            self.assertGreaterEqual(waited, 5)
+            self.assertLess(waited, 60 if VALGRIND else 20)
+        finally:
+            holder.kill()
+            holder.wait()
+        # Once the stopped process is gone, logins work again.
+        later = "2030-01-01 00:00:40"
+        self.assertPam(self.w.login("alice", [oathtool(secret, later)], at=later), "PAM_SUCCESS")
+
+
+if __name__ == "__main__":
+    main()
