@@ -286,6 +286,10 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 	case ENROLL_RATE_LIMITED:
 		fprintf(stderr, "mfa-setup: no code was sent; nothing was changed\n");
 		break;
+	case ENROLL_NO_ADDRESS:
+		fprintf(stderr, "mfa-setup: your email address cannot be set up here; ask your "
+			"administrator to set it with mfactl\n");
+		break;
 	case ENROLL_CONV_ERROR:
 		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
 		break;
@@ -304,6 +308,7 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 	       eo == ENROLL_FAILED ? "not-confirmed" : eo == ENROLL_CHANGED ?
 	       "enrolled-meanwhile" : eo == ENROLL_CONV_ERROR ? "conversation" :
 	       eo == ENROLL_RATE_LIMITED ? "enroll-mail-limit" :
+	       eo == ENROLL_NO_ADDRESS ? "no-address" :
 	       eo == ENROLL_MAIL_ERROR ? "mail" : "error");
 }
 

@@ -90,8 +90,7 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
 	if (r == 0)
 		r = store_email_code(st, &ctx->cfg, user, addr, code,
-				     force ? EMAIL_CODE_ADMIN_REPLACE : EMAIL_CODE_ADMIN, time(NULL),
-				     &err);
+				     force, time(NULL), &err);
 	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);

@@ -200,24 +200,23 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
 	return -1;
 }
 
-/* The address for the codes.  Where the organisation has a template, the
- * user is never asked: an administrator's address on record (mfactl enroll
- * --address) or else the template's, so that a password alone cannot name
- * another.  Without one (or for a name the template cannot make an address
- * of), the user types it, and the unverified one on record is offered. */
+/* The address for the codes.  An administrator's address on record
+ * (mfactl enroll --address) is used as it is, and where the organisation
+ * has a template, its address: the user is never asked, so that a password
+ * alone cannot name another (-3 for a name the template makes no address
+ * of).  Without either, the user types it, and the unverified one on
+ * record is offered.  -1: the conversation failed; -2: no valid answer. */
 static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 			  const struct mfa_record *rec, char *out, size_t len)
 {
 	const char *offered = rec->email.address;
 
-	if (req->cfg->email.address_template != NULL) {
-		if (rec->email.by_admin && strlen(offered) < len) {
-			memcpy(out, offered, strlen(offered) + 1);
-			return 0;
-		}
-		if (email_address_from_template(req->cfg, req->user, out, len) == 0)
-			return 0;
+	if (rec->email.by_admin && strlen(offered) < len) {
+		memcpy(out, offered, strlen(offered) + 1);
+		return 0;
 	}
+	if (req->cfg->email.address_template != NULL)
+		return email_address_from_template(req->cfg, req->user, out, len) == 0 ? 0 : -3;
 	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
 		char *answer = NULL, *a;
 		int r;
@@ -255,7 +254,7 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 					    struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
-	struct email_enroll_undo undo;
+	struct email_code_undo undo;
 	char code[EMAIL_CODE_DIGITS_MAX + 1];
 	long wait;
 	int r;
@@ -264,18 +263,19 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 		mfa_error_set(err, "cannot get random bytes");
 		return ENROLL_ERROR;
 	}
-	r = email_enroll_reserve(req->st, cfg, req->user, req->basis, address, code, now,
-				 &undo, &wait, err);
+	r = email_code_reserve(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address,
+			       code, now, &undo, &wait, err);
 	if (r == 0) {
 		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
 		if (r < 0) {
 			struct mfa_error undo_err = { "" };
 
 			r = -EIO;
-			(void)email_enroll_undo(req->st, req->user, &undo, &undo_err);
+			(void)email_code_undo(req->st, req->user, &undo, &undo_err);
 		}
 	}
 	secure_wipe(code, sizeof(code));
+	secure_wipe(&undo, sizeof(undo));
 	if (r == -EAGAIN && wait <= (long)cfg->email.resend_after)
 		(void)pam_error(pamh, "A code was sent moments ago; wait %ld seconds and "
 				"log in again.", wait);
@@ -311,7 +311,8 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	}
 	r = choose_address(pamh, req, &rec, address, sizeof(address));
 	if (r < 0) {
-		*outcome = r == -1 ? ENROLL_CONV_ERROR : ENROLL_FAILED;
+		*outcome = r == -1 ? ENROLL_CONV_ERROR : r == -3 ? ENROLL_NO_ADDRESS :
+			   ENROLL_FAILED;
 		goto out;
 	}
 	email_mask(address, masked, sizeof(masked));

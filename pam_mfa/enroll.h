@@ -21,6 +21,7 @@ enum enroll_outcome {
 	ENROLL_CONV_ERROR,	/* the conversation failed; nothing saved */
 	ENROLL_CHANGED,		/* the factors changed meanwhile; nothing saved */
 	ENROLL_RATE_LIMITED,	/* too many codes sent lately; nothing sent */
+	ENROLL_NO_ADDRESS,	/* the template makes no address of the name */
 	ENROLL_ERROR,		/* err says why (the store, random bytes); nothing saved */
 	ENROLL_MAIL_ERROR,	/* the code could not be sent; err says why */
 };

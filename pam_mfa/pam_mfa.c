@@ -188,19 +188,43 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	return OUT_STORE_ERR;
 }
 
-/* Sends a fresh login code and records it as the pending one.  Sending
- * comes first: a server that is down changes nothing and counts nothing. */
-static enum outcome send_login_code(struct login *l, struct store *st, const char *address)
+/* Sends a fresh login code to the verified address.  It is recorded first,
+ * under the lock, so that logins racing each other cannot mail more than
+ * one code per email.resend_after: *wait > 0 says how long until another
+ * may go, and nothing was sent.  A server that is down leaves the record
+ * as it was and counts nothing. */
+static enum outcome send_login_code(struct login *l, struct store *st, const char *address,
+				    long *wait)
 {
 	struct mfa_error err = { "" };
+	struct email_code_undo undo;
 	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
 	int r;
 
+	*wait = 0;
 	if (email_code_new(l->cfg.email.code_digits, code) < 0)
 		return OUT_STORE_ERR;
-	r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
-	if (r < 0) {
-		secure_wipe(code, sizeof(code));
+	r = email_code_reserve(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, code,
+			       time(NULL), &undo, wait, &err);
+	if (r == 0) {
+		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost,
+				&err);
+		if (r < 0) {
+			struct mfa_error undo_err = { "" };
+
+			(void)email_code_undo(st, l->user, &undo, &undo_err);
+			r = -EIO;
+		}
+	} else if (r == -EAGAIN) {
+		r = 0;
+	}
+	secure_wipe(code, sizeof(code));
+	secure_wipe(&undo, sizeof(undo));
+	if (r == -ESTALE) {
+		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
+		return OUT_BAD_CODE;
+	}
+	if (r == -EIO) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		log_outcome(l, LOG_ERR, "error", "reason=mail");
 		tell_user(l, l->has_totp ?
@@ -209,38 +233,15 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 			  "Could not send the code: try again later or contact your administrator.");
 		return OUT_MAIL_ERR;
 	}
-	r = store_email_code(st, &l->cfg, l->user, address, code, EMAIL_CODE_LOGIN, time(NULL),
-			     &err);
-	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		log_outcome(l, LOG_ERR, "error", "reason=store-write");
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
 	email_mask(address, masked, sizeof(masked));
-	if (!l->silent)
+	if (*wait == 0 && !l->silent)
 		(void)pam_info(l->pamh, "A code was sent to %s.", masked);
 	return OUT_SUCCESS;
-}
-
-/* The one answer to a decision whose basis changed while the user was
- * asked: nothing was saved, log in again. */
-static enum outcome changed_meanwhile(struct login *l)
-{
-	tell_user(l, "Your account's second factor changed while you were setting it up; "
-		     "nothing was saved. Log in again.");
-	log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
-	return OUT_BAD_CODE;
-}
-
-/* Seconds until a new code may be sent; 0: now. */
-static long resend_wait(const struct login *l, const struct mfa_record *rec, time_t now)
-{
-	int64_t since = (int64_t)now - rec->email.code_sent;
-
-	if (!rec->email.code_pending || since < 0 || since >= (int64_t)l->cfg.email.resend_after)
-		return 0;
-	return (long)((int64_t)l->cfg.email.resend_after - since);
 }
 
 /* Login by email: a code to the verified address, "resend" for another
@@ -265,18 +266,14 @@ static enum outcome email_login(struct login *l, struct store *st)
 		return r < 0 ? OUT_STORE_ERR : OUT_BAD_CODE;
 	}
 	memcpy(address, rec.email.address, sizeof(address));
-	email_mask(address, masked, sizeof(masked));
-	wait = resend_wait(l, &rec, time(NULL));
-	/* A code sent moments ago is still the one to use: no mail bombing. */
-	if (wait > 0 && (int64_t)time(NULL) < rec.email.code_expires) {
-		if (!l->silent)
-			(void)pam_info(l->pamh, "A code was sent to %s less than %u seconds "
-				       "ago: use it.", masked, l->cfg.email.resend_after);
-	} else if ((o = send_login_code(l, st, address)) != OUT_SUCCESS) {
-		record_wipe(&rec);
-		return o;
-	}
 	record_wipe(&rec);
+	email_mask(address, masked, sizeof(masked));
+	if ((o = send_login_code(l, st, address, &wait)) != OUT_SUCCESS)
+		return o;
+	/* A code sent moments ago is still the one to use: no mail bombing. */
+	if (wait > 0 && !l->silent)
+		(void)pam_info(l->pamh, "A code was sent to %s less than %u seconds "
+			       "ago: use it.", masked, l->cfg.email.resend_after);
 	for (int round = 0; round < 5; round++) {
 		char code[CODE_INPUT_MAX + 1];
 		char *answer = NULL;
@@ -289,27 +286,19 @@ static enum outcome email_login(struct login *l, struct store *st)
 		}
 		if (answer_is(answer, "resend")) {
 			secure_free_string(answer);
-			if (store_load(st, l->user, &rec, &err) < 0) {
-				pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-				log_outcome(l, LOG_ERR, "error", "reason=store");
-				return OUT_STORE_ERR;
-			}
-			wait = resend_wait(l, &rec, time(NULL));
-			record_wipe(&rec);
+			if ((o = send_login_code(l, st, address, &wait)) != OUT_SUCCESS)
+				return o;
 			if (wait > 0) {
 				tell_user(l, "A new code can be sent only a little later.");
 				if (!l->silent)
 					(void)pam_info(l->pamh, "Wait %ld more seconds, or use the "
 						       "code already sent.", wait);
-				continue;
 			}
-			if ((o = send_login_code(l, st, address)) != OUT_SUCCESS)
-				return o;
 			continue;
 		}
 		code_from_answer(answer, code);
 		secure_free_string(answer);
-		r = verify_email_code(st, &l->cfg, l->user, code, false, address, time(NULL),
+		r = verify_email_code(st, &l->cfg, l->user, code, NULL, address, time(NULL),
 				      l->service, l->rhost, &res, &err);
 		secure_wipe(code, sizeof(code));
 		if (r < 0)
@@ -353,6 +342,16 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	}
 	secure_wipe(code, sizeof(code));
 	return code_result(l, &res, &err);
+}
+
+/* The one answer to a decision whose basis changed while the user was
+ * asked: nothing was saved, log in again. */
+static enum outcome changed_meanwhile(struct login *l)
+{
+	tell_user(l, "Your account's second factor changed while you were setting it up; "
+		     "nothing was saved. Log in again.");
+	log_outcome(l, LOG_NOTICE, "failure", "reason=enrolled-meanwhile");
+	return OUT_BAD_CODE;
 }
 
 /* A skip, answered at the offer or by a conversation that could not show
@@ -470,6 +469,11 @@ static enum outcome enroll(struct login *l, struct store *st)
 	case ENROLL_RATE_LIMITED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=enroll-mail-limit");
 		return OUT_BAD_CODE;
+	case ENROLL_NO_ADDRESS:
+		tell_user(l, "Your email address cannot be set up at login. Ask your "
+			     "administrator to set it with mfactl.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=no-address");
+		return OUT_DENIED;
 	case ENROLL_CONV_ERROR:
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 		return OUT_CONV_ERR;
@@ -656,8 +660,17 @@ static enum outcome authenticate(struct login *l)
 	} else {
 		l->account_known = true;	/* a record stands for the account */
 	}
-	/* A factor counts only where the policy allows its method. */
+	/* A factor counts only where the policy allows its method.  Factors
+	 * the policy does not accept are not a reason to offer enrollment:
+	 * the password alone must not add one beside them. */
 	usable = record_methods(&rec) & l->policy.methods;
+	if (usable == 0 && record_methods(&rec) != 0) {
+		tell_user(l, "Your account's second factor is not one this system accepts for "
+			     "you. Set up another with mfa-setup, or contact your administrator.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=factor-not-allowed");
+		o = OUT_DENIED;
+		goto out;
+	}
 	if (usable == 0) {
 		record_factors_take(&rec, &l->basis);
 		o = not_enrolled(l, st, &rec);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -867,10 +868,12 @@ int store_load(struct store *st, const char *user, struct mfa_record *rec,
 
 /* flock() with a bound: polled, not blocking, since a module must not use
  * alarm() or signals of its host.  The first try costs what a plain flock()
- * does; a waiter backs off from 1 to 16 ms.  0 or -errno (-ETIMEDOUT). */
+ * does; a waiter then tries every 1 to 2 ms, the pause jittered so that
+ * waiters do not move in step and none is starved for long.  0 or -errno
+ * (-ETIMEDOUT). */
 static int lock_within(int fd, unsigned seconds)
 {
-	struct timespec start, now, pause = { 0, 1000000 };
+	struct timespec start, now, pause = { 0, 0 };
 
 	if (clock_gettime(CLOCK_MONOTONIC, &start) < 0)
 		return -errno;
@@ -887,10 +890,34 @@ static int lock_within(int fd, unsigned seconds)
 		    (now.tv_sec - start.tv_sec == (time_t)seconds &&
 		     now.tv_nsec >= start.tv_nsec))
 			return -ETIMEDOUT;
+		pause.tv_nsec = 1000000 + now.tv_nsec % 1000000;
 		(void)nanosleep(&pause, NULL);
-		if (pause.tv_nsec < 16000000)
-			pause.tv_nsec *= 2;
 	}
+}
+
+/* The process holding the flock on fd's file, from /proc/locks, for the
+ * message of a lock that was held too long; 0 if it cannot be told. */
+static long lock_holder(int fd)
+{
+	char line[256];
+	struct stat sb;
+	long pid = 0;
+	FILE *f;
+
+	if (fstat(fd, &sb) < 0 || (f = fopen("/proc/locks", "re")) == NULL)
+		return 0;
+	while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned maj, min;
+		unsigned long ino;
+		long who;
+
+		if (sscanf(line, "%*d: FLOCK %*s WRITE %ld %x:%x:%lu", &who, &maj, &min,
+			   &ino) == 4 && ino == (unsigned long)sb.st_ino &&
+		    maj == major(sb.st_dev) && min == minor(sb.st_dev))
+			pid = who;
+	}
+	fclose(f);
+	return pid;
 }
 
 int store_lock(struct store *st, const char *user, struct store_txn **txn,
@@ -918,9 +945,11 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 		}
 		r = lock_within(fd, STORE_LOCK_WAIT_SECONDS);
 		if (r == -ETIMEDOUT) {
+			long holder = lock_holder(fd);
+
 			mfa_error_set(err, "%s/%s: still locked by another process after %d "
-				      "seconds (one stopped while it updated the record?)",
-				      st->path, lockname, STORE_LOCK_WAIT_SECONDS);
+				      "seconds (pid %ld, stopped while it updated the record?)",
+				      st->path, lockname, STORE_LOCK_WAIT_SECONDS, holder);
 			close(fd);
 			return r;
 		}

@@ -163,10 +163,9 @@ static void set_unverified_address(struct mfa_email *e, const char *address, boo
 }
 
 int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		     const char *address, const char *code, enum email_code_use use,
-		     time_t now, struct mfa_error *err)
+		     const char *address, const char *code, bool replace, time_t now,
+		     struct mfa_error *err)
 {
-	bool enrolling = use != EMAIL_CODE_LOGIN;
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
 	struct mfa_email *e = &rec.email;
@@ -176,17 +175,16 @@ int store_email_code(struct store *st, const struct mfa_config *cfg, const char 
 	r = store_begin(st, user, &txn, &rec, &exists, err);
 	if (r < 0)
 		return r;
-	if (use == EMAIL_CODE_ADMIN_REPLACE && e->verified) {
+	if (replace && e->verified) {
 		e->verified = false;
 		e->enrolled_at = 0;
 	}
-	if (enrolling ? e->verified : !e->verified || strcmp(e->address, address) != 0) {
+	if (e->verified) {
 		mfa_error_set(err, "the user's email address changed meanwhile");
 		r = -ESTALE;
 		goto out;
 	}
-	if (enrolling)
-		set_unverified_address(e, address, true);
+	set_unverified_address(e, address, true);
 	r = set_pending_code(e, cfg, code, now, err);
 	if (r == 0)
 		r = store_commit(txn, &rec, err);
@@ -199,15 +197,39 @@ out:
 /* A day, for the count of enrollment mails. */
 #define ENROLL_MAIL_DAY 86400
 
-int email_enroll_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
-			 const struct record_factors *basis, const char *address,
-			 const char *code, time_t now, struct email_enroll_undo *undo,
-			 long *wait, struct mfa_error *err)
+/* Seconds before another code may go out, by the limits of use; 0: now.
+ * Counts the day's enrollment mails afresh once a day has passed. */
+static long code_wait(const struct mfa_config *cfg, struct mfa_email *e,
+		      enum email_code_use use, int64_t t)
+{
+	int64_t since = t - e->code_sent;
+	bool recent = e->code_sent > 0 && since >= 0 &&
+		      since < (int64_t)cfg->email.resend_after;
+
+	if (use == EMAIL_CODE_LOGIN)
+		/* An expired code is no code: the user may have another. */
+		return recent && e->code_pending && t < e->code_expires ?
+		       (long)((int64_t)cfg->email.resend_after - since) : 0;
+	/* A clock set back starts the day afresh rather than never. */
+	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
+		e->enroll_mails = 0;
+		e->enroll_mails_since = t;
+	}
+	if (recent)
+		return (long)((int64_t)cfg->email.resend_after - since);
+	if (e->enroll_mails >= cfg->email.enroll_mails)
+		return (long)(e->enroll_mails_since + ENROLL_MAIL_DAY - t);
+	return 0;
+}
+
+int email_code_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
+		       enum email_code_use use, const struct record_factors *basis,
+		       const char *address, const char *code, time_t now,
+		       struct email_code_undo *undo, long *wait, struct mfa_error *err)
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
 	struct mfa_email *e = &rec.email;
-	int64_t t = (int64_t)now, since;
 	bool exists;
 	int r;
 
@@ -216,39 +238,32 @@ int email_enroll_reserve(struct store *st, const struct mfa_config *cfg, const c
 	r = store_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
 	if (r < 0)
 		return r;
-	if (e->verified) {
-		mfa_error_set(err, "the user's email address was verified meanwhile");
+	if (use == EMAIL_CODE_LOGIN ? !e->verified || strcmp(e->address, address) != 0 :
+	    e->verified) {
+		mfa_error_set(err, "the user's email address changed meanwhile");
 		r = -ESTALE;
 		goto out;
 	}
 	memcpy(&undo->before, e, sizeof(undo->before));
 	undo->record_existed = exists;
-	/* A clock set back starts the day afresh rather than never. */
-	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
-		e->enroll_mails = 0;
-		e->enroll_mails_since = t;
-	}
-	since = t - e->code_sent;
-	if (e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after)
-		*wait = (long)((int64_t)cfg->email.resend_after - since);
-	else if (e->enroll_mails >= cfg->email.enroll_mails)
-		*wait = (long)(e->enroll_mails_since + ENROLL_MAIL_DAY - t);
+	*wait = code_wait(cfg, e, use, (int64_t)now);
 	if (*wait > 0) {
-		mfa_error_set(err, "no more codes to prove an address for %ld seconds", *wait);
-		secure_wipe(undo, sizeof(*undo));
+		mfa_error_set(err, "no new code for %ld seconds", *wait);
 		r = -EAGAIN;
 		goto out;
 	}
-	set_unverified_address(e, address, false);
-	e->enroll_mails++;
+	if (use == EMAIL_CODE_ENROLL) {
+		set_unverified_address(e, address, false);
+		e->enroll_mails++;
+	}
 	r = set_pending_code(e, cfg, code, now, err);
 	if (r == 0) {
 		memcpy(undo->salt, e->code_salt, sizeof(undo->salt));
 		r = store_commit(txn, &rec, err);
 	}
+out:
 	if (r < 0)
 		secure_wipe(undo, sizeof(*undo));
-out:
 	store_end(txn);
 	record_wipe(&rec);
 	return r;
@@ -271,8 +286,8 @@ static bool record_empty(const struct mfa_record *rec)
 	return empty;
 }
 
-int email_enroll_undo(struct store *st, const char *user, struct email_enroll_undo *undo,
-		      struct mfa_error *err)
+int email_code_undo(struct store *st, const char *user, struct email_code_undo *undo,
+		    struct mfa_error *err)
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;

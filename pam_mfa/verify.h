@@ -47,45 +47,46 @@ int verify_email_code(struct store *st, const struct mfa_config *cfg, const char
 		      const char *address, time_t now, const char *service, const char *rhost,
 		      struct verify_result *res, struct mfa_error *err);
 
+/* Records a code just sent by an administrator (mfactl enroll) to address
+ * as the user's pending one (salted hash, expiry, time sent), replacing any
+ * other: the address becomes the unverified one on record, marked as the
+ * administrator's; with replace, a verified one gives way in the same
+ * write.  0 or -errno; -ESTALE if the user has a verified address (and not
+ * replace). */
+int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
+		     const char *address, const char *code, bool replace, time_t now,
+		     struct mfa_error *err);
+
 enum email_code_use {
-	EMAIL_CODE_LOGIN,	/* to the verified address */
-	EMAIL_CODE_ADMIN,	/* mfactl enroll: the administrator's address to prove */
-	EMAIL_CODE_ADMIN_REPLACE, /* mfactl enroll --force: replaces a verified address */
+	EMAIL_CODE_LOGIN,	/* a login code, to the verified address */
+	EMAIL_CODE_ENROLL,	/* the user proves an address (login, mfa-setup) */
 };
 
-/* Records a code just sent to address as the user's pending one (salted
- * hash, expiry, time sent), replacing any other.  For a login the address
- * must be the verified one; for an administrator's enrollment it becomes
- * the unverified address on record, marked as the administrator's (and for
- * EMAIL_CODE_ADMIN_REPLACE a verified one gives way, in the same write).
- * 0 or -errno; -ESTALE if the record changed so that the code no longer
- * applies. */
-int store_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		     const char *address, const char *code, enum email_code_use use,
-		     time_t now, struct mfa_error *err);
-
-/* What email_enroll_reserve() replaced, for email_enroll_undo(). */
-struct email_enroll_undo {
+/* What email_code_reserve() replaced, for email_code_undo(). */
+struct email_code_undo {
 	struct mfa_email before;
 	bool record_existed;
 	unsigned char salt[EMAIL_SALT_LEN];	/* the reserved code's */
 };
 
-/* A user proving an address (at login, in mfa-setup): records code as the
- * pending one for address before it is sent, so that the limits hold for
- * logins racing each other: no sooner than email.resend_after after the
- * last code, at most email.enroll_mails a day (-EAGAIN, *wait in seconds).
- * On basis, like every enrollment write (-ESTALE).  If the mail then cannot
- * be sent, email_enroll_undo() puts back what was there. */
-int email_enroll_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
-			 const struct record_factors *basis, const char *address,
-			 const char *code, time_t now, struct email_enroll_undo *undo,
-			 long *wait, struct mfa_error *err);
+/* Records code as the pending one for address before it is sent, so that
+ * the limits hold for logins racing each other, and replaces any other.
+ * A login code goes to the verified address (else -ESTALE), no sooner than
+ * email.resend_after after the last while that one has not expired.  To
+ * prove an address (basis: like every enrollment write, -ESTALE if the
+ * factors changed), no sooner than email.resend_after after the last code,
+ * and at most email.enroll_mails a day.  Past a limit: -EAGAIN, *wait in
+ * seconds.  If the mail then cannot be sent, email_code_undo() puts back
+ * what was there. */
+int email_code_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
+		       enum email_code_use use, const struct record_factors *basis,
+		       const char *address, const char *code, time_t now,
+		       struct email_code_undo *undo, long *wait, struct mfa_error *err);
 /* Undoes a reservation whose mail was not sent, if its code is still the
  * pending one; a record that only the reservation made is removed.  Wipes
  * undo. */
-int email_enroll_undo(struct store *st, const char *user, struct email_enroll_undo *undo,
-		      struct mfa_error *err);
+int email_code_undo(struct store *st, const char *user, struct email_code_undo *undo,
+		    struct mfa_error *err);
 
 /* The longest answer examined; anything longer is refused unread. */
 #define CODE_INPUT_MAX 64

@@ -24,7 +24,7 @@ meson setup "$BUILD-release" -Dwerror=true -Dbuildtype=release >/dev/null
 ninja -C "$BUILD-release" || status=1
 # mfa-setup is setuid, which valgrind cannot follow; its suite runs above.
 MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
-	--timeout-multiplier 3 pam-login pam-policy pam-email || status=$?
+	--timeout-multiplier 3 pam-login pam-policy pam-email pam-enroll-races || status=$?
 # The release module loads libcurl only to send mail (pam_mfa/meson.build):
 # that path through the real sshd, and the check that it is not linked.
 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \

@@ -25,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rec.totp.enrolled != again.totp.enrolled || rec.fail_count != again.fail_count ||
 	    rec.locked_until != again.locked_until || rec.email.verified != again.email.verified ||
+	    rec.email.by_admin != again.email.by_admin ||
+	    rec.email.enroll_mails != again.email.enroll_mails ||
+	    rec.email.enroll_mails_since != again.email.enroll_mails_since ||
 	    memcmp(rec.totp.secret, again.totp.secret, sizeof(rec.totp.secret)) != 0)
 		abort();
 	record_wipe(&rec);

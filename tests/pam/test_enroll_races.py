@@ -215,6 +215,105 @@ class Template(EmailTest):
                          ("bob.private@example.net", "1", "1"))
 
 
+class AdminAddressNoTemplate(EmailTest):
+    def test_admin_address_cannot_be_replaced(self):
+        # No template: an address the admin set is still used as it is,
+        # once its code has expired too (a new code goes to it).
+        proc = self.w.mfactl("enroll", "bob", "--method", "email", "--address",
+                             "bob.private@example.net", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        prompts = []
+
+        def respond(prompt, transcript):
+            prompts.append(prompt)
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return ATTACKER
+            return self.last_code()
+
+        res = self.w.login_interactive("bob", respond, at="2030-01-01 01:00:00")
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertFalse([p for p in prompts if p.startswith(ADDRESS)], prompts)
+        self.assertEqual(mails_to(self, ATTACKER), [])
+        self.assertEqual(self.w.record("bob")["email.address"], "bob.private@example.net")
+
+
+class TemplateMakesNoAddress(EmailTest):
+    email_extra = {"address": '"%u@corp.example.org"'}
+
+    def test_no_address_asked(self):
+        # "j..doe@corp.example.org" is no valid address: the user is not
+        # asked for another, an administrator sets it.
+        self.w.users.append("j..doe")
+        self.w._write_nss()
+        prompts = []
+
+        def respond(prompt, transcript):
+            prompts.append(prompt)
+            if prompt.startswith(OFFER):
+                return ""
+            if prompt.startswith(METHOD):
+                return "2"
+            if prompt.startswith(ADDRESS):
+                return ATTACKER
+            return self.last_code()
+
+        res = self.w.login_interactive("j..doe", respond)
+        self.assertPam(res, "PAM_PERM_DENIED")
+        self.assertIn("Ask your administrator to set it with mfactl", res.stdout)
+        self.assertTrue(any("reason=no-address" in l for l in res.log), res)
+        self.assertFalse([p for p in prompts if p.startswith(ADDRESS)], prompts)
+        self.assertEqual(self.messages(), [])
+
+
+class FactorNotAllowed(EmailTest):
+    def test_no_enrollment_beside_a_factor_the_policy_excludes(self):
+        secret = self.w.enroll("alice")
+        self.methods = '[ "email" ]'
+        self.configure()
+        res = self.w.login_interactive("alice", lambda p, t: ATTACKER if p.startswith(ADDRESS)
+                                       else "2" if p.startswith(METHOD) else "")
+        self.assertPam(res, "PAM_PERM_DENIED")
+        self.assertNotIn("prompt", res.stdout)
+        self.assertIn("mfa-setup", res.stdout)
+        self.assertTrue(any("outcome=denied reason=factor-not-allowed" in l for l in res.log), res)
+        rec = self.w.record("alice")
+        self.assertEqual((rec["totp.secret"], rec["email.address"]), (secret, ""))
+        self.assertEqual(self.messages(), [])
+
+
+class LoginCodeRace(EmailTest):
+    def test_racing_logins_send_one_login_code(self):
+        # A password holder answering "email" in four logins at once gets
+        # one mail to the user, not four: the code is booked under the lock.
+        self.enroll_email("alice", "alice@example.org")
+        self.w.enroll("alice")
+        before = len(self.messages())
+        n = 4
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def one(i):
+            def respond(prompt, transcript):
+                if prompt.startswith("Verification code"):
+                    barrier.wait(timeout=120)
+                    return "email"
+                return None
+            results[i] = self.w.login_interactive("alice", respond)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        self.assertEqual(len(self.messages()) - before, 1, [r.stdout for r in results])
+        self.assertEqual(sum("less than 30 seconds ago: use it" in r.stdout for r in results),
+                         n - 1)
+
+
 class MailLimit(EmailTest):
     email_extra = {"enroll_mails": "2"}
 
@@ -366,8 +465,8 @@ class StoppedLockHolder(WorldTest):
             res = self.w.login("alice", [oathtool(secret, T0)])
             waited = time.monotonic() - start
             self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
-            self.assertTrue(any("still locked by another process after 5 seconds" in l
-                                for l in res.log), res)
+            self.assertTrue(any("still locked by another process after 5 seconds (pid %d,"
+                                % holder.pid in l for l in res.log), res)
             self.assertGreaterEqual(waited, 5)
             self.assertLess(waited, 60 if VALGRIND else 20)
         finally:
