@@ -474,14 +474,18 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 				break;
 			}
 		endpwent();
-		qsort(names.names, names.len, sizeof(*names.names), cmp_names);
+		/* names.names is NULL until the first add, and qsort() and
+		 * bsearch() take no NULL array, not even one of no elements. */
 		sorted = names.len;
+		if (sorted > 0)
+			qsort(names.names, sorted, sizeof(*names.names), cmp_names);
 		if (walking)
 			pthread_join(walker, NULL);
 		/* Records of users outside the passwd database. */
 		for (size_t i = 0; i < walk.names.len && r != -ENOMEM; i++)
-			if (bsearch(walk.names.names[i].name, names.names, sorted,
-				    sizeof(*names.names), cmp_name_key) == NULL &&
+			if ((sorted == 0 ||
+			     bsearch(walk.names.names[i].name, names.names, sorted,
+				     sizeof(*names.names), cmp_name_key) == NULL) &&
 			    list_add(&names, walk.names.names[i].name, NULL) < 0)
 				r = -ENOMEM;
 		for (size_t i = 0; i < walk.names.len; i++)
