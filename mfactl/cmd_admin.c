@@ -64,7 +64,7 @@ static int do_reset(struct mfactl *ctx, const char *user)
 		printf("%s has no MFA state; nothing to reset.\n", user);
 		return EXIT_OK;
 	}
-	if (r < 0 || (r = store_lock(st, user, &txn, &err)) < 0) {
+	if (r < 0 || store_lock(st, user, &txn, &err) < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		store_close(st);
 		return EXIT_FAIL;
