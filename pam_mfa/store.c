@@ -1000,7 +1000,10 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 int store_begin(struct store *st, const char *user, struct store_txn **txn,
 		struct mfa_record *rec, bool *exists, struct mfa_error *err)
 {
-	struct store_txn *t;
+	/* store_lock() sets t whenever it returns 0.  NULL only for clang 14's
+	 * analyzer: it does not know that a failed openat() sets errno, so it
+	 * takes "return -errno" for a possible success. */
+	struct store_txn *t = NULL;
 	int r;
 
 	r = store_lock(st, user, &t, err);
