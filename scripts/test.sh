@@ -1,7 +1,8 @@
 #!/bin/sh
 # The second command of the README, and what CI runs: installs what is
 # needed, builds with warnings as errors under ASan and UBSan and runs the
-# whole suite, then builds optimised (warnings as errors again: -O2 and
+# whole suite; runs clang's static analyzer over everything (scan-build);
+# then builds optimised (warnings as errors again: -O2 and
 # _FORTIFY_SOURCE find what a debug build cannot) and runs the PAM-stack
 # suites once more under valgrind's memcheck; then mfactl under
 # ThreadSanitizer; last, the libFuzzer targets and the packages.
@@ -18,6 +19,14 @@ echo "== ASan/UBSan build, the whole suite"
 meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined -Dbuildtype=debug
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
+
+echo "== scan-build: clang 14's static analyzer over a clean build; any report fails"
+# Set up under scan-build too, so that meson takes its compiler wrapper
+# (CC) for every file; the tests are analysed with the rest.
+# The reports also go to $BUILD-scan/scan-build as HTML.
+rm -rf "$BUILD-scan"
+scan-build-14 -o "$BUILD-scan/scan-build" meson setup "$BUILD-scan" -Dbuildtype=debug >/dev/null
+scan-build-14 --status-bugs -o "$BUILD-scan/scan-build" ninja -C "$BUILD-scan" || status=1
 
 echo "== Release build; the PAM-stack suites under valgrind memcheck"
 meson setup "$BUILD-release" -Dwerror=true -Dbuildtype=release >/dev/null
