@@ -9,7 +9,7 @@ PACKAGES="build-essential pkg-config meson ninja-build
   python3 util-linux mandoc e2fsprogs zbar-tools librsvg2-bin
   libcurl4-openssl-dev libssl-dev python3-aiosmtpd openssl
   openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind clang-14
-  clang-tools-14 gcovr
+  clang-tools-14 gcovr clang-format-14
   rpm git bash-completion
   debhelper dpkg-dev fakeroot lintian debconf passwd"
 
