@@ -51,14 +51,15 @@
 
 /* ---- the controlled clock ------------------------------------------- */
 
-static int64_t clock_offset;	/* seconds added to the real wall clock */
+static int64_t clock_offset; /* seconds added to the real wall clock */
 static int (*real_clock_gettime)(clockid_t, struct timespec *);
-static bool drop_syslog;	/* LOGINBENCH_NO_SYSLOG=1: for profiling only */
+static bool drop_syslog; /* LOGINBENCH_NO_SYSLOG=1: for profiling only */
 static void (*real_vsyslog)(int, const char *, va_list);
 
 __attribute__((constructor)) static void resolve_real(void)
 {
-	real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	real_clock_gettime =
+		(int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
 	real_vsyslog = (void (*)(int, const char *, va_list))dlsym(RTLD_NEXT, "vsyslog");
 	drop_syslog = getenv("LOGINBENCH_NO_SYSLOG") != NULL;
 }
@@ -178,7 +179,8 @@ int fsync(int fd)
 	int r = sc_no_fsync ? 0 : real_fsync(fd);
 
 	if (sc_timing)
-		sc_note(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? SC_FSYNC_DIR : SC_FSYNC_FILE, t0);
+		sc_note(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? SC_FSYNC_DIR : SC_FSYNC_FILE,
+			t0);
 	return r;
 }
 
@@ -259,8 +261,9 @@ static void sc_print(size_t logins)
 	for (int i = 0; i < SC_COUNT; i++)
 		if (sc_calls[i] && sc_per_login[i] != NULL) {
 			qsort(sc_per_login[i], logins, sizeof(double), cmp_double);
-			printf(" %s_us=%.1f %s_calls=%.2f", sc_names[i], sc_per_login[i][logins / 2],
-			       sc_names[i], (double)sc_calls[i] / (double)logins);
+			printf(" %s_us=%.1f %s_calls=%.2f", sc_names[i],
+			       sc_per_login[i][logins / 2], sc_names[i],
+			       (double)sc_calls[i] / (double)logins);
 		}
 }
 
@@ -449,8 +452,8 @@ static void sha1_final(struct sha1 *c, unsigned char out[20])
 		out[i] = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
-static void hmac_sha1(const unsigned char *key, size_t klen, const unsigned char *msg,
-		      size_t mlen, unsigned char out[20])
+static void hmac_sha1(const unsigned char *key, size_t klen, const unsigned char *msg, size_t mlen,
+		      unsigned char out[20])
 {
 	unsigned char k[64] = { 0 }, pad[64], inner[20];
 	struct sha1 c;
@@ -512,11 +515,11 @@ static void base32_encode(const unsigned char *in, size_t n, char *out)
 
 /* ---- the clock file ---------------------------------------------------- */
 
-static const char *clock_file;	/* --clock; for alt, a prefix: FILE.SERVICE */
+static const char *clock_file; /* --clock; for alt, a prefix: FILE.SERVICE */
 static const char *clock_files[8];
 static size_t nclock_files;
-static time_t clock_latest;	/* the latest fake time a code was made for */
-static pid_t main_pid;		/* the process that saves the clock files */
+static time_t clock_latest; /* the latest fake time a code was made for */
+static pid_t main_pid;	    /* the process that saves the clock files */
 static void clock_save(void);
 
 /* Start in a step after every step used by earlier runs on this state (on
@@ -583,8 +586,7 @@ struct conv_data {
 	int prompts;
 };
 
-static int converse(int n, const struct pam_message **msg, struct pam_response **resp,
-		    void *data)
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	struct conv_data *cd = data;
 	struct pam_response *r = calloc((size_t)n, sizeof(*r));
@@ -611,8 +613,7 @@ struct target {
 	const char *confdir, *service;
 };
 
-static pam_handle_t *login_start(const struct target *t, const char *user,
-				 struct conv_data *cd)
+static pam_handle_t *login_start(const struct target *t, const char *user, struct conv_data *cd)
 {
 	struct pam_conv conv = { converse, cd };
 	pam_handle_t *pamh = NULL;
@@ -633,8 +634,7 @@ enum { PH_START, PH_AUTH, PH_END, PH_COUNT };
 
 /* Returns the PAM result; *us gets the wall time of the whole login, and
  * phase[], when not NULL, that of each phase. */
-static int login_phases(const struct target *t, const struct user *u, double *us,
-			double *phase)
+static int login_phases(const struct target *t, const struct user *u, double *us, double *phase)
 {
 	char code[DIGITS + 1];
 	struct conv_data cd = { code, 0 };
@@ -697,9 +697,9 @@ static void report(const char *mode, const char *label, size_t users, size_t n, 
 	printf("mode=%s label=%s users=%zu workers=%d logins=%zu ok=%zu fail=%zu "
 	       "median_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f "
 	       "cpu_us=%.1f wall_s=%.3f throughput=%.1f",
-	       mode, label, users, workers, n, ok, n - ok,
-	       pct(lat, n, 50), pct(lat, n, 99), sum / (double)n, lat[0], lat[n - 1],
-	       cpu_total / (double)n, wall_us / 1e6, (double)ok / (wall_us / 1e6));
+	       mode, label, users, workers, n, ok, n - ok, pct(lat, n, 50), pct(lat, n, 99),
+	       sum / (double)n, lat[0], lat[n - 1], cpu_total / (double)n, wall_us / 1e6,
+	       (double)ok / (wall_us / 1e6));
 	sc_print(n);
 	printf("\n");
 	fflush(stdout);
@@ -815,12 +815,12 @@ static int cmd_seq(struct run *run)
 		sc_login_end(i, run->logins);
 		if (r == PAM_SUCCESS)
 			ok++;
-		else if (i + 1 - ok <= 3)	/* the first three */
+		else if (i + 1 - ok <= 3) /* the first three */
 			fprintf(stderr, "loginbench: %s: login of %s: %s\n", run->label, u->name,
 				pam_strerror(NULL, r));
 	}
-	report("seq", run->label, run->u.n, run->logins, lat, ok,
-	       cpu_us(RUSAGE_SELF) - c0, mono_us() - t0, 1);
+	report("seq", run->label, run->u.n, run->logins, lat, ok, cpu_us(RUSAGE_SELF) - c0,
+	       mono_us() - t0, 1);
 	return ok == run->logins ? 0 : 1;
 }
 
@@ -831,8 +831,7 @@ static int cmd_seq(struct run *run)
  * them is no longer a ratio between two stretches of time. */
 #define ALT_MAX 4
 
-static void alt_pairs(const struct target *t, size_t k, double *const *lat, size_t n,
-		      size_t users)
+static void alt_pairs(const struct target *t, size_t k, double *const *lat, size_t n, size_t users)
 {
 	double *d = calloc(n, sizeof(*d));
 
@@ -889,19 +888,21 @@ static int cmd_alt(struct run *run, const char *const *services, size_t k)
 			wall[j] += lat[j][i];
 			if (r == PAM_SUCCESS)
 				ok[j]++;
-			else if (i + 1 - ok[j] <= 3)	/* the first three */
+			else if (i + 1 - ok[j] <= 3) /* the first three */
 				fprintf(stderr, "loginbench: alt: %s: login of %s: %s\n",
 					t[j].service, u->name, pam_strerror(NULL, r));
 		}
 	}
-	alt_pairs(t, k, lat, run->logins, run->u.n);	/* before report() sorts */
+	alt_pairs(t, k, lat, run->logins, run->u.n); /* before report() sorts */
 	for (size_t j = 0; j < k; j++) {
-		report("alt", t[j].service, run->u.n, run->logins, lat[j], ok[j], cpu[j], wall[j], 1);
+		report("alt", t[j].service, run->u.n, run->logins, lat[j], ok[j], cpu[j], wall[j],
+		       1);
 		printf("mode=altphase label=%s users=%zu logins=%zu", t[j].service, run->u.n,
 		       run->logins);
 		for (int p = 0; p < PH_COUNT; p++) {
 			qsort(ph[j][p], run->logins, sizeof(double), cmp_double);
-			printf(" %s_median_us=%.1f", phase_names[p], pct(ph[j][p], run->logins, 50));
+			printf(" %s_median_us=%.1f", phase_names[p],
+			       pct(ph[j][p], run->logins, 50));
 			free(ph[j][p]);
 		}
 		printf("\n");
@@ -920,8 +921,8 @@ struct shared {
 
 static struct shared *shared_map(size_t nlat)
 {
-	void *p = mmap(NULL, sizeof(struct shared) + nlat * sizeof(double),
-		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, sizeof(struct shared) + nlat * sizeof(double), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
@@ -954,8 +955,8 @@ static int cmd_par(struct run *run)
 	warm_up(run, &cursor, &run->t, 1);
 	base = cursor;
 	if (base + run->logins > run->u.n)
-		die("par needs distinct users: %zu + %zu logins > %zu users", base,
-		    run->logins, run->u.n);
+		die("par needs distinct users: %zu + %zu logins > %zu users", base, run->logins,
+		    run->u.n);
 	if (pipe(go) < 0)
 		die("pipe: %s", strerror(errno));
 	for (int w = 0; w < run->workers; w++) {
@@ -977,7 +978,7 @@ static int cmd_par(struct run *run)
 
 				if (r == PAM_SUCCESS)
 					sh->ok[w]++;
-				else if (failed++ == 0)	/* the first of each worker */
+				else if (failed++ == 0) /* the first of each worker */
 					fprintf(stderr, "loginbench: %s: login of %s: %s\n",
 						run->label, u->name, pam_strerror(NULL, r));
 			}
@@ -1062,8 +1063,10 @@ static int cmd_race(struct run *run)
 		(void)snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts), "%s%d",
 			       round ? "," : "", wins);
 		if (other)
-			fprintf(stderr, "loginbench: %s: round %d: %d results neither success "
-				"nor PAM_AUTH_ERR\n", run->label, round, other);
+			fprintf(stderr,
+				"loginbench: %s: round %d: %d results neither success "
+				"nor PAM_AUTH_ERR\n",
+				run->label, round, other);
 	}
 	printf("mode=race label=%s users=%zu workers=%d rounds=%d successes=%s result=%s\n",
 	       run->label, run->u.n, run->workers, run->rounds, counts, pass ? "PASS" : "FAIL");
@@ -1113,8 +1116,8 @@ static int cmd_nss(struct run *run)
 			ok++;
 		lat[i] = mono_us() - s;
 	}
-	report("nss", run->label, run->u.n, run->logins, lat, ok,
-	       cpu_us(RUSAGE_SELF) - c0, mono_us() - t0, 1);
+	report("nss", run->label, run->u.n, run->logins, lat, ok, cpu_us(RUSAGE_SELF) - c0,
+	       mono_us() - t0, 1);
 	return 0;
 }
 
@@ -1209,7 +1212,8 @@ int main(int argc, char **argv)
 
 		if (list == NULL)
 			usage();
-		for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
+		for (char *s = strtok_r(list, ",", &save); s != NULL;
+		     s = strtok_r(NULL, ",", &save)) {
 			if (k == ALT_MAX)
 				die("alt: at most %d services", ALT_MAX);
 			/* The same state twice would see its own codes as replays. */

@@ -34,7 +34,7 @@
 #define MFA_SETUP_CONFIG PAM_MFA_DEFAULT_CONFIG
 #endif
 #ifndef MFA_SETUP_PAM_CONFDIR
-#define MFA_SETUP_PAM_CONFDIR NULL	/* libpam's own: /etc/pam.d */
+#define MFA_SETUP_PAM_CONFDIR NULL /* libpam's own: /etc/pam.d */
 #endif
 #define SERVICE "mfa-setup"
 #define ANSWER_MAX 1024
@@ -43,14 +43,13 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: mfa-setup            set up your second factor (after a skip)\n"
-		"       mfa-setup --replace  replace your authenticator app\n"
-		"       mfa-setup --status   show your own MFA status\n"
-		"       mfa-setup --help | --version\n"
-		"\n"
-		"Acts only on your own account and asks for your password first;\n"
-		"--replace also asks for a code from your current app.  See mfa-setup(1).\n");
+	fprintf(out, "usage: mfa-setup            set up your second factor (after a skip)\n"
+		     "       mfa-setup --replace  replace your authenticator app\n"
+		     "       mfa-setup --status   show your own MFA status\n"
+		     "       mfa-setup --help | --version\n"
+		     "\n"
+		     "Acts only on your own account and asks for your password first;\n"
+		     "--replace also asks for a code from your current app.  See mfa-setup(1).\n");
 }
 
 /* Reads one answer; with echo off on a terminal.  NULL at end of input or
@@ -84,8 +83,7 @@ static char *read_answer(bool echo)
 	return line;
 }
 
-static int converse(int n, const struct pam_message **msg, struct pam_response **resp,
-		    void *data)
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	struct pam_response *r = calloc((size_t)n, sizeof(*r));
 
@@ -105,11 +103,8 @@ static int converse(int n, const struct pam_message **msg, struct pam_response *
 			fflush(stdout);
 			fprintf(stderr, "%s\n", msg[i]->msg);
 			break;
-		case PAM_TEXT_INFO:
-			printf("%s\n", msg[i]->msg);
-			break;
-		default:
-			goto fail;
+		case PAM_TEXT_INFO: printf("%s\n", msg[i]->msg); break;
+		default: goto fail;
 		}
 	}
 	fflush(stdout);
@@ -136,7 +131,9 @@ static void print_status(const struct setup *s, const struct mfa_record *rec)
 	printf("policy:   %s\n", policy_name(s->policy.policy));
 	printf("enrolled: %s%s%s\n", rec->totp.enrolled ? "authenticator app" : "",
 	       rec->totp.enrolled && rec->email.verified ? ", " : "",
-	       rec->email.verified ? "email" : rec->totp.enrolled ? "" : "no");
+	       rec->email.verified ? "email" :
+	       rec->totp.enrolled  ? "" :
+				     "no");
 	if (rec->skip_since > 0 && !rec->totp.enrolled)
 		printf("skipped:  yes; run mfa-setup to set it up\n");
 	if (rec->totp.enrolled && lockout_active(rec, time(NULL)))
@@ -186,8 +183,8 @@ static int prove_current(struct setup *s)
 	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
-	if (verify_totp_code(s->st, &s->cfg, s->user, code, time(NULL), SERVICE, "",
-			     &res, &err) < 0)
+	if (verify_totp_code(s->st, &s->cfg, s->user, code, time(NULL), SERVICE, "", &res, &err) <
+	    0)
 		res.outcome = VERIFY_STORE_ERROR;
 	secure_wipe(code, sizeof(code));
 	if (res.outcome == VERIFY_OK)
@@ -196,11 +193,12 @@ static int prove_current(struct setup *s)
 		syslog(LOG_ERR, "%s", err.msg);
 	fprintf(stderr, "mfa-setup: %s\n",
 		res.outcome == VERIFY_LOCKED ? "too many wrong codes: your account is locked" :
-		res.outcome == VERIFY_STORE_ERROR ? "cannot check the code; contact your administrator" :
-		"that code is not right");
+		res.outcome == VERIFY_STORE_ERROR ?
+					       "cannot check the code; contact your administrator" :
+					       "that code is not right");
 	syslog(LOG_NOTICE, "user=%s action=replace outcome=failure reason=%s failures=%u%s",
-	       s->user, res.outcome == VERIFY_LOCKED ? "locked" : "current-code",
-	       res.fail_count, res.locked_now ? " locked=yes" : "");
+	       s->user, res.outcome == VERIFY_LOCKED ? "locked" : "current-code", res.fail_count,
+	       res.locked_now ? " locked=yes" : "");
 	return -1;
 }
 
@@ -214,20 +212,20 @@ static int plan(const struct setup *s, const struct mfa_record *rec, bool replac
 
 	if (replace && !rec->totp.enrolled) {
 		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
-			"mfa-setup without --replace\n");
+				"mfa-setup without --replace\n");
 		return -1;
 	}
 	if (!replace && rec->totp.enrolled &&
 	    (rec->email.verified || !(s->policy.methods & METHOD_EMAIL))) {
 		fprintf(stderr, "mfa-setup: your authenticator app is already set up; to "
-			"change it, run mfa-setup --replace\n");
+				"change it, run mfa-setup --replace\n");
 		return -1;
 	}
 	/* The same first-login trust as at login, closed by the same date. */
 	if (!replace && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
 	    (int64_t)time(NULL) > s->cfg.enroll_by) {
 		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
-			"yourself is over; contact your administrator\n");
+				"yourself is over; contact your administrator\n");
 		syslog(LOG_NOTICE, "user=%s action=enroll outcome=denied reason=enroll-deadline",
 		       s->user);
 		return -1;
@@ -236,7 +234,7 @@ static int plan(const struct setup *s, const struct mfa_record *rec, bool replac
 		/* Proving an email code here is not supported: ask for the app
 		 * at the next login instead, where the email code is asked. */
 		fprintf(stderr, "mfa-setup: you log in with email codes; to add an "
-			"authenticator app, ask your administrator\n");
+				"authenticator app, ask your administrator\n");
 		return -1;
 	}
 	*choices = replace ? METHOD_TOTP : s->policy.methods & ~have;
@@ -257,7 +255,8 @@ static int load(struct setup *s, struct mfa_record *rec)
 		record_init(rec, s->user);
 	} else if (r < 0) {
 		syslog(LOG_ERR, "%s", err.msg);
-		fprintf(stderr, "mfa-setup: cannot read your MFA state; contact your administrator\n");
+		fprintf(stderr,
+			"mfa-setup: cannot read your MFA state; contact your administrator\n");
 		return -1;
 	}
 	return 0;
@@ -272,7 +271,8 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 			printf("Your email address is set up. Logins can send a code to it.\n");
 		else
 			printf("Your authenticator app is set up%s. From now on, log in with "
-			       "a code from it.\n", replace ? " and the old one no longer works" : "");
+			       "a code from it.\n",
+			       replace ? " and the old one no longer works" : "");
 		syslog(LOG_NOTICE, "user=%s action=%s outcome=enrolled", s->user,
 		       replace ? "replace" : "enroll");
 		return;
@@ -281,14 +281,14 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 		break;
 	case ENROLL_CHANGED:
 		fprintf(stderr, "mfa-setup: your account's second factor changed while you were "
-			"setting it up; nothing was changed, run mfa-setup again\n");
+				"setting it up; nothing was changed, run mfa-setup again\n");
 		break;
 	case ENROLL_RATE_LIMITED:
 		fprintf(stderr, "mfa-setup: no code was sent; nothing was changed\n");
 		break;
 	case ENROLL_NO_ADDRESS:
 		fprintf(stderr, "mfa-setup: your email address cannot be set up here; ask your "
-			"administrator to set it with mfactl\n");
+				"administrator to set it with mfactl\n");
 		break;
 	case ENROLL_CONV_ERROR:
 		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
@@ -300,16 +300,18 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 	case ENROLL_MAIL_ERROR:
 		syslog(LOG_ERR, "%s", err->msg);
 		fprintf(stderr, "mfa-setup: could not send the code; try again later or "
-			"contact your administrator\n");
+				"contact your administrator\n");
 		break;
 	}
 	syslog(LOG_NOTICE, "user=%s action=%s outcome=failure reason=%s", s->user,
 	       replace ? "replace" : "enroll",
-	       eo == ENROLL_FAILED ? "not-confirmed" : eo == ENROLL_CHANGED ?
-	       "enrolled-meanwhile" : eo == ENROLL_CONV_ERROR ? "conversation" :
+	       eo == ENROLL_FAILED	 ? "not-confirmed" :
+	       eo == ENROLL_CHANGED	 ? "enrolled-meanwhile" :
+	       eo == ENROLL_CONV_ERROR	 ? "conversation" :
 	       eo == ENROLL_RATE_LIMITED ? "enroll-mail-limit" :
-	       eo == ENROLL_NO_ADDRESS ? "no-address" :
-	       eo == ENROLL_MAIL_ERROR ? "mail" : "error");
+	       eo == ENROLL_NO_ADDRESS	 ? "no-address" :
+	       eo == ENROLL_MAIL_ERROR	 ? "mail" :
+					   "error");
 }
 
 static int run(struct setup *s, bool replace, bool status_only)
@@ -327,7 +329,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 	if (config_load(MFA_SETUP_CONFIG, &s->cfg, &err) < 0) {
 		syslog(LOG_ERR, "configuration error: %s", err.msg);
 		fprintf(stderr, "mfa-setup: multi-factor authentication is not configured "
-			"correctly; contact your administrator\n");
+				"correctly; contact your administrator\n");
 		return EXIT_FAIL;
 	}
 	if (policy_for_user(&s->cfg, s->user, &s->policy, &err) < 0) {
@@ -340,7 +342,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 		/* A missing directory too: the module refuses every login then. */
 		syslog(LOG_ERR, "state store: %s", err.msg);
 		fprintf(stderr, "mfa-setup: cannot open the MFA state store; contact your "
-			"administrator\n");
+				"administrator\n");
 		return EXIT_FAIL;
 	}
 	if (load(s, &rec) < 0)
@@ -352,7 +354,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 	}
 	if (s->policy.policy == POLICY_EXEMPT) {
 		fprintf(stderr, "mfa-setup: your account is exempt from multi-factor "
-			"authentication: there is nothing to set up\n");
+				"authentication: there is nothing to set up\n");
 		goto out;
 	}
 	/* Said before the password is asked, so nobody types it for nothing. */
@@ -382,7 +384,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 		goto out;
 	}
 	if ((method == METHOD_TOTP ? enroll_totp_conversation(s->pamh, &req, &eo, &err) :
-	     enroll_email_conversation(s->pamh, &req, &eo, &err)) < 0)
+				     enroll_email_conversation(s->pamh, &req, &eo, &err)) < 0)
 		eo = ENROLL_ERROR;
 	report(s, eo, method, replace, &err);
 	if (eo == ENROLL_DONE)

@@ -12,8 +12,8 @@
 
 /* Runs fn on the user's record under its lock. */
 static int with_record(struct mfactl *ctx, const char *user,
-		       int (*fn)(struct store_txn *txn, struct mfa_record *rec,
-				 bool exists, struct mfa_error *err))
+		       int (*fn)(struct store_txn *txn, struct mfa_record *rec, bool exists,
+				 struct mfa_error *err))
 {
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
@@ -71,8 +71,9 @@ static int do_reset(struct mfactl *ctx, const char *user)
 	}
 	r = store_load(st, user, &rec, &load_err);
 	what = r == 0 && (rec.totp.enrolled || rec.email.verified) ?
-	       "the enrolled factors and all MFA state" :
-	       r == 0 || r == -ENOENT ? "all MFA state" : "an unreadable record";
+		       "the enrolled factors and all MFA state" :
+	       r == 0 || r == -ENOENT ? "all MFA state" :
+					"an unreadable record";
 	address[0] = '\0';
 	if (r == 0) {
 		if (rec.email.verified)
@@ -159,18 +160,16 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		switch (c) {
 		case 'm':
 			if (method_parse(optarg, &reset_method) < 0) {
-				fprintf(stderr, "mfactl reset: unknown method \"%s\" (available: "
-					"totp, email)\n", optarg);
+				fprintf(stderr,
+					"mfactl reset: unknown method \"%s\" (available: "
+					"totp, email)\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			only_one = true;
 			break;
-		case 'h':
-			fputs(reset_help, stdout);
-			return EXIT_OK;
-		default:
-			fputs(reset_help, stderr);
-			return EXIT_USAGE;
+		case 'h': fputs(reset_help, stdout); return EXIT_OK;
+		default: fputs(reset_help, stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
@@ -207,8 +206,8 @@ static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
 	r = store_commit(txn, rec, err);
 	if (r < 0)
 		return r;
-	printf("Unlocked %s (cleared %u failure%s); the enrollment is kept.\n",
-	       rec->user, failures, failures == 1 ? "" : "s");
+	printf("Unlocked %s (cleared %u failure%s); the enrollment is kept.\n", rec->user, failures,
+	       failures == 1 ? "" : "s");
 	mfactl_log_action("action=unlock user=%s failures=%u", rec->user, failures);
 	return 0;
 }
@@ -216,10 +215,12 @@ static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
 int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
 {
 	int status = EXIT_FAIL;
-	const char *user = mfactl_one_user_arg(argc, argv,
-		"usage: mfactl unlock USER\n"
-		"\n"
-		"Clears USER's failure count and lockout; the enrollment is kept.\n", false, &status);
+	const char *user =
+		mfactl_one_user_arg(argc, argv,
+				    "usage: mfactl unlock USER\n"
+				    "\n"
+				    "Clears USER's failure count and lockout; the enrollment is kept.\n",
+				    false, &status);
 
 	return user ? with_record(ctx, user, do_unlock) : status;
 }
@@ -247,16 +248,19 @@ static int check_entry(const char *name, enum store_entry kind, void *p)
 			record_wipe(&rec);
 		}
 		break;
-	case STORE_ENTRY_LOCK:
-		break;
+	case STORE_ENTRY_LOCK: break;
 	case STORE_ENTRY_TEMP:
 		/* Harmless: a write interrupted before its rename. */
-		fprintf(stderr, "mfactl check: note: %s is left from an interrupted "
-			"write and may be removed\n", shown);
+		fprintf(stderr,
+			"mfactl check: note: %s is left from an interrupted "
+			"write and may be removed\n",
+			shown);
 		break;
 	case STORE_ENTRY_OTHER:
-		fprintf(stderr, "mfactl check: \"%s\" does not belong in the state "
-			"directory\n", shown);
+		fprintf(stderr,
+			"mfactl check: \"%s\" does not belong in the state "
+			"directory\n",
+			shown);
 		w->stray++;
 		break;
 	}
@@ -297,14 +301,15 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 	for (size_t i = 0; i < ctx->cfg.n_rules; i++) {
 		const struct mfa_rule *rule = &ctx->cfg.rules[i];
 		int found = rule->kind == RULE_GROUP ? policy_group_exists(rule->name) :
-			    user_lookup(rule->name);
+						       user_lookup(rule->name);
 
 		if (found <= 0) {
 			fprintf(stderr, "mfactl check: %s:%u: rule %zu: %s \"%s\" %s\n",
 				ctx->config_path, rule->line, i + 1,
 				rule->kind == RULE_GROUP ? "group" : "user", rule->name,
-				found < 0 ? "cannot be looked up" : "does not exist, so the rule "
-				"matches nobody");
+				found < 0 ? "cannot be looked up" :
+					    "does not exist, so the rule "
+					    "matches nobody");
 			config_problems++;
 		}
 	}
@@ -322,8 +327,8 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (walk.bad > 0)
-		fprintf(stderr, "mfactl check: %u of %u records are unreadable\n",
-			walk.bad, walk.records);
+		fprintf(stderr, "mfactl check: %u of %u records are unreadable\n", walk.bad,
+			walk.records);
 	if (walk.bad > 0 || walk.stray > 0 || config_problems > 0)
 		return EXIT_FAIL;
 	printf("%s: OK (%u record%s)\n", ctx->cfg.state_dir, walk.records,

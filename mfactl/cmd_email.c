@@ -16,8 +16,8 @@
 /* Sets the user's email address: verified at once (--verified), or with a
  * code sent to it that the user types at the next login.  The code goes
  * out before anything is written, so a mail failure changes nothing. */
-int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address,
-			bool verified, bool force)
+int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address, bool verified,
+			bool force)
 {
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
@@ -30,15 +30,19 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 	record_init(&rec, NULL);
 	if (address != NULL) {
 		if (!email_address_valid(address)) {
-			fprintf(stderr, "mfactl enroll: \"%.80s\" is not an email address this "
+			fprintf(stderr,
+				"mfactl enroll: \"%.80s\" is not an email address this "
 				"system accepts (name@example.org: no spaces, quotes, commas or "
-				"line breaks)\n", address);
+				"line breaks)\n",
+				address);
 			return EXIT_FAIL;
 		}
 		(void)snprintf(addr, sizeof(addr), "%s", address);
 	} else if (email_address_from_template(&ctx->cfg, user, addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "mfactl enroll: no address: give --address, or set the "
-			"email.address template in %s\n", ctx->config_path);
+		fprintf(stderr,
+			"mfactl enroll: no address: give --address, or set the "
+			"email.address template in %s\n",
+			ctx->config_path);
 		return EXIT_USAGE;
 	}
 	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
@@ -51,8 +55,10 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 		goto out;
 	}
 	if (rec.email.verified && !force) {
-		fprintf(stderr, "mfactl enroll: %s already has email enrolled (%s); use "
-			"--force to replace it\n", user, rec.email.address);
+		fprintf(stderr,
+			"mfactl enroll: %s already has email enrolled (%s); use "
+			"--force to replace it\n",
+			user, rec.email.address);
 		goto out;
 	}
 	record_wipe(&rec);
@@ -73,8 +79,8 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 			fprintf(stderr, "mfactl: %s\n", err.msg);
 			goto out;
 		}
-		printf("Enrolled %s for email codes to %s (verified by the administrator).\n",
-		       user, addr);
+		printf("Enrolled %s for email codes to %s (verified by the administrator).\n", user,
+		       addr);
 		mfactl_log_action("action=enroll user=%s method=email verified=admin", user);
 		if (notify_enrolled(&ctx->cfg, addr, user, "email", "mfactl", "", &err) < 0)
 			fprintf(stderr, "mfactl: note: no confirmation email: %s\n", err.msg);
@@ -89,8 +95,7 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 	}
 	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
 	if (r == 0)
-		r = store_email_code(st, &ctx->cfg, user, addr, code,
-				     force, time(NULL), &err);
+		r = store_email_code(st, &ctx->cfg, user, addr, code, force, time(NULL), &err);
 	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
@@ -122,7 +127,8 @@ void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *addre
 	else if (email_address_from_template(&ctx->cfg, user, to, sizeof(to)) < 0)
 		return;
 	if (notify_reset(&ctx->cfg, to, user, method, &err) < 0)
-		fprintf(stderr, "mfactl: note: no email to %s about the reset: %s\n", user, err.msg);
+		fprintf(stderr, "mfactl: note: no email to %s about the reset: %s\n", user,
+			err.msg);
 	else
 		printf("Told %s by email at %s.\n", user, to);
 }
@@ -152,8 +158,10 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
 	if (ctx->cfg.email.smtp_url == NULL || ctx->cfg.email.from == NULL) {
-		fprintf(stderr, "mfactl send-setup: email is not configured (email.smtp_url, "
-			"email.from in %s)\n", ctx->config_path);
+		fprintf(stderr,
+			"mfactl send-setup: email is not configured (email.smtp_url, "
+			"email.from in %s)\n",
+			ctx->config_path);
 		return EXIT_FAIL;
 	}
 	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
@@ -161,7 +169,8 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (d.policy == POLICY_EXEMPT) {
-		fprintf(stderr, "mfactl send-setup: %s is exempt: there is nothing to set up\n", user);
+		fprintf(stderr, "mfactl send-setup: %s is exempt: there is nothing to set up\n",
+			user);
 		return EXIT_FAIL;
 	}
 	record_init(&rec, user);
@@ -172,13 +181,16 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 	known = notify_address(&ctx->cfg, &rec, user, to, sizeof(to));
 	if (record_methods(&rec) & d.methods) {
 		record_wipe(&rec);
-		fprintf(stderr, "mfactl send-setup: %s has already set up multi-factor "
-			"authentication\n", user);
+		fprintf(stderr,
+			"mfactl send-setup: %s has already set up multi-factor "
+			"authentication\n",
+			user);
 		return EXIT_FAIL;
 	}
 	record_wipe(&rec);
 	if (!known) {
-		fprintf(stderr, "mfactl send-setup: no address known for %s: set the "
+		fprintf(stderr,
+			"mfactl send-setup: no address known for %s: set the "
 			"email.address template, or mfactl enroll %s --method email --address ADDR\n",
 			user, user);
 		return EXIT_FAIL;

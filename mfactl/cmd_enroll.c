@@ -108,18 +108,16 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "totp") != 0 && strcmp(optarg, "email") != 0) {
-				fprintf(stderr, "mfactl enroll: unknown method \"%s\" (available: "
-					"totp, email)\n", optarg);
+				fprintf(stderr,
+					"mfactl enroll: unknown method \"%s\" (available: "
+					"totp, email)\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			email = strcmp(optarg, "email") == 0;
 			break;
-		case 'a':
-			address = optarg;
-			break;
-		case 'v':
-			verified = true;
-			break;
+		case 'a': address = optarg; break;
+		case 'v': verified = true; break;
 		case 'q':
 			if ((strncmp(optarg, "png:", 4) == 0 || strncmp(optarg, "svg:", 4) == 0) &&
 			    optarg[4] != '\0') {
@@ -127,19 +125,13 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 				style = QR_STYLE_NONE;
 			} else if (qr_style_parse(optarg, &style) < 0) {
 				fprintf(stderr, "mfactl enroll: --qr takes utf8, ansi, none, "
-					"png:FILE or svg:FILE\n");
+						"png:FILE or svg:FILE\n");
 				return EXIT_USAGE;
 			}
 			break;
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			enroll_usage(stdout);
-			return EXIT_OK;
-		default:
-			enroll_usage(stderr);
-			return EXIT_USAGE;
+		case 'f': force = true; break;
+		case 'h': enroll_usage(stdout); return EXIT_OK;
+		default: enroll_usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
@@ -155,8 +147,10 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_FAIL;
 	if (email) {
 		if (!(ctx->cfg.methods & METHOD_EMAIL) || ctx->cfg.email.smtp_url == NULL) {
-			fprintf(stderr, "mfactl enroll: the email method is not enabled in %s "
-				"(methods, email.smtp_url)\n", ctx->config_path);
+			fprintf(stderr,
+				"mfactl enroll: the email method is not enabled in %s "
+				"(methods, email.smtp_url)\n",
+				ctx->config_path);
 			return EXIT_FAIL;
 		}
 		return mfactl_enroll_email(ctx, user, address, verified, force);
@@ -168,8 +162,10 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (t->enrolled && !force) {
-		fprintf(stderr, "mfactl enroll: %s already has TOTP enrolled; "
-			"use --force to replace it\n", user);
+		fprintf(stderr,
+			"mfactl enroll: %s already has TOTP enrolled; "
+			"use --force to replace it\n",
+			user);
 		goto out;
 	}
 	replaced = t->enrolled;
@@ -187,8 +183,8 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	lockout_clear(&rec);
 	rec.skip_since = 0;
 	enroll_account_label(user, label, sizeof(label));
-	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params,
-		     uri, sizeof(uri)) < 0) {
+	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params, uri,
+		     sizeof(uri)) < 0) {
 		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");
 		goto out;
 	}
@@ -208,9 +204,9 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	mfactl_log_action("action=enroll user=%s method=totp%s", user,
 			  replaced ? " replaced=yes" : "");
 	base32_encode(t->secret, t->secret_len, b32);
-	printf("Enrolled %s for TOTP (%s, %u digits, %u-second period)%s.\n",
-	       user, totp_algorithm_name(t->params.algorithm), t->params.digits,
-	       t->params.period, replaced ? ", replacing the previous secret" : "");
+	printf("Enrolled %s for TOTP (%s, %u digits, %u-second period)%s.\n", user,
+	       totp_algorithm_name(t->params.algorithm), t->params.digits, t->params.period,
+	       replaced ? ", replacing the previous secret" : "");
 	if (style != QR_STYLE_NONE)
 		printf("Scan this QR code with an authenticator app:\n\n%s\n", qr);
 	if (image != NULL)

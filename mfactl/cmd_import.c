@@ -30,7 +30,7 @@
 
 struct name_set {
 	char **slots;
-	size_t size, used;	/* size: a power of two */
+	size_t size, used; /* size: a power of two */
 };
 
 struct importer {
@@ -40,7 +40,7 @@ struct importer {
 	const char *from;
 	bool force, dry_run;
 	time_t now;
-	struct name_set seen;	/* users imported or skipped by an earlier line */
+	struct name_set seen; /* users imported or skipped by an earlier line */
 	unsigned long imported, enrolled, hotp, repeated, not_totp, bad, failed;
 };
 
@@ -159,10 +159,11 @@ static FILE *open_import_file(const char *path, uid_t owner)
 		return NULL;
 	}
 	if ((sb.st_uid != 0 && sb.st_uid != owner) || (sb.st_mode & 022) != 0) {
-		fprintf(stderr, "mfactl import: %s: refusing a file that is owned by uid %u "
+		fprintf(stderr,
+			"mfactl import: %s: refusing a file that is owned by uid %u "
 			"or writable by group or others (mode %04o): whoever can write it "
-			"chooses the secrets\n", path, (unsigned)sb.st_uid,
-			(unsigned)(sb.st_mode & 07777));
+			"chooses the secrets\n",
+			path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 		close(fd);
 		return NULL;
 	}
@@ -185,7 +186,7 @@ static void import_totp(struct importer *im, unsigned long line, const char *use
 	int r;
 
 	record_init(&rec, NULL);
-	if (im->st == NULL)	/* a dry run and no state directory yet */
+	if (im->st == NULL) /* a dry run and no state directory yet */
 		r = -ENOENT;
 	else if (im->dry_run)
 		r = store_load(im->st, user, &rec, &err);
@@ -197,8 +198,7 @@ static void import_totp(struct importer *im, unsigned long line, const char *use
 		goto out;
 	}
 	if (rec.totp.enrolled && !im->force) {
-		report(im, line, "%s: skipped: already enrolled for TOTP (--force replaces)",
-		       user);
+		report(im, line, "%s: skipped: already enrolled for TOTP (--force replaces)", user);
 		im->enrolled++;
 		goto out;
 	}
@@ -333,8 +333,10 @@ static void import_oath_line(struct importer *im, unsigned long line, char *text
 	if (n == 0 || fields[0][0] == '#')
 		return;
 	if (n < 4 || n > 7) {
-		report(im, line, "bad line: %zu fields, not 4 to 7 (TYPE USER PASSWORD "
-		       "SECRET [COUNTER [OTP [TIME]]])", n);
+		report(im, line,
+		       "bad line: %zu fields, not 4 to 7 (TYPE USER PASSWORD "
+		       "SECRET [COUNTER [OTP [TIME]]])",
+		       n);
 		im->bad++;
 		return;
 	}
@@ -351,13 +353,14 @@ static void import_oath_line(struct importer *im, unsigned long line, char *text
 		return;
 	}
 	if (!totp) {
-		report(im, line, "%s: skipped: an HOTP (counter) token; pam_mfa has TOTP only, "
-		       "so this user must enroll anew", fields[1]);
+		report(im, line,
+		       "%s: skipped: an HOTP (counter) token; pam_mfa has TOTP only, "
+		       "so this user must enroll anew",
+		       fields[1]);
 		im->hotp++;
 		return;
 	}
-	if (hex_secret(fields[3], t.secret, &t.secret_len) < 0 ||
-	    t.secret_len < TOTP_SECRET_MIN) {
+	if (hex_secret(fields[3], t.secret, &t.secret_len) < 0 || t.secret_len < TOTP_SECRET_MIN) {
 		report(im, line, "bad line: the secret is not %d to %d bytes of hex",
 		       TOTP_SECRET_MIN, TOTP_SECRET_MAX);
 		im->bad++;
@@ -396,14 +399,18 @@ static void import_oath_line(struct importer *im, unsigned long line, char *text
 		goto out;
 	}
 	if (r == 0) {
-		report(im, line, "%s: skipped: the user has a token on an earlier line, and "
-		       "pam_mfa keeps one TOTP secret per user", fields[1]);
+		report(im, line,
+		       "%s: skipped: the user has a token on an earlier line, and "
+		       "pam_mfa keeps one TOTP secret per user",
+		       fields[1]);
 		im->repeated++;
 		goto out;
 	}
 	if (strcmp(fields[2], "-") != 0 && strcmp(fields[2], "+") != 0)
-		report(im, line, "%s: note: the token's PIN is not imported; pam_mfa relies on "
-		       "the account's password", fields[1]);
+		report(im, line,
+		       "%s: note: the token's PIN is not imported; pam_mfa relies on "
+		       "the account's password",
+		       fields[1]);
 	import_totp(im, line, fields[1], &t);
 out:
 	secure_wipe(&t, sizeof(t));
@@ -475,8 +482,10 @@ static int import_google_authenticator(struct importer *im, const char *user,
 		if (line == 1) {
 			slen = base32_decode(text, t.secret, sizeof(t.secret));
 			if (slen < TOTP_SECRET_MIN) {
-				report(im, line, "bad line: the secret is not base32 of %d to %d "
-				       "bytes", TOTP_SECRET_MIN, TOTP_SECRET_MAX);
+				report(im, line,
+				       "bad line: the secret is not base32 of %d to %d "
+				       "bytes",
+				       TOTP_SECRET_MIN, TOTP_SECRET_MAX);
 				im->bad++;
 			}
 			t.secret_len = slen > 0 ? (size_t)slen : 0;
@@ -484,7 +493,8 @@ static int import_google_authenticator(struct importer *im, const char *user,
 		}
 		if (strncmp(text, "\" ", 2) != 0) {
 			if (strlen(text) != 8 || parse_decimal(text, UINT64_MAX, &v) < 0) {
-				report(im, line, "bad line: neither an option nor an 8-digit "
+				report(im, line,
+				       "bad line: neither an option nor an 8-digit "
 				       "scratch code");
 				im->bad++;
 			}
@@ -511,7 +521,8 @@ static int import_google_authenticator(struct importer *im, const char *user,
 			for (char *s = strtok_r(NULL, " ", &arg); s != NULL;
 			     s = strtok_r(NULL, " ", &arg)) {
 				if (parse_decimal(s, UINT32_MAX, &v) < 0) {
-					report(im, line, "bad line: DISALLOW_REUSE lists a "
+					report(im, line,
+					       "bad line: DISALLOW_REUSE lists a "
 					       "non-number");
 					im->bad++;
 					break;
@@ -535,9 +546,12 @@ static int import_google_authenticator(struct importer *im, const char *user,
 		goto out;
 	}
 	if (hotp || !totp_auth) {
-		report(im, 0, "%s: skipped: %s; pam_mfa has TOTP only, so this user must "
-		       "enroll anew", user, hotp ? "an HOTP (counter) secret" :
-		       "no TOTP_AUTH line: the secret is not for TOTP");
+		report(im, 0,
+		       "%s: skipped: %s; pam_mfa has TOTP only, so this user must "
+		       "enroll anew",
+		       user,
+		       hotp ? "an HOTP (counter) secret" :
+			      "no TOTP_AUTH line: the secret is not for TOTP");
 		if (hotp)
 			im->hotp++;
 		else
@@ -546,9 +560,10 @@ static int import_google_authenticator(struct importer *im, const char *user,
 	}
 	import_totp(im, 0, user, &t);
 	if (scratch > 0 && im->imported > 0)
-		report(im, 0, "%s: note: %lu scratch codes not imported; pam_mfa has no "
-		       "recovery codes (an admin's mfactl reset is the way back in)", user,
-		       scratch);
+		report(im, 0,
+		       "%s: note: %lu scratch codes not imported; pam_mfa has no "
+		       "recovery codes (an admin's mfactl reset is the way back in)",
+		       user, scratch);
 out:
 	secure_wipe(buf, sizeof(buf));
 	secure_wipe(&t, sizeof(t));
@@ -560,8 +575,7 @@ static void print_summary(const struct importer *im)
 {
 	const char *verb = im->dry_run ? "would import" : "imported";
 
-	printf("%s: %s %lu user%s\n", im->file, verb, im->imported,
-	       im->imported == 1 ? "" : "s");
+	printf("%s: %s %lu user%s\n", im->file, verb, im->imported, im->imported == 1 ? "" : "s");
 	if (im->enrolled > 0)
 		printf("skipped, already enrolled: %lu\n", im->enrolled);
 	if (im->hotp > 0)
@@ -600,24 +614,18 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 			} else if (strcmp(optarg, "google-authenticator") == 0) {
 				ga = true;
 			} else {
-				fprintf(stderr, "mfactl import: unknown format \"%s\" (available: "
-					"oath, google-authenticator)\n", optarg);
+				fprintf(stderr,
+					"mfactl import: unknown format \"%s\" (available: "
+					"oath, google-authenticator)\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			im.from = optarg;
 			break;
-		case 'f':
-			im.force = true;
-			break;
-		case 'n':
-			im.dry_run = true;
-			break;
-		case 'h':
-			import_usage(stdout);
-			return EXIT_OK;
-		default:
-			import_usage(stderr);
-			return EXIT_USAGE;
+		case 'f': im.force = true; break;
+		case 'n': im.dry_run = true; break;
+		case 'h': import_usage(stdout); return EXIT_OK;
+		default: import_usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (im.from == NULL || optind != argc - (ga ? 2 : 1)) {
@@ -636,8 +644,8 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 	im.now = time(NULL);
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	r = store_open(ctx->cfg.state_dir, im.dry_run ? STORE_READ_ONLY : STORE_CREATE,
-		       &im.st, &err);
+	r = store_open(ctx->cfg.state_dir, im.dry_run ? STORE_READ_ONLY : STORE_CREATE, &im.st,
+		       &err);
 	if (r < 0 && !(im.dry_run && r == -ENOENT)) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;
@@ -655,9 +663,10 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 		print_summary(&im);
 		if (!im.dry_run)
 			mfactl_log_action("action=import from=%s imported=%lu skipped=%lu "
-					  "bad=%lu failed=%lu", im.from, im.imported,
-					  im.enrolled + im.hotp + im.repeated + im.not_totp,
-					  im.bad, im.failed);
+					  "bad=%lu failed=%lu",
+					  im.from, im.imported,
+					  im.enrolled + im.hotp + im.repeated + im.not_totp, im.bad,
+					  im.failed);
 	}
 	name_set_free(&im.seen);
 	store_close(im.st);

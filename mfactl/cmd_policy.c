@@ -25,7 +25,8 @@ void mfactl_format_methods(unsigned methods, char *buf, size_t len)
 	buf[0] = '\0';
 	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
 		if (methods & m)
-			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "", method_name(m));
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "",
+					      method_name(m));
 	if (o == 0)
 		(void)snprintf(buf, len, "-");
 }

@@ -32,17 +32,16 @@ struct name_list {
 
 static void status_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: mfactl status [--json] [--missing] [USER...]\n"
-		"\n"
-		"Shows, for each user (by default every account in the passwd database\n"
-		"and every user with a record), the policy, the enrolled methods, when,\n"
-		"a remembered opt-out skip, the last MFA login, failures and any\n"
-		"lockout.  Reads only; creates nothing.\n"
-		"\n"
-		"  -j, --json      one JSON document instead of the table\n"
-		"  -m, --missing   only users who must or may enroll and have not\n"
-		"  -h, --help      this help\n");
+	fprintf(out, "usage: mfactl status [--json] [--missing] [USER...]\n"
+		     "\n"
+		     "Shows, for each user (by default every account in the passwd database\n"
+		     "and every user with a record), the policy, the enrolled methods, when,\n"
+		     "a remembered opt-out skip, the last MFA login, failures and any\n"
+		     "lockout.  Reads only; creates nothing.\n"
+		     "\n"
+		     "  -j, --json      one JSON document instead of the table\n"
+		     "  -m, --missing   only users who must or may enroll and have not\n"
+		     "  -h, --help      this help\n");
 }
 
 static int list_add(struct name_list *l, const char *name, const struct passwd *pw)
@@ -148,7 +147,7 @@ struct row {
 	bool error;
 	char error_msg[sizeof(((struct mfa_error *)0)->msg)];
 	const struct mfa_record *rec;
-	bool have_policy;	/* false for users outside the passwd database */
+	bool have_policy; /* false for users outside the passwd database */
 	struct policy_decision policy;
 };
 
@@ -195,7 +194,7 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 		out(", \"email\": {\"address\": ");
 		json_string(rec->email.address);
 		out(rec->email.verified ? ", \"verified\": true, \"enrolled_at\": " :
-		    ", \"verified\": false, \"enrolled_at\": ");
+					  ", \"verified\": false, \"enrolled_at\": ");
 		out_i64(rec->email.enrolled_at);
 		out("}");
 	} else {
@@ -234,7 +233,7 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	out(", \"failures\": ");
 	out_i64(rec->fail_count);
 	out(lockout_active(rec, now) ? ", \"locked\": true, \"locked_until\": " :
-	    ", \"locked\": false, \"locked_until\": ");
+				       ", \"locked\": false, \"locked_until\": ");
 	if (rec->locked_until < 0) {
 		out("\"admin\"}");
 	} else if (lockout_active(rec, now)) {
@@ -259,10 +258,11 @@ static void print_table_row(const struct row *r, time_t now, int width)
 	if (rec->email.verified && (since == 0 || rec->email.enrolled_at < since))
 		since = rec->email.enrolled_at;
 	mfactl_format_time(since, enrolled, sizeof(enrolled));
-	(void)snprintf(methods, sizeof(methods), "%s%s%s%s",
-		       rec->totp.enrolled ? "totp" : "",
+	(void)snprintf(methods, sizeof(methods), "%s%s%s%s", rec->totp.enrolled ? "totp" : "",
 		       rec->totp.enrolled && rec->email.address[0] ? "," : "",
-		       rec->email.verified ? "email" : rec->email.address[0] ? "email?" : "",
+		       rec->email.verified   ? "email" :
+		       rec->email.address[0] ? "email?" :
+					       "",
 		       !rec->totp.enrolled && !rec->email.address[0] ? "none" : "");
 	mfactl_format_time(rec->last_login, login, sizeof(login));
 	if (rec->locked_until < 0)
@@ -276,9 +276,9 @@ static void print_table_row(const struct row *r, time_t now, int width)
 			       rec->last_rhost[0] ? rec->last_rhost : "local");
 	else
 		(void)snprintf(where, sizeof(where), "-");
-	printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user,
-	       policy, methods, enrolled,
-	       rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked, where);
+	printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user, policy,
+	       methods, enrolled, rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked,
+	       where);
 }
 
 /* The records are read by worker threads, a chunk of users at a time, and
@@ -286,23 +286,23 @@ static void print_table_row(const struct row *r, time_t now, int width)
  * 100,000 users a listing is bound by the system calls that open and read
  * each record, and those run in parallel. */
 #define LOAD_CHUNK 256
-#define LOAD_WINDOW 8		/* chunks read ahead of the one printed */
+#define LOAD_WINDOW 8 /* chunks read ahead of the one printed */
 #define LOAD_THREADS_MAX 8
 
 struct loaded {
-	int r;			/* store_load()'s result; 1: a repeated name, skipped */
+	int r; /* store_load()'s result; 1: a repeated name, skipped */
 	struct mfa_error err;
 	struct mfa_record rec;
 };
 
 struct loader {
-	struct store *st;	/* NULL: no state directory, nobody enrolled */
+	struct store *st; /* NULL: no state directory, nobody enrolled */
 	const struct account *names;
 	size_t len, nchunks;
-	struct loaded *buf;	/* LOAD_WINDOW chunks of LOAD_CHUNK */
+	struct loaded *buf; /* LOAD_WINDOW chunks of LOAD_CHUNK */
 	bool ready[LOAD_WINDOW];
-	size_t next;		/* the next chunk to read */
-	size_t printed;		/* chunks printed, their buffers free again */
+	size_t next;	/* the next chunk to read */
+	size_t printed; /* chunks printed, their buffers free again */
 	bool stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -420,24 +420,16 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	struct loader ld = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t threads[LOAD_THREADS_MAX];
 	unsigned nthreads = 0;
-	size_t sorted = 0;	/* the first names already in order */
+	size_t sorted = 0; /* the first names already in order */
 	time_t now = time(NULL);
 	int c, width = 4, status = EXIT_FAIL, r;
 
 	while ((c = getopt_long(argc, argv, "jmh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'm':
-			missing = true;
-			break;
-		case 'h':
-			status_usage(stdout);
-			return EXIT_OK;
-		default:
-			status_usage(stderr);
-			return EXIT_USAGE;
+		case 'j': json = true; break;
+		case 'm': missing = true; break;
+		case 'h': status_usage(stdout); return EXIT_OK;
+		default: status_usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (mfactl_load_config(ctx) < 0)
@@ -483,9 +475,8 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 			pthread_join(walker, NULL);
 		/* Records of users outside the passwd database. */
 		for (size_t i = 0; i < walk.names.len && r != -ENOMEM; i++)
-			if ((sorted == 0 ||
-			     bsearch(walk.names.names[i].name, names.names, sorted,
-				     sizeof(*names.names), cmp_name_key) == NULL) &&
+			if ((sorted == 0 || bsearch(walk.names.names[i].name, names.names, sorted,
+						    sizeof(*names.names), cmp_name_key) == NULL) &&
 			    list_add(&names, walk.names.names[i].name, NULL) < 0)
 				r = -ENOMEM;
 		for (size_t i = 0; i < walk.names.len; i++)
@@ -519,15 +510,14 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		goto nomem;
 	for (unsigned t = loader_threads(ld.nchunks); nthreads < t; nthreads++)
 		if (pthread_create(&threads[nthreads], NULL, load_worker, &ld) != 0)
-			break;	/* fewer workers; the main thread reads what is left */
+			break; /* fewer workers; the main thread reads what is left */
 
 	flockfile(stdout);
 	if (json) {
 		printf("{\"state_dir\": ");
 		json_string(ctx->cfg.state_dir);
 		printf(", \"users\": [");
-	}
-	else
+	} else
 		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
 		       "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN", "FAILURES",
 		       "LOCKED UNTIL", "LAST LOGIN VIA");
@@ -554,21 +544,22 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 			/* Group rules need the account; without it the policy
 			 * is unknown. */
 			if (row.in_passwd) {
-				if (pg != NULL && policy_for_account(&ctx->cfg, pg, row.user,
-								     names.names[i].gid,
-								     &row.policy) == 0) {
+				if (pg != NULL &&
+				    policy_for_account(&ctx->cfg, pg, row.user, names.names[i].gid,
+						       &row.policy) == 0) {
 					row.have_policy = true;
 				} else if (!row.error) {
 					row.error = true;
 					(void)snprintf(row.error_msg, sizeof(row.error_msg),
-						       "cannot decide the policy: %.700s", pg_error);
+						       "cannot decide the policy: %.700s",
+						       pg_error);
 					failed = true;
 				}
 			}
 			/* --missing: who must or may enroll and has not. */
-			if (missing && !row.error && (!row.have_policy ||
-					row.policy.policy == POLICY_EXEMPT ||
-					e->rec.totp.enrolled || e->rec.email.verified)) {
+			if (missing && !row.error &&
+			    (!row.have_policy || row.policy.policy == POLICY_EXEMPT ||
+			     e->rec.totp.enrolled || e->rec.email.verified)) {
 				record_wipe(&e->rec);
 				continue;
 			}

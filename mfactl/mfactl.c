@@ -91,9 +91,11 @@ bool mfactl_user_ok(const char *user, bool must_exist)
 	if (!user_name_valid(user)) {
 		char shown[64];
 		sanitize_printable(user, shown, sizeof(shown));
-		fprintf(stderr, "mfactl: \"%s\" is not a valid user name "
+		fprintf(stderr,
+			"mfactl: \"%s\" is not a valid user name "
 			"(letters, digits, '_', '.', '-', '@'; at most %d bytes; "
-			"not starting with '.' or '-')\n", shown, USER_NAME_MAX);
+			"not starting with '.' or '-')\n",
+			shown, USER_NAME_MAX);
 		return false;
 	}
 	if (must_exist && getpwnam(user) == NULL) {
@@ -150,15 +152,9 @@ static const struct verb {
 	const char *name;
 	int (*run)(struct mfactl *ctx, int argc, char **argv);
 } verbs[] = {
-	{ "enroll", cmd_enroll },
-	{ "status", cmd_status },
-	{ "reset", cmd_reset },
-	{ "unlock", cmd_unlock },
-	{ "check", cmd_check },
-	{ "policy", cmd_policy },
-	{ "send-setup", cmd_send_setup },
-	{ "import", cmd_import },
-	{ NULL, NULL },
+	{ "enroll", cmd_enroll },	  { "status", cmd_status }, { "reset", cmd_reset },
+	{ "unlock", cmd_unlock },	  { "check", cmd_check },   { "policy", cmd_policy },
+	{ "send-setup", cmd_send_setup }, { "import", cmd_import }, { NULL, NULL },
 };
 
 int main(int argc, char **argv)
@@ -183,15 +179,9 @@ int main(int argc, char **argv)
 			}
 			ctx.config_path = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("mfactl %s\n", PAM_MFA_VERSION);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("mfactl %s\n", PAM_MFA_VERSION); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {

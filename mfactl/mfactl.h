@@ -11,8 +11,8 @@
 
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* the operation failed or found problems */
-	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_FAIL = 1,	/* the operation failed or found problems */
+	EXIT_USAGE = 2, /* bad command line */
 };
 
 struct mfactl {
@@ -43,8 +43,8 @@ void mfactl_format_methods(unsigned methods, char *buf, size_t len);
 void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len);
 
 /* Email: see cmd_email.c. */
-int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address,
-			bool verified, bool force);
+int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address, bool verified,
+			bool force);
 /* Tells the user, where an address is known, that an admin reset method
  * (NULL: everything); address is the one on record before the reset. */
 void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *address,

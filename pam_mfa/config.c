@@ -26,9 +26,9 @@ enum key_kind {
 struct key_spec {
 	const char *name;
 	enum key_kind kind;
-	size_t offset;			/* into struct mfa_config */
-	long long min, max;		/* KEY_UINT range; KEY_STRING length */
-	const struct key_spec *group;	/* KEY_GROUP members, ending in a NULL name */
+	size_t offset;		      /* into struct mfa_config */
+	long long min, max;	      /* KEY_UINT range; KEY_STRING length */
+	const struct key_spec *group; /* KEY_GROUP members, ending in a NULL name */
 	/* KEY_STRING: returns NULL if the value is fine, else why not. */
 	const char *(*check)(const char *value);
 };
@@ -238,8 +238,8 @@ static const char *type_name(int type)
 }
 
 static int apply_group(const char *path, const config_setting_t *group,
-		       const struct key_spec *specs, const char *prefix,
-		       struct mfa_config *cfg, struct mfa_error *err);
+		       const struct key_spec *specs, const char *prefix, struct mfa_config *cfg,
+		       struct mfa_error *err);
 
 static int parse_policy(const char *path, const config_setting_t *s, const char *full,
 			enum mfa_policy *out, struct mfa_error *err)
@@ -247,8 +247,10 @@ static int parse_policy(const char *path, const config_setting_t *s, const char 
 	const char *v = config_setting_get_string(s);
 
 	if (policy_parse(v, out) < 0) {
-		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of required, optional, "
-			      "opt-out, exempt", path, config_setting_source_line(s), full, v);
+		mfa_error_set(err,
+			      "%s:%u: %s: \"%s\" is not one of required, optional, "
+			      "opt-out, exempt",
+			      path, config_setting_source_line(s), full, v);
 		return -EINVAL;
 	}
 	return 0;
@@ -270,17 +272,19 @@ static int parse_methods(const char *path, const config_setting_t *s, const char
 		unsigned m;
 
 		if (v == NULL) {
-			mfa_error_set(err, "%s:%u: %s: expected strings such as \"totp\"",
-				      path, line, full);
+			mfa_error_set(err, "%s:%u: %s: expected strings such as \"totp\"", path,
+				      line, full);
 			return -EINVAL;
 		}
 		if (method_parse(v, &m) < 0) {
-			mfa_error_set(err, "%s:%u: %s: unknown method \"%s\" (available: totp, email)",
+			mfa_error_set(err,
+				      "%s:%u: %s: unknown method \"%s\" (available: totp, email)",
 				      path, line, full, v);
 			return -EINVAL;
 		}
 		if (methods & m) {
-			mfa_error_set(err, "%s:%u: %s: \"%s\" is listed twice", path, line, full, v);
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is listed twice", path, line, full,
+				      v);
 			return -EINVAL;
 		}
 		methods |= m;
@@ -290,8 +294,8 @@ static int parse_methods(const char *path, const config_setting_t *s, const char
 }
 
 /* "YYYY-MM-DD": enrollment at login is allowed up to the end of that day, UTC. */
-static int parse_date(const char *path, const config_setting_t *s, const char *full,
-		      int64_t *out, struct mfa_error *err)
+static int parse_date(const char *path, const config_setting_t *s, const char *full, int64_t *out,
+		      struct mfa_error *err)
 {
 	const char *v = config_setting_get_string(s);
 	struct tm tm;
@@ -302,8 +306,8 @@ static int parse_date(const char *path, const config_setting_t *s, const char *f
 	end = strptime(v, "%Y-%m-%d", &tm);
 	if (end == NULL || *end != '\0' || strlen(v) != 10 || tm.tm_year < 70 ||
 	    tm.tm_year > 8000) {
-		mfa_error_set(err, "%s:%u: %s: \"%s\" is not a date of the form YYYY-MM-DD",
-			      path, config_setting_source_line(s), full, v);
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not a date of the form YYYY-MM-DD", path,
+			      config_setting_source_line(s), full, v);
 		return -EINVAL;
 	}
 	{
@@ -311,8 +315,8 @@ static int parse_date(const char *path, const config_setting_t *s, const char *f
 		struct tm check = tm;
 		t = timegm(&check);
 		if (t == (time_t)-1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon) {
-			mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid date",
-				      path, config_setting_source_line(s), full, v);
+			mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid date", path,
+				      config_setting_source_line(s), full, v);
 			return -EINVAL;
 		}
 	}
@@ -320,8 +324,8 @@ static int parse_date(const char *path, const config_setting_t *s, const char *f
 	return 0;
 }
 
-static int parse_rules(const char *path, const config_setting_t *s,
-		       struct mfa_config *cfg, struct mfa_error *err)
+static int parse_rules(const char *path, const config_setting_t *s, struct mfa_config *cfg,
+		       struct mfa_error *err)
 {
 	int n = config_setting_length(s);
 
@@ -344,8 +348,8 @@ static int parse_rules(const char *path, const config_setting_t *s,
 		cfg->n_rules = (size_t)i + 1;
 		rule->line = line;
 		if (config_setting_type(rs) != CONFIG_TYPE_GROUP) {
-			mfa_error_set(err, "%s:%u: rules.[%d]: expected a group { ... }",
-				      path, line, i + 1);
+			mfa_error_set(err, "%s:%u: rules.[%d]: expected a group { ... }", path,
+				      line, i + 1);
 			return -EINVAL;
 		}
 		for (int k = 0; k < m; k++) {
@@ -356,7 +360,8 @@ static int parse_rules(const char *path, const config_setting_t *s,
 			int type = config_setting_type(e);
 			int r;
 
-			(void)snprintf(full, sizeof(full), "rules.[%d].%s", i + 1, name ? name : "?");
+			(void)snprintf(full, sizeof(full), "rules.[%d].%s", i + 1,
+				       name ? name : "?");
 			for (const struct key_spec *ks = rule_keys; name && ks->name; ks++)
 				if (strcmp(ks->name, name) == 0)
 					spec = ks;
@@ -364,12 +369,15 @@ static int parse_rules(const char *path, const config_setting_t *s,
 				mfa_error_set(err, "%s:%u: %s: unknown key", path, eline, full);
 				return -EINVAL;
 			}
-			if (spec->kind == KEY_METHODS ? type != CONFIG_TYPE_ARRAY &&
-							type != CONFIG_TYPE_LIST :
-			    type != CONFIG_TYPE_STRING) {
+			if (spec->kind == KEY_METHODS ?
+				    type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST :
+				    type != CONFIG_TYPE_STRING) {
 				mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, eline,
-					      full, spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
-					      "a string", type_name(type));
+					      full,
+					      spec->kind == KEY_METHODS ?
+						      "a list such as [ \"totp\" ]" :
+						      "a string",
+					      type_name(type));
 				return -EINVAL;
 			}
 			if (spec->kind == KEY_POLICY) {
@@ -383,19 +391,25 @@ static int parse_rules(const char *path, const config_setting_t *s,
 
 				r = 0;
 				if (rule->name != NULL) {
-					mfa_error_set(err, "%s:%u: %s: a rule matches either a user "
-						      "or a group, not both", path, eline, full);
+					mfa_error_set(err,
+						      "%s:%u: %s: a rule matches either a user "
+						      "or a group, not both",
+						      path, eline, full);
 					return -EINVAL;
 				}
-				if (is_user ? !user_name_valid(v) : strlen(v) == 0 || strlen(v) > 256) {
-					mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid %s name",
+				if (is_user ? !user_name_valid(v) :
+					      strlen(v) == 0 || strlen(v) > 256) {
+					mfa_error_set(err,
+						      "%s:%u: %s: \"%s\" is not a valid %s name",
 						      path, eline, full, v, spec->name);
 					return -EINVAL;
 				}
 				for (const char *c = v; *c; c++)
 					if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-						mfa_error_set(err, "%s:%u: %s: contains a control "
-							      "character", path, eline, full);
+						mfa_error_set(err,
+							      "%s:%u: %s: contains a control "
+							      "character",
+							      path, eline, full);
 						return -EINVAL;
 					}
 				rule->kind = is_user ? RULE_USER : RULE_GROUP;
@@ -415,9 +429,8 @@ static int parse_rules(const char *path, const config_setting_t *s,
 	return 0;
 }
 
-static int apply_setting(const char *path, const config_setting_t *s,
-			 const struct key_spec *spec, const char *full,
-			 struct mfa_config *cfg, struct mfa_error *err)
+static int apply_setting(const char *path, const config_setting_t *s, const struct key_spec *spec,
+			 const char *full, struct mfa_config *cfg, struct mfa_error *err)
 {
 	unsigned line = config_setting_source_line(s);
 	int type = config_setting_type(s);
@@ -435,8 +448,8 @@ static int apply_setting(const char *path, const config_setting_t *s,
 			break;
 		v = config_setting_get_int64(s);
 		if (v < spec->min || v > spec->max) {
-			mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)",
-				      path, line, full, v, spec->min, spec->max);
+			mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)", path,
+				      line, full, v, spec->min, spec->max);
 			return -ERANGE;
 		}
 		*(unsigned *)(void *)field = (unsigned)v;
@@ -456,8 +469,10 @@ static int apply_setting(const char *path, const config_setting_t *s,
 		else if (strcmp(v, "off") == 0)
 			*st = STARTTLS_OFF;
 		else {
-			mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of required, "
-				      "opportunistic, off", path, line, full, v);
+			mfa_error_set(err,
+				      "%s:%u: %s: \"%s\" is not one of required, "
+				      "opportunistic, off",
+				      path, line, full, v);
 			return -EINVAL;
 		}
 		return 0;
@@ -501,8 +516,8 @@ static int apply_setting(const char *path, const config_setting_t *s,
 		v = config_setting_get_string(s);
 		len = strlen(v);
 		if ((long long)len < spec->min || (long long)len > spec->max) {
-			mfa_error_set(err, "%s:%u: %s: must be %lld to %lld characters long",
-				      path, line, full, spec->min, spec->max);
+			mfa_error_set(err, "%s:%u: %s: must be %lld to %lld characters long", path,
+				      line, full, spec->min, spec->max);
 			return -EINVAL;
 		}
 		if (spec->check != NULL && (why = spec->check(v)) != NULL) {
@@ -518,11 +533,12 @@ static int apply_setting(const char *path, const config_setting_t *s,
 	}
 	}
 	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, line, full,
-		      spec->kind == KEY_GROUP ? "a group { ... }" :
-		      spec->kind == KEY_UINT ? "an integer" :
+		      spec->kind == KEY_GROUP	? "a group { ... }" :
+		      spec->kind == KEY_UINT	? "an integer" :
 		      spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
-		      spec->kind == KEY_RULES ? "a list of rules ( { ... }, ... )" :
-		      spec->kind == KEY_DATE ? "a string \"YYYY-MM-DD\"" : "a string",
+		      spec->kind == KEY_RULES	? "a list of rules ( { ... }, ... )" :
+		      spec->kind == KEY_DATE	? "a string \"YYYY-MM-DD\"" :
+						  "a string",
 		      type_name(type));
 	return -EINVAL;
 }
@@ -548,8 +564,8 @@ static void join_key(char *out, size_t size, const char *prefix, const char *nam
 }
 
 static int apply_group(const char *path, const config_setting_t *group,
-		       const struct key_spec *specs, const char *prefix,
-		       struct mfa_config *cfg, struct mfa_error *err)
+		       const struct key_spec *specs, const char *prefix, struct mfa_config *cfg,
+		       struct mfa_error *err)
 {
 	int n = config_setting_length(group);
 
@@ -605,7 +621,8 @@ static int drop_comments(const char *path, char *text, struct mfa_error *err)
 			const char *end = strstr(r + 2, "*/");
 
 			if (end == NULL) {
-				mfa_error_set(err, "%s:%u: a comment that is never closed", path, line);
+				mfa_error_set(err, "%s:%u: a comment that is never closed", path,
+					      line);
 				return -EINVAL;
 			}
 			for (; r < end; r++)
@@ -689,8 +706,8 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	/* No autoconvert: a float where an integer belongs is an error. */
 	config_set_options(&lc, 0);
 	if (config_read_string(&lc, text) != CONFIG_TRUE) {
-		mfa_error_set(err, "%s:%d: syntax error: %s", path,
-			      config_error_line(&lc), config_error_text(&lc));
+		mfa_error_set(err, "%s:%d: syntax error: %s", path, config_error_line(&lc),
+			      config_error_text(&lc));
 		config_destroy(&lc);
 		r = -EINVAL;
 		goto fail;
@@ -699,8 +716,10 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	config_destroy(&lc);
 	if (r == 0 && (cfg->methods & METHOD_EMAIL) &&
 	    (cfg->email.smtp_url == NULL || cfg->email.from == NULL)) {
-		mfa_error_set(err, "%s: email: methods has \"email\", so email.smtp_url and "
-			      "email.from are required", path);
+		mfa_error_set(err,
+			      "%s: email: methods has \"email\", so email.smtp_url and "
+			      "email.from are required",
+			      path);
 		r = -EINVAL;
 	}
 	if (r == 0 && (cfg->email.username == NULL) != (cfg->email.password_file == NULL)) {
@@ -709,16 +728,20 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	}
 	if (r == 0 && cfg->email.username != NULL && cfg->email.starttls != STARTTLS_REQUIRED &&
 	    strncmp(cfg->email.smtp_url, "smtps://", 8) != 0) {
-		mfa_error_set(err, "%s: email: with a username, starttls must be \"required\" "
-			      "(or use smtps://): the password must not travel in clear", path);
+		mfa_error_set(err,
+			      "%s: email: with a username, starttls must be \"required\" "
+			      "(or use smtps://): the password must not travel in clear",
+			      path);
 		r = -EINVAL;
 	}
 	for (size_t i = 0; r == 0 && i < cfg->n_rules; i++) {
 		const struct mfa_rule *rule = &cfg->rules[i];
 		/* A rule may narrow the org-wide methods, never widen them. */
 		if (rule->methods & ~cfg->methods) {
-			mfa_error_set(err, "%s:%u: rules.[%zu].methods: allows a method that "
-				      "the org-wide \"methods\" does not", path, rule->line, i + 1);
+			mfa_error_set(err,
+				      "%s:%u: rules.[%zu].methods: allows a method that "
+				      "the org-wide \"methods\" does not",
+				      path, rule->line, i + 1);
 			r = -EINVAL;
 		}
 	}

@@ -24,26 +24,26 @@ enum rule_kind {
 
 struct mfa_rule {
 	enum rule_kind kind;
-	char *name;		/* the user or group it matches */
+	char *name; /* the user or group it matches */
 	enum mfa_policy policy;
-	unsigned methods;	/* 0: the org-wide methods */
-	unsigned line;		/* where it stands in the file */
+	unsigned methods; /* 0: the org-wide methods */
+	unsigned line;	  /* where it stands in the file */
 };
 
 #define CONFIG_RULES_MAX 1000
 
 struct mfa_email_config {
-	char *smtp_url;			/* smtp:// or smtps:// */
+	char *smtp_url; /* smtp:// or smtps:// */
 	enum email_starttls starttls;
 	char *ca_file;
 	char *username;
 	char *password_file;
-	char *from;			/* "Name <addr>" or "addr" */
-	char *address_template;		/* "%u@example.org"; NULL: none */
+	char *from;		/* "Name <addr>" or "addr" */
+	char *address_template; /* "%u@example.org"; NULL: none */
 	unsigned code_digits;
 	unsigned code_ttl;
 	unsigned resend_after;
-	unsigned enroll_mails;		/* a user's codes to new addresses a day */
+	unsigned enroll_mails; /* a user's codes to new addresses a day */
 	unsigned timeout;
 };
 
@@ -64,10 +64,10 @@ struct mfa_config {
 	} lockout;
 	unsigned fail_delay_ms;
 	enum mfa_policy default_policy;
-	unsigned methods;		/* allowed org-wide */
-	struct mfa_rule *rules;		/* first match wins, in file order */
+	unsigned methods;	/* allowed org-wide */
+	struct mfa_rule *rules; /* first match wins, in file order */
 	size_t n_rules;
-	int64_t enroll_by;		/* last second of enrollment at login; 0: none */
+	int64_t enroll_by; /* last second of enrollment at login; 0: none */
 	struct mfa_email_config email;
 };
 

@@ -25,7 +25,7 @@ int qr_api_load(struct qr_api *api)
 		return -ENOENT;
 	ok = BIND(h, api->encode_string, "QRcode_encodeString") &&
 	     BIND(h, api->free, "QRcode_free");
-	(void)dlclose(h);	/* RTLD_NODELETE: it stays loaded */
+	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
 	return ok ? 0 : -ENOENT;
 }
 
@@ -35,14 +35,14 @@ int qr_api_load(struct qr_api *api)
 
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
 {
-	*api = (struct curl_api){ curl_global_init, curl_easy_init, curl_easy_setopt,
-				  curl_easy_perform, curl_easy_cleanup, curl_easy_strerror,
+	*api = (struct curl_api){ curl_global_init,  curl_easy_init,	 curl_easy_setopt,
+				  curl_easy_perform, curl_easy_cleanup,	 curl_easy_strerror,
 				  curl_slist_append, curl_slist_free_all };
 	return 0;
 }
 
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
-		size_t len, unsigned char out[32])
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
+		unsigned char out[32])
 {
 	unsigned int n = 0;
 
@@ -70,7 +70,7 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 	     BIND(h, api->easy_strerror, "curl_easy_strerror") &&
 	     BIND(h, api->slist_append, "curl_slist_append") &&
 	     BIND(h, api->slist_free_all, "curl_slist_free_all");
-	(void)dlclose(h);	/* RTLD_NODELETE: it stays loaded */
+	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
 	if (!ok) {
 		mfa_error_set(err, "%s lacks a function pam_mfa needs", LIBCURL_SONAME);
 		return -ENOENT;
@@ -78,8 +78,8 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 	return 0;
 }
 
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
-		size_t len, unsigned char out[32])
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
+		unsigned char out[32])
 {
 	const EVP_MD *(*sha256)(void);
 	unsigned char *(*hmac)(const EVP_MD *md, const void *key, int key_len,
@@ -93,8 +93,8 @@ int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *d
 		return -EIO;
 	ok = BIND(h, sha256, "EVP_sha256") && BIND(h, hmac, "HMAC");
 	(void)dlclose(h);
-	if (!ok || key_len > 1024 || hmac(sha256(), key, (int)key_len, data, len, out, &n) == NULL ||
-	    n != 32)
+	if (!ok || key_len > 1024 ||
+	    hmac(sha256(), key, (int)key_len, data, len, out, &n) == NULL || n != 32)
 		return -EIO;
 	return 0;
 }

@@ -43,7 +43,7 @@ struct qr_api {
 int qr_api_load(struct qr_api *api);
 
 /* HMAC-SHA256 through libcrypto, loaded the same way; 0 or -EIO. */
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data,
-		size_t len, unsigned char out[32]);
+int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
+		unsigned char out[32]);
 
 #endif

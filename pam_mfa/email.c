@@ -62,8 +62,8 @@ bool email_address_valid(const char *addr)
 	return true;
 }
 
-int email_address_from_template(const struct mfa_config *cfg, const char *user,
-				char *out, size_t len)
+int email_address_from_template(const struct mfa_config *cfg, const char *user, char *out,
+				size_t len)
 {
 	const char *t = cfg->email.address_template;
 	size_t o = 0;
@@ -211,8 +211,8 @@ static int read_password(const char *path, char **out, struct mfa_error *err)
 	return 0;
 }
 
-int email_send(const struct mfa_config *cfg, const char *to, const char *subject,
-	       const char *body, struct mfa_error *err)
+int email_send(const struct mfa_config *cfg, const char *to, const char *subject, const char *body,
+	       struct mfa_error *err)
 {
 	const struct mfa_email_config *ec = &cfg->email;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -314,9 +314,9 @@ int email_send(const struct mfa_config *cfg, const char *to, const char *subject
 	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	(void)api.easy_setopt(curl, CURLOPT_USE_SSL,
-			       ec->starttls == STARTTLS_REQUIRED ? (long)CURLUSESSL_ALL :
-			       ec->starttls == STARTTLS_OPPORTUNISTIC ? (long)CURLUSESSL_TRY :
-			       (long)CURLUSESSL_NONE);
+			      ec->starttls == STARTTLS_REQUIRED	     ? (long)CURLUSESSL_ALL :
+			      ec->starttls == STARTTLS_OPPORTUNISTIC ? (long)CURLUSESSL_TRY :
+								       (long)CURLUSESSL_NONE);
 	if (ec->ca_file != NULL)
 		(void)api.easy_setopt(curl, CURLOPT_CAINFO, ec->ca_file);
 	if (ec->username != NULL)

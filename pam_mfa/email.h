@@ -29,8 +29,8 @@ bool email_address_valid(const char *addr);
 
 /* The address from the "address" template (%u: the user name, %% a '%'),
  * -ENOENT if there is no template, -EINVAL if the result is not valid. */
-int email_address_from_template(const struct mfa_config *cfg, const char *user,
-				char *out, size_t len);
+int email_address_from_template(const struct mfa_config *cfg, const char *user, char *out,
+				size_t len);
 
 /* "a***@example.org": for messages that must not disclose the address. */
 void email_mask(const char *addr, char *out, size_t len);
@@ -45,7 +45,7 @@ int email_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *code,
 /* Sends a text/plain UTF-8 message to one address, through the SMTP server
  * of the configuration, within its timeout.  0, or -EIO/-ETIMEDOUT/-EINVAL
  * with err saying what the server or libcurl said. */
-int email_send(const struct mfa_config *cfg, const char *to, const char *subject,
-	       const char *body, struct mfa_error *err);
+int email_send(const struct mfa_config *cfg, const char *to, const char *subject, const char *body,
+	       struct mfa_error *err);
 
 #endif

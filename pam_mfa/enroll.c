@@ -46,9 +46,8 @@ static int info_lines(pam_handle_t *pamh, const char *text)
 	return PAM_SUCCESS;
 }
 
-static enum enroll_outcome save_secret(const struct enroll_request *req,
-				       const struct mfa_totp *t, uint64_t step,
-				       struct mfa_error *err)
+static enum enroll_outcome save_secret(const struct enroll_request *req, const struct mfa_totp *t,
+				       uint64_t step, struct mfa_error *err)
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
@@ -64,7 +63,7 @@ static enum enroll_outcome save_secret(const struct enroll_request *req,
 	rec.totp = *t;
 	rec.totp.enrolled = true;
 	rec.totp.enrolled_at = (int64_t)now;
-	rec.totp.last_step = step;	/* the code that proved it is spent */
+	rec.totp.last_step = step; /* the code that proved it is spent */
 	rec.skip_since = 0;
 	lockout_clear(&rec);
 	rec.last_login = (int64_t)now;
@@ -97,8 +96,8 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		goto out;
 	}
 	enroll_account_label(req->user, label, sizeof(label));
-	if (totp_uri(req->cfg->issuer, label, t.secret, t.secret_len, &t.params,
-		     uri, sizeof(uri)) < 0) {
+	if (totp_uri(req->cfg->issuer, label, t.secret, t.secret_len, &t.params, uri, sizeof(uri)) <
+	    0) {
 		mfa_error_set(err, "the otpauth URI does not fit");
 		*outcome = ENROLL_ERROR;
 		goto out;
@@ -121,8 +120,8 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 	    info_lines(pamh, qr) != PAM_SUCCESS ||
 	    pam_info(pamh, "If you cannot scan it, open this link on the phone:") != PAM_SUCCESS ||
 	    pam_info(pamh, "%s", uri) != PAM_SUCCESS ||
-	    pam_info(pamh, "or type in this key (time-based, %u digits): %s",
-		     t.params.digits, grouped) != PAM_SUCCESS)
+	    pam_info(pamh, "or type in this key (time-based, %u digits): %s", t.params.digits,
+		     grouped) != PAM_SUCCESS)
 		goto out;
 
 	for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
@@ -146,7 +145,8 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 			goto out;
 		}
 		if (attempt < ENROLL_ATTEMPTS)
-			(void)pam_error(pamh, "That code is not right. Check that the phone sets "
+			(void)pam_error(pamh,
+					"That code is not right. Check that the phone sets "
 					"its clock automatically, wait for the next code, and "
 					"try again.");
 	}
@@ -181,7 +181,8 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
 	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
 		char *answer = NULL, *a;
 
-		if (pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer, "Type 1 to use an "
+		if (pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+			       "Type 1 to use an "
 			       "authenticator app, or 2 to get codes by email: ") != PAM_SUCCESS ||
 		    answer == NULL) {
 			secure_free_string(answer);
@@ -189,8 +190,10 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
 		}
 		a = trimmed(answer);
 		*method = strcmp(a, "1") == 0 || strcasecmp(a, "app") == 0 ||
-			  strcasecmp(a, "totp") == 0 ? METHOD_TOTP :
-			  strcmp(a, "2") == 0 || strcasecmp(a, "email") == 0 ? METHOD_EMAIL : 0;
+					  strcasecmp(a, "totp") == 0 ?
+				  METHOD_TOTP :
+			  strcmp(a, "2") == 0 || strcasecmp(a, "email") == 0 ? METHOD_EMAIL :
+									       0;
 		/* With sshd's password method any answer may be the password. */
 		secure_free_string(answer);
 		if (*method != 0)
@@ -241,7 +244,7 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 		}
 		secure_free_string(answer);
 		(void)pam_error(pamh, "That is not an email address this system accepts "
-				"(name@example.org, without spaces or quotes).");
+				      "(name@example.org, without spaces or quotes).");
 	}
 	return -2;
 }
@@ -250,8 +253,7 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
  * on the basis of the enrollment, then mailed; a mail that cannot go out
  * leaves the record as it was. */
 static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enroll_request *req,
-					    const char *address, time_t now,
-					    struct mfa_error *err)
+					    const char *address, time_t now, struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
 	struct email_code_undo undo;
@@ -277,14 +279,20 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 	secure_wipe(code, sizeof(code));
 	secure_wipe(&undo, sizeof(undo));
 	if (r == -EAGAIN && wait <= (long)cfg->email.resend_after)
-		(void)pam_error(pamh, "A code was sent moments ago; wait %ld seconds and "
-				"log in again.", wait);
+		(void)pam_error(pamh,
+				"A code was sent moments ago; wait %ld seconds and "
+				"log in again.",
+				wait);
 	else if (r == -EAGAIN)
-		(void)pam_error(pamh, "Too many codes were sent to set up an address lately; "
+		(void)pam_error(pamh,
+				"Too many codes were sent to set up an address lately; "
 				"try again in %ld minutes or contact your administrator.",
 				(wait + 59) / 60);
-	return r == 0 ? ENROLL_DONE : r == -EAGAIN ? ENROLL_RATE_LIMITED :
-	       r == -ESTALE ? ENROLL_CHANGED : r == -EIO ? ENROLL_MAIL_ERROR : ENROLL_ERROR;
+	return r == 0	    ? ENROLL_DONE :
+	       r == -EAGAIN ? ENROLL_RATE_LIMITED :
+	       r == -ESTALE ? ENROLL_CHANGED :
+	       r == -EIO    ? ENROLL_MAIL_ERROR :
+			      ENROLL_ERROR;
 }
 
 int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
@@ -311,8 +319,9 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	}
 	r = choose_address(pamh, req, &rec, address, sizeof(address));
 	if (r < 0) {
-		*outcome = r == -1 ? ENROLL_CONV_ERROR : r == -3 ? ENROLL_NO_ADDRESS :
-			   ENROLL_FAILED;
+		*outcome = r == -1 ? ENROLL_CONV_ERROR :
+			   r == -3 ? ENROLL_NO_ADDRESS :
+				     ENROLL_FAILED;
 		goto out;
 	}
 	email_mask(address, masked, sizeof(masked));
@@ -335,7 +344,8 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		char typed[CODE_INPUT_MAX + 1];
 
 		if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer,
-			       "Code from the email, to confirm: ") != PAM_SUCCESS || answer == NULL) {
+			       "Code from the email, to confirm: ") != PAM_SUCCESS ||
+		    answer == NULL) {
 			secure_free_string(answer);
 			goto out;
 		}
@@ -357,14 +367,15 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 			goto out;
 		}
 		if (res.outcome == VERIFY_LOCKED || res.outcome == VERIFY_EXPIRED) {
-			(void)pam_error(pamh, res.outcome == VERIFY_LOCKED ?
-					"Too many wrong codes: try again later." :
-					"That code has expired. Log in again for a new one.");
+			(void)pam_error(pamh,
+					res.outcome == VERIFY_LOCKED ?
+						"Too many wrong codes: try again later." :
+						"That code has expired. Log in again for a new one.");
 			break;
 		}
 		if (attempt < ENROLL_ATTEMPTS)
 			(void)pam_error(pamh, "That code is not right; check the latest email "
-					"and try again.");
+					      "and try again.");
 	}
 	*outcome = ENROLL_FAILED;
 out:

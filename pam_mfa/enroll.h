@@ -16,14 +16,14 @@
 #define ENROLL_ATTEMPTS 3
 
 enum enroll_outcome {
-	ENROLL_DONE,		/* saved: the user proved the new factor */
-	ENROLL_FAILED,		/* no right code; nothing saved */
-	ENROLL_CONV_ERROR,	/* the conversation failed; nothing saved */
-	ENROLL_CHANGED,		/* the factors changed meanwhile; nothing saved */
-	ENROLL_RATE_LIMITED,	/* too many codes sent lately; nothing sent */
-	ENROLL_NO_ADDRESS,	/* the template makes no address of the name */
-	ENROLL_ERROR,		/* err says why (the store, random bytes); nothing saved */
-	ENROLL_MAIL_ERROR,	/* the code could not be sent; err says why */
+	ENROLL_DONE,	     /* saved: the user proved the new factor */
+	ENROLL_FAILED,	     /* no right code; nothing saved */
+	ENROLL_CONV_ERROR,   /* the conversation failed; nothing saved */
+	ENROLL_CHANGED,	     /* the factors changed meanwhile; nothing saved */
+	ENROLL_RATE_LIMITED, /* too many codes sent lately; nothing sent */
+	ENROLL_NO_ADDRESS,   /* the template makes no address of the name */
+	ENROLL_ERROR,	     /* err says why (the store, random bytes); nothing saved */
+	ENROLL_MAIL_ERROR,   /* the code could not be sent; err says why */
 };
 
 struct enroll_request {

@@ -6,8 +6,7 @@ bool lockout_active(const struct mfa_record *rec, time_t now)
 	return rec->locked_until < 0 || rec->locked_until > (int64_t)now;
 }
 
-bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg,
-			    time_t now)
+bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg, time_t now)
 {
 	int64_t t = (int64_t)now;
 
@@ -26,8 +25,9 @@ bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg
 	if (rec->fail_count < 1000000)
 		rec->fail_count++;
 	if (rec->fail_count >= cfg->lockout.attempts && rec->locked_until == 0) {
-		rec->locked_until = cfg->lockout.unlock_after == 0 ? -1 :
-				    t + (int64_t)cfg->lockout.unlock_after;
+		rec->locked_until = cfg->lockout.unlock_after == 0 ?
+					    -1 :
+					    t + (int64_t)cfg->lockout.unlock_after;
 		return true;
 	}
 	return false;

@@ -12,8 +12,7 @@
 
 bool lockout_active(const struct mfa_record *rec, time_t now);
 /* Counts one failure; returns true if this failure locked the user. */
-bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg,
-			    time_t now);
+bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg, time_t now);
 void lockout_clear(struct mfa_record *rec);
 
 #endif

@@ -28,8 +28,8 @@ static void utc_now(char *out, size_t len)
 	(void)strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec,
-		    const char *user, char *out, size_t len)
+bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec, const char *user,
+		    char *out, size_t len)
 {
 	if (rec != NULL && rec->email.verified && rec->email.address[0] != '\0') {
 		(void)snprintf(out, len, "%s", rec->email.address);
@@ -38,9 +38,8 @@ bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec,
 	return email_address_from_template(cfg, user, out, len) == 0;
 }
 
-int notify_code(const struct mfa_config *cfg, const char *to, const char *user,
-		const char *code, bool verify, const char *service, const char *rhost,
-		struct mfa_error *err)
+int notify_code(const struct mfa_config *cfg, const char *to, const char *user, const char *code,
+		bool verify, const char *service, const char *rhost, struct mfa_error *err)
 {
 	char host[128], svc[64], from[128], when[32], subject[256], body[2048];
 	unsigned minutes = (cfg->email.code_ttl + 59) / 60;
@@ -50,9 +49,10 @@ int notify_code(const struct mfa_config *cfg, const char *to, const char *user,
 	sanitize_printable(service, svc, sizeof(svc));
 	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
 	utc_now(when, sizeof(when));
-	(void)snprintf(subject, sizeof(subject), verify ?
-		       "Confirm your email address for logins to %s" :
-		       "Your login code for %s", host);
+	(void)snprintf(subject, sizeof(subject),
+		       verify ? "Confirm your email address for logins to %s" :
+				"Your login code for %s",
+		       host);
 	(void)snprintf(body, sizeof(body),
 		       "%s\n"
 		       "\n"
@@ -94,12 +94,12 @@ int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *us
 		       "knows your password has set up their own second factor.\n",
 		       user, host, when, svc, from,
 		       strcmp(method, "email") == 0 ? "codes sent to this email address" :
-		       "an authenticator app");
+						      "an authenticator app");
 	return email_send(cfg, to, subject, body, err);
 }
 
-int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
-		 const char *method, struct mfa_error *err)
+int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
+		 struct mfa_error *err)
 {
 	char host[128], when[32], subject[256], body[2048];
 
@@ -112,14 +112,15 @@ int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
 		       "\n"
 		       "At your next login you may be asked to set it up again.\n"
 		       "If you did not ask for this, tell your administrator.\n",
-		       method == NULL ? "multi-factor authentication" :
-		       strcmp(method, "email") == 0 ? "email codes" : "the authenticator app",
+		       method == NULL		    ? "multi-factor authentication" :
+		       strcmp(method, "email") == 0 ? "email codes" :
+						      "the authenticator app",
 		       user, host, when);
 	return email_send(cfg, to, subject, body, err);
 }
 
-int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
-		 const char *policy, struct mfa_error *err)
+int notify_setup(const struct mfa_config *cfg, const char *to, const char *user, const char *policy,
+		 struct mfa_error *err)
 {
 	char host[128], subject[256], body[4096], deadline[64] = "";
 	bool totp = cfg->methods & METHOD_TOTP, email = cfg->methods & METHOD_EMAIL;
@@ -132,8 +133,8 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 		gmtime_r(&t, &tm);
 		(void)strftime(deadline, sizeof(deadline), "%Y-%m-%d", &tm);
 	}
-	(void)snprintf(subject, sizeof(subject),
-		       "Set up multi-factor authentication for %s on %s", user, host);
+	(void)snprintf(subject, sizeof(subject), "Set up multi-factor authentication for %s on %s",
+		       user, host);
 	n = snprintf(body, sizeof(body),
 		     "Multi-factor authentication is %s for your account %s on %s.\n"
 		     "At your next login, after your password, you will be asked to set it up.\n"
@@ -146,7 +147,8 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 			      "Mobile or Okta Verify.  The login shows a QR code: scan it with the\n"
 			      "app (or open the otpauth:// link, or type the key), then type the\n"
 			      "%u-digit code the app shows.  Later logins ask for a fresh code.\n"
-			      "\n", cfg->totp.digits);
+			      "\n",
+			      cfg->totp.digits);
 	if (email && n > 0 && (size_t)n < sizeof(body))
 		n += snprintf(body + n, sizeof(body) - (size_t)n,
 			      "With email: the login sends a code to your address; type it in.\n"
@@ -155,7 +157,8 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 	if (deadline[0] != '\0' && n > 0 && (size_t)n < sizeof(body))
 		n += snprintf(body + n, sizeof(body) - (size_t)n,
 			      "Please do it by %s: after that date, logins without it are\n"
-			      "refused until your administrator sets it up for you.\n\n", deadline);
+			      "refused until your administrator sets it up for you.\n\n",
+			      deadline);
 	if (n > 0 && (size_t)n < sizeof(body))
 		(void)snprintf(body + n, sizeof(body) - (size_t)n,
 			       "Questions: ask your administrator.\n");

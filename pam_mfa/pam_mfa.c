@@ -34,21 +34,21 @@
 struct module_options {
 	const char *config_path;
 	bool debug;
-	bool skip_succeeds;	/* skip_result=success */
+	bool skip_succeeds; /* skip_result=success */
 };
 
 /* What one authentication came to, before it becomes a PAM code. */
 enum outcome {
-	OUT_SUCCESS,		/* a right code, or an enrollment proved by one */
-	OUT_SKIP,		/* exempt, or skipped as the policy allows */
-	OUT_BAD_CODE,		/* wrong, malformed or replayed code; failed enrollment */
+	OUT_SUCCESS,  /* a right code, or an enrollment proved by one */
+	OUT_SKIP,     /* exempt, or skipped as the policy allows */
+	OUT_BAD_CODE, /* wrong, malformed or replayed code; failed enrollment */
 	OUT_LOCKED,
-	OUT_DENIED,		/* must enroll but cannot do it in this login */
+	OUT_DENIED, /* must enroll but cannot do it in this login */
 	OUT_USER_UNKNOWN,
 	OUT_CONV_ERR,
 	OUT_CONFIG_ERR,
 	OUT_STORE_ERR,
-	OUT_MAIL_ERR,		/* the code could not be sent: not the user's fault */
+	OUT_MAIL_ERR, /* the code could not be sent: not the user's fault */
 	OUT_NOMEM,
 };
 
@@ -60,8 +60,8 @@ struct login {
 	const char *user;
 	char service[STORE_TEXT_MAX + 1];
 	char rhost[STORE_TEXT_MAX + 1];
-	const char *method;	/* for the log: "totp", "email" or "-" */
-	bool has_totp;		/* a usable authenticator app: for messages */
+	const char *method; /* for the log: "totp", "email" or "-" */
+	bool has_totp;	    /* a usable authenticator app: for messages */
 	bool silent;
 	/* Whether the account is known to exist: until then its name is not
 	 * logged, for it may be a password typed at the user prompt. */
@@ -95,8 +95,7 @@ static int map_result(const struct login *l, enum outcome o)
 	return PAM_SERVICE_ERR;
 }
 
-static int parse_args(pam_handle_t *pamh, int argc, const char **argv,
-		      struct module_options *opt)
+static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct module_options *opt)
 {
 	opt->config_path = PAM_MFA_DEFAULT_CONFIG;
 	opt->debug = false;
@@ -113,7 +112,8 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv,
 		} else {
 			char shown[64];
 			sanitize_printable(argv[i], shown, sizeof(shown));
-			pam_syslog(pamh, LOG_ERR, "unknown or malformed module argument \"%s\"", shown);
+			pam_syslog(pamh, LOG_ERR, "unknown or malformed module argument \"%s\"",
+				   shown);
 			return -EINVAL;
 		}
 	}
@@ -121,14 +121,12 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv,
 }
 
 /* One line per decision, in a fixed shape that log tools can parse. */
-static void log_outcome(struct login *l, int priority, const char *outcome,
-			const char *detail)
+static void log_outcome(struct login *l, int priority, const char *outcome, const char *detail)
 {
 	pam_syslog(l->pamh, priority,
-		   "user=%s service=%s rhost=%s method=%s policy=%s outcome=%s%s%s",
-		   logged_user(l), l->service, l->rhost[0] ? l->rhost : "-", l->method,
-		   policy_name(l->policy.policy), outcome,
-		   detail ? " " : "", detail ? detail : "");
+		   "user=%s service=%s rhost=%s method=%s policy=%s outcome=%s%s%s", logged_user(l),
+		   l->service, l->rhost[0] ? l->rhost : "-", l->method,
+		   policy_name(l->policy.policy), outcome, detail ? " " : "", detail ? detail : "");
 }
 
 static void tell_user(struct login *l, const char *msg)
@@ -159,15 +157,16 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	case VERIFY_OK:
 		log_outcome(l, LOG_INFO, "success", NULL);
 		if (l->opt.debug && strcmp(l->method, "totp") == 0)
-			pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu",
-				   logged_user(l), (unsigned long long)res->step);
+			pam_syslog(l->pamh, LOG_DEBUG, "user=%s accepted step %llu", logged_user(l),
+				   (unsigned long long)res->step);
 		return OUT_SUCCESS;
 	case VERIFY_WRONG:
 	case VERIFY_REPLAY:
 	case VERIFY_EXPIRED:
 		(void)snprintf(detail, sizeof(detail), "reason=%s failures=%u%s",
-			       res->outcome == VERIFY_REPLAY ? "replayed-code" :
-			       res->outcome == VERIFY_EXPIRED ? "expired-code" : "wrong-code",
+			       res->outcome == VERIFY_REPLAY  ? "replayed-code" :
+			       res->outcome == VERIFY_EXPIRED ? "expired-code" :
+								"wrong-code",
 			       res->fail_count, res->locked_now ? " locked=yes" : "");
 		log_outcome(l, LOG_NOTICE, "failure", detail);
 		if (res->outcome == VERIFY_EXPIRED)
@@ -179,8 +178,7 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	case VERIFY_NOT_ENROLLED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
 		return OUT_BAD_CODE;
-	case VERIFY_STORE_ERROR:
-		break;
+	case VERIFY_STORE_ERROR: break;
 	}
 	/* Without the record of this result a replay would pass: fail. */
 	pam_syslog(l->pamh, LOG_ERR, "%s", err->msg);
@@ -207,8 +205,7 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 	r = email_code_reserve(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, code,
 			       time(NULL), &undo, wait, &err);
 	if (r == 0) {
-		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost,
-				&err);
+		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
 		if (r < 0) {
 			struct mfa_error undo_err = { "" };
 
@@ -227,10 +224,11 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 	if (r == -EIO) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		log_outcome(l, LOG_ERR, "error", "reason=mail");
-		tell_user(l, l->has_totp ?
-			  "Could not send the code: use your authenticator app or contact "
-			  "your administrator." :
-			  "Could not send the code: try again later or contact your administrator.");
+		tell_user(l,
+			  l->has_totp ?
+				  "Could not send the code: use your authenticator app or contact "
+				  "your administrator." :
+				  "Could not send the code: try again later or contact your administrator.");
 		return OUT_MAIL_ERR;
 	}
 	if (r < 0) {
@@ -262,7 +260,8 @@ static enum outcome email_login(struct login *l, struct store *st)
 		if (r < 0)
 			pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 		record_wipe(&rec);
-		log_outcome(l, LOG_ERR, "error", r < 0 ? "reason=store" : "reason=reset-during-login");
+		log_outcome(l, LOG_ERR, "error",
+			    r < 0 ? "reason=store" : "reason=reset-during-login");
 		return r < 0 ? OUT_STORE_ERR : OUT_BAD_CODE;
 	}
 	memcpy(address, rec.email.address, sizeof(address));
@@ -272,14 +271,18 @@ static enum outcome email_login(struct login *l, struct store *st)
 		return o;
 	/* A code sent moments ago is still the one to use: no mail bombing. */
 	if (wait > 0 && !l->silent)
-		(void)pam_info(l->pamh, "A code was sent to %s less than %u seconds "
-			       "ago: use it.", masked, l->cfg.email.resend_after);
+		(void)pam_info(l->pamh,
+			       "A code was sent to %s less than %u seconds "
+			       "ago: use it.",
+			       masked, l->cfg.email.resend_after);
 	for (int round = 0; round < 5; round++) {
 		char code[CODE_INPUT_MAX + 1];
 		char *answer = NULL;
 
-		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "Code from the email "
-			       "(or type resend for a new one): ") != PAM_SUCCESS || answer == NULL) {
+		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer,
+			       "Code from the email "
+			       "(or type resend for a new one): ") != PAM_SUCCESS ||
+		    answer == NULL) {
 			secure_free_string(answer);
 			log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 			return OUT_CONV_ERR;
@@ -291,8 +294,10 @@ static enum outcome email_login(struct login *l, struct store *st)
 			if (wait > 0) {
 				tell_user(l, "A new code can be sent only a little later.");
 				if (!l->silent)
-					(void)pam_info(l->pamh, "Wait %ld more seconds, or use the "
-						       "code already sent.", wait);
+					(void)pam_info(l->pamh,
+						       "Wait %ld more seconds, or use the "
+						       "code already sent.",
+						       wait);
 			}
 			continue;
 		}
@@ -322,9 +327,10 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	char *answer = NULL;
 
 	l->method = "totp";
-	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, email_too ?
-		       "Verification code (or type email to get one by email): " :
-		       "Verification code: ") != PAM_SUCCESS || answer == NULL) {
+	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer,
+		       email_too ? "Verification code (or type email to get one by email): " :
+				   "Verification code: ") != PAM_SUCCESS ||
+	    answer == NULL) {
 		secure_free_string(answer);
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 		return OUT_CONV_ERR;
@@ -335,8 +341,8 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
-	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost,
-			     &res, &err) < 0) {
+	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost, &res,
+			     &err) < 0) {
 		secure_wipe(code, sizeof(code));
 		return OUT_NOMEM;
 	}
@@ -358,8 +364,7 @@ static enum outcome changed_meanwhile(struct login *l)
  * it: the user's factors may have changed while the offer waited (another
  * session enrolled), and then this login must not pass without a code.
  * Under opt-out an answered skip is remembered. */
-static enum outcome take_skip(struct login *l, struct store *st, bool remember,
-			      const char *reason)
+static enum outcome take_skip(struct login *l, struct store *st, bool remember, const char *reason)
 {
 	struct mfa_error err = { "" };
 	struct mfa_record rec;
@@ -413,8 +418,8 @@ static void confirm_enrollment(struct login *l, struct store *st)
 		return;
 	known = notify_address(&l->cfg, &rec, l->user, to, sizeof(to));
 	record_wipe(&rec);
-	if (known && notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost,
-				     &err) < 0)
+	if (known &&
+	    notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost, &err) < 0)
 		pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
 			   logged_user(l), err.msg);
 	/* An address the user just typed may be the attacker's own: the
@@ -424,8 +429,8 @@ static void confirm_enrollment(struct login *l, struct store *st)
 
 		if (email_address_from_template(&l->cfg, l->user, org, sizeof(org)) == 0 &&
 		    (!known || strcmp(org, to) != 0) &&
-		    notify_enrolled(&l->cfg, org, l->user, l->method, l->service, l->rhost,
-				    &err) < 0)
+		    notify_enrolled(&l->cfg, org, l->user, l->method, l->service, l->rhost, &err) <
+			    0)
 			pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
 				   logged_user(l), err.msg);
 	}
@@ -435,8 +440,12 @@ static enum outcome enroll(struct login *l, struct store *st)
 {
 	struct mfa_error err = { "" };
 	struct enroll_request req = {
-		.cfg = &l->cfg, .st = st, .user = l->user,
-		.service = l->service, .rhost = l->rhost, .basis = &l->basis,
+		.cfg = &l->cfg,
+		.st = st,
+		.user = l->user,
+		.service = l->service,
+		.rhost = l->rhost,
+		.basis = &l->basis,
 	};
 	enum enroll_outcome eo;
 	unsigned method;
@@ -447,15 +456,16 @@ static enum outcome enroll(struct login *l, struct store *st)
 	}
 	l->method = method_name(method);
 	if ((method == METHOD_TOTP ? enroll_totp_conversation(l->pamh, &req, &eo, &err) :
-	     enroll_email_conversation(l->pamh, &req, &eo, &err)) < 0)
+				     enroll_email_conversation(l->pamh, &req, &eo, &err)) < 0)
 		return OUT_NOMEM;
 	switch (eo) {
 	case ENROLL_DONE:
-		(void)pam_info(l->pamh, method == METHOD_TOTP ?
-			       "Your authenticator app is set up. From now on, log in with "
-			       "a code from it." :
-			       "Your email address is set up. From now on, logins send a "
-			       "code to it.");
+		(void)pam_info(l->pamh,
+			       method == METHOD_TOTP ?
+				       "Your authenticator app is set up. From now on, log in with "
+				       "a code from it." :
+				       "Your email address is set up. From now on, logins send a "
+				       "code to it.");
 		log_outcome(l, LOG_NOTICE, "enrolled", NULL);
 		confirm_enrollment(l, st);
 		return OUT_SUCCESS;
@@ -464,8 +474,7 @@ static enum outcome enroll(struct login *l, struct store *st)
 			     "Log in again to start over.");
 		log_outcome(l, LOG_NOTICE, "failure", "reason=enrollment-not-confirmed");
 		return OUT_BAD_CODE;
-	case ENROLL_CHANGED:
-		return changed_meanwhile(l);
+	case ENROLL_CHANGED: return changed_meanwhile(l);
 	case ENROLL_RATE_LIMITED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=enroll-mail-limit");
 		return OUT_BAD_CODE;
@@ -483,8 +492,7 @@ static enum outcome enroll(struct login *l, struct store *st)
 		tell_user(l, "Could not send the code: try again later or contact your "
 			     "administrator.");
 		return OUT_MAIL_ERR;
-	case ENROLL_ERROR:
-		break;
+	case ENROLL_ERROR: break;
 	}
 	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 	log_outcome(l, LOG_ERR, "error", "reason=enrollment");
@@ -492,8 +500,7 @@ static enum outcome enroll(struct login *l, struct store *st)
 }
 
 /* The user has no factor: offer enrollment, with a skip where allowed. */
-static enum outcome not_enrolled(struct login *l, struct store *st,
-				 const struct mfa_record *rec)
+static enum outcome not_enrolled(struct login *l, struct store *st, const struct mfa_record *rec)
 {
 	enum mfa_policy p = l->policy.policy;
 	bool may_skip = p != POLICY_REQUIRED, skip;
@@ -514,21 +521,27 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 	/* The offer is the first prompt: a conversation that cannot answer it
 	 * cannot show a QR code either (a non-interactive service).  A caller
 	 * that asked for silence (PAM_SILENT) cannot be shown one either. */
-	if (!l->silent && pam_info(l->pamh, "Multi-factor authentication is %s for your "
+	if (!l->silent &&
+	    pam_info(l->pamh,
+		     "Multi-factor authentication is %s for your "
 		     "account and is not set up yet. %s",
 		     p == POLICY_REQUIRED ? "required" : "available",
-		     !(l->policy.methods & METHOD_TOTP) ? "The codes will come by email." :
-		     l->policy.methods & METHOD_EMAIL ? "You can use an authenticator app on "
-		     "your phone, such as Google Authenticator, Microsoft Authenticator or "
-		     "Authy, or get codes by email." : "You need an authenticator app on "
-		     "your phone, such as Google Authenticator, Microsoft Authenticator or "
-		     "Authy.") == PAM_SUCCESS &&
-	    (!may_skip || pam_info(l->pamh, p == POLICY_OPT_OUT ?
-				   "Type \"skip\" to skip it; you will not be asked again." :
-				   "Type \"skip\" to skip it for this login.") == PAM_SUCCESS))
-		r = pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer, may_skip ?
-			       "Press Enter to set it up now, or type skip: " :
-			       "Press Enter to set it up now: ");
+		     !(l->policy.methods & METHOD_TOTP) ?
+			     "The codes will come by email." :
+		     l->policy.methods & METHOD_EMAIL ?
+			     "You can use an authenticator app on "
+			     "your phone, such as Google Authenticator, Microsoft Authenticator or "
+			     "Authy, or get codes by email." :
+			     "You need an authenticator app on "
+			     "your phone, such as Google Authenticator, Microsoft Authenticator or "
+			     "Authy.") == PAM_SUCCESS &&
+	    (!may_skip ||
+	     pam_info(l->pamh, p == POLICY_OPT_OUT ?
+				       "Type \"skip\" to skip it; you will not be asked again." :
+				       "Type \"skip\" to skip it for this login.") == PAM_SUCCESS))
+		r = pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer,
+			       may_skip ? "Press Enter to set it up now, or type skip: " :
+					  "Press Enter to set it up now: ");
 	else
 		r = PAM_CONV_ERR;
 	if (r != PAM_SUCCESS || answer == NULL) {
@@ -547,11 +560,12 @@ static enum outcome not_enrolled(struct login *l, struct store *st,
 	/* With sshd's password method this answer is the password itself. */
 	secure_free_string(answer);
 	if (skip && may_skip)
-		return take_skip(l, st, p == POLICY_OPT_OUT, p == POLICY_OPT_OUT ?
-				 "reason=opt-out remembered=yes" : "reason=optional");
+		return take_skip(l, st, p == POLICY_OPT_OUT,
+				 p == POLICY_OPT_OUT ? "reason=opt-out remembered=yes" :
+						       "reason=optional");
 	if (skip)
 		(void)pam_error(l->pamh, "Skipping is not possible: multi-factor "
-				"authentication is required for your account.");
+					 "authentication is required for your account.");
 	return enroll(l, st);
 }
 
@@ -570,8 +584,10 @@ static enum outcome check_account(struct login *l)
 	if (r == 0)
 		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
 	else
-		pam_syslog(l->pamh, LOG_ERR, "cannot look up the user in the passwd "
-			   "database: %s", strerror(-r));
+		pam_syslog(l->pamh, LOG_ERR,
+			   "cannot look up the user in the passwd "
+			   "database: %s",
+			   strerror(-r));
 	return r == 0 ? OUT_USER_UNKNOWN : r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 }
 
@@ -590,8 +606,10 @@ static void log_store_error(struct login *l, int r, const struct mfa_error *err)
 	if (l->account_known)
 		pam_syslog(l->pamh, LOG_ERR, "%s", err->msg);
 	else
-		pam_syslog(l->pamh, LOG_ERR, "state store: cannot read the record of an "
-			   "unknown user: %s", strerror(-r));
+		pam_syslog(l->pamh, LOG_ERR,
+			   "state store: cannot read the record of an "
+			   "unknown user: %s",
+			   strerror(-r));
 }
 
 static enum outcome authenticate(struct login *l)
@@ -622,9 +640,10 @@ static enum outcome authenticate(struct login *l)
 		char shown[64];
 
 		sanitize_printable(rule->name, shown, sizeof(shown));
-		pam_syslog(l->pamh, LOG_WARNING, "%s:%u: rule %d names group \"%s\", which "
-			   "does not exist: it matches nobody", l->cfg.path, rule->line,
-			   l->policy.missing_group + 1, shown);
+		pam_syslog(l->pamh, LOG_WARNING,
+			   "%s:%u: rule %d names group \"%s\", which "
+			   "does not exist: it matches nobody",
+			   l->cfg.path, rule->line, l->policy.missing_group + 1, shown);
 	}
 	if (l->opt.debug)
 		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", logged_user(l),
@@ -658,7 +677,7 @@ static enum outcome authenticate(struct login *l)
 		o = r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 		goto out;
 	} else {
-		l->account_known = true;	/* a record stands for the account */
+		l->account_known = true; /* a record stands for the account */
 	}
 	/* A factor counts only where the policy allows its method.  Factors
 	 * the policy does not accept are not a reason to offer enrollment:
@@ -678,11 +697,12 @@ static enum outcome authenticate(struct login *l)
 	}
 	if (lockout_active(&rec, time(NULL))) {
 		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
-		tell_user(l, rec.locked_until < 0 ?
-			  "Too many failed verification codes: this account is locked "
-			  "until an administrator unlocks it." :
-			  "Too many failed verification codes: this account is "
-			  "temporarily locked. Try again later or contact your administrator.");
+		tell_user(l,
+			  rec.locked_until < 0 ?
+				  "Too many failed verification codes: this account is locked "
+				  "until an administrator unlocks it." :
+				  "Too many failed verification codes: this account is "
+				  "temporarily locked. Try again later or contact your administrator.");
 		o = OUT_LOCKED;
 		goto out;
 	}
@@ -696,8 +716,7 @@ out:
 	return o;
 }
 
-PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-				   const char **argv)
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct mfa_error err = { "" };
 	struct login l;
@@ -757,8 +776,7 @@ out:
 	return map_result(&l, o);
 }
 
-PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
-			      const char **argv)
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return PAM_SUCCESS;
 }

@@ -22,7 +22,10 @@ const char *policy_name(enum mfa_policy p)
 int policy_parse(const char *name, enum mfa_policy *p)
 {
 	static const enum mfa_policy all[] = {
-		POLICY_REQUIRED, POLICY_OPTIONAL, POLICY_OPT_OUT, POLICY_EXEMPT,
+		POLICY_REQUIRED,
+		POLICY_OPTIONAL,
+		POLICY_OPT_OUT,
+		POLICY_EXEMPT,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -109,7 +112,7 @@ static int lookup_group(const char *name, int (*found)(const struct group *gr, v
 			return r < 0 ? r : 1;
 		}
 		free(buf);
-		if (r != ERANGE || len >= (1u << 24))	/* 16 MB: some 800,000 members */
+		if (r != ERANGE || len >= (1u << 24)) /* 16 MB: some 800,000 members */
 			break;
 		len *= 2;
 	}
@@ -180,7 +183,7 @@ static int decide(const struct mfa_config *cfg, const char *user,
 struct nss_membership {
 	const struct mfa_config *cfg;
 	const char *user;
-	gid_t *groups;		/* the user's groups, looked up at the first group rule */
+	gid_t *groups; /* the user's groups, looked up at the first group rule */
 	int ngroups;
 };
 
@@ -209,8 +212,8 @@ static int nss_in_group(size_t i, void *p, struct mfa_error *err)
 	return 0;
 }
 
-int policy_for_user(const struct mfa_config *cfg, const char *user,
-		    struct policy_decision *out, struct mfa_error *err)
+int policy_for_user(const struct mfa_config *cfg, const char *user, struct policy_decision *out,
+		    struct mfa_error *err)
 {
 	struct nss_membership m = { .cfg = cfg, .user = user };
 	int r = decide(cfg, user, nss_in_group, &m, out, err);
@@ -231,7 +234,7 @@ struct rule_group {
 
 struct policy_groups {
 	size_t n;
-	struct rule_group groups[];	/* one per rule; unused for user rules */
+	struct rule_group groups[]; /* one per rule; unused for user rules */
 };
 
 static int cmp_member(const void *a, const void *b)
@@ -322,8 +325,7 @@ static int listed_in_group(size_t i, void *p, struct mfa_error *err)
 		return POLICY_NO_GROUP;
 	if (g->gid == m->primary)
 		return 1;
-	return bsearch(&m->user, g->members, g->n_members, sizeof(*g->members),
-		       cmp_member) != NULL;
+	return bsearch(&m->user, g->members, g->n_members, sizeof(*g->members), cmp_member) != NULL;
 }
 
 int policy_for_account(const struct mfa_config *cfg, const struct policy_groups *pg,
@@ -334,6 +336,6 @@ int policy_for_account(const struct mfa_config *cfg, const struct policy_groups 
 
 	int r = decide(cfg, user, listed_in_group, &m, out, &unused);
 
-	out->account_found = true;	/* listed from passwd */
+	out->account_found = true; /* listed from passwd */
 	return r;
 }

@@ -9,10 +9,10 @@
 #include "util.h"
 
 enum mfa_policy {
-	POLICY_REQUIRED,	/* must enroll; no skip */
-	POLICY_OPTIONAL,	/* offered at each login; may skip this time */
-	POLICY_OPT_OUT,		/* offered; a skip is remembered until reset */
-	POLICY_EXEMPT,		/* no MFA at all */
+	POLICY_REQUIRED, /* must enroll; no skip */
+	POLICY_OPTIONAL, /* offered at each login; may skip this time */
+	POLICY_OPT_OUT,	 /* offered; a skip is remembered until reset */
+	POLICY_EXEMPT,	 /* no MFA at all */
 };
 
 /* Second factors, as a bit set. */
@@ -24,11 +24,11 @@ struct mfa_config;
 
 struct policy_decision {
 	enum mfa_policy policy;
-	unsigned methods;	/* allowed methods: never 0 */
-	int rule;		/* index into cfg->rules, or -1 for default_policy */
-	int missing_group;	/* first rule passed over because its group does
+	unsigned methods;   /* allowed methods: never 0 */
+	int rule;	    /* index into cfg->rules, or -1 for default_policy */
+	int missing_group;  /* first rule passed over because its group does
 				 * not exist (a typo?), or -1 */
-	bool account_found;	/* a group rule looked the account up and found it */
+	bool account_found; /* a group rule looked the account up and found it */
 };
 
 const char *policy_name(enum mfa_policy p);
@@ -42,8 +42,8 @@ int method_parse(const char *name, unsigned *method);
  * a group rule by primary or supplementary membership through NSS.  A group
  * that does not exist matches nobody; an NSS failure is an error (-EIO), so
  * that an unreachable directory never becomes a weaker policy. */
-int policy_for_user(const struct mfa_config *cfg, const char *user,
-		    struct policy_decision *out, struct mfa_error *err);
+int policy_for_user(const struct mfa_config *cfg, const char *user, struct policy_decision *out,
+		    struct mfa_error *err);
 
 /* Deciding many users at once (mfactl status): the groups the rules name
  * are looked up once, with their members, instead of every user's groups.

@@ -61,7 +61,10 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 {
 	static const char *const utf8_cells[4] = {
 		/* index: top light << 1 | bottom light */
-		" ", "\u2584", "\u2580", "\u2588",
+		" ",
+		"\u2584",
+		"\u2580",
+		"\u2588",
 	};
 	struct qr_api qrapi;
 	QRcode *qr;
@@ -91,8 +94,7 @@ int qr_render_text(const char *text, enum qr_style style, char **out)
 	for (int y = 0; y < size; y += 2) {
 		for (int x = 0; x < size; x++) {
 			bool top = !qr_module_dark(qr, x, y, QUIET_ZONE);
-			bool bottom = y + 1 < size &&
-				      !qr_module_dark(qr, x, y + 1, QUIET_ZONE);
+			bool bottom = y + 1 < size && !qr_module_dark(qr, x, y + 1, QUIET_ZONE);
 
 			if (style == QR_STYLE_ANSI) {
 				/* Foreground paints the upper half, background the lower. */

@@ -8,8 +8,8 @@
 
 enum qr_style {
 	QR_STYLE_NONE,
-	QR_STYLE_UTF8,	/* half blocks, light modules drawn: for dark terminals */
-	QR_STYLE_ANSI,	/* half blocks with explicit black/white colours */
+	QR_STYLE_UTF8, /* half blocks, light modules drawn: for dark terminals */
+	QR_STYLE_ANSI, /* half blocks with explicit black/white colours */
 };
 
 /* "none", "utf8", "ansi"; 0 or -EINVAL. */

@@ -66,7 +66,7 @@ int qr_write_png(const char *text, int fd)
 	if (r < 0)
 		return r;
 	side = (uint32_t)(qr->width + 2 * IMAGE_QUIET_ZONE) * PNG_SCALE;
-	row = 1 + side;		/* a filter byte, then one grey byte a pixel */
+	row = 1 + side; /* a filter byte, then one grey byte a pixel */
 	raw_len = row * side;
 	raw = malloc(raw_len);
 	packed_len = compressBound((uLong)raw_len);
@@ -80,7 +80,9 @@ int qr_write_png(const char *text, int fd)
 		line[0] = 0;
 		for (uint32_t x = 0; x < side; x++)
 			line[1 + x] = qr_module_dark(qr, (int)(x / PNG_SCALE), (int)(y / PNG_SCALE),
-						    IMAGE_QUIET_ZONE) ? 0 : 255;
+						     IMAGE_QUIET_ZONE) ?
+					      0 :
+					      255;
 	}
 	if (compress2(packed, &packed_len, raw, (uLong)raw_len, 9) != Z_OK) {
 		r = -EIO;
@@ -89,8 +91,8 @@ int qr_write_png(const char *text, int fd)
 	be = htonl(side);
 	memcpy(ihdr, &be, 4);
 	memcpy(ihdr + 4, &be, 4);
-	ihdr[8] = 8;	/* bit depth */
-	ihdr[9] = 0;	/* greyscale */
+	ihdr[8] = 8; /* bit depth */
+	ihdr[9] = 0; /* greyscale */
 	ihdr[10] = ihdr[11] = ihdr[12] = 0;
 	if ((r = write_all(fd, signature, sizeof(signature))) < 0 ||
 	    (r = png_chunk(fd, "IHDR", ihdr, sizeof(ihdr))) < 0 ||

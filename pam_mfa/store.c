@@ -28,7 +28,7 @@
 struct store {
 	int dfd;
 	char *path;
-	bool deferred_sync;	/* see store_defer_sync() */
+	bool deferred_sync; /* see store_defer_sync() */
 };
 
 /* A slot: "MFA1 SEQ LEN CRC\n" then LEN bytes of record text, zero padded.
@@ -45,29 +45,44 @@ _Static_assert(RECORD_FILE_SIZE <= STORE_RECORD_MAX, "a record file must be read
 
 /* What the open record file holds, for the next update in place. */
 struct slots {
-	bool slotted;		/* in the two-slot form */
-	int newest;		/* the slot holding the record */
-	uint64_t seq;		/* its sequence number */
+	bool slotted; /* in the two-slot form */
+	int newest;   /* the slot holding the record */
+	uint64_t seq; /* its sequence number */
 };
 
 struct store_txn {
 	struct store *st;
 	int lock_fd;
-	int rec_fd;		/* the record, open for writing in place; -1: none */
+	int rec_fd; /* the record, open for writing in place; -1: none */
 	struct slots slots;
 	char user[USER_NAME_MAX + 1];
 };
 
 enum rec_key {
-	K_VERSION, K_USER,
-	K_TOTP_SECRET, K_TOTP_ALGORITHM, K_TOTP_DIGITS, K_TOTP_PERIOD,
-	K_TOTP_ENROLLED, K_TOTP_LAST_STEP,
-	K_FAIL_COUNT, K_FAIL_SINCE, K_LOCK_UNTIL,
-	K_LOGIN_TIME, K_LOGIN_SERVICE, K_LOGIN_RHOST,
+	K_VERSION,
+	K_USER,
+	K_TOTP_SECRET,
+	K_TOTP_ALGORITHM,
+	K_TOTP_DIGITS,
+	K_TOTP_PERIOD,
+	K_TOTP_ENROLLED,
+	K_TOTP_LAST_STEP,
+	K_FAIL_COUNT,
+	K_FAIL_SINCE,
+	K_LOCK_UNTIL,
+	K_LOGIN_TIME,
+	K_LOGIN_SERVICE,
+	K_LOGIN_RHOST,
 	K_SKIP_SINCE,
-	K_EMAIL_ADDRESS, K_EMAIL_VERIFIED, K_EMAIL_ENROLLED, K_EMAIL_CODE,
-	K_EMAIL_CODE_EXPIRES, K_EMAIL_CODE_SENT,
-	K_EMAIL_BY_ADMIN, K_EMAIL_ENROLL_MAILS, K_EMAIL_ENROLL_MAILS_SINCE,
+	K_EMAIL_ADDRESS,
+	K_EMAIL_VERIFIED,
+	K_EMAIL_ENROLLED,
+	K_EMAIL_CODE,
+	K_EMAIL_CODE_EXPIRES,
+	K_EMAIL_CODE_SENT,
+	K_EMAIL_BY_ADMIN,
+	K_EMAIL_ENROLL_MAILS,
+	K_EMAIL_ENROLL_MAILS_SINCE,
 	K_COUNT
 };
 
@@ -99,7 +114,7 @@ static const char *const rec_key_names[K_COUNT] = {
 };
 
 /* Times are seconds since the epoch, bounded well inside int64_t. */
-#define TIME_MAX UINT64_C(253402300799)	/* 9999-12-31 */
+#define TIME_MAX UINT64_C(253402300799) /* 9999-12-31 */
 
 void record_init(struct mfa_record *rec, const char *user)
 {
@@ -134,8 +149,7 @@ bool record_factors_held(const struct record_factors *basis, const struct mfa_re
 	bool same;
 
 	record_factors_take(rec, &now);
-	same = now.methods == basis->methods &&
-	       now.totp_secret_len == basis->totp_secret_len &&
+	same = now.methods == basis->methods && now.totp_secret_len == basis->totp_secret_len &&
 	       now.totp_enrolled_at == basis->totp_enrolled_at &&
 	       consttime_equal(now.totp_secret, basis->totp_secret, sizeof(now.totp_secret)) &&
 	       now.email_enrolled_at == basis->email_enrolled_at &&
@@ -167,8 +181,8 @@ static bool value_printable(const char *v, size_t len)
 	return true;
 }
 
-static int parse_number(const char *v, uint64_t max, uint64_t *out,
-			const char *key, struct mfa_error *err)
+static int parse_number(const char *v, uint64_t max, uint64_t *out, const char *key,
+			struct mfa_error *err)
 {
 	if (parse_u64(v, max, out) < 0) {
 		mfa_error_set(err, "%s: not a number in range", key);
@@ -281,8 +295,8 @@ static int parse_email_v4(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_e
 	return 0;
 }
 
-int record_parse(const char *buf, size_t len, const char *expected_user,
-		 struct mfa_record *rec, struct mfa_error *err)
+int record_parse(const char *buf, size_t len, const char *expected_user, struct mfa_record *rec,
+		 struct mfa_error *err)
 {
 	char values[K_COUNT][STORE_TEXT_MAX + 1];
 	bool seen[K_COUNT] = { false };
@@ -294,8 +308,7 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 
 	record_init(rec, NULL);
 	memset(values, 0, sizeof(values));
-	if (len < 4 || memcmp(end - 4, "end\n", 4) != 0 ||
-	    (len > 4 && end[-5] != '\n')) {
+	if (len < 4 || memcmp(end - 4, "end\n", 4) != 0 || (len > 4 && end[-5] != '\n')) {
 		mfa_error_set(err, "record is truncated (no final \"end\" line)");
 		goto out;
 	}
@@ -336,12 +349,13 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 			goto out;
 		}
 		if ((k == K_VERSION) != (line == 1)) {
-			mfa_error_set(err, "line %u: the version must come first, and only there", line);
+			mfa_error_set(err, "line %u: the version must come first, and only there",
+				      line);
 			goto out;
 		}
 		if (vlen > STORE_TEXT_MAX || !value_printable(eq + 1, vlen)) {
-			mfa_error_set(err, "line %u: %s: value too long or not printable",
-				      line, rec_key_names[k]);
+			mfa_error_set(err, "line %u: %s: value too long or not printable", line,
+				      rec_key_names[k]);
 			goto out;
 		}
 		seen[k] = true;
@@ -354,8 +368,7 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 		mfa_error_set(err, "no version line");
 		goto out;
 	}
-	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n < 1 ||
-	    n > STORE_RECORD_VERSION) {
+	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n < 1 || n > STORE_RECORD_VERSION) {
 		mfa_error_set(err, "unsupported record version \"%s\" (this build reads 1 to %d)",
 			      values[K_VERSION], STORE_RECORD_VERSION);
 		goto out;
@@ -364,14 +377,13 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 	for (int k = 0; k < K_COUNT; k++) {
 		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
 		/* Keys a version does not have must be absent. */
-		bool in_version = k < K_SKIP_SINCE ||
-				  (k == K_SKIP_SINCE && version >= 2) ||
+		bool in_version = k < K_SKIP_SINCE || (k == K_SKIP_SINCE && version >= 2) ||
 				  (k >= K_EMAIL_ADDRESS && k < K_EMAIL_BY_ADMIN && version >= 3) ||
 				  (k >= K_EMAIL_BY_ADMIN && version >= 4);
 
 		if (!in_version && seen[k]) {
-			mfa_error_set(err, "%s is not part of version %u records",
-				      rec_key_names[k], version);
+			mfa_error_set(err, "%s is not part of version %u records", rec_key_names[k],
+				      version);
 			goto out;
 		}
 		if (!totp_key && in_version && !seen[k]) {
@@ -398,18 +410,21 @@ int record_parse(const char *buf, size_t len, const char *expected_user,
 			mfa_error_set(err, "totp.algorithm: unknown algorithm");
 			goto out;
 		}
-		if (parse_number(values[K_TOTP_DIGITS], TOTP_DIGITS_MAX, &n, "totp.digits", err) < 0 ||
+		if (parse_number(values[K_TOTP_DIGITS], TOTP_DIGITS_MAX, &n, "totp.digits", err) <
+			    0 ||
 		    n < TOTP_DIGITS_MIN) {
 			mfa_error_set(err, "totp.digits: out of range");
 			goto out;
 		}
 		t->params.digits = (unsigned)n;
-		if (parse_number(values[K_TOTP_PERIOD], 300, &n, "totp.period", err) < 0 || n < 10) {
+		if (parse_number(values[K_TOTP_PERIOD], 300, &n, "totp.period", err) < 0 ||
+		    n < 10) {
 			mfa_error_set(err, "totp.period: out of range");
 			goto out;
 		}
 		t->params.period = (unsigned)n;
-		if (parse_number(values[K_TOTP_ENROLLED], TIME_MAX, &n, "totp.enrolled_at", err) < 0)
+		if (parse_number(values[K_TOTP_ENROLLED], TIME_MAX, &n, "totp.enrolled_at", err) <
+		    0)
 			goto out;
 		t->enrolled_at = (int64_t)n;
 		if (parse_number(values[K_TOTP_LAST_STEP], TIME_MAX, &t->last_step,
@@ -478,9 +493,8 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 			     "totp.secret=%s\ntotp.algorithm=%s\ntotp.digits=%u\n"
 			     "totp.period=%u\ntotp.enrolled_at=%" PRId64 "\n"
 			     "totp.last_step=%" PRIu64 "\n",
-			     secret, totp_algorithm_name(t->params.algorithm),
-			     t->params.digits, t->params.period, t->enrolled_at,
-			     t->last_step);
+			     secret, totp_algorithm_name(t->params.algorithm), t->params.digits,
+			     t->params.period, t->enrolled_at, t->last_step);
 		secure_wipe(secret, sizeof(secret));
 		if (n < 0 || (size_t)n >= buflen - pos)
 			goto nobufs;
@@ -503,14 +517,14 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 		     "skip.since=%" PRId64 "\n"
 		     "email.address=%s\nemail.verified=%d\nemail.enrolled_at=%" PRId64 "\n"
 		     "email.code=%s\nemail.code_expires=%" PRId64 "\nemail.code_sent=%" PRId64 "\n"
-		     "email.by_admin=%d\nemail.enroll_mails=%u\nemail.enroll_mails_since=%" PRId64 "\n"
+		     "email.by_admin=%d\nemail.enroll_mails=%u\nemail.enroll_mails_since=%" PRId64
+		     "\n"
 		     "end\n",
-		     rec->fail_count, rec->fail_since, lock, rec->last_login,
-		     rec->last_service, rec->last_rhost, rec->skip_since,
-		     rec->email.address, rec->email.verified ? 1 : 0, rec->email.enrolled_at,
-		     code, rec->email.code_expires, rec->email.code_sent,
-		     rec->email.by_admin ? 1 : 0, rec->email.enroll_mails,
-		     rec->email.enroll_mails_since);
+		     rec->fail_count, rec->fail_since, lock, rec->last_login, rec->last_service,
+		     rec->last_rhost, rec->skip_since, rec->email.address,
+		     rec->email.verified ? 1 : 0, rec->email.enrolled_at, code,
+		     rec->email.code_expires, rec->email.code_sent, rec->email.by_admin ? 1 : 0,
+		     rec->email.enroll_mails, rec->email.enroll_mails_since);
 	secure_wipe(code, sizeof(code));
 	if (n < 0 || (size_t)n >= buflen - pos)
 		goto nobufs;
@@ -560,8 +574,8 @@ int store_open(const char *dir, int flags, struct store **out, struct mfa_error 
 		return r;
 	}
 	if ((sb.st_mode & 077) != 0) {
-		mfa_error_set(err, "%s: the state directory must have mode 0700, not %04o",
-			      dir, (unsigned)(sb.st_mode & 07777));
+		mfa_error_set(err, "%s: the state directory must have mode 0700, not %04o", dir,
+			      (unsigned)(sb.st_mode & 07777));
 		close(dfd);
 		return -EPERM;
 	}
@@ -718,8 +732,7 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 		return 0;
 	}
 	if (len != RECORD_FILE_SIZE) {
-		mfa_error_set(err, "a two-slot record of %zu bytes, not %d", len,
-			      RECORD_FILE_SIZE);
+		mfa_error_set(err, "a two-slot record of %zu bytes, not %d", len, RECORD_FILE_SIZE);
 		return -EINVAL;
 	}
 	for (int i = 0; i < 2; i++)
@@ -755,8 +768,7 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 }
 
 static int record_file_parse_slots(const char *buf, size_t len, const char *expected_user,
-				   struct mfa_record *rec, struct slots *sl,
-				   struct mfa_error *err)
+				   struct mfa_record *rec, struct slots *sl, struct mfa_error *err)
 {
 	const char *text;
 	size_t text_len;
@@ -778,8 +790,8 @@ int record_file_parse(const char *buf, size_t len, const char *expected_user,
 
 /* Opens and reads a user's record with every check.  With keep_fd, the
  * file is opened for writing too and left open in *keep_fd on success. */
-static int load_record(struct store *st, const char *user, struct mfa_record *rec,
-		       int *keep_fd, struct slots *sl, struct mfa_error *err)
+static int load_record(struct store *st, const char *user, struct mfa_record *rec, int *keep_fd,
+		       struct slots *sl, struct mfa_error *err)
 {
 	char buf[STORE_RECORD_MAX + 1];
 	struct stat sb;
@@ -792,16 +804,17 @@ static int load_record(struct store *st, const char *user, struct mfa_record *re
 		return r;
 	if (sl == NULL)
 		sl = &unused;
-	fd = openat(st->dfd, user, (keep_fd != NULL ? O_RDWR : O_RDONLY) |
-		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(st->dfd, user,
+		    (keep_fd != NULL ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
 	if (fd < 0 && keep_fd != NULL &&
 	    (errno == EPERM || errno == EACCES || errno == EROFS || errno == EISDIR)) {
 		/* Not writable in place (immutable, read-only): read it, and
 		 * let an update try to replace it, which fails as it must.  A
 		 * directory is opened to be refused below like any non-file. */
 		keep_fd = NULL;
-		fd = openat(st->dfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-			    O_NONBLOCK);
+		fd = openat(st->dfd, user,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
 	if (fd < 0) {
 		r = -errno;
@@ -816,16 +829,17 @@ static int load_record(struct store *st, const char *user, struct mfa_record *re
 		mfa_error_set(err, "%s/%s: %s", st->path, user, strerror(-r));
 		goto out;
 	}
-	if (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 077) != 0 ||
-	    sb.st_nlink != 1) {
-		mfa_error_set(err, "%s/%s: refusing a record that is not a regular root-owned "
-			      "file of mode 0600 with one link", st->path, user);
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 077) != 0 || sb.st_nlink != 1) {
+		mfa_error_set(err,
+			      "%s/%s: refusing a record that is not a regular root-owned "
+			      "file of mode 0600 with one link",
+			      st->path, user);
 		r = -EPERM;
 		goto out;
 	}
 	if (sb.st_size > STORE_RECORD_MAX) {
-		mfa_error_set(err, "%s/%s: corrupt record: larger than %d bytes",
-			      st->path, user, STORE_RECORD_MAX);
+		mfa_error_set(err, "%s/%s: corrupt record: larger than %d bytes", st->path, user,
+			      STORE_RECORD_MAX);
 		r = -EINVAL;
 		goto out;
 	}
@@ -860,8 +874,7 @@ out:
 	return r;
 }
 
-int store_load(struct store *st, const char *user, struct mfa_record *rec,
-	       struct mfa_error *err)
+int store_load(struct store *st, const char *user, struct mfa_record *rec, struct mfa_error *err)
 {
 	return load_record(st, user, rec, NULL, NULL, err);
 }
@@ -887,8 +900,7 @@ static int lock_within(int fd, unsigned seconds)
 		if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
 			return -errno;
 		if (now.tv_sec - start.tv_sec > (time_t)seconds ||
-		    (now.tv_sec - start.tv_sec == (time_t)seconds &&
-		     now.tv_nsec >= start.tv_nsec))
+		    (now.tv_sec - start.tv_sec == (time_t)seconds && now.tv_nsec >= start.tv_nsec))
 			return -ETIMEDOUT;
 		pause.tv_nsec = 1000000 + now.tv_nsec % 1000000;
 		(void)nanosleep(&pause, NULL);
@@ -911,17 +923,17 @@ static long lock_holder(int fd)
 		unsigned long ino;
 		long who;
 
-		if (sscanf(line, "%*d: FLOCK %*s WRITE %ld %x:%x:%lu", &who, &maj, &min,
-			   &ino) == 4 && ino == (unsigned long)sb.st_ino &&
-		    maj == major(sb.st_dev) && min == minor(sb.st_dev))
+		if (sscanf(line, "%*d: FLOCK %*s WRITE %ld %x:%x:%lu", &who, &maj, &min, &ino) ==
+			    4 &&
+		    ino == (unsigned long)sb.st_ino && maj == major(sb.st_dev) &&
+		    min == minor(sb.st_dev))
 			pid = who;
 	}
 	fclose(f);
 	return pid;
 }
 
-int store_lock(struct store *st, const char *user, struct store_txn **txn,
-	       struct mfa_error *err)
+int store_lock(struct store *st, const char *user, struct store_txn **txn, struct mfa_error *err)
 {
 	char lockname[USER_NAME_MAX + 8];
 	struct store_txn *t;
@@ -936,8 +948,8 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 	for (;;) {
 		struct stat a, b;
 
-		fd = openat(st->dfd, lockname,
-			    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = openat(st->dfd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			    0600);
 		if (fd < 0) {
 			r = -errno;
 			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
@@ -947,7 +959,8 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 		if (r == -ETIMEDOUT) {
 			long holder = lock_holder(fd);
 
-			mfa_error_set(err, "%s/%s: still locked by another process after %d "
+			mfa_error_set(err,
+				      "%s/%s: still locked by another process after %d "
 				      "seconds (pid %ld, stopped while it updated the record?)",
 				      st->path, lockname, STORE_LOCK_WAIT_SECONDS, holder);
 			close(fd);
@@ -965,8 +978,10 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 			continue;
 		}
 		if (!S_ISREG(a.st_mode) || a.st_uid != 0 || a.st_nlink != 1) {
-			mfa_error_set(err, "%s/%s: refusing a lock file that is not a regular "
-				      "root-owned file with one link", st->path, lockname);
+			mfa_error_set(err,
+				      "%s/%s: refusing a lock file that is not a regular "
+				      "root-owned file with one link",
+				      st->path, lockname);
 			close(fd);
 			return -EPERM;
 		}
@@ -974,14 +989,14 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 			r = -errno;
 			close(fd);
 			if (r == -ENOENT)
-				continue;	/* removed after our flock: start over */
+				continue; /* removed after our flock: start over */
 			/* Any other error would recur: retrying would spin. */
 			mfa_error_set(err, "%s/%s: %s", st->path, lockname, strerror(-r));
 			return r;
 		}
 		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			break;
-		close(fd);	/* replaced after our flock: start over */
+		close(fd); /* replaced after our flock: start over */
 	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
@@ -997,8 +1012,8 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn,
 	return 0;
 }
 
-int store_begin(struct store *st, const char *user, struct store_txn **txn,
-		struct mfa_record *rec, bool *exists, struct mfa_error *err)
+int store_begin(struct store *st, const char *user, struct store_txn **txn, struct mfa_record *rec,
+		bool *exists, struct mfa_error *err)
 {
 	/* store_lock() sets t whenever it returns 0.  NULL only for clang 14's
 	 * analyzer: it does not know that a failed openat() sets errno, so it
@@ -1023,9 +1038,9 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn,
 	return 0;
 }
 
-int store_begin_unchanged(struct store *st, const char *user,
-			  const struct record_factors *basis, struct store_txn **txn,
-			  struct mfa_record *rec, bool *exists, struct mfa_error *err)
+int store_begin_unchanged(struct store *st, const char *user, const struct record_factors *basis,
+			  struct store_txn **txn, struct mfa_record *rec, bool *exists,
+			  struct mfa_error *err)
 {
 	int r = store_begin(st, user, txn, rec, exists, err);
 
@@ -1104,8 +1119,8 @@ static int commit_new_file(struct store_txn *txn, const char *text, size_t len,
 			break;
 	}
 	if (fd < 0) {
-		mfa_error_set(err, "%s: cannot create a temporary record: %s",
-			      st->path, strerror(-r));
+		mfa_error_set(err, "%s: cannot create a temporary record: %s", st->path,
+			      strerror(-r));
 		goto out;
 	}
 	for (size_t off = 0; off < sizeof(image);) {
@@ -1133,15 +1148,14 @@ static int commit_new_file(struct store_txn *txn, const char *text, size_t len,
 	fd = -1;
 	if (!st->deferred_sync && fsync(st->dfd) < 0) {
 		r = -errno;
-		mfa_error_set(err, "%s: cannot sync the state directory: %s",
-			      st->path, strerror(-r));
+		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path,
+			      strerror(-r));
 		goto out;
 	}
 	r = 0;
 	goto out;
 unlink:
-	mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user,
-		      strerror(-r));
+	mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user, strerror(-r));
 	(void)unlinkat(st->dfd, tmpname, 0);
 out:
 	secure_wipe(image, sizeof(image));
@@ -1150,8 +1164,7 @@ out:
 	return r;
 }
 
-int store_commit(struct store_txn *txn, const struct mfa_record *rec,
-		 struct mfa_error *err)
+int store_commit(struct store_txn *txn, const struct mfa_record *rec, struct mfa_error *err)
 {
 	char text[SLOT_TEXT_MAX + 1];
 	int len, r;
@@ -1197,7 +1210,8 @@ int store_remove(struct store_txn *txn, struct mfa_error *err)
 	(void)unlinkat(st->dfd, lockname, 0);
 	if (fsync(st->dfd) < 0) {
 		r = -errno;
-		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path, strerror(-r));
+		mfa_error_set(err, "%s: cannot sync the state directory: %s", st->path,
+			      strerror(-r));
 		return r;
 	}
 	return existed;
@@ -1224,8 +1238,7 @@ static enum store_entry entry_kind(const char *name)
 	return STORE_ENTRY_OTHER;
 }
 
-int store_scan(struct store *st,
-	       int (*cb)(const char *name, enum store_entry kind, void *ctx),
+int store_scan(struct store *st, int (*cb)(const char *name, enum store_entry kind, void *ctx),
 	       void *ctx, struct mfa_error *err)
 {
 	struct dirent *de;
@@ -1267,8 +1280,8 @@ static int list_one(const char *name, enum store_entry kind, void *p)
 	return kind == STORE_ENTRY_RECORD ? l->cb(name, l->ctx) : 0;
 }
 
-int store_list(struct store *st, int (*cb)(const char *user, void *ctx),
-	       void *ctx, struct mfa_error *err)
+int store_list(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
+	       struct mfa_error *err)
 {
 	struct list_ctx l = { cb, ctx };
 

@@ -56,8 +56,8 @@ uint64_t totp_step_at(const struct totp_params *p, time_t now)
 	return now < 0 ? 0 : (uint64_t)now / p->period;
 }
 
-int totp_code_for_step(const unsigned char *secret, size_t secret_len,
-		       const struct totp_params *p, uint64_t step, char *out)
+int totp_code_for_step(const unsigned char *secret, size_t secret_len, const struct totp_params *p,
+		       uint64_t step, char *out)
 {
 	int r;
 
@@ -66,15 +66,14 @@ int totp_code_for_step(const unsigned char *secret, size_t secret_len,
 	/* liboath derives the step from a time: give it the step's first second. */
 	if (step > (uint64_t)INT64_MAX / p->period)
 		return -ERANGE;
-	r = oath_totp_generate2((const char *)secret, secret_len,
-				(time_t)(step * p->period), p->period, 0,
-				p->digits, oath_flags(p->algorithm), out);
+	r = oath_totp_generate2((const char *)secret, secret_len, (time_t)(step * p->period),
+				p->period, 0, p->digits, oath_flags(p->algorithm), out);
 	return r == OATH_OK ? 0 : -EIO;
 }
 
-int totp_verify(const unsigned char *secret, size_t secret_len,
-		const struct totp_params *p, const char *code, time_t now,
-		unsigned window, uint64_t after_step, uint64_t *matched)
+int totp_verify(const unsigned char *secret, size_t secret_len, const struct totp_params *p,
+		const char *code, time_t now, unsigned window, uint64_t after_step,
+		uint64_t *matched)
 {
 	char expected[TOTP_DIGITS_MAX + 1];
 	uint64_t now_step, first, best_new = 0, best_old = 0;
@@ -188,8 +187,8 @@ static int uri_escape(const char *in, char *out, size_t outlen, size_t *pos)
 
 	for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
 		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-			     *p == '_' || *p == '~';
+			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+			     *p == '~';
 		size_t need = plain ? 1 : 3;
 
 		if (*pos + need >= outlen)
@@ -230,7 +229,8 @@ int totp_uri(const char *issuer, const char *account, const unsigned char *secre
 	base32_encode(secret, secret_len, b32);
 	(void)snprintf(tail, sizeof(tail), "&algorithm=%s&digits=%u&period=%u",
 		       p->algorithm == TOTP_SHA256 ? "SHA256" :
-		       p->algorithm == TOTP_SHA512 ? "SHA512" : "SHA1",
+		       p->algorithm == TOTP_SHA512 ? "SHA512" :
+						     "SHA1",
 		       p->digits, p->period);
 	if ((r = append(out, outlen, &pos, "otpauth://totp/")) < 0 ||
 	    (r = uri_escape(issuer, out, outlen, &pos)) < 0 ||

@@ -37,17 +37,17 @@ int totp_algorithm_parse(const char *name, enum totp_algorithm *alg);
 size_t totp_secret_length(enum totp_algorithm alg);
 
 /* The code for one time step, NUL-terminated in out (size > digits). */
-int totp_code_for_step(const unsigned char *secret, size_t secret_len,
-		       const struct totp_params *p, uint64_t step, char *out);
+int totp_code_for_step(const unsigned char *secret, size_t secret_len, const struct totp_params *p,
+		       uint64_t step, char *out);
 
 /* Returns 1 and the step in *matched when code is the code of a step in
  * [now_step - window, now_step + window] that is newer than after_step;
  * 0 if the code matches only steps at or before after_step (a replay, and
  * *matched holds that step); -1 if it matches nothing or is malformed.
  * Comparisons are constant-time; every step of the window is computed. */
-int totp_verify(const unsigned char *secret, size_t secret_len,
-		const struct totp_params *p, const char *code, time_t now,
-		unsigned window, uint64_t after_step, uint64_t *matched);
+int totp_verify(const unsigned char *secret, size_t secret_len, const struct totp_params *p,
+		const char *code, time_t now, unsigned window, uint64_t after_step,
+		uint64_t *matched);
 
 uint64_t totp_step_at(const struct totp_params *p, time_t now);
 

@@ -36,9 +36,8 @@ bool user_name_valid(const char *name)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		    c == '-' || c == '@')
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '.' || c == '-' || c == '@')
 			continue;
 		return false;
 	}
@@ -122,8 +121,7 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out)
 /* A directory others could write to lets them swap what lies below it; a
  * root-owned sticky directory (/tmp) does not, as only root may rename or
  * remove root's entries there. */
-static int check_trusted_dir(int fd, const char *shown, bool last,
-			     struct mfa_error *err)
+static int check_trusted_dir(int fd, const char *shown, bool last, struct mfa_error *err)
 {
 	struct stat st;
 
@@ -141,8 +139,8 @@ static int check_trusted_dir(int fd, const char *shown, bool last,
 		return -EPERM;
 	}
 	if ((st.st_mode & 022) != 0 && (last || !(st.st_mode & S_ISVTX))) {
-		mfa_error_set(err, "%s: writable by group or others (mode %04o)",
-			      shown, (unsigned)(st.st_mode & 07777));
+		mfa_error_set(err, "%s: writable by group or others (mode %04o)", shown,
+			      (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
@@ -199,7 +197,8 @@ int open_trusted_dir(const char *path, struct mfa_error *err)
 			p++;
 		last = (*p == '\0');
 		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
-			mfa_error_set(err, "%s: \".\" and \"..\" are not allowed in the path", path);
+			mfa_error_set(err, "%s: \".\" and \"..\" are not allowed in the path",
+				      path);
 			r = -EINVAL;
 			break;
 		}
@@ -216,7 +215,10 @@ int open_trusted_dir(const char *path, struct mfa_error *err)
 				struct stat lst;
 				if (fstatat(fd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
 				    S_ISLNK(lst.st_mode)) {
-					mfa_error_set(err, "%s: is a symbolic link, which is not allowed here", shown);
+					mfa_error_set(
+						err,
+						"%s: is a symbolic link, which is not allowed here",
+						shown);
 					r = -ELOOP;
 					break;
 				}
@@ -261,7 +263,8 @@ int open_trusted_file(const char *path, off_t max_size, struct mfa_error *err)
 	close(dfd);
 	if (fd < 0) {
 		if (r == -ELOOP)
-			mfa_error_set(err, "%s: is a symbolic link, which is not allowed here", path);
+			mfa_error_set(err, "%s: is a symbolic link, which is not allowed here",
+				      path);
 		else
 			mfa_error_set(err, "%s: %s", path, strerror(-r));
 		return r;
@@ -282,8 +285,8 @@ int open_trusted_file(const char *path, off_t max_size, struct mfa_error *err)
 		goto fail;
 	}
 	if ((st.st_mode & 022) != 0) {
-		mfa_error_set(err, "%s: writable by group or others (mode %04o)",
-			      path, (unsigned)(st.st_mode & 07777));
+		mfa_error_set(err, "%s: writable by group or others (mode %04o)", path,
+			      (unsigned)(st.st_mode & 07777));
 		r = -EPERM;
 		goto fail;
 	}

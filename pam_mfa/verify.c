@@ -69,9 +69,9 @@ void code_from_answer(const char *answer, char *out)
 }
 
 int verify_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const char *code, const struct record_factors *enrolling,
-		      const char *address, time_t now, const char *service, const char *rhost,
-		      struct verify_result *res, struct mfa_error *err)
+		      const char *code, const struct record_factors *enrolling, const char *address,
+		      time_t now, const char *service, const char *rhost, struct verify_result *res,
+		      struct mfa_error *err)
 {
 	unsigned char hash[EMAIL_HASH_LEN];
 	struct mfa_record rec;
@@ -134,8 +134,8 @@ out:
 }
 
 /* Makes code the pending one of e: a fresh salt, its hash, the times. */
-static int set_pending_code(struct mfa_email *e, const struct mfa_config *cfg,
-			    const char *code, time_t now, struct mfa_error *err)
+static int set_pending_code(struct mfa_email *e, const struct mfa_config *cfg, const char *code,
+			    time_t now, struct mfa_error *err)
 {
 	int r = secure_random(e->code_salt, sizeof(e->code_salt));
 
@@ -199,17 +199,17 @@ out:
 
 /* Seconds before another code may go out, by the limits of use; 0: now.
  * Counts the day's enrollment mails afresh once a day has passed. */
-static long code_wait(const struct mfa_config *cfg, struct mfa_email *e,
-		      enum email_code_use use, int64_t t)
+static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum email_code_use use,
+		      int64_t t)
 {
 	int64_t since = t - e->code_sent;
-	bool recent = e->code_sent > 0 && since >= 0 &&
-		      since < (int64_t)cfg->email.resend_after;
+	bool recent = e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after;
 
 	if (use == EMAIL_CODE_LOGIN)
 		/* An expired code is no code: the user may have another. */
 		return recent && e->code_pending && t < e->code_expires ?
-		       (long)((int64_t)cfg->email.resend_after - since) : 0;
+			       (long)((int64_t)cfg->email.resend_after - since) :
+			       0;
 	/* A clock set back starts the day afresh rather than never. */
 	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
 		e->enroll_mails = 0;
@@ -239,7 +239,7 @@ int email_code_reserve(struct store *st, const struct mfa_config *cfg, const cha
 	if (r < 0)
 		return r;
 	if (use == EMAIL_CODE_LOGIN ? !e->verified || strcmp(e->address, address) != 0 :
-	    e->verified) {
+				      e->verified) {
 		mfa_error_set(err, "the user's email address changed meanwhile");
 		r = -ESTALE;
 		goto out;

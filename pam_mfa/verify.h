@@ -13,19 +13,19 @@
 
 enum verify_outcome {
 	VERIFY_OK,
-	VERIFY_WRONG,		/* wrong or malformed code: counted */
-	VERIFY_REPLAY,		/* a code of an already used step: counted */
-	VERIFY_EXPIRED,		/* an email code past its expiry, or none: counted */
-	VERIFY_LOCKED,		/* locked out: not checked, not counted */
-	VERIFY_NOT_ENROLLED,	/* reset while the user was typing */
-	VERIFY_STORE_ERROR,	/* err says why; nothing was accepted */
+	VERIFY_WRONG,	     /* wrong or malformed code: counted */
+	VERIFY_REPLAY,	     /* a code of an already used step: counted */
+	VERIFY_EXPIRED,	     /* an email code past its expiry, or none: counted */
+	VERIFY_LOCKED,	     /* locked out: not checked, not counted */
+	VERIFY_NOT_ENROLLED, /* reset while the user was typing */
+	VERIFY_STORE_ERROR,  /* err says why; nothing was accepted */
 };
 
 struct verify_result {
 	enum verify_outcome outcome;
-	unsigned fail_count;	/* after this attempt */
-	bool locked_now;	/* this failure locked the user */
-	uint64_t step;		/* the accepted step */
+	unsigned fail_count; /* after this attempt */
+	bool locked_now;     /* this failure locked the user */
+	uint64_t step;	     /* the accepted step */
 };
 
 /* Checks code for user at time now; on success records the step and the
@@ -43,9 +43,9 @@ int verify_totp_code(struct store *st, const struct mfa_config *cfg, const char 
  * VERIFY_NOT_ENROLLED).  The code is single-use; failures count toward the
  * lockout like wrong TOTP codes. */
 int verify_email_code(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const char *code, const struct record_factors *enrolling,
-		      const char *address, time_t now, const char *service, const char *rhost,
-		      struct verify_result *res, struct mfa_error *err);
+		      const char *code, const struct record_factors *enrolling, const char *address,
+		      time_t now, const char *service, const char *rhost, struct verify_result *res,
+		      struct mfa_error *err);
 
 /* Records a code just sent by an administrator (mfactl enroll) to address
  * as the user's pending one (salted hash, expiry, time sent), replacing any
@@ -58,15 +58,15 @@ int store_email_code(struct store *st, const struct mfa_config *cfg, const char 
 		     struct mfa_error *err);
 
 enum email_code_use {
-	EMAIL_CODE_LOGIN,	/* a login code, to the verified address */
-	EMAIL_CODE_ENROLL,	/* the user proves an address (login, mfa-setup) */
+	EMAIL_CODE_LOGIN,  /* a login code, to the verified address */
+	EMAIL_CODE_ENROLL, /* the user proves an address (login, mfa-setup) */
 };
 
 /* What email_code_reserve() replaced, for email_code_undo(). */
 struct email_code_undo {
 	struct mfa_email before;
 	bool record_existed;
-	unsigned char salt[EMAIL_SALT_LEN];	/* the reserved code's */
+	unsigned char salt[EMAIL_SALT_LEN]; /* the reserved code's */
 };
 
 /* Records code as the pending one for address before it is sent, so that

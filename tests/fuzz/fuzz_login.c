@@ -80,7 +80,8 @@ static void setup(void)
 	(void)snprintf(conf, sizeof(conf), "%s/pam_mfa.conf", root);
 	n = snprintf(text, sizeof(text),
 		     "state_dir = \"%s\";\nfail_delay_ms = 0;\ndefault_policy = \"opt-out\";\n"
-		     "lockout = { attempts = 3; interval = 60; unlock_after = 0; };\n", dir);
+		     "lockout = { attempts = 3; interval = 60; unlock_after = 0; };\n",
+		     dir);
 	write_file(conf, text, (size_t)n, 0600);
 	(void)snprintf(config_arg, sizeof(config_arg), "config=%s", conf);
 	/* pam_start_confdir() wants a stack; the module is called directly. */
@@ -122,12 +123,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	argv[0] = config_arg;
 	r = pam_sm_authenticate(pamh, 0, 1, argv);
 	switch (r) {
-	case PAM_SUCCESS: case PAM_IGNORE: case PAM_AUTH_ERR: case PAM_PERM_DENIED:
-	case PAM_USER_UNKNOWN: case PAM_CONV_ERR: case PAM_SERVICE_ERR:
-	case PAM_AUTHINFO_UNAVAIL: case PAM_BUF_ERR:
-		break;
-	default:
-		abort();
+	case PAM_SUCCESS:
+	case PAM_IGNORE:
+	case PAM_AUTH_ERR:
+	case PAM_PERM_DENIED:
+	case PAM_USER_UNKNOWN:
+	case PAM_CONV_ERR:
+	case PAM_SERVICE_ERR:
+	case PAM_AUTHINFO_UNAVAIL:
+	case PAM_BUF_ERR: break;
+	default: abort();
 	}
 	if (corrupt) {
 		char after[STORE_RECORD_MAX * 2];
@@ -138,8 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			close(fd);
 		/* Files over the cap are read only that far; compare what fits. */
 		if (r == PAM_SUCCESS || n < 0 ||
-		    ((size_t)n < sizeof(after) && ((size_t)n != (size_t)(nul - data) ||
-						    memcmp(after, data, (size_t)n) != 0)))
+		    ((size_t)n < sizeof(after) &&
+		     ((size_t)n != (size_t)(nul - data) || memcmp(after, data, (size_t)n) != 0)))
 			abort();
 	}
 	pam_end(pamh, r);

@@ -25,7 +25,7 @@
 #include "totp.h"
 
 static long calls, fail_at;
-static const char *failed_call;	/* the call that was made to fail */
+static const char *failed_call; /* the call that was made to fail */
 
 /* The wrapped calls a login must reach: if a --wrap stops taking effect
  * (another libc, other symbol names), injection would silently miss them. */
@@ -84,19 +84,110 @@ int __wrap_fstat64(int fd, struct stat *st);
 int __wrap_fstatat64(int d, const char *p, struct stat *st, int f);
 int __wrap_flock(int fd, int op);
 
-void *__wrap_malloc(size_t n) { if (inject()) { errno = ENOMEM; return NULL; } return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { if (inject()) { errno = ENOMEM; return NULL; } return __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { if (inject()) { errno = ENOMEM; return NULL; } return __real_realloc(p, n); }
-ssize_t __wrap_read(int fd, void *b, size_t n) { if (inject()) { errno = EIO; return -1; } return __real_read(fd, b, n); }
-ssize_t __wrap_write(int fd, const void *b, size_t n) { if (inject()) { errno = ENOSPC; return -1; } return __real_write(fd, b, n); }
-ssize_t __wrap_pwrite(int fd, const void *b, size_t n, off_t o) { if (inject()) { errno = EIO; return -1; } return __real_pwrite(fd, b, n, o); }
-ssize_t __wrap_pwrite64(int fd, const void *b, size_t n, off_t o) { if (inject()) { errno = EIO; return -1; } return __real_pwrite64(fd, b, n, o); }
-int __wrap_fsync(int fd) { if (inject()) { errno = EIO; return -1; } return __real_fsync(fd); }
-int __wrap_fdatasync(int fd) { if (inject()) { errno = EIO; return -1; } return __real_fdatasync(fd); }
-int __wrap_renameat(int a, const char *b, int c, const char *d) { if (inject()) { errno = EIO; return -1; } return __real_renameat(a, b, c, d); }
-int __wrap_flock(int fd, int op) { if (inject()) { errno = ENOLCK; return -1; } return __real_flock(fd, op); }
-int __wrap_fstat64(int fd, struct stat *st) { if (inject()) { errno = EIO; return -1; } return __real_fstat64(fd, st); }
-int __wrap_fstatat64(int d, const char *p, struct stat *st, int f) { if (inject()) { errno = EIO; return -1; } return __real_fstatat64(d, p, st, f); }
+void *__wrap_malloc(size_t n)
+{
+	if (inject()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m)
+{
+	if (inject()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+	if (inject()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_realloc(p, n);
+}
+ssize_t __wrap_read(int fd, void *b, size_t n)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_read(fd, b, n);
+}
+ssize_t __wrap_write(int fd, const void *b, size_t n)
+{
+	if (inject()) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_write(fd, b, n);
+}
+ssize_t __wrap_pwrite(int fd, const void *b, size_t n, off_t o)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_pwrite(fd, b, n, o);
+}
+ssize_t __wrap_pwrite64(int fd, const void *b, size_t n, off_t o)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_pwrite64(fd, b, n, o);
+}
+int __wrap_fsync(int fd)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
+int __wrap_fdatasync(int fd)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+int __wrap_renameat(int a, const char *b, int c, const char *d)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_renameat(a, b, c, d);
+}
+int __wrap_flock(int fd, int op)
+{
+	if (inject()) {
+		errno = ENOLCK;
+		return -1;
+	}
+	return __real_flock(fd, op);
+}
+int __wrap_fstat64(int fd, struct stat *st)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fstat64(fd, st);
+}
+int __wrap_fstatat64(int d, const char *p, struct stat *st, int f)
+{
+	if (inject()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fstatat64(d, p, st, f);
+}
 
 int __wrap_open(const char *p, int f, ...)
 {
@@ -240,8 +331,10 @@ int main(int argc, char **argv)
 	(void)snprintf(state_dir, sizeof(state_dir), "%s", path);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return 2;
-	(void)snprintf(text, sizeof(text), "state_dir = \"%s\";\nfail_delay_ms = 0;\n"
-		       "lockout = { attempts = 1000; interval = 60; unlock_after = 60; };\n", path);
+	(void)snprintf(text, sizeof(text),
+		       "state_dir = \"%s\";\nfail_delay_ms = 0;\n"
+		       "lockout = { attempts = 1000; interval = 60; unlock_after = 60; };\n",
+		       path);
 	(void)snprintf(path, sizeof(path), "%s/pam_mfa.conf", argv[1]);
 	write_text(path, text, 0600);
 	(void)snprintf(config_arg, sizeof(config_arg), "config=%s", path);
@@ -252,68 +345,76 @@ int main(int argc, char **argv)
 	/* Twice: a record of the older single-text form, which the login
 	 * replaces with a new file, then a two-slot one updated in place. */
 	for (int form = 0; form < 2; form++)
-	for (k = 1;; k++) {
-		int r;
+		for (k = 1;; k++) {
+			int r;
 
-		/* A fresh enrolled record each run, and the code of this step. */
-		record_init(&rec, "root");
-		rec.totp.enrolled = true;
-		rec.totp.params = p;
-		memcpy(rec.totp.secret, secret, sizeof(secret));
-		rec.totp.secret_len = sizeof(secret);
-		rec.totp.enrolled_at = 1700000000;
-		len = record_format(&rec, buf, sizeof(buf));
-		if (len < 0)
-			return 2;
-		buf[len] = '\0';
-		write_text(record, buf, 0600);
-		if (form == 1 && rewrite_in_two_slots(state_dir, &rec) < 0)
-			return 2;
-		if (totp_code_for_step(secret, sizeof(secret), &p,
-				       totp_step_at(&p, time(NULL)), code) < 0)
-			return 2;
-		calls = 0;
-		fail_at = k;
-		r = login(argv[1], config_arg);
-		fail_at = 0;
-		if (calls < k) {
-			/* The login made fewer than k calls: every point is done,
+			/* A fresh enrolled record each run, and the code of this step. */
+			record_init(&rec, "root");
+			rec.totp.enrolled = true;
+			rec.totp.params = p;
+			memcpy(rec.totp.secret, secret, sizeof(secret));
+			rec.totp.secret_len = sizeof(secret);
+			rec.totp.enrolled_at = 1700000000;
+			len = record_format(&rec, buf, sizeof(buf));
+			if (len < 0)
+				return 2;
+			buf[len] = '\0';
+			write_text(record, buf, 0600);
+			if (form == 1 && rewrite_in_two_slots(state_dir, &rec) < 0)
+				return 2;
+			if (totp_code_for_step(secret, sizeof(secret), &p,
+					       totp_step_at(&p, time(NULL)), code) < 0)
+				return 2;
+			calls = 0;
+			fail_at = k;
+			r = login(argv[1], config_arg);
+			fail_at = 0;
+			if (calls < k) {
+				/* The login made fewer than k calls: every point is done,
 			 * and this run had no fault: it must have succeeded. */
-			if (r != PAM_SUCCESS) {
-				fprintf(stderr, "fault_login: without a fault: %s\n",
-					pam_strerror(NULL, r));
+				if (r != PAM_SUCCESS) {
+					fprintf(stderr, "fault_login: without a fault: %s\n",
+						pam_strerror(NULL, r));
+					return 1;
+				}
+				break;
+			}
+			faults++;
+			switch (r) {
+			case PAM_AUTH_ERR:
+			case PAM_SERVICE_ERR:
+			case PAM_AUTHINFO_UNAVAIL:
+			case PAM_BUF_ERR:
+			case PAM_USER_UNKNOWN:
+			case PAM_CONV_ERR: break;
+			default:
+				fprintf(stderr,
+					"fault_login: call %ld (%s) failed, result %d (%s)\n", k,
+					failed_call, r,
+					r == PAM_SUCCESS ? "PAM_SUCCESS: not fail-closed" :
+							   "undocumented");
 				return 1;
 			}
-			break;
-		}
-		faults++;
-		switch (r) {
-		case PAM_AUTH_ERR: case PAM_SERVICE_ERR: case PAM_AUTHINFO_UNAVAIL:
-		case PAM_BUF_ERR: case PAM_USER_UNKNOWN: case PAM_CONV_ERR:
-			break;
-		default:
-			fprintf(stderr, "fault_login: call %ld (%s) failed, result %d (%s)\n", k,
-				failed_call, r,
-				r == PAM_SUCCESS ? "PAM_SUCCESS: not fail-closed" : "undocumented");
-			return 1;
-		}
-		/* Whatever failed, the record is whole. */
-		{
-			struct store *st = NULL;
+			/* Whatever failed, the record is whole. */
+			{
+				struct store *st = NULL;
 
-			if (store_open(state_dir, STORE_READ_ONLY, &st, &err) != 0 ||
-			    store_load(st, "root", &rec, &err) != 0) {
-				fprintf(stderr, "fault_login: call %ld: record: %s\n", k, err.msg);
-				return 1;
+				if (store_open(state_dir, STORE_READ_ONLY, &st, &err) != 0 ||
+				    store_load(st, "root", &rec, &err) != 0) {
+					fprintf(stderr, "fault_login: call %ld: record: %s\n", k,
+						err.msg);
+					return 1;
+				}
+				store_close(st);
+				record_wipe(&rec);
 			}
-			store_close(st);
-			record_wipe(&rec);
 		}
-	}
 	for (size_t i = 0; i < sizeof(must_reach) / sizeof(must_reach[0]); i++)
 		if (!reached[i]) {
-			fprintf(stderr, "fault_login: no login reached %s(): its --wrap did not "
-				"take effect, and its failures were never injected\n", must_reach[i]);
+			fprintf(stderr,
+				"fault_login: no login reached %s(): its --wrap did not "
+				"take effect, and its failures were never injected\n",
+				must_reach[i]);
 			return 1;
 		}
 	printf("%d failure points, each failed closed; the login without a fault succeeded\n",

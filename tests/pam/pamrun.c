@@ -11,19 +11,42 @@
 #include <string.h>
 
 struct conv_mode {
-	bool null_answer;	/* answer prompts with a NULL response */
-	bool fail;		/* the conversation itself fails */
+	bool null_answer; /* answer prompts with a NULL response */
+	bool fail;	  /* the conversation itself fails */
 };
 
-static const struct { int code; const char *name; } pam_names[] = {
-#define N(x) { x, #x }
-	N(PAM_SUCCESS), N(PAM_OPEN_ERR), N(PAM_SYMBOL_ERR), N(PAM_SERVICE_ERR),
-	N(PAM_SYSTEM_ERR), N(PAM_BUF_ERR), N(PAM_PERM_DENIED), N(PAM_AUTH_ERR),
-	N(PAM_CRED_INSUFFICIENT), N(PAM_AUTHINFO_UNAVAIL), N(PAM_USER_UNKNOWN),
-	N(PAM_MAXTRIES), N(PAM_NEW_AUTHTOK_REQD), N(PAM_ACCT_EXPIRED),
-	N(PAM_SESSION_ERR), N(PAM_CRED_UNAVAIL), N(PAM_CRED_EXPIRED),
-	N(PAM_CRED_ERR), N(PAM_NO_MODULE_DATA), N(PAM_CONV_ERR),
-	N(PAM_AUTHTOK_ERR), N(PAM_ABORT), N(PAM_IGNORE), N(PAM_INCOMPLETE),
+static const struct {
+	int code;
+	const char *name;
+} pam_names[] = {
+#define N(x)          \
+	{             \
+		x, #x \
+	}
+	N(PAM_SUCCESS),
+	N(PAM_OPEN_ERR),
+	N(PAM_SYMBOL_ERR),
+	N(PAM_SERVICE_ERR),
+	N(PAM_SYSTEM_ERR),
+	N(PAM_BUF_ERR),
+	N(PAM_PERM_DENIED),
+	N(PAM_AUTH_ERR),
+	N(PAM_CRED_INSUFFICIENT),
+	N(PAM_AUTHINFO_UNAVAIL),
+	N(PAM_USER_UNKNOWN),
+	N(PAM_MAXTRIES),
+	N(PAM_NEW_AUTHTOK_REQD),
+	N(PAM_ACCT_EXPIRED),
+	N(PAM_SESSION_ERR),
+	N(PAM_CRED_UNAVAIL),
+	N(PAM_CRED_EXPIRED),
+	N(PAM_CRED_ERR),
+	N(PAM_NO_MODULE_DATA),
+	N(PAM_CONV_ERR),
+	N(PAM_AUTHTOK_ERR),
+	N(PAM_ABORT),
+	N(PAM_IGNORE),
+	N(PAM_INCOMPLETE),
 #undef N
 };
 
@@ -50,8 +73,7 @@ static char *read_answer(void)
 	return line;
 }
 
-static int converse(int n, const struct pam_message **msg,
-		    struct pam_response **resp, void *data)
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	const struct conv_mode *mode = data;
 	struct pam_response *r;
@@ -81,15 +103,9 @@ static int converse(int n, const struct pam_message **msg,
 				return PAM_CONV_ERR;
 			}
 			break;
-		case PAM_ERROR_MSG:
-			printf("error: %s\n", msg[i]->msg);
-			break;
-		case PAM_TEXT_INFO:
-			printf("info: %s\n", msg[i]->msg);
-			break;
-		default:
-			printf("unknown-style %d: %s\n", msg[i]->msg_style, msg[i]->msg);
-			break;
+		case PAM_ERROR_MSG: printf("error: %s\n", msg[i]->msg); break;
+		case PAM_TEXT_INFO: printf("info: %s\n", msg[i]->msg); break;
+		default: printf("unknown-style %d: %s\n", msg[i]->msg_style, msg[i]->msg); break;
 		}
 	}
 	fflush(stdout);
@@ -135,7 +151,7 @@ int main(int argc, char **argv)
 		case 'U': no_user = true; break;
 		default:
 			fprintf(stderr, "usage: pamrun --confdir DIR [--service S] --user U "
-				"[--rhost H] [--silent] [--null-answer] [--conv-fail]\n");
+					"[--rhost H] [--silent] [--null-answer] [--conv-fail]\n");
 			return 2;
 		}
 	}

@@ -20,7 +20,7 @@
 
 struct fixture {
 	char *dir;
-	char *path;		/* dir/pam_mfa.conf */
+	char *path; /* dir/pam_mfa.conf */
 	struct mfa_config cfg;
 	struct mfa_error err;
 };
@@ -69,8 +69,7 @@ static void assert_cfg_empty(struct fixture *f)
 
 /* Loads text, which must fail; the message must name the file, "file:line:"
  * when line > 0, and key when not NULL. */
-static void expect_failure(struct fixture *f, const char *text, unsigned line,
-			   const char *key)
+static void expect_failure(struct fixture *f, const char *text, unsigned line, const char *key)
 {
 	char where[4200];
 	int r = load_text(f, text);
@@ -87,22 +86,21 @@ static void expect_failure(struct fixture *f, const char *text, unsigned line,
 		assert_contains(f->err.msg, key);
 }
 
-static const char full_config[] =
-	"# pam_mfa test configuration\n"
-	"state_dir = \"/var/lib/pam_mfa-test\";\n"
-	"issuer = \"Example Corp\";\n"
-	"fail_delay_ms = 250;\n"
-	"totp = {\n"
-	"  digits = 8;\n"
-	"  period = 60;\n"
-	"  window = 3;\n"
-	"  algorithm = \"sha512\";\n"
-	"};\n"
-	"lockout = {\n"
-	"  attempts = 7;\n"
-	"  interval = 1200;\n"
-	"  unlock_after = 0;\n"
-	"};\n";
+static const char full_config[] = "# pam_mfa test configuration\n"
+				  "state_dir = \"/var/lib/pam_mfa-test\";\n"
+				  "issuer = \"Example Corp\";\n"
+				  "fail_delay_ms = 250;\n"
+				  "totp = {\n"
+				  "  digits = 8;\n"
+				  "  period = 60;\n"
+				  "  window = 3;\n"
+				  "  algorithm = \"sha512\";\n"
+				  "};\n"
+				  "lockout = {\n"
+				  "  attempts = 7;\n"
+				  "  interval = 1200;\n"
+				  "  unlock_after = 0;\n"
+				  "};\n";
 
 static void test_full_file(void **state)
 {
@@ -161,7 +159,8 @@ static void test_partial_groups(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(load_text(f, "totp = { digits = 8; };\nlockout = { attempts = 3; };\n"), 0);
+	assert_int_equal(load_text(f, "totp = { digits = 8; };\nlockout = { attempts = 3; };\n"),
+			 0);
 	assert_int_equal(f->cfg.totp.digits, 8);
 	assert_int_equal(f->cfg.totp.period, 30);
 	assert_int_equal(f->cfg.totp.window, 1);
@@ -193,7 +192,7 @@ static void test_algorithms(void **state)
 /* Each integer key: both limits accepted and read back, one past either
  * limit refused with file, line and key named. */
 static const struct {
-	const char *group;	/* NULL: top level */
+	const char *group; /* NULL: top level */
 	const char *key;
 	long long min, max;
 	size_t offset;
@@ -203,7 +202,8 @@ static const struct {
 	{ "totp", "window", 0, 10, offsetof(struct mfa_config, totp.window) },
 	{ "lockout", "attempts", 1, 1000, offsetof(struct mfa_config, lockout.attempts) },
 	{ "lockout", "interval", 1, 31536000, offsetof(struct mfa_config, lockout.interval) },
-	{ "lockout", "unlock_after", 0, 31536000, offsetof(struct mfa_config, lockout.unlock_after) },
+	{ "lockout", "unlock_after", 0, 31536000,
+	  offsetof(struct mfa_config, lockout.unlock_after) },
 	{ NULL, "fail_delay_ms", 0, 60000, offsetof(struct mfa_config, fail_delay_ms) },
 };
 
@@ -211,8 +211,8 @@ static void format_int_setting(char *buf, size_t size, size_t i, const char *val
 {
 	/* The value sits on line 3 in both layouts. */
 	if (int_keys[i].group != NULL)
-		(void)snprintf(buf, size, "# test\n%s = {\n  %s = %s;\n};\n",
-			       int_keys[i].group, int_keys[i].key, value);
+		(void)snprintf(buf, size, "# test\n%s = {\n  %s = %s;\n};\n", int_keys[i].group,
+			       int_keys[i].key, value);
 	else
 		(void)snprintf(buf, size, "# test\n\n%s = %s;\n", int_keys[i].key, value);
 }
@@ -228,7 +228,8 @@ static void test_integer_ranges(void **state)
 		char full[64], text[256], value[32];
 
 		if (int_keys[i].group != NULL)
-			(void)snprintf(full, sizeof(full), "%s.%s", int_keys[i].group, int_keys[i].key);
+			(void)snprintf(full, sizeof(full), "%s.%s", int_keys[i].group,
+				       int_keys[i].key);
 		else
 			(void)snprintf(full, sizeof(full), "%s", int_keys[i].key);
 		for (size_t j = 0; j < 2; j++) {
@@ -236,14 +237,14 @@ static void test_integer_ranges(void **state)
 			format_int_setting(text, sizeof(text), i, value);
 			if (load_text(f, text) != 0)
 				fail_msg("%s = %s refused: %s", full, value, f->err.msg);
-			assert_int_equal(*(const unsigned *)(const void *)
-					 ((const char *)&f->cfg + int_keys[i].offset), ok[j]);
+			assert_int_equal(*(const unsigned *)(const void *)((const char *)&f->cfg +
+									   int_keys[i].offset),
+					 ok[j]);
 			config_free(&f->cfg);
 		}
 		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
 			/* The last one needs 64 bits: it must not wrap to min. */
-			(void)snprintf(value, sizeof(value), "%lld%s", bad[j],
-				       j == 3 ? "L" : "");
+			(void)snprintf(value, sizeof(value), "%lld%s", bad[j], j == 3 ? "L" : "");
 			format_int_setting(text, sizeof(text), i, value);
 			expect_failure(f, text, 3, full);
 		}
@@ -297,14 +298,15 @@ static void test_policy_keys(void **state)
 	config_free(&f->cfg);
 
 	assert_int_equal(load_text(f,
-		"default_policy = \"opt-out\";\n"
-		"methods = [ \"totp\" ];\n"
-		"rules = (\n"
-		"  { group = \"wheel\"; policy = \"required\"; },\n"
-		"  { user = \"deploy\"; policy = \"exempt\"; methods = [ \"totp\" ]; },\n"
-		"  { group = \"Domain Users\"; policy = \"optional\"; }\n"
-		");\n"
-		"enroll_by = \"2027-03-01\";\n"), 0);
+				   "default_policy = \"opt-out\";\n"
+				   "methods = [ \"totp\" ];\n"
+				   "rules = (\n"
+				   "  { group = \"wheel\"; policy = \"required\"; },\n"
+				   "  { user = \"deploy\"; policy = \"exempt\"; methods = [ \"totp\" ]; },\n"
+				   "  { group = \"Domain Users\"; policy = \"optional\"; }\n"
+				   ");\n"
+				   "enroll_by = \"2027-03-01\";\n"),
+			 0);
 	assert_int_equal(f->cfg.default_policy, POLICY_OPT_OUT);
 	assert_int_equal(f->cfg.n_rules, 3);
 	assert_int_equal(f->cfg.rules[0].kind, RULE_GROUP);
@@ -339,20 +341,21 @@ static void test_policy_keys(void **state)
 	expect_failure(f, "methods = \"totp\";\n", 1, "methods");
 	expect_failure(f, "rules = { group = \"wheel\"; };\n", 1, "rules");
 	expect_failure(f, "rules = ( \"wheel\" );\n", 1, "rules.[1]");
-	expect_failure(f, "\nrules = (\n { group = \"a\"; policy = \"exempt\"; },\n"
-		       " { group = \"b\"; policcy = \"exempt\"; }\n);\n", 4, "rules.[2].policcy");
+	expect_failure(f,
+		       "\nrules = (\n { group = \"a\"; policy = \"exempt\"; },\n"
+		       " { group = \"b\"; policcy = \"exempt\"; }\n);\n",
+		       4, "rules.[2].policcy");
 	expect_failure(f, "rules = ( { group = \"a\"; } );\n", 1, "needs a policy");
 	expect_failure(f, "rules = ( { policy = \"exempt\"; } );\n", 1, "needs a user or a group");
-	expect_failure(f, "rules = ( { user = \"a\"; group = \"b\"; policy = \"exempt\"; } );\n",
-		       1, "not both");
+	expect_failure(f, "rules = ( { user = \"a\"; group = \"b\"; policy = \"exempt\"; } );\n", 1,
+		       "not both");
 	expect_failure(f, "rules = ( { user = \"a/b\"; policy = \"exempt\"; } );\n", 1,
 		       "rules.[1].user");
 	expect_failure(f, "rules = ( { group = \"\"; policy = \"exempt\"; } );\n", 1,
 		       "rules.[1].group");
 	expect_failure(f, "rules = ( { group = \"a\\nb\"; policy = \"exempt\"; } );\n", 1,
 		       "control character");
-	expect_failure(f, "rules = ( { group = \"a\"; policy = 3; } );\n", 1,
-		       "rules.[1].policy");
+	expect_failure(f, "rules = ( { group = \"a\"; policy = 3; } );\n", 1, "rules.[1].policy");
 }
 
 static void test_unknown_keys(void **state)
@@ -393,8 +396,10 @@ static void test_comments(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(load_text(f, "# a\n// b\n/* c\n d */ issuer = \"A # B // C /* D */ \\\" E\"; # e\n"
-				      "totp = { digits /* inline */ = 8; }; // f\n"), 0);
+	assert_int_equal(load_text(f,
+				   "# a\n// b\n/* c\n d */ issuer = \"A # B // C /* D */ \\\" E\"; # e\n"
+				   "totp = { digits /* inline */ = 8; }; // f\n"),
+			 0);
 	assert_string_equal(f->cfg.issuer, "A # B // C /* D */ \" E");
 	assert_int_equal(f->cfg.totp.digits, 8);
 	config_free(&f->cfg);
@@ -448,9 +453,20 @@ static void test_nul_byte(void **state)
 static void test_state_dir_values(void **state)
 {
 	static const char *const bad[] = {
-		"var/lib/pam_mfa", "", "/", "/var/lib/../etc", "/var/..", "/var/./lib",
-		"/var/.", "../x", "/var/lib/pam\\tmfa", "/var/lib/pam\\nmfa",
-		"/var/lib/pam\\x7fmfa", "//", "/var//lib", "/var/lib/",
+		"var/lib/pam_mfa",
+		"",
+		"/",
+		"/var/lib/../etc",
+		"/var/..",
+		"/var/./lib",
+		"/var/.",
+		"../x",
+		"/var/lib/pam\\tmfa",
+		"/var/lib/pam\\nmfa",
+		"/var/lib/pam\\x7fmfa",
+		"//",
+		"/var//lib",
+		"/var/lib/",
 	};
 	struct fixture *f = *state;
 	char text[512], longest[202];
@@ -506,7 +522,8 @@ static void test_error_after_valid_values(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_failure(f, "state_dir = \"/srv/mfa\";\nissuer = \"Corp\";\nbogus = 1;\n", 3, "bogus");
+	expect_failure(f, "state_dir = \"/srv/mfa\";\nissuer = \"Corp\";\nbogus = 1;\n", 3,
+		       "bogus");
 }
 
 /* ---- the file itself ---- */

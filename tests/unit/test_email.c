@@ -15,19 +15,39 @@
 static void test_address_grammar(void **state)
 {
 	static const char *const good[] = {
-		"alice@example.org", "a.b-c+d_e@mail.example.co.uk", "x@a-b.io",
+		"alice@example.org",   "a.b-c+d_e@mail.example.co.uk",	"x@a-b.io",
 		"o'brien@example.org", "first.last@sub.domain.example",
 	};
 	static const char *const bad[] = {
-		"", "alice", "@example.org", "alice@", "alice@example", "alice@@example.org",
-		"a@b@example.org", ".alice@example.org", "alice.@example.org",
-		"al..ice@example.org", "alice@.example.org", "alice@example..org",
-		"alice@example.org.", "alice@-example.org", "alice@example-.org",
-		"ali ce@example.org", "\"alice\"@example.org", "alice@exa mple.org",
-		"alice@example.org\r\nBcc: x@evil.org", "alice@example.org\n",
-		"alice@example.org>", "<alice@example.org>", "alice@example.org,bob@example.org",
-		"alice;bob@example.org", "al(ice)@example.org", "alice@[127.0.0.1]",
-		("ali\xc3\xa7" "e@example.org"), "alice@ex_ample.org",
+		"",
+		"alice",
+		"@example.org",
+		"alice@",
+		"alice@example",
+		"alice@@example.org",
+		"a@b@example.org",
+		".alice@example.org",
+		"alice.@example.org",
+		"al..ice@example.org",
+		"alice@.example.org",
+		"alice@example..org",
+		"alice@example.org.",
+		"alice@-example.org",
+		"alice@example-.org",
+		"ali ce@example.org",
+		"\"alice\"@example.org",
+		"alice@exa mple.org",
+		"alice@example.org\r\nBcc: x@evil.org",
+		"alice@example.org\n",
+		"alice@example.org>",
+		"<alice@example.org>",
+		"alice@example.org,bob@example.org",
+		"alice;bob@example.org",
+		"al(ice)@example.org",
+		"alice@[127.0.0.1]",
+		("ali\xc3\xa7"
+		 "e@example.org"),
+		"alice@ex_ample.org",
 	};
 	char longest[300];
 

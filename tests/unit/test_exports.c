@@ -26,12 +26,29 @@ static const char *const exported[] = {
 };
 
 static const char *const internal[] = {
-	"config_load", "config_free", "store_open", "store_begin", "store_commit",
-	"store_load", "store_list", "totp_verify", "totp_code_for_step", "record_parse",
-	"record_format", "secure_wipe", "consttime_equal", "user_name_valid",
-	"base32_decode", "base32_encode", "qr_render_text", "lockout_active",
-	"lockout_record_failure", "open_trusted_file", "open_trusted_dir",
-	"mfa_error_set", "parse_u64",
+	"config_load",
+	"config_free",
+	"store_open",
+	"store_begin",
+	"store_commit",
+	"store_load",
+	"store_list",
+	"totp_verify",
+	"totp_code_for_step",
+	"record_parse",
+	"record_format",
+	"secure_wipe",
+	"consttime_equal",
+	"user_name_valid",
+	"base32_decode",
+	"base32_encode",
+	"qr_render_text",
+	"lockout_active",
+	"lockout_record_failure",
+	"open_trusted_file",
+	"open_trusted_dir",
+	"mfa_error_set",
+	"parse_u64",
 };
 
 static void test_dlsym(void **state)

@@ -242,10 +242,11 @@ static void test_record_truncations(void **state)
 	for (int i = 0; i < 2; i++) {
 		size_t len = (size_t)format_record(&recs[i], buf, sizeof(buf));
 
-		memset(&out, 0x5a, sizeof(out));	/* what the failed parses must wipe */
+		memset(&out, 0x5a, sizeof(out)); /* what the failed parses must wipe */
 		for (size_t cut = 0; cut < len; cut++)
 			if (parse_exact(buf, cut, NULL, &out, &err) == 0)
-				fail_msg("record %d accepted when cut to %zu of %zu bytes", i, cut, len);
+				fail_msg("record %d accepted when cut to %zu of %zu bytes", i, cut,
+					 len);
 		/* A failed parse leaves nothing of the record behind. */
 		assert_int_equal(out.totp.secret_len, 0);
 		assert_int_equal(out.user[0], '\0');
@@ -288,7 +289,9 @@ static void expect_parse_failure(const char *from, const char *to)
 
 static void test_record_edits_refused(void **state)
 {
-	static const struct { const char *from, *to; } cases[] = {
+	static const struct {
+		const char *from, *to;
+	} cases[] = {
 		/* Unknown and duplicate keys. */
 		{ "user=alice\n", "user=alice\nfoo=bar\n" },
 		{ "user=alice\n", "user=alice\nTOTP.SECRET=x\n" },
@@ -332,7 +335,9 @@ static void test_record_edits_refused(void **state)
 		{ "email.verified=0\n", "email.verified=1\n" },
 		{ "email.verified=0\n", "email.verified=2\n" },
 		{ "email.code=\n", "email.code=00\n" },
-		{ "email.code=\n", "email.code=" "00112233445566778899aabbccddeeff:"
+		{ "email.code=\n",
+		  "email.code="
+		  "00112233445566778899aabbccddeeff:"
 		  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n" },
 		/* A partial totp group. */
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "" },
@@ -371,10 +376,10 @@ static void test_record_edits_refused(void **state)
 		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ====\n" },
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
 		  "totp.secret=GEZDGNBV GY3TQOJQGEZDGNBVGY3TQOJQ\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 9 bytes */
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", /* 9 bytes */
 		  "totp.secret=GEZDGNBVGY3TQOI\n" },
 		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "totp.secret=\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",	/* 65 bytes */
+		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", /* 65 bytes */
 		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 		  "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBV\n" },
 		/* Users. */
@@ -414,25 +419,32 @@ static void test_record_edits_accepted(void **state)
 	assert_int_equal(parse_edited("fail.count=3\n", "fail.count=1000000\n", "alice", &err), 0);
 	assert_int_equal(parse_edited("fail.count=3\n", "fail.count=0\n", "alice", &err), 0);
 	assert_int_equal(parse_edited("login.time=1700000200\n", "login.time=253402300799\n",
-				      "alice", &err), 0);
+				      "alice", &err),
+			 0);
 	assert_int_equal(parse_edited("totp.digits=8\n", "totp.digits=6\n", "alice", &err), 0);
 	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=300\n", "alice", &err), 0);
 	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=10\n", "alice", &err), 0);
 	/* Secrets of 16 (the shortest) to 64 bytes. */
 	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY\n", "alice", &err), 0);
+				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY\n", "alice", &err),
+			 0);
 	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
 				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 				      "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNA\n",
-				      "alice", &err), 0);
+				      "alice", &err),
+			 0);
 	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-				      "totp.secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq\n", "alice", &err), 0);
+				      "totp.secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq\n", "alice",
+				      &err),
+			 0);
 	/* Keys may come in any order after the version. */
 	assert_int_equal(parse_edited("login.service=sshd\nlogin.rhost=192.0.2.1\n",
-				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err), 0);
+				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err),
+			 0);
 	assert_int_equal(parse_edited("user=alice\n", "user=alice\n", NULL, &err), 0);
 	assert_int_equal(parse_edited("email.enroll_mails=0\n", "email.enroll_mails=1000000\n",
-				      "alice", &err), 0);
+				      "alice", &err),
+			 0);
 }
 
 /* A version 3 record, without the keys of version 4, is still read. */
@@ -473,7 +485,8 @@ static void test_record_missing_lines(void **state)
 		int n = snprintf(edited, sizeof(edited), "%.*s%s", (int)(line - buf), buf, next);
 
 		if (parse_exact(edited, (size_t)n, "alice", &out, &err) == 0)
-			fail_msg("accepted without the line \"%.*s\"", (int)(next - line - 1), line);
+			fail_msg("accepted without the line \"%.*s\"", (int)(next - line - 1),
+				 line);
 	}
 	/* Without every totp line, it is a valid record of a user not enrolled. */
 	rec.totp.enrolled = false;
@@ -517,11 +530,13 @@ static void test_record_misc_refused(void **state)
 	/* A value longer than STORE_TEXT_MAX. */
 	n = snprintf(big, sizeof(big),
 		     "version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
-		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n", STORE_TEXT_MAX + 1, 0);
+		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n",
+		     STORE_TEXT_MAX + 1, 0);
 	assert_int_equal(parse_exact(big, (size_t)n, "alice", &out, &err), -EINVAL);
 	n = snprintf(big, sizeof(big),
 		     "version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
-		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n", STORE_TEXT_MAX, 0);
+		     "login.time=0\nlogin.service=%0*d\nlogin.rhost=\nend\n",
+		     STORE_TEXT_MAX, 0);
 	assert_int_equal(parse_exact(big, (size_t)n, "alice", &out, &err), 0);
 	assert_int_equal(strlen(out.last_service), STORE_TEXT_MAX);
 }
@@ -529,8 +544,8 @@ static void test_record_misc_refused(void **state)
 /* ---- the store ---- */
 
 struct fixture {
-	char *base;	/* scratch directory (0700) */
-	char *dir;	/* base/state, the state directory */
+	char *base; /* scratch directory (0700) */
+	char *dir;  /* base/state, the state directory */
 	struct store *st;
 	struct mfa_error err;
 };
@@ -784,7 +799,7 @@ static void test_commit_other_user_refused(void **state)
 	bool exists;
 
 	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
-	plain_record(&rec);	/* names bob.smith@example.com */
+	plain_record(&rec); /* names bob.smith@example.com */
 	assert_int_equal(store_commit(txn, &rec, &f->err), -EINVAL);
 	store_end(txn);
 	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
@@ -1046,8 +1061,7 @@ static void test_largest_record_fits(void **state)
 	rec.totp.enrolled_at = INT64_C(253402300799);
 	rec.totp.last_step = UINT64_C(253402300799);
 	rec.fail_count = 1000000;
-	rec.fail_since = rec.locked_until = rec.last_login = rec.skip_since =
-		INT64_C(253402300799);
+	rec.fail_since = rec.locked_until = rec.last_login = rec.skip_since = INT64_C(253402300799);
 	record_set_text(rec.last_service, text);
 	record_set_text(rec.last_rhost, text);
 	/* 254 bytes: a 64-byte local part and labels of at most 63. */
@@ -1132,7 +1146,7 @@ static void test_lock_and_remove_corrupt(void **state)
 struct name_list {
 	char names[16][USER_NAME_MAX + 1];
 	size_t count;
-	size_t stop_after;	/* 0: never */
+	size_t stop_after; /* 0: never */
 };
 
 static int collect_name(const char *user, void *ctx)
@@ -1247,7 +1261,7 @@ static void test_scan_kinds(void **state)
 		char *path;
 
 		if (strcmp(expected[i].name, ".lock.alice") == 0)
-			continue;	/* put_record() made it */
+			continue; /* put_record() made it */
 		path = record_path(f, expected[i].name);
 		write_text(path, "x\n", 0600);
 		free(path);
@@ -1276,8 +1290,19 @@ static void test_scan_kinds(void **state)
 static void test_invalid_user_names(void **state)
 {
 	static const char *const bad[] = {
-		"../x", "a/b", ".hidden", "-x", "", "\xc3\xbc", "a b", "a\n", ".", "..",
-		".lock.alice", ".tmp.alice.00000000", "/etc/passwd",
+		"../x",
+		"a/b",
+		".hidden",
+		"-x",
+		"",
+		"\xc3\xbc",
+		"a b",
+		"a\n",
+		".",
+		"..",
+		".lock.alice",
+		".tmp.alice.00000000",
+		"/etc/passwd",
 	};
 	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
 	struct fixture *f = *state;
@@ -1421,7 +1446,7 @@ static int child_after_remove(const char *dir, int go_fd, int ready_fd)
 		return 11;
 	}
 	if (exists)
-		return 12;	/* it read the removed record */
+		return 12; /* it read the removed record */
 	if (write(ready_fd, "x", 1) != 1)
 		return 13;
 	sleep_ms(300);
@@ -1479,8 +1504,7 @@ static void test_remove_while_waiting(void **state)
 	 * its commit and sees it. */
 	if (read(pipefd[0], &c, 1) != 1) {
 		assert_int_equal(waitpid(pid, &status, 0), pid);
-		fail_msg("the child failed before taking the lock: status 0x%x",
-			 (unsigned)status);
+		fail_msg("the child failed before taking the lock: status 0x%x", (unsigned)status);
 	}
 	close(pipefd[0]);
 	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
@@ -1557,23 +1581,23 @@ static void test_begin_unchanged(void **state)
 	record_factors_take(&rec, &none);
 	assert_int_equal(none.methods, 0);
 	/* No record yet: the empty basis holds. */
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
-					       &f->err), 0);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+			 0);
 	assert_false(exists);
 	store_end(txn);
 	/* An unverified address is not a factor. */
 	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
 	put_record(f, &rec);
 	assert_true(record_factors_held(&none, &rec));
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
-					       &f->err), 0);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+			 0);
 	store_end(txn);
 	/* Enrolled meanwhile: refused, nothing held. */
 	enrolled_record(&rec);
 	put_record(f, &rec);
 	txn = NULL;
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists,
-					       &f->err), -ESTALE);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+			 -ESTALE);
 	assert_null(txn);
 	assert_non_null(strstr(f->err.msg, "changed meanwhile"));
 	/* The lock was given back. */
@@ -1581,25 +1605,25 @@ static void test_begin_unchanged(void **state)
 	store_end(txn);
 	record_factors_take(&rec, &totp);
 	assert_int_equal(totp.methods, METHOD_TOTP);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
-					       &f->err), 0);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+			 0);
 	store_end(txn);
 	/* Another secret, the same enrollment time: refused. */
 	rec.totp.secret[0] ^= 1;
 	put_record(f, &rec);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
-					       &f->err), -ESTALE);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+			 -ESTALE);
 	/* A verified address added beside the app: refused. */
 	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
 	rec.totp.secret[0] ^= 1;
 	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
 	rec.email.verified = true;
 	put_record(f, &rec);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists,
-					       &f->err), -ESTALE);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+			 -ESTALE);
 	/* NULL: no basis, store_begin(). */
-	assert_int_equal(store_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists,
-					       &f->err), 0);
+	assert_int_equal(store_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists, &f->err),
+			 0);
 	store_end(txn);
 	record_factors_wipe(&none);
 	record_factors_wipe(&totp);
@@ -1635,7 +1659,8 @@ static void test_lock_wait_bounded(void **state)
 		if (r != -ETIMEDOUT || strstr(e2.msg, "still locked") == NULL)
 			_exit(11);
 		_exit(waited >= STORE_LOCK_WAIT_SECONDS && waited < STORE_LOCK_WAIT_SECONDS + 3 ?
-		      0 : 12);
+			      0 :
+			      12);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	store_end(txn);
@@ -1664,7 +1689,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_create_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses_bad_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_begin_commit_load, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_other_user_refused, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_other_user_refused, setup_open,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_load_refuses_bad_files, setup_open, teardown),
 		cmocka_unit_test(test_crc32_is_zlibs),
 		cmocka_unit_test_setup_teardown(test_slots_in_place, setup_open, teardown),

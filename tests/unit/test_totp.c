@@ -68,12 +68,13 @@ static void test_rfc6238_vectors(void **state)
 		const unsigned char *key = rfc_key(rfc6238[i].alg, &len);
 
 		memset(out, 'x', sizeof(out));
-		assert_int_equal(totp_code_for_step(key, len, &p,
-						    (uint64_t)rfc6238[i].time / 30, out), 0);
+		assert_int_equal(totp_code_for_step(key, len, &p, (uint64_t)rfc6238[i].time / 30,
+						    out),
+				 0);
 		if (strcmp(out, rfc6238[i].code) != 0)
 			fail_msg("vector %zu (T=%lld, %s): got %s, expected %s", i,
-				 (long long)rfc6238[i].time,
-				 totp_algorithm_name(rfc6238[i].alg), out, rfc6238[i].code);
+				 (long long)rfc6238[i].time, totp_algorithm_name(rfc6238[i].alg),
+				 out, rfc6238[i].code);
 		/* totp_step_at() must agree with the RFC's T = floor(time / 30). */
 		assert_int_equal(totp_step_at(&p, (time_t)rfc6238[i].time),
 				 (uint64_t)rfc6238[i].time / 30);
@@ -90,8 +91,9 @@ static void test_six_digits_truncate(void **state)
 		size_t len;
 		const unsigned char *key = rfc_key(rfc6238[i].alg, &len);
 
-		assert_int_equal(totp_code_for_step(key, len, &p,
-						    (uint64_t)rfc6238[i].time / 30, out), 0);
+		assert_int_equal(totp_code_for_step(key, len, &p, (uint64_t)rfc6238[i].time / 30,
+						    out),
+				 0);
 		assert_string_equal(out, rfc6238[i].code + 2);
 	}
 }
@@ -160,10 +162,12 @@ static void test_verify_window(void **state)
 	}
 	/* The last second of a step and the first of the next. */
 	code_at(0, code);
-	assert_int_equal(totp_verify(key20, 20, &vp, code,
-				     (time_t)(now_step * 30 + 29), 0, 0, &matched), 1);
-	assert_int_equal(totp_verify(key20, 20, &vp, code,
-				     (time_t)(now_step * 30 + 30), 0, 0, &matched), -1);
+	assert_int_equal(totp_verify(key20, 20, &vp, code, (time_t)(now_step * 30 + 29), 0, 0,
+				     &matched),
+			 1);
+	assert_int_equal(totp_verify(key20, 20, &vp, code, (time_t)(now_step * 30 + 30), 0, 0,
+				     &matched),
+			 -1);
 	/* Outside the window. */
 	code_at(-2, code);
 	assert_int_equal(totp_verify(key20, 20, &vp, code, VNOW, 1, 0, &matched), -1);
@@ -213,8 +217,8 @@ static void test_verify_replay(void **state)
 static void test_verify_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"", "1", "12345", "1234567", "12345a", "a12345", " 12345", "12345 ",
-		"+12345", "-12345", "12 345", "１２３４５６", "123456\n", "0x1234",
+		"",	  "1",	    "12345",  "1234567", "12345a",	 "a12345",   " 12345",
+		"12345 ", "+12345", "-12345", "12 345",	 "１２３４５６", "123456\n", "0x1234",
 	};
 	char code[TOTP_DIGITS_MAX + 1], longer[TOTP_DIGITS_MAX + 2];
 	uint64_t matched;
@@ -252,9 +256,16 @@ static void test_verify_rfc_vector(void **state)
 
 static void test_base32_rfc4648(void **state)
 {
-	static const struct { const char *plain, *b32; } v[] = {
-		{ "", "" }, { "f", "MY" }, { "fo", "MZXQ" }, { "foo", "MZXW6" },
-		{ "foob", "MZXW6YQ" }, { "fooba", "MZXW6YTB" }, { "foobar", "MZXW6YTBOI" },
+	static const struct {
+		const char *plain, *b32;
+	} v[] = {
+		{ "", "" },
+		{ "f", "MY" },
+		{ "fo", "MZXQ" },
+		{ "foo", "MZXW6" },
+		{ "foob", "MZXW6YQ" },
+		{ "fooba", "MZXW6YTB" },
+		{ "foobar", "MZXW6YTBOI" },
 	};
 	char enc[64];
 	unsigned char dec[64];
@@ -285,13 +296,15 @@ static void test_base32_round_trip(void **state)
 
 			for (size_t i = 0; i < len; i++) {
 				x = x * 1103515245u + 12345u;
-				in[i] = pattern == 0 ? 0x00 : pattern == 1 ? 0xff :
-					(unsigned char)(x >> 16);
+				in[i] = pattern == 0 ? 0x00 :
+					pattern == 1 ? 0xff :
+						       (unsigned char)(x >> 16);
 			}
 			memset(enc, '#', sizeof(enc));
 			base32_encode(in, len, enc);
 			assert_int_equal(strlen(enc), (len * 8 + 4) / 5);
-			assert_int_equal(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), strlen(enc));
+			assert_int_equal(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+					 strlen(enc));
 			/* An exactly sized output buffer, so that ASan sees any overrun. */
 			exact = malloc(len ? len : 1);
 			assert_non_null(exact);
@@ -307,29 +320,15 @@ static void test_base32_round_trip(void **state)
 static void test_base32_strict(void **state)
 {
 	static const char *const bad[] = {
-		"MY======",	/* padding */
-		"MZXW6===",
-		"MZXW6YQ=",
-		"=",
-		"M1",		/* not in the alphabet */
-		"M8",
-		"M0",
-		"M9",
-		"MZ XW",	/* spaces */
-		" MZXQ",
-		"MZXQ ",
-		"MZXQ\n",
-		"MZ-XQ",
-		"M\xc3\x9c",	/* non-ASCII */
-		"MZ",		/* non-canonical: the unused trailing bits are set */
-		"MZXR",
-		"MZXW7",
-		"MZXW6YR",
-		"MZXW6YTBOJ",
-		"M",		/* lengths that no byte count encodes to */
-		"MZX",
-		"MZXW6Y",
-		"MZXW6YTBO",
+		"MY======",				       /* padding */
+		"MZXW6===",  "MZXW6YQ=", "=",	      "M1",    /* not in the alphabet */
+		"M8",	     "M0",	 "M9",	      "MZ XW", /* spaces */
+		" MZXQ",     "MZXQ ",	 "MZXQ\n",    "MZ-XQ",
+		"M\xc3\x9c", /* non-ASCII */
+		"MZ",	     /* non-canonical: the unused trailing bits are set */
+		"MZXR",	     "MZXW7",	 "MZXW6YR",   "MZXW6YTBOJ",
+		"M", /* lengths that no byte count encodes to */
+		"MZX",	     "MZXW6Y",	 "MZXW6YTBO",
 	};
 	unsigned char out[64];
 
@@ -358,7 +357,8 @@ static void test_base32_lower_case_and_nobufs(void **state)
 
 /* ---- totp_uri ---- */
 
-#define URI_EXAMPLE "otpauth://totp/Example%20Corp:a%40b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" \
+#define URI_EXAMPLE                                                                   \
+	"otpauth://totp/Example%20Corp:a%40b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" \
 	"&issuer=Example%20Corp&algorithm=SHA256&digits=6&period=30"
 
 static void test_uri_example(void **state)
@@ -379,7 +379,8 @@ static void test_uri_params(void **state)
 
 	(void)state;
 	assert_int_equal(totp_uri("pam_mfa", "alice", key20, 20, &p1, out, sizeof(out)), 0);
-	assert_string_equal(out, "otpauth://totp/pam_mfa:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	assert_string_equal(out,
+			    "otpauth://totp/pam_mfa:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 			    "&issuer=pam_mfa&algorithm=SHA1&digits=8&period=60");
 	assert_int_equal(totp_uri("i", "u", key64, 64, &p512, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "&algorithm=SHA512&digits=7&period=45"));
@@ -396,13 +397,14 @@ static void test_uri_escaping(void **state)
 	(void)state;
 	/* Everything but RFC 3986 unreserved characters is escaped; in
 	 * particular the separators of the URI itself and of the label. */
-	assert_int_equal(totp_uri("A&B=C?D#E/F:G+H%I", "x y\xc3\xbc~._-Z9", key20, 20,
-				  &p, out, sizeof(out)), 0);
+	assert_int_equal(totp_uri("A&B=C?D#E/F:G+H%I", "x y\xc3\xbc~._-Z9", key20, 20, &p, out,
+				  sizeof(out)),
+			 0);
 	assert_string_equal(out, "otpauth://totp/"
-			    "A%26B%3DC%3FD%23E%2FF%3AG%2BH%25I:x%20y%C3%BC~._-Z9"
-			    "?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-			    "&issuer=A%26B%3DC%3FD%23E%2FF%3AG%2BH%25I"
-			    "&algorithm=SHA1&digits=6&period=30");
+				 "A%26B%3DC%3FD%23E%2FF%3AG%2BH%25I:x%20y%C3%BC~._-Z9"
+				 "?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+				 "&issuer=A%26B%3DC%3FD%23E%2FF%3AG%2BH%25I"
+				 "&algorithm=SHA1&digits=6&period=30");
 }
 
 static void test_uri_nobufs(void **state)

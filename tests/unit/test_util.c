@@ -15,12 +15,13 @@
 static void test_user_name_valid(void **state)
 {
 	static const char *const good[] = {
-		"a", "alice", "Alice", "a1", "a.b", "a-b", "a_b", "a@example.com",
-		"_svc", "9lives", "a.", "a-",
+		"a",   "alice",		"Alice", "a1",	   "a.b", "a-b",
+		"a_b", "a@example.com", "_svc",	 "9lives", "a.",  "a-",
 	};
 	static const char *const bad[] = {
-		"", ".", "..", ".hidden", "-x", "../x", "a/b", "/", "a b", "a\n", "a\t",
-		"\xc3\xbc", "a\xc3\xbc", "a:b", "a*", "a$", "a\\b", "a\x7f", "a+b",
+		"",   ".",   "..",   ".hidden", "-x",	    "../x",	 "a/b",
+		"/",  "a b", "a\n",  "a\t",	"\xc3\xbc", "a\xc3\xbc", "a:b",
+		"a*", "a$",  "a\\b", "a\x7f",	"a+b",
 	};
 	char name[USER_NAME_MAX + 2];
 
@@ -47,7 +48,10 @@ static void test_sanitize_printable(void **state)
 	(void)state;
 	sanitize_printable("sshd", out, sizeof(out));
 	assert_string_equal(out, "sshd");
-	sanitize_printable("a\x01" "b\x7f" "c\n\t\xc3\xbc~ ", out, sizeof(out));
+	sanitize_printable("a\x01"
+			   "b\x7f"
+			   "c\n\t\xc3\xbc~ ",
+			   out, sizeof(out));
 	assert_string_equal(out, "a?b?c????~ ");
 	/* Truncated to fit, always terminated. */
 	sanitize_printable("abcdefghijklmnopqrstuvwxyz", out, 5);
@@ -67,8 +71,8 @@ static void test_sanitize_printable(void **state)
 static void test_parse_u64(void **state)
 {
 	static const char *const invalid[] = {
-		"", "00", "01", "007", "-1", "+1", " 1", "1 ", "1a", "0x10", "1.0",
-		"1e3", "\t1", "１",
+		"",   "00", "01",   "007", "-1",  "+1",	 " 1",
+		"1 ", "1a", "0x10", "1.0", "1e3", "\t1", "１",
 	};
 	uint64_t v;
 

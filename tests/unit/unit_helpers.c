@@ -27,7 +27,7 @@ int unit_preflight(void)
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: these tests need root (the store and config "
-			"accept only root-owned files)\n");
+				"accept only root-owned files)\n");
 		return UNIT_EXIT_SKIP;
 	}
 	if (base == NULL || base[0] != '/') {
@@ -120,8 +120,7 @@ size_t dir_entry_count(const char *dir)
 	return n;
 }
 
-void unit_assert_contains(const char *haystack, const char *needle,
-			  const char *file, int line)
+void unit_assert_contains(const char *haystack, const char *needle, const char *file, int line)
 {
 	if (haystack == NULL || strstr(haystack, needle) == NULL) {
 		print_error("%s:%d: expected \"%s\" to contain \"%s\"\n", file, line,

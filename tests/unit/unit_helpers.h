@@ -36,7 +36,6 @@ size_t dir_entry_count(const char *dir);
 /* Fails the test unless haystack contains needle, showing both. */
 #define assert_contains(haystack, needle) \
 	unit_assert_contains((haystack), (needle), __FILE__, __LINE__)
-void unit_assert_contains(const char *haystack, const char *needle,
-			  const char *file, int line);
+void unit_assert_contains(const char *haystack, const char *needle, const char *file, int line);
 
 #endif
