@@ -1,6 +1,7 @@
 #!/bin/sh
 # The second command of the README, and what CI runs: installs what is
-# needed, builds with warnings as errors under ASan and UBSan and runs the
+# needed, checks the formatting of the C sources (clang-format), builds
+# with warnings as errors under ASan and UBSan and runs the
 # whole suite, measuring line coverage (pam_mfa/ must reach 85 %); runs
 # clang's static analyzer over a clean build (scan-build); then builds
 # optimised (warnings as errors again: -O2 and _FORTIFY_SOURCE find what a
@@ -15,6 +16,9 @@ sh scripts/install-deps.sh
 BUILD=${BUILD:-build-ci}
 rm -rf "$BUILD" "$BUILD-release"
 status=0
+
+echo "== clang-format: every C source as .clang-format says"
+sh scripts/check-format.sh || status=1
 
 echo "== ASan/UBSan build with line coverage, the whole suite"
 # Coverage rides on this run rather than a second one.  Atomic counters:
