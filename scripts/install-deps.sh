@@ -11,7 +11,8 @@ PACKAGES="build-essential pkg-config meson ninja-build
   openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind clang-14
   clang-tools-14 gcovr clang-format-14
   rpm git bash-completion
-  debhelper dpkg-dev fakeroot lintian debconf passwd"
+  debhelper dpkg-dev fakeroot lintian debconf passwd
+  selinux-policy-dev checkpolicy semodule-utils policycoreutils selinux-utils setools bzip2"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2
@@ -30,4 +31,15 @@ if [ -n "$missing" ]; then
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
+fi
+
+# tests/pkg/test_selinux.sh builds a throwaway policy store from Debian's
+# policy, selinux-policy-default, under a temporary root.  Installing that
+# package would build the machine's own store (its postinst runs semodule),
+# so it is only downloaded into apt's cache, where the test finds it.
+if ! ls /var/cache/apt/archives/selinux-policy-default_*.deb >/dev/null 2>&1; then
+	echo "install-deps: downloading selinux-policy-default (not installed)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends --download-only selinux-policy-default
 fi

@@ -7,7 +7,7 @@
 # optimised (warnings as errors again: -O2 and _FORTIFY_SOURCE find what a
 # debug build cannot) and runs the PAM-stack suites once more under
 # valgrind's memcheck; then mfactl under ThreadSanitizer; last, the
-# libFuzzer targets and the packages.
+# libFuzzer targets, the packages and the SELinux policy module.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -77,4 +77,7 @@ sh tests/pkg/test_rpm.sh || status=1
 
 echo "== Debian package: build, lintian, install into a throwaway root"
 sh tests/pkg/test_deb.sh || status=1
+
+echo "== SELinux policy module: build, a throwaway policy store, who may do what"
+sh tests/pkg/test_selinux.sh || status=1
 exit $status
