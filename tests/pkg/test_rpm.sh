@@ -5,6 +5,8 @@
 # configuration as %config(noreplace), the man pages, the completion, and
 # the state directory 0700 root.  --nodeps: Debian has no database of
 # Fedora's build dependencies (the libraries are there under Debian names).
+# The SELinux subpackage: its module, its interface file and the
+# scriptlets that install it and relabel.
 # Usage: sh tests/pkg/test_rpm.sh   (from anywhere; builds HEAD, not the
 # work tree: meson dist packs what git has committed)
 set -eu
@@ -18,7 +20,7 @@ fail() {
 	failures=$((failures + 1))
 }
 
-for tool in git meson rpmbuild rpm; do
+for tool in git meson rpmbuild rpm bzip2 semodule_unpackage; do
 	command -v "$tool" >/dev/null || { echo "test_rpm: $tool is missing (scripts/install-deps.sh)"; exit 1; }
 done
 
@@ -111,6 +113,46 @@ cmp -s "$tmp/root/etc/security/pam_mfa.conf" "$src/conf/pam_mfa.conf" ||
 	fail "the packaged mfactl does not say version $version"
 grep -q '^d /var/lib/pam_mfa 0700 root root' "$tmp/root/usr/lib/tmpfiles.d/pam_mfa.conf" ||
 	fail "the tmpfiles.d snippet does not make /var/lib/pam_mfa 0700 root"
+
+echo "== the SELinux subpackage"
+# Built with Debian's policy headers (selinux-policy-dev) where Fedora's
+# would be; the spec's fallbacks stand in for selinux-policy-devel's
+# %selinux_* macros, which Debian's rpm lacks.
+set -- "$top"/RPMS/noarch/pam_mfa-selinux-"$version"-*.noarch.rpm
+if [ -f "$1" ]; then
+	serpm=$1
+	echo "built $(basename "$serpm")"
+	rpm -qlvp "$serpm" >"$tmp/list"
+	sed 's/^/  /' "$tmp/list"
+	has -rw-r--r-- 'root root' '/usr/share/selinux/packages/targeted/pam_mfa\.pp\.bz2'
+	has -rw-r--r-- 'root root' '/usr/share/selinux/devel/include/distributed/pam_mfa\.if'
+	rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$serpm" |
+		grep -q '^g /var/lib/selinux/targeted/active/modules/200/pam_mfa$' ||
+		fail "the installed module is not a %ghost of the selinux subpackage"
+	rpm -qp --scripts "$serpm" >"$tmp/scripts"
+	grep -q 'semodule -n -s ${_policytype} -X 200 -i /usr/share/selinux/packages/targeted/pam_mfa.pp.bz2' "$tmp/scripts" ||
+		fail "%post does not install the module with semodule"
+	grep -q 'restorecon -R /var/lib/pam_mfa' "$tmp/scripts" ||
+		fail "%post does not relabel /var/lib/pam_mfa"
+	grep -q 'semodule -n -X 200 -s ${_policytype} -r pam_mfa' "$tmp/scripts" ||
+		fail "%postun does not remove the module"
+	grep -q 'fixfiles -C' "$tmp/scripts" || fail "%posttrans does not relabel what the module changed"
+	mkdir "$tmp/seroot"
+	rpm2archive - <"$serpm" | tar -xzf - -C "$tmp/seroot" || fail "rpm2archive | tar (selinux)"
+	pp=$tmp/seroot/usr/share/selinux/packages/targeted/pam_mfa.pp.bz2
+	if bzip2 -dc "$pp" >"$tmp/pam_mfa.pp" 2>/dev/null &&
+		(cd "$tmp" && semodule_unpackage pam_mfa.pp pam_mfa.mod pam_mfa.fc) 2>/dev/null; then
+		grep -q '^/var/lib/pam_mfa(/\.\*)?.*pam_mfa_var_lib_t' "$tmp/pam_mfa.fc" ||
+			fail "the packaged module does not label /var/lib/pam_mfa"
+	else
+		fail "$pp is not a bzip2-compressed policy package"
+	fi
+else
+	fail "no pam_mfa-selinux noarch rpm"
+	find "$top/RPMS"
+fi
+rpm -qp --recommends "$rpmfile" | grep -q 'pam_mfa-selinux if selinux-policy-targeted' ||
+	fail "pam_mfa does not recommend pam_mfa-selinux where selinux-policy-targeted is"
 
 if [ "$failures" -gt 0 ]; then
 	echo "test_rpm: $failures failure(s)"
