@@ -98,6 +98,10 @@ password_then_code() {
 	return 1
 }
 
+# Whether Debian's SELinux policy store is there before the install.
+had_store=no
+[ -e /var/lib/selinux/default ] && had_store=yes
+
 section "dpkg -i $(basename "$deb")"
 if dpkg -i "$deb" >/tmp/dpkg-i.log 2>&1; then
 	pass "dpkg -i"
@@ -133,6 +137,14 @@ if [ "$st" = "4755 root root" ]; then
 	pass "/usr/bin/mfa-setup is 4755 root root"
 else
 	fail "/usr/bin/mfa-setup: $st (expected 4755 root root)"
+fi
+# Without selinux-policy-default the SELinux module is only a file.
+if [ ! -f /usr/share/selinux/packages/default/pam_mfa.pp.bz2 ]; then
+	fail "no /usr/share/selinux/packages/default/pam_mfa.pp.bz2"
+elif [ "$had_store" = no ] && [ -e /var/lib/selinux/default ]; then
+	fail "postinst made a policy store where selinux-policy-default is not installed"
+else
+	pass "the SELinux module is shipped; no policy store was made (there was one: $had_store)"
 fi
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' libpam-mfa)
 for f in /etc/security/pam_mfa.conf /etc/pam.d/mfa-setup; do

@@ -75,6 +75,18 @@ else
 fi
 grep -E '^(Ok|Fail|Skipped): ' "$work/build.log" | sed 's/^/   unit tests in the build: /'
 
+# The SELinux module, built for Debian's policy, and its interface file;
+# postinst adds it to the store only where selinux-policy-default is.
+dpkg-deb -c "$deb" >"$work/contents"
+for f in usr/share/selinux/packages/default/pam_mfa.pp.bz2 \
+	usr/share/selinux/devel/include/distributed/pam_mfa.if; do
+	if grep -q "^-rw-r--r-- root/root .* \./$f\$" "$work/contents"; then
+		pass "the package ships /$f"
+	else
+		fail "the package does not ship /$f, 0644 root"
+	fi
+done
+
 echo "-- [$(($(date +%s) - started)) s] lintian"
 # Warnings and infos are shown; errors fail.  lintian grumbles about root.
 lintian --info --fail-on error "$changes" >"$work/lintian.log" 2>&1
