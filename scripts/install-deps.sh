@@ -20,6 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=""
+updated=""
 for p in $PACKAGES; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing="$missing $p"
@@ -29,6 +30,7 @@ if [ -n "$missing" ]; then
 	echo "install-deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
+	updated=yes
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
 fi
@@ -40,6 +42,6 @@ fi
 if ! ls /var/cache/apt/archives/selinux-policy-default_*.deb >/dev/null 2>&1; then
 	echo "install-deps: downloading selinux-policy-default (not installed)"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
+	[ -n "$updated" ] || apt-get update -q
 	apt-get install -y -q --no-install-recommends --download-only selinux-policy-default
 fi
