@@ -6,6 +6,9 @@ passwd/group files served by nss_wrapper, so nothing of the machine's own
 /etc/pam.d, /etc/ssh or passwd is touched.  The clock is faketime's; codes
 come from oathtool, never from pam_mfa's own code.
 """
+import email
+import email.policy
+import glob
 import os
 import re
 import shutil
@@ -85,6 +88,15 @@ def record_text(path):
             best = (seq, text)
     assert best is not None, "%s: no intact slot" % path
     return best[1].decode()
+
+
+def read_maildir(maildir):
+    """The messages delivered to a Maildir, oldest first."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(maildir, "new", "*")), key=os.path.getmtime):
+        with open(path, "rb") as f:
+            out.append(email.message_from_binary_file(f, policy=email.policy.default))
+    return out
 
 
 def parse_uri(text):

@@ -2,9 +2,6 @@
 loopback (aiosmtpd): the code read out of the delivered message logs the
 user in; reuse, expiry, wrong codes, the resend limit, dead and hanging
 servers, STARTTLS with a self-signed CA and AUTH, and header injection."""
-import email
-import email.policy
-import glob
 import json
 import os
 import re
@@ -13,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from mfatest import T0, VALGRIND, WorldTest, main, oathtool, parse_uri
+from mfatest import T0, VALGRIND, WorldTest, main, oathtool, parse_uri, read_maildir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMTP_SERVER = os.path.join(HERE, "..", "lib", "smtp_server.py")
@@ -95,12 +92,7 @@ class EmailTest(WorldTest):
                              "default_policy": '"optional"'})
 
     def messages(self):
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.maildir, "new", "*")),
-                           key=os.path.getmtime):
-            with open(path, "rb") as f:
-                out.append(email.message_from_binary_file(f, policy=email.policy.default))
-        return out
+        return read_maildir(self.maildir)
 
     def last_code(self):
         body = self.messages()[-1].get_content()

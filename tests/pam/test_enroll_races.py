@@ -35,6 +35,26 @@ def code_in(message):
     return re.search(r"^    (\d{6,10})$", message.get_content(), re.M).group(1)
 
 
+def email_enroller(test, address=ATTACKER, prompts=None, code=None, at_address=None):
+    """Answers an enrollment by email: Enter at the offer, 2, address if
+    one is asked (after at_address() has run), then code(), by default the
+    latest code mailed; code returning None ends the conversation.  Every
+    prompt is kept in prompts."""
+    def respond(prompt, transcript):
+        if prompts is not None:
+            prompts.append(prompt)
+        if prompt.startswith(OFFER):
+            return ""
+        if prompt.startswith(METHOD):
+            return "2"
+        if prompt.startswith(ADDRESS):
+            if at_address is not None:
+                at_address()
+            return address
+        return code() if code is not None else test.last_code()
+    return respond
+
+
 def uri_secret(transcript):
     _, params = parse_uri("\n".join(l[len("info: "):] for l in transcript
                                     if l.startswith("info: ")))
@@ -62,16 +82,7 @@ class Races(EmailTest):
 
     def user_enrolls_email(self, user, address):
         """The real user proves their own address in another login."""
-        def respond(prompt, transcript):
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return address
-            return self.last_code()
-
-        res = self.w.login_interactive(user, respond)
+        res = self.w.login_interactive(user, email_enroller(self, address))
         self.assertPam(res, "PAM_SUCCESS")
         self.assertEqual(self.w.record(user)["email.verified"], "1")
 
@@ -154,13 +165,8 @@ class Template(EmailTest):
     email_extra = {"address": '"%u@corp.example.org"'}
 
     def abandon_email_enrollment(self, user):
-        def respond(prompt, transcript):
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            return None     # walks away at the code prompt
-        res = self.w.login_interactive(user, respond)
+        # Walks away at the code prompt.
+        res = self.w.login_interactive(user, email_enroller(self, code=lambda: None))
         self.assertPam(res, "PAM_CONV_ERR")
 
     def test_template_address_cannot_be_replaced(self):
@@ -169,16 +175,7 @@ class Template(EmailTest):
         self.assertEqual((rec["email.address"], rec["email.verified"]),
                          ("alice@corp.example.org", "0"))
         prompts = []
-
-        def respond(prompt, transcript):
-            prompts.append(prompt)
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return ATTACKER
-            return self.last_code()
+        respond = email_enroller(self, prompts=prompts)
 
         later = "2030-01-01 00:02:00"
         res = self.w.login_interactive("alice", respond, at=later)
@@ -194,16 +191,7 @@ class Template(EmailTest):
                              "bob.private@example.net")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         prompts = []
-
-        def respond(prompt, transcript):
-            prompts.append(prompt)
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return ATTACKER
-            return self.last_code()
+        respond = email_enroller(self, prompts=prompts)
 
         # The admin's code, sent moments ago, is the one to type.
         res = self.w.login_interactive("bob", respond, at=None)
@@ -223,16 +211,7 @@ class AdminAddressNoTemplate(EmailTest):
                              "bob.private@example.net", at=T0)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         prompts = []
-
-        def respond(prompt, transcript):
-            prompts.append(prompt)
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return ATTACKER
-            return self.last_code()
+        respond = email_enroller(self, prompts=prompts)
 
         res = self.w.login_interactive("bob", respond, at="2030-01-01 01:00:00")
         self.assertPam(res, "PAM_SUCCESS")
@@ -250,16 +229,7 @@ class TemplateMakesNoAddress(EmailTest):
         self.w.users.append("j..doe")
         self.w._write_nss()
         prompts = []
-
-        def respond(prompt, transcript):
-            prompts.append(prompt)
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return ATTACKER
-            return self.last_code()
+        respond = email_enroller(self, prompts=prompts)
 
         res = self.w.login_interactive("j..doe", respond)
         self.assertPam(res, "PAM_PERM_DENIED")
@@ -318,15 +288,8 @@ class MailLimit(EmailTest):
     email_extra = {"enroll_mails": "2"}
 
     def try_address(self, user, address, at):
-        def respond(prompt, transcript):
-            if prompt.startswith(OFFER):
-                return ""
-            if prompt.startswith(METHOD):
-                return "2"
-            if prompt.startswith(ADDRESS):
-                return address
-            return None
-        return self.w.login_interactive(user, respond, at=at)
+        return self.w.login_interactive(user, email_enroller(self, address, code=lambda: None),
+                                        at=at)
 
     def test_codes_to_new_addresses_per_day(self):
         sent = []
@@ -353,16 +316,9 @@ class MailLimit(EmailTest):
         results = [None] * n
 
         def one(i):
-            def respond(prompt, transcript):
-                if prompt.startswith(OFFER):
-                    return ""
-                if prompt.startswith(METHOD):
-                    return "2"
-                if prompt.startswith(ADDRESS):
-                    barrier.wait(timeout=120)
-                    return "target%d@example.org" % i
-                return None
-            results[i] = self.w.login_interactive("carol", respond)
+            results[i] = self.w.login_interactive("carol", email_enroller(
+                self, "target%d@example.org" % i, code=lambda: None,
+                at_address=lambda: barrier.wait(timeout=120)))
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
         for t in threads:

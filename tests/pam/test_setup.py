@@ -3,9 +3,6 @@ unprivileged user nobody: opting in after a skip, replacing the
 authenticator after proving the current one, and hostile input.  Its paths
 are compiled in (the test build points them at MFA_SETUP_WORLD); the
 password check of its PAM stack is a real pam_exec with expose_authtok."""
-import email
-import email.policy
-import glob
 import os
 import re
 import shutil
@@ -15,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from mfatest import World, main, oathtool, parse_uri
+from mfatest import World, main, oathtool, parse_uri, read_maildir
 
 SETUP_BIN = os.environ["MFA_SETUP_TEST"]
 SETUP_WORLD = os.environ["MFA_SETUP_WORLD"]
@@ -279,12 +276,7 @@ class SetupRaces(SetupWorld):
                                       'from = "no-reply@example.org"; timeout = 30; }' % port})
 
     def mails(self):
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.maildir, "new", "*")),
-                           key=os.path.getmtime):
-            with open(path, "rb") as f:
-                out.append(email.message_from_binary_file(f, policy=email.policy.default))
-        return out
+        return read_maildir(self.maildir)
 
     def attacker(self, meanwhile, at_prompt):
         """Has the password and nothing else; picks email, and their own
