@@ -11,10 +11,15 @@ cd "$(dirname "$0")/.."
 build=${1:?usage: sh scripts/coverage.sh BUILDDIR}
 min=${COVERAGE_MIN_LINES:-85}
 
+# The table goes to a scratch file, never to /dev/null: gcovr replaces its
+# output file, and would leave a regular file where /dev/null was.
+table=$(mktemp)
+trap 'rm -f "$table"' EXIT
+
 # The lines: summary of the files that match $1, except those matching $2.
 lines() {
 	gcovr -r . --object-directory "$build" --filter "$1" ${2:+--exclude "$2"} \
-		--print-summary --txt /dev/null "$build" | grep '^lines:'
+		--print-summary --txt "$table" "$build" | grep '^lines:'
 }
 
 echo "module (pam_mfa/pam_mfa.c):  $(lines 'pam_mfa/pam_mfa\.c$')"
