@@ -115,6 +115,8 @@ label file /var/lib/pam_mfa/.lock.alice pam_mfa_var_lib_t
 label file /var/lib/pam_mfa/.tmp.alice.0a1b2c3d pam_mfa_var_lib_t
 label file /etc/security/pam_mfa.conf pam_mfa_conf_t
 label file /etc/security/pam_mfa.smtp pam_mfa_secret_t
+label file /etc/security/pam_mfa.sms pam_mfa_secret_t
+label file /etc/security/pam_mfa.pgpass pam_mfa_secret_t
 label file /usr/bin/mfa-setup pam_mfa_setup_exec_t
 # What the module leaves alone.
 label dir /var/lib var_lib_t
