@@ -6,8 +6,9 @@
 # clang's static analyzer over a clean build (scan-build); then builds
 # optimised (warnings as errors again: -O2 and _FORTIFY_SOURCE find what a
 # debug build cannot) and runs the PAM-stack suites once more under
-# valgrind's memcheck; then mfactl under ThreadSanitizer; last, the
-# libFuzzer targets, the packages and the SELinux policy module.
+# valgrind's memcheck; then mfactl under ThreadSanitizer and the libFuzzer
+# targets, with the packages and the SELinux policy module built and
+# checked alongside them.  Each stage's title says when it started.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,16 @@ sh scripts/install-deps.sh
 BUILD=${BUILD:-build-ci}
 rm -rf "$BUILD" "$BUILD-release"
 status=0
+started=$(date +%s)
+# A stage's title, with the seconds since the start.
+stage() {
+	echo "== [+$(($(date +%s) - started)) s] $*"
+}
 
-echo "== clang-format: every C source as .clang-format says"
+stage "clang-format: every C source as .clang-format says"
 sh scripts/check-format.sh || status=1
 
-echo "== ASan/UBSan build with line coverage, the whole suite"
+stage "ASan/UBSan build with line coverage, the whole suite"
 # Coverage rides on this run rather than a second one.  Atomic counters:
 # the core runs on threads (mfactl status), and counts lost in a race
 # leave gcov with negative branch counts, which gcovr refuses.  Each
@@ -33,10 +39,10 @@ meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined -Dbuildtype=de
 	-Db_coverage=true -Dc_args=-fprofile-update=atomic
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
-echo "== Line coverage of pam_mfa/ (the module and the core) in that run; at least 85 %"
+stage "Line coverage of pam_mfa/ (the module and the core) in that run; at least 85 %"
 sh scripts/coverage.sh "$BUILD" || status=1
 
-echo "== scan-build: clang 14's static analyzer over a clean build; any report fails"
+stage "scan-build: clang 14's static analyzer over a clean build; any report fails"
 # Set up under scan-build too, so that meson takes its compiler wrapper
 # (CC) for every file; the tests are analysed with the rest.
 # The reports also go to $BUILD-scan/scan-build as HTML.
@@ -44,7 +50,7 @@ rm -rf "$BUILD-scan"
 scan-build-14 -o "$BUILD-scan/scan-build" meson setup "$BUILD-scan" -Dbuildtype=debug >/dev/null
 scan-build-14 --status-bugs -o "$BUILD-scan/scan-build" ninja -C "$BUILD-scan" || status=1
 
-echo "== Release build; the PAM-stack suites under valgrind memcheck"
+stage "Release build; the PAM-stack suites under valgrind memcheck"
 meson setup "$BUILD-release" -Dwerror=true -Dbuildtype=release >/dev/null
 ninja -C "$BUILD-release" || status=1
 # mfa-setup is setuid, which valgrind cannot follow; its suite runs above.
@@ -55,7 +61,25 @@ MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-proces
 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	e2e-sshd demo unit-lazy-libs || status=$?
 
-echo "== ThreadSanitizer: mfactl, whose status reads records on threads"
+# The packages need neither core much (dpkg, rpmbuild, lintian and the
+# policy tools wait on the disk or run on one): they go alongside the
+# sanitizer and fuzzing stages, their output kept for the end.
+pkglog=$(mktemp)
+pkgstatus=$(mktemp)
+trap 'rm -f "$pkglog" "$pkgstatus"' EXIT
+(
+	s=0
+	echo "== RPM: meson dist, rpmbuild"
+	sh tests/pkg/test_rpm.sh || s=1
+	echo "== Debian package: build, lintian, install into a throwaway root"
+	sh tests/pkg/test_deb.sh || s=1
+	echo "== SELinux policy module: build, a throwaway policy store, who may do what"
+	sh tests/pkg/test_selinux.sh || s=1
+	echo "$s" >"$pkgstatus"
+) >"$pkglog" 2>&1 </dev/null &
+packages=$!
+
+stage "ThreadSanitizer: mfactl, whose status reads records on threads"
 rm -rf "$BUILD-tsan"
 meson setup "$BUILD-tsan" -Dwerror=true -Db_sanitize=thread -Dbuildtype=debug >/dev/null
 ninja -C "$BUILD-tsan" mfactl/mfactl tests/pam/pamrun pam_mfa/pam_mfa.so || status=1
@@ -65,19 +89,16 @@ ninja -C "$BUILD-tsan" mfactl/mfactl tests/pam/pamrun pam_mfa/pam_mfa.so || stat
 TSAN_OPTIONS="report_mutex_bugs=0 halt_on_error=1" \
 	meson test -C "$BUILD-tsan" --no-rebuild --print-errorlogs mfactl || status=$?
 
-echo "== libFuzzer (clang): record parser, config parser, pam_sm_authenticate, 45 s each"
+stage "libFuzzer (clang): record parser, config parser, pam_sm_authenticate, 45 s each"
 rm -rf "$BUILD-fuzz"
 CC=clang-14 meson setup "$BUILD-fuzz" -Dfuzz=true -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -Dbuildtype=debugoptimized >/dev/null
 ninja -C "$BUILD-fuzz" || status=1
 meson test -C "$BUILD-fuzz" --suite fuzz --print-errorlogs --num-processes 2 || status=$?
 
-echo "== RPM: meson dist, rpmbuild"
-sh tests/pkg/test_rpm.sh || status=1
-
-echo "== Debian package: build, lintian, install into a throwaway root"
-sh tests/pkg/test_deb.sh || status=1
-
-echo "== SELinux policy module: build, a throwaway policy store, who may do what"
-sh tests/pkg/test_selinux.sh || status=1
+stage "Packages (RPM, Debian, SELinux), run alongside the stages above"
+wait "$packages" || true
+cat "$pkglog"
+[ "$(cat "$pkgstatus")" = 0 ] || status=1
+stage "done: exit status $status"
 exit $status
