@@ -222,7 +222,7 @@ static int plan(const struct setup *s, const struct mfa_record *rec, bool replac
 		return -1;
 	}
 	/* The same first-login trust as at login, closed by the same date. */
-	if (!replace && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
+	if (!replace && have == 0 && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
 	    (int64_t)time(NULL) > s->cfg.enroll_by) {
 		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
 				"yourself is over; contact your administrator\n");

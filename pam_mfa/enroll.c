@@ -256,28 +256,30 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 					    const char *address, time_t now, struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
-	struct email_code_undo undo;
+	struct email_booking booking;
 	char code[EMAIL_CODE_DIGITS_MAX + 1];
+	bool sending;
 	long wait;
 	int r;
 
 	if (email_code_new(cfg->email.code_digits, code) < 0) {
+		secure_wipe(code, sizeof(code));
 		mfa_error_set(err, "cannot get random bytes");
 		return ENROLL_ERROR;
 	}
-	r = email_code_reserve(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address,
-			       code, now, &undo, &wait, err);
+	r = email_code_book(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address, now,
+			    &booking, &wait, &sending, err);
 	if (r == 0) {
 		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
-		if (r < 0) {
-			struct mfa_error undo_err = { "" };
-
+		if (r == 0)
+			r = email_code_sent(req->st, cfg, req->user, req->basis, address, code,
+					    &booking, time(NULL), err);
+		else if (email_code_unbook(req->st, req->user, &booking, err) < 0)
+			r = -ENOLCK; /* err says why the booking stays */
+		else
 			r = -EIO;
-			(void)email_code_undo(req->st, req->user, &undo, &undo_err);
-		}
 	}
 	secure_wipe(code, sizeof(code));
-	secure_wipe(&undo, sizeof(undo));
 	if (r == -EAGAIN && wait <= (long)cfg->email.resend_after)
 		(void)pam_error(pamh,
 				"A code was sent moments ago; wait %ld seconds and "

@@ -186,43 +186,54 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	return OUT_STORE_ERR;
 }
 
-/* Sends a fresh login code to the verified address.  It is recorded first,
- * under the lock, so that logins racing each other cannot mail more than
- * one code per email.resend_after: *wait > 0 says how long until another
- * may go, and nothing was sent.  A server that is down leaves the record
- * as it was and counts nothing. */
+/* Sends a fresh login code to the verified address.  The mailing is booked
+ * first, under the lock, so that logins racing each other cannot mail more
+ * than one code per email.resend_after: *wait > 0 says how long until
+ * another may go (*sending: one is on its way now), and nothing was sent.
+ * The code replaces the pending one only once the mail has gone out, so a
+ * login killed while it mails leaves the user's last code working; a server
+ * that is down changes nothing and counts nothing. */
 static enum outcome send_login_code(struct login *l, struct store *st, const char *address,
-				    long *wait)
+				    long *wait, bool *sending)
 {
 	struct mfa_error err = { "" };
-	struct email_code_undo undo;
+	struct email_booking booking;
 	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
 	int r;
 
 	*wait = 0;
-	if (email_code_new(l->cfg.email.code_digits, code) < 0)
+	*sending = false;
+	if (email_code_new(l->cfg.email.code_digits, code) < 0) {
+		secure_wipe(code, sizeof(code));
+		pam_syslog(l->pamh, LOG_ERR, "cannot get random bytes for a code");
 		return OUT_STORE_ERR;
-	r = email_code_reserve(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, code,
-			       time(NULL), &undo, wait, &err);
+	}
+	r = email_code_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, time(NULL),
+			    &booking, wait, sending, &err);
 	if (r == 0) {
 		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
-		if (r < 0) {
-			struct mfa_error undo_err = { "" };
-
-			(void)email_code_undo(st, l->user, &undo, &undo_err);
+		if (r == 0)
+			r = email_code_sent(st, &l->cfg, l->user, NULL, address, code, &booking,
+					    time(NULL), &err);
+		else
 			r = -EIO;
-		}
 	} else if (r == -EAGAIN) {
 		r = 0;
 	}
 	secure_wipe(code, sizeof(code));
-	secure_wipe(&undo, sizeof(undo));
 	if (r == -ESTALE) {
 		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
 		return OUT_BAD_CODE;
 	}
 	if (r == -EIO) {
+		struct mfa_error undo = { "" };
+
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+		if (email_code_unbook(st, l->user, &booking, &undo) < 0)
+			pam_syslog(l->pamh, LOG_ERR,
+				   "%s (the code that was not sent holds others "
+				   "back for %u seconds)",
+				   undo.msg, l->cfg.email.timeout + 5);
 		log_outcome(l, LOG_ERR, "error", "reason=mail");
 		tell_user(l,
 			  l->has_totp ?
@@ -251,6 +262,7 @@ static enum outcome email_login(struct login *l, struct store *st)
 	struct verify_result res;
 	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
 	enum outcome o;
+	bool sending;
 	long wait;
 	int r;
 
@@ -267,10 +279,13 @@ static enum outcome email_login(struct login *l, struct store *st)
 	memcpy(address, rec.email.address, sizeof(address));
 	record_wipe(&rec);
 	email_mask(address, masked, sizeof(masked));
-	if ((o = send_login_code(l, st, address, &wait)) != OUT_SUCCESS)
+	if ((o = send_login_code(l, st, address, &wait, &sending)) != OUT_SUCCESS)
 		return o;
 	/* A code sent moments ago is still the one to use: no mail bombing. */
-	if (wait > 0 && !l->silent)
+	if (wait > 0 && !l->silent && sending)
+		(void)pam_info(l->pamh, "A code is on its way to %s: use it when it comes.",
+			       masked);
+	else if (wait > 0 && !l->silent)
 		(void)pam_info(l->pamh,
 			       "A code was sent to %s less than %u seconds "
 			       "ago: use it.",
@@ -289,7 +304,7 @@ static enum outcome email_login(struct login *l, struct store *st)
 		}
 		if (answer_is(answer, "resend")) {
 			secure_free_string(answer);
-			if ((o = send_login_code(l, st, address, &wait)) != OUT_SUCCESS)
+			if ((o = send_login_code(l, st, address, &wait, &sending)) != OUT_SUCCESS)
 				return o;
 			if (wait > 0) {
 				tell_user(l, "A new code can be sent only a little later.");
@@ -684,8 +699,13 @@ static enum outcome authenticate(struct login *l)
 	 * the password alone must not add one beside them. */
 	usable = record_methods(&rec) & l->policy.methods;
 	if (usable == 0 && record_methods(&rec) != 0) {
-		tell_user(l, "Your account's second factor is not one this system accepts for "
-			     "you. Set up another with mfa-setup, or contact your administrator.");
+		/* mfa-setup adds a factor to an app it has seen proved. */
+		tell_user(l, rec.totp.enrolled ?
+				     "Your account's second factor is not one this system accepts "
+				     "for you. Set up another with mfa-setup, or contact your "
+				     "administrator." :
+				     "Your account's second factor is not one this system accepts "
+				     "for you. Contact your administrator.");
 		log_outcome(l, LOG_NOTICE, "denied", "reason=factor-not-allowed");
 		o = OUT_DENIED;
 		goto out;

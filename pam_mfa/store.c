@@ -83,6 +83,7 @@ enum rec_key {
 	K_EMAIL_BY_ADMIN,
 	K_EMAIL_ENROLL_MAILS,
 	K_EMAIL_ENROLL_MAILS_SINCE,
+	K_EMAIL_CODE_BOOKED,
 	K_COUNT
 };
 
@@ -111,6 +112,7 @@ static const char *const rec_key_names[K_COUNT] = {
 	[K_EMAIL_BY_ADMIN] = "email.by_admin",
 	[K_EMAIL_ENROLL_MAILS] = "email.enroll_mails",
 	[K_EMAIL_ENROLL_MAILS_SINCE] = "email.enroll_mails_since",
+	[K_EMAIL_CODE_BOOKED] = "email.code_booked",
 };
 
 /* Times are seconds since the epoch, bounded well inside int64_t. */
@@ -292,6 +294,9 @@ static int parse_email_v4(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_e
 			 "email.enroll_mails_since", err) < 0)
 		return -EINVAL;
 	e->enroll_mails_since = (int64_t)n;
+	if (parse_number(values[K_EMAIL_CODE_BOOKED], TIME_MAX, &n, "email.code_booked", err) < 0)
+		return -EINVAL;
+	e->code_booked = (int64_t)n;
 	return 0;
 }
 
@@ -518,13 +523,14 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 		     "email.address=%s\nemail.verified=%d\nemail.enrolled_at=%" PRId64 "\n"
 		     "email.code=%s\nemail.code_expires=%" PRId64 "\nemail.code_sent=%" PRId64 "\n"
 		     "email.by_admin=%d\nemail.enroll_mails=%u\nemail.enroll_mails_since=%" PRId64
-		     "\n"
+		     "\nemail.code_booked=%" PRId64 "\n"
 		     "end\n",
 		     rec->fail_count, rec->fail_since, lock, rec->last_login, rec->last_service,
 		     rec->last_rhost, rec->skip_since, rec->email.address,
 		     rec->email.verified ? 1 : 0, rec->email.enrolled_at, code,
 		     rec->email.code_expires, rec->email.code_sent, rec->email.by_admin ? 1 : 0,
-		     rec->email.enroll_mails, rec->email.enroll_mails_since);
+		     rec->email.enroll_mails, rec->email.enroll_mails_since,
+		     rec->email.code_booked);
 	secure_wipe(code, sizeof(code));
 	if (n < 0 || (size_t)n >= buflen - pos)
 		goto nobufs;
@@ -957,11 +963,14 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn, struc
 		}
 		r = lock_within(fd, STORE_LOCK_WAIT_SECONDS);
 		if (r == -ETIMEDOUT) {
-			long holder = lock_holder(fd);
+			char holder[32] = "pid unknown";
+			long pid = lock_holder(fd);
 
+			if (pid > 0)
+				(void)snprintf(holder, sizeof(holder), "pid %ld", pid);
 			mfa_error_set(err,
 				      "%s/%s: still locked by another process after %d "
-				      "seconds (pid %ld, stopped while it updated the record?)",
+				      "seconds (%s, stopped while it updated the record?)",
 				      st->path, lockname, STORE_LOCK_WAIT_SECONDS, holder);
 			close(fd);
 			return r;

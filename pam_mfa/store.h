@@ -43,6 +43,9 @@ struct mfa_email {
 	/* Codes a user had sent to prove an address: how many since when. */
 	unsigned enroll_mails;
 	int64_t enroll_mails_since;
+	/* A code another process is mailing right now, since when; 0: none.
+	 * It holds other codes back for as long as that mail may take. */
+	int64_t code_booked;
 };
 
 struct mfa_record {

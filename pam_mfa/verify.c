@@ -197,19 +197,34 @@ out:
 /* A day, for the count of enrollment mails. */
 #define ENROLL_MAIL_DAY 86400
 
-/* Seconds before another code may go out, by the limits of use; 0: now.
- * Counts the day's enrollment mails afresh once a day has passed. */
-static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum email_code_use use,
-		      int64_t t)
+/* How long a booked code may be on its way: the mail's own bound, and a
+ * margin.  A booking older than that was never finished (its process was
+ * killed) and holds nothing back. */
+static int64_t booking_window(const struct mfa_config *cfg)
 {
-	int64_t since = t - e->code_sent;
+	return (int64_t)cfg->email.timeout + 5;
+}
+
+/* Seconds before another code may go out, by the limits of use; 0: now.
+ * *sending: what holds it back is a code on its way.  Counts the day's
+ * enrollment mails afresh once a day has passed. */
+static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum email_code_use use,
+		      int64_t t, bool *sending)
+{
+	int64_t since = t - e->code_sent, left;
 	bool recent = e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after;
 
-	if (use == EMAIL_CODE_LOGIN)
+	*sending = e->code_booked > 0 && e->code_booked <= t &&
+		   t - e->code_booked < booking_window(cfg);
+	if (*sending)
+		return (long)(e->code_booked + booking_window(cfg) - t);
+	if (use == EMAIL_CODE_LOGIN) {
 		/* An expired code is no code: the user may have another. */
-		return recent && e->code_pending && t < e->code_expires ?
-			       (long)((int64_t)cfg->email.resend_after - since) :
-			       0;
+		if (!recent || !e->code_pending || t >= e->code_expires)
+			return 0;
+		left = (int64_t)cfg->email.resend_after - since;
+		return (long)(e->code_expires - t < left ? e->code_expires - t : left);
+	}
 	/* A clock set back starts the day afresh rather than never. */
 	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
 		e->enroll_mails = 0;
@@ -222,10 +237,17 @@ static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum em
 	return 0;
 }
 
-int email_code_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
-		       enum email_code_use use, const struct record_factors *basis,
-		       const char *address, const char *code, time_t now,
-		       struct email_code_undo *undo, long *wait, struct mfa_error *err)
+/* Whether the record allows a code of use to address now. */
+static bool code_allowed(const struct mfa_email *e, enum email_code_use use, const char *address)
+{
+	return use == EMAIL_CODE_LOGIN ? e->verified && strcmp(e->address, address) == 0 :
+					 !e->verified;
+}
+
+int email_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+		    enum email_code_use use, const struct record_factors *basis,
+		    const char *address, time_t now, struct email_booking *booking, long *wait,
+		    bool *sending, struct mfa_error *err)
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
@@ -233,37 +255,64 @@ int email_code_reserve(struct store *st, const struct mfa_config *cfg, const cha
 	bool exists;
 	int r;
 
-	memset(undo, 0, sizeof(*undo));
+	memset(booking, 0, sizeof(*booking));
 	*wait = 0;
+	*sending = false;
 	r = store_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
 	if (r < 0)
 		return r;
-	if (use == EMAIL_CODE_LOGIN ? !e->verified || strcmp(e->address, address) != 0 :
-				      e->verified) {
+	if (!code_allowed(e, use, address)) {
 		mfa_error_set(err, "the user's email address changed meanwhile");
 		r = -ESTALE;
 		goto out;
 	}
-	memcpy(&undo->before, e, sizeof(undo->before));
-	undo->record_existed = exists;
-	*wait = code_wait(cfg, e, use, (int64_t)now);
+	booking->use = use;
+	booking->at = (int64_t)now;
+	booking->record_existed = exists;
+	booking->enroll_mails = e->enroll_mails;
+	booking->enroll_mails_since = e->enroll_mails_since;
+	*wait = code_wait(cfg, e, use, (int64_t)now, sending);
 	if (*wait > 0) {
 		mfa_error_set(err, "no new code for %ld seconds", *wait);
 		r = -EAGAIN;
 		goto out;
 	}
-	if (use == EMAIL_CODE_ENROLL) {
-		set_unverified_address(e, address, false);
+	e->code_booked = (int64_t)now;
+	if (use == EMAIL_CODE_ENROLL)
 		e->enroll_mails++;
-	}
-	r = set_pending_code(e, cfg, code, now, err);
-	if (r == 0) {
-		memcpy(undo->salt, e->code_salt, sizeof(undo->salt));
-		r = store_commit(txn, &rec, err);
-	}
+	r = store_commit(txn, &rec, err);
 out:
+	store_end(txn);
+	record_wipe(&rec);
+	return r;
+}
+
+int email_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		    const struct record_factors *basis, const char *address, const char *code,
+		    const struct email_booking *booking, time_t now, struct mfa_error *err)
+{
+	struct mfa_record rec;
+	struct store_txn *txn = NULL;
+	struct mfa_email *e = &rec.email;
+	bool exists;
+	int r;
+
+	r = store_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
 	if (r < 0)
-		secure_wipe(undo, sizeof(*undo));
+		return r;
+	if (!code_allowed(e, booking->use, address)) {
+		mfa_error_set(err, "the user's email address changed meanwhile");
+		r = -ESTALE;
+		goto out;
+	}
+	if (e->code_booked == booking->at)
+		e->code_booked = 0;
+	if (booking->use == EMAIL_CODE_ENROLL)
+		set_unverified_address(e, address, false);
+	r = set_pending_code(e, cfg, code, now, err);
+	if (r == 0)
+		r = store_commit(txn, &rec, err);
+out:
 	store_end(txn);
 	record_wipe(&rec);
 	return r;
@@ -286,8 +335,8 @@ static bool record_empty(const struct mfa_record *rec)
 	return empty;
 }
 
-int email_code_undo(struct store *st, const char *user, struct email_code_undo *undo,
-		    struct mfa_error *err)
+int email_code_unbook(struct store *st, const char *user, const struct email_booking *booking,
+		      struct mfa_error *err)
 {
 	struct mfa_record rec;
 	struct store_txn *txn = NULL;
@@ -298,18 +347,20 @@ int email_code_undo(struct store *st, const char *user, struct email_code_undo *
 	r = store_begin(st, user, &txn, &rec, &exists, err);
 	if (r < 0)
 		goto out;
-	/* Another code since, or this one used: nothing of ours to undo. */
-	if (!exists || !e->code_pending ||
-	    !consttime_equal(e->code_salt, undo->salt, sizeof(undo->salt)))
+	/* Another booking since (this one had timed out): not ours to end. */
+	if (!exists || e->code_booked != booking->at)
 		goto out;
-	memcpy(e, &undo->before, sizeof(*e));
-	if (undo->record_existed || !record_empty(&rec))
+	e->code_booked = 0;
+	if (booking->use == EMAIL_CODE_ENROLL) {
+		e->enroll_mails = booking->enroll_mails;
+		e->enroll_mails_since = booking->enroll_mails_since;
+	}
+	if (booking->record_existed || !record_empty(&rec))
 		r = store_commit(txn, &rec, err);
 	else if ((r = store_remove(txn, err)) > 0)
 		r = 0;
 out:
 	store_end(txn);
 	record_wipe(&rec);
-	secure_wipe(undo, sizeof(*undo));
 	return r;
 }

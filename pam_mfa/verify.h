@@ -62,31 +62,41 @@ enum email_code_use {
 	EMAIL_CODE_ENROLL, /* the user proves an address (login, mfa-setup) */
 };
 
-/* What email_code_reserve() replaced, for email_code_undo(). */
-struct email_code_undo {
-	struct mfa_email before;
+/* A code about to be mailed, booked by email_code_book(). */
+struct email_booking {
+	enum email_code_use use;
+	int64_t at; /* when it was booked */
 	bool record_existed;
-	unsigned char salt[EMAIL_SALT_LEN]; /* the reserved code's */
+	unsigned enroll_mails; /* the day's count before it */
+	int64_t enroll_mails_since;
 };
 
-/* Records code as the pending one for address before it is sent, so that
- * the limits hold for logins racing each other, and replaces any other.
- * A login code goes to the verified address (else -ESTALE), no sooner than
- * email.resend_after after the last while that one has not expired.  To
- * prove an address (basis: like every enrollment write, -ESTALE if the
+/* Books the mailing of a code, under the lock, so that the limits hold for
+ * logins racing each other: while a code is on its way (booked less than
+ * email.timeout + 5 seconds ago) no other is (*sending).  A login code
+ * goes to the verified address (else -ESTALE), no sooner than
+ * email.resend_after after the last sent while that one is valid.  To
+ * prove an address (on basis, like every enrollment write: -ESTALE if the
  * factors changed), no sooner than email.resend_after after the last code,
- * and at most email.enroll_mails a day.  Past a limit: -EAGAIN, *wait in
- * seconds.  If the mail then cannot be sent, email_code_undo() puts back
- * what was there. */
-int email_code_reserve(struct store *st, const struct mfa_config *cfg, const char *user,
-		       enum email_code_use use, const struct record_factors *basis,
-		       const char *address, const char *code, time_t now,
-		       struct email_code_undo *undo, long *wait, struct mfa_error *err);
-/* Undoes a reservation whose mail was not sent, if its code is still the
- * pending one; a record that only the reservation made is removed.  Wipes
- * undo. */
-int email_code_undo(struct store *st, const char *user, struct email_code_undo *undo,
-		    struct mfa_error *err);
+ * and at most email.enroll_mails a day, counted here.  Past a limit:
+ * -EAGAIN, *wait in seconds.  The pending code is not touched: until the
+ * mail has gone out (email_code_sent()), the user's last code works. */
+int email_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+		    enum email_code_use use, const struct record_factors *basis,
+		    const char *address, time_t now, struct email_booking *booking, long *wait,
+		    bool *sending, struct mfa_error *err);
+/* The mail went out: code becomes the pending one (replacing any other),
+ * for an enrollment with address as the unverified one on record; the
+ * booking ends.  -ESTALE if the record no longer allows it (the factors
+ * changed, the address was verified or reset). */
+int email_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		    const struct record_factors *basis, const char *address, const char *code,
+		    const struct email_booking *booking, time_t now, struct mfa_error *err);
+/* The mail could not be sent: the booking ends, the day's count is as it
+ * was, and a record that only the booking made is removed.  A booking
+ * that is not ending (its process killed) stops counting by itself. */
+int email_code_unbook(struct store *st, const char *user, const struct email_booking *booking,
+		      struct mfa_error *err);
 
 /* The longest answer examined; anything longer is refused unread. */
 #define CODE_INPUT_MAX 64

@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    rec.email.by_admin != again.email.by_admin ||
 	    rec.email.enroll_mails != again.email.enroll_mails ||
 	    rec.email.enroll_mails_since != again.email.enroll_mails_since ||
+	    rec.email.code_booked != again.email.code_booked ||
 	    memcmp(rec.totp.secret, again.totp.secret, sizeof(rec.totp.secret)) != 0)
 		abort();
 	record_wipe(&rec);

@@ -260,7 +260,7 @@ class SetupRaces(SetupWorld):
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
         return shown["secret"]
 
-    def with_mail(self):
+    def with_mail(self, **extra):
         """Methods totp and email, through a real SMTP server on loopback."""
         self.maildir = os.path.join(self.w.root, "mail")
         with socket.socket() as s:
@@ -271,9 +271,11 @@ class SetupRaces(SetupWorld):
         self.addCleanup(self.smtp.wait)
         self.addCleanup(self.smtp.kill)
         self.assertEqual(self.smtp.stdout.readline().strip(), "ready")
-        self.w.write_config({"default_policy": '"optional"', "methods": '[ "totp", "email" ]',
-                             "email": '{ smtp_url = "smtp://127.0.0.1:%d"; starttls = "off"; '
-                                      'from = "no-reply@example.org"; timeout = 30; }' % port})
+        cfg = {"default_policy": '"optional"', "methods": '[ "totp", "email" ]',
+               "email": '{ smtp_url = "smtp://127.0.0.1:%d"; starttls = "off"; '
+                        'from = "no-reply@example.org"; timeout = 30; }' % port}
+        cfg.update(extra)
+        self.w.write_config(cfg)
 
     def mails(self):
         return read_maildir(self.maildir)
@@ -322,6 +324,28 @@ class SetupRaces(SetupWorld):
         self.assertEqual(rec["email.verified"], "0")
         self.assertNotEqual(rec["email.address"], ATTACKER)
         self.assertEqual(self.mails(), [])
+
+    def test_app_user_adds_email_after_enroll_by(self):
+        # The date closes the trust in a password alone: a user who proves
+        # their app may still add an address after it.
+        self.w.write_config({"default_policy": '"optional"'})
+        app = self.user_enrolls_totp_at_login()
+        self.with_mail(default_policy='"required"', enroll_by='"2020-01-01"')
+
+        def respond(prompt, out):
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your current"):
+                return oathtool(app, utc(30))
+            if prompt.startswith("Email address"):
+                return "nobody@example.org"
+            body = self.mails()[-1].get_content()
+            return re.search(r"^    (\d{6,10})$", body, re.M).group(1)
+
+        code, out = self.run_as_nobody([], respond=respond)
+        self.assertEqual(code, 0, out)
+        rec = self.w.record(USER)
+        self.assertEqual((rec["email.address"], rec["email.verified"]), ("nobody@example.org", "1"))
 
     def test_app_replaced_while_address_is_asked(self):
         self.with_mail()

@@ -63,6 +63,7 @@ static void plain_record(struct mfa_record *rec)
 	rec->email.by_admin = true;
 	rec->email.enroll_mails = 3;
 	rec->email.enroll_mails_since = 1700001900;
+	rec->email.code_booked = 1700002010;
 }
 
 static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
@@ -95,6 +96,7 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_int_equal(a->email.by_admin, b->email.by_admin);
 	assert_int_equal(a->email.enroll_mails, b->email.enroll_mails);
 	assert_int_equal(a->email.enroll_mails_since, b->email.enroll_mails_since);
+	assert_int_equal(a->email.code_booked, b->email.code_booked);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -321,6 +323,9 @@ static void test_record_edits_refused(void **state)
 		{ "email.by_admin=0\n", "" },
 		{ "email.enroll_mails=0\n", "" },
 		{ "email.enroll_mails_since=0\n", "" },
+		{ "email.code_booked=0\n", "" },
+		{ "email.code_booked=0\n", "email.code_booked=-1\n" },
+		{ "email.code_booked=0\n", "email.code_booked=253402300800\n" },
 		/* Version 4: who set the address, the enrollment mails. */
 		{ "email.by_admin=0\n", "email.by_admin=1\n" },
 		{ "email.by_admin=0\n", "email.by_admin=2\n" },
