@@ -280,7 +280,9 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 			r = -EIO;
 	}
 	secure_wipe(code, sizeof(code));
-	if (r == -EAGAIN && wait <= (long)cfg->email.resend_after)
+	/* A code on its way holds others back for as long as its mail may
+	 * take, which can be longer than resend_after. */
+	if (r == -EAGAIN && (sending || wait <= (long)cfg->email.resend_after))
 		(void)pam_error(pamh,
 				"A code was sent moments ago; wait %ld seconds and "
 				"log in again.",
