@@ -232,8 +232,8 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 		if (email_code_unbook(st, l->user, &booking, &undo) < 0)
 			pam_syslog(l->pamh, LOG_ERR,
 				   "%s (the code that was not sent holds others "
-				   "back for %u seconds)",
-				   undo.msg, l->cfg.email.timeout + 5);
+				   "back for %lld seconds)",
+				   undo.msg, (long long)email_booking_window(&l->cfg));
 		log_outcome(l, LOG_ERR, "error", "reason=mail");
 		tell_user(l,
 			  l->has_totp ?

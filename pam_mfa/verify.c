@@ -197,10 +197,7 @@ out:
 /* A day, for the count of enrollment mails. */
 #define ENROLL_MAIL_DAY 86400
 
-/* How long a booked code may be on its way: the mail's own bound, and a
- * margin.  A booking older than that was never finished (its process was
- * killed) and holds nothing back. */
-static int64_t booking_window(const struct mfa_config *cfg)
+int64_t email_booking_window(const struct mfa_config *cfg)
 {
 	return (int64_t)cfg->email.timeout + 5;
 }
@@ -215,9 +212,9 @@ static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum em
 	bool recent = e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after;
 
 	*sending = e->code_booked > 0 && e->code_booked <= t &&
-		   t - e->code_booked < booking_window(cfg);
+		   t - e->code_booked < email_booking_window(cfg);
 	if (*sending)
-		return (long)(e->code_booked + booking_window(cfg) - t);
+		return (long)(e->code_booked + email_booking_window(cfg) - t);
 	if (use == EMAIL_CODE_LOGIN) {
 		/* An expired code is no code: the user may have another. */
 		if (!recent || !e->code_pending || t >= e->code_expires)

@@ -71,6 +71,11 @@ struct email_booking {
 	int64_t enroll_mails_since;
 };
 
+/* How long a booked code may be on its way, in seconds: the mail's own
+ * bound (email.timeout) and a margin.  A booking older than that was never
+ * finished (its process was killed) and holds nothing back. */
+int64_t email_booking_window(const struct mfa_config *cfg);
+
 /* Books the mailing of a code, under the lock, so that the limits hold for
  * logins racing each other: while a code is on its way (booked less than
  * email.timeout + 5 seconds ago) no other is (*sending).  A login code
