@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "enroll.h"
 #include "lockout.h"
 #include "mfactl.h"
 #include "qr.h"
+#include "qr_image.h"
 #include "secmem.h"
 #include "totp.h"
 
@@ -182,7 +182,7 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 	 * opt-out skip. */
 	lockout_clear(&rec);
 	rec.skip_since = 0;
-	enroll_account_label(user, label, sizeof(label));
+	totp_account_label(user, label, sizeof(label));
 	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params, uri,
 		     sizeof(uri)) < 0) {
 		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");

@@ -2,7 +2,7 @@
 # The second command of the README, and what CI runs: installs what is
 # needed, checks the formatting of the C sources (clang-format), builds
 # with warnings as errors under ASan and UBSan and runs the
-# whole suite, measuring line coverage (pam_mfa/ must reach 85 %); runs
+# whole suite, measuring line coverage (the module and what it links, core/ store/ enroll/, must reach 85 %); runs
 # clang's static analyzer over a clean build (scan-build); then builds
 # optimised (warnings as errors again: -O2 and _FORTIFY_SOURCE find what a
 # debug build cannot) and runs the PAM-stack suites once more under
@@ -39,7 +39,7 @@ meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined -Dbuildtype=de
 	-Db_coverage=true -Dc_args=-fprofile-update=atomic
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
-stage "Line coverage of pam_mfa/ (the module and the core) in that run; at least 85 %"
+stage "Line coverage of the module and core (pam_mfa/ core/ store/ enroll/) in that run; at least 85 %"
 sh scripts/coverage.sh "$BUILD" || status=1
 
 stage "scan-build: clang 14's static analyzer over a clean build; any report fails"
@@ -56,7 +56,7 @@ ninja -C "$BUILD-release" || status=1
 # mfa-setup is setuid, which valgrind cannot follow; its suite runs above.
 MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	--timeout-multiplier 3 pam-login pam-policy pam-email pam-enroll-races || status=$?
-# The release module loads libcurl only to send mail (pam_mfa/meson.build):
+# The release module loads libcurl only to send mail (core/meson.build):
 # that path through the real sshd, and the check that it is not linked.
 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	e2e-sshd demo unit-lazy-libs || status=$?

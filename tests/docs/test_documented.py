@@ -7,7 +7,7 @@
   completion: names, short forms, and which take an argument.
 - pam_mfa's module arguments (the argv comparisons in pam_mfa/pam_mfa.c)
   against pam_mfa(8) (SYNOPSIS and OPTIONS).
-- The configuration keys (the key_spec tables of pam_mfa/config.c) against
+- The configuration keys (the key_spec tables of core/config.c) against
   the Settings of pam_mfa.conf(5), with the ranges of numeric keys.
 
 Usage: test_documented.py SOURCE_ROOT MFACTL [COMPLETION]
@@ -565,7 +565,7 @@ def c_defines(src):
 
 
 def check_config(src):
-    text = strip_comments(read(os.path.join(src, 'pam_mfa', 'config.c')))
+    text = strip_comments(read(os.path.join(src, 'core', 'config.c')))
     tables = c_initializer(text, r'struct\s+key_spec\s+(?P<name>\w+)\s*\[\s*\]\s*=\s*\{')
     defines = c_defines(src)
     entry_re = re.compile(r'\{\s*"([^"]+)"\s*,\s*(KEY_\w+)\s*,\s*([^,]+),\s*([^,]+),\s*([^,]+),'
@@ -574,7 +574,7 @@ def check_config(src):
     subtables = {e[5] for entries in parsed.values() for e in entries if e[5] != 'NULL'}
     roots = [t for t in parsed if t not in subtables]
     if len(roots) != 1 or not parsed.get(roots[0]):
-        problem(f'pam_mfa/config.c: expected one top-level key_spec table, found {roots}')
+        problem(f'core/config.c: expected one top-level key_spec table, found {roots}')
         return
     code = {}
 

@@ -17,16 +17,6 @@
 #include "secmem.h"
 #include "verify.h"
 
-void enroll_account_label(const char *user, char *out, size_t len)
-{
-	char host[256] = "";
-
-	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
-		(void)snprintf(out, len, "%s", user);
-	else
-		(void)snprintf(out, len, "%s@%s", user, host);
-}
-
 /* Sends text one line per message: some applications cap a message at
  * PAM_MAX_MSG_SIZE (512 bytes), and a QR code is several kilobytes. */
 static int info_lines(pam_handle_t *pamh, const char *text)
@@ -95,7 +85,7 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		*outcome = ENROLL_ERROR;
 		goto out;
 	}
-	enroll_account_label(req->user, label, sizeof(label));
+	totp_account_label(req->user, label, sizeof(label));
 	if (totp_uri(req->cfg->issuer, label, t.secret, t.secret_len, &t.params, uri, sizeof(uri)) <
 	    0) {
 		mfa_error_set(err, "the otpauth URI does not fit");

@@ -19,11 +19,6 @@ int qr_style_parse(const char *name, enum qr_style *style);
  * new NUL-terminated string (the caller frees it).  0 or -errno. */
 int qr_render_text(const char *text, enum qr_style style, char **out);
 
-/* Writes text as a QR code image to fd: a PNG (8 pixels a module) or an SVG
- * document, black on white with a 4-module quiet zone.  0 or -errno. */
-int qr_write_png(const char *text, int fd);
-int qr_write_svg(const char *text, int fd);
-
 /* Whether the module at (x, y) of a code drawn with a quiet zone of that
  * many modules around it is dark; the zone is light. */
 bool qr_module_dark(const QRcode *qr, int x, int y, int quiet_zone);

@@ -58,6 +58,9 @@ void base32_encode(const unsigned char *in, size_t len, char *out);
  * unused trailing bits must be zero.  Returns the length or -EINVAL/-ENOBUFS. */
 int base32_decode(const char *in, unsigned char *out, size_t outlen);
 
+/* The label authenticator apps show under the issuer: user@host. */
+void totp_account_label(const char *user, char *out, size_t len);
+
 /* Builds otpauth://totp/ISSUER:ACCOUNT?secret=..&issuer=..&algorithm=..&digits=..&period=..
  * into out; 0 or -ENOBUFS. */
 int totp_uri(const char *issuer, const char *account, const unsigned char *secret,

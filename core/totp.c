@@ -4,6 +4,7 @@
 #include <liboath/oath.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "secmem.h"
 #include "totp.h"
@@ -244,4 +245,14 @@ int totp_uri(const char *issuer, const char *account, const unsigned char *secre
 		secure_wipe(out, outlen);
 	secure_wipe(b32, sizeof(b32));
 	return r;
+}
+
+void totp_account_label(const char *user, char *out, size_t len)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		(void)snprintf(out, len, "%s", user);
+	else
+		(void)snprintf(out, len, "%s@%s", user, host);
 }

@@ -13,6 +13,7 @@
 
 #include "dynload.h"
 #include "qr.h"
+#include "qr_image.h"
 
 #define IMAGE_QUIET_ZONE 4
 #define PNG_SCALE 8

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "store.h"
+#include "record.h"
 
 /* The address to write to: the verified one on record, else the template's;
  * false if none is known. */

@@ -38,9 +38,6 @@ struct enroll_request {
 	const struct record_factors *basis;
 };
 
-/* The label authenticator apps show under the issuer: user@host. */
-void enroll_account_label(const char *user, char *out, size_t len);
-
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */
 int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			     enum enroll_outcome *outcome, struct mfa_error *err);

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "store.h"
+#include "record.h"
 
 bool lockout_active(const struct mfa_record *rec, time_t now);
 /* Counts one failure; returns true if this failure locked the user. */
