@@ -10,10 +10,11 @@
 #include "policy.h"
 #include "secmem.h"
 
-/* Runs fn on the user's record under its lock. */
+/* Runs fn on the user's record under its lock; arg is fn's own. */
 static int with_record(struct mfactl *ctx, const char *user,
 		       int (*fn)(struct store_txn *txn, struct mfa_record *rec, bool exists,
-				 struct mfa_error *err))
+				 void *arg, struct mfa_error *err),
+		       void *arg)
 {
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
@@ -36,7 +37,7 @@ static int with_record(struct mfactl *ctx, const char *user,
 	}
 	r = store_begin(st, user, &txn, &rec, &exists, &err);
 	if (r == 0)
-		r = fn(txn, &rec, exists, &err);
+		r = fn(txn, &rec, exists, arg, &err);
 	if (r < 0)
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 	record_wipe(&rec);
@@ -97,15 +98,20 @@ static int do_reset(struct mfactl *ctx, const char *user)
 	return EXIT_OK;
 }
 
-/* reset --method: one factor goes, the rest of the record stays. */
-static unsigned reset_method;
-static char reset_address[EMAIL_ADDRESS_MAX + 1];
-static bool reset_done;
+/* reset --method: one factor goes, the rest of the record stays.  What
+ * the reset found is kept for the notice, which is sent after the record's
+ * lock is released. */
+struct factor_reset {
+	unsigned method;
+	char address[EMAIL_ADDRESS_MAX + 1];
+	bool done;
+};
 
-static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists,
+static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists, void *arg,
 		     struct mfa_error *err)
 {
-	bool email = reset_method == METHOD_EMAIL;
+	struct factor_reset *fr = arg;
+	bool email = fr->method == METHOD_EMAIL;
 	int r;
 
 	if (email ? rec->email.address[0] == '\0' : !rec->totp.enrolled) {
@@ -115,7 +121,7 @@ static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists,
 	}
 	/* Where to tell the user about it: the address they proved. */
 	if (rec->email.verified)
-		memcpy(reset_address, rec->email.address, sizeof(reset_address));
+		memcpy(fr->address, rec->email.address, sizeof(fr->address));
 	if (email) {
 		secure_wipe(&rec->email, sizeof(rec->email));
 	} else {
@@ -126,7 +132,7 @@ static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists,
 	r = store_commit(txn, rec, err);
 	if (r < 0)
 		return r;
-	reset_done = true;
+	fr->done = true;
 	printf("Reset %s: removed the %s enrollment; other state is kept.\n", rec->user,
 	       email ? "email" : "TOTP");
 	mfactl_log_action("action=reset user=%s method=%s", rec->user, email ? "email" : "totp");
@@ -152,6 +158,7 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct factor_reset fr = { .method = 0 };
 	bool only_one = false;
 	const char *user;
 	int c;
@@ -159,7 +166,7 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (method_parse(optarg, &reset_method) < 0) {
+			if (method_parse(optarg, &fr.method) < 0) {
 				fprintf(stderr,
 					"mfactl reset: unknown method \"%s\" (available: "
 					"totp, email)\n",
@@ -181,21 +188,20 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_FAIL;
 	if (!only_one)
 		return do_reset(ctx, user);
-	reset_address[0] = '\0';
-	reset_done = false;
-	c = with_record(ctx, user, reset_one);
-	if (c == EXIT_OK && reset_done)
-		mfactl_notify_reset(ctx, user, reset_address,
-				    reset_method == METHOD_EMAIL ? "email" : "totp");
+	c = with_record(ctx, user, reset_one, &fr);
+	if (c == EXIT_OK && fr.done)
+		mfactl_notify_reset(ctx, user, fr.address,
+				    fr.method == METHOD_EMAIL ? "email" : "totp");
 	return c;
 }
 
-static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists,
+static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists, void *arg,
 		     struct mfa_error *err)
 {
 	unsigned failures = rec->fail_count;
 	int r;
 
+	(void)arg;
 	if (!exists) {
 		/* Do not leave behind the lock file store_begin() made. */
 		printf("%s has no MFA state; nothing to unlock.\n", rec->user);
@@ -222,7 +228,7 @@ int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
 				    "Clears USER's failure count and lockout; the enrollment is kept.\n",
 				    false, &status);
 
-	return user ? with_record(ctx, user, do_unlock) : status;
+	return user ? with_record(ctx, user, do_unlock, NULL) : status;
 }
 
 struct check_walk {
