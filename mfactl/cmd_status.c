@@ -151,41 +151,37 @@ struct row {
 	struct policy_decision policy;
 };
 
-static void print_json_row(const struct row *r, time_t now, bool first)
+/* "policy", "allowed_methods" and "rule": null for users outside the
+ * passwd database, whose policy is unknown. */
+static void print_json_policy(const struct row *r)
 {
-	const struct mfa_record *rec = r->rec;
+	const char *sep = "";
 
-	out(first ? "\n    {\"user\": " : ",\n    {\"user\": ");
-	json_string(r->user);
-	out(r->in_passwd ? ", \"in_passwd\": true" : ", \"in_passwd\": false");
-	if (r->have_policy) {
-		const char *sep = "";
-
-		out(", \"policy\": \"");
-		out(policy_name(r->policy.policy));
-		out("\", \"allowed_methods\": [");
-		for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
-			if (r->policy.methods & m) {
-				out(sep);
-				putchar_unlocked('"');
-				out(method_name(m));
-				putchar_unlocked('"');
-				sep = ", ";
-			}
-		out("], \"rule\": ");
-		if (r->policy.rule < 0)
-			out("null");
-		else
-			out_i64(r->policy.rule + 1);
-	} else {
+	if (!r->have_policy) {
 		out(", \"policy\": null, \"allowed_methods\": [], \"rule\": null");
-	}
-	if (r->error) {
-		out(", \"error\": ");
-		json_string(r->error_msg);
-		out("}");
 		return;
 	}
+	out(", \"policy\": \"");
+	out(policy_name(r->policy.policy));
+	out("\", \"allowed_methods\": [");
+	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
+		if (r->policy.methods & m) {
+			out(sep);
+			putchar_unlocked('"');
+			out(method_name(m));
+			putchar_unlocked('"');
+			sep = ", ";
+		}
+	out("], \"rule\": ");
+	if (r->policy.rule < 0)
+		out("null");
+	else
+		out_i64(r->policy.rule + 1);
+}
+
+/* "methods", "email" and "totp": what the user has enrolled. */
+static void print_json_factors(const struct mfa_record *rec)
+{
 	out(", \"error\": null, \"methods\": [");
 	out(rec->totp.enrolled ? "\"totp\"" : "");
 	out(rec->totp.enrolled && rec->email.verified ? ", " : "");
@@ -213,6 +209,12 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	} else {
 		out(", \"totp\": null");
 	}
+}
+
+/* "last_login", "skipped_since", "failures" and the lockout, which ends
+ * the row's object. */
+static void print_json_activity(const struct mfa_record *rec, time_t now)
+{
 	if (rec->last_login > 0) {
 		out(", \"last_login\": {\"time\": ");
 		out_i64(rec->last_login);
@@ -242,6 +244,22 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	} else {
 		out("null}");
 	}
+}
+
+static void print_json_row(const struct row *r, time_t now, bool first)
+{
+	out(first ? "\n    {\"user\": " : ",\n    {\"user\": ");
+	json_string(r->user);
+	out(r->in_passwd ? ", \"in_passwd\": true" : ", \"in_passwd\": false");
+	print_json_policy(r);
+	if (r->error) {
+		out(", \"error\": ");
+		json_string(r->error_msg);
+		out("}");
+		return;
+	}
+	print_json_factors(r->rec);
+	print_json_activity(r->rec, now);
 }
 
 static void print_table_row(const struct row *r, time_t now, int width)
