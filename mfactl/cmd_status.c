@@ -78,6 +78,13 @@ static int cmp_name_key(const void *key, const void *elem)
 	return strcmp(key, ((const struct account *)elem)->name);
 }
 
+static void name_list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		free(l->names[i].name);
+	free(l->names);
+}
+
 static int add_from_store(const char *user, void *ctx)
 {
 	return list_add(ctx, user, NULL);
@@ -324,6 +331,8 @@ struct loader {
 	bool stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_t threads[LOAD_THREADS_MAX]; /* the workers, for loader_finish() */
+	unsigned nthreads;
 };
 
 static struct loaded *chunk_buf(struct loader *l, size_t c)
@@ -421,7 +430,53 @@ static unsigned loader_threads(size_t nchunks)
 	return cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
 }
 
-int cmd_status(struct mfactl *ctx, int argc, char **argv)
+/* Sets the loader over the names and starts its workers, if any. */
+static int loader_start(struct loader *l, struct store *st, const struct name_list *names)
+{
+	l->st = st;
+	l->names = names->names;
+	l->len = names->len;
+	l->nchunks = (names->len + LOAD_CHUNK - 1) / LOAD_CHUNK;
+	l->buf = calloc(LOAD_WINDOW * LOAD_CHUNK, sizeof(*l->buf));
+	if (l->buf == NULL)
+		return -ENOMEM;
+	for (unsigned t = loader_threads(l->nchunks); l->nthreads < t; l->nthreads++)
+		if (pthread_create(&l->threads[l->nthreads], NULL, load_worker, l) != 0)
+			break; /* fewer workers; the main thread reads what is left */
+	return 0;
+}
+
+/* Stops the workers and wipes what they read: the records hold secrets. */
+static void loader_finish(struct loader *l)
+{
+	loader_stop(l);
+	for (unsigned t = 0; t < l->nthreads; t++)
+		pthread_join(l->threads[t], NULL);
+	if (l->buf != NULL) {
+		secure_wipe(l->buf, LOAD_WINDOW * LOAD_CHUNK * sizeof(*l->buf));
+		free(l->buf);
+	}
+}
+
+/* One run of mfactl status: what the options asked for, the users, and
+ * what their rows share. */
+struct listing {
+	struct mfactl *ctx;
+	bool json, missing;
+	char **users; /* the USER arguments; none: everybody */
+	int nusers;
+	struct name_list names;
+	size_t sorted;		  /* the first names already in order */
+	struct policy_groups *pg; /* NULL: no policy can be decided */
+	char pg_error[sizeof(((struct mfa_error *)0)->msg)];
+	time_t now;
+	int width;
+	bool failed, first_row;
+};
+
+/* Reads the options; returns false, with *status set, when the verb ends
+ * here (--help, or a usage error). */
+static bool status_args(int argc, char **argv, struct listing *ls, int *status)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -429,27 +484,192 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct name_list names = { NULL, 0, 0 };
-	struct mfa_error err = { "" };
-	struct store *st = NULL;
-	struct policy_groups *pg = NULL;
-	char pg_error[sizeof(err.msg)] = "";
-	bool json = false, missing = false, failed = false, first_row = true;
-	struct loader ld = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-	pthread_t threads[LOAD_THREADS_MAX];
-	unsigned nthreads = 0;
-	size_t sorted = 0; /* the first names already in order */
-	time_t now = time(NULL);
-	int c, width = 4, status = EXIT_FAIL, r;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "jmh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
-		case 'm': missing = true; break;
-		case 'h': status_usage(stdout); return EXIT_OK;
-		default: status_usage(stderr); return EXIT_USAGE;
+		case 'j': ls->json = true; break;
+		case 'm': ls->missing = true; break;
+		case 'h':
+			status_usage(stdout);
+			*status = EXIT_OK;
+			return false;
+		default:
+			status_usage(stderr);
+			*status = EXIT_USAGE;
+			return false;
 		}
 	}
+	ls->users = argv + optind;
+	ls->nusers = argc - optind;
+	return true;
+}
+
+/* The users named on the command line, in the passwd database or not;
+ * -EINVAL for a name refused (and said why). */
+static int names_from_args(struct listing *ls)
+{
+	for (int i = 0; i < ls->nusers; i++) {
+		if (!mfactl_user_ok(ls->users[i], false))
+			return -EINVAL;
+		if (list_add(&ls->names, ls->users[i], getpwnam(ls->users[i])) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int names_from_passwd(struct name_list *names)
+{
+	struct passwd *pw;
+	int r = 0;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (user_name_valid(pw->pw_name) && list_add(names, pw->pw_name, pw) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	endpwent();
+	return r;
+}
+
+/* Adds the users with a record who are not in the passwd database, whose
+ * accounts are the first ls->sorted names. */
+static int names_outside_passwd(struct listing *ls, const struct name_list *stored)
+{
+	struct name_list *names = &ls->names;
+
+	for (size_t i = 0; i < stored->len; i++)
+		if ((ls->sorted == 0 || bsearch(stored->names[i].name, names->names, ls->sorted,
+						sizeof(*names->names), cmp_name_key) == NULL) &&
+		    list_add(names, stored->names[i].name, NULL) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Every account in the passwd database and every user with a record; -EIO
+ * when the store cannot be listed (and said why). */
+static int names_of_everybody(struct listing *ls, struct store *st)
+{
+	struct store_walk walk = { .st = st, .r = 0 };
+	pthread_t walker;
+	bool walking = st != NULL && pthread_create(&walker, NULL, walk_store, &walk) == 0;
+	int r;
+
+	if (st != NULL && !walking)
+		walk_store(&walk);
+	r = names_from_passwd(&ls->names);
+	/* names.names is NULL until the first add, and qsort() and
+	 * bsearch() take no NULL array, not even one of no elements. */
+	ls->sorted = ls->names.len;
+	if (ls->sorted > 0)
+		qsort(ls->names.names, ls->sorted, sizeof(*ls->names.names), cmp_names);
+	if (walking)
+		pthread_join(walker, NULL);
+	if (r == 0)
+		r = names_outside_passwd(ls, &walk.names);
+	name_list_free(&walk.names);
+	if (r == -ENOMEM || walk.r == -ENOMEM)
+		return -ENOMEM;
+	if (walk.r < 0) {
+		fprintf(stderr, "mfactl: %s\n", walk.err.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* In order, each account before the record of the same name, which the
+ * listing skips; and the width of the table's first column. */
+static void sort_names(struct listing *ls)
+{
+	struct name_list *names = &ls->names;
+
+	if (names->len > ls->sorted)
+		qsort(names->names, names->len, sizeof(*names->names), cmp_names);
+	for (size_t i = 0; i < names->len; i++)
+		if ((int)strlen(names->names[i].name) > ls->width)
+			ls->width = (int)strlen(names->names[i].name);
+}
+
+/* A user's row, unless --missing leaves it out.  Wipes the record. */
+static void print_user(struct listing *ls, const struct account *a, struct loaded *e)
+{
+	struct row row;
+
+	memset(&row, 0, sizeof(row));
+	row.user = a->name;
+	row.in_passwd = a->in_passwd;
+	row.rec = &e->rec;
+	if (e->r < 0 && e->r != -ENOENT) {
+		row.error = true;
+		memcpy(row.error_msg, e->err.msg, sizeof(row.error_msg));
+		ls->failed = true;
+	}
+	/* Group rules need the account; without it the policy is unknown. */
+	if (row.in_passwd) {
+		if (ls->pg != NULL &&
+		    policy_for_account(&ls->ctx->cfg, ls->pg, row.user, a->gid, &row.policy) == 0) {
+			row.have_policy = true;
+		} else if (!row.error) {
+			row.error = true;
+			(void)snprintf(row.error_msg, sizeof(row.error_msg),
+				       "cannot decide the policy: %.700s", ls->pg_error);
+			ls->failed = true;
+		}
+	}
+	/* --missing: who must or may enroll and has not. */
+	if (ls->missing && !row.error &&
+	    (!row.have_policy || row.policy.policy == POLICY_EXEMPT || e->rec.totp.enrolled ||
+	     e->rec.email.verified)) {
+		record_wipe(&e->rec);
+		return;
+	}
+	if (ls->json)
+		print_json_row(&row, ls->now, ls->first_row);
+	else
+		print_table_row(&row, ls->now, ls->width);
+	ls->first_row = false;
+	record_wipe(&e->rec);
+}
+
+/* The header, each user's row as the loader has the records read, in
+ * order, and the end. */
+static void print_listing(struct listing *ls, struct loader *ld)
+{
+	flockfile(stdout);
+	if (ls->json) {
+		printf("{\"state_dir\": ");
+		json_string(ls->ctx->cfg.state_dir);
+		printf(", \"users\": [");
+	} else
+		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", ls->width,
+		       "USER", "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN",
+		       "FAILURES", "LOCKED UNTIL", "LAST LOGIN VIA");
+	for (size_t k = 0; k < ld->nchunks; k++) {
+		struct loaded *b = chunk_buf(ld, k);
+		size_t first = k * LOAD_CHUNK;
+
+		chunk_wait(ld, k);
+		for (size_t i = first; i < ls->names.len && i < first + LOAD_CHUNK; i++)
+			if (b[i - first].r != 1) /* 1: a repeated name */
+				print_user(ls, &ls->names.names[i], &b[i - first]);
+		chunk_done(ld, k);
+	}
+	if (ls->json)
+		out("\n]}\n");
+	funlockfile(stdout);
+}
+
+int cmd_status(struct mfactl *ctx, int argc, char **argv)
+{
+	struct listing ls = { .ctx = ctx, .now = time(NULL), .width = 4, .first_row = true };
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct loader ld = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	int status = EXIT_FAIL, r;
+
+	if (!status_args(argc, argv, &ls, &status))
+		return status;
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
 	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
@@ -461,154 +681,26 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
-	if (optind < argc) {
-		for (int i = optind; i < argc; i++) {
-			if (!mfactl_user_ok(argv[i], false))
-				goto out;
-			if (list_add(&names, argv[i], getpwnam(argv[i])) < 0)
-				goto nomem;
+	r = ls.nusers > 0 ? names_from_args(&ls) : names_of_everybody(&ls, st);
+	if (r == 0) {
+		sort_names(&ls);
+		/* The groups of the rules, once for everyone. */
+		if (policy_groups_load(&ctx->cfg, &ls.pg, &err) < 0) {
+			fprintf(stderr, "mfactl: cannot decide policies: %s\n", err.msg);
+			memcpy(ls.pg_error, err.msg, sizeof(ls.pg_error));
+			ls.failed = true;
 		}
-	} else {
-		struct passwd *pw;
-
-		struct store_walk walk = { .st = st, .r = 0 };
-		pthread_t walker;
-		bool walking = st != NULL && pthread_create(&walker, NULL, walk_store, &walk) == 0;
-
-		if (st != NULL && !walking)
-			walk_store(&walk);
-		setpwent();
-		while ((pw = getpwent()) != NULL)
-			if (user_name_valid(pw->pw_name) && list_add(&names, pw->pw_name, pw) < 0) {
-				r = -ENOMEM;
-				break;
-			}
-		endpwent();
-		/* names.names is NULL until the first add, and qsort() and
-		 * bsearch() take no NULL array, not even one of no elements. */
-		sorted = names.len;
-		if (sorted > 0)
-			qsort(names.names, sorted, sizeof(*names.names), cmp_names);
-		if (walking)
-			pthread_join(walker, NULL);
-		/* Records of users outside the passwd database. */
-		for (size_t i = 0; i < walk.names.len && r != -ENOMEM; i++)
-			if ((sorted == 0 || bsearch(walk.names.names[i].name, names.names, sorted,
-						    sizeof(*names.names), cmp_name_key) == NULL) &&
-			    list_add(&names, walk.names.names[i].name, NULL) < 0)
-				r = -ENOMEM;
-		for (size_t i = 0; i < walk.names.len; i++)
-			free(walk.names.names[i].name);
-		free(walk.names.names);
-		if (r == -ENOMEM || walk.r == -ENOMEM)
-			goto nomem;
-		if (walk.r < 0) {
-			fprintf(stderr, "mfactl: %s\n", walk.err.msg);
-			goto out;
-		}
+		r = loader_start(&ld, st, &ls.names);
 	}
-	if (names.len > sorted)
-		qsort(names.names, names.len, sizeof(*names.names), cmp_names);
-	for (size_t i = 0; i < names.len; i++)
-		if ((int)strlen(names.names[i].name) > width)
-			width = (int)strlen(names.names[i].name);
-	/* The groups of the rules, once for everyone. */
-	if (policy_groups_load(&ctx->cfg, &pg, &err) < 0) {
-		fprintf(stderr, "mfactl: cannot decide policies: %s\n", err.msg);
-		memcpy(pg_error, err.msg, sizeof(pg_error));
-		failed = true;
+	if (r == 0) {
+		print_listing(&ls, &ld);
+		status = ls.failed ? EXIT_FAIL : EXIT_OK;
+	} else if (r == -ENOMEM) {
+		fprintf(stderr, "mfactl: out of memory\n");
 	}
-
-	ld.st = st;
-	ld.names = names.names;
-	ld.len = names.len;
-	ld.nchunks = (names.len + LOAD_CHUNK - 1) / LOAD_CHUNK;
-	ld.buf = calloc(LOAD_WINDOW * LOAD_CHUNK, sizeof(*ld.buf));
-	if (ld.buf == NULL)
-		goto nomem;
-	for (unsigned t = loader_threads(ld.nchunks); nthreads < t; nthreads++)
-		if (pthread_create(&threads[nthreads], NULL, load_worker, &ld) != 0)
-			break; /* fewer workers; the main thread reads what is left */
-
-	flockfile(stdout);
-	if (json) {
-		printf("{\"state_dir\": ");
-		json_string(ctx->cfg.state_dir);
-		printf(", \"users\": [");
-	} else
-		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", width, "USER",
-		       "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN", "FAILURES",
-		       "LOCKED UNTIL", "LAST LOGIN VIA");
-	for (size_t k = 0; k < ld.nchunks; k++) {
-		struct loaded *b = chunk_buf(&ld, k);
-		size_t first = k * LOAD_CHUNK;
-
-		chunk_wait(&ld, k);
-		for (size_t i = first; i < names.len && i < first + LOAD_CHUNK; i++) {
-			struct loaded *e = &b[i - first];
-			struct row row;
-
-			if (e->r == 1)
-				continue;
-			memset(&row, 0, sizeof(row));
-			row.user = names.names[i].name;
-			row.in_passwd = names.names[i].in_passwd;
-			row.rec = &e->rec;
-			if (e->r < 0 && e->r != -ENOENT) {
-				row.error = true;
-				memcpy(row.error_msg, e->err.msg, sizeof(row.error_msg));
-				failed = true;
-			}
-			/* Group rules need the account; without it the policy
-			 * is unknown. */
-			if (row.in_passwd) {
-				if (pg != NULL &&
-				    policy_for_account(&ctx->cfg, pg, row.user, names.names[i].gid,
-						       &row.policy) == 0) {
-					row.have_policy = true;
-				} else if (!row.error) {
-					row.error = true;
-					(void)snprintf(row.error_msg, sizeof(row.error_msg),
-						       "cannot decide the policy: %.700s",
-						       pg_error);
-					failed = true;
-				}
-			}
-			/* --missing: who must or may enroll and has not. */
-			if (missing && !row.error &&
-			    (!row.have_policy || row.policy.policy == POLICY_EXEMPT ||
-			     e->rec.totp.enrolled || e->rec.email.verified)) {
-				record_wipe(&e->rec);
-				continue;
-			}
-			if (json)
-				print_json_row(&row, now, first_row);
-			else
-				print_table_row(&row, now, width);
-			first_row = false;
-			record_wipe(&e->rec);
-		}
-		chunk_done(&ld, k);
-	}
-	if (json)
-		out("\n]}\n");
-	funlockfile(stdout);
-	status = failed ? EXIT_FAIL : EXIT_OK;
-	goto out;
-nomem:
-	fprintf(stderr, "mfactl: out of memory\n");
-out:
-	loader_stop(&ld);
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_join(threads[t], NULL);
-	if (ld.buf != NULL) {
-		secure_wipe(ld.buf, LOAD_WINDOW * LOAD_CHUNK * sizeof(*ld.buf));
-		free(ld.buf);
-	}
-	for (size_t i = 0; i < names.len; i++)
-		free(names.names[i].name);
-	free(names.names);
-	policy_groups_free(pg);
+	loader_finish(&ld);
+	name_list_free(&ls.names);
+	policy_groups_free(ls.pg);
 	store_close(st);
 	return status;
 }
