@@ -78,7 +78,20 @@ static void print_secret_groups(const char *b32)
 	putchar('\n');
 }
 
-int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
+/* What the command line asked for. */
+struct enroll_opts {
+	const char *user;
+	bool email; /* --method email; else TOTP */
+	bool force;
+	enum qr_style style;
+	const char *image; /* --qr png:FILE or svg:FILE */
+	const char *address;
+	bool verified;
+};
+
+/* Reads the options and USER; returns false, with *status set, when the
+ * verb ends here (--help, or a usage error). */
+static bool enroll_args(int argc, char **argv, struct enroll_opts *o, int *status)
 {
 	static const struct option opts[] = {
 		{ "method", required_argument, NULL, 'm' },
@@ -89,21 +102,9 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum qr_style style = QR_STYLE_UTF8;
-	const char *image = NULL;
-	struct mfa_error err = { "" };
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
-	struct mfa_totp *t = &rec.totp;
-	char uri[1024], label[USER_NAME_MAX + 260], b32[TOTP_SECRET_B32_MAX + 1];
-	char *qr = NULL;
-	const char *user;
-	bool force = false, exists, replaced, email = false, verified = false;
-	const char *address = NULL;
-	int c, status = EXIT_FAIL;
+	int c;
 
-	record_init(&rec, NULL);
+	*status = EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "m:q:fa:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -112,114 +113,175 @@ int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
 					"mfactl enroll: unknown method \"%s\" (available: "
 					"totp, email)\n",
 					optarg);
-				return EXIT_USAGE;
+				return false;
 			}
-			email = strcmp(optarg, "email") == 0;
+			o->email = strcmp(optarg, "email") == 0;
 			break;
-		case 'a': address = optarg; break;
-		case 'v': verified = true; break;
+		case 'a': o->address = optarg; break;
+		case 'v': o->verified = true; break;
 		case 'q':
 			if ((strncmp(optarg, "png:", 4) == 0 || strncmp(optarg, "svg:", 4) == 0) &&
 			    optarg[4] != '\0') {
-				image = optarg;
-				style = QR_STYLE_NONE;
-			} else if (qr_style_parse(optarg, &style) < 0) {
+				o->image = optarg;
+				o->style = QR_STYLE_NONE;
+			} else if (qr_style_parse(optarg, &o->style) < 0) {
 				fprintf(stderr, "mfactl enroll: --qr takes utf8, ansi, none, "
 						"png:FILE or svg:FILE\n");
-				return EXIT_USAGE;
+				return false;
 			}
 			break;
-		case 'f': force = true; break;
-		case 'h': enroll_usage(stdout); return EXIT_OK;
-		default: enroll_usage(stderr); return EXIT_USAGE;
+		case 'f': o->force = true; break;
+		case 'h':
+			enroll_usage(stdout);
+			*status = EXIT_OK;
+			return false;
+		default: enroll_usage(stderr); return false;
 		}
 	}
 	if (optind != argc - 1) {
 		enroll_usage(stderr);
-		return EXIT_USAGE;
+		return false;
 	}
-	user = argv[optind];
-	if (!email && (address != NULL || verified)) {
+	o->user = argv[optind];
+	if (!o->email && (o->address != NULL || o->verified)) {
 		fprintf(stderr, "mfactl enroll: --address and --verified go with --method email\n");
-		return EXIT_USAGE;
+		return false;
 	}
-	if (!mfactl_user_ok(user, true) || mfactl_load_config(ctx) < 0)
+	return true;
+}
+
+/* Nobody is enrolled for a method the module would not offer them. */
+static int enroll_email(struct mfactl *ctx, const struct enroll_opts *o)
+{
+	if (!(ctx->cfg.methods & METHOD_EMAIL) || ctx->cfg.email.smtp_url == NULL) {
+		fprintf(stderr,
+			"mfactl enroll: the email method is not enabled in %s "
+			"(methods, email.smtp_url)\n",
+			ctx->config_path);
 		return EXIT_FAIL;
-	if (email) {
-		if (!(ctx->cfg.methods & METHOD_EMAIL) || ctx->cfg.email.smtp_url == NULL) {
-			fprintf(stderr,
-				"mfactl enroll: the email method is not enabled in %s "
-				"(methods, email.smtp_url)\n",
-				ctx->config_path);
-			return EXIT_FAIL;
-		}
-		return mfactl_enroll_email(ctx, user, address, verified, force);
 	}
+	return mfactl_enroll_email(ctx, o->user, o->address, o->verified, o->force);
+}
+
+/* A new secret with the configured parameters.  A new factor starts with
+ * a clean slate of failures, and ends any opt-out skip. */
+static int new_totp_factor(struct mfactl *ctx, struct mfa_record *rec)
+{
+	struct mfa_totp *t = &rec->totp;
+
+	t->params = config_totp_params(&ctx->cfg);
+	t->secret_len = totp_secret_length(t->params.algorithm);
+	if (secure_random(t->secret, t->secret_len) < 0) {
+		fprintf(stderr, "mfactl: cannot get random bytes\n");
+		return -1;
+	}
+	t->enrolled = true;
+	t->enrolled_at = (int64_t)time(NULL);
+	t->last_step = 0;
+	lockout_clear(rec);
+	rec->skip_since = 0;
+	return 0;
+}
+
+/* The otpauth:// URI of the factor and its QR code as text (NULL for
+ * --qr none); both hold the secret. */
+static int totp_uri_and_qr(struct mfactl *ctx, const char *user, const struct mfa_totp *t,
+			   enum qr_style style, char *uri, size_t uri_len, char **qr)
+{
+	char label[USER_NAME_MAX + 260];
+
+	totp_account_label(user, label, sizeof(label));
+	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params, uri, uri_len) <
+	    0) {
+		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");
+		return -1;
+	}
+	if (qr_render_text(uri, style, qr) < 0) {
+		fprintf(stderr, "mfactl: cannot draw the QR code\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Tells the admin what to hand over: the QR code, the URI and the secret. */
+static void print_totp_enrolled(const struct enroll_opts *o, const struct mfa_totp *t,
+				bool replaced, const char *qr, const char *uri)
+{
+	char b32[TOTP_SECRET_B32_MAX + 1];
+
+	base32_encode(t->secret, t->secret_len, b32);
+	printf("Enrolled %s for TOTP (%s, %u digits, %u-second period)%s.\n", o->user,
+	       totp_algorithm_name(t->params.algorithm), t->params.digits, t->params.period,
+	       replaced ? ", replacing the previous secret" : "");
+	if (o->style != QR_STYLE_NONE)
+		printf("Scan this QR code with an authenticator app:\n\n%s\n", qr);
+	if (o->image != NULL)
+		printf("Wrote the QR code to %s (mode 0600: it holds the secret).\n", o->image + 4);
+	printf("Or open this URI on the device:\n%s\n", uri);
+	print_secret_groups(b32);
+	secure_wipe(b32, sizeof(b32));
+}
+
+static int enroll_totp(struct mfactl *ctx, const struct enroll_opts *o)
+{
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	struct store_txn *txn = NULL;
+	struct mfa_record rec;
+	char uri[1024];
+	char *qr = NULL;
+	const char *user = o->user;
+	bool exists, replaced;
+	int status = EXIT_FAIL;
+
+	record_init(&rec, NULL);
 	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
 		return EXIT_FAIL;
 	if (store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
-	if (t->enrolled && !force) {
+	if (rec.totp.enrolled && !o->force) {
 		fprintf(stderr,
 			"mfactl enroll: %s already has TOTP enrolled; "
 			"use --force to replace it\n",
 			user);
 		goto out;
 	}
-	replaced = t->enrolled;
-	t->params = config_totp_params(&ctx->cfg);
-	t->secret_len = totp_secret_length(t->params.algorithm);
-	if (secure_random(t->secret, t->secret_len) < 0) {
-		fprintf(stderr, "mfactl: cannot get random bytes\n");
+	replaced = rec.totp.enrolled;
+	if (new_totp_factor(ctx, &rec) < 0 ||
+	    totp_uri_and_qr(ctx, user, &rec.totp, o->style, uri, sizeof(uri), &qr) < 0)
 		goto out;
-	}
-	t->enrolled = true;
-	t->enrolled_at = (int64_t)time(NULL);
-	t->last_step = 0;
-	/* A new factor starts with a clean slate of failures, and ends any
-	 * opt-out skip. */
-	lockout_clear(&rec);
-	rec.skip_since = 0;
-	totp_account_label(user, label, sizeof(label));
-	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params, uri,
-		     sizeof(uri)) < 0) {
-		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");
-		goto out;
-	}
-	if (qr_render_text(uri, style, &qr) < 0) {
-		fprintf(stderr, "mfactl: cannot draw the QR code\n");
-		goto out;
-	}
 	/* The image first: an enrollment the admin cannot hand over is none. */
-	if (image != NULL && write_qr_image(image, uri) < 0)
+	if (o->image != NULL && write_qr_image(o->image, uri) < 0)
 		goto out;
 	if (store_commit(txn, &rec, &err) < 0) {
-		if (image != NULL)
-			(void)unlink(image + 4);
+		if (o->image != NULL)
+			(void)unlink(o->image + 4);
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
 	mfactl_log_action("action=enroll user=%s method=totp%s", user,
 			  replaced ? " replaced=yes" : "");
-	base32_encode(t->secret, t->secret_len, b32);
-	printf("Enrolled %s for TOTP (%s, %u digits, %u-second period)%s.\n", user,
-	       totp_algorithm_name(t->params.algorithm), t->params.digits, t->params.period,
-	       replaced ? ", replacing the previous secret" : "");
-	if (style != QR_STYLE_NONE)
-		printf("Scan this QR code with an authenticator app:\n\n%s\n", qr);
-	if (image != NULL)
-		printf("Wrote the QR code to %s (mode 0600: it holds the secret).\n", image + 4);
-	printf("Or open this URI on the device:\n%s\n", uri);
-	print_secret_groups(b32);
+	print_totp_enrolled(o, &rec.totp, replaced, qr, uri);
 	status = EXIT_OK;
 out:
 	secure_wipe(uri, sizeof(uri));
-	secure_wipe(b32, sizeof(b32));
 	secure_free_string(qr);
 	record_wipe(&rec);
 	store_end(txn);
 	store_close(st);
 	return status;
+}
+
+int cmd_enroll(struct mfactl *ctx, int argc, char **argv)
+{
+	struct enroll_opts o = { .style = QR_STYLE_UTF8 };
+	int status;
+
+	if (!enroll_args(argc, argv, &o, &status))
+		return status;
+	if (!mfactl_user_ok(o.user, true) || mfactl_load_config(ctx) < 0)
+		return EXIT_FAIL;
+	return o.email ? enroll_email(ctx, &o) : enroll_totp(ctx, &o);
 }
