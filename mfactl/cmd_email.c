@@ -13,21 +13,11 @@
 #include "secmem.h"
 #include "verify.h"
 
-/* Sets the user's email address: verified at once (--verified), or with a
- * code sent to it that the user types at the next login.  The code goes
- * out before anything is written, so a mail failure changes nothing. */
-int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address, bool verified,
-			bool force)
+/* The address to enroll: --address, else the email.address template's;
+ * returns false, with *status set, when there is none acceptable. */
+static bool enroll_address(struct mfactl *ctx, const char *user, const char *address, char *addr,
+			   size_t len, int *status)
 {
-	struct mfa_error err = { "" };
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
-	char addr[EMAIL_ADDRESS_MAX + 1], code[EMAIL_CODE_DIGITS_MAX + 1];
-	bool exists;
-	int status = EXIT_FAIL, r;
-
-	record_init(&rec, NULL);
 	if (address != NULL) {
 		if (!email_address_valid(address)) {
 			fprintf(stderr,
@@ -35,63 +25,93 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 				"system accepts (name@example.org: no spaces, quotes, commas or "
 				"line breaks)\n",
 				address);
-			return EXIT_FAIL;
+			*status = EXIT_FAIL;
+			return false;
 		}
-		(void)snprintf(addr, sizeof(addr), "%s", address);
-	} else if (email_address_from_template(&ctx->cfg, user, addr, sizeof(addr)) < 0) {
+		(void)snprintf(addr, len, "%s", address);
+	} else if (email_address_from_template(&ctx->cfg, user, addr, len) < 0) {
 		fprintf(stderr,
 			"mfactl enroll: no address: give --address, or set the "
 			"email.address template in %s\n",
 			ctx->config_path);
-		return EXIT_USAGE;
+		*status = EXIT_USAGE;
+		return false;
 	}
-	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
-		return EXIT_FAIL;
-	r = store_load(st, user, &rec, &err);
+	return true;
+}
+
+/* Reads the user's record into rec, and refuses to replace an enrolled
+ * address without --force. */
+static int email_replace_ok(struct store *st, const char *user, bool force, struct mfa_record *rec)
+{
+	struct mfa_error err = { "" };
+	int r;
+
+	r = store_load(st, user, rec, &err);
 	if (r == -ENOENT) {
-		record_init(&rec, user);
+		record_init(rec, user);
 	} else if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
-		goto out;
+		return -1;
 	}
-	if (rec.email.verified && !force) {
+	if (rec->email.verified && !force) {
 		fprintf(stderr,
 			"mfactl enroll: %s already has email enrolled (%s); use "
 			"--force to replace it\n",
-			user, rec.email.address);
+			user, rec->email.address);
+		return -1;
+	}
+	return 0;
+}
+
+/* --verified: the address is enrolled at once, and the user is sent a
+ * confirmation. */
+static int enroll_verified(struct mfactl *ctx, struct store *st, const char *user, const char *addr,
+			   struct mfa_record *rec)
+{
+	struct mfa_error err = { "" };
+	struct store_txn *txn = NULL;
+	bool exists;
+	int status = EXIT_FAIL, r;
+
+	r = store_begin(st, user, &txn, rec, &exists, &err);
+	if (r == 0) {
+		(void)snprintf(rec->email.address, sizeof(rec->email.address), "%s", addr);
+		rec->email.by_admin = true;
+		lockout_clear(rec);
+		rec->email.verified = true;
+		rec->email.enrolled_at = (int64_t)time(NULL);
+		rec->email.code_pending = false;
+		rec->email.code_expires = 0;
+		rec->skip_since = 0;
+		r = store_commit(txn, rec, &err);
+	}
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
-	record_wipe(&rec);
-	if (verified) {
-		r = store_begin(st, user, &txn, &rec, &exists, &err);
-		if (r == 0) {
-			(void)snprintf(rec.email.address, sizeof(rec.email.address), "%s", addr);
-			rec.email.by_admin = true;
-			lockout_clear(&rec);
-			rec.email.verified = true;
-			rec.email.enrolled_at = (int64_t)time(NULL);
-			rec.email.code_pending = false;
-			rec.email.code_expires = 0;
-			rec.skip_since = 0;
-			r = store_commit(txn, &rec, &err);
-		}
-		if (r < 0) {
-			fprintf(stderr, "mfactl: %s\n", err.msg);
-			goto out;
-		}
-		printf("Enrolled %s for email codes to %s (verified by the administrator).\n", user,
-		       addr);
-		mfactl_log_action("action=enroll user=%s method=email verified=admin", user);
-		if (notify_enrolled(&ctx->cfg, addr, user, "email", "mfactl", "", &err) < 0)
-			fprintf(stderr, "mfactl: note: no confirmation email: %s\n", err.msg);
-		status = EXIT_OK;
-		goto out;
-	}
-	/* Unverified: the code goes out first, and only then (with --force)
-	 * does an enrolled address give way, in the same write as the code. */
+	printf("Enrolled %s for email codes to %s (verified by the administrator).\n", user, addr);
+	mfactl_log_action("action=enroll user=%s method=email verified=admin", user);
+	if (notify_enrolled(&ctx->cfg, addr, user, "email", "mfactl", "", &err) < 0)
+		fprintf(stderr, "mfactl: note: no confirmation email: %s\n", err.msg);
+	status = EXIT_OK;
+out:
+	store_end(txn);
+	return status;
+}
+
+/* Unverified: the code goes out first, and only then (with --force) does
+ * an enrolled address give way, in the same write as the code. */
+static int enroll_pending(struct mfactl *ctx, struct store *st, const char *user, const char *addr,
+			  bool force)
+{
+	struct mfa_error err = { "" };
+	char code[EMAIL_CODE_DIGITS_MAX + 1];
+	int r;
+
 	if (email_code_new(ctx->cfg.email.code_digits, code) < 0) {
 		fprintf(stderr, "mfactl: cannot get random bytes\n");
-		goto out;
+		return EXIT_FAIL;
 	}
 	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
 	if (r == 0)
@@ -99,17 +119,41 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
-		goto out;
+		return EXIT_FAIL;
 	}
 	printf("Sent a verification code to %s. %s proves the address by typing it at "
 	       "the next login within %u minute%s (a later login sends a new code).\n",
 	       addr, user, (ctx->cfg.email.code_ttl + 59) / 60,
 	       ctx->cfg.email.code_ttl > 60 ? "s" : "");
 	mfactl_log_action("action=enroll user=%s method=email verified=pending", user);
-	status = EXIT_OK;
+	return EXIT_OK;
+}
+
+/* Sets the user's email address: verified at once (--verified), or with a
+ * code sent to it that the user types at the next login.  The code goes
+ * out before anything is written, so a mail failure changes nothing. */
+int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address, bool verified,
+			bool force)
+{
+	struct store *st = NULL;
+	struct mfa_record rec;
+	char addr[EMAIL_ADDRESS_MAX + 1];
+	int status = EXIT_FAIL;
+
+	record_init(&rec, NULL);
+	if (!enroll_address(ctx, user, address, addr, sizeof(addr), &status))
+		return status;
+	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
+		return EXIT_FAIL;
+	if (email_replace_ok(st, user, force, &rec) < 0)
+		goto out;
+	record_wipe(&rec);
+	if (verified)
+		status = enroll_verified(ctx, st, user, addr, &rec);
+	else
+		status = enroll_pending(ctx, st, user, addr, force);
 out:
 	record_wipe(&rec);
-	store_end(txn);
 	store_close(st);
 	return status;
 }
