@@ -314,43 +314,46 @@ static uint64_t oath_last_step(const struct mfa_totp *t, const char *last_otp, t
 	return found;
 }
 
-/* One line of a usersfile: TYPE USER PASSWORD SECRET [COUNTER [OTP [TIME]]]. */
-static void import_oath_line(struct importer *im, unsigned long line, char *text)
+/* Splits a usersfile line at blanks: up to 8 fields, one more than a
+ * line may have, so that a line with too many is seen. */
+static size_t oath_fields(char *text, char **fields)
 {
-	char *fields[8], *save = NULL, *p;
-	char shown[64];
-	struct mfa_totp t;
-	bool totp;
+	char *save = NULL, *p;
 	size_t n = 0;
-	uint64_t counter;
-	time_t when = 0;
-	int r;
 
-	memset(&t, 0, sizeof(t));
 	for (p = strtok_r(text, " \t\r\n", &save); p != NULL && n < 8;
 	     p = strtok_r(NULL, " \t\r\n", &save))
 		fields[n++] = p;
-	if (n == 0 || fields[0][0] == '#')
-		return;
+	return n;
+}
+
+/* TYPE and USER: a time-based token (its digits and period go to p) for
+ * a valid user name; anything else is reported and counted. */
+static int oath_token(struct importer *im, unsigned long line, char **fields, size_t n,
+		      struct totp_params *p)
+{
+	char shown[64];
+	bool totp;
+
 	if (n < 4 || n > 7) {
 		report(im, line,
 		       "bad line: %zu fields, not 4 to 7 (TYPE USER PASSWORD "
 		       "SECRET [COUNTER [OTP [TIME]]])",
 		       n);
 		im->bad++;
-		return;
+		return -1;
 	}
-	if (oath_type(fields[0], &totp, &t.params) < 0) {
+	if (oath_type(fields[0], &totp, p) < 0) {
 		sanitize_printable(fields[0], shown, sizeof(shown));
 		report(im, line, "bad line: unknown token type \"%s\"", shown);
 		im->bad++;
-		return;
+		return -1;
 	}
 	if (!user_name_valid(fields[1])) {
 		sanitize_printable(fields[1], shown, sizeof(shown));
 		report(im, line, "bad line: \"%s\" is not a valid user name", shown);
 		im->bad++;
-		return;
+		return -1;
 	}
 	if (!totp) {
 		report(im, line,
@@ -358,61 +361,106 @@ static void import_oath_line(struct importer *im, unsigned long line, char *text
 		       "so this user must enroll anew",
 		       fields[1]);
 		im->hotp++;
-		return;
+		return -1;
 	}
-	if (hex_secret(fields[3], t.secret, &t.secret_len) < 0 || t.secret_len < TOTP_SECRET_MIN) {
+	return 0;
+}
+
+/* The TIME field of a usersfile line. */
+static int oath_time(const char *text, time_t *when)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(text, "%Y-%m-%dT%H:%M:%SL", &tm);
+	tm.tm_isdst = -1;
+	/* liboath writes its local time. */
+	if (end == NULL || *end != '\0' || (*when = mktime(&tm)) == (time_t)-1)
+		return -EINVAL;
+	return 0;
+}
+
+/* SECRET [COUNTER [OTP [TIME]]]: the secret, and the step of the code
+ * pam_oath last accepted; a bad field is reported and counted. */
+static int oath_factor(struct importer *im, unsigned long line, char **fields, size_t n,
+		       struct mfa_totp *t)
+{
+	uint64_t counter;
+	time_t when = 0;
+
+	if (hex_secret(fields[3], t->secret, &t->secret_len) < 0 ||
+	    t->secret_len < TOTP_SECRET_MIN) {
 		report(im, line, "bad line: the secret is not %d to %d bytes of hex",
 		       TOTP_SECRET_MIN, TOTP_SECRET_MAX);
 		im->bad++;
-		goto out;
+		return -1;
 	}
 	if (n > 4 && parse_decimal(fields[4], UINT64_MAX, &counter) < 0) {
 		report(im, line, "bad line: the moving factor is not a number");
 		im->bad++;
-		goto out;
+		return -1;
 	}
-	if (n > 5 && (strlen(fields[5]) != t.params.digits ||
+	if (n > 5 && (strlen(fields[5]) != t->params.digits ||
 		      parse_decimal(fields[5], UINT64_MAX, &counter) < 0)) {
-		report(im, line, "bad line: the last OTP is not a %u-digit code", t.params.digits);
+		report(im, line, "bad line: the last OTP is not a %u-digit code", t->params.digits);
 		im->bad++;
-		goto out;
+		return -1;
 	}
 	if (n > 6) {
-		struct tm tm;
-		const char *end;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(fields[6], "%Y-%m-%dT%H:%M:%SL", &tm);
-		tm.tm_isdst = -1;
-		/* liboath writes its local time. */
-		if (end == NULL || *end != '\0' || (when = mktime(&tm)) == (time_t)-1) {
+		if (oath_time(fields[6], &when) < 0) {
 			report(im, line, "bad line: the time is not YYYY-MM-DDTHH:MM:SSL");
 			im->bad++;
-			goto out;
+			return -1;
 		}
-		t.last_step = oath_last_step(&t, n > 5 ? fields[5] : NULL, when);
+		t->last_step = oath_last_step(t, n > 5 ? fields[5] : NULL, when);
 	}
-	r = name_set_add(&im->seen, fields[1]);
+	return 0;
+}
+
+/* pam_mfa keeps one TOTP secret per user: the first line of a user is
+ * imported, a later one reported and skipped. */
+static bool oath_first_of_user(struct importer *im, unsigned long line, const char *user)
+{
+	int r = name_set_add(&im->seen, user);
+
 	if (r < 0) {
 		report(im, line, "out of memory");
 		im->failed++;
-		goto out;
+		return false;
 	}
 	if (r == 0) {
 		report(im, line,
 		       "%s: skipped: the user has a token on an earlier line, and "
 		       "pam_mfa keeps one TOTP secret per user",
-		       fields[1]);
+		       user);
 		im->repeated++;
-		goto out;
+		return false;
 	}
-	if (strcmp(fields[2], "-") != 0 && strcmp(fields[2], "+") != 0)
-		report(im, line,
-		       "%s: note: the token's PIN is not imported; pam_mfa relies on "
-		       "the account's password",
-		       fields[1]);
-	import_totp(im, line, fields[1], &t);
-out:
+	return true;
+}
+
+/* One line of a usersfile: TYPE USER PASSWORD SECRET [COUNTER [OTP [TIME]]]. */
+static void import_oath_line(struct importer *im, unsigned long line, char *text)
+{
+	char *fields[8];
+	struct mfa_totp t;
+	size_t n;
+
+	memset(&t, 0, sizeof(t));
+	n = oath_fields(text, fields);
+	if (n == 0 || fields[0][0] == '#')
+		return;
+	if (oath_token(im, line, fields, n, &t.params) < 0)
+		return;
+	if (oath_factor(im, line, fields, n, &t) == 0 && oath_first_of_user(im, line, fields[1])) {
+		if (strcmp(fields[2], "-") != 0 && strcmp(fields[2], "+") != 0)
+			report(im, line,
+			       "%s: note: the token's PIN is not imported; pam_mfa relies on "
+			       "the account's password",
+			       fields[1]);
+		import_totp(im, line, fields[1], &t);
+	}
 	secure_wipe(&t, sizeof(t));
 }
 
