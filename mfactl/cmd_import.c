@@ -495,26 +495,149 @@ static int import_oath(struct importer *im)
 	return 0;
 }
 
+/* What a ~/.google_authenticator file says, as it is read. */
+struct ga_file {
+	struct mfa_totp t;
+	unsigned long line, scratch;
+	bool totp_auth, hotp;
+};
+
+/* The first line: the secret, in base32. */
+static void ga_secret(struct importer *im, struct ga_file *ga, const char *text)
+{
+	int slen = base32_decode(text, ga->t.secret, sizeof(ga->t.secret));
+
+	if (slen < TOTP_SECRET_MIN) {
+		report(im, ga->line,
+		       "bad line: the secret is not base32 of %d to %d "
+		       "bytes",
+		       TOTP_SECRET_MIN, TOTP_SECRET_MAX);
+		im->bad++;
+	}
+	ga->t.secret_len = slen > 0 ? (size_t)slen : 0;
+}
+
+/* DISALLOW_REUSE's arguments, the rest of the line that *arg tokenizes:
+ * the steps of the codes used lately, the newest of which is ours. */
+static void ga_disallow_reuse(struct importer *im, struct ga_file *ga, char **arg)
+{
+	uint64_t v;
+
+	for (char *s = strtok_r(NULL, " ", arg); s != NULL; s = strtok_r(NULL, " ", arg)) {
+		if (parse_decimal(s, UINT32_MAX, &v) < 0) {
+			report(im, ga->line, "bad line: DISALLOW_REUSE lists a non-number");
+			im->bad++;
+			break;
+		}
+		if (v > ga->t.last_step)
+			ga->t.last_step = v;
+	}
+}
+
+/* A line "\" OPTION [ARG...]". */
+static void ga_option(struct importer *im, struct ga_file *ga, char *text)
+{
+	char *opt, *arg;
+	uint64_t v;
+
+	opt = strtok_r(text + 2, " ", &arg);
+	if (opt == NULL) {
+		report(im, ga->line, "bad line: an empty option");
+		im->bad++;
+	} else if (strcmp(opt, "TOTP_AUTH") == 0) {
+		ga->totp_auth = true;
+	} else if (strcmp(opt, "HOTP_COUNTER") == 0) {
+		ga->hotp = true;
+	} else if (strcmp(opt, "STEP_SIZE") == 0) {
+		if (parse_decimal(arg, 300, &v) < 0 || v < 10) {
+			report(im, ga->line, "bad line: STEP_SIZE is not 10 to 300 seconds");
+			im->bad++;
+		} else {
+			ga->t.params.period = (unsigned)v;
+		}
+	} else if (strcmp(opt, "DISALLOW_REUSE") == 0) {
+		ga_disallow_reuse(im, ga, &arg);
+	} else if (strcmp(opt, "RATE_LIMIT") != 0 && strcmp(opt, "WINDOW_SIZE") != 0) {
+		char shown[64];
+		sanitize_printable(opt, shown, sizeof(shown));
+		report(im, ga->line, "bad line: unknown option \"%s\"", shown);
+		im->bad++;
+	}
+}
+
+/* Each line of the file in buf: the secret, then options and scratch
+ * codes; a bad line is reported and counted. */
+static void ga_parse(struct importer *im, struct ga_file *ga, char *buf)
+{
+	char *save = NULL, *text;
+
+	for (text = strtok_r(buf, "\n", &save); text != NULL; text = strtok_r(NULL, "\n", &save)) {
+		uint64_t v;
+
+		ga->line++;
+		if (ga->line == 1) {
+			ga_secret(im, ga, text);
+		} else if (strncmp(text, "\" ", 2) == 0) {
+			ga_option(im, ga, text);
+		} else {
+			if (strlen(text) != 8 || parse_decimal(text, UINT64_MAX, &v) < 0) {
+				report(im, ga->line,
+				       "bad line: neither an option nor an 8-digit "
+				       "scratch code");
+				im->bad++;
+			}
+			ga->scratch++;
+		}
+	}
+}
+
+/* Whether the file, as parsed, is one TOTP enrollment; if not, says why.
+ * bad_before: the count of bad lines before this file. */
+static bool ga_importable(struct importer *im, const struct ga_file *ga, const char *user,
+			  unsigned long bad_before)
+{
+	if (ga->line == 0) {
+		report(im, 0, "bad file: empty");
+		im->bad++;
+	}
+	if (im->bad != bad_before) {
+		report(im, 0, "%s: not imported: the file has bad lines", user);
+		return false;
+	}
+	if (ga->hotp || !ga->totp_auth) {
+		report(im, 0,
+		       "%s: skipped: %s; pam_mfa has TOTP only, so this user must "
+		       "enroll anew",
+		       user,
+		       ga->hotp ? "an HOTP (counter) secret" :
+				  "no TOTP_AUTH line: the secret is not for TOTP");
+		if (ga->hotp)
+			im->hotp++;
+		else
+			im->not_totp++;
+		return false;
+	}
+	return true;
+}
+
 /* A ~/.google_authenticator file: the base32 secret on the first line, then
  * "\" OPTION ..." lines and scratch codes.  It is one enrollment: a bad line
  * anywhere imports nothing, for a wrong step size gives wrong codes. */
 static int import_google_authenticator(struct importer *im, const char *user,
 				       const struct passwd *pw)
 {
-	char buf[GA_FILE_MAX + 1], *save = NULL, *text;
-	struct mfa_totp t;
-	unsigned long line = 0, scratch = 0, bad_before = im->bad;
-	bool totp_auth = false, hotp = false;
+	char buf[GA_FILE_MAX + 1];
+	struct ga_file ga;
+	unsigned long bad_before = im->bad;
 	size_t len;
-	int slen;
 	FILE *f = open_import_file(im->file, pw->pw_uid);
 
 	if (f == NULL)
 		return -1;
-	memset(&t, 0, sizeof(t));
-	t.params.algorithm = TOTP_SHA1;
-	t.params.digits = 6;
-	t.params.period = 30;
+	memset(&ga, 0, sizeof(ga));
+	ga.t.params.algorithm = TOTP_SHA1;
+	ga.t.params.digits = 6;
+	ga.t.params.period = 30;
 	len = fread(buf, 1, sizeof(buf), f);
 	if (ferror(f) || len > GA_FILE_MAX || memchr(buf, '\0', len) != NULL) {
 		report(im, 0, "bad file: unreadable, over %d bytes, or not text", GA_FILE_MAX);
@@ -522,99 +645,18 @@ static int import_google_authenticator(struct importer *im, const char *user,
 		goto out;
 	}
 	buf[len] = '\0';
-	for (text = strtok_r(buf, "\n", &save); text != NULL; text = strtok_r(NULL, "\n", &save)) {
-		uint64_t v;
-		char *opt, *arg;
-
-		line++;
-		if (line == 1) {
-			slen = base32_decode(text, t.secret, sizeof(t.secret));
-			if (slen < TOTP_SECRET_MIN) {
-				report(im, line,
-				       "bad line: the secret is not base32 of %d to %d "
-				       "bytes",
-				       TOTP_SECRET_MIN, TOTP_SECRET_MAX);
-				im->bad++;
-			}
-			t.secret_len = slen > 0 ? (size_t)slen : 0;
-			continue;
-		}
-		if (strncmp(text, "\" ", 2) != 0) {
-			if (strlen(text) != 8 || parse_decimal(text, UINT64_MAX, &v) < 0) {
-				report(im, line,
-				       "bad line: neither an option nor an 8-digit "
-				       "scratch code");
-				im->bad++;
-			}
-			scratch++;
-			continue;
-		}
-		opt = strtok_r(text + 2, " ", &arg);
-		if (opt == NULL) {
-			report(im, line, "bad line: an empty option");
-			im->bad++;
-		} else if (strcmp(opt, "TOTP_AUTH") == 0) {
-			totp_auth = true;
-		} else if (strcmp(opt, "HOTP_COUNTER") == 0) {
-			hotp = true;
-		} else if (strcmp(opt, "STEP_SIZE") == 0) {
-			if (parse_decimal(arg, 300, &v) < 0 || v < 10) {
-				report(im, line, "bad line: STEP_SIZE is not 10 to 300 seconds");
-				im->bad++;
-			} else {
-				t.params.period = (unsigned)v;
-			}
-		} else if (strcmp(opt, "DISALLOW_REUSE") == 0) {
-			/* The steps of the codes used lately: the newest is ours. */
-			for (char *s = strtok_r(NULL, " ", &arg); s != NULL;
-			     s = strtok_r(NULL, " ", &arg)) {
-				if (parse_decimal(s, UINT32_MAX, &v) < 0) {
-					report(im, line,
-					       "bad line: DISALLOW_REUSE lists a "
-					       "non-number");
-					im->bad++;
-					break;
-				}
-				if (v > t.last_step)
-					t.last_step = v;
-			}
-		} else if (strcmp(opt, "RATE_LIMIT") != 0 && strcmp(opt, "WINDOW_SIZE") != 0) {
-			char shown[64];
-			sanitize_printable(opt, shown, sizeof(shown));
-			report(im, line, "bad line: unknown option \"%s\"", shown);
-			im->bad++;
-		}
-	}
-	if (line == 0) {
-		report(im, 0, "bad file: empty");
-		im->bad++;
-	}
-	if (im->bad != bad_before) {
-		report(im, 0, "%s: not imported: the file has bad lines", user);
+	ga_parse(im, &ga, buf);
+	if (!ga_importable(im, &ga, user, bad_before))
 		goto out;
-	}
-	if (hotp || !totp_auth) {
-		report(im, 0,
-		       "%s: skipped: %s; pam_mfa has TOTP only, so this user must "
-		       "enroll anew",
-		       user,
-		       hotp ? "an HOTP (counter) secret" :
-			      "no TOTP_AUTH line: the secret is not for TOTP");
-		if (hotp)
-			im->hotp++;
-		else
-			im->not_totp++;
-		goto out;
-	}
-	import_totp(im, 0, user, &t);
-	if (scratch > 0 && im->imported > 0)
+	import_totp(im, 0, user, &ga.t);
+	if (ga.scratch > 0 && im->imported > 0)
 		report(im, 0,
 		       "%s: note: %lu scratch codes not imported; pam_mfa has no "
 		       "recovery codes (an admin's mfactl reset is the way back in)",
-		       user, scratch);
+		       user, ga.scratch);
 out:
 	secure_wipe(buf, sizeof(buf));
-	secure_wipe(&t, sizeof(t));
+	secure_wipe(&ga, sizeof(ga));
 	fclose(f);
 	return 0;
 }
