@@ -680,7 +680,10 @@ static void print_summary(const struct importer *im)
 		printf("not written (store errors): %lu\n", im->failed);
 }
 
-int cmd_import(struct mfactl *ctx, int argc, char **argv)
+/* Reads the options and the arguments (FILE, after USER for
+ * google-authenticator) into im and *ga; returns false, with *status set,
+ * when the verb ends here (--help, or a usage error). */
+static bool import_args(int argc, char **argv, struct importer *im, bool *ga, int *status)
 {
 	static const struct option opts[] = {
 		{ "from", required_argument, NULL, 'F' },
@@ -689,39 +692,74 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct importer im = { .ctx = ctx };
-	struct mfa_error err = { "" };
-	const struct passwd *pw = NULL;
-	const char *user = NULL;
-	bool ga = false;
-	int c, r;
+	int c;
 
+	*status = EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "F:fnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			if (strcmp(optarg, "oath") == 0) {
-				ga = false;
+				*ga = false;
 			} else if (strcmp(optarg, "google-authenticator") == 0) {
-				ga = true;
+				*ga = true;
 			} else {
 				fprintf(stderr,
 					"mfactl import: unknown format \"%s\" (available: "
 					"oath, google-authenticator)\n",
 					optarg);
-				return EXIT_USAGE;
+				return false;
 			}
-			im.from = optarg;
+			im->from = optarg;
 			break;
-		case 'f': im.force = true; break;
-		case 'n': im.dry_run = true; break;
-		case 'h': import_usage(stdout); return EXIT_OK;
-		default: import_usage(stderr); return EXIT_USAGE;
+		case 'f': im->force = true; break;
+		case 'n': im->dry_run = true; break;
+		case 'h':
+			import_usage(stdout);
+			*status = EXIT_OK;
+			return false;
+		default: import_usage(stderr); return false;
 		}
 	}
-	if (im.from == NULL || optind != argc - (ga ? 2 : 1)) {
+	if (im->from == NULL || optind != argc - (*ga ? 2 : 1)) {
 		import_usage(stderr);
-		return EXIT_USAGE;
+		return false;
 	}
+	im->file = argv[argc - 1];
+	return true;
+}
+
+/* After an import: one sync for all its records, then the summary and the
+ * log line; -1 when the records may not survive a crash. */
+static int import_report(struct importer *im)
+{
+	struct mfa_error err = { "" };
+
+	if (!im->dry_run && im->st != NULL && store_sync(im->st, &err) < 0) {
+		fprintf(stderr, "mfactl: %s: the imported records may not survive a crash\n",
+			err.msg);
+		return -1;
+	}
+	print_summary(im);
+	if (!im->dry_run)
+		mfactl_log_action("action=import from=%s imported=%lu skipped=%lu "
+				  "bad=%lu failed=%lu",
+				  im->from, im->imported,
+				  im->enrolled + im->hotp + im->repeated + im->not_totp, im->bad,
+				  im->failed);
+	return 0;
+}
+
+int cmd_import(struct mfactl *ctx, int argc, char **argv)
+{
+	struct importer im = { .ctx = ctx };
+	struct mfa_error err = { "" };
+	const struct passwd *pw = NULL;
+	const char *user = NULL;
+	bool ga = false;
+	int status, r;
+
+	if (!import_args(argc, argv, &im, &ga, &status))
+		return status;
 	if (ga) {
 		user = argv[optind];
 		if (!mfactl_user_ok(user, true))
@@ -730,7 +768,6 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 		if (pw == NULL)
 			return EXIT_FAIL;
 	}
-	im.file = argv[argc - 1];
 	im.now = time(NULL);
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
@@ -743,21 +780,10 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 	/* Thousands of records: one sync at the end, not two per user. */
 	if (im.st != NULL)
 		store_defer_sync(im.st);
+
 	r = ga ? import_google_authenticator(&im, user, pw) : import_oath(&im);
-	if (r == 0 && !im.dry_run && im.st != NULL && store_sync(im.st, &err) < 0) {
-		fprintf(stderr, "mfactl: %s: the imported records may not survive a crash\n",
-			err.msg);
-		r = -1;
-	}
-	if (r == 0) {
-		print_summary(&im);
-		if (!im.dry_run)
-			mfactl_log_action("action=import from=%s imported=%lu skipped=%lu "
-					  "bad=%lu failed=%lu",
-					  im.from, im.imported,
-					  im.enrolled + im.hotp + im.repeated + im.not_totp, im.bad,
-					  im.failed);
-	}
+	if (r == 0)
+		r = import_report(&im);
 	name_set_free(&im.seen);
 	store_close(im.st);
 	if (r < 0)
