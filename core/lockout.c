@@ -1,9 +1,14 @@
 /* The module's own lockout; see lockout.h. */
 #include "lockout.h"
 
+bool lockout_until_active(int64_t locked_until, time_t now)
+{
+	return locked_until < 0 || locked_until > (int64_t)now;
+}
+
 bool lockout_active(const struct mfa_record *rec, time_t now)
 {
-	return rec->locked_until < 0 || rec->locked_until > (int64_t)now;
+	return lockout_until_active(rec->locked_until, now);
 }
 
 bool lockout_record_failure(struct mfa_record *rec, const struct mfa_config *cfg, time_t now)

@@ -28,11 +28,11 @@ static void utc_now(char *out, size_t len)
 	(void)strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec, const char *user,
-		    char *out, size_t len)
+bool notify_address(const struct mfa_config *cfg, const char *verified, const char *user, char *out,
+		    size_t len)
 {
-	if (rec != NULL && rec->email.verified && rec->email.address[0] != '\0') {
-		(void)snprintf(out, len, "%s", rec->email.address);
+	if (verified != NULL && verified[0] != '\0') {
+		(void)snprintf(out, len, "%s", verified);
 		return true;
 	}
 	return email_address_from_template(cfg, user, out, len) == 0;

@@ -7,12 +7,11 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "record.h"
 
-/* The address to write to: the verified one on record, else the template's;
- * false if none is known. */
-bool notify_address(const struct mfa_config *cfg, const struct mfa_record *rec, const char *user,
-		    char *out, size_t len);
+/* The address to write to: the verified one (NULL or empty: none), else
+ * the template's; false if none is known. */
+bool notify_address(const struct mfa_config *cfg, const char *verified, const char *user, char *out,
+		    size_t len);
 
 /* A one-time code: for a login, or to prove the address (verify true). */
 int notify_code(const struct mfa_config *cfg, const char *to, const char *user, const char *code,

@@ -98,17 +98,22 @@ void record_factors_take(const struct mfa_record *rec, struct record_factors *ou
 	}
 }
 
+bool record_factors_equal(const struct record_factors *a, const struct record_factors *b)
+{
+	return a->methods == b->methods && a->totp_secret_len == b->totp_secret_len &&
+	       a->totp_enrolled_at == b->totp_enrolled_at &&
+	       consttime_equal(a->totp_secret, b->totp_secret, sizeof(a->totp_secret)) &&
+	       a->email_enrolled_at == b->email_enrolled_at &&
+	       strcmp(a->email_address, b->email_address) == 0;
+}
+
 bool record_factors_held(const struct record_factors *basis, const struct mfa_record *rec)
 {
 	struct record_factors now;
 	bool same;
 
 	record_factors_take(rec, &now);
-	same = now.methods == basis->methods && now.totp_secret_len == basis->totp_secret_len &&
-	       now.totp_enrolled_at == basis->totp_enrolled_at &&
-	       consttime_equal(now.totp_secret, basis->totp_secret, sizeof(now.totp_secret)) &&
-	       now.email_enrolled_at == basis->email_enrolled_at &&
-	       strcmp(now.email_address, basis->email_address) == 0;
+	same = record_factors_equal(&now, basis);
 	record_factors_wipe(&now);
 	return same;
 }

@@ -80,6 +80,8 @@ void record_factors_take(const struct mfa_record *rec, struct record_factors *ou
 /* Whether rec holds exactly the factors of basis (secrets compared in
  * constant time). */
 bool record_factors_held(const struct record_factors *basis, const struct mfa_record *rec);
+/* Whether a and b are the same factors (secrets compared in constant time). */
+bool record_factors_equal(const struct record_factors *a, const struct record_factors *b);
 void record_factors_wipe(struct record_factors *f);
 /* Wipes the whole record, secret included. */
 void record_wipe(struct mfa_record *rec);

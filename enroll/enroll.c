@@ -11,11 +11,10 @@
 #include <unistd.h>
 
 #include "enroll.h"
-#include "lockout.h"
 #include "notify.h"
 #include "qr.h"
 #include "secmem.h"
-#include "verify.h"
+#include "answer.h"
 
 /* Sends text one line per message: some applications cap a message at
  * PAM_MAX_MSG_SIZE (512 bytes), and a QR code is several kilobytes. */
@@ -36,35 +35,6 @@ static int info_lines(pam_handle_t *pamh, const char *text)
 	return PAM_SUCCESS;
 }
 
-static enum enroll_outcome save_secret(const struct enroll_request *req, const struct mfa_totp *t,
-				       uint64_t step, struct mfa_error *err)
-{
-	struct mfa_record rec;
-	struct store_txn *txn = NULL;
-	enum enroll_outcome o;
-	time_t now = time(NULL);
-	bool exists;
-
-	int r;
-
-	r = store_begin_unchanged(req->st, req->user, req->basis, &txn, &rec, &exists, err);
-	if (r < 0)
-		return r == -ESTALE ? ENROLL_CHANGED : ENROLL_ERROR;
-	rec.totp = *t;
-	rec.totp.enrolled = true;
-	rec.totp.enrolled_at = (int64_t)now;
-	rec.totp.last_step = step; /* the code that proved it is spent */
-	rec.skip_since = 0;
-	lockout_clear(&rec);
-	rec.last_login = (int64_t)now;
-	record_set_text(rec.last_service, req->service);
-	record_set_text(rec.last_rhost, req->rhost);
-	o = store_commit(txn, &rec, err) < 0 ? ENROLL_ERROR : ENROLL_DONE;
-	store_end(txn);
-	record_wipe(&rec);
-	return o;
-}
-
 int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			     enum enroll_outcome *outcome, struct mfa_error *err)
 {
@@ -72,6 +42,7 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 	char uri[1024], label[USER_NAME_MAX + 260], b32[TOTP_SECRET_B32_MAX + 1];
 	char grouped[TOTP_SECRET_B32_MAX + TOTP_SECRET_B32_MAX / 4 + 1];
 	char code[CODE_INPUT_MAX + 1];
+	struct store_login at = { 0, req->service, req->rhost };
 	char *qr = NULL;
 	size_t g = 0;
 	int r = 0;
@@ -115,9 +86,8 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		goto out;
 
 	for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
+		struct verify_result res;
 		char *answer = NULL;
-		uint64_t step;
-		int v;
 
 		if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer,
 			       "Code shown by the app, to confirm: ") != PAM_SUCCESS ||
@@ -127,11 +97,16 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		}
 		code_from_answer(answer, code);
 		secure_free_string(answer);
-		v = totp_verify(t.secret, t.secret_len, &t.params, code, time(NULL),
-				req->cfg->totp.window, 0, &step);
+		at.now = time(NULL);
+		r = store_enroll_totp(req->st, req->cfg, req->user, req->basis, &t, code, &at, &res,
+				      err);
 		secure_wipe(code, sizeof(code));
-		if (v == 1) {
-			*outcome = save_secret(req, &t, step, err);
+		if (r < 0)
+			goto out;
+		if (res.outcome != VERIFY_WRONG) {
+			*outcome = res.outcome == VERIFY_OK	      ? ENROLL_DONE :
+				   res.outcome == VERIFY_NOT_ENROLLED ? ENROLL_CHANGED :
+									ENROLL_ERROR;
 			goto out;
 		}
 		if (attempt < ENROLL_ATTEMPTS)
@@ -200,7 +175,7 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
  * of).  Without either, the user types it, and the unverified one on
  * record is offered.  -1: the conversation failed; -2: no valid answer. */
 static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
-			  const struct mfa_record *rec, char *out, size_t len)
+			  const struct store_summary *rec, char *out, size_t len)
 {
 	const char *offered = rec->email.address;
 
@@ -257,14 +232,14 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 		mfa_error_set(err, "cannot get random bytes");
 		return ENROLL_ERROR;
 	}
-	r = email_code_book(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address, now,
-			    &booking, &wait, &sending, err);
+	r = store_email_book(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address, now,
+			     &booking, &wait, &sending, err);
 	if (r == 0) {
 		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
 		if (r == 0)
-			r = email_code_sent(req->st, cfg, req->user, req->basis, address, code,
-					    &booking, time(NULL), err);
-		else if (email_code_unbook(req->st, req->user, &booking, err) < 0)
+			r = store_email_sent(req->st, cfg, req->user, req->basis, address, code,
+					     &booking, time(NULL), err);
+		else if (store_email_unbook(req->st, req->user, &booking, err) < 0)
 			r = -ENOLCK; /* err says why the booking stays */
 		else
 			r = -EIO;
@@ -293,21 +268,20 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 			      enum enroll_outcome *outcome, struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
-	struct mfa_record rec;
+	struct store_summary rec;
+	struct store_login at = { 0, req->service, req->rhost };
 	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
 	time_t now = time(NULL);
 	int r;
 
 	*outcome = ENROLL_CONV_ERROR;
-	r = store_load(req->st, req->user, &rec, err);
-	if (r == -ENOENT)
-		record_init(&rec, req->user);
-	else if (r < 0) {
+	r = store_summary(req->st, req->user, &rec, err);
+	if (r < 0) {
 		*outcome = ENROLL_ERROR;
 		return 0;
 	}
 	/* Changed since the choice was made: nothing to ask, nothing to send. */
-	if (!record_factors_held(req->basis, &rec)) {
+	if (!store_basis_same(req->basis, &rec.basis)) {
 		*outcome = ENROLL_CHANGED;
 		goto out;
 	}
@@ -345,8 +319,9 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		}
 		code_from_answer(answer, typed);
 		secure_free_string(answer);
-		r = verify_email_code(req->st, cfg, req->user, typed, req->basis, address,
-				      time(NULL), req->service, req->rhost, &res, err);
+		at.now = time(NULL);
+		r = store_enroll_email(req->st, cfg, req->user, req->basis, address, typed, &at,
+				       &res, err);
 		secure_wipe(typed, sizeof(typed));
 		if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
 			*outcome = ENROLL_ERROR;
@@ -373,6 +348,6 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	}
 	*outcome = ENROLL_FAILED;
 out:
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	return 0;
 }

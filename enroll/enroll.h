@@ -34,8 +34,8 @@ struct enroll_request {
 	const char *rhost;
 	/* The factors the user was shown when they chose to enroll (or to
 	 * replace one): every write checks that the record still holds these,
-	 * under its lock (store_begin_unchanged()).  Never NULL. */
-	const struct record_factors *basis;
+	 * under its lock (the store).  Never NULL. */
+	const struct store_basis *basis;
 };
 
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */

@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "answer.h"
 #include "config.h"
 #include "enroll.h"
 #include "lockout.h"
 #include "policy.h"
 #include "secmem.h"
 #include "store.h"
-#include "verify.h"
 
 /* Compiled in, never taken from the caller.  The test build sets its own. */
 #ifndef MFA_SETUP_CONFIG
@@ -125,7 +125,7 @@ struct setup {
 	pam_handle_t *pamh;
 };
 
-static void print_status(const struct setup *s, const struct mfa_record *rec)
+static void print_status(const struct setup *s, const struct store_summary *rec)
 {
 	printf("user:     %s\n", s->user);
 	printf("policy:   %s\n", policy_name(s->policy.policy));
@@ -136,7 +136,7 @@ static void print_status(const struct setup *s, const struct mfa_record *rec)
 				     "no");
 	if (rec->skip_since > 0 && !rec->totp.enrolled)
 		printf("skipped:  yes; run mfa-setup to set it up\n");
-	if (rec->totp.enrolled && lockout_active(rec, time(NULL)))
+	if (rec->totp.enrolled && lockout_until_active(rec->locked_until, time(NULL)))
 		printf("locked:   yes, after too many wrong codes\n");
 }
 
@@ -171,6 +171,7 @@ static int authenticate_user(struct setup *s)
 static int prove_current(struct setup *s)
 {
 	struct mfa_error err = { "" };
+	struct store_login at = { 0, SERVICE, "" };
 	struct verify_result res;
 	char code[CODE_INPUT_MAX + 1];
 	char *answer = NULL;
@@ -183,8 +184,8 @@ static int prove_current(struct setup *s)
 	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
-	if (verify_totp_code(s->st, &s->cfg, s->user, code, time(NULL), SERVICE, "", &res, &err) <
-	    0)
+	at.now = time(NULL);
+	if (store_verify_totp(s->st, &s->cfg, s->user, code, &at, &res, &err) < 0)
 		res.outcome = VERIFY_STORE_ERROR;
 	secure_wipe(code, sizeof(code));
 	if (res.outcome == VERIFY_OK)
@@ -205,10 +206,10 @@ static int prove_current(struct setup *s)
 /* What this run may set up for a record, or -1 after saying why not: the
  * methods the policy allows that the user does not have yet, or with
  * --replace the authenticator app. */
-static int plan(const struct setup *s, const struct mfa_record *rec, bool replace,
+static int plan(const struct setup *s, const struct store_summary *rec, bool replace,
 		unsigned *choices)
 {
-	unsigned have = record_methods(rec);
+	unsigned have = store_summary_methods(rec);
 
 	if (replace && !rec->totp.enrolled) {
 		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
@@ -245,15 +246,13 @@ static int plan(const struct setup *s, const struct mfa_record *rec, bool replac
 	return 0;
 }
 
-/* Reads the user's record; a user without one has an empty record. */
-static int load(struct setup *s, struct mfa_record *rec)
+/* Reads the user's summary; a user the store does not know has none. */
+static int load(struct setup *s, struct store_summary *rec)
 {
 	struct mfa_error err = { "" };
-	int r = store_load(s->st, s->user, rec, &err);
+	int r = store_summary(s->st, s->user, rec, &err);
 
-	if (r == -ENOENT) {
-		record_init(rec, s->user);
-	} else if (r < 0) {
+	if (r < 0) {
 		syslog(LOG_ERR, "%s", err.msg);
 		fprintf(stderr,
 			"mfa-setup: cannot read your MFA state; contact your administrator\n");
@@ -317,15 +316,15 @@ static void report(const struct setup *s, enum enroll_outcome eo, unsigned metho
 static int run(struct setup *s, bool replace, bool status_only)
 {
 	struct mfa_error err = { "" };
-	struct mfa_record rec;
-	struct record_factors basis;
+	struct store_summary rec;
+	struct store_basis basis;
 	struct enroll_request req;
 	enum enroll_outcome eo;
-	unsigned choices = 0, method = METHOD_TOTP;
+	unsigned choices = 0, method = METHOD_TOTP, have_methods;
 	int r, status = EXIT_FAIL;
 
 	memset(&basis, 0, sizeof(basis));
-	record_init(&rec, s->user);
+	memset(&rec, 0, sizeof(rec));
 	if (config_load(MFA_SETUP_CONFIG, &s->cfg, &err) < 0) {
 		syslog(LOG_ERR, "configuration error: %s", err.msg);
 		fprintf(stderr, "mfa-setup: multi-factor authentication is not configured "
@@ -337,7 +336,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 		fprintf(stderr, "mfa-setup: cannot look up your account's policy\n");
 		return EXIT_FAIL;
 	}
-	r = store_open(s->cfg.state_dir, STORE_READ_ONLY, &s->st, &err);
+	r = store_open(&s->cfg, STORE_READ_ONLY, &s->st, &err);
 	if (r < 0) {
 		/* A missing directory too: the module refuses every login then. */
 		syslog(LOG_ERR, "state store: %s", err.msg);
@@ -363,14 +362,15 @@ static int run(struct setup *s, bool replace, bool status_only)
 	/* The password prompt waits as long as the user likes: the decision
 	 * is taken again on a fresh read, which is also the basis that every
 	 * write of the enrollment checks under the lock. */
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	if (load(s, &rec) < 0 || plan(s, &rec, replace, &choices) < 0)
 		goto out;
-	record_factors_take(&rec, &basis);
-	record_wipe(&rec);
+	basis = rec.basis;
+	have_methods = store_summary_methods(&rec);
+	store_summary_wipe(&rec);
 	/* Whoever already has a factor proves it before adding or replacing
 	 * one: the password alone must not change how this account logs in. */
-	if ((basis.methods & METHOD_TOTP) && prove_current(s) < 0)
+	if ((have_methods & METHOD_TOTP) && prove_current(s) < 0)
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.cfg = &s->cfg;
@@ -390,8 +390,8 @@ static int run(struct setup *s, bool replace, bool status_only)
 	if (eo == ENROLL_DONE)
 		status = EXIT_OK;
 out:
-	record_wipe(&rec);
-	record_factors_wipe(&basis);
+	store_summary_wipe(&rec);
+	secure_wipe(&basis, sizeof(basis));
 	return status;
 }
 

@@ -10,133 +10,89 @@
 #include "policy.h"
 #include "secmem.h"
 
-/* Runs fn on the user's record under its lock; arg is fn's own. */
-static int with_record(struct mfactl *ctx, const char *user,
-		       int (*fn)(struct store_txn *txn, struct mfa_record *rec, bool exists,
-				 void *arg, struct mfa_error *err),
-		       void *arg)
+/* Opens the store for an operation on user; 1 (nothing to do, said so)
+ * if there is no state directory, -1 after an error. */
+static int open_for(struct mfactl *ctx, const char *user, struct store **st)
 {
 	struct mfa_error err = { "" };
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
-	bool exists = false;
 	int r;
 
-	record_init(&rec, NULL);
 	if (mfactl_load_config(ctx) < 0)
-		return EXIT_FAIL;
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+		return -1;
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, st, &err);
 	if (r == -ENOENT) {
 		printf("%s has no MFA state (%s does not exist)\n", user, ctx->cfg.state_dir);
-		return EXIT_OK;
+		return 1;
 	}
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
-		return EXIT_FAIL;
+		return -1;
 	}
-	r = store_begin(st, user, &txn, &rec, &exists, &err);
-	if (r == 0)
-		r = fn(txn, &rec, exists, arg, &err);
-	if (r < 0)
-		fprintf(stderr, "mfactl: %s\n", err.msg);
-	record_wipe(&rec);
-	store_end(txn);
-	store_close(st);
-	return r < 0 ? EXIT_FAIL : EXIT_OK;
+	return 0;
 }
 
-/* Reset takes the lock without parsing, so that it also removes a corrupt
- * record: it is the admin's way out of one. */
+/* Removes all of the user's state, even state the store can no longer
+ * read: it is the admin's way out of a corrupt record. */
 static int do_reset(struct mfactl *ctx, const char *user)
 {
-	struct mfa_error err = { "" }, load_err = { "" };
+	struct mfa_error err = { "" };
+	struct store_reset_result res;
 	struct store *st = NULL;
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
-	char address[EMAIL_ADDRESS_MAX + 1];
-	const char *what;
 	int r;
 
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
 	if (r == -ENOENT) {
 		printf("%s has no MFA state; nothing to reset.\n", user);
 		return EXIT_OK;
 	}
-	if (r < 0 || store_lock(st, user, &txn, &err) < 0) {
-		fprintf(stderr, "mfactl: %s\n", err.msg);
-		store_close(st);
-		return EXIT_FAIL;
-	}
-	r = store_load(st, user, &rec, &load_err);
-	what = r == 0 && (rec.totp.enrolled || rec.email.verified) ?
-		       "the enrolled factors and all MFA state" :
-	       r == 0 || r == -ENOENT ? "all MFA state" :
-					"an unreadable record";
-	address[0] = '\0';
-	if (r == 0) {
-		if (rec.email.verified)
-			memcpy(address, rec.email.address, sizeof(address));
-		record_wipe(&rec);
-	}
-	r = store_remove(txn, &err);
-	store_end(txn);
+	if (r == 0)
+		r = store_reset(st, user, 0, &res, &err);
 	store_close(st);
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	if (r == 0) {
+	if (!res.had_state) {
 		printf("%s has no MFA state; nothing to reset.\n", user);
 		return EXIT_OK;
 	}
-	printf("Reset %s: removed %s; they must enroll again.\n", user, what);
+	printf("Reset %s: removed %s; they must enroll again.\n", user,
+	       res.had_factor ? "the enrolled factors and all MFA state" :
+	       res.unreadable ? "an unreadable record" :
+				"all MFA state");
 	mfactl_log_action("action=reset user=%s", user);
-	mfactl_notify_reset(ctx, user, address, NULL);
+	mfactl_notify_reset(ctx, user, res.notify, NULL);
 	return EXIT_OK;
 }
 
-/* reset --method: one factor goes, the rest of the record stays.  What
- * the reset found is kept for the notice, which is sent after the record's
- * lock is released. */
-struct factor_reset {
-	unsigned method;
-	char address[EMAIL_ADDRESS_MAX + 1];
-	bool done;
-};
-
-static int reset_one(struct store_txn *txn, struct mfa_record *rec, bool exists, void *arg,
-		     struct mfa_error *err)
+/* reset --method: one factor goes, the rest of the user's state stays. */
+static int reset_one(struct mfactl *ctx, const char *user, unsigned method)
 {
-	struct factor_reset *fr = arg;
-	bool email = fr->method == METHOD_EMAIL;
-	int r;
+	struct mfa_error err = { "" };
+	struct store_reset_result res;
+	struct store *st = NULL;
+	const char *name = method == METHOD_EMAIL ? "email" : "TOTP";
+	int r = open_for(ctx, user, &st);
 
-	if (email ? rec->email.address[0] == '\0' : !rec->totp.enrolled) {
-		printf("%s has no %s enrollment; nothing to reset.\n", rec->user,
-		       email ? "email" : "TOTP");
-		return exists ? 0 : store_remove(txn, err) < 0 ? -EIO : 0;
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_FAIL;
+	r = store_reset(st, user, method, &res, &err);
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
 	}
-	/* Where to tell the user about it: the address they proved. */
-	if (rec->email.verified)
-		memcpy(fr->address, rec->email.address, sizeof(fr->address));
-	if (email) {
-		secure_wipe(&rec->email, sizeof(rec->email));
-	} else {
-		secure_wipe(&rec->totp, sizeof(rec->totp));
+	if (!res.had_state) {
+		printf("%s has no %s enrollment; nothing to reset.\n", user, name);
+		return EXIT_OK;
 	}
-	/* The failures counted against the old factor go with it. */
-	lockout_clear(rec);
-	r = store_commit(txn, rec, err);
-	if (r < 0)
-		return r;
-	fr->done = true;
-	printf("Reset %s: removed the %s enrollment; other state is kept.\n", rec->user,
-	       email ? "email" : "TOTP");
-	mfactl_log_action("action=reset user=%s method=%s", rec->user, email ? "email" : "totp");
-	return 0;
+	printf("Reset %s: removed the %s enrollment; other state is kept.\n", user, name);
+	mfactl_log_action("action=reset user=%s method=%s", user,
+			  method == METHOD_EMAIL ? "email" : "totp");
+	mfactl_notify_reset(ctx, user, res.notify, method == METHOD_EMAIL ? "email" : "totp");
+	return EXIT_OK;
 }
 
 static const char reset_help[] =
@@ -158,7 +114,7 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct factor_reset fr = { .method = 0 };
+	unsigned method = 0;
 	bool only_one = false;
 	const char *user;
 	int c;
@@ -166,7 +122,7 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (method_parse(optarg, &fr.method) < 0) {
+			if (method_parse(optarg, &method) < 0) {
 				fprintf(stderr,
 					"mfactl reset: unknown method \"%s\" (available: "
 					"totp, email)\n",
@@ -186,36 +142,32 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 	user = argv[optind];
 	if (!mfactl_user_ok(user, false))
 		return EXIT_FAIL;
-	if (!only_one)
-		return do_reset(ctx, user);
-	c = with_record(ctx, user, reset_one, &fr);
-	if (c == EXIT_OK && fr.done)
-		mfactl_notify_reset(ctx, user, fr.address,
-				    fr.method == METHOD_EMAIL ? "email" : "totp");
-	return c;
+	return only_one ? reset_one(ctx, user, method) : do_reset(ctx, user);
 }
 
-static int do_unlock(struct store_txn *txn, struct mfa_record *rec, bool exists, void *arg,
-		     struct mfa_error *err)
+static int do_unlock(struct mfactl *ctx, const char *user)
 {
-	unsigned failures = rec->fail_count;
-	int r;
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	unsigned failures;
+	int r = open_for(ctx, user, &st);
 
-	(void)arg;
-	if (!exists) {
-		/* Do not leave behind the lock file store_begin() made. */
-		printf("%s has no MFA state; nothing to unlock.\n", rec->user);
-		r = store_remove(txn, err);
-		return r < 0 ? r : 0;
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_FAIL;
+	r = store_unlock(st, user, &failures, &err);
+	store_close(st);
+	if (r == -ENOENT) {
+		printf("%s has no MFA state; nothing to unlock.\n", user);
+		return EXIT_OK;
 	}
-	lockout_clear(rec);
-	r = store_commit(txn, rec, err);
-	if (r < 0)
-		return r;
-	printf("Unlocked %s (cleared %u failure%s); the enrollment is kept.\n", rec->user, failures,
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	printf("Unlocked %s (cleared %u failure%s); the enrollment is kept.\n", user, failures,
 	       failures == 1 ? "" : "s");
-	mfactl_log_action("action=unlock user=%s failures=%u", rec->user, failures);
-	return 0;
+	mfactl_log_action("action=unlock user=%s failures=%u", user, failures);
+	return EXIT_OK;
 }
 
 int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
@@ -228,31 +180,25 @@ int cmd_unlock(struct mfactl *ctx, int argc, char **argv)
 				    "Clears USER's failure count and lockout; the enrollment is kept.\n",
 				    false, &status);
 
-	return user ? with_record(ctx, user, do_unlock, NULL) : status;
+	return user ? do_unlock(ctx, user) : status;
 }
 
 struct check_walk {
-	struct store *st;
 	unsigned records, bad, stray;
 };
 
-static int check_entry(const char *name, enum store_entry kind, void *p)
+static int check_entry(const char *name, enum store_entry kind, const char *message, void *p)
 {
 	struct check_walk *w = p;
-	struct mfa_error err = { "" };
-	struct mfa_record rec;
 	char shown[64];
 
 	sanitize_printable(name, shown, sizeof(shown));
 	switch (kind) {
-	case STORE_ENTRY_RECORD:
+	case STORE_ENTRY_RECORD: w->records++; break;
+	case STORE_ENTRY_BAD:
 		w->records++;
-		if (store_load(w->st, name, &rec, &err) < 0) {
-			fprintf(stderr, "mfactl check: %s\n", err.msg);
-			w->bad++;
-		} else {
-			record_wipe(&rec);
-		}
+		fprintf(stderr, "mfactl check: %s\n", message);
+		w->bad++;
 		break;
 	case STORE_ENTRY_LOCK: break;
 	case STORE_ENTRY_TEMP:
@@ -279,8 +225,9 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check_walk walk = { NULL, 0, 0, 0 };
+	struct check_walk walk = { 0, 0, 0 };
 	struct mfa_error err = { "" };
+	struct store *st = NULL;
 	unsigned config_problems = 0;
 	int c, r;
 
@@ -321,13 +268,13 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv)
 	}
 	if (config_problems == 0)
 		printf("%s: OK\n", ctx->config_path);
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &walk.st, &err);
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
 	if (r < 0) {
 		fprintf(stderr, "mfactl check: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	r = store_scan(walk.st, check_entry, &walk, &err);
-	store_close(walk.st);
+	r = store_check(st, check_entry, &walk, &err);
+	store_close(st);
 	if (r < 0) {
 		fprintf(stderr, "mfactl check: %s\n", err.msg);
 		return EXIT_FAIL;

@@ -6,12 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "lockout.h"
 #include "mfactl.h"
 #include "notify.h"
 #include "policy.h"
 #include "secmem.h"
-#include "verify.h"
 
 /* The address to enroll: --address, else the email.address template's;
  * returns false, with *status set, when there is none acceptable. */
@@ -40,17 +38,15 @@ static bool enroll_address(struct mfactl *ctx, const char *user, const char *add
 	return true;
 }
 
-/* Reads the user's record into rec, and refuses to replace an enrolled
- * address without --force. */
-static int email_replace_ok(struct store *st, const char *user, bool force, struct mfa_record *rec)
+/* Refuses to replace an enrolled address without --force. */
+static int email_replace_ok(struct store *st, const char *user, bool force,
+			    struct store_summary *rec)
 {
 	struct mfa_error err = { "" };
 	int r;
 
-	r = store_load(st, user, rec, &err);
-	if (r == -ENOENT) {
-		record_init(rec, user);
-	} else if (r < 0) {
+	r = store_summary(st, user, rec, &err);
+	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return -1;
 	}
@@ -67,37 +63,19 @@ static int email_replace_ok(struct store *st, const char *user, bool force, stru
 /* --verified: the address is enrolled at once, and the user is sent a
  * confirmation. */
 static int enroll_verified(struct mfactl *ctx, struct store *st, const char *user, const char *addr,
-			   struct mfa_record *rec)
+			   bool force)
 {
 	struct mfa_error err = { "" };
-	struct store_txn *txn = NULL;
-	bool exists;
-	int status = EXIT_FAIL, r;
 
-	r = store_begin(st, user, &txn, rec, &exists, &err);
-	if (r == 0) {
-		(void)snprintf(rec->email.address, sizeof(rec->email.address), "%s", addr);
-		rec->email.by_admin = true;
-		lockout_clear(rec);
-		rec->email.verified = true;
-		rec->email.enrolled_at = (int64_t)time(NULL);
-		rec->email.code_pending = false;
-		rec->email.code_expires = 0;
-		rec->skip_since = 0;
-		r = store_commit(txn, rec, &err);
-	}
-	if (r < 0) {
+	if (store_provision_email(st, user, addr, force, time(NULL), &err) < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
-		goto out;
+		return EXIT_FAIL;
 	}
 	printf("Enrolled %s for email codes to %s (verified by the administrator).\n", user, addr);
 	mfactl_log_action("action=enroll user=%s method=email verified=admin", user);
 	if (notify_enrolled(&ctx->cfg, addr, user, "email", "mfactl", "", &err) < 0)
 		fprintf(stderr, "mfactl: note: no confirmation email: %s\n", err.msg);
-	status = EXIT_OK;
-out:
-	store_end(txn);
-	return status;
+	return EXIT_OK;
 }
 
 /* Unverified: the code goes out first, and only then (with --force) does
@@ -115,7 +93,8 @@ static int enroll_pending(struct mfactl *ctx, struct store *st, const char *user
 	}
 	r = notify_code(&ctx->cfg, addr, user, code, true, "mfactl", "", &err);
 	if (r == 0)
-		r = store_email_code(st, &ctx->cfg, user, addr, code, force, time(NULL), &err);
+		r = store_email_code_by_admin(st, &ctx->cfg, user, addr, code, force, time(NULL),
+					      &err);
 	secure_wipe(code, sizeof(code));
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
@@ -136,24 +115,23 @@ int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *addres
 			bool force)
 {
 	struct store *st = NULL;
-	struct mfa_record rec;
+	struct store_summary rec;
 	char addr[EMAIL_ADDRESS_MAX + 1];
 	int status = EXIT_FAIL;
 
-	record_init(&rec, NULL);
+	memset(&rec, 0, sizeof(rec));
 	if (!enroll_address(ctx, user, address, addr, sizeof(addr), &status))
 		return status;
 	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
 		return EXIT_FAIL;
 	if (email_replace_ok(st, user, force, &rec) < 0)
 		goto out;
-	record_wipe(&rec);
 	if (verified)
-		status = enroll_verified(ctx, st, user, addr, &rec);
+		status = enroll_verified(ctx, st, user, addr, force);
 	else
 		status = enroll_pending(ctx, st, user, addr, force);
 out:
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	store_close(st);
 	return status;
 }
@@ -189,7 +167,7 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 {
 	struct mfa_error err = { "" };
 	struct policy_decision d;
-	struct mfa_record rec;
+	struct store_summary rec;
 	struct store *st = NULL;
 	char to[EMAIL_ADDRESS_MAX + 1];
 	const char *user;
@@ -217,21 +195,22 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 			user);
 		return EXIT_FAIL;
 	}
-	record_init(&rec, user);
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
-	if (r == 0 && store_load(st, user, &rec, &err) < 0)
-		record_init(&rec, user);
+	memset(&rec, 0, sizeof(rec));
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
+	if (r == 0 && store_summary(st, user, &rec, &err) < 0)
+		memset(&rec, 0, sizeof(rec));
 	store_close(st);
-	known = notify_address(&ctx->cfg, &rec, user, to, sizeof(to));
-	if (record_methods(&rec) & d.methods) {
-		record_wipe(&rec);
+	known = notify_address(&ctx->cfg, rec.email.verified ? rec.email.address : NULL, user, to,
+			       sizeof(to));
+	if (store_summary_methods(&rec) & d.methods) {
+		store_summary_wipe(&rec);
 		fprintf(stderr,
 			"mfactl send-setup: %s has already set up multi-factor "
 			"authentication\n",
 			user);
 		return EXIT_FAIL;
 	}
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	if (!known) {
 		fprintf(stderr,
 			"mfactl send-setup: no address known for %s: set the "

@@ -163,12 +163,10 @@ static int enroll_email(struct mfactl *ctx, const struct enroll_opts *o)
 	return mfactl_enroll_email(ctx, o->user, o->address, o->verified, o->force);
 }
 
-/* A new secret with the configured parameters.  A new factor starts with
- * a clean slate of failures, and ends any opt-out skip. */
-static int new_totp_factor(struct mfactl *ctx, struct mfa_record *rec)
+/* A new secret with the configured parameters. */
+static int new_totp_factor(struct mfactl *ctx, struct mfa_totp *t)
 {
-	struct mfa_totp *t = &rec->totp;
-
+	memset(t, 0, sizeof(*t));
 	t->params = config_totp_params(&ctx->cfg);
 	t->secret_len = totp_secret_length(t->params.algorithm);
 	if (secure_random(t->secret, t->secret_len) < 0) {
@@ -176,10 +174,6 @@ static int new_totp_factor(struct mfactl *ctx, struct mfa_record *rec)
 		return -1;
 	}
 	t->enrolled = true;
-	t->enrolled_at = (int64_t)time(NULL);
-	t->last_step = 0;
-	lockout_clear(rec);
-	rec->skip_since = 0;
 	return 0;
 }
 
@@ -226,50 +220,54 @@ static int enroll_totp(struct mfactl *ctx, const struct enroll_opts *o)
 {
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
+	struct store_summary sum;
+	struct mfa_totp t;
 	char uri[1024];
 	char *qr = NULL;
 	const char *user = o->user;
-	bool exists, replaced;
-	int status = EXIT_FAIL;
+	bool replaced = false;
+	int status = EXIT_FAIL, r;
 
-	record_init(&rec, NULL);
+	memset(&sum, 0, sizeof(sum));
+	memset(&t, 0, sizeof(t));
 	if (mfactl_open_store(ctx, STORE_CREATE, &st) < 0)
 		return EXIT_FAIL;
-	if (store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
+	if (store_summary(st, user, &sum, &err) < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
-	if (rec.totp.enrolled && !o->force) {
-		fprintf(stderr,
-			"mfactl enroll: %s already has TOTP enrolled; "
-			"use --force to replace it\n",
-			user);
-		goto out;
-	}
-	replaced = rec.totp.enrolled;
-	if (new_totp_factor(ctx, &rec) < 0 ||
-	    totp_uri_and_qr(ctx, user, &rec.totp, o->style, uri, sizeof(uri), &qr) < 0)
+	if (sum.totp.enrolled && !o->force)
+		goto enrolled;
+	if (new_totp_factor(ctx, &t) < 0 ||
+	    totp_uri_and_qr(ctx, user, &t, o->style, uri, sizeof(uri), &qr) < 0)
 		goto out;
 	/* The image first: an enrollment the admin cannot hand over is none. */
 	if (o->image != NULL && write_qr_image(o->image, uri) < 0)
 		goto out;
-	if (store_commit(txn, &rec, &err) < 0) {
+	r = store_provision_totp(st, user, &t, o->force, time(NULL), &replaced, &err);
+	if (r < 0) {
 		if (o->image != NULL)
 			(void)unlink(o->image + 4);
+		if (r == -EEXIST) /* enrolled meanwhile */
+			goto enrolled;
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		goto out;
 	}
 	mfactl_log_action("action=enroll user=%s method=totp%s", user,
 			  replaced ? " replaced=yes" : "");
-	print_totp_enrolled(o, &rec.totp, replaced, qr, uri);
+	print_totp_enrolled(o, &t, replaced, qr, uri);
 	status = EXIT_OK;
+	goto out;
+enrolled:
+	fprintf(stderr,
+		"mfactl enroll: %s already has TOTP enrolled; "
+		"use --force to replace it\n",
+		user);
 out:
 	secure_wipe(uri, sizeof(uri));
+	secure_wipe(&t, sizeof(t));
 	secure_free_string(qr);
-	record_wipe(&rec);
-	store_end(txn);
+	store_summary_wipe(&sum);
 	store_close(st);
 	return status;
 }

@@ -175,54 +175,54 @@ static FILE *open_import_file(const char *path, uid_t owner)
 	return f;
 }
 
+/* Whether a dry run would import user: not if enrolled (without
+ * --force); -1 if the user's state cannot be read. */
+static int dry_run_check(struct importer *im, const char *user, bool *enrolled,
+			 struct mfa_error *err)
+{
+	struct store_summary sum;
+	int r;
+
+	*enrolled = false;
+	if (im->st == NULL) /* no state directory yet */
+		return 0;
+	r = store_summary(im->st, user, &sum, err);
+	*enrolled = r == 0 && sum.totp.enrolled;
+	store_summary_wipe(&sum);
+	return r;
+}
+
 /* Enrolls user with the TOTP factor in t, unless already enrolled. */
 static void import_totp(struct importer *im, unsigned long line, const char *user,
 			const struct mfa_totp *t)
 {
 	struct mfa_error err = { "" };
-	struct store_txn *txn = NULL;
-	struct mfa_record rec;
-	bool exists = false, replaced;
+	bool enrolled = false, replaced = false;
 	int r;
 
-	record_init(&rec, NULL);
-	if (im->st == NULL) /* a dry run and no state directory yet */
-		r = -ENOENT;
-	else if (im->dry_run)
-		r = store_load(im->st, user, &rec, &err);
-	else
-		r = store_begin(im->st, user, &txn, &rec, &exists, &err);
-	if (r < 0 && !(im->dry_run && r == -ENOENT)) {
-		report(im, line, "%s: not imported: %s", user, err.msg);
-		im->failed++;
-		goto out;
-	}
-	if (rec.totp.enrolled && !im->force) {
-		report(im, line, "%s: skipped: already enrolled for TOTP (--force replaces)", user);
-		im->enrolled++;
-		goto out;
-	}
-	replaced = rec.totp.enrolled;
-	if (!im->dry_run) {
-		rec.totp = *t;
-		rec.totp.enrolled = true;
-		rec.totp.enrolled_at = (int64_t)im->now;
+	if (im->dry_run) {
+		r = dry_run_check(im, user, &enrolled, &err);
+		if (r == 0 && enrolled && !im->force)
+			r = -EEXIST;
+	} else {
 		/* As for a new enrollment: a clean slate of failures, and an
 		 * opt-out skip ends. */
-		lockout_clear(&rec);
-		rec.skip_since = 0;
-		if (store_commit(txn, &rec, &err) < 0) {
-			report(im, line, "%s: not imported: %s", user, err.msg);
-			im->failed++;
-			goto out;
-		}
+		r = store_provision_totp(im->st, user, t, im->force, im->now, &replaced, &err);
+	}
+	if (r == -EEXIST) {
+		report(im, line, "%s: skipped: already enrolled for TOTP (--force replaces)", user);
+		im->enrolled++;
+		return;
+	}
+	if (r < 0) {
+		report(im, line, "%s: not imported: %s", user, err.msg);
+		im->failed++;
+		return;
+	}
+	if (!im->dry_run)
 		mfactl_log_action("action=import user=%s method=totp from=%s%s", user, im->from,
 				  replaced ? " replaced=yes" : "");
-	}
 	im->imported++;
-out:
-	record_wipe(&rec);
-	store_end(txn);
 }
 
 /* Reads a decimal number made of digits only; 0 or -EINVAL.  Not util's
@@ -771,8 +771,7 @@ int cmd_import(struct mfactl *ctx, int argc, char **argv)
 	im.now = time(NULL);
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	r = store_open(ctx->cfg.state_dir, im.dry_run ? STORE_READ_ONLY : STORE_CREATE, &im.st,
-		       &err);
+	r = store_open(&ctx->cfg, im.dry_run ? STORE_READ_ONLY : STORE_CREATE, &im.st, &err);
 	if (r < 0 && !(im.dry_run && r == -ENOENT)) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;

@@ -48,7 +48,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 {
 	struct mfa_error err = { "" };
 	struct policy_decision d;
-	struct mfa_record rec;
+	struct store_summary rec;
 	struct store *st = NULL;
 	char methods[64], rule[512], when[32];
 	const char *user, *next;
@@ -65,19 +65,17 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 		fprintf(stderr, "mfactl: %s: cannot decide the policy: %s\n", user, err.msg);
 		return EXIT_FAIL;
 	}
-	record_init(&rec, user);
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	memset(&rec, 0, sizeof(rec));
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
 	no_state_dir = r == -ENOENT;
 	if (r == 0)
-		r = store_load(st, user, &rec, &err);
+		r = store_summary(st, user, &rec, &err);
 	store_close(st);
 	if (r < 0 && r != -ENOENT) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	if (r == -ENOENT)
-		record_init(&rec, user);
-	enrolled = (record_methods(&rec) & d.methods) != 0;
+	enrolled = (store_summary_methods(&rec) & d.methods) != 0;
 
 	mfactl_format_methods(d.methods, methods, sizeof(methods));
 	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));
@@ -85,7 +83,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 		next = "no second factor (exempt)";
 	else if (no_state_dir)
 		next = "refused: the state directory does not exist";
-	else if (enrolled && lockout_active(&rec, now))
+	else if (enrolled && lockout_until_active(rec.locked_until, now))
 		next = "refused: locked out (mfactl unlock)";
 	else if (enrolled)
 		next = "asks for a code from the authenticator app";
@@ -116,6 +114,6 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 		printf("enroll_by: %s\n", when);
 	}
 	printf("next login: %s\n", next);
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	return EXIT_OK;
 }

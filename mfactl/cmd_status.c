@@ -153,7 +153,7 @@ struct row {
 	bool in_passwd;
 	bool error;
 	char error_msg[sizeof(((struct mfa_error *)0)->msg)];
-	const struct mfa_record *rec;
+	const struct store_summary *rec;
 	bool have_policy; /* false for users outside the passwd database */
 	struct policy_decision policy;
 };
@@ -187,7 +187,7 @@ static void print_json_policy(const struct row *r)
 }
 
 /* "methods", "email" and "totp": what the user has enrolled. */
-static void print_json_factors(const struct mfa_record *rec)
+static void print_json_factors(const struct store_summary *rec)
 {
 	out(", \"error\": null, \"methods\": [");
 	out(rec->totp.enrolled ? "\"totp\"" : "");
@@ -220,7 +220,7 @@ static void print_json_factors(const struct mfa_record *rec)
 
 /* "last_login", "skipped_since", "failures" and the lockout, which ends
  * the row's object. */
-static void print_json_activity(const struct mfa_record *rec, time_t now)
+static void print_json_activity(const struct store_summary *rec, time_t now)
 {
 	if (rec->last_login > 0) {
 		out(", \"last_login\": {\"time\": ");
@@ -241,11 +241,12 @@ static void print_json_activity(const struct mfa_record *rec, time_t now)
 	}
 	out(", \"failures\": ");
 	out_i64(rec->fail_count);
-	out(lockout_active(rec, now) ? ", \"locked\": true, \"locked_until\": " :
-				       ", \"locked\": false, \"locked_until\": ");
+	out(lockout_until_active(rec->locked_until, now) ?
+		    ", \"locked\": true, \"locked_until\": " :
+		    ", \"locked\": false, \"locked_until\": ");
 	if (rec->locked_until < 0) {
 		out("\"admin\"}");
-	} else if (lockout_active(rec, now)) {
+	} else if (lockout_until_active(rec->locked_until, now)) {
 		out_i64(rec->locked_until);
 		out("}");
 	} else {
@@ -271,7 +272,7 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 
 static void print_table_row(const struct row *r, time_t now, int width)
 {
-	const struct mfa_record *rec = r->rec;
+	const struct store_summary *rec = r->rec;
 	char enrolled[32], login[32], locked[32], where[80], methods[64];
 	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
 	int64_t since = rec->totp.enrolled ? rec->totp.enrolled_at : 0;
@@ -292,7 +293,7 @@ static void print_table_row(const struct row *r, time_t now, int width)
 	mfactl_format_time(rec->last_login, login, sizeof(login));
 	if (rec->locked_until < 0)
 		(void)snprintf(locked, sizeof(locked), "until unlocked");
-	else if (lockout_active(rec, now))
+	else if (lockout_until_active(rec->locked_until, now))
 		mfactl_format_time(rec->locked_until, locked, sizeof(locked));
 	else
 		(void)snprintf(locked, sizeof(locked), "-");
@@ -315,9 +316,9 @@ static void print_table_row(const struct row *r, time_t now, int width)
 #define LOAD_THREADS_MAX 8
 
 struct loaded {
-	int r; /* store_load()'s result; 1: a repeated name, skipped */
+	int r; /* store_summary()'s result; 1: a repeated name, skipped */
 	struct mfa_error err;
-	struct mfa_record rec;
+	struct store_summary rec;
 };
 
 struct loader {
@@ -354,9 +355,12 @@ static void load_chunk(struct loader *l, size_t c)
 			continue;
 		}
 		e->err.msg[0] = '\0';
-		e->r = l->st != NULL ? store_load(l->st, user, &e->rec, &e->err) : -ENOENT;
-		if (e->r == -ENOENT)
-			record_init(&e->rec, user);
+		if (l->st != NULL) {
+			e->r = store_summary(l->st, user, &e->rec, &e->err);
+		} else {
+			memset(&e->rec, 0, sizeof(e->rec));
+			e->r = 0;
+		}
 	}
 }
 
@@ -600,7 +604,7 @@ static void print_user(struct listing *ls, const struct account *a, struct loade
 	row.user = a->name;
 	row.in_passwd = a->in_passwd;
 	row.rec = &e->rec;
-	if (e->r < 0 && e->r != -ENOENT) {
+	if (e->r < 0) {
 		row.error = true;
 		memcpy(row.error_msg, e->err.msg, sizeof(row.error_msg));
 		ls->failed = true;
@@ -621,7 +625,7 @@ static void print_user(struct listing *ls, const struct account *a, struct loade
 	if (ls->missing && !row.error &&
 	    (!row.have_policy || row.policy.policy == POLICY_EXEMPT || e->rec.totp.enrolled ||
 	     e->rec.email.verified)) {
-		record_wipe(&e->rec);
+		store_summary_wipe(&e->rec);
 		return;
 	}
 	if (ls->json)
@@ -629,7 +633,7 @@ static void print_user(struct listing *ls, const struct account *a, struct loade
 	else
 		print_table_row(&row, ls->now, ls->width);
 	ls->first_row = false;
-	record_wipe(&e->rec);
+	store_summary_wipe(&e->rec);
 }
 
 /* The header, each user's row as the loader has the records read, in
@@ -672,7 +676,7 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 		return status;
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	r = store_open(ctx->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
 	if (r == -ENOENT) {
 		fprintf(stderr, "mfactl: note: %s does not exist yet: nobody is enrolled\n",
 			ctx->cfg.state_dir);

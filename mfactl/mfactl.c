@@ -60,7 +60,7 @@ int mfactl_open_store(struct mfactl *ctx, int flags, struct store **st)
 	struct mfa_error err = { "" };
 	int r;
 
-	r = store_open(ctx->cfg.state_dir, flags, st, &err);
+	r = store_open(&ctx->cfg, flags, st, &err);
 	if (r < 0)
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 	return r;

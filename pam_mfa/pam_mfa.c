@@ -21,6 +21,7 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "answer.h"
 #include "enroll.h"
 #include "lockout.h"
 #include "notify.h"
@@ -29,7 +30,6 @@
 #include "store.h"
 #include "totp.h"
 #include "util.h"
-#include "verify.h"
 
 struct module_options {
 	const char *config_path;
@@ -67,8 +67,9 @@ struct login {
 	 * logged, for it may be a password typed at the user prompt. */
 	bool account_known;
 	/* The factors the user had when offered enrollment: what every write
-	 * of the enrollment or skip checks (store_begin_unchanged()). */
-	struct record_factors basis;
+	 * of the enrollment or skip checks (the store refuses them if the
+	 * factors changed meanwhile). */
+	struct store_basis basis;
 };
 
 /* The user's name as the log may show it. */
@@ -208,13 +209,13 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 		pam_syslog(l->pamh, LOG_ERR, "cannot get random bytes for a code");
 		return OUT_STORE_ERR;
 	}
-	r = email_code_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, time(NULL),
-			    &booking, wait, sending, &err);
+	r = store_email_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, time(NULL),
+			     &booking, wait, sending, &err);
 	if (r == 0) {
 		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
 		if (r == 0)
-			r = email_code_sent(st, &l->cfg, l->user, NULL, address, code, &booking,
-					    time(NULL), &err);
+			r = store_email_sent(st, &l->cfg, l->user, NULL, address, code, &booking,
+					     time(NULL), &err);
 		else
 			r = -EIO;
 	} else if (r == -EAGAIN) {
@@ -229,7 +230,7 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 		struct mfa_error undo = { "" };
 
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		if (email_code_unbook(st, l->user, &booking, &undo) < 0)
+		if (store_email_unbook(st, l->user, &booking, &undo) < 0)
 			pam_syslog(l->pamh, LOG_ERR,
 				   "%s (the code that was not sent holds others "
 				   "back for %lld seconds)",
@@ -258,7 +259,8 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 static enum outcome email_login(struct login *l, struct store *st)
 {
 	struct mfa_error err = { "" };
-	struct mfa_record rec;
+	struct store_summary rec;
+	struct store_login at = { 0, l->service, l->rhost };
 	struct verify_result res;
 	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
 	enum outcome o;
@@ -267,17 +269,17 @@ static enum outcome email_login(struct login *l, struct store *st)
 	int r;
 
 	l->method = "email";
-	r = store_load(st, l->user, &rec, &err);
+	r = store_summary(st, l->user, &rec, &err);
 	if (r < 0 || !rec.email.verified) {
 		if (r < 0)
 			pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		record_wipe(&rec);
+		store_summary_wipe(&rec);
 		log_outcome(l, LOG_ERR, "error",
 			    r < 0 ? "reason=store" : "reason=reset-during-login");
 		return r < 0 ? OUT_STORE_ERR : OUT_BAD_CODE;
 	}
 	memcpy(address, rec.email.address, sizeof(address));
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	email_mask(address, masked, sizeof(masked));
 	if ((o = send_login_code(l, st, address, &wait, &sending)) != OUT_SUCCESS)
 		return o;
@@ -318,8 +320,8 @@ static enum outcome email_login(struct login *l, struct store *st)
 		}
 		code_from_answer(answer, code);
 		secure_free_string(answer);
-		r = verify_email_code(st, &l->cfg, l->user, code, NULL, address, time(NULL),
-				      l->service, l->rhost, &res, &err);
+		at.now = time(NULL);
+		r = store_verify_email(st, &l->cfg, l->user, code, address, &at, &res, &err);
 		secure_wipe(code, sizeof(code));
 		if (r < 0)
 			return OUT_NOMEM;
@@ -337,6 +339,7 @@ static enum outcome email_login(struct login *l, struct store *st)
 static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 {
 	struct mfa_error err = { "" };
+	struct store_login at = { 0, l->service, l->rhost };
 	struct verify_result res;
 	char code[CODE_INPUT_MAX + 1];
 	char *answer = NULL;
@@ -356,8 +359,8 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
-	if (verify_totp_code(st, &l->cfg, l->user, code, time(NULL), l->service, l->rhost, &res,
-			     &err) < 0) {
+	at.now = time(NULL);
+	if (store_verify_totp(st, &l->cfg, l->user, code, &at, &res, &err) < 0) {
 		secure_wipe(code, sizeof(code));
 		return OUT_NOMEM;
 	}
@@ -382,31 +385,8 @@ static enum outcome changed_meanwhile(struct login *l)
 static enum outcome take_skip(struct login *l, struct store *st, bool remember, const char *reason)
 {
 	struct mfa_error err = { "" };
-	struct mfa_record rec;
-	struct store_txn *txn = NULL;
-	bool exists = false;
-	int r;
+	int r = store_skip(st, l->user, &l->basis, remember, time(NULL), &err);
 
-	if (remember) {
-		r = store_begin_unchanged(st, l->user, &l->basis, &txn, &rec, &exists, &err);
-		if (r == 0) {
-			rec.skip_since = (int64_t)time(NULL);
-			r = store_commit(txn, &rec, &err);
-		}
-	} else {
-		/* Nothing to write: a fresh read, without creating a lock file.
-		 * Records are replaced atomically, so it sees every change
-		 * committed before it. */
-		r = store_load(st, l->user, &rec, &err);
-		if (r == -ENOENT) {
-			record_init(&rec, l->user);
-			r = 0;
-		}
-		if (r == 0 && !record_factors_held(&l->basis, &rec))
-			r = -ESTALE;
-	}
-	store_end(txn);
-	record_wipe(&rec);
 	if (r == -ESTALE)
 		return changed_meanwhile(l);
 	if (r < 0) {
@@ -423,16 +403,17 @@ static enum outcome take_skip(struct login *l, struct store *st, bool remember, 
 static void confirm_enrollment(struct login *l, struct store *st)
 {
 	struct mfa_error err = { "" };
-	struct mfa_record rec;
+	struct store_summary rec;
 	char to[EMAIL_ADDRESS_MAX + 1];
 	bool known;
 
 	if (l->cfg.email.smtp_url == NULL || l->cfg.email.from == NULL)
 		return;
-	if (store_load(st, l->user, &rec, &err) < 0)
+	if (store_summary(st, l->user, &rec, &err) < 0 || !rec.exists)
 		return;
-	known = notify_address(&l->cfg, &rec, l->user, to, sizeof(to));
-	record_wipe(&rec);
+	known = notify_address(&l->cfg, rec.email.verified ? rec.email.address : NULL, l->user, to,
+			       sizeof(to));
+	store_summary_wipe(&rec);
 	if (known &&
 	    notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost, &err) < 0)
 		pam_syslog(l->pamh, LOG_WARNING, "user=%s: no confirmation email: %s",
@@ -515,7 +496,7 @@ static enum outcome enroll(struct login *l, struct store *st)
 }
 
 /* The user has no factor: offer enrollment, with a skip where allowed. */
-static enum outcome not_enrolled(struct login *l, struct store *st, const struct mfa_record *rec)
+static enum outcome not_enrolled(struct login *l, struct store *st, const struct store_summary *rec)
 {
 	enum mfa_policy p = l->policy.policy;
 	bool may_skip = p != POLICY_REQUIRED, skip;
@@ -630,7 +611,7 @@ static void log_store_error(struct login *l, int r, const struct mfa_error *err)
 static enum outcome authenticate(struct login *l)
 {
 	struct mfa_error err = { "" };
-	struct mfa_record rec;
+	struct store_summary rec;
 	unsigned usable;
 	struct store *st = NULL;
 	enum outcome o;
@@ -671,8 +652,8 @@ static enum outcome authenticate(struct login *l)
 		return OUT_SKIP;
 	}
 
-	record_init(&rec, NULL);
-	r = store_open(l->cfg.state_dir, STORE_READ_ONLY, &st, &err);
+	memset(&rec, 0, sizeof(rec));
+	r = store_open(&l->cfg, STORE_READ_ONLY, &st, &err);
 	if (r < 0) {
 		pam_syslog(l->pamh, LOG_ERR, "state store: %s", err.msg);
 		learn_account(l);
@@ -680,12 +661,11 @@ static enum outcome authenticate(struct login *l)
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
 	/* A first look without the lock, so nobody holds it while typing. */
-	r = store_load(st, l->user, &rec, &err);
-	if (r == -ENOENT) {
+	r = store_summary(st, l->user, &rec, &err);
+	if (r == 0 && !rec.exists) {
 		o = check_account(l);
 		if (o != OUT_SUCCESS)
 			goto out;
-		record_init(&rec, l->user);
 	} else if (r < 0) {
 		log_store_error(l, r, &err);
 		log_outcome(l, LOG_ERR, "error", "reason=store");
@@ -697,8 +677,8 @@ static enum outcome authenticate(struct login *l)
 	/* A factor counts only where the policy allows its method.  Factors
 	 * the policy does not accept are not a reason to offer enrollment:
 	 * the password alone must not add one beside them. */
-	usable = record_methods(&rec) & l->policy.methods;
-	if (usable == 0 && record_methods(&rec) != 0) {
+	usable = store_summary_methods(&rec) & l->policy.methods;
+	if (usable == 0 && store_summary_methods(&rec) != 0) {
 		/* mfa-setup adds a factor to an app it has seen proved. */
 		tell_user(l, rec.totp.enrolled ?
 				     "Your account's second factor is not one this system accepts "
@@ -711,11 +691,11 @@ static enum outcome authenticate(struct login *l)
 		goto out;
 	}
 	if (usable == 0) {
-		record_factors_take(&rec, &l->basis);
+		l->basis = rec.basis;
 		o = not_enrolled(l, st, &rec);
 		goto out;
 	}
-	if (lockout_active(&rec, time(NULL))) {
+	if (lockout_until_active(rec.locked_until, time(NULL))) {
 		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
 		tell_user(l,
 			  rec.locked_until < 0 ?
@@ -726,12 +706,12 @@ static enum outcome authenticate(struct login *l)
 		o = OUT_LOCKED;
 		goto out;
 	}
-	record_wipe(&rec);
+	store_summary_wipe(&rec);
 	l->has_totp = usable & METHOD_TOTP;
 	o = usable & METHOD_TOTP ? ask_code(l, st, usable & METHOD_EMAIL) : email_login(l, st);
 out:
-	record_wipe(&rec);
-	record_factors_wipe(&l->basis);
+	store_summary_wipe(&rec);
+	secure_wipe(&l->basis, sizeof(l->basis));
 	store_close(st);
 	return o;
 }

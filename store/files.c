@@ -23,12 +23,13 @@
 #include <unistd.h>
 
 #include "secmem.h"
-#include "store.h"
+#include "files.h"
 
-struct store {
+struct files_store {
+	struct store base; /* first: the handle store.h hands out */
 	int dfd;
 	char *path;
-	bool deferred_sync; /* see store_defer_sync() */
+	bool deferred_sync; /* see files_defer_sync() */
 };
 
 /* A slot: "MFA1 SEQ LEN CRC\n" then LEN bytes of record text, zero padded.
@@ -50,17 +51,17 @@ struct slots {
 	uint64_t seq; /* its sequence number */
 };
 
-struct store_txn {
-	struct store *st;
+struct files_txn {
+	struct files_store *st;
 	int lock_fd;
 	int rec_fd; /* the record, open for writing in place; -1: none */
 	struct slots slots;
 	char user[USER_NAME_MAX + 1];
 };
 
-int store_open(const char *dir, int flags, struct store **out, struct mfa_error *err)
+int files_open(const char *dir, int flags, struct files_store **out, struct mfa_error *err)
 {
-	struct store *st;
+	struct files_store *st;
 	struct stat sb;
 	int dfd, r;
 
@@ -110,17 +111,18 @@ int store_open(const char *dir, int flags, struct store **out, struct mfa_error 
 		mfa_error_set(err, "out of memory");
 		return -ENOMEM;
 	}
+	st->base.ops = &files_store_ops;
 	st->dfd = dfd;
 	*out = st;
 	return 0;
 }
 
-void store_defer_sync(struct store *st)
+void files_defer_sync(struct files_store *st)
 {
 	st->deferred_sync = true;
 }
 
-int store_sync(struct store *st, struct mfa_error *err)
+int files_sync(struct files_store *st, struct mfa_error *err)
 {
 	int r;
 
@@ -135,7 +137,7 @@ int store_sync(struct store *st, struct mfa_error *err)
 	return 0;
 }
 
-void store_close(struct store *st)
+void files_close(struct files_store *st)
 {
 	if (st == NULL)
 		return;
@@ -183,7 +185,7 @@ static int hex_field(const char *p, size_t n, uint64_t *out)
  * and test_store.c checks it against zlib's crc32(). */
 #include "crc32_tables.h"
 
-uint32_t store_crc32(uint32_t crc, const unsigned char *p, size_t len)
+uint32_t files_crc32(uint32_t crc, const unsigned char *p, size_t len)
 {
 	crc = ~crc;
 	for (; len >= 4; p += 4, len -= 4) {
@@ -199,9 +201,9 @@ uint32_t store_crc32(uint32_t crc, const unsigned char *p, size_t len)
 
 static uint32_t slot_crc(const char *slot, size_t text_len)
 {
-	uint32_t crc = store_crc32(0, (const unsigned char *)slot, SLOT_CRC_AT);
+	uint32_t crc = files_crc32(0, (const unsigned char *)slot, SLOT_CRC_AT);
 
-	return store_crc32(crc, (const unsigned char *)slot + SLOT_HEADER_LEN, text_len);
+	return files_crc32(crc, (const unsigned char *)slot + SLOT_HEADER_LEN, text_len);
 }
 
 /* Whether slot has a well-formed header, and its sequence number, length
@@ -314,8 +316,8 @@ int record_file_parse(const char *buf, size_t len, const char *expected_user,
 
 /* Opens and reads a user's record with every check.  With keep_fd, the
  * file is opened for writing too and left open in *keep_fd on success. */
-static int load_record(struct store *st, const char *user, struct mfa_record *rec, int *keep_fd,
-		       struct slots *sl, struct mfa_error *err)
+static int load_record(struct files_store *st, const char *user, struct mfa_record *rec,
+		       int *keep_fd, struct slots *sl, struct mfa_error *err)
 {
 	char buf[STORE_RECORD_MAX + 1];
 	struct stat sb;
@@ -398,7 +400,8 @@ out:
 	return r;
 }
 
-int store_load(struct store *st, const char *user, struct mfa_record *rec, struct mfa_error *err)
+int files_load(struct files_store *st, const char *user, struct mfa_record *rec,
+	       struct mfa_error *err)
 {
 	return load_record(st, user, rec, NULL, NULL, err);
 }
@@ -457,10 +460,11 @@ static long lock_holder(int fd)
 	return pid;
 }
 
-int store_lock(struct store *st, const char *user, struct store_txn **txn, struct mfa_error *err)
+int files_lock(struct files_store *st, const char *user, struct files_txn **txn,
+	       struct mfa_error *err)
 {
 	char lockname[USER_NAME_MAX + 8];
-	struct store_txn *t;
+	struct files_txn *t;
 	int fd = -1, r;
 
 	r = check_user(user, err);
@@ -539,16 +543,16 @@ int store_lock(struct store *st, const char *user, struct store_txn **txn, struc
 	return 0;
 }
 
-int store_begin(struct store *st, const char *user, struct store_txn **txn, struct mfa_record *rec,
-		bool *exists, struct mfa_error *err)
+int files_begin(struct files_store *st, const char *user, struct files_txn **txn,
+		struct mfa_record *rec, bool *exists, struct mfa_error *err)
 {
-	/* store_lock() sets t whenever it returns 0.  NULL only for clang 14's
+	/* files_lock() sets t whenever it returns 0.  NULL only for clang 14's
 	 * analyzer: it does not know that a failed openat() sets errno, so it
 	 * takes "return -errno" for a possible success. */
-	struct store_txn *t = NULL;
+	struct files_txn *t = NULL;
 	int r;
 
-	r = store_lock(st, user, &t, err);
+	r = files_lock(st, user, &t, err);
 	if (r < 0)
 		return r;
 	r = load_record(st, user, rec, &t->rec_fd, &t->slots, err);
@@ -556,7 +560,7 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn, stru
 		record_init(rec, user);
 		*exists = false;
 	} else if (r < 0) {
-		store_end(t);
+		files_end(t);
 		return r;
 	} else {
 		*exists = true;
@@ -565,15 +569,15 @@ int store_begin(struct store *st, const char *user, struct store_txn **txn, stru
 	return 0;
 }
 
-int store_begin_unchanged(struct store *st, const char *user, const struct record_factors *basis,
-			  struct store_txn **txn, struct mfa_record *rec, bool *exists,
-			  struct mfa_error *err)
+int files_begin_unchanged(struct files_store *st, const char *user,
+			  const struct record_factors *basis, struct files_txn **txn,
+			  struct mfa_record *rec, bool *exists, struct mfa_error *err)
 {
-	int r = store_begin(st, user, txn, rec, exists, err);
+	int r = files_begin(st, user, txn, rec, exists, err);
 
 	if (r < 0 || basis == NULL || record_factors_held(basis, rec))
 		return r;
-	store_end(*txn);
+	files_end(*txn);
 	*txn = NULL;
 	record_wipe(rec);
 	mfa_error_set(err, "the user's second factors changed meanwhile");
@@ -581,10 +585,10 @@ int store_begin_unchanged(struct store *st, const char *user, const struct recor
 }
 
 /* Overwrites the older slot of the open record and syncs it. */
-static int commit_in_place(struct store_txn *txn, const char *text, size_t len,
+static int commit_in_place(struct files_txn *txn, const char *text, size_t len,
 			   struct mfa_error *err)
 {
-	struct store *st = txn->st;
+	struct files_store *st = txn->st;
 	char slot[SLOT_SIZE];
 	int target = 1 - txn->slots.newest, r = 0;
 	size_t off = 0;
@@ -621,10 +625,10 @@ static int commit_in_place(struct store_txn *txn, const char *text, size_t len,
 
 /* Writes a whole new record file: a temporary file, synced, renamed over the
  * record, and the directory synced.  The new file stays open for updates. */
-static int commit_new_file(struct store_txn *txn, const char *text, size_t len,
+static int commit_new_file(struct files_txn *txn, const char *text, size_t len,
 			   struct mfa_error *err)
 {
-	struct store *st = txn->st;
+	struct files_store *st = txn->st;
 	char image[RECORD_FILE_SIZE];
 	char tmpname[USER_NAME_MAX + 32];
 	int fd = -1, r = -EIO;
@@ -691,7 +695,7 @@ out:
 	return r;
 }
 
-int store_commit(struct store_txn *txn, const struct mfa_record *rec, struct mfa_error *err)
+int files_commit(struct files_txn *txn, const struct mfa_record *rec, struct mfa_error *err)
 {
 	char text[SLOT_TEXT_MAX + 1];
 	int len, r;
@@ -713,9 +717,9 @@ int store_commit(struct store_txn *txn, const struct mfa_record *rec, struct mfa
 	return r;
 }
 
-int store_remove(struct store_txn *txn, struct mfa_error *err)
+int files_remove(struct files_txn *txn, struct mfa_error *err)
 {
-	struct store *st = txn->st;
+	struct files_store *st = txn->st;
 	char lockname[USER_NAME_MAX + 8];
 	int r, existed = 1;
 
@@ -744,7 +748,7 @@ int store_remove(struct store_txn *txn, struct mfa_error *err)
 	return existed;
 }
 
-void store_end(struct store_txn *txn)
+void files_end(struct files_txn *txn)
 {
 	if (txn == NULL)
 		return;
@@ -754,19 +758,20 @@ void store_end(struct store_txn *txn)
 	free(txn);
 }
 
-static enum store_entry entry_kind(const char *name)
+static enum files_entry entry_kind(const char *name)
 {
 	if (user_name_valid(name))
-		return STORE_ENTRY_RECORD;
+		return FILES_ENTRY_RECORD;
 	if (strncmp(name, ".lock.", 6) == 0 && user_name_valid(name + 6))
-		return STORE_ENTRY_LOCK;
+		return FILES_ENTRY_LOCK;
 	if (strncmp(name, ".tmp.", 5) == 0)
-		return STORE_ENTRY_TEMP;
-	return STORE_ENTRY_OTHER;
+		return FILES_ENTRY_TEMP;
+	return FILES_ENTRY_OTHER;
 }
 
-int store_scan(struct store *st, int (*cb)(const char *name, enum store_entry kind, void *ctx),
-	       void *ctx, struct mfa_error *err)
+int files_scan(struct files_store *st,
+	       int (*cb)(const char *name, enum files_entry kind, void *ctx), void *ctx,
+	       struct mfa_error *err)
 {
 	struct dirent *de;
 	DIR *d;
@@ -800,17 +805,50 @@ struct list_ctx {
 	void *ctx;
 };
 
-static int list_one(const char *name, enum store_entry kind, void *p)
+static int list_one(const char *name, enum files_entry kind, void *p)
 {
 	struct list_ctx *l = p;
 
-	return kind == STORE_ENTRY_RECORD ? l->cb(name, l->ctx) : 0;
+	return kind == FILES_ENTRY_RECORD ? l->cb(name, l->ctx) : 0;
 }
 
-int store_list(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
+int files_list(struct files_store *st, int (*cb)(const char *user, void *ctx), void *ctx,
 	       struct mfa_error *err)
 {
 	struct list_ctx l = { cb, ctx };
 
-	return store_scan(st, list_one, &l, err);
+	return files_scan(st, list_one, &l, err);
+}
+
+int files_store_open(const struct mfa_config *cfg, int flags, struct store **out,
+		     struct mfa_error *err)
+{
+	struct files_store *fs = NULL;
+	int r = files_open(cfg->state_dir, flags, &fs, err);
+
+	if (r == 0)
+		*out = &fs->base;
+	return r;
+}
+
+int files_update(struct files_store *st, const char *user, const struct record_factors *basis,
+		 int (*change)(struct mfa_record *rec, bool exists, void *ctx), void *ctx,
+		 struct mfa_error *err)
+{
+	struct files_txn *txn = NULL;
+	struct mfa_record rec;
+	bool exists = false;
+	int r;
+
+	r = files_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
+	if (r < 0)
+		return r;
+	r = change(&rec, exists, ctx);
+	if (r == FILES_WRITE)
+		r = files_commit(txn, &rec, err);
+	else if (r == FILES_REMOVE && (r = files_remove(txn, err)) > 0)
+		r = 0;
+	files_end(txn);
+	record_wipe(&rec);
+	return r;
 }

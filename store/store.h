@@ -1,88 +1,271 @@
-/* The on-disk state store: one record per user in a root-only directory.
- * Callers see records and transactions, never files, so that another backend
- * (a networked one for fleets) can stand behind the same interface. */
+/* The state store as the module, mfactl and mfa-setup see it: operations on
+ * a user's MFA state, never records, files or locks.  Each operation is one
+ * decision of the store, atomic for that user: it reads the state afresh,
+ * decides, and writes its result durably before it returns, or changes
+ * nothing.
+ *
+ * The contract every backend keeps:
+ * - Secrets stay in the store.  A summary holds no TOTP secret and no code
+ *   hash; codes are handed to the store, which checks them (store_verify_*,
+ *   store_enroll_totp) and records the result in the same transaction: the
+ *   replay step, the failure count and lockout, the last login.  A backend
+ *   that keeps secrets on a server (PostgreSQL) never returns them at all.
+ * - A code is accepted at most once: of two callers racing with one code,
+ *   exactly one gets VERIFY_OK.  A result that could not be recorded is
+ *   VERIFY_STORE_ERROR, never VERIFY_OK.
+ * - Every write that an enrollment or a skip rests on names the basis the
+ *   user was shown (store_summary's basis) and is refused with -ESTALE if the
+ *   user's factors are no longer those: nothing is saved behind the back of
+ *   an enrollment made meanwhile.
+ * - Errors are -errno with err saying why in words fit for a log; nothing
+ *   here logs or prints.  -ETIMEDOUT: the user's state stayed busy (a
+ *   stopped process holding it) past STORE_LOCK_WAIT_SECONDS.
+ * - User names are checked by the store too (user_name_valid()).
+ *
+ * The files backend (files.c, files_ops.c) keeps one root-only record per
+ * user in the state directory; see pam_mfa.conf(5), STATE RECORDS. */
 #ifndef PAM_MFA_STORE_H
 #define PAM_MFA_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "config.h"
 #include "record.h"
 #include "util.h"
 
-/* Parses the contents of a record file: the newest intact of its two slots,
- * or the text alone in the single-text form of earlier versions (see
- * pam_mfa.conf(5), STATE RECORDS).  0, or -EINVAL with err saying why. */
-int record_file_parse(const char *buf, size_t len, const char *expected_user,
-		      struct mfa_record *rec, struct mfa_error *err);
-/* The CRC-32 of the slots (zlib's crc32(), which it equals). */
-uint32_t store_crc32(uint32_t crc, const unsigned char *p, size_t len);
-
 struct store;
-struct store_txn;
 
 enum store_open_flags {
 	STORE_READ_ONLY = 0,
 	STORE_CREATE = 1, /* create the state directory (mode 0700) if missing */
 };
 
-/* Opens the state directory after checking every path component; the
- * directory itself must be root-owned with no group or other access.
- * -ENOENT (with err set) if it does not exist and STORE_CREATE is not given. */
-int store_open(const char *dir, int flags, struct store **out, struct mfa_error *err);
-void store_close(struct store *st);
-/* For bulk writers (mfactl import): store_commit() stops syncing each record;
- * nothing written is durable until store_sync() returns 0. */
-void store_defer_sync(struct store *st);
-int store_sync(struct store *st, struct mfa_error *err);
-
-/* Reads a user's record without locking (records are replaced atomically).
- * -ENOENT if the user has none; -EINVAL if it is corrupt; err says which. */
-int store_load(struct store *st, const char *user, struct mfa_record *rec, struct mfa_error *err);
-
-/* How long a writer waits for a user's lock before it gives up: a process
- * stopped while it holds the lock (a suspended su or mfa-setup) must not
- * hang every later login of that user. */
+/* How long an operation waits for a user's state held by another before it
+ * gives up: a process stopped while it holds it (a suspended su or
+ * mfa-setup) must not hang every later login of that user. */
 #define STORE_LOCK_WAIT_SECONDS 5
 
-/* Locks the user's record without reading it: for removing a record that
- * may be corrupt.  The lock is held until store_end().  -ETIMEDOUT (err
- * says so) if another process held it for STORE_LOCK_WAIT_SECONDS. */
-int store_lock(struct store *st, const char *user, struct store_txn **txn, struct mfa_error *err);
-/* Locks the user's record and reads it: *exists tells whether there was one
- * (if not, rec is freshly initialised).  The lock is held until store_end(). */
-int store_begin(struct store *st, const char *user, struct store_txn **txn, struct mfa_record *rec,
-		bool *exists, struct mfa_error *err);
-/* store_begin() for a write that a decision to enroll, skip or replace
- * rests on: the one check every such write makes.  basis is what the user
- * was shown; if the record's factors are no longer those (another login,
- * mfa-setup or an admin changed them meanwhile), nothing is locked and it
- * returns -ESTALE with err saying so.  basis NULL: store_begin(). */
-int store_begin_unchanged(struct store *st, const char *user, const struct record_factors *basis,
-			  struct store_txn **txn, struct mfa_record *rec, bool *exists,
-			  struct mfa_error *err);
-/* Replaces the record atomically and durably. */
-int store_commit(struct store_txn *txn, const struct mfa_record *rec, struct mfa_error *err);
-/* Removes the record (and its lock file) durably; returns 1 if there was a
- * record, 0 if there was none. */
-int store_remove(struct store_txn *txn, struct mfa_error *err);
-void store_end(struct store_txn *txn);
+/* Opens the store the configuration names.  -ENOENT (err set) if it does
+ * not exist and STORE_CREATE is not given. */
+int store_open(const struct mfa_config *cfg, int flags, struct store **out, struct mfa_error *err);
+void store_close(struct store *st);
 
-/* Calls cb for every user that has a record (whatever the type of the entry:
- * store_load() judges it), in directory order.  Creates nothing.  A non-zero
- * return from cb stops the walk and is returned. */
+/* What a decision to enroll, skip or replace saw of the user's factors.
+ * Opaque: only the backend reads it (the files backend keeps the factors
+ * themselves, to compare in constant time; a server keeps a version). */
+struct store_basis {
+	struct record_factors factors;
+};
+
+/* Whether two summaries' bases are the same factors. */
+bool store_basis_same(const struct store_basis *a, const struct store_basis *b);
+
+/* What the store tells of a user: no secret, no code hash. */
+struct store_summary {
+	char user[USER_NAME_MAX + 1];
+	bool exists; /* the store holds state for the user */
+	struct {
+		bool enrolled;
+		struct totp_params params;
+		int64_t enrolled_at;
+	} totp;
+	struct {
+		char address[EMAIL_ADDRESS_MAX + 1]; /* empty: none */
+		bool verified;			     /* the factor is enrolled */
+		bool by_admin;			     /* an administrator set it */
+		int64_t enrolled_at;
+		bool code_pending; /* a code was sent and is not spent */
+		int64_t code_expires;
+	} email;
+	unsigned fail_count;
+	int64_t locked_until; /* 0: not locked; -1: until an admin unlocks */
+	int64_t last_login;   /* 0: never */
+	char last_service[STORE_TEXT_MAX + 1];
+	char last_rhost[STORE_TEXT_MAX + 1];
+	int64_t skip_since; /* a remembered opt-out skip; 0: none */
+	struct store_basis basis;
+};
+
+/* The factors the summary shows, as METHOD_* bits. */
+unsigned store_summary_methods(const struct store_summary *sum);
+void store_summary_wipe(struct store_summary *sum);
+
+/* Reads the user's summary.  A user the store knows nothing of has
+ * exists false and nothing enrolled.  -EINVAL: the state is corrupt. */
+int store_summary(struct store *st, const char *user, struct store_summary *out,
+		  struct mfa_error *err);
+
+enum verify_outcome {
+	VERIFY_OK,
+	VERIFY_WRONG,	     /* wrong or malformed code: counted */
+	VERIFY_REPLAY,	     /* a code of an already used step: counted */
+	VERIFY_EXPIRED,	     /* an email code past its expiry, or none: counted */
+	VERIFY_LOCKED,	     /* locked out: not checked, not counted */
+	VERIFY_NOT_ENROLLED, /* reset (or enrolled) while the user was typing */
+	VERIFY_STORE_ERROR,  /* err says why; nothing was accepted */
+};
+
+struct verify_result {
+	enum verify_outcome outcome;
+	unsigned fail_count; /* after this attempt */
+	bool locked_now;     /* this failure locked the user */
+	uint64_t step;	     /* the accepted step */
+};
+
+/* Where and when a code is typed: recorded as the last login on success. */
+struct store_login {
+	time_t now;
+	const char *service;
+	const char *rhost;
+};
+
+/* Checks a TOTP code of the user's app: on success records the step (it can
+ * never be used again) and the login; a failure counts toward the lockout.
+ * 0 with res set, or -ENOMEM. */
+int store_verify_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const char *code, const struct store_login *at, struct verify_result *res,
+		      struct mfa_error *err);
+
+/* Checks an emailed code against the pending one of the verified address
+ * (to address: VERIFY_NOT_ENROLLED if the verified address is another).
+ * Single use; failures count like wrong TOTP codes. */
+int store_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
+		       const char *code, const char *address, const struct store_login *at,
+		       struct verify_result *res, struct mfa_error *err);
+
+/* Finishes a TOTP enrollment: t is the new secret the user's app was shown,
+ * code the app's answer.  The store checks the code against t and, if it
+ * is right and the factors are still those of basis, saves t as the user's
+ * app (the proving step spent, failures cleared, a skip forgotten, the
+ * login recorded).  VERIFY_WRONG: not saved, not counted;
+ * VERIFY_NOT_ENROLLED: the factors changed, nothing saved. */
+int store_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const struct store_basis *basis, const struct mfa_totp *t, const char *code,
+		      const struct store_login *at, struct verify_result *res,
+		      struct mfa_error *err);
+
+/* Finishes an email enrollment: the code sent to address (unverified, on
+ * record) is checked like a login's, and on success the address becomes
+ * the verified factor, if the factors are still those of basis (else
+ * VERIFY_NOT_ENROLLED). */
+int store_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
+		       const struct store_basis *basis, const char *address, const char *code,
+		       const struct store_login *at, struct verify_result *res,
+		       struct mfa_error *err);
+
+enum email_code_use {
+	EMAIL_CODE_LOGIN,  /* a login code, to the verified address */
+	EMAIL_CODE_ENROLL, /* the user proves an address (login, mfa-setup) */
+};
+
+/* A code about to be mailed, booked by store_email_book(). */
+struct email_booking {
+	enum email_code_use use;
+	int64_t at; /* when it was booked */
+	bool record_existed;
+	unsigned enroll_mails; /* the day's count before it */
+	int64_t enroll_mails_since;
+};
+
+/* How long a booked code may be on its way, in seconds: the mail's own
+ * bound (email.timeout) and a margin.  A booking older than that was never
+ * finished (its process was killed) and holds nothing back. */
+int64_t email_booking_window(const struct mfa_config *cfg);
+
+/* Books the mailing of a code, so that the limits hold for logins racing
+ * each other: while a code is on its way (booked less than email.timeout +
+ * 5 seconds ago) no other is (*sending).  A login code goes to the
+ * verified address (else -ESTALE), no sooner than email.resend_after after
+ * the last sent while that one is valid.  To prove an address (on basis:
+ * -ESTALE if the factors changed), no sooner than email.resend_after after
+ * the last code, and at most email.enroll_mails a day, counted here.  Past
+ * a limit: -EAGAIN, *wait in seconds.  The pending code is not touched:
+ * until the mail has gone out (store_email_sent()), the user's last code
+ * works.  basis NULL for a login code. */
+int store_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
+		     enum email_code_use use, const struct store_basis *basis, const char *address,
+		     time_t now, struct email_booking *booking, long *wait, bool *sending,
+		     struct mfa_error *err);
+/* The mail went out: code becomes the pending one (replacing any other),
+ * for an enrollment with address as the unverified one on record; the
+ * booking ends.  -ESTALE if the state no longer allows it (the factors
+ * changed, the address was verified or reset). */
+int store_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		     const struct store_basis *basis, const char *address, const char *code,
+		     const struct email_booking *booking, time_t now, struct mfa_error *err);
+/* The mail could not be sent: the booking ends, the day's count is as it
+ * was, and state that only the booking made is removed.  A booking that is
+ * not ending (its process killed) stops counting by itself. */
+int store_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
+		       struct mfa_error *err);
+
+/* A skip of the enrollment offer.  remember (opt-out): the skip is kept
+ * until reset.  Either way -ESTALE if the factors are no longer those of
+ * basis: a login must not pass without a code past an enrollment made
+ * while the offer waited. */
+int store_skip(struct store *st, const char *user, const struct store_basis *basis, bool remember,
+	       time_t now, struct mfa_error *err);
+
+/* --- The administrator's operations (mfactl) --- */
+
+/* Sets the user's TOTP secret, params and last_step from t (mfactl enroll,
+ * import), clearing failures and any skip.  -EEXIST if the user has one
+ * and not replace; *replaced says whether one was replaced. */
+int store_provision_totp(struct store *st, const char *user, const struct mfa_totp *t, bool replace,
+			 time_t now, bool *replaced, struct mfa_error *err);
+/* Sets address as the user's verified email factor, as the
+ * administrator's, clearing failures and any skip.  -EEXIST if the user
+ * has a verified address and not replace. */
+int store_provision_email(struct store *st, const char *user, const char *address, bool replace,
+			  time_t now, struct mfa_error *err);
+/* Records a code just mailed by an administrator to address as the user's
+ * pending one, the address becoming the unverified one on record, marked
+ * as the administrator's; with replace, a verified one gives way in the
+ * same write.  -ESTALE if the user has a verified address (and not
+ * replace). */
+int store_email_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+			      const char *address, const char *code, bool replace, time_t now,
+			      struct mfa_error *err);
+
+struct store_reset_result {
+	bool had_state;			    /* there was something to reset */
+	bool had_factor;		    /* ... and it was an enrolled factor */
+	bool unreadable;		    /* the state was corrupt (reset all removes it) */
+	char notify[EMAIL_ADDRESS_MAX + 1]; /* the verified address it had */
+};
+
+/* Forgets the user's factor of method (METHOD_TOTP or METHOD_EMAIL),
+ * failures with it, or with method 0 all the user's state, corrupt or not. */
+int store_reset(struct store *st, const char *user, unsigned method, struct store_reset_result *res,
+		struct mfa_error *err);
+/* Clears the user's failures and lockout.  *failures: how many were
+ * cleared; -ENOENT if the store has no state for the user. */
+int store_unlock(struct store *st, const char *user, unsigned *failures, struct mfa_error *err);
+
+/* Calls cb for every user the store holds state for, in no set order.  A
+ * non-zero return from cb stops the walk and is returned. */
 int store_list(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
 	       struct mfa_error *err);
 
 enum store_entry {
-	STORE_ENTRY_RECORD, /* a valid user name */
-	STORE_ENTRY_LOCK,   /* .lock.USER */
-	STORE_ENTRY_TEMP,   /* .tmp.*: left by an interrupted write */
-	STORE_ENTRY_OTHER,  /* anything else: nothing of ours */
+	STORE_ENTRY_RECORD, /* a user's state, readable */
+	STORE_ENTRY_BAD,    /* a user's state that cannot be read */
+	STORE_ENTRY_LOCK,   /* the backend's own, harmless */
+	STORE_ENTRY_TEMP,   /* left by an interrupted write, harmless */
+	STORE_ENTRY_OTHER,  /* anything else: not the store's */
 };
 
-/* Like store_list(), for every entry of the directory and its kind. */
-int store_scan(struct store *st, int (*cb)(const char *name, enum store_entry kind, void *ctx),
-	       void *ctx, struct mfa_error *err);
+/* Checks the store's own health: calls cb for each entry with what it is
+ * (name printable, message for a bad one). */
+int store_check(struct store *st,
+		int (*cb)(const char *name, enum store_entry kind, const char *message, void *ctx),
+		void *ctx, struct mfa_error *err);
+
+/* For bulk writers (mfactl import): writes stop being synced one by one;
+ * nothing written is durable until store_sync() returns 0. */
+void store_defer_sync(struct store *st);
+int store_sync(struct store *st, struct mfa_error *err);
 
 #endif

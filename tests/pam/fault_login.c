@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "files.h"
 #include "totp.h"
 
 static long calls, fail_at;
@@ -294,22 +294,22 @@ static int login(const char *dir, const char *config_arg)
 static int rewrite_in_two_slots(const char *dir, const struct mfa_record *rec)
 {
 	struct mfa_error err;
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
+	struct files_store *st = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record cur;
 	bool exists;
 	int r;
 
-	r = store_open(dir, STORE_READ_ONLY, &st, &err);
+	r = files_open(dir, STORE_READ_ONLY, &st, &err);
 	if (r == 0)
-		r = store_begin(st, rec->user, &txn, &cur, &exists, &err);
+		r = files_begin(st, rec->user, &txn, &cur, &exists, &err);
 	if (r == 0)
-		r = store_commit(txn, rec, &err);
+		r = files_commit(txn, rec, &err);
 	if (r < 0)
 		fprintf(stderr, "fault_login: %s\n", err.msg);
 	record_wipe(&cur);
-	store_end(txn);
-	store_close(st);
+	files_end(txn);
+	files_close(st);
 	return r;
 }
 
@@ -397,15 +397,15 @@ int main(int argc, char **argv)
 			}
 			/* Whatever failed, the record is whole. */
 			{
-				struct store *st = NULL;
+				struct files_store *st = NULL;
 
-				if (store_open(state_dir, STORE_READ_ONLY, &st, &err) != 0 ||
-				    store_load(st, "root", &rec, &err) != 0) {
+				if (files_open(state_dir, STORE_READ_ONLY, &st, &err) != 0 ||
+				    files_load(st, "root", &rec, &err) != 0) {
 					fprintf(stderr, "fault_login: call %ld: record: %s\n", k,
 						err.msg);
 					return 1;
 				}
-				store_close(st);
+				files_close(st);
 				record_wipe(&rec);
 			}
 		}

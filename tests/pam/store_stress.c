@@ -16,38 +16,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "files.h"
 
 static int hold(const char *dir, const char *user)
 {
 	struct mfa_error err = { "" };
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
+	struct files_store *st = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists;
 
-	if (store_open(dir, STORE_READ_ONLY, &st, &err) < 0 ||
-	    store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
+	if (files_open(dir, STORE_READ_ONLY, &st, &err) < 0 ||
+	    files_begin(st, user, &txn, &rec, &exists, &err) < 0) {
 		fprintf(stderr, "store_stress: %s\n", err.msg);
 		return 1;
 	}
 	printf("holding\n");
 	fflush(stdout);
 	(void)raise(SIGSTOP);
-	if (store_commit(txn, &rec, &err) < 0) {
+	if (files_commit(txn, &rec, &err) < 0) {
 		fprintf(stderr, "store_stress: %s\n", err.msg);
 		return 1;
 	}
-	store_end(txn);
+	files_end(txn);
 	record_wipe(&rec);
-	store_close(st);
+	files_close(st);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct mfa_error err = { "" };
-	struct store *st = NULL;
+	struct files_store *st = NULL;
 	int users, updates;
 
 	if (argc == 4 && strcmp(argv[2], "--hold") == 0)
@@ -57,19 +57,19 @@ int main(int argc, char **argv)
 	users = atoi(argv[2]);
 	updates = atoi(argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (users < 1 || store_open(argv[1], STORE_CREATE, &st, &err) < 0) {
+	if (users < 1 || files_open(argv[1], STORE_CREATE, &st, &err) < 0) {
 		fprintf(stderr, "store_stress: %s\n", err.msg);
 		return 1;
 	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	for (int i = 0; i < updates; i++) {
-		struct store_txn *txn = NULL;
+		struct files_txn *txn = NULL;
 		struct mfa_record rec;
 		char user[32];
 		bool exists;
 
 		(void)snprintf(user, sizeof(user), "user%d", rand() % users);
-		if (store_begin(st, user, &txn, &rec, &exists, &err) < 0) {
+		if (files_begin(st, user, &txn, &rec, &exists, &err) < 0) {
 			fprintf(stderr, "store_stress: %s\n", err.msg);
 			return 1;
 		}
@@ -83,14 +83,14 @@ int main(int argc, char **argv)
 			memset(rec.totp.secret, 0x42, 20);
 			rec.totp.enrolled_at = 1700000000;
 		}
-		if (store_commit(txn, &rec, &err) < 0) {
+		if (files_commit(txn, &rec, &err) < 0) {
 			fprintf(stderr, "store_stress: %s\n", err.msg);
 			return 1;
 		}
-		store_end(txn);
+		files_end(txn);
 		printf("%s %lld %d\n", user, (long long)rec.last_login, rec.totp.enrolled);
 		record_wipe(&rec);
 	}
-	store_close(st);
+	files_close(st);
 	return 0;
 }

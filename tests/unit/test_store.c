@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "store.h"
+#include "files.h"
 #include "unit_helpers.h"
 
 /* ---- record format ---- */
@@ -551,7 +551,7 @@ static void test_record_misc_refused(void **state)
 struct fixture {
 	char *base; /* scratch directory (0700) */
 	char *dir;  /* base/state, the state directory */
-	struct store *st;
+	struct files_store *st;
 	struct mfa_error err;
 };
 
@@ -573,8 +573,8 @@ static int setup_open(void **state)
 
 	setup(state);
 	f = *state;
-	if (store_open(f->dir, STORE_CREATE, &f->st, &f->err) != 0)
-		fail_msg("store_open: %s", f->err.msg);
+	if (files_open(f->dir, STORE_CREATE, &f->st, &f->err) != 0)
+		fail_msg("files_open: %s", f->err.msg);
 	return 0;
 }
 
@@ -582,7 +582,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_close(f->st);
+	files_close(f->st);
 	free(f->dir);
 	scratch_remove(f->base);
 	free(f);
@@ -597,70 +597,70 @@ static char *record_path(struct fixture *f, const char *name)
 /* Writes a record for user through a transaction. */
 static void put_record(struct fixture *f, const struct mfa_record *rec)
 {
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record cur;
 	bool exists;
 
-	if (store_begin(f->st, rec->user, &txn, &cur, &exists, &f->err) != 0)
-		fail_msg("store_begin: %s", f->err.msg);
-	if (store_commit(txn, rec, &f->err) != 0)
-		fail_msg("store_commit: %s", f->err.msg);
-	store_end(txn);
+	if (files_begin(f->st, rec->user, &txn, &cur, &exists, &f->err) != 0)
+		fail_msg("files_begin: %s", f->err.msg);
+	if (files_commit(txn, rec, &f->err) != 0)
+		fail_msg("files_commit: %s", f->err.msg);
+	files_end(txn);
 	record_wipe(&cur);
 }
 
 static void test_open_missing(void **state)
 {
 	struct fixture *f = *state;
-	struct store *st = NULL;
+	struct files_store *st = NULL;
 	struct stat sb;
 
-	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), -ENOENT);
+	assert_int_equal(files_open(f->dir, STORE_READ_ONLY, &st, &f->err), -ENOENT);
 	assert_null(st);
 	assert_contains(f->err.msg, f->dir);
 	assert_int_equal(stat(f->dir, &sb), -1);
 
-	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	assert_int_equal(files_open(f->dir, STORE_CREATE, &st, &f->err), 0);
 	assert_non_null(st);
 	assert_int_equal(stat(f->dir, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	assert_int_equal(sb.st_mode & 07777, 0700);
 	assert_int_equal(sb.st_uid, 0);
-	store_close(st);
+	files_close(st);
 	/* Again, now that it exists, with and without STORE_CREATE. */
-	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
-	store_close(st);
-	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
-	store_close(st);
-	store_close(NULL);
+	assert_int_equal(files_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	files_close(st);
+	assert_int_equal(files_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	files_close(st);
+	files_close(NULL);
 }
 
 static void test_open_create_umask(void **state)
 {
 	struct fixture *f = *state;
-	struct store *st = NULL;
+	struct files_store *st = NULL;
 	struct stat sb;
 	mode_t old = umask(0);
 
 	/* A permissive umask must not widen the new directory. */
-	assert_int_equal(store_open(f->dir, STORE_CREATE, &st, &f->err), 0);
+	assert_int_equal(files_open(f->dir, STORE_CREATE, &st, &f->err), 0);
 	(void)umask(old);
 	assert_int_equal(stat(f->dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0700);
-	store_close(st);
+	files_close(st);
 }
 
 static void test_open_refuses_bad_dirs(void **state)
 {
 	static const mode_t bad_modes[] = { 0755, 0750, 0701, 0710, 0770, 0707, 01777 };
 	struct fixture *f = *state;
-	struct store *st = NULL;
+	struct files_store *st = NULL;
 	char *link, *sub, *deep;
 
 	assert_int_equal(mkdir(f->dir, 0700), 0);
 	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
 		assert_int_equal(chmod(f->dir, bad_modes[i]), 0);
-		if (store_open(f->dir, STORE_CREATE, &st, &f->err) >= 0)
+		if (files_open(f->dir, STORE_CREATE, &st, &f->err) >= 0)
 			fail_msg("accepted a state directory of mode %04o", (unsigned)bad_modes[i]);
 		assert_null(st);
 		assert_contains(f->err.msg, f->dir);
@@ -668,16 +668,16 @@ static void test_open_refuses_bad_dirs(void **state)
 	assert_int_equal(chmod(f->dir, 0700), 0);
 	/* Not owned by root. */
 	assert_int_equal(chown(f->dir, 65534, 0), 0);
-	assert_true(store_open(f->dir, STORE_CREATE, &st, &f->err) < 0);
+	assert_true(files_open(f->dir, STORE_CREATE, &st, &f->err) < 0);
 	assert_null(st);
 	assert_int_equal(chown(f->dir, 0, 65534), 0);
-	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
-	store_close(st);
+	assert_int_equal(files_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	files_close(st);
 	st = NULL;
 	/* A symbolic link to a good directory. */
 	link = path_join(f->base, "link");
 	assert_int_equal(symlink(f->dir, link), 0);
-	assert_int_equal(store_open(link, STORE_CREATE, &st, &f->err), -ELOOP);
+	assert_int_equal(files_open(link, STORE_CREATE, &st, &f->err), -ELOOP);
 	assert_null(st);
 	/* A parent that others may write to; and creating below it. */
 	sub = path_join(f->base, "open");
@@ -685,27 +685,27 @@ static void test_open_refuses_bad_dirs(void **state)
 	assert_int_equal(chmod(sub, 0777), 0);
 	deep = path_join(sub, "state");
 	assert_int_equal(mkdir(deep, 0700), 0);
-	assert_true(store_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
+	assert_true(files_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
 	assert_int_equal(rmdir(deep), 0);
-	assert_true(store_open(deep, STORE_CREATE, &st, &f->err) < 0);
+	assert_true(files_open(deep, STORE_CREATE, &st, &f->err) < 0);
 	assert_int_equal(access(deep, F_OK), -1);
 	assert_null(st);
 	/* Relative and ".." paths. */
-	assert_true(store_open("state", STORE_CREATE, &st, &f->err) < 0);
+	assert_true(files_open("state", STORE_CREATE, &st, &f->err) < 0);
 	free(deep);
 	deep = path_join(f->base, "state/../state");
-	assert_true(store_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
+	assert_true(files_open(deep, STORE_READ_ONLY, &st, &f->err) < 0);
 	assert_null(st);
 	/* A regular file. */
 	free(deep);
 	deep = path_join(f->base, "file");
 	write_text(deep, "", 0600);
-	assert_true(store_open(deep, STORE_CREATE, &st, &f->err) < 0);
+	assert_true(files_open(deep, STORE_CREATE, &st, &f->err) < 0);
 	assert_null(st);
 	/* ... nor is a directory below one. */
 	free(deep);
 	deep = path_join(f->base, "file/state");
-	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), -ENOTDIR);
+	assert_int_equal(files_open(deep, STORE_READ_ONLY, &st, &f->err), -ENOTDIR);
 	assert_contains(f->err.msg, "ot a directory");
 	assert_null(st);
 	/* A symbolic link above the state directory, to a good parent. */
@@ -713,10 +713,10 @@ static void test_open_refuses_bad_dirs(void **state)
 	deep = path_join(link, "state");
 	assert_int_equal(unlink(link), 0);
 	assert_int_equal(symlink(f->base, link), 0);
-	assert_int_equal(store_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
-	store_close(st);
+	assert_int_equal(files_open(f->dir, STORE_READ_ONLY, &st, &f->err), 0);
+	files_close(st);
 	st = NULL;
-	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), -ELOOP);
+	assert_int_equal(files_open(deep, STORE_READ_ONLY, &st, &f->err), -ELOOP);
 	assert_contains(f->err.msg, "symbolic link");
 	assert_null(st);
 	/* A root-owned sticky directory (as /tmp) may lie above, with a
@@ -725,8 +725,8 @@ static void test_open_refuses_bad_dirs(void **state)
 	free(deep);
 	deep = path_join(sub, "state");
 	assert_int_equal(mkdir(deep, 0700), 0);
-	assert_int_equal(store_open(deep, STORE_READ_ONLY, &st, &f->err), 0);
-	store_close(st);
+	assert_int_equal(files_open(deep, STORE_READ_ONLY, &st, &f->err), 0);
+	files_close(st);
 	st = NULL;
 	assert_int_equal(rmdir(deep), 0);
 	free(deep);
@@ -737,25 +737,25 @@ static void test_open_refuses_bad_dirs(void **state)
 static void test_begin_commit_load(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec, loaded;
 	struct stat sb;
 	bool exists = true;
 	char *path;
 
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_false(exists);
 	assert_string_equal(rec.user, "alice");
 	assert_false(rec.totp.enrolled);
 	assert_int_equal(rec.fail_count, 0);
 	/* Beginning creates only the lock file. */
-	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), -ENOENT);
+	assert_int_equal(files_load(f->st, "alice", &loaded, &f->err), -ENOENT);
 	enrolled_record(&rec);
-	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
-	store_end(txn);
+	assert_int_equal(files_commit(txn, &rec, &f->err), 0);
+	files_end(txn);
 
-	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &loaded, &f->err), 0);
 	assert_records_equal(&rec, &loaded);
 	path = record_path(f, "alice");
 	assert_int_equal(lstat(path, &sb), 0);
@@ -772,26 +772,26 @@ static void test_begin_commit_load(void **state)
 	assert_int_equal(dir_entry_count(f->dir), 2);
 
 	/* A second transaction sees the record and replaces it. */
-	assert_int_equal(store_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
 	assert_true(exists);
 	assert_records_equal(&rec, &loaded);
 	loaded.fail_count = 9;
 	loaded.locked_until = 0;
-	assert_int_equal(store_commit(txn, &loaded, &f->err), 0);
+	assert_int_equal(files_commit(txn, &loaded, &f->err), 0);
 	/* Committing twice within one transaction is fine too. */
 	loaded.fail_count = 10;
-	assert_int_equal(store_commit(txn, &loaded, &f->err), 0);
-	store_end(txn);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_commit(txn, &loaded, &f->err), 0);
+	files_end(txn);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	assert_int_equal(rec.fail_count, 10);
 	assert_int_equal(rec.locked_until, 0);
 	assert_int_equal(dir_entry_count(f->dir), 2);
 	/* A transaction ended without a commit changes nothing. */
-	assert_int_equal(store_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
-	store_end(txn);
-	assert_int_equal(store_load(f->st, "alice", &loaded, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &loaded, &exists, &f->err), 0);
+	files_end(txn);
+	assert_int_equal(files_load(f->st, "alice", &loaded, &f->err), 0);
 	assert_records_equal(&rec, &loaded);
-	store_end(NULL);
+	files_end(NULL);
 	record_wipe(&rec);
 	record_wipe(&loaded);
 }
@@ -799,35 +799,35 @@ static void test_begin_commit_load(void **state)
 static void test_commit_other_user_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists;
 
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	plain_record(&rec); /* names bob.smith@example.com */
-	assert_int_equal(store_commit(txn, &rec, &f->err), -EINVAL);
-	store_end(txn);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
-	assert_int_equal(store_load(f->st, "bob.smith@example.com", &rec, &f->err), -ENOENT);
+	assert_int_equal(files_commit(txn, &rec, &f->err), -EINVAL);
+	files_end(txn);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	assert_int_equal(files_load(f->st, "bob.smith@example.com", &rec, &f->err), -ENOENT);
 }
 
-/* store_load and store_begin must both refuse the record at name, and
- * store_begin must not replace it. */
+/* files_load and files_begin must both refuse the record at name, and
+ * files_begin must not replace it. */
 static void expect_record_refused(struct fixture *f, const char *user, int expected)
 {
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists;
 	int r;
 
-	r = store_load(f->st, user, &rec, &f->err);
+	r = files_load(f->st, user, &rec, &f->err);
 	if (r != expected)
-		fail_msg("store_load(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
+		fail_msg("files_load(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
 	assert_contains(f->err.msg, user);
 	assert_contains(f->err.msg, f->dir);
-	r = store_begin(f->st, user, &txn, &rec, &exists, &f->err);
+	r = files_begin(f->st, user, &txn, &rec, &exists, &f->err);
 	if (r != expected)
-		fail_msg("store_begin(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
+		fail_msg("files_begin(%s) = %d, expected %d (%s)", user, r, expected, f->err.msg);
 	assert_null(txn);
 }
 
@@ -853,13 +853,13 @@ static void test_load_refuses_bad_files(void **state)
 	expect_record_refused(f, "alice", -EPERM);
 	/* 0400 is fine: root reads it regardless. */
 	assert_int_equal(chmod(path, 0400), 0);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	assert_int_equal(chmod(path, 0600), 0);
 	/* Owned by someone else. */
 	assert_int_equal(chown(path, 65534, 0), 0);
 	expect_record_refused(f, "alice", -EPERM);
 	assert_int_equal(chown(path, 0, 0), 0);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	/* Two hard links. */
 	assert_int_equal(link(path, other), 0);
 	expect_record_refused(f, "alice", -EPERM);
@@ -877,7 +877,7 @@ static void test_load_refuses_bad_files(void **state)
 	assert_int_equal(unlink(path), 0);
 	/* The good record again, as a control. */
 	write_file(path, buf, (size_t)len, 0600);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	/* Corrupt: garbage, truncated, another user's record, too large. */
 	write_text(path, "garbage\n", 0600);
 	expect_record_refused(f, "alice", -EINVAL);
@@ -967,7 +967,7 @@ static void test_slots_in_place(void **state)
 		assert_int_equal(len, 2 * SLOT);
 		assert_int_equal(slot_seq(file + (i % 2) * SLOT), i + 1);
 		assert_int_equal(slot_seq(file + ((i + 1) % 2) * SLOT), i);
-		assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+		assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 		assert_int_equal(got.fail_count, 10 + i);
 	}
 	assert_int_equal(stat(path, &b), 0);
@@ -978,14 +978,14 @@ static void test_slots_in_place(void **state)
 	memcpy(before, file, sizeof(before));
 	file[SLOT + 40] ^= 0x20;
 	write_record_file(f, "alice", file, 2 * SLOT);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 	assert_int_equal(got.fail_count, 14);
 	/* The next update overwrites the torn slot. */
 	rec.fail_count = 20;
 	put_record(f, &rec);
 	read_record_file(f, "alice", file, sizeof(file), &len);
 	assert_int_equal(slot_seq(file + SLOT), 6);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 	assert_int_equal(got.fail_count, 20);
 
 	/* Both slots torn, a slot's header mangled, two slots of one
@@ -999,7 +999,7 @@ static void test_slots_in_place(void **state)
 	memcpy(file, before, sizeof(before));
 	memcpy(file + SLOT, "MFA2", 4);
 	write_record_file(f, "alice", file, 2 * SLOT);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 	assert_int_equal(got.fail_count, 14);
 	memcpy(file, before, sizeof(before));
 	memcpy(file + SLOT, file, SLOT);
@@ -1009,20 +1009,20 @@ static void test_slots_in_place(void **state)
 	write_record_file(f, "alice", before, 2 * SLOT - 1);
 	expect_record_refused(f, "alice", -EINVAL);
 	write_record_file(f, "alice", before, 2 * SLOT);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 
 	/* A record of the single-text form is read, and the next update
 	 * turns it into the two-slot form. */
 	len = (size_t)format_record(&rec, file, sizeof(file));
 	write_record_file(f, "alice", file, len);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 	assert_int_equal(got.fail_count, 20);
 	rec.fail_count = 21;
 	put_record(f, &rec);
 	read_record_file(f, "alice", file, sizeof(file), &len);
 	assert_int_equal(len, 2 * SLOT);
 	assert_int_equal(slot_seq(file), 1);
-	assert_int_equal(store_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
 	assert_int_equal(got.fail_count, 21);
 	record_wipe(&rec);
 	record_wipe(&got);
@@ -1037,10 +1037,10 @@ static void test_crc32_is_zlibs(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (unsigned char)(i * 7919u >> 3);
-	assert_int_equal(store_crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926u);
+	assert_int_equal(files_crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926u);
 	for (size_t off = 0; off < 4; off++)
 		for (size_t len = 0; len + off <= sizeof(buf); len += 37)
-			assert_int_equal(store_crc32(store_crc32(0, buf, off), buf + off, len),
+			assert_int_equal(files_crc32(files_crc32(0, buf, off), buf + off, len),
 					 (uint32_t)crc32(0, buf, (uInt)(off + len)));
 }
 
@@ -1078,8 +1078,8 @@ static void test_largest_record_fits(void **state)
 		INT64_C(253402300799);
 	rec.email.code_pending = true;
 	put_record(f, &rec);
-	if (store_load(f->st, name, &got, &f->err) != 0)
-		fail_msg("store_load: %s", f->err.msg);
+	if (files_load(f->st, name, &got, &f->err) != 0)
+		fail_msg("files_load: %s", f->err.msg);
 	assert_string_equal(got.last_rhost, text);
 	record_wipe(&rec);
 	record_wipe(&got);
@@ -1088,7 +1088,7 @@ static void test_largest_record_fits(void **state)
 static void test_remove(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists;
 
@@ -1097,12 +1097,12 @@ static void test_remove(void **state)
 	plain_record(&rec);
 	put_record(f, &rec);
 	assert_int_equal(dir_entry_count(f->dir), 4);
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_true(exists);
 	/* 1: there was a record. */
-	assert_int_equal(store_remove(txn, &f->err), 1);
-	store_end(txn);
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), -ENOENT);
+	assert_int_equal(files_remove(txn, &f->err), 1);
+	files_end(txn);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), -ENOENT);
 	{
 		char *lock = record_path(f, ".lock.alice");
 		assert_int_equal(access(lock, F_OK), -1);
@@ -1110,39 +1110,39 @@ static void test_remove(void **state)
 		free(lock);
 	}
 	/* The other user is untouched. */
-	assert_int_equal(store_load(f->st, "bob.smith@example.com", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "bob.smith@example.com", &rec, &f->err), 0);
 	assert_int_equal(dir_entry_count(f->dir), 2);
 	/* Removing a user without a record is fine and leaves nothing. */
-	assert_int_equal(store_begin(f->st, "carol", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "carol", &txn, &rec, &exists, &f->err), 0);
 	assert_false(exists);
-	assert_int_equal(store_remove(txn, &f->err), 0);
-	store_end(txn);
+	assert_int_equal(files_remove(txn, &f->err), 0);
+	files_end(txn);
 	assert_int_equal(dir_entry_count(f->dir), 2);
 	record_wipe(&rec);
 }
 
-/* store_lock() takes the lock without reading, so that a corrupt record
- * (which store_begin() refuses) can still be removed. */
+/* files_lock() takes the lock without reading, so that a corrupt record
+ * (which files_begin() refuses) can still be removed. */
 static void test_lock_and_remove_corrupt(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	char *path = record_path(f, "alice");
 	bool exists;
 
 	write_text(path, "version=1\ngarbage\n", 0600);
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), -EINVAL);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), -EINVAL);
 	assert_null(txn);
-	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	assert_int_equal(files_lock(f->st, "alice", &txn, &f->err), 0);
 	assert_non_null(txn);
-	assert_int_equal(store_remove(txn, &f->err), 1);
-	store_end(txn);
+	assert_int_equal(files_remove(txn, &f->err), 1);
+	files_end(txn);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(dir_entry_count(f->dir), 0);
 	/* It validates the user name like the rest. */
 	txn = NULL;
-	assert_int_equal(store_lock(f->st, "../alice", &txn, &f->err), -EINVAL);
+	assert_int_equal(files_lock(f->st, "../alice", &txn, &f->err), -EINVAL);
 	assert_null(txn);
 	assert_int_equal(dir_entry_count(f->dir), 0);
 	free(path);
@@ -1184,7 +1184,7 @@ static void test_list(void **state)
 	size_t before;
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 0);
+	assert_int_equal(files_list(f->st, collect_name, &l, &f->err), 0);
 	assert_int_equal(l.count, 0);
 
 	enrolled_record(&rec);
@@ -1197,14 +1197,14 @@ static void test_list(void **state)
 		free(path);
 	}
 	/* An entry with a valid user name is listed whatever its type, so that
-	 * store_load() can judge (and mfactl report) a bad one (store.h). */
+	 * files_load() can judge (and mfactl report) a bad one (store.h). */
 	path = record_path(f, "erin");
 	assert_int_equal(mkdir(path, 0700), 0);
 	free(path);
 	before = dir_entry_count(f->dir);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 0);
+	assert_int_equal(files_list(f->st, collect_name, &l, &f->err), 0);
 	qsort(l.names, l.count, sizeof(l.names[0]), compare_names);
 	if (l.count != 3)
 		fail_msg("listed %zu names: %s, %s, %s, %s", l.count, l.names[0], l.names[1],
@@ -1217,18 +1217,18 @@ static void test_list(void **state)
 	/* A callback's non-zero return stops the walk and is returned. */
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
-	assert_int_equal(store_list(f->st, collect_name, &l, &f->err), 42);
+	assert_int_equal(files_list(f->st, collect_name, &l, &f->err), 42);
 	assert_int_equal(l.count, 1);
 	record_wipe(&rec);
 }
 
 struct scan_seen {
 	char names[16][USER_NAME_MAX + 8];
-	enum store_entry kinds[16];
+	enum files_entry kinds[16];
 	size_t count;
 };
 
-static int collect_scan(const char *name, enum store_entry kind, void *ctx)
+static int collect_scan(const char *name, enum files_entry kind, void *ctx)
 {
 	struct scan_seen *s = ctx;
 
@@ -1244,16 +1244,16 @@ static void test_scan_kinds(void **state)
 {
 	static const struct {
 		const char *name;
-		enum store_entry kind;
+		enum files_entry kind;
 	} expected[] = {
-		{ "alice", STORE_ENTRY_RECORD },
-		{ ".lock.alice", STORE_ENTRY_LOCK },
-		{ ".lock.dave", STORE_ENTRY_LOCK },
-		{ ".lock.-x", STORE_ENTRY_OTHER },
-		{ ".tmp.alice.0123abcd", STORE_ENTRY_TEMP },
-		{ ".hidden", STORE_ENTRY_OTHER },
-		{ "-x", STORE_ENTRY_OTHER },
-		{ "a b", STORE_ENTRY_OTHER },
+		{ "alice", FILES_ENTRY_RECORD },
+		{ ".lock.alice", FILES_ENTRY_LOCK },
+		{ ".lock.dave", FILES_ENTRY_LOCK },
+		{ ".lock.-x", FILES_ENTRY_OTHER },
+		{ ".tmp.alice.0123abcd", FILES_ENTRY_TEMP },
+		{ ".hidden", FILES_ENTRY_OTHER },
+		{ "-x", FILES_ENTRY_OTHER },
+		{ "a b", FILES_ENTRY_OTHER },
 	};
 	struct fixture *f = *state;
 	struct scan_seen seen;
@@ -1272,7 +1272,7 @@ static void test_scan_kinds(void **state)
 		free(path);
 	}
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_scan(f->st, collect_scan, &seen, &f->err), 0);
+	assert_int_equal(files_scan(f->st, collect_scan, &seen, &f->err), 0);
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
 		bool found = false;
 
@@ -1311,7 +1311,7 @@ static void test_invalid_user_names(void **state)
 	};
 	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	char longest[USER_NAME_MAX + 2];
 	bool exists;
@@ -1322,19 +1322,19 @@ static void test_invalid_user_names(void **state)
 	for (size_t i = 0; i <= nbad; i++) {
 		const char *name = i < nbad ? bad[i] : longest;
 
-		if (store_load(f->st, name, &rec, &f->err) != -EINVAL)
-			fail_msg("store_load accepted the user name \"%s\"", name);
-		if (store_begin(f->st, name, &txn, &rec, &exists, &f->err) != -EINVAL)
-			fail_msg("store_begin accepted the user name \"%s\"", name);
+		if (files_load(f->st, name, &rec, &f->err) != -EINVAL)
+			fail_msg("files_load accepted the user name \"%s\"", name);
+		if (files_begin(f->st, name, &txn, &rec, &exists, &f->err) != -EINVAL)
+			fail_msg("files_begin accepted the user name \"%s\"", name);
 		assert_null(txn);
 	}
 	assert_int_equal(dir_entry_count(f->dir), 0);
 	/* The longest valid name works. */
 	longest[USER_NAME_MAX] = '\0';
-	assert_int_equal(store_begin(f->st, longest, &txn, &rec, &exists, &f->err), 0);
-	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
-	store_end(txn);
-	assert_int_equal(store_load(f->st, longest, &rec, &f->err), 0);
+	assert_int_equal(files_begin(f->st, longest, &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_commit(txn, &rec, &f->err), 0);
+	files_end(txn);
+	assert_int_equal(files_load(f->st, longest, &rec, &f->err), 0);
 }
 
 /* ---- concurrency ---- */
@@ -1345,23 +1345,23 @@ static void test_invalid_user_names(void **state)
 static int child_increment(const char *dir)
 {
 	struct mfa_error err;
-	struct store *st = NULL;
+	struct files_store *st = NULL;
 
-	if (store_open(dir, STORE_READ_ONLY, &st, &err) != 0)
+	if (files_open(dir, STORE_READ_ONLY, &st, &err) != 0)
 		return 10;
 	for (int i = 0; i < ITERATIONS; i++) {
-		struct store_txn *txn = NULL;
+		struct files_txn *txn = NULL;
 		struct mfa_record rec;
 		bool exists;
 
-		if (store_begin(st, "alice", &txn, &rec, &exists, &err) != 0)
+		if (files_begin(st, "alice", &txn, &rec, &exists, &err) != 0)
 			return 11;
 		rec.fail_count++;
-		if (store_commit(txn, &rec, &err) != 0)
+		if (files_commit(txn, &rec, &err) != 0)
 			return 12;
-		store_end(txn);
+		files_end(txn);
 	}
-	store_close(st);
+	files_close(st);
 	return 0;
 }
 
@@ -1384,7 +1384,7 @@ static void test_concurrent_increments(void **state)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			fail_msg("child %d failed: status 0x%x", i, (unsigned)status);
 	}
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	assert_int_equal(rec.fail_count, CHILDREN * ITERATIONS);
 	/* The record and its lock file: no temporary files left behind. */
 	assert_int_equal(dir_entry_count(f->dir), 2);
@@ -1436,18 +1436,18 @@ static void sleep_ms(long ms)
 static int child_after_remove(const char *dir, int go_fd, int ready_fd)
 {
 	struct mfa_error err;
-	struct store *st = NULL;
-	struct store_txn *txn = NULL;
+	struct files_store *st = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists;
 	char c;
 
-	if (store_open(dir, STORE_READ_ONLY, &st, &err) != 0)
+	if (files_open(dir, STORE_READ_ONLY, &st, &err) != 0)
 		return 10;
 	if (read(go_fd, &c, 1) != 1)
 		return 15;
-	if (store_begin(st, "alice", &txn, &rec, &exists, &err) != 0) {
-		fprintf(stderr, "child: store_begin: %s\n", err.msg);
+	if (files_begin(st, "alice", &txn, &rec, &exists, &err) != 0) {
+		fprintf(stderr, "child: files_begin: %s\n", err.msg);
 		return 11;
 	}
 	if (exists)
@@ -1456,10 +1456,10 @@ static int child_after_remove(const char *dir, int go_fd, int ready_fd)
 		return 13;
 	sleep_ms(300);
 	rec.fail_count = 77;
-	if (store_commit(txn, &rec, &err) != 0)
+	if (files_commit(txn, &rec, &err) != 0)
 		return 14;
-	store_end(txn);
-	store_close(st);
+	files_end(txn);
+	files_close(st);
 	return 0;
 }
 
@@ -1469,7 +1469,7 @@ static int child_after_remove(const char *dir, int go_fd, int ready_fd)
 static void test_remove_while_waiting(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool exists, waited = false;
 	int pipefd[2], gofd[2], status;
@@ -1489,7 +1489,7 @@ static void test_remove_while_waiting(void **state)
 	}
 	close(pipefd[1]);
 	close(gofd[0]);
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_true(exists);
 	assert_int_equal(write(gofd[1], "g", 1), 1);
 	close(gofd[1]);
@@ -1503,8 +1503,8 @@ static void test_remove_while_waiting(void **state)
 		(void)waitpid(pid, &status, 0);
 		fail_msg("the child never waited for the lock");
 	}
-	assert_int_equal(store_remove(txn, &f->err), 1);
-	store_end(txn);
+	assert_int_equal(files_remove(txn, &f->err), 1);
+	files_end(txn);
 	/* Once the child holds the new lock, our next transaction waits for
 	 * its commit and sees it. */
 	if (read(pipefd[0], &c, 1) != 1) {
@@ -1512,23 +1512,23 @@ static void test_remove_while_waiting(void **state)
 		fail_msg("the child failed before taking the lock: status 0x%x", (unsigned)status);
 	}
 	close(pipefd[0]);
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_true(exists);
 	assert_int_equal(rec.fail_count, 77);
 	assert_false(rec.totp.enrolled);
-	store_end(txn);
+	files_end(txn);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child failed: status 0x%x", (unsigned)status);
 	record_wipe(&rec);
 }
 
-/* store_lock() excludes store_begin() in another process, which then sees
+/* files_lock() excludes files_begin() in another process, which then sees
  * what was committed under the lock. */
 static void test_lock_excludes_begin(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct mfa_record rec;
 	bool waited = false;
 	int gofd[2], status;
@@ -1538,8 +1538,8 @@ static void test_lock_excludes_begin(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct store *st = NULL;
-		struct store_txn *t2 = NULL;
+		struct files_store *st = NULL;
+		struct files_txn *t2 = NULL;
 		struct mfa_record r2;
 		struct mfa_error e2;
 		bool ex;
@@ -1548,13 +1548,13 @@ static void test_lock_excludes_begin(void **state)
 		close(gofd[1]);
 		if (read(gofd[0], &c, 1) != 1)
 			_exit(9);
-		if (store_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0 ||
-		    store_begin(st, "alice", &t2, &r2, &ex, &e2) != 0)
+		if (files_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0 ||
+		    files_begin(st, "alice", &t2, &r2, &ex, &e2) != 0)
 			_exit(10);
 		_exit(ex && r2.fail_count == 5 ? 0 : 11);
 	}
 	close(gofd[0]);
-	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	assert_int_equal(files_lock(f->st, "alice", &txn, &f->err), 0);
 	assert_int_equal(write(gofd[1], "g", 1), 1);
 	close(gofd[1]);
 	for (int i = 0; i < 500 && !waited; i++) {
@@ -1564,8 +1564,8 @@ static void test_lock_excludes_begin(void **state)
 	}
 	record_init(&rec, "alice");
 	rec.fail_count = 5;
-	assert_int_equal(store_commit(txn, &rec, &f->err), 0);
-	store_end(txn);
+	assert_int_equal(files_commit(txn, &rec, &f->err), 0);
+	files_end(txn);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(waited);
 	assert_true(WIFEXITED(status));
@@ -1577,7 +1577,7 @@ static void test_lock_excludes_begin(void **state)
 static void test_begin_unchanged(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	struct record_factors none, totp;
 	struct mfa_record rec;
 	bool exists;
@@ -1586,50 +1586,50 @@ static void test_begin_unchanged(void **state)
 	record_factors_take(&rec, &none);
 	assert_int_equal(none.methods, 0);
 	/* No record yet: the empty basis holds. */
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
 			 0);
 	assert_false(exists);
-	store_end(txn);
+	files_end(txn);
 	/* An unverified address is not a factor. */
 	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
 	put_record(f, &rec);
 	assert_true(record_factors_held(&none, &rec));
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
 			 0);
-	store_end(txn);
+	files_end(txn);
 	/* Enrolled meanwhile: refused, nothing held. */
 	enrolled_record(&rec);
 	put_record(f, &rec);
 	txn = NULL;
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
 			 -ESTALE);
 	assert_null(txn);
 	assert_non_null(strstr(f->err.msg, "changed meanwhile"));
 	/* The lock was given back. */
-	assert_int_equal(store_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
-	store_end(txn);
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	files_end(txn);
 	record_factors_take(&rec, &totp);
 	assert_int_equal(totp.methods, METHOD_TOTP);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
 			 0);
-	store_end(txn);
+	files_end(txn);
 	/* Another secret, the same enrollment time: refused. */
 	rec.totp.secret[0] ^= 1;
 	put_record(f, &rec);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
 			 -ESTALE);
 	/* A verified address added beside the app: refused. */
-	assert_int_equal(store_load(f->st, "alice", &rec, &f->err), 0);
+	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
 	rec.totp.secret[0] ^= 1;
 	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
 	rec.email.verified = true;
 	put_record(f, &rec);
-	assert_int_equal(store_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
 			 -ESTALE);
-	/* NULL: no basis, store_begin(). */
-	assert_int_equal(store_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists, &f->err),
+	/* NULL: no basis, files_begin(). */
+	assert_int_equal(files_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists, &f->err),
 			 0);
-	store_end(txn);
+	files_end(txn);
 	record_factors_wipe(&none);
 	record_factors_wipe(&totp);
 	record_wipe(&rec);
@@ -1640,25 +1640,25 @@ static void test_begin_unchanged(void **state)
 static void test_lock_wait_bounded(void **state)
 {
 	struct fixture *f = *state;
-	struct store_txn *txn = NULL;
+	struct files_txn *txn = NULL;
 	int status;
 	pid_t pid;
 
-	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
+	assert_int_equal(files_lock(f->st, "alice", &txn, &f->err), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct store *st = NULL;
-		struct store_txn *t2 = NULL;
+		struct files_store *st = NULL;
+		struct files_txn *t2 = NULL;
 		struct mfa_error e2;
 		struct timespec a, b;
 		double waited;
 		int r;
 
-		if (store_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0)
+		if (files_open(f->dir, STORE_READ_ONLY, &st, &e2) != 0)
 			_exit(10);
 		(void)clock_gettime(CLOCK_MONOTONIC, &a);
-		r = store_lock(st, "alice", &t2, &e2);
+		r = files_lock(st, "alice", &t2, &e2);
 		(void)clock_gettime(CLOCK_MONOTONIC, &b);
 		waited = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 		if (r != -ETIMEDOUT || strstr(e2.msg, "still locked") == NULL)
@@ -1668,12 +1668,12 @@ static void test_lock_wait_bounded(void **state)
 			      12);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	store_end(txn);
+	files_end(txn);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* Once it is given back, the next one takes it at once. */
-	assert_int_equal(store_lock(f->st, "alice", &txn, &f->err), 0);
-	store_end(txn);
+	assert_int_equal(files_lock(f->st, "alice", &txn, &f->err), 0);
+	files_end(txn);
 }
 
 int main(void)

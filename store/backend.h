@@ -1,0 +1,69 @@
+/* What a backend of the store provides: one function per operation of
+ * store.h, with the same contract.  A backend's handle starts with a
+ * struct store whose ops point at its table; store.c dispatches.  Only
+ * the store's own files include this. */
+#ifndef PAM_MFA_STORE_BACKEND_H
+#define PAM_MFA_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *st);
+	int (*summary)(struct store *st, const char *user, struct store_summary *out,
+		       struct mfa_error *err);
+	int (*verify_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const char *code, const struct store_login *at,
+			   struct verify_result *res, struct mfa_error *err);
+	int (*verify_email)(struct store *st, const struct mfa_config *cfg, const char *user,
+			    const char *code, const char *address, const struct store_login *at,
+			    struct verify_result *res, struct mfa_error *err);
+	int (*enroll_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const struct store_basis *basis, const struct mfa_totp *t,
+			   const char *code, const struct store_login *at,
+			   struct verify_result *res, struct mfa_error *err);
+	int (*enroll_email)(struct store *st, const struct mfa_config *cfg, const char *user,
+			    const struct store_basis *basis, const char *address, const char *code,
+			    const struct store_login *at, struct verify_result *res,
+			    struct mfa_error *err);
+	int (*email_book)(struct store *st, const struct mfa_config *cfg, const char *user,
+			  enum email_code_use use, const struct store_basis *basis,
+			  const char *address, time_t now, struct email_booking *booking,
+			  long *wait, bool *sending, struct mfa_error *err);
+	int (*email_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
+			  const struct store_basis *basis, const char *address, const char *code,
+			  const struct email_booking *booking, time_t now, struct mfa_error *err);
+	int (*email_unbook)(struct store *st, const char *user, const struct email_booking *booking,
+			    struct mfa_error *err);
+	int (*skip)(struct store *st, const char *user, const struct store_basis *basis,
+		    bool remember, time_t now, struct mfa_error *err);
+	int (*provision_totp)(struct store *st, const char *user, const struct mfa_totp *t,
+			      bool replace, time_t now, bool *replaced, struct mfa_error *err);
+	int (*provision_email)(struct store *st, const char *user, const char *address,
+			       bool replace, time_t now, struct mfa_error *err);
+	int (*email_code_by_admin)(struct store *st, const struct mfa_config *cfg, const char *user,
+				   const char *address, const char *code, bool replace, time_t now,
+				   struct mfa_error *err);
+	int (*reset)(struct store *st, const char *user, unsigned method,
+		     struct store_reset_result *res, struct mfa_error *err);
+	int (*unlock)(struct store *st, const char *user, unsigned *failures,
+		      struct mfa_error *err);
+	int (*list)(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
+		    struct mfa_error *err);
+	int (*check)(struct store *st,
+		     int (*cb)(const char *name, enum store_entry kind, const char *message,
+			       void *ctx),
+		     void *ctx, struct mfa_error *err);
+	void (*defer_sync)(struct store *st);
+	int (*sync)(struct store *st, struct mfa_error *err);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The files backend: opens the state directory of cfg. */
+int files_store_open(const struct mfa_config *cfg, int flags, struct store **out,
+		     struct mfa_error *err);
+
+#endif
