@@ -128,14 +128,14 @@ static const char *check_template(const char *v)
 {
 	char sample[EMAIL_ADDRESS_MAX + 1];
 	const char *why = check_no_controls(v);
-	struct mfa_config probe;
+	struct email_config probe;
 
 	if (why != NULL)
 		return why;
 	if (strstr(v, "%u") == NULL)
 		return "must contain %u, the user name";
 	memset(&probe, 0, sizeof(probe));
-	probe.email.address_template = (char *)v;
+	probe.address_template = (char *)v;
 	if (email_address_from_template(&probe, "user.name", sample, sizeof(sample)) < 0)
 		return "does not make a valid address (try \"%u@example.org\")";
 	return NULL;

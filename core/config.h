@@ -32,21 +32,6 @@ struct mfa_rule {
 
 #define CONFIG_RULES_MAX 1000
 
-struct mfa_email_config {
-	char *smtp_url; /* smtp:// or smtps:// */
-	enum email_starttls starttls;
-	char *ca_file;
-	char *username;
-	char *password_file;
-	char *from;		/* "Name <addr>" or "addr" */
-	char *address_template; /* "%u@example.org"; NULL: none */
-	unsigned code_digits;
-	unsigned code_ttl;
-	unsigned resend_after;
-	unsigned enroll_mails; /* a user's codes to new addresses a day */
-	unsigned timeout;
-};
-
 struct mfa_config {
 	char *path;
 	char *state_dir;
@@ -68,7 +53,7 @@ struct mfa_config {
 	struct mfa_rule *rules; /* first match wins, in file order */
 	size_t n_rules;
 	int64_t enroll_by; /* last second of enrollment at login; 0: none */
-	struct mfa_email_config email;
+	struct email_config email;
 };
 
 /* Loads path (which must be trusted: see open_trusted_file()) over the

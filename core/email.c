@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "dynload.h"
 #include "email.h"
 #include "secmem.h"
@@ -62,10 +61,10 @@ bool email_address_valid(const char *addr)
 	return true;
 }
 
-int email_address_from_template(const struct mfa_config *cfg, const char *user, char *out,
+int email_address_from_template(const struct email_config *ec, const char *user, char *out,
 				size_t len)
 {
-	const char *t = cfg->email.address_template;
+	const char *t = ec->address_template;
 	size_t o = 0;
 
 	if (t == NULL)
@@ -211,10 +210,9 @@ static int read_password(const char *path, char **out, struct mfa_error *err)
 	return 0;
 }
 
-int email_send(const struct mfa_config *cfg, const char *to, const char *subject, const char *body,
+int email_send(const struct email_config *ec, const char *to, const char *subject, const char *body,
 	       struct mfa_error *err)
 {
-	const struct mfa_email_config *ec = &cfg->email;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char sender[EMAIL_ADDRESS_MAX + 1], date[64], host[256] = "localhost";
 	unsigned char rnd[12];

@@ -1,5 +1,7 @@
 /* Email one-time codes: addresses, codes and their salted hashes, and
- * RFC 5322 messages sent through libcurl's SMTP (never a shell). */
+ * RFC 5322 messages sent through libcurl's SMTP (never a shell).  The email
+ * settings of pam_mfa.conf are defined here, so that mail needs nothing
+ * else of the configuration. */
 #ifndef PAM_MFA_EMAIL_H
 #define PAM_MFA_EMAIL_H
 
@@ -14,12 +16,26 @@
 #define EMAIL_SALT_LEN 16
 #define EMAIL_HASH_LEN 32
 
-struct mfa_config;
-
 enum email_starttls {
 	STARTTLS_REQUIRED,
 	STARTTLS_OPPORTUNISTIC,
 	STARTTLS_OFF,
+};
+
+/* The email { ... } group of pam_mfa.conf. */
+struct email_config {
+	char *smtp_url; /* smtp:// or smtps:// */
+	enum email_starttls starttls;
+	char *ca_file;
+	char *username;
+	char *password_file;
+	char *from;		/* "Name <addr>" or "addr" */
+	char *address_template; /* "%u@example.org"; NULL: none */
+	unsigned code_digits;
+	unsigned code_ttl;
+	unsigned resend_after;
+	unsigned enroll_mails; /* a user's codes to new addresses a day */
+	unsigned timeout;
 };
 
 /* A conservative addr-spec: local@domain with dot-atom parts, no quotes,
@@ -29,7 +45,7 @@ bool email_address_valid(const char *addr);
 
 /* The address from the "address" template (%u: the user name, %% a '%'),
  * -ENOENT if there is no template, -EINVAL if the result is not valid. */
-int email_address_from_template(const struct mfa_config *cfg, const char *user, char *out,
+int email_address_from_template(const struct email_config *ec, const char *user, char *out,
 				size_t len);
 
 /* "a***@example.org": for messages that must not disclose the address. */
@@ -43,9 +59,9 @@ int email_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *code,
 		    unsigned char out[EMAIL_HASH_LEN]);
 
 /* Sends a text/plain UTF-8 message to one address, through the SMTP server
- * of the configuration, within its timeout.  0, or -EIO/-ETIMEDOUT/-EINVAL
- * with err saying what the server or libcurl said. */
-int email_send(const struct mfa_config *cfg, const char *to, const char *subject, const char *body,
+ * of ec, within its timeout.  0, or -EIO/-ETIMEDOUT/-EINVAL with err
+ * saying what the server or libcurl said. */
+int email_send(const struct email_config *ec, const char *to, const char *subject, const char *body,
 	       struct mfa_error *err);
 
 #endif

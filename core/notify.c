@@ -35,7 +35,7 @@ bool notify_address(const struct mfa_config *cfg, const char *verified, const ch
 		(void)snprintf(out, len, "%s", verified);
 		return true;
 	}
-	return email_address_from_template(cfg, user, out, len) == 0;
+	return email_address_from_template(&cfg->email, user, out, len) == 0;
 }
 
 int notify_code(const struct mfa_config *cfg, const char *to, const char *user, const char *code,
@@ -67,7 +67,7 @@ int notify_code(const struct mfa_config *cfg, const char *to, const char *user, 
 				"authentication is:" :
 				"Your one-time login code is:",
 		       code, user, host, svc, from, when, minutes, minutes == 1 ? "" : "s");
-	r = email_send(cfg, to, subject, body, err);
+	r = email_send(&cfg->email, to, subject, body, err);
 	secure_wipe(body, sizeof(body));
 	return r;
 }
@@ -95,7 +95,7 @@ int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *us
 		       user, host, when, svc, from,
 		       strcmp(method, "email") == 0 ? "codes sent to this email address" :
 						      "an authenticator app");
-	return email_send(cfg, to, subject, body, err);
+	return email_send(&cfg->email, to, subject, body, err);
 }
 
 int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
@@ -116,7 +116,7 @@ int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
 		       strcmp(method, "email") == 0 ? "email codes" :
 						      "the authenticator app",
 		       user, host, when);
-	return email_send(cfg, to, subject, body, err);
+	return email_send(&cfg->email, to, subject, body, err);
 }
 
 int notify_setup(const struct mfa_config *cfg, const char *to, const char *user, const char *policy,
@@ -162,5 +162,5 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 	if (n > 0 && (size_t)n < sizeof(body))
 		(void)snprintf(body + n, sizeof(body) - (size_t)n,
 			       "Questions: ask your administrator.\n");
-	return email_send(cfg, to, subject, body, err);
+	return email_send(&cfg->email, to, subject, body, err);
 }

@@ -184,7 +184,7 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 		return 0;
 	}
 	if (req->cfg->email.address_template != NULL)
-		return email_address_from_template(req->cfg, req->user, out, len) == 0 ? 0 : -3;
+		return email_address_from_template(&req->cfg->email, req->user, out, len) ? -3 : 0;
 	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
 		char *answer = NULL, *a;
 		int r;

@@ -27,7 +27,7 @@ static bool enroll_address(struct mfactl *ctx, const char *user, const char *add
 			return false;
 		}
 		(void)snprintf(addr, len, "%s", address);
-	} else if (email_address_from_template(&ctx->cfg, user, addr, len) < 0) {
+	} else if (email_address_from_template(&ctx->cfg.email, user, addr, len) < 0) {
 		fprintf(stderr,
 			"mfactl enroll: no address: give --address, or set the "
 			"email.address template in %s\n",
@@ -146,7 +146,7 @@ void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *addre
 		return;
 	if (address != NULL && address[0] != '\0')
 		(void)snprintf(to, sizeof(to), "%s", address);
-	else if (email_address_from_template(&ctx->cfg, user, to, sizeof(to)) < 0)
+	else if (email_address_from_template(&ctx->cfg.email, user, to, sizeof(to)) < 0)
 		return;
 	if (notify_reset(&ctx->cfg, to, user, method, &err) < 0)
 		fprintf(stderr, "mfactl: note: no email to %s about the reset: %s\n", user,

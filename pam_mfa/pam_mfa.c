@@ -423,7 +423,7 @@ static void confirm_enrollment(struct login *l, struct store *st)
 	{
 		char org[EMAIL_ADDRESS_MAX + 1];
 
-		if (email_address_from_template(&l->cfg, l->user, org, sizeof(org)) == 0 &&
+		if (email_address_from_template(&l->cfg.email, l->user, org, sizeof(org)) == 0 &&
 		    (!known || strcmp(org, to) != 0) &&
 		    notify_enrolled(&l->cfg, org, l->user, l->method, l->service, l->rhost, &err) <
 			    0)

@@ -86,20 +86,20 @@ static void test_address_grammar(void **state)
 
 static void test_template(void **state)
 {
-	struct mfa_config cfg;
+	struct email_config cfg;
 	char out[EMAIL_ADDRESS_MAX + 1];
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
 	assert_int_equal(email_address_from_template(&cfg, "alice", out, sizeof(out)), -ENOENT);
-	cfg.email.address_template = "%u@example.org";
+	cfg.address_template = "%u@example.org";
 	assert_int_equal(email_address_from_template(&cfg, "alice", out, sizeof(out)), 0);
 	assert_string_equal(out, "alice@example.org");
-	cfg.email.address_template = "mfa+%u%%x@example.org";
+	cfg.address_template = "mfa+%u%%x@example.org";
 	assert_int_equal(email_address_from_template(&cfg, "bob.b", out, sizeof(out)), 0);
 	assert_string_equal(out, "mfa+bob.b%x@example.org");
 	/* A user name that makes an invalid address gives no address. */
-	cfg.email.address_template = "%u@example.org";
+	cfg.address_template = "%u@example.org";
 	assert_int_equal(email_address_from_template(&cfg, "a@b", out, sizeof(out)), -EINVAL);
 	assert_int_equal(email_address_from_template(&cfg, "alice", out, 8), -EINVAL);
 }
