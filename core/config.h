@@ -17,19 +17,6 @@
 /* The largest configuration file read. */
 #define CONFIG_MAX_SIZE (256 * 1024)
 
-enum rule_kind {
-	RULE_USER,
-	RULE_GROUP,
-};
-
-struct mfa_rule {
-	enum rule_kind kind;
-	char *name; /* the user or group it matches */
-	enum mfa_policy policy;
-	unsigned methods; /* 0: the org-wide methods */
-	unsigned line;	  /* where it stands in the file */
-};
-
 #define CONFIG_RULES_MAX 1000
 
 struct mfa_config {
@@ -48,10 +35,15 @@ struct mfa_config {
 		unsigned unlock_after;
 	} lockout;
 	unsigned fail_delay_ms;
-	enum mfa_policy default_policy;
-	unsigned methods;	/* allowed org-wide */
-	struct mfa_rule *rules; /* first match wins, in file order */
-	size_t n_rules;
+	/* The policy's settings, by name (cfg->rules) and as the one struct
+	 * that policy.c takes (&cfg->policy): both name the same memory, as
+	 * with the kernel's struct_group(). */
+	union {
+		struct {
+			POLICY_CONFIG_MEMBERS
+		};
+		struct policy_config policy;
+	};
 	int64_t enroll_by; /* last second of enrollment at login; 0: none */
 	struct email_config email;
 };

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "policy.h"
 
 const char *policy_name(enum mfa_policy p)
@@ -146,17 +145,17 @@ int policy_group_exists(const char *name)
  * exist, or -errno with err set. */
 #define POLICY_NO_GROUP 2
 
-static int decide(const struct mfa_config *cfg, const char *user,
+static int decide(const struct policy_config *pc, const char *user,
 		  int (*in_group)(size_t rule, void *ctx, struct mfa_error *err), void *ctx,
 		  struct policy_decision *out, struct mfa_error *err)
 {
-	out->policy = cfg->default_policy;
-	out->methods = cfg->methods;
+	out->policy = pc->default_policy;
+	out->methods = pc->methods;
 	out->rule = -1;
 	out->missing_group = -1;
 	out->account_found = false;
-	for (size_t i = 0; i < cfg->n_rules; i++) {
-		const struct mfa_rule *rule = &cfg->rules[i];
+	for (size_t i = 0; i < pc->n_rules; i++) {
+		const struct mfa_rule *rule = &pc->rules[i];
 		bool match;
 
 		if (rule->kind == RULE_USER) {
@@ -172,7 +171,7 @@ static int decide(const struct mfa_config *cfg, const char *user,
 		}
 		if (match) {
 			out->policy = rule->policy;
-			out->methods = rule->methods ? rule->methods : cfg->methods;
+			out->methods = rule->methods ? rule->methods : pc->methods;
 			out->rule = (int)i;
 			break;
 		}
@@ -181,7 +180,7 @@ static int decide(const struct mfa_config *cfg, const char *user,
 }
 
 struct nss_membership {
-	const struct mfa_config *cfg;
+	const struct policy_config *pc;
 	const char *user;
 	gid_t *groups; /* the user's groups, looked up at the first group rule */
 	int ngroups;
@@ -190,7 +189,7 @@ struct nss_membership {
 static int nss_in_group(size_t i, void *p, struct mfa_error *err)
 {
 	struct nss_membership *m = p;
-	const char *name = m->cfg->rules[i].name;
+	const char *name = m->pc->rules[i].name;
 	gid_t gid;
 	int found, r;
 
@@ -212,11 +211,11 @@ static int nss_in_group(size_t i, void *p, struct mfa_error *err)
 	return 0;
 }
 
-int policy_for_user(const struct mfa_config *cfg, const char *user, struct policy_decision *out,
+int policy_for_user(const struct policy_config *pc, const char *user, struct policy_decision *out,
 		    struct mfa_error *err)
 {
-	struct nss_membership m = { .cfg = cfg, .user = user };
-	int r = decide(cfg, user, nss_in_group, &m, out, err);
+	struct nss_membership m = { .pc = pc, .user = user };
+	int r = decide(pc, user, nss_in_group, &m, out, err);
 
 	out->account_found = m.groups != NULL;
 	free(m.groups);
@@ -282,23 +281,23 @@ void policy_groups_free(struct policy_groups *pg)
 	free(pg);
 }
 
-int policy_groups_load(const struct mfa_config *cfg, struct policy_groups **out,
+int policy_groups_load(const struct policy_config *pc, struct policy_groups **out,
 		       struct mfa_error *err)
 {
 	struct policy_groups *pg;
 	int r = 0;
 
-	pg = calloc(1, sizeof(*pg) + cfg->n_rules * sizeof(pg->groups[0]));
+	pg = calloc(1, sizeof(*pg) + pc->n_rules * sizeof(pg->groups[0]));
 	if (pg == NULL)
 		return -ENOMEM;
-	pg->n = cfg->n_rules;
-	for (size_t i = 0; i < cfg->n_rules && r == 0; i++) {
-		if (cfg->rules[i].kind != RULE_GROUP)
+	pg->n = pc->n_rules;
+	for (size_t i = 0; i < pc->n_rules && r == 0; i++) {
+		if (pc->rules[i].kind != RULE_GROUP)
 			continue;
-		r = load_rule_group(cfg->rules[i].name, &pg->groups[i]);
+		r = load_rule_group(pc->rules[i].name, &pg->groups[i]);
 		if (r == -EIO)
 			mfa_error_set(err, "cannot look up group \"%s\" of rule %zu",
-				      cfg->rules[i].name, i + 1);
+				      pc->rules[i].name, i + 1);
 		else if (r < 0)
 			mfa_error_set(err, "out of memory");
 	}
@@ -328,13 +327,13 @@ static int listed_in_group(size_t i, void *p, struct mfa_error *err)
 	return bsearch(&m->user, g->members, g->n_members, sizeof(*g->members), cmp_member) != NULL;
 }
 
-int policy_for_account(const struct mfa_config *cfg, const struct policy_groups *pg,
+int policy_for_account(const struct policy_config *pc, const struct policy_groups *pg,
 		       const char *user, gid_t primary, struct policy_decision *out)
 {
 	struct listed_membership m = { .pg = pg, .user = user, .primary = primary };
 	struct mfa_error unused;
 
-	int r = decide(cfg, user, listed_in_group, &m, out, &unused);
+	int r = decide(pc, user, listed_in_group, &m, out, &unused);
 
 	out->account_found = true; /* listed from passwd */
 	return r;

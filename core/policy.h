@@ -4,6 +4,7 @@
 #define PAM_MFA_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util.h"
@@ -20,12 +21,36 @@ enum mfa_policy {
 #define METHOD_EMAIL 0x2u
 #define METHOD_ALL (METHOD_TOTP | METHOD_EMAIL)
 
-struct mfa_config;
+enum rule_kind {
+	RULE_USER,
+	RULE_GROUP,
+};
+
+struct mfa_rule {
+	enum rule_kind kind;
+	char *name; /* the user or group it matches */
+	enum mfa_policy policy;
+	unsigned methods; /* 0: the org-wide methods */
+	unsigned line;	  /* where it stands in the file */
+};
+
+/* What a policy is decided from: the org-wide default and the rules of
+ * pam_mfa.conf.  The members are a macro so that struct mfa_config can
+ * hold them both one by one and as this struct (see config.h). */
+#define POLICY_CONFIG_MEMBERS                                         \
+	enum mfa_policy default_policy;                               \
+	unsigned methods;	/* allowed org-wide */                \
+	struct mfa_rule *rules; /* first match wins, in file order */ \
+	size_t n_rules;
+
+struct policy_config {
+	POLICY_CONFIG_MEMBERS
+};
 
 struct policy_decision {
 	enum mfa_policy policy;
 	unsigned methods;   /* allowed methods: never 0 */
-	int rule;	    /* index into cfg->rules, or -1 for default_policy */
+	int rule;	    /* index into rules[], or -1 for default_policy */
 	int missing_group;  /* first rule passed over because its group does
 				 * not exist (a typo?), or -1 */
 	bool account_found; /* a group rule looked the account up and found it */
@@ -42,7 +67,7 @@ int method_parse(const char *name, unsigned *method);
  * a group rule by primary or supplementary membership through NSS.  A group
  * that does not exist matches nobody; an NSS failure is an error (-EIO), so
  * that an unreachable directory never becomes a weaker policy. */
-int policy_for_user(const struct mfa_config *cfg, const char *user, struct policy_decision *out,
+int policy_for_user(const struct policy_config *pc, const char *user, struct policy_decision *out,
 		    struct mfa_error *err);
 
 /* Deciding many users at once (mfactl status): the groups the rules name
@@ -51,11 +76,11 @@ int policy_for_user(const struct mfa_config *cfg, const char *user, struct polic
  * what getgrouplist() reports for the files and LDAP sources; -EIO if NSS
  * could not tell about a group. */
 struct policy_groups;
-int policy_groups_load(const struct mfa_config *cfg, struct policy_groups **out,
+int policy_groups_load(const struct policy_config *pc, struct policy_groups **out,
 		       struct mfa_error *err);
 void policy_groups_free(struct policy_groups *pg);
 /* policy_for_user() for an account whose primary gid is known. */
-int policy_for_account(const struct mfa_config *cfg, const struct policy_groups *pg,
+int policy_for_account(const struct policy_config *pc, const struct policy_groups *pg,
 		       const char *user, gid_t primary, struct policy_decision *out);
 
 /* 1 if the group exists, 0 if not, -EIO if NSS could not tell. */

@@ -331,7 +331,7 @@ static int run(struct setup *s, bool replace, bool status_only)
 				"correctly; contact your administrator\n");
 		return EXIT_FAIL;
 	}
-	if (policy_for_user(&s->cfg, s->user, &s->policy, &err) < 0) {
+	if (policy_for_user(&s->cfg.policy, s->user, &s->policy, &err) < 0) {
 		syslog(LOG_ERR, "user=%s: cannot decide the policy: %s", s->user, err.msg);
 		fprintf(stderr, "mfa-setup: cannot look up your account's policy\n");
 		return EXIT_FAIL;

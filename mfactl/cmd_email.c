@@ -186,7 +186,7 @@ int cmd_send_setup(struct mfactl *ctx, int argc, char **argv)
 			ctx->config_path);
 		return EXIT_FAIL;
 	}
-	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
+	if (policy_for_user(&ctx->cfg.policy, user, &d, &err) < 0) {
 		fprintf(stderr, "mfactl: %s: %s\n", user, err.msg);
 		return EXIT_FAIL;
 	}

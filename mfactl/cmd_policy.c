@@ -61,7 +61,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 		return status;
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
-	if (policy_for_user(&ctx->cfg, user, &d, &err) < 0) {
+	if (policy_for_user(&ctx->cfg.policy, user, &d, &err) < 0) {
 		fprintf(stderr, "mfactl: %s: cannot decide the policy: %s\n", user, err.msg);
 		return EXIT_FAIL;
 	}

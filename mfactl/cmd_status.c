@@ -611,8 +611,8 @@ static void print_user(struct listing *ls, const struct account *a, struct loade
 	}
 	/* Group rules need the account; without it the policy is unknown. */
 	if (row.in_passwd) {
-		if (ls->pg != NULL &&
-		    policy_for_account(&ls->ctx->cfg, ls->pg, row.user, a->gid, &row.policy) == 0) {
+		if (ls->pg != NULL && policy_for_account(&ls->ctx->cfg.policy, ls->pg, row.user,
+							 a->gid, &row.policy) == 0) {
 			row.have_policy = true;
 		} else if (!row.error) {
 			row.error = true;
@@ -689,7 +689,7 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	if (r == 0) {
 		sort_names(&ls);
 		/* The groups of the rules, once for everyone. */
-		if (policy_groups_load(&ctx->cfg, &ls.pg, &err) < 0) {
+		if (policy_groups_load(&ctx->cfg.policy, &ls.pg, &err) < 0) {
 			fprintf(stderr, "mfactl: cannot decide policies: %s\n", err.msg);
 			memcpy(ls.pg_error, err.msg, sizeof(ls.pg_error));
 			ls.failed = true;

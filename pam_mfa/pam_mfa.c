@@ -617,7 +617,7 @@ static enum outcome authenticate(struct login *l)
 	enum outcome o;
 	int r;
 
-	r = policy_for_user(&l->cfg, l->user, &l->policy, &err);
+	r = policy_for_user(&l->cfg.policy, l->user, &l->policy, &err);
 	if (r == -ENOENT) {
 		/* A group rule looked for the account: there is none. */
 		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
