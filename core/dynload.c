@@ -3,7 +3,6 @@
  * that nothing of ours holds a handle: the module keeps no global state. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "dynload.h"
@@ -30,7 +29,7 @@ int qr_api_load(struct qr_api *api)
 }
 
 #ifdef PAM_MFA_LINK_LAZY_LIBS
-/* Sanitizer builds link libcurl and libcrypto (see pam_mfa/meson.build). */
+/* Sanitizer builds link libcurl and libcrypto (see core/meson.build). */
 #include <openssl/hmac.h>
 
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
@@ -41,14 +40,9 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 	return 0;
 }
 
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
-		unsigned char out[32])
+int crypto_api_load(struct crypto_api *api)
 {
-	unsigned int n = 0;
-
-	if (key_len > 1024 || HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) == NULL ||
-	    n != 32)
-		return -EIO;
+	*api = (struct crypto_api){ EVP_sha256, HMAC };
 	return 0;
 }
 #else
@@ -78,24 +72,15 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 	return 0;
 }
 
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
-		unsigned char out[32])
+int crypto_api_load(struct crypto_api *api)
 {
-	const EVP_MD *(*sha256)(void);
-	unsigned char *(*hmac)(const EVP_MD *md, const void *key, int key_len,
-			       const unsigned char *data, size_t len, unsigned char *md_out,
-			       unsigned int *md_len);
-	unsigned int n = 0;
 	void *h = load(LIBCRYPTO_SONAME);
 	bool ok;
 
 	if (h == NULL)
-		return -EIO;
-	ok = BIND(h, sha256, "EVP_sha256") && BIND(h, hmac, "HMAC");
-	(void)dlclose(h);
-	if (!ok || key_len > 1024 ||
-	    hmac(sha256(), key, (int)key_len, data, len, out, &n) == NULL || n != 32)
-		return -EIO;
-	return 0;
+		return -ENOENT;
+	ok = BIND(h, api->sha256, "EVP_sha256") && BIND(h, api->hmac, "HMAC");
+	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
+	return ok ? 0 : -ENOENT;
 }
 #endif

@@ -7,6 +7,7 @@
 #define PAM_MFA_DYNLOAD_H
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <qrencode.h>
 #include <stddef.h>
 
@@ -42,8 +43,15 @@ struct qr_api {
 /* Loads libqrencode (it stays loaded) and fills api; 0 or -ENOENT. */
 int qr_api_load(struct qr_api *api);
 
-/* HMAC-SHA256 through libcrypto, loaded the same way; 0 or -EIO. */
-int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *data, size_t len,
-		unsigned char out[32]);
+/* The libcrypto functions pam_mfa calls (code_hash.c). */
+struct crypto_api {
+	const EVP_MD *(*sha256)(void);
+	unsigned char *(*hmac)(const EVP_MD *md, const void *key, int key_len,
+			       const unsigned char *data, size_t len, unsigned char *md_out,
+			       unsigned int *md_len);
+};
+
+/* Loads libcrypto (it stays loaded) and fills api; 0 or -ENOENT. */
+int crypto_api_load(struct crypto_api *api);
 
 #endif

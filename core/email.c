@@ -101,31 +101,6 @@ void email_mask(const char *addr, char *out, size_t len)
 		(void)snprintf(out, len, "%c***%s", addr[0], at);
 }
 
-int email_code_new(unsigned digits, char *out)
-{
-	for (unsigned i = 0; i < digits; i++) {
-		unsigned char b;
-		int r;
-
-		/* Rejection sampling: 250 = 25 * 10 keeps the digits uniform. */
-		do {
-			r = secure_random(&b, 1);
-			if (r < 0)
-				return r;
-		} while (b >= 250);
-		out[i] = (char)('0' + b % 10);
-	}
-	out[digits] = '\0';
-	return 0;
-}
-
-int email_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *code,
-		    unsigned char out[EMAIL_HASH_LEN])
-{
-	_Static_assert(EMAIL_HASH_LEN == 32, "the hash is HMAC-SHA256");
-	return hmac_sha256(salt, EMAIL_SALT_LEN, (const unsigned char *)code, strlen(code), out);
-}
-
 /* The addr-spec inside "Name <addr>" or a bare addr; false if malformed. */
 static bool from_address(const char *from, char *out, size_t len)
 {

@@ -1,7 +1,6 @@
-/* Email one-time codes: addresses, codes and their salted hashes, and
- * RFC 5322 messages sent through libcurl's SMTP (never a shell).  The email
- * settings of pam_mfa.conf are defined here, so that mail needs nothing
- * else of the configuration. */
+/* Email one-time codes: addresses and RFC 5322 messages sent through
+ * libcurl's SMTP (never a shell).  The email settings of pam_mfa.conf are
+ * defined here, so that mail needs nothing else of the configuration. */
 #ifndef PAM_MFA_EMAIL_H
 #define PAM_MFA_EMAIL_H
 
@@ -9,12 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The codes a mail carries, and their hashes the record keeps. */
+#include "code_hash.h"
 #include "util.h"
 
 #define EMAIL_ADDRESS_MAX 254
-#define EMAIL_CODE_DIGITS_MAX 10
-#define EMAIL_SALT_LEN 16
-#define EMAIL_HASH_LEN 32
 
 enum email_starttls {
 	STARTTLS_REQUIRED,
@@ -50,13 +48,6 @@ int email_address_from_template(const struct email_config *ec, const char *user,
 
 /* "a***@example.org": for messages that must not disclose the address. */
 void email_mask(const char *addr, char *out, size_t len);
-
-/* A fresh code of digits decimal digits, uniform, from getrandom. */
-int email_code_new(unsigned digits, char *out);
-
-/* HMAC-SHA256(salt, code). */
-int email_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *code,
-		    unsigned char out[EMAIL_HASH_LEN]);
 
 /* Sends a text/plain UTF-8 message to one address, through the SMTP server
  * of ec, within its timeout.  0, or -EIO/-ETIMEDOUT/-EINVAL with err
