@@ -258,22 +258,34 @@ static int parse_email_v4(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_e
 	return 0;
 }
 
-int record_parse(const char *buf, size_t len, const char *expected_user, struct mfa_record *rec,
-		 struct mfa_error *err)
+/* The index of the key of line (1-based) in rec_key_names, or K_COUNT. */
+static int find_key(const char *key, size_t klen, unsigned line)
 {
-	char values[K_COUNT][STORE_TEXT_MAX + 1];
-	bool seen[K_COUNT] = { false };
-	unsigned version;
+	/* Records are written in key order: try the line's own key first (a
+	 * listing parses 100,000 of them). */
+	int k = (int)line - 1;
+
+	if (k < K_COUNT && strlen(rec_key_names[k]) == klen &&
+	    memcmp(rec_key_names[k], key, klen) == 0)
+		return k;
+	for (k = 0; k < K_COUNT; k++)
+		if (strlen(rec_key_names[k]) == klen && memcmp(rec_key_names[k], key, klen) == 0)
+			break;
+	return k;
+}
+
+/* Splits the text into its key=value lines, which must end with "end",
+ * each key known and given once, the version first: values[k] is key k's
+ * value if seen[k]. */
+static int split_lines(const char *buf, size_t len, char values[K_COUNT][STORE_TEXT_MAX + 1],
+		       bool seen[K_COUNT], struct mfa_error *err)
+{
 	const char *p = buf, *end = buf + len;
 	unsigned line = 0;
-	uint64_t n;
-	int r = -EINVAL;
 
-	record_init(rec, NULL);
-	memset(values, 0, sizeof(values));
 	if (len < 4 || memcmp(end - 4, "end\n", 4) != 0 || (len > 4 && end[-5] != '\n')) {
 		mfa_error_set(err, "record is truncated (no final \"end\" line)");
-		goto out;
+		return -EINVAL;
 	}
 	end -= 4;
 	while (p < end) {
@@ -285,140 +297,179 @@ int record_parse(const char *buf, size_t len, const char *expected_user, struct 
 		line++;
 		if (nl == NULL) {
 			mfa_error_set(err, "line %u: not terminated", line);
-			goto out;
+			return -EINVAL;
 		}
 		eq = memchr(p, '=', (size_t)(nl - p));
 		if (eq == NULL) {
 			mfa_error_set(err, "line %u: expected key=value", line);
-			goto out;
+			return -EINVAL;
 		}
 		klen = (size_t)(eq - p);
 		vlen = (size_t)(nl - eq - 1);
-		/* Records are written in key order: try the line's own key
-		 * first (a listing parses 100,000 of them). */
-		k = (int)line - 1;
-		if (k >= K_COUNT || strlen(rec_key_names[k]) != klen ||
-		    memcmp(rec_key_names[k], p, klen) != 0)
-			for (k = 0; k < K_COUNT; k++)
-				if (strlen(rec_key_names[k]) == klen &&
-				    memcmp(rec_key_names[k], p, klen) == 0)
-					break;
+		k = find_key(p, klen, line);
 		if (k == K_COUNT) {
 			mfa_error_set(err, "line %u: unknown key", line);
-			goto out;
+			return -EINVAL;
 		}
 		if (seen[k]) {
 			mfa_error_set(err, "line %u: %s given twice", line, rec_key_names[k]);
-			goto out;
+			return -EINVAL;
 		}
 		if ((k == K_VERSION) != (line == 1)) {
 			mfa_error_set(err, "line %u: the version must come first, and only there",
 				      line);
-			goto out;
+			return -EINVAL;
 		}
 		if (vlen > STORE_TEXT_MAX || !value_printable(eq + 1, vlen)) {
 			mfa_error_set(err, "line %u: %s: value too long or not printable", line,
 				      rec_key_names[k]);
-			goto out;
+			return -EINVAL;
 		}
 		seen[k] = true;
 		memcpy(values[k], eq + 1, vlen);
 		values[k][vlen] = '\0';
 		p = nl + 1;
 	}
+	return 0;
+}
+
+/* The record's version, and that it has exactly the keys of that version:
+ * the totp keys all or none. */
+static int check_keys(char values[K_COUNT][STORE_TEXT_MAX + 1], const bool seen[K_COUNT],
+		      unsigned *version, struct mfa_error *err)
+{
+	uint64_t n;
 
 	if (!seen[K_VERSION]) {
 		mfa_error_set(err, "no version line");
-		goto out;
+		return -EINVAL;
 	}
 	if (parse_u64(values[K_VERSION], UINT32_MAX, &n) < 0 || n < 1 || n > STORE_RECORD_VERSION) {
 		mfa_error_set(err, "unsupported record version \"%s\" (this build reads 1 to %d)",
 			      values[K_VERSION], STORE_RECORD_VERSION);
-		goto out;
+		return -EINVAL;
 	}
-	version = (unsigned)n;
+	*version = (unsigned)n;
 	for (int k = 0; k < K_COUNT; k++) {
 		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
 		/* Keys a version does not have must be absent. */
-		bool in_version = k < K_SKIP_SINCE || (k == K_SKIP_SINCE && version >= 2) ||
-				  (k >= K_EMAIL_ADDRESS && k < K_EMAIL_BY_ADMIN && version >= 3) ||
-				  (k >= K_EMAIL_BY_ADMIN && version >= 4);
+		bool in_version = k < K_SKIP_SINCE || (k == K_SKIP_SINCE && *version >= 2) ||
+				  (k >= K_EMAIL_ADDRESS && k < K_EMAIL_BY_ADMIN && *version >= 3) ||
+				  (k >= K_EMAIL_BY_ADMIN && *version >= 4);
 
 		if (!in_version && seen[k]) {
 			mfa_error_set(err, "%s is not part of version %u records", rec_key_names[k],
-				      version);
-			goto out;
+				      *version);
+			return -EINVAL;
 		}
 		if (!totp_key && in_version && !seen[k]) {
 			mfa_error_set(err, "missing %s", rec_key_names[k]);
-			goto out;
+			return -EINVAL;
 		}
 		if (totp_key && seen[k] != seen[K_TOTP_SECRET]) {
 			mfa_error_set(err, "incomplete totp entry (%s)", rec_key_names[k]);
-			goto out;
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int parse_totp(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_totp *t,
+		      struct mfa_error *err)
+{
+	uint64_t n;
+	int slen;
+
+	if (totp_algorithm_parse(values[K_TOTP_ALGORITHM], &t->params.algorithm) < 0) {
+		mfa_error_set(err, "totp.algorithm: unknown algorithm");
+		return -EINVAL;
+	}
+	if (parse_number(values[K_TOTP_DIGITS], TOTP_DIGITS_MAX, &n, "totp.digits", err) < 0 ||
+	    n < TOTP_DIGITS_MIN) {
+		mfa_error_set(err, "totp.digits: out of range");
+		return -EINVAL;
+	}
+	t->params.digits = (unsigned)n;
+	if (parse_number(values[K_TOTP_PERIOD], 300, &n, "totp.period", err) < 0 || n < 10) {
+		mfa_error_set(err, "totp.period: out of range");
+		return -EINVAL;
+	}
+	t->params.period = (unsigned)n;
+	if (parse_number(values[K_TOTP_ENROLLED], TIME_MAX, &n, "totp.enrolled_at", err) < 0)
+		return -EINVAL;
+	t->enrolled_at = (int64_t)n;
+	if (parse_number(values[K_TOTP_LAST_STEP], TIME_MAX, &t->last_step, "totp.last_step", err) <
+	    0)
+		return -EINVAL;
+	slen = base32_decode(values[K_TOTP_SECRET], t->secret, sizeof(t->secret));
+	if (slen < TOTP_SECRET_MIN) {
+		mfa_error_set(err, "totp.secret: not a valid secret");
+		return -EINVAL;
+	}
+	t->secret_len = (size_t)slen;
+	t->enrolled = true;
+	return 0;
+}
+
+/* fail.* and lock.until: "admin" is a lock only an administrator lifts. */
+static int parse_lockout(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_record *rec,
+			 struct mfa_error *err)
+{
+	uint64_t n;
+
+	if (parse_number(values[K_FAIL_COUNT], 1000000, &n, "fail.count", err) < 0)
+		return -EINVAL;
+	rec->fail_count = (unsigned)n;
+	if (parse_number(values[K_FAIL_SINCE], TIME_MAX, &n, "fail.since", err) < 0)
+		return -EINVAL;
+	rec->fail_since = (int64_t)n;
+	if (strcmp(values[K_LOCK_UNTIL], "admin") == 0) {
+		rec->locked_until = -1;
+	} else {
+		if (parse_number(values[K_LOCK_UNTIL], TIME_MAX, &n, "lock.until", err) < 0)
+			return -EINVAL;
+		rec->locked_until = (int64_t)n;
+	}
+	return 0;
+}
+
+static int parse_login(char values[K_COUNT][STORE_TEXT_MAX + 1], struct mfa_record *rec,
+		       struct mfa_error *err)
+{
+	uint64_t n;
+
+	if (parse_number(values[K_LOGIN_TIME], TIME_MAX, &n, "login.time", err) < 0)
+		return -EINVAL;
+	rec->last_login = (int64_t)n;
+	memcpy(rec->last_service, values[K_LOGIN_SERVICE], sizeof(rec->last_service));
+	memcpy(rec->last_rhost, values[K_LOGIN_RHOST], sizeof(rec->last_rhost));
+	return 0;
+}
+
+int record_parse(const char *buf, size_t len, const char *expected_user, struct mfa_record *rec,
+		 struct mfa_error *err)
+{
+	char values[K_COUNT][STORE_TEXT_MAX + 1];
+	bool seen[K_COUNT] = { false };
+	unsigned version;
+	uint64_t n;
+	int r = -EINVAL;
+
+	record_init(rec, NULL);
+	memset(values, 0, sizeof(values));
+	if (split_lines(buf, len, values, seen, err) < 0 ||
+	    check_keys(values, seen, &version, err) < 0)
+		goto out;
 	if (!user_name_valid(values[K_USER]) ||
 	    (expected_user != NULL && strcmp(values[K_USER], expected_user) != 0)) {
 		mfa_error_set(err, "record names another user");
 		goto out;
 	}
 	memcpy(rec->user, values[K_USER], strlen(values[K_USER]) + 1);
-
-	if (seen[K_TOTP_SECRET]) {
-		struct mfa_totp *t = &rec->totp;
-		int slen;
-
-		if (totp_algorithm_parse(values[K_TOTP_ALGORITHM], &t->params.algorithm) < 0) {
-			mfa_error_set(err, "totp.algorithm: unknown algorithm");
-			goto out;
-		}
-		if (parse_number(values[K_TOTP_DIGITS], TOTP_DIGITS_MAX, &n, "totp.digits", err) <
-			    0 ||
-		    n < TOTP_DIGITS_MIN) {
-			mfa_error_set(err, "totp.digits: out of range");
-			goto out;
-		}
-		t->params.digits = (unsigned)n;
-		if (parse_number(values[K_TOTP_PERIOD], 300, &n, "totp.period", err) < 0 ||
-		    n < 10) {
-			mfa_error_set(err, "totp.period: out of range");
-			goto out;
-		}
-		t->params.period = (unsigned)n;
-		if (parse_number(values[K_TOTP_ENROLLED], TIME_MAX, &n, "totp.enrolled_at", err) <
-		    0)
-			goto out;
-		t->enrolled_at = (int64_t)n;
-		if (parse_number(values[K_TOTP_LAST_STEP], TIME_MAX, &t->last_step,
-				 "totp.last_step", err) < 0)
-			goto out;
-		slen = base32_decode(values[K_TOTP_SECRET], t->secret, sizeof(t->secret));
-		if (slen < TOTP_SECRET_MIN) {
-			mfa_error_set(err, "totp.secret: not a valid secret");
-			goto out;
-		}
-		t->secret_len = (size_t)slen;
-		t->enrolled = true;
-	}
-	if (parse_number(values[K_FAIL_COUNT], 1000000, &n, "fail.count", err) < 0)
+	if (seen[K_TOTP_SECRET] && parse_totp(values, &rec->totp, err) < 0)
 		goto out;
-	rec->fail_count = (unsigned)n;
-	if (parse_number(values[K_FAIL_SINCE], TIME_MAX, &n, "fail.since", err) < 0)
+	if (parse_lockout(values, rec, err) < 0 || parse_login(values, rec, err) < 0)
 		goto out;
-	rec->fail_since = (int64_t)n;
-	if (strcmp(values[K_LOCK_UNTIL], "admin") == 0) {
-		rec->locked_until = -1;
-	} else {
-		if (parse_number(values[K_LOCK_UNTIL], TIME_MAX, &n, "lock.until", err) < 0)
-			goto out;
-		rec->locked_until = (int64_t)n;
-	}
-	if (parse_number(values[K_LOGIN_TIME], TIME_MAX, &n, "login.time", err) < 0)
-		goto out;
-	rec->last_login = (int64_t)n;
-	memcpy(rec->last_service, values[K_LOGIN_SERVICE], sizeof(rec->last_service));
-	memcpy(rec->last_rhost, values[K_LOGIN_RHOST], sizeof(rec->last_rhost));
 	if (version >= 2) {
 		if (parse_number(values[K_SKIP_SINCE], TIME_MAX, &n, "skip.since", err) < 0)
 			goto out;
