@@ -123,9 +123,11 @@ static bool from_address(const char *from, char *out, size_t len)
 	return email_address_valid(out);
 }
 
+/* The message, read by libcurl from pos; cap bytes to wipe (it holds a
+ * code). */
 struct upload {
-	const char *data;
-	size_t len, pos;
+	char *data;
+	size_t len, pos, cap;
 };
 
 static size_t read_message(char *buf, size_t size, size_t nitems, void *p)
@@ -185,58 +187,30 @@ static int read_password(const char *path, char **out, struct mfa_error *err)
 	return 0;
 }
 
-int email_send(const struct email_config *ec, const char *to, const char *subject, const char *body,
-	       struct mfa_error *err)
+/* The message: RFC 5322 headers, then the body with CRLF line ends. */
+static int compose_message(const char *from, const char *to, const char *subject, const char *body,
+			   struct upload *up, struct mfa_error *err)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char sender[EMAIL_ADDRESS_MAX + 1], date[64], host[256] = "localhost";
+	char date[64], host[256] = "localhost";
 	unsigned char rnd[12];
 	char msgid[64];
-	struct curl_slist *rcpt = NULL;
-	struct upload up = { NULL, 0, 0 };
-	char *message = NULL, *password = NULL;
 	size_t cap;
-	CURL *curl = NULL;
-	struct curl_api api;
-	CURLcode cr;
-	int n, r;
+	char *message;
+	int n;
 
-	if (ec->smtp_url == NULL || ec->from == NULL) {
-		mfa_error_set(err, "email is not configured (email.smtp_url, email.from)");
-		return -EINVAL;
-	}
-	if (!email_address_valid(to) || !from_address(ec->from, sender, sizeof(sender))) {
-		mfa_error_set(err, "refusing to send to an invalid address");
-		return -EINVAL;
-	}
-	/* The CA file decides whom we trust: root's, like the config. */
-	if (ec->ca_file != NULL) {
-		int fd = open_trusted_file(ec->ca_file, 16 * 1024 * 1024, err);
-		if (fd < 0)
-			return fd;
-		close(fd);
-	}
-	if (ec->password_file != NULL) {
-		r = read_password(ec->password_file, &password, err);
-		if (r < 0)
-			return r;
-	}
 	(void)gethostname(host, sizeof(host) - 1);
 	if (secure_random(rnd, sizeof(rnd)) < 0) {
-		r = -EIO;
 		mfa_error_set(err, "cannot get random bytes");
-		goto out;
+		return -EIO;
 	}
 	n = 0;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		n += snprintf(msgid + n, sizeof(msgid) - (size_t)n, "%02x", rnd[i]);
 	mail_date(date, sizeof(date));
-	cap = strlen(body) * 2 + strlen(subject) + strlen(ec->from) + strlen(to) + 1024;
+	cap = strlen(body) * 2 + strlen(subject) + strlen(from) + strlen(to) + 1024;
 	message = malloc(cap);
-	if (message == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (message == NULL)
+		return -ENOMEM;
 	n = snprintf(message, cap,
 		     "Date: %s\r\n"
 		     "Message-ID: <%s.%lld@%s>\r\n"
@@ -248,7 +222,7 @@ int email_send(const struct email_config *ec, const char *to, const char *subjec
 		     "Content-Transfer-Encoding: 8bit\r\n"
 		     "Auto-Submitted: auto-generated\r\n"
 		     "\r\n",
-		     date, msgid, (long long)time(NULL), host, ec->from, to, subject);
+		     date, msgid, (long long)time(NULL), host, from, to, subject);
 	/* The body with CRLF line ends. */
 	for (const char *p = body; *p != '\0' && (size_t)n + 3 < cap; p++) {
 		if (*p == '\n')
@@ -256,17 +230,28 @@ int email_send(const struct email_config *ec, const char *to, const char *subjec
 		message[n++] = *p;
 	}
 	message[n] = '\0';
-	up.data = message;
-	up.len = (size_t)n;
+	*up = (struct upload){ message, (size_t)n, 0, cap };
+	return 0;
+}
+
+/* Hands the message to the SMTP server of ec for one recipient. */
+static int smtp_send(const struct email_config *ec, const char *sender, const char *to,
+		     const char *password, struct upload *up, struct mfa_error *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *rcpt = NULL;
+	CURL *curl = NULL;
+	struct curl_api api;
+	CURLcode cr;
+	int r;
 
 	r = curl_api_load(&api, err);
 	if (r < 0)
-		goto out;
+		return r;
 	/* Thread-safe since libcurl 7.84, and a no-op once done. */
 	if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		r = -EIO;
 		mfa_error_set(err, "libcurl failed to initialise");
-		goto out;
+		return -EIO;
 	}
 	curl = api.easy_init();
 	if (curl == NULL || (rcpt = api.slist_append(NULL, to)) == NULL) {
@@ -278,7 +263,7 @@ int email_send(const struct email_config *ec, const char *to, const char *subjec
 	(void)api.easy_setopt(curl, CURLOPT_MAIL_FROM, sender);
 	(void)api.easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
 	(void)api.easy_setopt(curl, CURLOPT_READFUNCTION, read_message);
-	(void)api.easy_setopt(curl, CURLOPT_READDATA, &up);
+	(void)api.easy_setopt(curl, CURLOPT_READDATA, up);
 	(void)api.easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 	(void)api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	(void)api.easy_setopt(curl, CURLOPT_TIMEOUT, (long)ec->timeout);
@@ -309,9 +294,43 @@ out:
 		api.slist_free_all(rcpt);
 	if (curl != NULL)
 		api.easy_cleanup(curl);
-	if (message != NULL) {
-		secure_wipe(message, cap);
-		free(message);
+	return r;
+}
+
+int email_send(const struct email_config *ec, const char *to, const char *subject, const char *body,
+	       struct mfa_error *err)
+{
+	char sender[EMAIL_ADDRESS_MAX + 1];
+	struct upload up = { NULL, 0, 0, 0 };
+	char *password = NULL;
+	int r;
+
+	if (ec->smtp_url == NULL || ec->from == NULL) {
+		mfa_error_set(err, "email is not configured (email.smtp_url, email.from)");
+		return -EINVAL;
+	}
+	if (!email_address_valid(to) || !from_address(ec->from, sender, sizeof(sender))) {
+		mfa_error_set(err, "refusing to send to an invalid address");
+		return -EINVAL;
+	}
+	/* The CA file decides whom we trust: root's, like the config. */
+	if (ec->ca_file != NULL) {
+		int fd = open_trusted_file(ec->ca_file, 16 * 1024 * 1024, err);
+		if (fd < 0)
+			return fd;
+		close(fd);
+	}
+	if (ec->password_file != NULL) {
+		r = read_password(ec->password_file, &password, err);
+		if (r < 0)
+			return r;
+	}
+	r = compose_message(ec->from, to, subject, body, &up, err);
+	if (r == 0)
+		r = smtp_send(ec, sender, to, password, &up, err);
+	if (up.data != NULL) {
+		secure_wipe(up.data, up.cap);
+		free(up.data);
 	}
 	secure_free_string(password);
 	return r;
