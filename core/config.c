@@ -324,6 +324,96 @@ static int parse_date(const char *path, const config_setting_t *s, const char *f
 	return 0;
 }
 
+/* The user or group a rule matches: one of the two, by a valid name. */
+static int parse_rule_name(const char *path, const config_setting_t *e, const struct key_spec *spec,
+			   const char *full, struct mfa_rule *rule, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(e);
+	unsigned eline = config_setting_source_line(e);
+	bool is_user = strcmp(spec->name, "user") == 0;
+
+	if (rule->name != NULL) {
+		mfa_error_set(err, "%s:%u: %s: a rule matches either a user or a group, not both",
+			      path, eline, full);
+		return -EINVAL;
+	}
+	if (is_user ? !user_name_valid(v) : strlen(v) == 0 || strlen(v) > 256) {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not a valid %s name", path, eline, full, v,
+			      spec->name);
+		return -EINVAL;
+	}
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			mfa_error_set(err, "%s:%u: %s: contains a control character", path, eline,
+				      full);
+			return -EINVAL;
+		}
+	rule->kind = is_user ? RULE_USER : RULE_GROUP;
+	rule->name = strdup(v);
+	if (rule->name == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Rule number nth (from 1): a group of rule_keys with a user or a group
+ * and a policy. */
+static int parse_rule(const char *path, const config_setting_t *rs, int nth, struct mfa_rule *rule,
+		      struct mfa_error *err)
+{
+	unsigned line = config_setting_source_line(rs);
+	bool have_policy = false;
+	char full[64];
+	int m = config_setting_length(rs);
+
+	rule->line = line;
+	if (config_setting_type(rs) != CONFIG_TYPE_GROUP) {
+		mfa_error_set(err, "%s:%u: rules.[%d]: expected a group { ... }", path, line, nth);
+		return -EINVAL;
+	}
+	for (int k = 0; k < m; k++) {
+		const config_setting_t *e = config_setting_get_elem(rs, (unsigned)k);
+		const char *name = config_setting_name(e);
+		const struct key_spec *spec = NULL;
+		unsigned eline = config_setting_source_line(e);
+		int type = config_setting_type(e);
+		int r;
+
+		(void)snprintf(full, sizeof(full), "rules.[%d].%s", nth, name ? name : "?");
+		for (const struct key_spec *ks = rule_keys; name && ks->name; ks++)
+			if (strcmp(ks->name, name) == 0)
+				spec = ks;
+		if (spec == NULL) {
+			mfa_error_set(err, "%s:%u: %s: unknown key", path, eline, full);
+			return -EINVAL;
+		}
+		if (spec->kind == KEY_METHODS ?
+			    type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST :
+			    type != CONFIG_TYPE_STRING) {
+			mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, eline, full,
+				      spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
+								  "a string",
+				      type_name(type));
+			return -EINVAL;
+		}
+		if (spec->kind == KEY_POLICY) {
+			r = parse_policy(path, e, full, &rule->policy, err);
+			have_policy = true;
+		} else if (spec->kind == KEY_METHODS) {
+			r = parse_methods(path, e, full, &rule->methods, err);
+		} else {
+			r = parse_rule_name(path, e, spec, full, rule, err);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (rule->name == NULL || !have_policy) {
+		mfa_error_set(err, "%s:%u: rules.[%d]: a rule needs %s", path, line, nth,
+			      rule->name == NULL ? "a user or a group" : "a policy");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_rules(const char *path, const config_setting_t *s, struct mfa_config *cfg,
 		       struct mfa_error *err)
 {
@@ -338,101 +428,97 @@ static int parse_rules(const char *path, const config_setting_t *s, struct mfa_c
 	if (cfg->rules == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *rs = config_setting_get_elem(s, (unsigned)i);
-		struct mfa_rule *rule = &cfg->rules[i];
-		unsigned line = config_setting_source_line(rs);
-		bool have_policy = false;
-		char full[64];
-		int m = config_setting_length(rs);
+		int r;
 
+		/* Counted first: config_free() frees the name of a rule that fails. */
 		cfg->n_rules = (size_t)i + 1;
-		rule->line = line;
-		if (config_setting_type(rs) != CONFIG_TYPE_GROUP) {
-			mfa_error_set(err, "%s:%u: rules.[%d]: expected a group { ... }", path,
-				      line, i + 1);
-			return -EINVAL;
-		}
-		for (int k = 0; k < m; k++) {
-			const config_setting_t *e = config_setting_get_elem(rs, (unsigned)k);
-			const char *name = config_setting_name(e);
-			const struct key_spec *spec = NULL;
-			unsigned eline = config_setting_source_line(e);
-			int type = config_setting_type(e);
-			int r;
-
-			(void)snprintf(full, sizeof(full), "rules.[%d].%s", i + 1,
-				       name ? name : "?");
-			for (const struct key_spec *ks = rule_keys; name && ks->name; ks++)
-				if (strcmp(ks->name, name) == 0)
-					spec = ks;
-			if (spec == NULL) {
-				mfa_error_set(err, "%s:%u: %s: unknown key", path, eline, full);
-				return -EINVAL;
-			}
-			if (spec->kind == KEY_METHODS ?
-				    type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST :
-				    type != CONFIG_TYPE_STRING) {
-				mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, eline,
-					      full,
-					      spec->kind == KEY_METHODS ?
-						      "a list such as [ \"totp\" ]" :
-						      "a string",
-					      type_name(type));
-				return -EINVAL;
-			}
-			if (spec->kind == KEY_POLICY) {
-				r = parse_policy(path, e, full, &rule->policy, err);
-				have_policy = true;
-			} else if (spec->kind == KEY_METHODS) {
-				r = parse_methods(path, e, full, &rule->methods, err);
-			} else {
-				const char *v = config_setting_get_string(e);
-				bool is_user = strcmp(spec->name, "user") == 0;
-
-				r = 0;
-				if (rule->name != NULL) {
-					mfa_error_set(err,
-						      "%s:%u: %s: a rule matches either a user "
-						      "or a group, not both",
-						      path, eline, full);
-					return -EINVAL;
-				}
-				if (is_user ? !user_name_valid(v) :
-					      strlen(v) == 0 || strlen(v) > 256) {
-					mfa_error_set(err,
-						      "%s:%u: %s: \"%s\" is not a valid %s name",
-						      path, eline, full, v, spec->name);
-					return -EINVAL;
-				}
-				for (const char *c = v; *c; c++)
-					if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-						mfa_error_set(err,
-							      "%s:%u: %s: contains a control "
-							      "character",
-							      path, eline, full);
-						return -EINVAL;
-					}
-				rule->kind = is_user ? RULE_USER : RULE_GROUP;
-				rule->name = strdup(v);
-				if (rule->name == NULL)
-					return -ENOMEM;
-			}
-			if (r < 0)
-				return r;
-		}
-		if (rule->name == NULL || !have_policy) {
-			mfa_error_set(err, "%s:%u: rules.[%d]: a rule needs %s", path, line, i + 1,
-				      rule->name == NULL ? "a user or a group" : "a policy");
-			return -EINVAL;
-		}
+		r = parse_rule(path, config_setting_get_elem(s, (unsigned)i), i + 1, &cfg->rules[i],
+			       err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
+static int parse_uint(const char *path, const config_setting_t *s, const struct key_spec *spec,
+		      const char *full, unsigned *out, struct mfa_error *err)
+{
+	long long v = config_setting_get_int64(s);
+
+	if (v < spec->min || v > spec->max) {
+		mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)", path,
+			      config_setting_source_line(s), full, v, spec->min, spec->max);
+		return -ERANGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_starttls(const char *path, const config_setting_t *s, const char *full,
+			  enum email_starttls *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (strcmp(v, "required") == 0)
+		*out = STARTTLS_REQUIRED;
+	else if (strcmp(v, "opportunistic") == 0)
+		*out = STARTTLS_OPPORTUNISTIC;
+	else if (strcmp(v, "off") == 0)
+		*out = STARTTLS_OFF;
+	else {
+		mfa_error_set(err,
+			      "%s:%u: %s: \"%s\" is not one of required, "
+			      "opportunistic, off",
+			      path, config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_algorithm(const char *path, const config_setting_t *s, const char *full,
+			   enum totp_algorithm *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (totp_algorithm_parse(v, out) < 0) {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of sha1, sha256, sha512", path,
+			      config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A string as long as spec allows that passes its check, in place of what
+ * *slot held. */
+static int parse_string(const char *path, const config_setting_t *s, const struct key_spec *spec,
+			const char *full, char **slot, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s), *why;
+	unsigned line = config_setting_source_line(s);
+	size_t len = strlen(v);
+	char *copy;
+
+	if ((long long)len < spec->min || (long long)len > spec->max) {
+		mfa_error_set(err, "%s:%u: %s: must be %lld to %lld characters long", path, line,
+			      full, spec->min, spec->max);
+		return -EINVAL;
+	}
+	if (spec->check != NULL && (why = spec->check(v)) != NULL) {
+		mfa_error_set(err, "%s:%u: %s: %s", path, line, full, why);
+		return -EINVAL;
+	}
+	copy = strdup(v);
+	if (copy == NULL)
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* Sets the field spec names from s, if s is of the type the spec wants. */
 static int apply_setting(const char *path, const config_setting_t *s, const struct key_spec *spec,
 			 const char *full, struct mfa_config *cfg, struct mfa_error *err)
 {
-	unsigned line = config_setting_source_line(s);
 	int type = config_setting_type(s);
 	char *field = (char *)cfg + spec->offset;
 
@@ -441,42 +527,14 @@ static int apply_setting(const char *path, const config_setting_t *s, const stru
 		if (type != CONFIG_TYPE_GROUP)
 			break;
 		return apply_group(path, s, spec->group, full, cfg, err);
-	case KEY_UINT: {
-		long long v;
-
+	case KEY_UINT:
 		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 			break;
-		v = config_setting_get_int64(s);
-		if (v < spec->min || v > spec->max) {
-			mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)", path,
-				      line, full, v, spec->min, spec->max);
-			return -ERANGE;
-		}
-		*(unsigned *)(void *)field = (unsigned)v;
-		return 0;
-	}
-	case KEY_STARTTLS: {
-		const char *v;
-		enum email_starttls *st = (enum email_starttls *)(void *)field;
-
+		return parse_uint(path, s, spec, full, (unsigned *)(void *)field, err);
+	case KEY_STARTTLS:
 		if (type != CONFIG_TYPE_STRING)
 			break;
-		v = config_setting_get_string(s);
-		if (strcmp(v, "required") == 0)
-			*st = STARTTLS_REQUIRED;
-		else if (strcmp(v, "opportunistic") == 0)
-			*st = STARTTLS_OPPORTUNISTIC;
-		else if (strcmp(v, "off") == 0)
-			*st = STARTTLS_OFF;
-		else {
-			mfa_error_set(err,
-				      "%s:%u: %s: \"%s\" is not one of required, "
-				      "opportunistic, off",
-				      path, line, full, v);
-			return -EINVAL;
-		}
-		return 0;
-	}
+		return parse_starttls(path, s, full, (enum email_starttls *)(void *)field, err);
 	case KEY_POLICY:
 		if (type != CONFIG_TYPE_STRING)
 			break;
@@ -493,46 +551,17 @@ static int apply_setting(const char *path, const config_setting_t *s, const stru
 		if (type != CONFIG_TYPE_LIST)
 			break;
 		return parse_rules(path, s, cfg, err);
-	case KEY_ALGORITHM: {
-		const char *v;
-
+	case KEY_ALGORITHM:
 		if (type != CONFIG_TYPE_STRING)
 			break;
-		v = config_setting_get_string(s);
-		if (totp_algorithm_parse(v, (enum totp_algorithm *)(void *)field) < 0) {
-			mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of sha1, sha256, sha512",
-				      path, line, full, v);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	case KEY_STRING: {
-		const char *v, *why;
-		char *copy, **slot = (char **)(void *)field;
-		size_t len;
-
+		return parse_algorithm(path, s, full, (enum totp_algorithm *)(void *)field, err);
+	case KEY_STRING:
 		if (type != CONFIG_TYPE_STRING)
 			break;
-		v = config_setting_get_string(s);
-		len = strlen(v);
-		if ((long long)len < spec->min || (long long)len > spec->max) {
-			mfa_error_set(err, "%s:%u: %s: must be %lld to %lld characters long", path,
-				      line, full, spec->min, spec->max);
-			return -EINVAL;
-		}
-		if (spec->check != NULL && (why = spec->check(v)) != NULL) {
-			mfa_error_set(err, "%s:%u: %s: %s", path, line, full, why);
-			return -EINVAL;
-		}
-		copy = strdup(v);
-		if (copy == NULL)
-			return -ENOMEM;
-		free(*slot);
-		*slot = copy;
-		return 0;
+		return parse_string(path, s, spec, full, (char **)(void *)field, err);
 	}
-	}
-	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, line, full,
+	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, config_setting_source_line(s),
+		      full,
 		      spec->kind == KEY_GROUP	? "a group { ... }" :
 		      spec->kind == KEY_UINT	? "an integer" :
 		      spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
