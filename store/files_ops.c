@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "email.h"
+#include "code_hash.h"
 #include "files.h"
 #include "lockout.h"
 #include "secmem.h"
