@@ -575,6 +575,9 @@ int files_begin_unchanged(struct files_store *st, const char *user,
 {
 	int r = files_begin(st, user, txn, rec, exists, err);
 
+	/* -ESTALE says the factors changed: a stale NFS handle is not that. */
+	if (r == -ESTALE)
+		return -EIO;
 	if (r < 0 || basis == NULL || record_factors_held(basis, rec))
 		return r;
 	files_end(*txn);
@@ -844,10 +847,13 @@ int files_update(struct files_store *st, const char *user, const struct record_f
 	if (r < 0)
 		return r;
 	r = change(&rec, exists, ctx);
-	if (r == FILES_WRITE)
-		r = files_commit(txn, &rec, err);
-	else if (r == FILES_REMOVE && (r = files_remove(txn, err)) > 0)
-		r = 0;
+	if (r == FILES_WRITE || r == FILES_REMOVE) {
+		int w = r == FILES_WRITE ? files_commit(txn, &rec, err) : files_remove(txn, err);
+
+		/* -ESTALE says the factors changed: a stale NFS handle of the
+		 * write is not that. */
+		r = w == -ESTALE ? -EIO : w < 0 ? w : 0;
+	}
 	files_end(txn);
 	record_wipe(&rec);
 	return r;

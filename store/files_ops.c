@@ -160,7 +160,11 @@ static int check_email(struct mfa_record *rec, bool exists, void *p)
 	unsigned char hash[EMAIL_HASH_LEN];
 	bool match = false;
 
-	if (c->enrolling ? e->verified || strcmp(e->address, c->address) != 0 : !e->verified) {
+	if (c->enrolling ? e->verified : !e->verified) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		return FILES_KEEP;
+	}
+	if (strcmp(e->address, c->address) != 0) {
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return FILES_KEEP;
 	}
@@ -658,7 +662,10 @@ static int files_unlock(struct store *st, const char *user, unsigned *failures,
 	int r = files_update(files(st), user, NULL, unlock_user, &u, err);
 
 	*failures = u.failures;
-	return r < 0 ? r : u.found ? 0 : -ENOENT;
+	/* -ENOENT says "no state": the store's own failures are not that. */
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	return u.found ? 0 : -ENOENT;
 }
 
 static int files_list_op(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,

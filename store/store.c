@@ -52,6 +52,17 @@ int store_summary(struct store *st, const char *user, struct store_summary *out,
 	return st->ops->summary(st, user, out, err);
 }
 
+/* Every enrollment or skip write names its basis: without one it would be
+ * an unchecked write behind the user's back. */
+static int need_basis(const struct store_basis *basis, struct mfa_error *err)
+{
+	if (basis == NULL) {
+		mfa_error_set(err, "an enrollment without the factors it was offered on");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* A check that never ran is a store error, never a pass. */
 static int refuse(struct verify_result *res)
 {
@@ -83,7 +94,7 @@ int store_enroll_totp(struct store *st, const struct mfa_config *cfg, const char
 		      const struct store_login *at, struct verify_result *res,
 		      struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
 		return refuse(res);
 	return st->ops->enroll_totp(st, cfg, user, basis, t, code, at, res, err);
 }
@@ -93,7 +104,7 @@ int store_enroll_email(struct store *st, const struct mfa_config *cfg, const cha
 		       const struct store_login *at, struct verify_result *res,
 		       struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
 		return refuse(res);
 	return st->ops->enroll_email(st, cfg, user, basis, address, code, at, res, err);
 }
@@ -111,7 +122,7 @@ int store_email_book(struct store *st, const struct mfa_config *cfg, const char 
 	memset(booking, 0, sizeof(*booking));
 	*wait = 0;
 	*sending = false;
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || (use == EMAIL_CODE_ENROLL && need_basis(basis, err) < 0))
 		return -EINVAL;
 	return st->ops->email_book(st, cfg, user, use, basis, address, now, booking, wait, sending,
 				   err);
@@ -121,7 +132,8 @@ int store_email_sent(struct store *st, const struct mfa_config *cfg, const char 
 		     const struct store_basis *basis, const char *address, const char *code,
 		     const struct email_booking *booking, time_t now, struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 ||
+	    (booking->use == EMAIL_CODE_ENROLL && need_basis(basis, err) < 0))
 		return -EINVAL;
 	return st->ops->email_sent(st, cfg, user, basis, address, code, booking, now, err);
 }
@@ -137,7 +149,7 @@ int store_email_unbook(struct store *st, const char *user, const struct email_bo
 int store_skip(struct store *st, const char *user, const struct store_basis *basis, bool remember,
 	       time_t now, struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
 		return -EINVAL;
 	return st->ops->skip(st, user, basis, remember, now, err);
 }

@@ -160,6 +160,12 @@ static void test_stale_basis_refused(void **state)
 
 	app(&second, 0x33);
 	code_at(&second, NOW, code);
+	/* No basis is no enrollment: never an unchecked write. */
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "bob", NULL, &second, code, &at, &res,
+					   &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_STORE_ERROR);
+	assert_int_equal(store_skip(f->st, "bob", NULL, false, NOW, &f->err), -EINVAL);
 	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "bob", &before.basis, &second, code, &at,
 					   &res, &f->err),
 			 0);
@@ -280,6 +286,11 @@ static void test_email_code(void **state)
 	assert_int_equal(store_email_sent(f->st, &f->cfg, "erin", NULL, "erin@example.org",
 					  "123456", &booking, NOW, &f->err),
 			 0);
+	/* The code of the verified address only: not of another one. */
+	assert_int_equal(store_verify_email(f->st, &f->cfg, "erin", "123456", "eve@example.org",
+					    &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_NOT_ENROLLED);
 	assert_int_equal(store_verify_email(f->st, &f->cfg, "erin", "654321", "erin@example.org",
 					    &at, &res, &f->err),
 			 0);
