@@ -27,16 +27,16 @@ bool login_enrollment_closed(const struct login_facts *f)
 void login_decide(const struct login_facts *f, struct login_decision *out)
 {
 	memset(out, 0, sizeof(*out));
+	/* A factor counts only where the policy allows its method. */
+	out->usable = f->held & f->allowed;
 	/* Exempt does not depend on the record: the module decides it
 	 * before reading one. */
 	if (f->policy == POLICY_EXEMPT) {
 		out->step = LOGIN_EXEMPT;
 		return;
 	}
-	/* A factor counts only where the policy allows its method.  Factors
-	 * it does not allow are no reason to offer enrollment: the password
-	 * alone must not add a factor beside them. */
-	out->usable = f->held & f->allowed;
+	/* Factors the policy does not allow are no reason to offer
+	 * enrollment: the password alone must not add one beside them. */
 	if (out->usable == 0 && f->held != 0) {
 		out->step = LOGIN_DENY_FACTOR_NOT_ALLOWED;
 		return;
