@@ -3,20 +3,6 @@
 #include <string.h>
 
 #include "login_decision.h"
-#include "record.h"
-
-void login_facts_init(struct login_facts *f, const struct policy_decision *pd,
-		      const struct mfa_record *rec, int64_t enroll_by, int64_t now)
-{
-	memset(f, 0, sizeof(*f));
-	f->policy = pd->policy;
-	f->allowed = pd->methods;
-	f->held = record_methods(rec);
-	f->skip_remembered = rec->skip_since > 0;
-	f->locked_until = rec->locked_until;
-	f->enroll_by = enroll_by;
-	f->now = now;
-}
 
 bool login_enrollment_closed(const struct login_facts *f)
 {

@@ -10,8 +10,6 @@
 
 #include "policy.h"
 
-struct mfa_record;
-
 /* What the decision looks at. */
 struct login_facts {
 	enum mfa_policy policy;
@@ -42,11 +40,6 @@ struct login_decision {
 	bool locked_until_admin; /* LOGIN_LOCKED: no end but mfactl unlock */
 	bool email_too;		 /* LOGIN_ASK_TOTP: email is usable too */
 };
-
-/* The facts of a record under a policy.  No record (a user not seen yet)
- * is an empty one: record_init(rec, user). */
-void login_facts_init(struct login_facts *f, const struct policy_decision *pd,
-		      const struct mfa_record *rec, int64_t enroll_by, int64_t now);
 
 void login_decide(const struct login_facts *f, struct login_decision *out);
 

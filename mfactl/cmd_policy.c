@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lockout.h"
+#include "login_decision.h"
 #include "mfactl.h"
 #include "policy.h"
 
@@ -44,16 +44,48 @@ void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, siz
 		       r->kind == RULE_USER ? "user" : "group", r->name);
 }
 
+/* The next-login line for a decision.  Two steps keep the words mfactl has
+ * always used, though the module does otherwise: an email-only user is
+ * said to be asked for an app's code, and a user whose factors the policy
+ * does not allow is described as one without any (facts with held = 0),
+ * where the module refuses them (reason=factor-not-allowed). */
+static const char *next_login(const struct login_facts *f, const struct login_decision *ld)
+{
+	switch (ld->step) {
+	case LOGIN_EXEMPT: return "no second factor (exempt)";
+	case LOGIN_DENY_FACTOR_NOT_ALLOWED: {
+		struct login_facts none = *f;
+		struct login_decision as_none;
+
+		none.held = 0;
+		login_decide(&none, &as_none);
+		return next_login(&none, &as_none);
+	}
+	case LOGIN_SKIP_REMEMBERED:
+		return "no second factor (the user opted out; mfactl reset asks again)";
+	case LOGIN_DENY_DEADLINE: return "refused: not enrolled after enroll_by (mfactl enroll)";
+	case LOGIN_OFFER_ENROLLMENT:
+		return ld->may_skip ? "offers enrollment, with a skip" :
+				      "enrollment, without a skip";
+	case LOGIN_LOCKED: return "refused: locked out (mfactl unlock)";
+	case LOGIN_ASK_TOTP:
+	case LOGIN_ASK_EMAIL: return "asks for a code from the authenticator app";
+	}
+	return "?";
+}
+
 int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 {
 	struct mfa_error err = { "" };
 	struct policy_decision d;
+	struct login_facts facts;
+	struct login_decision ld;
 	struct store_summary rec;
 	struct store *st = NULL;
 	char methods[64], rule[512], when[32];
 	const char *user, *next;
 	time_t now = time(NULL);
-	bool enrolled = false, no_state_dir = false;
+	bool no_state_dir = false;
 	int status = EXIT_FAIL, r;
 
 	user = mfactl_one_user_arg(argc, argv, policy_help, true, &status);
@@ -75,27 +107,16 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	enrolled = (store_summary_methods(&rec) & d.methods) != 0;
+	store_login_facts(&rec, &d, ctx->cfg.enroll_by, (int64_t)now, &facts);
+	login_decide(&facts, &ld);
 
 	mfactl_format_methods(d.methods, methods, sizeof(methods));
 	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));
-	if (d.policy == POLICY_EXEMPT)
-		next = "no second factor (exempt)";
-	else if (no_state_dir)
+	/* The module decides exempt before it opens the store. */
+	if (ld.step != LOGIN_EXEMPT && no_state_dir)
 		next = "refused: the state directory does not exist";
-	else if (enrolled && lockout_until_active(rec.locked_until, now))
-		next = "refused: locked out (mfactl unlock)";
-	else if (enrolled)
-		next = "asks for a code from the authenticator app";
-	else if (d.policy == POLICY_OPT_OUT && rec.skip_since > 0)
-		next = "no second factor (the user opted out; mfactl reset asks again)";
-	else if (d.policy == POLICY_REQUIRED && ctx->cfg.enroll_by > 0 &&
-		 (int64_t)now > ctx->cfg.enroll_by)
-		next = "refused: not enrolled after enroll_by (mfactl enroll)";
-	else if (d.policy == POLICY_REQUIRED)
-		next = "enrollment, without a skip";
 	else
-		next = "offers enrollment, with a skip";
+		next = next_login(&facts, &ld);
 	printf("user:      %s\n", user);
 	printf("policy:    %s\n", policy_name(d.policy));
 	printf("methods:   %s\n", methods);

@@ -28,6 +28,19 @@ bool store_basis_same(const struct store_basis *a, const struct store_basis *b)
 	return record_factors_equal(&a->factors, &b->factors);
 }
 
+void store_login_facts(const struct store_summary *sum, const struct policy_decision *pd,
+		       int64_t enroll_by, int64_t now, struct login_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->policy = pd->policy;
+	f->allowed = pd->methods;
+	f->held = store_summary_methods(sum);
+	f->skip_remembered = sum->skip_since > 0;
+	f->locked_until = sum->locked_until;
+	f->enroll_by = enroll_by;
+	f->now = now;
+}
+
 void store_summary_wipe(struct store_summary *sum)
 {
 	secure_wipe(sum, sizeof(*sum));

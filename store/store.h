@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "login_decision.h"
 #include "record.h"
 #include "util.h"
 
@@ -91,6 +92,12 @@ struct store_summary {
 /* The factors the summary shows, as METHOD_* bits. */
 unsigned store_summary_methods(const struct store_summary *sum);
 void store_summary_wipe(struct store_summary *sum);
+
+/* The facts of the login decision (core/login_decision.h) from a summary
+ * under a policy: the store's side of it, so that the module, mfa-setup
+ * and mfactl see a user the same way. */
+void store_login_facts(const struct store_summary *sum, const struct policy_decision *pd,
+		       int64_t enroll_by, int64_t now, struct login_facts *f);
 
 /* Reads the user's summary.  A user the store knows nothing of has
  * exists false and nothing enrolled.  -EINVAL: the state is corrupt. */

@@ -12,7 +12,7 @@
 
 #include "lockout.h"
 #include "login_decision.h"
-#include "record.h"
+#include "store.h"
 
 #define NOW INT64_C(1893456010) /* 2030-01-01 00:00:10Z */
 
@@ -493,32 +493,32 @@ static void test_lock_agrees_with_lockout_active(void **state)
 {
 	static const int64_t until[] = { -1, 0, 1, NOW - 1, NOW, NOW + 1, INT64_MAX };
 	struct policy_decision pd = { .policy = POLICY_REQUIRED, .methods = METHOD_ALL };
-	struct mfa_record rec;
+	struct store_summary rec;
 
 	(void)state;
-	record_init(&rec, "alice");
+	memset(&rec, 0, sizeof(rec));
 	rec.totp.enrolled = true;
 	for (size_t i = 0; i < sizeof(until) / sizeof(until[0]); i++) {
 		struct login_facts f;
 		struct login_decision d;
 
 		rec.locked_until = until[i];
-		login_facts_init(&f, &pd, &rec, 0, NOW);
+		store_login_facts(&rec, &pd, 0, NOW, &f);
 		login_decide(&f, &d);
-		if ((d.step == LOGIN_LOCKED) != lockout_active(&rec, (time_t)NOW))
+		if ((d.step == LOGIN_LOCKED) != lockout_until_active(rec.locked_until, (time_t)NOW))
 			fail_msg("locked_until %lld: step %d", (long long)until[i], d.step);
 	}
 }
 
-static void test_facts_from_record(void **state)
+static void test_facts_from_summary(void **state)
 {
 	struct policy_decision pd = { .policy = POLICY_OPT_OUT, .methods = METHOD_EMAIL };
-	struct mfa_record rec;
+	struct store_summary rec;
 	struct login_facts f;
 
 	(void)state;
-	record_init(&rec, "alice");
-	login_facts_init(&f, &pd, &rec, 0, NOW);
+	memset(&rec, 0, sizeof(rec));
+	store_login_facts(&rec, &pd, 0, NOW, &f);
 	assert_int_equal(f.policy, POLICY_OPT_OUT);
 	assert_int_equal(f.allowed, METHOD_EMAIL);
 	assert_int_equal(f.held, 0);
@@ -531,7 +531,7 @@ static void test_facts_from_record(void **state)
 	(void)snprintf(rec.email.address, sizeof(rec.email.address), "alice@example.org");
 	rec.skip_since = NOW - 86400;
 	rec.locked_until = -1;
-	login_facts_init(&f, &pd, &rec, NOW + 5, NOW);
+	store_login_facts(&rec, &pd, NOW + 5, NOW, &f);
 	assert_int_equal(f.held, 0);
 	assert_true(f.skip_remembered);
 	assert_int_equal(f.locked_until, -1);
@@ -539,7 +539,7 @@ static void test_facts_from_record(void **state)
 
 	rec.email.verified = true;
 	rec.totp.enrolled = true;
-	login_facts_init(&f, &pd, &rec, 0, NOW);
+	store_login_facts(&rec, &pd, 0, NOW, &f);
 	assert_int_equal(f.held, METHOD_TOTP | METHOD_EMAIL);
 }
 
@@ -634,7 +634,7 @@ int main(void)
 		cmocka_unit_test(test_every_cell),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_lock_agrees_with_lockout_active),
-		cmocka_unit_test(test_facts_from_record),
+		cmocka_unit_test(test_facts_from_summary),
 		cmocka_unit_test(test_enrollment_closed),
 		cmocka_unit_test(test_offer_answers),
 		cmocka_unit_test(test_offer_answers_without_an_offer),
