@@ -41,6 +41,9 @@ struct login_decision {
 	bool email_too;		 /* LOGIN_ASK_TOTP: email is usable too */
 };
 
+/* LOGIN_EXEMPT depends on the policy alone: a caller may decide it on facts
+ * with nothing held, before it reads the store (pam_mfa opens no store for exempt
+ * users). */
 void login_decide(const struct login_facts *f, struct login_decision *out);
 
 /* Whether enroll_by closes enrollment without an admin: the policy is
