@@ -25,6 +25,7 @@
 #include "config.h"
 #include "enroll.h"
 #include "lockout.h"
+#include "login_decision.h"
 #include "policy.h"
 #include "secmem.h"
 #include "store.h"
@@ -210,6 +211,7 @@ static int plan(const struct setup *s, const struct store_summary *rec, bool rep
 		unsigned *choices)
 {
 	unsigned have = store_summary_methods(rec);
+	struct login_facts facts;
 
 	if (replace && !rec->totp.enrolled) {
 		fprintf(stderr, "mfa-setup: you have no authenticator app set up yet; run "
@@ -223,8 +225,8 @@ static int plan(const struct setup *s, const struct store_summary *rec, bool rep
 		return -1;
 	}
 	/* The same first-login trust as at login, closed by the same date. */
-	if (!replace && have == 0 && s->policy.policy == POLICY_REQUIRED && s->cfg.enroll_by > 0 &&
-	    (int64_t)time(NULL) > s->cfg.enroll_by) {
+	store_login_facts(rec, &s->policy, s->cfg.enroll_by, (int64_t)time(NULL), &facts);
+	if (!replace && login_enrollment_closed(&facts)) {
 		fprintf(stderr, "mfa-setup: the time to set up multi-factor authentication "
 				"yourself is over; contact your administrator\n");
 		syslog(LOG_NOTICE, "user=%s action=enroll outcome=denied reason=enroll-deadline",

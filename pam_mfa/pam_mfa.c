@@ -23,7 +23,7 @@
 #include "config.h"
 #include "answer.h"
 #include "enroll.h"
-#include "lockout.h"
+#include "login_decision.h"
 #include "notify.h"
 #include "policy.h"
 #include "secmem.h"
@@ -495,25 +495,16 @@ static enum outcome enroll(struct login *l, struct store *st)
 	return OUT_STORE_ERR;
 }
 
-/* The user has no factor: offer enrollment, with a skip where allowed. */
-static enum outcome not_enrolled(struct login *l, struct store *st, const struct store_summary *rec)
+/* The user has no factor: offer enrollment, with a skip where the
+ * decision allows one (and under opt-out, remembered). */
+static enum outcome offer_enrollment(struct login *l, struct store *st,
+				     const struct login_decision *d)
 {
 	enum mfa_policy p = l->policy.policy;
-	bool may_skip = p != POLICY_REQUIRED, skip;
+	enum offer_answer a = OFFER_ANSWER_NONE;
 	char *answer = NULL;
 	int r;
 
-	if (p == POLICY_OPT_OUT && rec->skip_since > 0) {
-		log_outcome(l, LOG_INFO, "skipped", "reason=remembered");
-		return OUT_SKIP;
-	}
-	if (p == POLICY_REQUIRED && l->cfg.enroll_by > 0 && time(NULL) > l->cfg.enroll_by) {
-		tell_user(l, "Multi-factor authentication is required for your account, but "
-			     "it is not set up and the time to set it up at login is over. "
-			     "Contact your administrator.");
-		log_outcome(l, LOG_NOTICE, "denied", "reason=enroll-deadline");
-		return OUT_DENIED;
-	}
 	/* The offer is the first prompt: a conversation that cannot answer it
 	 * cannot show a QR code either (a non-interactive service).  A caller
 	 * that asked for silence (PAM_SILENT) cannot be shown one either. */
@@ -531,37 +522,35 @@ static enum outcome not_enrolled(struct login *l, struct store *st, const struct
 			     "You need an authenticator app on "
 			     "your phone, such as Google Authenticator, Microsoft Authenticator or "
 			     "Authy.") == PAM_SUCCESS &&
-	    (!may_skip ||
-	     pam_info(l->pamh, p == POLICY_OPT_OUT ?
+	    (!d->may_skip ||
+	     pam_info(l->pamh, d->skip_is_remembered ?
 				       "Type \"skip\" to skip it; you will not be asked again." :
 				       "Type \"skip\" to skip it for this login.") == PAM_SUCCESS))
 		r = pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer,
-			       may_skip ? "Press Enter to set it up now, or type skip: " :
-					  "Press Enter to set it up now: ");
+			       d->may_skip ? "Press Enter to set it up now, or type skip: " :
+					     "Press Enter to set it up now: ");
 	else
 		r = PAM_CONV_ERR;
-	if (r != PAM_SUCCESS || answer == NULL) {
-		secure_free_string(answer);
-		/* Not remembered: a client that cannot show the offer has not
-		 * answered it. */
-		if (may_skip)
-			return take_skip(l, st, false, "reason=non-interactive");
+	if (r == PAM_SUCCESS && answer != NULL)
+		a = answer_is(answer, "skip") ? OFFER_ANSWER_SKIP : OFFER_ANSWER_ENTER;
+	/* With sshd's password method this answer is the password itself. */
+	secure_free_string(answer);
+	switch (login_offer_answer(d, a)) {
+	case OFFER_SKIP_NON_INTERACTIVE: return take_skip(l, st, false, "reason=non-interactive");
+	case OFFER_DENY_NON_INTERACTIVE:
 		tell_user(l, "Multi-factor authentication is required for your account and is "
 			     "not set up yet. Log in with an interactive client (ssh) to set it "
 			     "up, or ask your administrator to enroll you with mfactl.");
 		log_outcome(l, LOG_NOTICE, "denied", "reason=non-interactive");
 		return OUT_DENIED;
-	}
-	skip = answer_is(answer, "skip");
-	/* With sshd's password method this answer is the password itself. */
-	secure_free_string(answer);
-	if (skip && may_skip)
-		return take_skip(l, st, p == POLICY_OPT_OUT,
-				 p == POLICY_OPT_OUT ? "reason=opt-out remembered=yes" :
-						       "reason=optional");
-	if (skip)
+	case OFFER_SKIP_REMEMBERED: return take_skip(l, st, true, "reason=opt-out remembered=yes");
+	case OFFER_SKIP_THIS_TIME: return take_skip(l, st, false, "reason=optional");
+	case OFFER_ENROLL_SKIP_REFUSED:
 		(void)pam_error(l->pamh, "Skipping is not possible: multi-factor "
 					 "authentication is required for your account.");
+		break;
+	case OFFER_ENROLL: break;
+	}
 	return enroll(l, st);
 }
 
@@ -608,16 +597,13 @@ static void log_store_error(struct login *l, int r, const struct mfa_error *err)
 			   strerror(-r));
 }
 
-static enum outcome authenticate(struct login *l)
+/* The user's policy, logged as the debug option asks; OUT_SUCCESS to go
+ * on. */
+static enum outcome decide_policy(struct login *l)
 {
 	struct mfa_error err = { "" };
-	struct store_summary rec;
-	unsigned usable;
-	struct store *st = NULL;
-	enum outcome o;
-	int r;
+	int r = policy_for_user(&l->cfg.policy, l->user, &l->policy, &err);
 
-	r = policy_for_user(&l->cfg.policy, l->user, &l->policy, &err);
 	if (r == -ENOENT) {
 		/* A group rule looked for the account: there is none. */
 		pam_syslog(l->pamh, LOG_NOTICE, "refusing an unknown user");
@@ -644,6 +630,96 @@ static enum outcome authenticate(struct login *l)
 	if (l->opt.debug)
 		pam_syslog(l->pamh, LOG_DEBUG, "user=%s policy=%s rule=%d", logged_user(l),
 			   policy_name(l->policy.policy), l->policy.rule + 1);
+	return OUT_SUCCESS;
+}
+
+/* Opens the store and reads the user's summary, without the lock, so that
+ * nobody holds it while typing.  A user the store does not know must
+ * exist in passwd. */
+static enum outcome read_summary(struct login *l, struct store **st, struct store_summary *rec)
+{
+	struct mfa_error err = { "" };
+	int r = store_open(&l->cfg, STORE_READ_ONLY, st, &err);
+
+	if (r < 0) {
+		pam_syslog(l->pamh, LOG_ERR, "state store: %s", err.msg);
+		learn_account(l);
+		log_outcome(l, LOG_ERR, "error", "reason=store");
+		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	}
+	r = store_summary(*st, l->user, rec, &err);
+	if (r < 0) {
+		log_store_error(l, r, &err);
+		log_outcome(l, LOG_ERR, "error", "reason=store");
+		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	}
+	if (!rec->exists)
+		return check_account(l);
+	l->account_known = true; /* the store's state stands for the account */
+	return OUT_SUCCESS;
+}
+
+/* Follows the login decision.  The summary is wiped before any code is
+ * asked: nothing of it is kept while the user types. */
+static enum outcome follow(struct login *l, struct store *st, struct store_summary *rec,
+			   const struct login_decision *d)
+{
+	switch (d->step) {
+	case LOGIN_EXEMPT: break;
+	case LOGIN_DENY_FACTOR_NOT_ALLOWED:
+		/* mfa-setup adds a factor to an app it has seen proved. */
+		tell_user(l, rec->totp.enrolled ?
+				     "Your account's second factor is not one this system accepts "
+				     "for you. Set up another with mfa-setup, or contact your "
+				     "administrator." :
+				     "Your account's second factor is not one this system accepts "
+				     "for you. Contact your administrator.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=factor-not-allowed");
+		return OUT_DENIED;
+	case LOGIN_SKIP_REMEMBERED:
+		log_outcome(l, LOG_INFO, "skipped", "reason=remembered");
+		return OUT_SKIP;
+	case LOGIN_DENY_DEADLINE:
+		tell_user(l, "Multi-factor authentication is required for your account, but "
+			     "it is not set up and the time to set it up at login is over. "
+			     "Contact your administrator.");
+		log_outcome(l, LOG_NOTICE, "denied", "reason=enroll-deadline");
+		return OUT_DENIED;
+	case LOGIN_OFFER_ENROLLMENT:
+		l->basis = rec->basis;
+		store_summary_wipe(rec);
+		return offer_enrollment(l, st, d);
+	case LOGIN_LOCKED:
+		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
+		tell_user(l,
+			  d->locked_until_admin ?
+				  "Too many failed verification codes: this account is locked "
+				  "until an administrator unlocks it." :
+				  "Too many failed verification codes: this account is "
+				  "temporarily locked. Try again later or contact your administrator.");
+		return OUT_LOCKED;
+	case LOGIN_ASK_TOTP:
+		store_summary_wipe(rec);
+		l->has_totp = true;
+		return ask_code(l, st, d->email_too);
+	case LOGIN_ASK_EMAIL: store_summary_wipe(rec); return email_login(l, st);
+	}
+	log_outcome(l, LOG_INFO, "exempt", NULL);
+	return OUT_SKIP;
+}
+
+static enum outcome authenticate(struct login *l)
+{
+	struct store_summary rec;
+	struct login_facts facts;
+	struct login_decision d;
+	struct store *st = NULL;
+	enum outcome o;
+
+	o = decide_policy(l);
+	if (o != OUT_SUCCESS)
+		return o;
+	/* Exempt needs no store: break-glass accounts log in without one. */
 	if (l->policy.policy == POLICY_EXEMPT) {
 		o = check_account(l);
 		if (o != OUT_SUCCESS)
@@ -651,65 +727,13 @@ static enum outcome authenticate(struct login *l)
 		log_outcome(l, LOG_INFO, "exempt", NULL);
 		return OUT_SKIP;
 	}
-
 	memset(&rec, 0, sizeof(rec));
-	r = store_open(&l->cfg, STORE_READ_ONLY, &st, &err);
-	if (r < 0) {
-		pam_syslog(l->pamh, LOG_ERR, "state store: %s", err.msg);
-		learn_account(l);
-		log_outcome(l, LOG_ERR, "error", "reason=store");
-		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
+	o = read_summary(l, &st, &rec);
+	if (o == OUT_SUCCESS) {
+		store_login_facts(&rec, &l->policy, l->cfg.enroll_by, (int64_t)time(NULL), &facts);
+		login_decide(&facts, &d);
+		o = follow(l, st, &rec, &d);
 	}
-	/* A first look without the lock, so nobody holds it while typing. */
-	r = store_summary(st, l->user, &rec, &err);
-	if (r == 0 && !rec.exists) {
-		o = check_account(l);
-		if (o != OUT_SUCCESS)
-			goto out;
-	} else if (r < 0) {
-		log_store_error(l, r, &err);
-		log_outcome(l, LOG_ERR, "error", "reason=store");
-		o = r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
-		goto out;
-	} else {
-		l->account_known = true; /* a record stands for the account */
-	}
-	/* A factor counts only where the policy allows its method.  Factors
-	 * the policy does not accept are not a reason to offer enrollment:
-	 * the password alone must not add one beside them. */
-	usable = store_summary_methods(&rec) & l->policy.methods;
-	if (usable == 0 && store_summary_methods(&rec) != 0) {
-		/* mfa-setup adds a factor to an app it has seen proved. */
-		tell_user(l, rec.totp.enrolled ?
-				     "Your account's second factor is not one this system accepts "
-				     "for you. Set up another with mfa-setup, or contact your "
-				     "administrator." :
-				     "Your account's second factor is not one this system accepts "
-				     "for you. Contact your administrator.");
-		log_outcome(l, LOG_NOTICE, "denied", "reason=factor-not-allowed");
-		o = OUT_DENIED;
-		goto out;
-	}
-	if (usable == 0) {
-		l->basis = rec.basis;
-		o = not_enrolled(l, st, &rec);
-		goto out;
-	}
-	if (lockout_until_active(rec.locked_until, time(NULL))) {
-		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
-		tell_user(l,
-			  rec.locked_until < 0 ?
-				  "Too many failed verification codes: this account is locked "
-				  "until an administrator unlocks it." :
-				  "Too many failed verification codes: this account is "
-				  "temporarily locked. Try again later or contact your administrator.");
-		o = OUT_LOCKED;
-		goto out;
-	}
-	store_summary_wipe(&rec);
-	l->has_totp = usable & METHOD_TOTP;
-	o = usable & METHOD_TOTP ? ask_code(l, st, usable & METHOD_EMAIL) : email_login(l, st);
-out:
 	store_summary_wipe(&rec);
 	secure_wipe(&l->basis, sizeof(l->basis));
 	store_close(st);
