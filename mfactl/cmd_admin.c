@@ -36,7 +36,7 @@ static int open_for(struct mfactl *ctx, const char *user, struct store **st)
 static int do_reset(struct mfactl *ctx, const char *user)
 {
 	struct mfa_error err = { "" };
-	struct store_reset_result res;
+	struct store_reset_result res = { .had_state = false };
 	struct store *st = NULL;
 	int r;
 
@@ -71,7 +71,7 @@ static int do_reset(struct mfactl *ctx, const char *user)
 static int reset_one(struct mfactl *ctx, const char *user, unsigned method)
 {
 	struct mfa_error err = { "" };
-	struct store_reset_result res;
+	struct store_reset_result res = { .had_state = false };
 	struct store *st = NULL;
 	const char *name = method == METHOD_EMAIL ? "email" : "TOTP";
 	int r = open_for(ctx, user, &st);

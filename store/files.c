@@ -846,6 +846,13 @@ int files_update(struct files_store *st, const char *user, const struct record_f
 	r = files_begin_unchanged(st, user, basis, &txn, &rec, &exists, err);
 	if (r < 0)
 		return r;
+	/* files_begin() sets txn whenever it returns 0: for clang 14's
+	 * analyzer, which cannot see it through files_lock(). */
+	if (txn == NULL) {
+		record_wipe(&rec);
+		mfa_error_set(err, "state store: no transaction");
+		return -EIO;
+	}
 	r = change(&rec, exists, ctx);
 	if (r == FILES_WRITE || r == FILES_REMOVE) {
 		int w = r == FILES_WRITE ? files_commit(txn, &rec, err) : files_remove(txn, err);
