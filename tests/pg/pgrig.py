@@ -1,0 +1,194 @@
+"""A throwaway PostgreSQL 15 for the pg suite: a cluster in a temporary
+directory owned by the postgres user, on loopback only, TLS from a throwaway
+CA, scram-sha-256 for every role, pam_mfa's migrations applied by a
+non-superuser owner, and login roles for hosts and an administrator.  It is
+stopped and its directory removed at the end, and the end checks both.
+
+Never touches the machine's own clusters: its own data directory, port,
+socket directory and configuration, nothing under /etc or /var."""
+
+import csv
+import io
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PSQL = "/usr/bin/psql"
+SUPER = "mfa_super"  # the cluster's superuser: makes roles and the database
+OWNER = "mfa_owner"  # owns the schema: its functions run with its rights
+HOSTS = ("host_a", "host_b")
+ADMIN = "admin1"
+
+
+class PgError(Exception):
+    def __init__(self, role, sql, stderr):
+        super().__init__(f"psql as {role} failed: {stderr.strip()}\nSQL: {sql}")
+        self.stderr = stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+class Cluster:
+    def __init__(self, sql_dir):
+        self.sql_dir = sql_dir
+        self.dir = None
+        self.started = False
+
+    # ------------------------------------------------------------ set-up
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._teardown()
+        return False
+
+    def _start(self):
+        pg = pwd.getpwnam("postgres")
+        self.dir = tempfile.mkdtemp(prefix="pam_mfa-pg-")
+        os.chown(self.dir, pg.pw_uid, pg.pw_gid)
+        os.chmod(self.dir, 0o711)  # postgres works here; root reads the CA
+        self.port = free_port()
+        self.passwords = {r: secrets.token_hex(16) for r in (SUPER, OWNER, ADMIN) + HOSTS}
+        self._make_tls(pg)
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(self.passwords[SUPER] + "\n")
+        os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+        data = os.path.join(self.dir, "data")
+        self.data = data
+        self._as_postgres([f"{PG_BIN}/initdb", "-D", data, "-A", "scram-sha-256",
+                           f"--pwfile={pwfile}", "-U", SUPER, "--no-sync", "-E", "UTF8",
+                           "--locale=C"])
+        os.unlink(pwfile)
+        # Only TLS over loopback, scram everywhere; nothing else gets in.
+        hba = os.path.join(data, "pg_hba.conf")
+        with open(hba, "w") as f:
+            f.write("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        os.chown(hba, pg.pw_uid, pg.pw_gid)
+        opts = " ".join([
+            "-c listen_addresses=127.0.0.1", f"-c port={self.port}",
+            f"-c unix_socket_directories={self.dir}", "-c ssl=on",
+            f"-c ssl_cert_file={self.dir}/server.crt", f"-c ssl_key_file={self.dir}/server.key",
+            "-c fsync=off", "-c max_connections=60",
+        ])
+        self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-o", opts, "-l",
+                           os.path.join(self.dir, "log"), "-w", "-t", "60", "start"])
+        self.started = True
+        self._write_passfile()
+        self.sql(SUPER, f"CREATE ROLE {OWNER} LOGIN CREATEROLE PASSWORD '{self.passwords[OWNER]}'",
+                 db="postgres")
+        self.sql(SUPER, f"CREATE DATABASE pam_mfa OWNER {OWNER}", db="postgres")
+        self.migrate()
+        for h in HOSTS:
+            self.sql(SUPER, f"CREATE ROLE {h} LOGIN PASSWORD '{self.passwords[h]}' IN ROLE pam_mfa_host")
+        self.sql(SUPER, f"CREATE ROLE {ADMIN} LOGIN PASSWORD '{self.passwords[ADMIN]}' IN ROLE pam_mfa_admin")
+
+    def _as_postgres(self, cmd):
+        return run(["runuser", "-u", "postgres", "--"] + cmd, cwd="/")
+
+    def _make_tls(self, pg):
+        d = self.dir
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=pam_mfa test CA", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt"])
+        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr"])
+        ext = f"{d}/server.ext"
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        run(["openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt",
+             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext,
+             "-out", f"{d}/server.crt"])
+        os.unlink(f"{d}/ca.key")  # nothing else is ever signed by it
+        for name in ("server.key", "server.crt"):
+            os.chown(f"{d}/{name}", pg.pw_uid, pg.pw_gid)
+        os.chmod(f"{d}/server.key", 0o600)
+
+    def _write_passfile(self):
+        # Passwords reach psql through a 0600 file, never argv or environment.
+        self.passfile = os.path.join(self.dir, "pgpass")
+        with open(self.passfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            for role, pw in self.passwords.items():
+                f.write(f"127.0.0.1:{self.port}:*:{role}:{pw}\n")
+
+    def conninfo(self, role, db="pam_mfa", sslmode="verify-full"):
+        return (f"host=127.0.0.1 port={self.port} dbname={db} user={role} "
+                f"sslmode={sslmode} sslrootcert={self.dir}/ca.crt connect_timeout=10")
+
+    def psql_cmd(self, role, db="pam_mfa", extra=()):
+        return [PSQL, "-X", "-q", "-t", "--csv", "-v", "ON_ERROR_STOP=1",
+                *extra, self.conninfo(role, db)]
+
+    def env(self):
+        return {"PATH": "/usr/bin:/bin", "PGPASSFILE": self.passfile, "LC_ALL": "C",
+                "PGCONNECT_TIMEOUT": "10"}
+
+    def migrate(self):
+        files = sorted(f for f in os.listdir(self.sql_dir) if f.endswith(".sql"))
+        for name in files:
+            run(self.psql_cmd(OWNER, extra=("--single-transaction", "-f",
+                                            os.path.join(self.sql_dir, name))), env=self.env())
+        return files
+
+    # ------------------------------------------------------------ queries
+
+    def sql(self, role, sql, db="pam_mfa"):
+        """Runs sql (read from stdin) as role; the rows, as lists of text."""
+        p = subprocess.run(self.psql_cmd(role, db), input=sql, capture_output=True, text=True,
+                           env=self.env())
+        if p.returncode != 0:
+            raise PgError(role, sql, p.stderr)
+        return [row for row in csv.reader(io.StringIO(p.stdout)) if row]
+
+    def one(self, role, sql):
+        rows = self.sql(role, sql)
+        if len(rows) != 1:
+            raise AssertionError(f"expected one row, got {rows!r} from {sql}")
+        return rows[0]
+
+    # ------------------------------------------------------------ end
+
+    def _teardown(self):
+        problems = []
+        if self.started:
+            try:
+                self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
+                                   "-t", "60", "stop"])
+            except subprocess.CalledProcessError as e:
+                problems.append(f"pg_ctl stop: {e.stderr}")
+            self.started = False
+            pidfile = os.path.join(self.data, "postmaster.pid")
+            if os.path.exists(pidfile):
+                problems.append("postmaster.pid still there after stop")
+            # Nothing of ours left running: no process has our data directory.
+            left = subprocess.run(["pgrep", "-u", "postgres", "-f", self.data],
+                                  capture_output=True, text=True).stdout.split()
+            if left:
+                problems.append(f"processes left running: {left}")
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if os.path.exists(self.dir):
+                problems.append(f"{self.dir} not removed")
+            self.dir_removed = self.dir
+            self.dir = None
+        if problems:
+            raise AssertionError("; ".join(problems))

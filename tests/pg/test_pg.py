@@ -1,0 +1,432 @@
+#!/usr/bin/python3
+"""pam_mfa's SQL (sql/*.sql) on a real PostgreSQL 15: the TOTP code against
+RFC 6238 and oathtool, the rights of the hosts' role, verification with its
+replay step and lockout, enrollment on a basis, and a race.  Each test starts
+its own throwaway server (pgrig.py).  Usage: test_pg.py TEST."""
+
+import os
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgrig  # noqa: E402
+from pgrig import ADMIN, OWNER, SUPER, PgError  # noqa: E402
+
+SQL_DIR = os.environ.get("MFA_SQL_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "sql")
+HOST_A, HOST_B = pgrig.HOSTS
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect_error(fn, needle):
+    try:
+        fn()
+    except PgError as e:
+        check(needle in e.stderr, f"expected an error with {needle!r}, got {e.stderr.strip()!r}")
+        return
+    raise AssertionError(f"expected an error with {needle!r}, got none")
+
+
+def oathtool(secret, t, algorithm="sha1", digits=6, period=30):
+    return subprocess.run(["oathtool", f"--totp={algorithm}", "-d", str(digits), "-s", str(period),
+                           "-N", f"@{t}", secret.hex()],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def lit(b):
+    return f"'\\x{b.hex()}'::bytea"
+
+
+def provision(pg, user, secret, algorithm="sha1", digits=6, period=30, last_step=0, replace=False):
+    return pg.one(ADMIN, f"SELECT pam_mfa.provision_totp('{user}', {lit(secret)}, '{algorithm}', "
+                         f"{digits}, {period}, {last_step}, {str(replace).lower()})")[0]
+
+
+def verify(pg, role, user, code, service="sshd", rhost="192.0.2.7"):
+    o, n, locked, step = pg.one(role, f"SELECT * FROM pam_mfa.verify_totp('{user}', '{code}', "
+                                      f"'{service}', '{rhost}')")
+    return o, int(n), locked == "t", int(step)
+
+
+SUMMARY_COLUMNS = ("user_exists totp_enrolled totp_algorithm totp_digits totp_period "
+                   "totp_enrolled_at email_address email_verified email_by_admin "
+                   "email_enrolled_at email_code_pending email_code_expires fail_count "
+                   "locked_until last_login last_service last_rhost last_host skip_since "
+                   "factors_version").split()
+
+
+def summary(pg, user, role=HOST_A):
+    return dict(zip(SUMMARY_COLUMNS, pg.one(role, f"SELECT * FROM pam_mfa.summary('{user}')")))
+
+
+def owner_value(pg, sql):
+    return pg.one(OWNER, sql)[0]
+
+
+def code_now(secret, **kw):
+    return oathtool(secret, int(time.time()), **kw)
+
+
+def wrong_code(secret, digits=6, period=30):
+    """A code that matches no step of the window around now."""
+    now = int(time.time())
+    near = {oathtool(secret, now + d * period, digits=digits, period=period) for d in range(-3, 4)}
+    while True:
+        c = "".join(random.choice("0123456789") for _ in range(digits))
+        if c not in near:
+            return c
+
+
+# ------------------------------------------------------------------ tests
+
+RFC6238_SEEDS = {
+    "sha1": b"12345678901234567890",
+    "sha256": b"12345678901234567890123456789012",
+    "sha512": b"1234567890" * 6 + b"1234",
+}
+RFC6238 = [  # RFC 6238, appendix B
+    (59, "94287082", "46119246", "90693936"),
+    (1111111109, "07081804", "68084774", "25091201"),
+    (1111111111, "14050471", "67062674", "99943326"),
+    (1234567890, "89005924", "91819424", "93441116"),
+    (2000000000, "69279037", "90698825", "38618901"),
+    (20000000000, "65353130", "77737706", "47863826"),
+]
+
+
+def test_totp_vectors(pg):
+    n = 0
+    for t, *codes in RFC6238:
+        for alg, code in zip(("sha1", "sha256", "sha512"), codes):
+            seed = RFC6238_SEEDS[alg]
+            for digits in (8, 7, 6):
+                got = owner_value(pg, f"SELECT pam_mfa.totp_code({lit(seed)}, {t // 30}, "
+                                      f"'{alg}', {digits})")
+                check(got == code[8 - digits:], f"{alg} T={t} digits={digits}: {got} != {code}")
+                n += 1
+    for bad in ("'md5', 6", "'sha1', 5", "'sha1', 9"):
+        expect_error(lambda: owner_value(pg, f"SELECT pam_mfa.totp_code('\\x00'::bytea, 1, {bad})"),
+                     "TOTP")
+    expect_error(lambda: owner_value(pg, "SELECT pam_mfa.totp_code('\\x00'::bytea, -1, 'sha1', 6)"),
+                 "negative")
+    print(f"ok: {n} RFC 6238 codes")
+
+
+def test_totp_oathtool(pg):
+    rng = random.Random(int(os.environ.get("MFA_PG_SEED", time.time())))
+    cases = []
+    for _ in range(40):
+        alg = rng.choice(("sha1", "sha256", "sha512"))
+        secret = bytes(rng.randrange(256) for _ in range(rng.randrange(10, 65)))
+        t = rng.randrange(0, 2 ** 34)
+        digits = rng.choice((6, 7, 8))
+        period = rng.choice((10, 30, 60, 300))
+        cases.append((alg, secret, t, digits, period))
+    values = ", ".join(f"({i}, {lit(s)}, {t // p}, '{a}', {d})"
+                       for i, (a, s, t, d, p) in enumerate(cases))
+    rows = pg.sql(OWNER, f"SELECT i, pam_mfa.totp_code(s, st, a, d) FROM (VALUES {values}) "
+                         "AS v(i, s, st, a, d) ORDER BY i")
+    check(len(rows) == len(cases), "one code per case")
+    for (i, got), (alg, secret, t, digits, period) in zip(rows, cases):
+        want = oathtool(secret, t, alg, digits, period)
+        check(got == want, f"case {i} {alg} t={t} d={digits} p={period}: sql {got}, oathtool {want}")
+    print(f"ok: {len(cases)} random codes agree with oathtool")
+
+
+def test_host_rights(pg):
+    tables = [r[0] for r in pg.sql(OWNER, "SELECT tablename FROM pg_catalog.pg_tables "
+                                          "WHERE schemaname = 'pam_mfa' ORDER BY 1")]
+    check({"users", "totp", "email", "settings", "schema_version"} <= set(tables),
+          f"tables: {tables}")
+    provision(pg, "alice", os.urandom(20))
+    for role in (HOST_A, ADMIN):
+        for t in tables:
+            for stmt in (f"SELECT * FROM pam_mfa.{t}",
+                         f"UPDATE pam_mfa.{t} SET user_name = user_name" if t in ("users", "totp", "email")
+                         else f"DELETE FROM pam_mfa.{t}",
+                         f"INSERT INTO pam_mfa.{t} DEFAULT VALUES",
+                         f"TRUNCATE pam_mfa.{t}"):
+                expect_error(lambda: pg.sql(role, stmt), "permission denied")
+        expect_error(lambda: pg.sql(role, "SELECT pg_catalog.nextval('pam_mfa.factors_version_seq')"),
+                     "permission denied")
+        expect_error(lambda: pg.sql(role, "SELECT pam_mfa_crypto.hmac('a', 'b', 'sha1')"),
+                     "permission denied")
+        expect_error(lambda: pg.sql(role, "CREATE TABLE pam_mfa.mine (x int)"), "permission denied")
+        for helper in ("pam_mfa.totp_code('\\x00'::bytea, 1, 'sha1', 6)",
+                       "pam_mfa.count_failure('alice', now())",
+                       "pam_mfa.note_login('alice', now(), 's', 'r')",
+                       "pam_mfa.lock_user('alice', true)"):
+            expect_error(lambda: pg.sql(role, f"SELECT {helper}"), "permission denied")
+    for admin_only in ("pam_mfa.provision_totp('mallory', '\\x00112233445566778899'::bytea, "
+                       "'sha1', 6, 30, 0, true)",
+                       "pam_mfa.reset('alice', NULL)", "pam_mfa.unlock('alice')", "pam_mfa.list()"):
+        expect_error(lambda: pg.sql(HOST_A, f"SELECT {admin_only}"), "permission denied")
+    for host_only in ("pam_mfa.verify_totp('alice', '123456', 's', 'r')",
+                      "pam_mfa.skip('alice', 0, true)"):
+        expect_error(lambda: pg.sql(ADMIN, f"SELECT {host_only}"), "permission denied")
+    # What is granted works, so the refusals above are not a broken setup.
+    check(summary(pg, "alice")["totp_enrolled"] == "t", "host reads alice's summary")
+    check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [["alice"]], "admin lists alice")
+    # Nor does any secret leave through the summary.
+    check(not any("\\x" in v for v in summary(pg, "alice").values()), "no bytes in a summary")
+    # Only TLS gets in.
+    p = subprocess.run(pg.psql_cmd(HOST_A) [:-1] + [pg.conninfo(HOST_A, sslmode="disable")],
+                       input="SELECT 1", capture_output=True, text=True, env=pg.env())
+    check(p.returncode != 0 and "no pg_hba.conf entry" in p.stderr, f"plain TCP: {p.stderr}")
+    print(f"ok: hosts and admins read and write none of {tables}")
+
+
+def test_verify(pg):
+    secret = os.urandom(20)
+    check(provision(pg, "alice", secret) == "provisioned", "provisioned")
+    check(provision(pg, "alice", secret) == "exists", "not replaced without replace")
+    check(verify(pg, HOST_A, "nobody", "123456")[0] == "not_enrolled", "unknown user")
+    check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [["alice"]], "no row made by a lookup")
+    for bad_user in ("../etc", "-x", ".x", "a b", "x" * 129, "é", ""):
+        expect_error(lambda: verify(pg, HOST_A, bad_user, "123456"), "invalid user name")
+    expect_error(lambda: verify(pg, HOST_A, "alice", "1" * 65), "invalid code")
+    check(summary(pg, "alice")["fail_count"] == "0", "bad arguments count nothing")
+
+    code = code_now(secret)
+    o, n, _, step = verify(pg, HOST_A, "alice", code)
+    check(o == "ok" and n == 0, f"right code: {o}")
+    now_step = int(time.time()) // 30
+    check(abs(step - now_step) <= 1, f"step {step} near {now_step}")
+    check(int(owner_value(pg, "SELECT last_step FROM pam_mfa.totp WHERE user_name = 'alice'")) == step,
+          "step recorded")
+    s = summary(pg, "alice")
+    check(s["last_service"] == "sshd" and s["last_rhost"] == "192.0.2.7", f"last login {s}")
+    check(s["last_host"] == f"{HOST_A}@127.0.0.1", f"the calling host: {s['last_host']}")
+    check(abs(int(s["last_login"]) - time.time()) < 60, "last login time")
+
+    o, n, _, rstep = verify(pg, HOST_B, "alice", code)
+    check(o == "replay" and n == 1 and rstep == step, f"same code on another host: {o} {n}")
+    o, n, _, _ = verify(pg, HOST_A, "alice", wrong_code(secret))
+    check(o == "wrong" and n == 2, f"wrong code: {o} {n}")
+    o, n, _, _ = verify(pg, HOST_A, "alice", "12a456")
+    check(o == "wrong" and n == 3, f"malformed code counted: {o} {n}")
+    o, n, _, _ = verify(pg, HOST_A, "alice", code[:5])
+    check(o == "wrong" and n == 4, f"short code counted: {o} {n}")
+
+    # The next step's code is fresh; then the old one is a replay, and the
+    # step never goes back.
+    nxt = oathtool(secret, (step + 1) * 30)
+    o, n, _, step2 = verify(pg, HOST_B, "alice", nxt)
+    check(o == "ok" and step2 == step + 1 and n == 0, f"next step: {o} {step2}")
+    o, _, _, _ = verify(pg, HOST_A, "alice", code)
+    check(o == "replay", f"older step after a newer: {o}")
+    check(int(owner_value(pg, "SELECT last_step FROM pam_mfa.totp WHERE user_name = 'alice'"))
+          == step + 1, "step kept")
+    expect_error(lambda: pg.sql(OWNER, "UPDATE pam_mfa.totp SET last_step = last_step - 1"),
+                 "may not move backwards")
+    check(summary(pg, "alice", role=HOST_B)["last_host"] == f"{HOST_B}@127.0.0.1", "host b recorded")
+    # Seven- and eight-digit, sha256 and sha512 factors verify too.
+    for user, alg, digits, period in (("bob", "sha256", 8, 60), ("carol", "sha512", 7, 30)):
+        sec = os.urandom(32)
+        provision(pg, user, sec, alg, digits, period)
+        o = verify(pg, HOST_A, user, oathtool(sec, int(time.time()), alg, digits, period))[0]
+        check(o == "ok", f"{user} {alg}/{digits}/{period}: {o}")
+    print("ok: verify_totp accepts once, refuses replays, counts failures, records the host")
+
+
+def test_lockout(pg):
+    secret = os.urandom(20)
+    provision(pg, "bob", secret)
+    results = []
+    for i in range(5):  # three on one host, two on the other: one lockout
+        results.append(verify(pg, HOST_A if i < 3 else HOST_B, "bob", wrong_code(secret)))
+    check([r[1] for r in results] == [1, 2, 3, 4, 5], f"counts {results}")
+    check([r[2] for r in results] == [False] * 4 + [True], f"locked_now {results}")
+    o, n, ln, _ = verify(pg, HOST_A, "bob", wrong_code(secret))
+    check(o == "locked" and n == 5 and not ln, f"while locked: {o} {n}")
+    o, n, _, _ = verify(pg, HOST_B, "bob", code_now(secret))
+    check(o == "locked" and n == 5, f"a right code while locked: {o}")
+    check(owner_value(pg, "SELECT last_step FROM pam_mfa.totp WHERE user_name = 'bob'") == "0",
+          "a locked check spends no step")
+    s = summary(pg, "bob")
+    check(int(s["locked_until"]) - time.time() > 800, f"locked for 900 s: {s['locked_until']}")
+    check(pg.one(ADMIN, "SELECT pam_mfa.unlock('bob')") == ["5"], "unlock clears five")
+    check(pg.one(ADMIN, "SELECT COALESCE(pam_mfa.unlock('nobody')::text, 'null')") == ["null"],
+          "unlock of nobody: NULL")
+    check(verify(pg, HOST_A, "bob", code_now(secret))[0] == "ok", "ok after unlock")
+
+    # unlock_after 0: until an admin unlocks (-1 in the summary).
+    pg.sql(OWNER, "UPDATE pam_mfa.settings SET lockout_attempts = 2, lockout_unlock_after = 0")
+    provision(pg, "carol", secret)
+    verify(pg, HOST_A, "carol", wrong_code(secret))
+    check(verify(pg, HOST_A, "carol", wrong_code(secret))[2], "locked at 2")
+    check(summary(pg, "carol")["locked_until"] == "-1", "until an admin")
+    # A lock with an end ends: the next right code works and clears it.
+    pg.sql(OWNER, "UPDATE pam_mfa.settings SET lockout_unlock_after = 1")
+    provision(pg, "dave", secret)
+    verify(pg, HOST_A, "dave", wrong_code(secret))
+    check(verify(pg, HOST_A, "dave", wrong_code(secret))[2], "dave locked")
+    time.sleep(1.5)
+    o, n, _, _ = verify(pg, HOST_A, "dave", code_now(secret))
+    check(o == "ok" and n == 0, f"after the lock ended: {o} {n}")
+    # A success forgives earlier failures; an interval past starts over.
+    pg.sql(OWNER, "UPDATE pam_mfa.settings SET lockout_attempts = 3, lockout_interval = 1")
+    provision(pg, "erin", secret)
+    verify(pg, HOST_A, "erin", wrong_code(secret))
+    verify(pg, HOST_A, "erin", wrong_code(secret))
+    time.sleep(1.2)
+    o, n, ln, _ = verify(pg, HOST_A, "erin", wrong_code(secret))
+    check(n == 1 and not ln, f"new interval: {n} {ln}")
+    print("ok: failures add up over hosts, the lock refuses a right code, unlock and expiry")
+
+
+def test_enroll(pg):
+    s0 = summary(pg, "erin")
+    check(s0["user_exists"] == "f" and s0["factors_version"] == "0", f"nobody yet: {s0}")
+    s1, s2 = os.urandom(20), os.urandom(32)
+
+    def enroll(version, secret, code, alg="sha1", digits=6, period=30, role=HOST_A):
+        o, n, _, step = pg.one(role, f"SELECT * FROM pam_mfa.enroll_totp('erin', {version}, "
+                                     f"{lit(secret)}, '{alg}', {digits}, {period}, '{code}', "
+                                     "'login', 'h.example')")
+        return o, int(n), int(step)
+
+    # A wrong proving code: nothing written, not even a user row.
+    check(enroll(0, s1, wrong_code(s1))[0] == "wrong", "wrong proving code")
+    check(summary(pg, "erin")["user_exists"] == "f", "nothing written for a wrong code")
+    # A basis that cannot hold for a user with no row: nothing made.
+    check(enroll(7, s1, code_now(s1))[0] == "not_enrolled", "stale basis, no row")
+    check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [], "no row made")
+
+    code1 = code_now(s1)
+    o, _, step = enroll(0, s1, code1)
+    check(o == "ok", f"enroll: {o}")
+    s = summary(pg, "erin")
+    v1 = s["factors_version"]
+    check(s["totp_enrolled"] == "t" and v1 != "0" and s["last_service"] == "login", f"enrolled: {s}")
+    check(verify(pg, HOST_B, "erin", code1)[0] == "replay", "the proving code is spent")
+
+    # An enrollment on the old basis (another one happened meanwhile).
+    o, _, _ = enroll(0, s2, code_now(s2, algorithm="sha256"), alg="sha256")
+    check(o == "not_enrolled", f"stale basis: {o}")
+    check(owner_value(pg, f"SELECT secret = {lit(s1)} FROM pam_mfa.totp WHERE user_name = 'erin'")
+          == "t", "the first secret kept")
+    check(summary(pg, "erin")["factors_version"] == v1, "version unchanged")
+    # A wrong code on the right basis writes nothing either.
+    before = pg.one(OWNER, "SELECT u, t FROM pam_mfa.users u, pam_mfa.totp t "
+                           "WHERE u.user_name = 'erin' AND t.user_name = 'erin'")
+    check(enroll(v1, s2, wrong_code(s2, 8), alg="sha512", digits=8)[0] == "wrong", "wrong")
+    after = pg.one(OWNER, "SELECT u, t FROM pam_mfa.users u, pam_mfa.totp t "
+                          "WHERE u.user_name = 'erin' AND t.user_name = 'erin'")
+    check(before == after, "a wrong enrollment code changes nothing")
+    # On the current basis, the replacement is saved.
+    o, _, _ = enroll(v1, s2, code_now(s2, algorithm="sha512", digits=8), alg="sha512", digits=8)
+    check(o == "ok", f"re-enroll on the current basis: {o}")
+    v2 = summary(pg, "erin")["factors_version"]
+    check(int(v2) > int(v1), "version bumped")
+
+    # A reset changes the basis too; a reset of everything brings back 0.
+    pg.sql(ADMIN, "SELECT pam_mfa.reset('erin', 'totp')")
+    v3 = summary(pg, "erin")["factors_version"]
+    check(v3 not in ("0", v1, v2), f"reset bumps: {v3}")
+    check(enroll(v2, s1, code_now(s1))[0] == "not_enrolled", "basis before the reset")
+
+    # Skips: on the current basis only; a remembered one is kept.
+    check(pg.one(HOST_A, f"SELECT pam_mfa.skip('erin', {v2}, true)") == ["stale"], "stale skip")
+    check(summary(pg, "erin")["skip_since"] == "0", "a stale skip is not kept")
+    check(pg.one(HOST_A, f"SELECT pam_mfa.skip('erin', {v3}, true)") == ["ok"], "skip")
+    check(summary(pg, "erin")["skip_since"] != "0", "skip remembered")
+    check(pg.one(HOST_A, "SELECT pam_mfa.skip('frank', 0, false)") == ["ok"], "skip once")
+    check(summary(pg, "frank")["user_exists"] == "f", "a skip without remember writes nothing")
+    # An enrollment forgets the skip.
+    check(enroll(v3, s1, code_now(s1))[0] == "ok", "enroll after skip")
+    check(summary(pg, "erin")["skip_since"] == "0", "enrollment forgets the skip")
+    r = pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('erin', NULL)")
+    check(r == ["t", "t", ""], f"reset all: {r}")
+    check(summary(pg, "erin")["user_exists"] == "f", "all gone")
+    print("ok: enroll_totp saves only on its basis, a wrong code writes nothing, skips likewise")
+
+
+def test_race(pg):
+    secret = os.urandom(20)
+    provision(pg, "racer", secret)
+    code = code_now(secret)
+    start = time.time() + 3  # every connection made and waiting by then
+
+    def one(i):
+        role = HOST_A if i % 2 else HOST_B
+        rows = pg.sql(role, f"SELECT pg_catalog.pg_sleep_until(pg_catalog.to_timestamp({start}));\n"
+                            f"SELECT outcome FROM pam_mfa.verify_totp('racer', '{code}', 'sshd', '')")
+        return rows[-1][0]
+
+    with ThreadPoolExecutor(16) as ex:
+        outcomes = list(ex.map(one, range(16)))
+    check(time.time() - start < 30, "the race did not wait on itself")
+    oks = outcomes.count("ok")
+    check(oks == 1, f"exactly one ok of 16: {outcomes}")
+    check(set(outcomes) <= {"ok", "replay", "locked"}, f"outcomes {outcomes}")
+    print(f"ok: 16 racing logins, one accepted: {sorted(outcomes)}")
+
+
+def test_migrations(pg):
+    check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1") == [["1"], ["2"]],
+          "versions 1 and 2")
+    # A second run of a migration fails and changes nothing (its version
+    # is taken): mfactl db init applies only what is missing.
+    try:
+        pg.migrate()
+        raise AssertionError("a migration applied twice")
+    except subprocess.CalledProcessError as e:
+        check("already exists" in e.stderr, f"second run: {e.stderr}")
+    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["2"]], "unchanged")
+    # Every function the schema defines is SECURITY DEFINER with a fixed
+    # search_path, or granted to nobody.
+    rows = pg.sql(SUPER, "SELECT p.proname, p.prosecdef, p.proconfig::text, "
+                         "pg_catalog.has_function_privilege('pam_mfa_host', p.oid, 'EXECUTE'), "
+                         "pg_catalog.has_function_privilege('pam_mfa_admin', p.oid, 'EXECUTE') "
+                         "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+                         "ON n.oid = p.pronamespace WHERE n.nspname = 'pam_mfa' ORDER BY 1")
+    granted = {}
+    for name, secdef, config, host, admin in rows:
+        check("search_path=pg_catalog, pg_temp" in config, f"{name}: search_path {config}")
+        if host == "t" or admin == "t":
+            check(secdef == "t", f"{name} granted but not SECURITY DEFINER")
+            granted[name] = (host == "t", admin == "t")
+    check(granted == {"summary": (True, True), "verify_totp": (True, False),
+                      "enroll_totp": (True, False), "skip": (True, False),
+                      "provision_totp": (False, True), "reset": (False, True),
+                      "unlock": (False, True), "list": (False, True)}, f"grants {granted}")
+    owner_super = pg.one(SUPER, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
+                                f"'{OWNER}'")[0]
+    check(owner_super == "f", "the functions' owner is no superuser")
+    print("ok: versions recorded, grants and function settings as designed")
+
+
+TESTS = {name[5:].replace("_", "-"): fn for name, fn in globals().items()
+         if name.startswith("test_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in TESTS:
+        print(f"usage: test_pg.py {{{','.join(TESTS)}}}", file=sys.stderr)
+        return 2
+    if not os.path.exists(f"{pgrig.PG_BIN}/initdb"):
+        print("SKIP: postgresql-15 is not installed")
+        return 77
+    with pgrig.Cluster(os.path.abspath(SQL_DIR)) as pg:
+        try:
+            TESTS[sys.argv[1]](pg)
+        except BaseException:
+            log = os.path.join(pg.dir, "log")
+            if os.path.exists(log):
+                with open(log) as f:
+                    sys.stderr.write("--- server log (tail) ---\n" + "".join(f.readlines()[-40:]))
+            raise
+    print("ok: server stopped, nothing left running, temporary directory removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
