@@ -10,6 +10,7 @@ PACKAGES="build-essential pkg-config meson ninja-build
   libcurl4-openssl-dev libssl-dev python3-aiosmtpd openssl
   openssh-server openssh-client python3-pexpect pamtester libpam-wrapper iproute2 valgrind clang-14
   clang-tools-14 gcovr clang-format-14
+  postgresql-15 postgresql-contrib libpq-dev
   rpm git bash-completion
   debhelper dpkg-dev fakeroot lintian debconf passwd
   selinux-policy-dev checkpolicy semodule-utils policycoreutils selinux-utils setools bzip2"
