@@ -44,23 +44,13 @@ void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, siz
 		       r->kind == RULE_USER ? "user" : "group", r->name);
 }
 
-/* The next-login line for a decision.  Two steps keep the words mfactl has
- * always used, though the module does otherwise: an email-only user is
- * said to be asked for an app's code, and a user whose factors the policy
- * does not allow is described as one without any (facts with held = 0),
- * where the module refuses them (reason=factor-not-allowed). */
-static const char *next_login(const struct login_facts *f, const struct login_decision *ld)
+/* The next-login line for a decision. */
+static const char *next_login(const struct login_decision *ld)
 {
 	switch (ld->step) {
 	case LOGIN_EXEMPT: return "no second factor (exempt)";
-	case LOGIN_DENY_FACTOR_NOT_ALLOWED: {
-		struct login_facts none = *f;
-		struct login_decision as_none;
-
-		none.held = 0;
-		login_decide(&none, &as_none);
-		return next_login(&none, &as_none);
-	}
+	case LOGIN_DENY_FACTOR_NOT_ALLOWED:
+		return "refused: enrolled only in methods the policy does not allow";
 	case LOGIN_SKIP_REMEMBERED:
 		return "no second factor (the user opted out; mfactl reset asks again)";
 	case LOGIN_DENY_DEADLINE: return "refused: not enrolled after enroll_by (mfactl enroll)";
@@ -68,8 +58,8 @@ static const char *next_login(const struct login_facts *f, const struct login_de
 		return ld->may_skip ? "offers enrollment, with a skip" :
 				      "enrollment, without a skip";
 	case LOGIN_LOCKED: return "refused: locked out (mfactl unlock)";
-	case LOGIN_ASK_TOTP:
-	case LOGIN_ASK_EMAIL: return "asks for a code from the authenticator app";
+	case LOGIN_ASK_TOTP: return "asks for a code from the authenticator app";
+	case LOGIN_ASK_EMAIL: return "sends a code by email";
 	}
 	return "?";
 }
@@ -116,7 +106,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	if (ld.step != LOGIN_EXEMPT && no_state_dir)
 		next = "refused: the state directory does not exist";
 	else
-		next = next_login(&facts, &ld);
+		next = next_login(&ld);
 	printf("user:      %s\n", user);
 	printf("policy:    %s\n", policy_name(d.policy));
 	printf("methods:   %s\n", methods);

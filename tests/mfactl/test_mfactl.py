@@ -407,6 +407,25 @@ class Check(WorldTest):
         self.assertIn("next login: refused: the state directory does not exist", proc.stdout)
         self.assertFalse(os.path.exists(self.w.state_dir))
 
+    def test_policy_says_what_the_module_does(self):
+        """The next-login line of a user who holds only an address, and of
+        one whose factors the policy does not allow."""
+        # No server listens on port 9: the confirmation mail is only noted.
+        email = '{ smtp_url = "smtp://127.0.0.1:9"; from = "mfa@example.org"; timeout = 2; }'
+        self.w.write_config({"methods": '[ "totp", "email" ]', "email": email})
+        proc = self.w.mfactl("enroll", "alice", "--method", "email",
+                             "--address", "alice@example.org", "--verified")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        out = self.w.mfactl("policy", "alice")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("enrolled:  email\n", out.stdout)
+        self.assertIn("next login: sends a code by email\n", out.stdout)
+        self.w.write_config({"methods": '[ "totp" ]', "email": email})
+        out = self.w.mfactl("policy", "alice")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("next login: refused: enrolled only in methods the policy does not "
+                      "allow\n", out.stdout)
+
     def test_trailing_slash_in_state_dir(self):
         self.w.write_config({"state_dir": '"%s/"' % self.w.state_dir})
         proc = self.w.mfactl("check")
