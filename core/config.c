@@ -21,6 +21,7 @@ enum key_kind {
 	KEY_RULES,
 	KEY_DATE,
 	KEY_STARTTLS,
+	KEY_BACKEND,
 };
 
 struct key_spec {
@@ -174,6 +175,14 @@ static const struct key_spec email_keys[] = {
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
+static const struct key_spec store_keys[] = {
+	{ "backend", KEY_BACKEND, OFF(store.backend), 0, 0, NULL, NULL },
+	{ "conninfo", KEY_STRING, OFF(store.conninfo), 1, 4096, NULL, check_no_controls },
+	{ "password_file", KEY_STRING, OFF(store.password_file), 2, 512, NULL, check_abs_path },
+	{ "timeout", KEY_UINT, OFF(store.timeout), 1, 60, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
 static const struct key_spec rule_keys[] = {
 	{ "user", KEY_STRING, 0, 1, USER_NAME_MAX, NULL, NULL },
 	{ "group", KEY_STRING, 0, 1, 256, NULL, NULL },
@@ -193,6 +202,7 @@ static const struct key_spec root_keys[] = {
 	{ "rules", KEY_RULES, 0, 0, 0, rule_keys, NULL },
 	{ "enroll_by", KEY_DATE, OFF(enroll_by), 0, 0, NULL, NULL },
 	{ "email", KEY_GROUP, 0, 0, 0, email_keys, NULL },
+	{ "store", KEY_GROUP, 0, 0, 0, store_keys, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
@@ -217,6 +227,8 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->email.resend_after = 30;
 	cfg->email.enroll_mails = 5;
 	cfg->email.timeout = 10;
+	cfg->store.backend = STORE_BACKEND_FILES;
+	cfg->store.timeout = 5;
 	if (cfg->state_dir == NULL || cfg->issuer == NULL)
 		return -ENOMEM;
 	return 0;
@@ -475,6 +487,23 @@ static int parse_starttls(const char *path, const config_setting_t *s, const cha
 	return 0;
 }
 
+static int parse_backend(const char *path, const config_setting_t *s, const char *full,
+			 enum store_backend *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (strcmp(v, "files") == 0)
+		*out = STORE_BACKEND_FILES;
+	else if (strcmp(v, "postgresql") == 0)
+		*out = STORE_BACKEND_POSTGRESQL;
+	else {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of files, postgresql", path,
+			      config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_algorithm(const char *path, const config_setting_t *s, const char *full,
 			   enum totp_algorithm *out, struct mfa_error *err)
 {
@@ -551,6 +580,10 @@ static int apply_setting(const char *path, const config_setting_t *s, const stru
 		if (type != CONFIG_TYPE_LIST)
 			break;
 		return parse_rules(path, s, cfg, err);
+	case KEY_BACKEND:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		return parse_backend(path, s, full, (enum store_backend *)(void *)field, err);
 	case KEY_ALGORITHM:
 		if (type != CONFIG_TYPE_STRING)
 			break;
@@ -690,6 +723,29 @@ static int refuse_include(const char *path, const char *text, struct mfa_error *
 	return 0;
 }
 
+/* The store group's keys that go together: a database needs its conninfo,
+ * and the files backend takes none of the database's keys, which would
+ * otherwise be silently ignored. */
+static int check_store(const char *path, const config_t *lc, const struct store_config *sc,
+		       struct mfa_error *err)
+{
+	const config_setting_t *g = config_lookup(lc, "store");
+	unsigned line = g != NULL ? config_setting_source_line(g) : 0;
+
+	if (sc->backend == STORE_BACKEND_POSTGRESQL && sc->conninfo == NULL) {
+		mfa_error_set(err, "%s:%u: store.conninfo: required with backend \"postgresql\"",
+			      path, line);
+		return -EINVAL;
+	}
+	if (sc->backend == STORE_BACKEND_FILES &&
+	    (sc->conninfo != NULL || sc->password_file != NULL)) {
+		mfa_error_set(err, "%s:%u: store.%s: only for backend \"postgresql\"", path, line,
+			      sc->conninfo != NULL ? "conninfo" : "password_file");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 {
 	config_t lc;
@@ -742,6 +798,8 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 		goto fail;
 	}
 	r = apply_group(path, config_root_setting(&lc), root_keys, "", cfg, err);
+	if (r == 0)
+		r = check_store(path, &lc, &cfg->store, err);
 	config_destroy(&lc);
 	if (r == 0 && (cfg->methods & METHOD_EMAIL) &&
 	    (cfg->email.smtp_url == NULL || cfg->email.from == NULL)) {
@@ -797,6 +855,8 @@ void config_free(struct mfa_config *cfg)
 	free(cfg->email.password_file);
 	free(cfg->email.from);
 	free(cfg->email.address_template);
+	free(cfg->store.conninfo);
+	free(cfg->store.password_file);
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->issuer);

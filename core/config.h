@@ -19,6 +19,20 @@
 
 #define CONFIG_RULES_MAX 1000
 
+/* Where users' MFA state lives (store/store.h): this host's state_dir, or a
+ * PostgreSQL database that verifies codes for a whole fleet. */
+enum store_backend {
+	STORE_BACKEND_FILES,
+	STORE_BACKEND_POSTGRESQL,
+};
+
+struct store_config {
+	enum store_backend backend;
+	char *conninfo;	     /* libpq's connection string; postgresql only */
+	char *password_file; /* root-owned 0600: the role's password */
+	unsigned timeout;    /* seconds for the connection and one call */
+};
+
 struct mfa_config {
 	char *path;
 	char *state_dir;
@@ -46,6 +60,7 @@ struct mfa_config {
 	};
 	int64_t enroll_by; /* last second of enrollment at login; 0: none */
 	struct email_config email;
+	struct store_config store;
 };
 
 /* Loads path (which must be trusted: see open_trusted_file()) over the
