@@ -1,4 +1,5 @@
-/* Loading libcurl, libcrypto and libqrencode on first use; see dynload.h.
+/* Loading libcurl, libcrypto, libqrencode and libpq on first use; see
+ * dynload.h.
  * RTLD_NODELETE keeps a library once loaded, as if it had been linked, so
  * that nothing of ours holds a handle: the module keeps no global state. */
 #include <dlfcn.h>
@@ -29,7 +30,7 @@ int qr_api_load(struct qr_api *api)
 }
 
 #ifdef PAM_MFA_LINK_LAZY_LIBS
-/* Sanitizer builds link libcurl and libcrypto (see core/meson.build). */
+/* Sanitizer builds link libcurl, libcrypto and libpq (see core/meson.build). */
 #include <openssl/hmac.h>
 
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
@@ -43,6 +44,34 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 int crypto_api_load(struct crypto_api *api)
 {
 	*api = (struct crypto_api){ EVP_sha256, HMAC };
+	return 0;
+}
+
+int pq_api_load(struct pq_api *api, struct mfa_error *err)
+{
+	(void)err;
+	*api = (struct pq_api){
+		PQconnectStartParams,
+		PQconnectPoll,
+		PQstatus,
+		PQsocket,
+		PQerrorMessage,
+		PQfinish,
+		PQsetnonblocking,
+		PQsendQueryParams,
+		PQflush,
+		PQconsumeInput,
+		PQisBusy,
+		PQgetResult,
+		PQresultStatus,
+		PQresultErrorField,
+		PQresultErrorMessage,
+		PQntuples,
+		PQnfields,
+		PQgetvalue,
+		PQgetisnull,
+		PQclear,
+	};
 	return 0;
 }
 #else
@@ -82,5 +111,37 @@ int crypto_api_load(struct crypto_api *api)
 	ok = BIND(h, api->sha256, "EVP_sha256") && BIND(h, api->hmac, "HMAC");
 	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
 	return ok ? 0 : -ENOENT;
+}
+
+int pq_api_load(struct pq_api *api, struct mfa_error *err)
+{
+	void *h = load(LIBPQ_SONAME);
+	bool ok;
+
+	if (h == NULL) {
+		mfa_error_set(err, "cannot load %s, which the postgresql store needs: %s",
+			      LIBPQ_SONAME, dlerror());
+		return -ENOENT;
+	}
+	ok = BIND(h, api->connect_start_params, "PQconnectStartParams") &&
+	     BIND(h, api->connect_poll, "PQconnectPoll") && BIND(h, api->status, "PQstatus") &&
+	     BIND(h, api->socket, "PQsocket") && BIND(h, api->error_message, "PQerrorMessage") &&
+	     BIND(h, api->finish, "PQfinish") &&
+	     BIND(h, api->set_nonblocking, "PQsetnonblocking") &&
+	     BIND(h, api->send_query_params, "PQsendQueryParams") &&
+	     BIND(h, api->flush, "PQflush") && BIND(h, api->consume_input, "PQconsumeInput") &&
+	     BIND(h, api->is_busy, "PQisBusy") && BIND(h, api->get_result, "PQgetResult") &&
+	     BIND(h, api->result_status, "PQresultStatus") &&
+	     BIND(h, api->result_error_field, "PQresultErrorField") &&
+	     BIND(h, api->result_error_message, "PQresultErrorMessage") &&
+	     BIND(h, api->ntuples, "PQntuples") && BIND(h, api->nfields, "PQnfields") &&
+	     BIND(h, api->get_value, "PQgetvalue") && BIND(h, api->get_is_null, "PQgetisnull") &&
+	     BIND(h, api->clear, "PQclear");
+	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
+	if (!ok) {
+		mfa_error_set(err, "%s lacks a function pam_mfa needs", LIBPQ_SONAME);
+		return -ENOENT;
+	}
+	return 0;
 }
 #endif

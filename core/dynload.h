@@ -1,5 +1,6 @@
 /* libcurl and libcrypto, loaded when a mail is sent or an email code is
- * hashed, and libqrencode when a QR code is drawn, not with the module.
+ * hashed, libqrencode when a QR code is drawn, and libpq when the store is
+ * a PostgreSQL database, not with the module.
  * Linked in, they made every login's dlopen() of pam_mfa.so load some 40
  * libraries: 9 ms of each sshd connection (bench/RESULTS.md), for things
  * most logins never do. */
@@ -7,6 +8,7 @@
 #define PAM_MFA_DYNLOAD_H
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <qrencode.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #define LIBCURL_SONAME "libcurl.so.4"
 #define LIBCRYPTO_SONAME "libcrypto.so.3"
 #define LIBQRENCODE_SONAME "libqrencode.so.4"
+#define LIBPQ_SONAME "libpq.so.5"
 
 /* The libcurl functions pam_mfa calls, by the names curl.h gives them. */
 struct curl_api {
@@ -53,5 +56,38 @@ struct crypto_api {
 
 /* Loads libcrypto (it stays loaded) and fills api; 0 or -ENOENT. */
 int crypto_api_load(struct crypto_api *api);
+
+/* The libpq functions the postgresql store calls (store/pg.c): a connect
+ * and a call each bounded by poll(), parameters only as values. */
+struct pq_api {
+	PGconn *(*connect_start_params)(const char *const *keywords, const char *const *values,
+					int expand_dbname);
+	PostgresPollingStatusType (*connect_poll)(PGconn *conn);
+	ConnStatusType (*status)(const PGconn *conn);
+	int (*socket)(const PGconn *conn);
+	char *(*error_message)(const PGconn *conn);
+	void (*finish)(PGconn *conn);
+	int (*set_nonblocking)(PGconn *conn, int arg);
+	int (*send_query_params)(PGconn *conn, const char *command, int nParams,
+				 const Oid *paramTypes, const char *const *paramValues,
+				 const int *paramLengths, const int *paramFormats,
+				 int resultFormat);
+	int (*flush)(PGconn *conn);
+	int (*consume_input)(PGconn *conn);
+	int (*is_busy)(PGconn *conn);
+	PGresult *(*get_result)(PGconn *conn);
+	ExecStatusType (*result_status)(const PGresult *res);
+	char *(*result_error_field)(const PGresult *res, int fieldcode);
+	char *(*result_error_message)(const PGresult *res);
+	int (*ntuples)(const PGresult *res);
+	int (*nfields)(const PGresult *res);
+	char *(*get_value)(const PGresult *res, int tup_num, int field_num);
+	int (*get_is_null)(const PGresult *res, int tup_num, int field_num);
+	void (*clear)(PGresult *res);
+};
+
+/* Loads libpq (it stays loaded) and fills api; 0, or -ENOENT with err
+ * saying what is missing. */
+int pq_api_load(struct pq_api *api, struct mfa_error *err);
 
 #endif
