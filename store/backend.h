@@ -66,4 +66,9 @@ struct store {
 int files_store_open(const struct mfa_config *cfg, int flags, struct store **out,
 		     struct mfa_error *err);
 
+/* The postgresql backend (pg.c): loads libpq and connects to the database
+ * of cfg's store.conninfo, within store.timeout. */
+int pg_store_open(const struct mfa_config *cfg, int flags, struct store **out,
+		  struct mfa_error *err);
+
 #endif

@@ -23,7 +23,9 @@
  * - User names are checked by the store too (user_name_valid()).
  *
  * The files backend (files.c, files_ops.c) keeps one root-only record per
- * user in the state directory; see pam_mfa.conf(5), STATE RECORDS. */
+ * user in the state directory; see pam_mfa.conf(5), STATE RECORDS.  The
+ * postgresql backend (pg.c) calls the functions of sql/ in a database that
+ * keeps the state of a fleet and checks the codes itself. */
 #ifndef PAM_MFA_STORE_H
 #define PAM_MFA_STORE_H
 
@@ -54,10 +56,14 @@ int store_open(const struct mfa_config *cfg, int flags, struct store **out, stru
 void store_close(struct store *st);
 
 /* What a decision to enroll, skip or replace saw of the user's factors.
- * Opaque: only the backend reads it (the files backend keeps the factors
- * themselves, to compare in constant time; a server keeps a version). */
+ * Opaque: only the backend reads it.  The files backend keeps the factors
+ * themselves, to compare in constant time (version stays 0); the
+ * postgresql backend keeps the database's factors_version, which changes
+ * with every change of the user's factors and never comes back (factors
+ * stay zero). */
 struct store_basis {
 	struct record_factors factors;
+	int64_t version;
 };
 
 /* Whether two summaries' bases are the same factors. */

@@ -1,0 +1,994 @@
+/* The postgresql backend of the store: each operation of store.h is one
+ * call of a SECURITY DEFINER function of pam_mfa's schema (sql/), made with
+ * parameters only, bounded by store.timeout, its one row read strictly.
+ * The database checks the codes; no secret ever comes back from it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "dynload.h"
+#include "secmem.h"
+
+/* The password file's largest size, as email's. */
+#define PG_PASSWORD_MAX 4096
+
+struct pg_store {
+	struct store base;
+	struct pq_api pq;
+	PGconn *conn; /* NULL: closed after a failure, opened again by the next call */
+	char *conninfo;
+	char *password; /* NULL: none (a client certificate, or trust) */
+	unsigned timeout;
+};
+
+static struct pg_store *pg(struct store *st)
+{
+	return (struct pg_store *)st;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libpq's messages end in a newline and may span lines: one log line. */
+static void set_pq_error(struct mfa_error *err, const char *what, const char *msg)
+{
+	char clean[200];
+	size_t n = 0;
+
+	for (const char *p = msg ? msg : ""; *p != '\0' && n < sizeof(clean) - 1; p++)
+		clean[n++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+	while (n > 0 && clean[n - 1] == ' ')
+		n--;
+	clean[n] = '\0';
+	mfa_error_set(err, "postgresql: %s: %s", what, n > 0 ? clean : "no message");
+}
+
+static void drop_connection(struct pg_store *p)
+{
+	if (p->conn != NULL)
+		p->pq.finish(p->conn);
+	p->conn = NULL;
+}
+
+/* Waits until the connection's socket is ready for events or deadline.
+ * 0 ready, -ETIMEDOUT, -EIO. */
+static int wait_socket(struct pg_store *p, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = p->pq.socket(p->conn), .events = events };
+
+	if (pfd.fd < 0)
+		return -EIO;
+	for (;;) {
+		int64_t left = deadline - monotonic_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -EIO;
+	}
+}
+
+/* Connects within deadline: libpq's own connect_timeout applies only to
+ * its blocking connect, so the polling one is bounded here. */
+static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
+{
+	char options[64];
+	/* After the conninfo, so that they are ours: the password from the
+	 * file, and the server's bound on each statement. */
+	const char *keys[] = { "fallback_application_name", "dbname", "options", "password", NULL };
+	const char *values[] = { "pam_mfa", p->conninfo, options, p->password, NULL };
+	int r;
+
+	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
+	if (p->password == NULL)
+		keys[3] = NULL;
+	p->conn = p->pq.connect_start_params(keys, values, 1);
+	if (p->conn == NULL) {
+		mfa_error_set(err, "postgresql: out of memory");
+		return -ENOMEM;
+	}
+	if (p->pq.status(p->conn) == CONNECTION_BAD) {
+		set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+		drop_connection(p);
+		return -EIO;
+	}
+	for (;;) {
+		PostgresPollingStatusType ps = p->pq.connect_poll(p->conn);
+
+		if (ps == PGRES_POLLING_OK)
+			break;
+		if (ps == PGRES_POLLING_FAILED) {
+			set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+			drop_connection(p);
+			return -EIO;
+		}
+		r = wait_socket(p, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r < 0) {
+			mfa_error_set(err, "postgresql: %s",
+				      r == -ETIMEDOUT ? "no connection within store.timeout" :
+							"cannot connect (poll failed)");
+			drop_connection(p);
+			return r;
+		}
+	}
+	if (p->pq.set_nonblocking(p->conn, 1) != 0) {
+		set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+		drop_connection(p);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The SQLSTATE of a failed call as -errno: invalid arguments are -EINVAL
+ * (the database refused them and changed nothing), a statement stopped by
+ * statement_timeout -ETIMEDOUT, anything else -EIO. */
+static int sqlstate_errno(const char *state)
+{
+	if (state == NULL)
+		return -EIO;
+	if (strcmp(state, "22023") == 0)
+		return -EINVAL;
+	if (strcmp(state, "57014") == 0)
+		return -ETIMEDOUT;
+	return -EIO;
+}
+
+/* Runs sql with its text parameters, connect and call together within
+ * store.timeout, and returns its result of TUPLES_OK (*out, to clear).
+ * Any failure drops the connection: a call cut short leaves it unusable. */
+static int pg_call(struct pg_store *p, const char *sql, int n, const char *const *params,
+		   PGresult **out, struct mfa_error *err)
+{
+	int64_t deadline = monotonic_ms() + (int64_t)p->timeout * 1000;
+	PGresult *res = NULL, *next;
+	int r;
+
+	*out = NULL;
+	if (p->conn == NULL || p->pq.status(p->conn) != CONNECTION_OK) {
+		drop_connection(p);
+		r = pg_connect(p, deadline, err);
+		if (r < 0)
+			return r;
+	}
+	if (!p->pq.send_query_params(p->conn, sql, n, NULL, params, NULL, NULL, 0)) {
+		set_pq_error(err, "cannot send the call", p->pq.error_message(p->conn));
+		r = -EIO;
+		goto fail;
+	}
+	while ((r = p->pq.flush(p->conn)) == 1)
+		if ((r = wait_socket(p, POLLOUT | POLLIN, deadline)) < 0 ||
+		    !p->pq.consume_input(p->conn))
+			goto io_fail;
+	if (r < 0)
+		goto io_fail;
+	for (;;) {
+		while (p->pq.is_busy(p->conn))
+			if ((r = wait_socket(p, POLLIN, deadline)) < 0 ||
+			    !p->pq.consume_input(p->conn))
+				goto io_fail;
+		next = p->pq.get_result(p->conn);
+		if (next == NULL)
+			break;
+		if (res != NULL)
+			p->pq.clear(res);
+		res = next;
+	}
+	if (res == NULL || p->pq.result_status(res) != PGRES_TUPLES_OK) {
+		const char *state = res ? p->pq.result_error_field(res, PG_DIAG_SQLSTATE) : NULL;
+
+		r = sqlstate_errno(state);
+		set_pq_error(err, "the call failed",
+			     res ? p->pq.result_error_message(res) : p->pq.error_message(p->conn));
+		if (res != NULL)
+			p->pq.clear(res);
+		/* A refused argument leaves a healthy connection. */
+		if (r == -EINVAL)
+			return r;
+		drop_connection(p);
+		return r;
+	}
+	*out = res;
+	return 0;
+io_fail:
+	if (r == -ETIMEDOUT)
+		mfa_error_set(err, "postgresql: no answer within store.timeout");
+	else
+		set_pq_error(err, "the connection failed", p->pq.error_message(p->conn));
+	r = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
+fail:
+	if (res != NULL)
+		p->pq.clear(res);
+	drop_connection(p);
+	return r;
+}
+
+/* --- Reading a result strictly: anything unexpected is a store error --- */
+
+struct row {
+	struct pg_store *p;
+	PGresult *res;
+	const char *fn; /* for messages */
+	struct mfa_error *err;
+	bool bad;
+};
+
+static void row_bad(struct row *w, int col, const char *why)
+{
+	if (!w->bad)
+		mfa_error_set(w->err, "postgresql: %s: column %d: %s", w->fn, col + 1, why);
+	w->bad = true;
+}
+
+/* The one row of res, with ncols columns. */
+static int row_start(struct row *w, struct pg_store *p, PGresult *res, const char *fn, int ncols,
+		     struct mfa_error *err)
+{
+	*w = (struct row){ p, res, fn, err, false };
+	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != ncols) {
+		mfa_error_set(err, "postgresql: %s: expected one row of %d columns, got %d of %d",
+			      fn, ncols, p->pq.ntuples(res), p->pq.nfields(res));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The text of column col; NULL if it is NULL (and null_ok), else bad. */
+static const char *row_text(struct row *w, int col, bool null_ok)
+{
+	if (w->p->pq.get_is_null(w->res, 0, col)) {
+		if (!null_ok)
+			row_bad(w, col, "NULL");
+		return NULL;
+	}
+	return w->p->pq.get_value(w->res, 0, col);
+}
+
+static bool row_bool(struct row *w, int col)
+{
+	const char *v = row_text(w, col, false);
+
+	if (v != NULL && strcmp(v, "t") == 0)
+		return true;
+	if (v != NULL && strcmp(v, "f") != 0)
+		row_bad(w, col, "not a boolean");
+	return false;
+}
+
+static int64_t row_int(struct row *w, int col, int64_t min, int64_t max)
+{
+	const char *v = row_text(w, col, false);
+	char *end;
+	long long n;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+		row_bad(w, col, "not an integer in range");
+		return 0;
+	}
+	return (int64_t)n;
+}
+
+/* Copies column col into out (size bytes, with its NUL), or bad. */
+static void row_copy(struct row *w, int col, char *out, size_t size)
+{
+	const char *v = row_text(w, col, false);
+
+	out[0] = '\0';
+	if (v == NULL)
+		return;
+	if (strlen(v) >= size) {
+		row_bad(w, col, "too long");
+		return;
+	}
+	memcpy(out, v, strlen(v) + 1);
+}
+
+static int row_end(struct row *w)
+{
+	w->p->pq.clear(w->res);
+	w->res = NULL;
+	return w->bad ? -EIO : 0;
+}
+
+/* A single text column, copied into out (NULL allowed if null_ok: out
+ * empty and *was_null). */
+static int call_text(struct pg_store *p, const char *fn, const char *sql, int n,
+		     const char *const *params, char *out, size_t size, struct mfa_error *err)
+{
+	PGresult *res;
+	struct row w;
+	int r = pg_call(p, sql, n, params, &res, err);
+
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, fn, 1, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	row_copy(&w, 0, out, size);
+	return row_end(&w);
+}
+
+static const char *bool_text(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* --- The operations --- */
+
+static void pg_close(struct store *st)
+{
+	struct pg_store *p = pg(st);
+
+	drop_connection(p);
+	if (p->password != NULL)
+		secure_free_string(p->password);
+	free(p->conninfo);
+	free(p);
+}
+
+static const char *const summary_sql =
+	"SELECT user_exists, totp_enrolled, totp_algorithm, totp_digits, totp_period, "
+	"totp_enrolled_at, email_address, email_verified, email_by_admin, email_enrolled_at, "
+	"email_code_pending, email_code_expires, fail_count, locked_until, last_login, "
+	"last_service, last_rhost, skip_since, factors_version FROM pam_mfa.summary($1)";
+
+static int pg_summary(struct store *st, const char *user, struct store_summary *out,
+		      struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	const char *params[] = { user };
+	const char *alg;
+	PGresult *res;
+	struct row w;
+	int r = pg_call(p, summary_sql, 1, params, &res, err);
+
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, "summary", 19, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	out->exists = row_bool(&w, 0);
+	out->totp.enrolled = row_bool(&w, 1);
+	alg = row_text(&w, 2, false);
+	if (out->totp.enrolled) {
+		if (alg == NULL || totp_algorithm_parse(alg, &out->totp.params.algorithm) < 0)
+			row_bad(&w, 2, "not an algorithm");
+		out->totp.params.digits =
+			(unsigned)row_int(&w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
+		out->totp.params.period = (unsigned)row_int(&w, 4, 1, 3600);
+	}
+	out->totp.enrolled_at = row_int(&w, 5, 0, INT64_MAX);
+	row_copy(&w, 6, out->email.address, sizeof(out->email.address));
+	out->email.verified = row_bool(&w, 7);
+	out->email.by_admin = row_bool(&w, 8);
+	out->email.enrolled_at = row_int(&w, 9, 0, INT64_MAX);
+	out->email.code_pending = row_bool(&w, 10);
+	out->email.code_expires = row_int(&w, 11, 0, INT64_MAX);
+	out->fail_count = (unsigned)row_int(&w, 12, 0, INT_MAX);
+	out->locked_until = row_int(&w, 13, -1, INT64_MAX);
+	out->last_login = row_int(&w, 14, 0, INT64_MAX);
+	row_copy(&w, 15, out->last_service, sizeof(out->last_service));
+	row_copy(&w, 16, out->last_rhost, sizeof(out->last_rhost));
+	out->skip_since = row_int(&w, 17, 0, INT64_MAX);
+	out->basis.version = row_int(&w, 18, 0, INT64_MAX);
+	if (out->email.verified && out->email.address[0] == '\0')
+		row_bad(&w, 6, "a verified factor without an address");
+	r = row_end(&w);
+	if (r < 0)
+		store_summary_wipe(out);
+	return r;
+}
+
+/* A verification's row: outcome, fail_count, locked_now[, step].  Only
+ * "ok" is VERIFY_OK; a row that cannot be read is VERIFY_STORE_ERROR. */
+static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, bool has_step,
+		      struct verify_result *out, struct mfa_error *err)
+{
+	static const struct {
+		const char *name;
+		enum verify_outcome outcome;
+	} outcomes[] = {
+		{ "ok", VERIFY_OK },	     { "wrong", VERIFY_WRONG },
+		{ "replay", VERIFY_REPLAY }, { "expired", VERIFY_EXPIRED },
+		{ "locked", VERIFY_LOCKED }, { "not_enrolled", VERIFY_NOT_ENROLLED },
+	};
+	enum verify_outcome outcome = VERIFY_STORE_ERROR;
+	const char *v;
+	struct row w;
+
+	memset(out, 0, sizeof(*out));
+	out->outcome = VERIFY_STORE_ERROR;
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	if (row_start(&w, p, res, fn, has_step ? 4 : 3, err) < 0) {
+		p->pq.clear(res);
+		return 0;
+	}
+	v = row_text(&w, 0, false);
+	for (size_t i = 0; v != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(v, outcomes[i].name) == 0)
+			outcome = outcomes[i].outcome;
+	if (v != NULL && outcome == VERIFY_STORE_ERROR)
+		row_bad(&w, 0, "not an outcome");
+	out->fail_count = (unsigned)row_int(&w, 1, 0, INT_MAX);
+	out->locked_now = row_bool(&w, 2);
+	if (has_step && outcome == VERIFY_OK)
+		out->step = (uint64_t)row_int(&w, 3, 1, INT64_MAX);
+	if (row_end(&w) < 0)
+		return 0; /* outcome stays VERIFY_STORE_ERROR */
+	out->outcome = outcome;
+	return 0;
+}
+
+static int pg_verify_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+			  const char *code, const struct store_login *at, struct verify_result *res,
+			  struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	const char *params[] = { user, code, at->service, at->rhost };
+	PGresult *pr = NULL;
+	int r;
+
+	(void)cfg; /* the window and the lockout are the server's settings */
+	r = pg_call(p,
+		    "SELECT outcome, fail_count, locked_now, step "
+		    "FROM pam_mfa.verify_totp($1, $2, $3, $4)",
+		    4, params, &pr, err);
+	return verify_row(p, "verify_totp", r, pr, true, res, err);
+}
+
+static int pg_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const char *code, const char *address, const struct store_login *at,
+			   struct verify_result *res, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	const char *params[] = { user, code, address, at->service, at->rhost };
+	PGresult *pr = NULL;
+	int r;
+
+	(void)cfg;
+	r = pg_call(p,
+		    "SELECT outcome, fail_count, locked_now "
+		    "FROM pam_mfa.verify_email($1, $2, $3, $4, $5)",
+		    5, params, &pr, err);
+	return verify_row(p, "verify_email", r, pr, false, res, err);
+}
+
+static void version_text(const struct store_basis *basis, char *out, size_t size)
+{
+	(void)snprintf(out, size, "%" PRId64, basis->version);
+}
+
+static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+			  const struct store_basis *basis, const struct mfa_totp *t,
+			  const char *code, const struct store_login *at, struct verify_result *res,
+			  struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char version[24], digits[12], period[12], secret[3 + 2 * TOTP_SECRET_MAX];
+	const char *params[] = { user,	   version,
+				 secret,   totp_algorithm_name(t->params.algorithm),
+				 digits,   period,
+				 code,	   at->service,
+				 at->rhost };
+	PGresult *pr = NULL;
+	int r;
+
+	(void)cfg;
+	version_text(basis, version, sizeof(version));
+	(void)snprintf(digits, sizeof(digits), "%u", t->params.digits);
+	(void)snprintf(period, sizeof(period), "%u", t->params.period);
+	/* bytea's text form: \x and hex. */
+	memcpy(secret, "\\x", 2);
+	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
+		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", t->secret[i]);
+	r = pg_call(p,
+		    "SELECT outcome, fail_count, locked_now, step FROM pam_mfa.enroll_totp("
+		    "$1, $2::bigint, $3::bytea, $4, $5::integer, $6::integer, $7, $8, $9)",
+		    9, params, &pr, err);
+	secure_wipe(secret, sizeof(secret));
+	return verify_row(p, "enroll_totp", r, pr, true, res, err);
+}
+
+static int pg_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const struct store_basis *basis, const char *address, const char *code,
+			   const struct store_login *at, struct verify_result *res,
+			   struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char version[24];
+	const char *params[] = { user, version, address, code, at->service, at->rhost };
+	PGresult *pr = NULL;
+	int r;
+
+	(void)cfg;
+	version_text(basis, version, sizeof(version));
+	r = pg_call(p,
+		    "SELECT outcome, fail_count, locked_now FROM pam_mfa.enroll_email("
+		    "$1, $2::bigint, $3, $4, $5, $6)",
+		    6, params, &pr, err);
+	return verify_row(p, "enroll_email", r, pr, false, res, err);
+}
+
+static const char *use_text(enum email_code_use use)
+{
+	return use == EMAIL_CODE_ENROLL ? "enroll" : "login";
+}
+
+static int pg_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
+			 enum email_code_use use, const struct store_basis *basis,
+			 const char *address, time_t now, struct email_booking *booking, long *wait,
+			 bool *sending, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char version[24];
+	const char *params[] = { user, use_text(use), basis ? version : NULL, address };
+	const char *result;
+	PGresult *res;
+	struct row w;
+	int r;
+
+	(void)cfg; /* the limits are the server's settings, and its clock */
+	(void)now;
+	if (basis != NULL)
+		version_text(basis, version, sizeof(version));
+	r = pg_call(p,
+		    "SELECT result, wait_seconds, sending, booked_at, record_existed, "
+		    "enroll_mails, enroll_mails_since "
+		    "FROM pam_mfa.email_book($1, $2, $3::bigint, $4)",
+		    4, params, &res, err);
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, "email_book", 7, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	result = row_text(&w, 0, false);
+	if (result != NULL && strcmp(result, "ok") == 0) {
+		booking->use = use;
+		booking->at = row_int(&w, 3, 1, INT64_MAX);
+		booking->record_existed = row_bool(&w, 4);
+		booking->enroll_mails = (unsigned)row_int(&w, 5, 0, INT_MAX);
+		booking->enroll_mails_since = row_int(&w, 6, 0, INT64_MAX);
+		r = 0;
+	} else if (result != NULL && strcmp(result, "wait") == 0) {
+		*wait = (long)row_int(&w, 1, 1, INT_MAX);
+		*sending = row_bool(&w, 2);
+		r = -EAGAIN;
+	} else if (result != NULL && strcmp(result, "stale") == 0) {
+		r = -ESTALE;
+	} else if (result != NULL) {
+		row_bad(&w, 0, "not a result");
+	}
+	if (row_end(&w) < 0) {
+		memset(booking, 0, sizeof(*booking));
+		*wait = 0;
+		*sending = false;
+		return -EIO;
+	}
+	if (r == -EAGAIN)
+		mfa_error_set(err, "no new code for %ld seconds", *wait);
+	else if (r == -ESTALE)
+		mfa_error_set(err, "the user's email address changed meanwhile");
+	return r;
+}
+
+static int pg_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct store_basis *basis, const char *address, const char *code,
+			 const struct email_booking *booking, time_t now, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char version[24], booked[24], result[16];
+	const char *params[] = {
+		user, use_text(booking->use), basis ? version : NULL, address, code, booked
+	};
+	int r;
+
+	(void)cfg;
+	(void)now;
+	if (basis != NULL)
+		version_text(basis, version, sizeof(version));
+	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
+	r = call_text(p, "email_sent",
+		      "SELECT pam_mfa.email_sent($1, $2, $3::bigint, $4, $5, $6::bigint)", 6,
+		      params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	if (strcmp(result, "ok") == 0)
+		return 0;
+	if (strcmp(result, "stale") == 0) {
+		mfa_error_set(err, "the user's factors changed while the code was mailed");
+		return -ESTALE;
+	}
+	mfa_error_set(err, "postgresql: email_sent: unexpected result");
+	return -EIO;
+}
+
+static int pg_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
+			   struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char booked[24], mails[12], since[24];
+	const char *params[] = { user,	 use_text(booking->use),
+				 booked, bool_text(booking->record_existed),
+				 mails,	 since };
+	PGresult *res;
+	int r;
+
+	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
+	(void)snprintf(mails, sizeof(mails), "%u", booking->enroll_mails);
+	(void)snprintf(since, sizeof(since), "%" PRId64, booking->enroll_mails_since);
+	r = pg_call(p,
+		    "SELECT pam_mfa.email_unbook($1, $2, $3::bigint, $4::boolean, $5::integer, "
+		    "$6::bigint)",
+		    6, params, &res, err);
+	if (r < 0)
+		return r;
+	if (p->pq.ntuples(res) != 1) {
+		mfa_error_set(err, "postgresql: email_unbook: expected one row");
+		r = -EIO;
+	}
+	p->pq.clear(res);
+	return r;
+}
+
+static int pg_skip(struct store *st, const char *user, const struct store_basis *basis,
+		   bool remember, time_t now, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char version[24], result[16];
+	const char *params[] = { user, version, bool_text(remember) };
+	int r;
+
+	(void)now;
+	version_text(basis, version, sizeof(version));
+	r = call_text(p, "skip", "SELECT pam_mfa.skip($1, $2::bigint, $3::boolean)", 3, params,
+		      result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	if (strcmp(result, "ok") == 0)
+		return 0;
+	if (strcmp(result, "stale") == 0) {
+		mfa_error_set(err, "the user's factors changed meanwhile");
+		return -ESTALE;
+	}
+	mfa_error_set(err, "postgresql: skip: unexpected result");
+	return -EIO;
+}
+
+/* provisioned / replaced / exists, as the admin's provisioning returns. */
+static int provision_result(const char *fn, const char *result, bool replace, bool *replaced,
+			    struct mfa_error *err)
+{
+	if (strcmp(result, "provisioned") == 0)
+		return 0;
+	if (strcmp(result, "replaced") == 0 && replace) {
+		if (replaced != NULL)
+			*replaced = true;
+		return 0;
+	}
+	if (strcmp(result, "exists") == 0 && !replace) {
+		mfa_error_set(err, "the user has this factor already");
+		return -EEXIST;
+	}
+	mfa_error_set(err, "postgresql: %s: unexpected result", fn);
+	return -EIO;
+}
+
+static int pg_provision_totp(struct store *st, const char *user, const struct mfa_totp *t,
+			     bool replace, time_t now, bool *replaced, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char digits[12], period[12], step[24], result[16], secret[3 + 2 * TOTP_SECRET_MAX];
+	const char *params[] = { user,
+				 secret,
+				 totp_algorithm_name(t->params.algorithm),
+				 digits,
+				 period,
+				 step,
+				 bool_text(replace) };
+	int r;
+
+	(void)now;
+	(void)snprintf(digits, sizeof(digits), "%u", t->params.digits);
+	(void)snprintf(period, sizeof(period), "%u", t->params.period);
+	(void)snprintf(step, sizeof(step), "%" PRIu64, t->last_step);
+	memcpy(secret, "\\x", 2);
+	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
+		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", t->secret[i]);
+	r = call_text(p, "provision_totp",
+		      "SELECT pam_mfa.provision_totp($1, $2::bytea, $3, $4::integer, $5::integer, "
+		      "$6::bigint, $7::boolean)",
+		      7, params, result, sizeof(result), err);
+	secure_wipe(secret, sizeof(secret));
+	if (r < 0)
+		return r;
+	return provision_result("provision_totp", result, replace, replaced, err);
+}
+
+static int pg_provision_email(struct store *st, const char *user, const char *address, bool replace,
+			      time_t now, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char result[16];
+	const char *params[] = { user, address, bool_text(replace) };
+	int r;
+
+	(void)now;
+	r = call_text(p, "provision_email", "SELECT pam_mfa.provision_email($1, $2, $3::boolean)",
+		      3, params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	return provision_result("provision_email", result, replace, NULL, err);
+}
+
+static int pg_email_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+				  const char *address, const char *code, bool replace, time_t now,
+				  struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char result[16];
+	const char *params[] = { user, address, code, bool_text(replace) };
+	int r;
+
+	(void)cfg;
+	(void)now;
+	r = call_text(p, "email_code_by_admin",
+		      "SELECT pam_mfa.email_code_by_admin($1, $2, $3, $4::boolean)", 4, params,
+		      result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	if (strcmp(result, "ok") == 0)
+		return 0;
+	if (strcmp(result, "stale") == 0) {
+		mfa_error_set(err, "the user has a verified address");
+		return -ESTALE;
+	}
+	mfa_error_set(err, "postgresql: email_code_by_admin: unexpected result");
+	return -EIO;
+}
+
+static int pg_reset(struct store *st, const char *user, unsigned method,
+		    struct store_reset_result *out, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	const char *params[] = { user, method == METHOD_TOTP  ? "totp" :
+				       method == METHOD_EMAIL ? "email" :
+								NULL };
+	const char *notify;
+	PGresult *res;
+	struct row w;
+	int r;
+
+	if (method != 0 && method != METHOD_TOTP && method != METHOD_EMAIL) {
+		mfa_error_set(err, "reset of an unknown method");
+		return -EINVAL;
+	}
+	r = pg_call(p, "SELECT had_state, had_factor, notify FROM pam_mfa.reset($1, $2)", 2, params,
+		    &res, err);
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, "reset", 3, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	out->had_state = row_bool(&w, 0);
+	out->had_factor = row_bool(&w, 1);
+	notify = row_text(&w, 2, true);
+	if (notify != NULL) {
+		if (strlen(notify) >= sizeof(out->notify))
+			row_bad(&w, 2, "too long");
+		else
+			memcpy(out->notify, notify, strlen(notify) + 1);
+	}
+	r = row_end(&w);
+	if (r < 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+static int pg_unlock(struct store *st, const char *user, unsigned *failures, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	const char *params[] = { user };
+	PGresult *res;
+	struct row w;
+	int r = pg_call(p, "SELECT pam_mfa.unlock($1)", 1, params, &res, err);
+
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, "unlock", 1, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	if (row_text(&w, 0, true) == NULL) {
+		row_end(&w);
+		mfa_error_set(err, "no state for the user");
+		return -ENOENT;
+	}
+	*failures = (unsigned)row_int(&w, 0, 0, INT_MAX);
+	return row_end(&w);
+}
+
+static int pg_list(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
+		   struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int r = pg_call(p, "SELECT pam_mfa.list()", 0, NULL, &res, err);
+	int n;
+
+	if (r < 0)
+		return r;
+	n = p->pq.ntuples(res);
+	if (p->pq.nfields(res) != 1) {
+		mfa_error_set(err, "postgresql: list: expected one column");
+		r = -EIO;
+	}
+	/* Every name is checked before any reaches cb: a list with a bad
+	 * one is a store error, not a partial walk. */
+	for (int i = 0; r == 0 && i < n; i++)
+		if (p->pq.get_is_null(res, i, 0) || !user_name_valid(p->pq.get_value(res, i, 0))) {
+			mfa_error_set(err, "postgresql: list: row %d is not a user name", i + 1);
+			r = -EIO;
+		}
+	for (int i = 0; r == 0 && i < n; i++)
+		r = cb(p->pq.get_value(res, i, 0), ctx);
+	p->pq.clear(res);
+	return r;
+}
+
+static int pg_check(struct store *st,
+		    int (*cb)(const char *name, enum store_entry kind, const char *message,
+			      void *ctx),
+		    void *ctx, struct mfa_error *err)
+{
+	(void)st;
+	(void)cb;
+	(void)ctx;
+	/* The schema's version table is the owner's alone and no function
+	 * reports it yet: mfactl db check will. */
+	mfa_error_set(err, "postgresql: the schema version and the roles' rights are checked "
+			   "by \"mfactl db check\" (not written yet), not by check");
+	return -EOPNOTSUPP;
+}
+
+/* Each call commits in the database before it returns. */
+static void pg_defer_sync(struct store *st)
+{
+	(void)st;
+}
+
+static int pg_sync(struct store *st, struct mfa_error *err)
+{
+	(void)st;
+	(void)err;
+	return 0;
+}
+
+static const struct store_ops pg_store_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.summary = pg_summary,
+	.verify_totp = pg_verify_totp,
+	.verify_email = pg_verify_email,
+	.enroll_totp = pg_enroll_totp,
+	.enroll_email = pg_enroll_email,
+	.email_book = pg_email_book,
+	.email_sent = pg_email_sent,
+	.email_unbook = pg_email_unbook,
+	.skip = pg_skip,
+	.provision_totp = pg_provision_totp,
+	.provision_email = pg_provision_email,
+	.email_code_by_admin = pg_email_code_by_admin,
+	.reset = pg_reset,
+	.unlock = pg_unlock,
+	.list = pg_list,
+	.check = pg_check,
+	.defer_sync = pg_defer_sync,
+	.sync = pg_sync,
+};
+
+/* The password of store.password_file: root's, no one else's to read. */
+static int read_password(const char *path, char **out, struct mfa_error *err)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	int fd, r;
+
+	fd = open_trusted_file(path, PG_PASSWORD_MAX, err);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
+		close(fd);
+		mfa_error_set(err, "%s: must not be readable by group or others", path);
+		return -EPERM;
+	}
+	r = read_all(fd, PG_PASSWORD_MAX, &text, &len);
+	close(fd);
+	if (r < 0) {
+		mfa_error_set(err, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	if (strlen(text) != len || len == 0) {
+		mfa_error_set(err, "%s: %s", path, len == 0 ? "is empty" : "contains a NUL byte");
+		secure_wipe(text, len);
+		free(text);
+		return -EINVAL;
+	}
+	*out = text;
+	return 0;
+}
+
+int pg_store_open(const struct mfa_config *cfg, int flags, struct store **out,
+		  struct mfa_error *err)
+{
+	const struct store_config *sc = &cfg->store;
+	struct pg_store *p;
+	int r;
+
+	(void)flags; /* the schema is made by mfactl db init, never by a login */
+	if (sc->conninfo == NULL) {
+		mfa_error_set(err, "postgresql: store.conninfo is not set");
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	p->base.ops = &pg_store_ops;
+	p->timeout = sc->timeout;
+	r = pq_api_load(&p->pq, err);
+	if (r < 0)
+		goto fail;
+	p->conninfo = strdup(sc->conninfo);
+	if (p->conninfo == NULL) {
+		mfa_error_set(err, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (sc->password_file != NULL) {
+		r = read_password(sc->password_file, &p->password, err);
+		if (r < 0)
+			goto fail;
+	}
+	/* Connected now, so that a database that is down fails the open,
+	 * within store.timeout, as a files store that is missing would. */
+	r = pg_connect(p, monotonic_ms() + (int64_t)p->timeout * 1000, err);
+	if (r < 0)
+		goto fail;
+	*out = &p->base;
+	return 0;
+fail:
+	pg_close(&p->base);
+	return r;
+}
