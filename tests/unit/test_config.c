@@ -376,6 +376,43 @@ static void test_unknown_keys(void **state)
 	expect_failure(f, "totp = { state_dir = \"/x/y\"; };\n", 1, "totp.state_dir");
 }
 
+/* The store group: files by default; postgresql needs its conninfo, and
+ * files takes none of the database's keys. */
+static void test_store_keys(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, ""), 0);
+	assert_int_equal(f->cfg.store.backend, STORE_BACKEND_FILES);
+	assert_int_equal(f->cfg.store.timeout, 5);
+	assert_null(f->cfg.store.conninfo);
+	config_free(&f->cfg);
+	assert_int_equal(load_text(f, "store = {\n  backend = \"postgresql\";\n"
+				      "  conninfo = \"host=db1,db2 dbname=pam_mfa\";\n"
+				      "  password_file = \"/etc/security/pam_mfa.pgpass\";\n"
+				      "  timeout = 60;\n};\n"),
+			 0);
+	assert_int_equal(f->cfg.store.backend, STORE_BACKEND_POSTGRESQL);
+	assert_string_equal(f->cfg.store.conninfo, "host=db1,db2 dbname=pam_mfa");
+	assert_string_equal(f->cfg.store.password_file, "/etc/security/pam_mfa.pgpass");
+	assert_int_equal(f->cfg.store.timeout, 60);
+	config_free(&f->cfg);
+
+	expect_failure(f, "\nstore = {\n  backend = \"postgresql\";\n};\n", 2, "store.conninfo");
+	expect_failure(f, "store = {\n  backend = \"mysql\";\n};\n", 2, "store.backend");
+	expect_failure(f, "store = {\n  backend = 1;\n};\n", 2, "store.backend");
+	expect_failure(f, "store = {\n  timeout = 0;\n};\n", 2, "store.timeout");
+	expect_failure(f, "store = {\n  timeout = 61;\n};\n", 2, "store.timeout");
+	expect_failure(f, "store = {\n  timeout = \"5\";\n};\n", 2, "store.timeout");
+	expect_failure(f, "store = {\n  host = \"db1\";\n};\n", 2, "store.host");
+	expect_failure(f,
+		       "store = { backend = \"postgresql\"; conninfo = \"a=b\";\n"
+		       "  password_file = \"relative\"; };\n",
+		       2, "store.password_file");
+	expect_failure(f, "store = { conninfo = \"host=db1\"; };\n", 1, "store.conninfo");
+	expect_failure(f, "store = \"postgresql\";\n", 1, "store");
+}
+
 static void test_syntax_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -713,6 +750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parent_dir_writable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_keys, setup, teardown),
 	};
 	int r = unit_preflight();
 
