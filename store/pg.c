@@ -547,7 +547,9 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 {
 	struct pg_store *p = pg(st);
 	char version[24];
-	const char *params[] = { user, use_text(use), basis ? version : NULL, address };
+	/* A login code rests on the verified address, not on a basis. */
+	bool enroll = use == EMAIL_CODE_ENROLL && basis != NULL;
+	const char *params[] = { user, use_text(use), enroll ? version : NULL, address };
 	const char *result;
 	PGresult *res;
 	struct row w;
@@ -555,7 +557,7 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 
 	(void)cfg; /* the limits are the server's settings, and its clock */
 	(void)now;
-	if (basis != NULL)
+	if (enroll)
 		version_text(basis, version, sizeof(version));
 	r = pg_call(p,
 		    "SELECT result, wait_seconds, sending, booked_at, record_existed, "
@@ -604,14 +606,15 @@ static int pg_email_sent(struct store *st, const struct mfa_config *cfg, const c
 {
 	struct pg_store *p = pg(st);
 	char version[24], booked[24], result[16];
+	bool enroll = booking->use == EMAIL_CODE_ENROLL && basis != NULL;
 	const char *params[] = {
-		user, use_text(booking->use), basis ? version : NULL, address, code, booked
+		user, use_text(booking->use), enroll ? version : NULL, address, code, booked
 	};
 	int r;
 
 	(void)cfg;
 	(void)now;
-	if (basis != NULL)
+	if (enroll)
 		version_text(basis, version, sizeof(version));
 	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
 	r = call_text(p, "email_sent",
@@ -827,7 +830,7 @@ static int pg_unlock(struct store *st, const char *user, unsigned *failures, str
 		return r;
 	}
 	if (row_text(&w, 0, true) == NULL) {
-		row_end(&w);
+		(void)row_end(&w);
 		mfa_error_set(err, "no state for the user");
 		return -ENOENT;
 	}
