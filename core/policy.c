@@ -88,11 +88,7 @@ static int user_groups(const char *user, gid_t **out, int *count, struct mfa_err
 	return 0;
 }
 
-/* Looks up a group with a buffer that grows as getgrnam_r() asks, and
- * hands it to found() while the buffer lives.  1 if the group exists (and
- * found() returned 0), 0 if it does not, -EIO if NSS could not tell, or
- * found()'s negative result. */
-static int lookup_group(const char *name, int (*found)(const struct group *gr, void *ctx),
+int policy_lookup_group(const char *name, int (*found)(const struct group *gr, void *ctx),
 			void *ctx)
 {
 	struct group gr, *res = NULL;
@@ -130,7 +126,7 @@ static int take_gid(const struct group *gr, void *ctx)
  * NSS could not tell. */
 static int group_gid(const char *name, gid_t *gid)
 {
-	return lookup_group(name, take_gid, gid);
+	return policy_lookup_group(name, take_gid, gid);
 }
 
 int policy_group_exists(const char *name)
@@ -140,12 +136,7 @@ int policy_group_exists(const char *name)
 	return group_gid(name, &gid);
 }
 
-/* The rule loop shared by both ways of deciding.  in_group() answers for
- * group rule i: 1 a member, 0 not, POLICY_NO_GROUP if the group does not
- * exist, or -errno with err set. */
-#define POLICY_NO_GROUP 2
-
-static int decide(const struct policy_config *pc, const char *user,
+int policy_decide(const struct policy_config *pc, const char *user,
 		  int (*in_group)(size_t rule, void *ctx, struct mfa_error *err), void *ctx,
 		  struct policy_decision *out, struct mfa_error *err)
 {
@@ -215,7 +206,7 @@ int policy_for_user(const struct policy_config *pc, const char *user, struct pol
 		    struct mfa_error *err)
 {
 	struct nss_membership m = { .pc = pc, .user = user };
-	int r = decide(pc, user, nss_in_group, &m, out, err);
+	int r = policy_decide(pc, user, nss_in_group, &m, out, err);
 
 	out->account_found = m.groups != NULL;
 	free(m.groups);
@@ -264,7 +255,7 @@ static int take_members(const struct group *gr, void *ctx)
 
 static int load_rule_group(const char *name, struct rule_group *g)
 {
-	int r = lookup_group(name, take_members, g);
+	int r = policy_lookup_group(name, take_members, g);
 
 	return r < 0 ? r : 0;
 }
@@ -333,7 +324,7 @@ int policy_for_account(const struct policy_config *pc, const struct policy_group
 	struct listed_membership m = { .pg = pg, .user = user, .primary = primary };
 	struct mfa_error unused;
 
-	int r = decide(pc, user, listed_in_group, &m, out, &unused);
+	int r = policy_decide(pc, user, listed_in_group, &m, out, &unused);
 
 	out->account_found = true; /* listed from passwd */
 	return r;

@@ -70,6 +70,15 @@ int method_parse(const char *name, unsigned *method);
 int policy_for_user(const struct policy_config *pc, const char *user, struct policy_decision *out,
 		    struct mfa_error *err);
 
+/* The rule loop shared by every way of deciding, whatever says who is in a
+ * group: in_group() answers for group rule i with 1 (a member), 0 (not),
+ * POLICY_NO_GROUP (the group does not exist), or -errno with err set, which
+ * policy_decide() returns.  Leaves out->account_found false. */
+#define POLICY_NO_GROUP 2
+int policy_decide(const struct policy_config *pc, const char *user,
+		  int (*in_group)(size_t rule, void *ctx, struct mfa_error *err), void *ctx,
+		  struct policy_decision *out, struct mfa_error *err);
+
 /* Deciding many users at once (mfactl status): the groups the rules name
  * are looked up once, with their members, instead of every user's groups.
  * Membership is then the primary gid or the group's member list, which is
@@ -85,5 +94,13 @@ int policy_for_account(const struct policy_config *pc, const struct policy_group
 
 /* 1 if the group exists, 0 if not, -EIO if NSS could not tell. */
 int policy_group_exists(const char *name);
+
+/* Looks up a group with a buffer that grows as getgrnam_r() asks, and
+ * hands it to found() while the buffer lives.  1 if the group exists (and
+ * found() returned 0), 0 if it does not, -EIO if NSS could not tell, or
+ * found()'s negative result. */
+struct group;
+int policy_lookup_group(const char *name, int (*found)(const struct group *gr, void *ctx),
+			void *ctx);
 
 #endif
