@@ -79,19 +79,6 @@ int policy_decide(const struct policy_config *pc, const char *user,
 		  int (*in_group)(size_t rule, void *ctx, struct mfa_error *err), void *ctx,
 		  struct policy_decision *out, struct mfa_error *err);
 
-/* Deciding many users at once (mfactl status): the groups the rules name
- * are looked up once, with their members, instead of every user's groups.
- * Membership is then the primary gid or the group's member list, which is
- * what getgrouplist() reports for the files and LDAP sources; -EIO if NSS
- * could not tell about a group. */
-struct policy_groups;
-int policy_groups_load(const struct policy_config *pc, struct policy_groups **out,
-		       struct mfa_error *err);
-void policy_groups_free(struct policy_groups *pg);
-/* policy_for_user() for an account whose primary gid is known. */
-int policy_for_account(const struct policy_config *pc, const struct policy_groups *pg,
-		       const char *user, gid_t primary, struct policy_decision *out);
-
 /* 1 if the group exists, 0 if not, -EIO if NSS could not tell. */
 int policy_group_exists(const char *name);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "groups.h"
 #include "lockout.h"
 #include "mfactl.h"
 #include "policy.h"
