@@ -10,7 +10,7 @@
 #include "secmem.h"
 #include "util.h"
 
-static void host_name(char *out, size_t len)
+void notify_host_name(char *out, size_t len)
 {
 	char host[256] = "";
 
@@ -19,7 +19,7 @@ static void host_name(char *out, size_t len)
 	sanitize_printable(host, out, len);
 }
 
-static void utc_now(char *out, size_t len)
+void notify_utc_now(char *out, size_t len)
 {
 	time_t now = time(NULL);
 	struct tm tm;
@@ -45,10 +45,10 @@ int notify_code(const struct mfa_config *cfg, const char *to, const char *user, 
 	unsigned minutes = (cfg->email.code_ttl + 59) / 60;
 	int r;
 
-	host_name(host, sizeof(host));
+	notify_host_name(host, sizeof(host));
 	sanitize_printable(service, svc, sizeof(svc));
 	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
-	utc_now(when, sizeof(when));
+	notify_utc_now(when, sizeof(when));
 	(void)snprintf(subject, sizeof(subject),
 		       verify ? "Confirm your email address for logins to %s" :
 				"Your login code for %s",
@@ -78,10 +78,10 @@ int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *us
 {
 	char host[128], svc[64], from[128], when[32], subject[256], body[2048];
 
-	host_name(host, sizeof(host));
+	notify_host_name(host, sizeof(host));
 	sanitize_printable(service, svc, sizeof(svc));
 	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
-	utc_now(when, sizeof(when));
+	notify_utc_now(when, sizeof(when));
 	(void)snprintf(subject, sizeof(subject), "Multi-factor authentication set up for %s on %s",
 		       user, host);
 	(void)snprintf(body, sizeof(body),
@@ -103,8 +103,8 @@ int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
 {
 	char host[128], when[32], subject[256], body[2048];
 
-	host_name(host, sizeof(host));
-	utc_now(when, sizeof(when));
+	notify_host_name(host, sizeof(host));
+	notify_utc_now(when, sizeof(when));
 	(void)snprintf(subject, sizeof(subject), "Multi-factor authentication reset for %s on %s",
 		       user, host);
 	(void)snprintf(body, sizeof(body),
@@ -126,7 +126,7 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 	bool totp = cfg->methods & METHOD_TOTP, email = cfg->methods & METHOD_EMAIL;
 	int n;
 
-	host_name(host, sizeof(host));
+	notify_host_name(host, sizeof(host));
 	if (cfg->enroll_by > 0 && strcmp(policy, "required") == 0) {
 		time_t t = (time_t)cfg->enroll_by;
 		struct tm tm;

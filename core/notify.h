@@ -8,6 +8,12 @@
 
 #include "config.h"
 
+/* This host's name in printable ASCII (see sanitize_printable()), or
+ * "this system" if it has none: safe in a subject or a body. */
+void notify_host_name(char *out, size_t len);
+/* The time now, as "2026-11-22 06:32:00 UTC". */
+void notify_utc_now(char *out, size_t len);
+
 /* The address to write to: the verified one (NULL or empty: none), else
  * the template's; false if none is known. */
 bool notify_address(const struct mfa_config *cfg, const char *verified, const char *user, char *out,
