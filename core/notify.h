@@ -1,5 +1,6 @@
-/* The emails pam_mfa sends to users: login and verification codes, the
- * confirmation of an enrollment, an admin's reset, and setup instructions. */
+/* The emails pam_mfa sends to users: login and verification codes and the
+ * confirmation of an enrollment.  An admin's reset notice and the setup
+ * instructions are mfactl's (mfactl/notices.h). */
 #ifndef PAM_MFA_NOTIFY_H
 #define PAM_MFA_NOTIFY_H
 
@@ -26,11 +27,5 @@ int notify_code(const struct mfa_config *cfg, const char *to, const char *user, 
 int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *user,
 		    const char *method, const char *service, const char *rhost,
 		    struct mfa_error *err);
-/* An administrator reset the user's factors (method NULL: all of them). */
-int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
-		 struct mfa_error *err);
-/* How to set up MFA at the next login. */
-int notify_setup(const struct mfa_config *cfg, const char *to, const char *user, const char *policy,
-		 struct mfa_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "mfactl.h"
+#include "notices.h"
 #include "notify.h"
 #include "policy.h"
 #include "secmem.h"

@@ -1,0 +1,16 @@
+/* The mails only mfactl sends users: the notice that an administrator
+ * reset their factors, and how to set up MFA at the next login.  The
+ * module's own mails are core/notify.h's. */
+#ifndef MFACTL_NOTICES_H
+#define MFACTL_NOTICES_H
+
+#include "config.h"
+
+/* An administrator reset the user's factors (method NULL: all of them). */
+int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
+		 struct mfa_error *err);
+/* How to set up MFA at the next login. */
+int notify_setup(const struct mfa_config *cfg, const char *to, const char *user, const char *policy,
+		 struct mfa_error *err);
+
+#endif
