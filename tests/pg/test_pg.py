@@ -4,6 +4,8 @@ RFC 6238 and oathtool, the rights of the hosts' role, verification with its
 replay step and lockout, enrollment on a basis, and a race.  Each test starts
 its own throwaway server (pgrig.py).  Usage: test_pg.py TEST."""
 
+import hashlib
+import hmac
 import os
 import random
 import subprocess
@@ -146,6 +148,11 @@ def test_host_rights(pg):
     check({"users", "totp", "email", "settings", "schema_version"} <= set(tables),
           f"tables: {tables}")
     provision(pg, "alice", os.urandom(20))
+    # Email state with a code hash in it, so that a read would show it.
+    pg.sql(ADMIN, "SELECT pam_mfa.email_code_by_admin('alice', 'alice@example.org', '123456', "
+                  "false)")
+    check(owner_value(pg, "SELECT count(*) FROM pam_mfa.email WHERE code_hash IS NOT NULL") == "1",
+          "a hash to hide")
     for role in (HOST_A, ADMIN):
         for t in tables:
             for stmt in (f"SELECT * FROM pam_mfa.{t}",
@@ -162,14 +169,28 @@ def test_host_rights(pg):
         for helper in ("pam_mfa.totp_code('\\x00'::bytea, 1, 'sha1', 6)",
                        "pam_mfa.count_failure('alice', now())",
                        "pam_mfa.note_login('alice', now(), 's', 'r')",
-                       "pam_mfa.lock_user('alice', true)"):
+                       "pam_mfa.lock_user('alice', true)",
+                       "pam_mfa.email_code_hash('\\x00'::bytea, '123456')",
+                       "pam_mfa.set_pending_code('alice', '123456', now())",
+                       "pam_mfa.check_email('alice', '123456', 'alice@example.org', false, "
+                       "'s', 'r')",
+                       "pam_mfa_crypto.gen_random_bytes(16)"):
             expect_error(lambda: pg.sql(role, f"SELECT {helper}"), "permission denied")
     for admin_only in ("pam_mfa.provision_totp('mallory', '\\x00112233445566778899'::bytea, "
                        "'sha1', 6, 30, 0, true)",
-                       "pam_mfa.reset('alice', NULL)", "pam_mfa.unlock('alice')", "pam_mfa.list()"):
+                       "pam_mfa.reset('alice', NULL)", "pam_mfa.unlock('alice')", "pam_mfa.list()",
+                       "pam_mfa.provision_email('alice', 'eve@example.org', true)",
+                       "pam_mfa.email_code_by_admin('alice', 'eve@example.org', '123456', true)",
+                       "pam_mfa.set_settings(p_lockout_attempts => 1000)"):
         expect_error(lambda: pg.sql(HOST_A, f"SELECT {admin_only}"), "permission denied")
     for host_only in ("pam_mfa.verify_totp('alice', '123456', 's', 'r')",
-                      "pam_mfa.skip('alice', 0, true)"):
+                      "pam_mfa.skip('alice', 0, true)",
+                      "pam_mfa.email_book('alice', 'enroll', 0, 'eve@example.org')",
+                      "pam_mfa.email_sent('alice', 'login', NULL, 'alice@example.org', "
+                      "'123456', 1)",
+                      "pam_mfa.email_unbook('alice', 'login', 1, true, 0, 0)",
+                      "pam_mfa.verify_email('alice', '123456', 'alice@example.org', 's', 'r')",
+                      "pam_mfa.enroll_email('alice', 0, 'alice@example.org', '123456', 's', 'r')"):
         expect_error(lambda: pg.sql(ADMIN, f"SELECT {host_only}"), "permission denied")
     # What is granted works, so the refusals above are not a broken setup.
     check(summary(pg, "alice")["totp_enrolled"] == "t", "host reads alice's summary")
@@ -371,8 +392,8 @@ def test_race(pg):
 
 
 def test_migrations(pg):
-    check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1") == [["1"], ["2"]],
-          "versions 1 and 2")
+    check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1")
+          == [["1"], ["2"], ["3"]], "versions 1 to 3")
     # A second run of a migration fails and changes nothing (its version
     # is taken): mfactl db init applies only what is missing.
     try:
@@ -380,7 +401,7 @@ def test_migrations(pg):
         raise AssertionError("a migration applied twice")
     except subprocess.CalledProcessError as e:
         check("already exists" in e.stderr, f"second run: {e.stderr}")
-    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["2"]], "unchanged")
+    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["3"]], "unchanged")
     # Every function the schema defines is SECURITY DEFINER with a fixed
     # search_path, or granted to nobody.
     rows = pg.sql(SUPER, "SELECT p.proname, p.prosecdef, p.proconfig::text, "
@@ -397,11 +418,337 @@ def test_migrations(pg):
     check(granted == {"summary": (True, True), "verify_totp": (True, False),
                       "enroll_totp": (True, False), "skip": (True, False),
                       "provision_totp": (False, True), "reset": (False, True),
-                      "unlock": (False, True), "list": (False, True)}, f"grants {granted}")
+                      "unlock": (False, True), "list": (False, True),
+                      "email_book": (True, False), "email_sent": (True, False),
+                      "email_unbook": (True, False), "verify_email": (True, False),
+                      "enroll_email": (True, False), "provision_email": (False, True),
+                      "email_code_by_admin": (False, True), "set_settings": (False, True)},
+          f"grants {granted}")
     owner_super = pg.one(SUPER, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
                                 f"'{OWNER}'")[0]
     check(owner_super == "f", "the functions' owner is no superuser")
     print("ok: versions recorded, grants and function settings as designed")
+
+
+# ------------------------------------------------------------------ email
+
+def book(pg, user, use="login", version=None, address="alice@example.org", role=HOST_A):
+    v = "NULL" if version is None else str(version)
+    r = pg.one(role, f"SELECT * FROM pam_mfa.email_book('{user}', '{use}', {v}, '{address}')")
+    keys = ("result", "wait", "sending", "booked_at", "record_existed", "enroll_mails",
+            "enroll_mails_since")
+    b = dict(zip(keys, r))
+    for k in ("wait", "booked_at", "enroll_mails", "enroll_mails_since"):
+        b[k] = int(b[k])
+    for k in ("sending", "record_existed"):
+        b[k] = b[k] == "t"
+    b["use"] = use
+    return b
+
+
+def sent(pg, user, b, code, version=None, address="alice@example.org", role=HOST_A):
+    v = "NULL" if version is None else str(version)
+    return pg.one(role, f"SELECT pam_mfa.email_sent('{user}', '{b['use']}', {v}, '{address}', "
+                        f"'{code}', {b['booked_at']})")[0]
+
+
+def unbook(pg, user, b, role=HOST_A):
+    pg.sql(role, f"SELECT pam_mfa.email_unbook('{user}', '{b['use']}', {b['booked_at']}, "
+                 f"{str(b['record_existed']).lower()}, {b['enroll_mails']}, "
+                 f"{b['enroll_mails_since']})")
+
+
+def verify_email(pg, user, code, address="alice@example.org", role=HOST_A):
+    o, n, locked = pg.one(role, f"SELECT * FROM pam_mfa.verify_email('{user}', '{code}', "
+                                f"'{address}', 'sshd', '198.51.100.4')")
+    return o, int(n), locked == "t"
+
+
+def enroll_email(pg, user, version, code, address="alice@example.org", role=HOST_A):
+    o, n, locked = pg.one(role, f"SELECT * FROM pam_mfa.enroll_email('{user}', {version}, "
+                                f"'{address}', '{code}', 'login', 'h.example')")
+    return o, int(n), locked == "t"
+
+
+def mail_code(pg, user, use="login", version=None, address="alice@example.org"):
+    """A code booked and sent, as a host does it; the code."""
+    b = book(pg, user, use, version, address)
+    check(b["result"] == "ok", f"booked: {b}")
+    code = "".join(random.choice("0123456789") for _ in range(6))
+    check(sent(pg, user, b, code, version, address) == "ok", "sent")
+    return code
+
+
+def age(pg, user, seconds):
+    """Moves the user's email times back: as if seconds had passed."""
+    iv = f"pg_catalog.make_interval(secs => {seconds})"
+    pg.sql(OWNER, f"UPDATE pam_mfa.email SET booked_at = booked_at - {iv}, "
+                  f"code_sent_at = code_sent_at - {iv}, code_expires = code_expires - {iv}, "
+                  f"enroll_mails_since = enroll_mails_since - {iv} WHERE user_name = '{user}'")
+
+
+def other_code(code):
+    return f"{(int(code) + 1) % 1000000:06d}"
+
+
+def email_row(pg, user):
+    return pg.sql(OWNER, f"SELECT z FROM pam_mfa.email z WHERE user_name = '{user}'")
+
+
+def test_email_booking(pg):
+    check(pg.one(ADMIN, "SELECT email_code_ttl, email_resend_after, email_enroll_mails, "
+                        "email_booking_window FROM pam_mfa.set_settings()")
+          == ["300", "30", "5", "15"], "core/config.c's defaults, window = timeout 10 + 5")
+    check(book(pg, "alice")["result"] == "stale", "no verified address: no login code")
+    pg.sql(ADMIN, "SELECT pam_mfa.provision_email('alice', 'alice@example.org', false)")
+    check(book(pg, "alice", address="eve@example.org")["result"] == "stale",
+          "a login code to another address")
+    # A booking in flight holds every other back, on any host.
+    b = book(pg, "alice")
+    check(b["result"] == "ok" and abs(b["booked_at"] - time.time()) < 60, f"booked {b}")
+    b2 = book(pg, "alice", role=HOST_B)
+    check(b2["result"] == "wait" and b2["sending"] and 0 < b2["wait"] <= 15, f"in flight: {b2}")
+    check(sent(pg, "alice", b, "123456") == "ok", "sent")
+    # One login code per resend_after while it is valid.
+    b3 = book(pg, "alice", role=HOST_B)
+    check(b3["result"] == "wait" and not b3["sending"] and 0 < b3["wait"] <= 30, f"resend: {b3}")
+    age(pg, "alice", 31)
+    b4 = book(pg, "alice")
+    check(b4["result"] == "ok", f"after resend_after: {b4}")
+    # A booking whose process died stops counting after the window.
+    age(pg, "alice", 16)
+    b5 = book(pg, "alice", role=HOST_B)
+    check(b5["result"] == "ok", f"a dead booking holds nothing back: {b5}")
+    check(sent(pg, "alice", b5, "654321", role=HOST_B) == "ok", "sent b5")
+    # A spent code is no code: the next may go at once.
+    check(verify_email(pg, "alice", "654321")[0] == "ok", "login")
+    check(book(pg, "alice")["result"] == "ok", "after the code was used")
+
+    # Enrollment mails: at most email_enroll_mails a day, counted at booking.
+    check(book(pg, "bob", "enroll", 3, "bob@example.org")["result"] == "stale", "stale basis")
+    for i in range(5):
+        b = book(pg, "bob", "enroll", 0, "bob@example.org")
+        check(b["result"] == "ok" and b["enroll_mails"] == i, f"enroll mail {i}: {b}")
+        check(sent(pg, "bob", b, f"{i:06d}", 0, "bob@example.org") == "ok", "sent")
+        b = book(pg, "bob", "enroll", 0, "bob@example.org")
+        check(b["result"] == "wait" and 0 < b["wait"] <= 30, f"resend_after for enrolling: {b}")
+        age(pg, "bob", 31)
+    b = book(pg, "bob", "enroll", 0, "bob@example.org")
+    check(b["result"] == "wait" and not b["sending"] and 86400 - 5 * 31 - 60 < b["wait"] <= 86400,
+          f"the sixth mail of the day: {b}")
+    check(summary(pg, "bob")["factors_version"] == "0", "an unverified address is no factor")
+    age(pg, "bob", 86400)
+    b = book(pg, "bob", "enroll", 0, "bob@example.org")
+    check(b["result"] == "ok", f"a new day: {b}")
+    check(int(owner_value(pg, "SELECT enroll_mails FROM pam_mfa.email WHERE user_name = 'bob'"))
+          == 1, "the day's count starts over")
+    # Once an address is verified, no enrollment mail.
+    pg.sql(ADMIN, "SELECT pam_mfa.provision_email('bob', 'bob@example.org', true)")
+    v = summary(pg, "bob")["factors_version"]
+    check(book(pg, "bob", "enroll", v, "bob@example.org")["result"] == "stale", "verified")
+    expect_error(lambda: book(pg, "bob", "enroll", None, "bob@example.org"), "factors_version")
+    expect_error(lambda: book(pg, "bob", "sms"), "login or enroll")
+    print("ok: one code in flight, resend_after, a dead booking expires, enroll mails a day")
+
+
+def test_email_verify(pg):
+    secret = os.urandom(20)
+    provision(pg, "alice", secret)
+    check(pg.one(ADMIN, "SELECT pam_mfa.provision_email('alice', 'alice@example.org', false)")
+          == ["provisioned"], "provisioned")
+    code = mail_code(pg, "alice")
+    s = summary(pg, "alice")
+    check(s["email_code_pending"] == "t" and int(s["email_code_expires"]) - time.time() > 250,
+          f"pending for 300 s: {s}")
+    check(not any("\\x" in v for v in s.values()), "no hash in the summary")
+    # The database keeps core/code_hash.c's HMAC-SHA256(salt, code), never the code.
+    salt, h = pg.one(OWNER, "SELECT encode(code_salt, 'hex'), encode(code_hash, 'hex') "
+                            "FROM pam_mfa.email WHERE user_name = 'alice'")
+    check(len(salt) == 32 and hmac.new(bytes.fromhex(salt), code.encode(), hashlib.sha256)
+          .hexdigest() == h, "hash as core/code_hash.c")
+    # The code of another address is refused, and not counted.
+    check(verify_email(pg, "alice", code, "eve@example.org") == ("not_enrolled", 0, False),
+          "another address")
+    check(verify_email(pg, "nobody", code) == ("not_enrolled", 0, False), "unknown user")
+    # Wrong codes count toward the lockout TOTP shares; the pending code stays.
+    check(verify_email(pg, "alice", other_code(code)) == ("wrong", 1, False), "wrong")
+    check(verify(pg, HOST_B, "alice", wrong_code(secret))[1] == 2, "a wrong TOTP code adds up")
+    check(verify_email(pg, "alice", "12ab56", role=HOST_B) == ("wrong", 3, False), "malformed")
+    o, n, _ = verify_email(pg, "alice", code, role=HOST_B)
+    check((o, n) == ("ok", 0), f"right code after wrong ones: {o} {n}")
+    s = summary(pg, "alice")
+    check(s["last_service"] == "sshd" and s["last_host"] == f"{HOST_B}@127.0.0.1"
+          and s["email_code_pending"] == "f", f"login recorded, code spent: {s}")
+    # Single use: the same code again is no code.
+    check(verify_email(pg, "alice", code) == ("expired", 1, False), "used twice")
+    # Expired: refused, counted, spent.
+    age(pg, "alice", 31)
+    code = mail_code(pg, "alice")
+    age(pg, "alice", 301)
+    check(verify_email(pg, "alice", code) == ("expired", 2, False), "past its ttl")
+    check(summary(pg, "alice")["email_code_pending"] == "f", "an expired code is spent")
+    # Locked: a right code is refused, uncounted, and not spent.
+    code = mail_code(pg, "alice")
+    for n in (3, 4):
+        verify_email(pg, "alice", other_code(code))
+    check(verify(pg, HOST_A, "alice", wrong_code(secret))[2], "the fifth failure locks")
+    check(verify_email(pg, "alice", code) == ("locked", 5, False), "locked")
+    check(summary(pg, "alice")["email_code_pending"] == "t", "a locked check spends nothing")
+    pg.sql(ADMIN, "SELECT pam_mfa.unlock('alice')")
+    check(verify_email(pg, "alice", code)[0] == "ok", "after unlock")
+    expect_error(lambda: verify_email(pg, "alice", "1" * 65), "invalid code")
+    print("ok: verify_email once, wrong counted with TOTP, expired, another address refused")
+
+
+def test_email_unbook(pg):
+    # A first enrollment mail that could not go leaves nothing behind.
+    b = book(pg, "carol", "enroll", 0, "carol@example.org")
+    check(b["result"] == "ok" and not b["record_existed"], f"booked: {b}")
+    check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [["carol"]], "the booking made a row")
+    unbook(pg, "carol", b)
+    check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [], "unbook removed what it made")
+    # A user with state keeps it; only the email row the booking made goes.
+    provision(pg, "carol", os.urandom(20))
+    v = summary(pg, "carol")["factors_version"]
+    b = book(pg, "carol", "enroll", v, "carol@example.org")
+    check(b["record_existed"], "the user's row was there")
+    unbook(pg, "carol", b)
+    check(email_row(pg, "carol") == [] and summary(pg, "carol")["totp_enrolled"] == "t",
+          "the email row went, the rest stayed")
+    # The day's count is as it was.
+    mail_code(pg, "carol", "enroll", v, "carol@example.org")
+    age(pg, "carol", 31)
+    b = book(pg, "carol", "enroll", v, "carol@example.org")
+    check(b["result"] == "ok" and b["enroll_mails"] == 1, f"second mail: {b}")
+    unbook(pg, "carol", b)
+    mails, booked = pg.one(OWNER, "SELECT enroll_mails, booked_at IS NULL FROM pam_mfa.email "
+                                  "WHERE user_name = 'carol'")
+    check((mails, booked) == ("1", "t"), f"restored: {mails} {booked}")
+    check(summary(pg, "carol")["email_address"] == "carol@example.org", "the sent code's state stays")
+    # A booking that timed out and was followed by another is not ours to end.
+    old = book(pg, "carol", "enroll", v, "carol@example.org")
+    age(pg, "carol", 16)
+    old["booked_at"] -= 16  # the host's handle ages with the clock too
+    new = book(pg, "carol", "enroll", v, "carol@example.org")
+    check(new["result"] == "ok" and new["booked_at"] != old["booked_at"], f"rebooked {new}")
+    unbook(pg, "carol", old)
+    b = book(pg, "carol", "enroll", v, "carol@example.org")
+    check(b["result"] == "wait" and b["sending"], f"the newer booking still holds: {b}")
+    check(int(owner_value(pg, "SELECT enroll_mails FROM pam_mfa.email WHERE user_name = 'carol'"))
+          == 3, "the count is the newer booking's")
+    # Login bookings end too.
+    pg.sql(ADMIN, "SELECT pam_mfa.provision_email('dan', 'dan@example.org', false)")
+    b = book(pg, "dan", address="dan@example.org")
+    unbook(pg, "dan", b)
+    check(book(pg, "dan", address="dan@example.org")["result"] == "ok", "unbooked login code")
+    print("ok: unbook restores the count and removes only what the booking made")
+
+
+def test_email_enroll(pg):
+    addr = "dave@example.org"
+    code = mail_code(pg, "dave", "enroll", 0, addr)
+    s = summary(pg, "dave")
+    check(s["email_address"] == addr and s["email_verified"] == "f"
+          and s["factors_version"] == "0", f"an address to prove: {s}")
+    before = pg.sql(OWNER, "SELECT u, z FROM pam_mfa.users u JOIN pam_mfa.email z USING (user_name)")
+    # A stale basis saves nothing, counts nothing, spends nothing.
+    check(enroll_email(pg, "dave", 7, code, addr) == ("not_enrolled", 0, False), "stale basis")
+    check(enroll_email(pg, "dave", 0, code, "eve@example.org")[0] == "not_enrolled", "other address")
+    after = pg.sql(OWNER, "SELECT u, z FROM pam_mfa.users u JOIN pam_mfa.email z USING (user_name)")
+    check(before == after, "nothing written")
+    check(enroll_email(pg, "dave", 0, other_code(code), addr) == ("wrong", 1, False), "wrong")
+    check(pg.one(HOST_A, "SELECT pam_mfa.skip('dave', 0, true)") == ["ok"], "skip remembered")
+    check(enroll_email(pg, "dave", 0, code, addr) == ("ok", 0, False), "proved")
+    s = summary(pg, "dave")
+    v1 = s["factors_version"]
+    check(s["email_verified"] == "t" and v1 != "0" and s["skip_since"] == "0"
+          and s["email_by_admin"] == "f" and s["email_code_pending"] == "f", f"enrolled: {s}")
+    check(verify_email(pg, "dave", code, addr)[0] == "expired", "the proving code is spent")
+    check(enroll_email(pg, "dave", v1, code, addr)[0] == "not_enrolled", "already verified")
+    # Administrators: a code on a verified address only with replace.
+    check(pg.one(ADMIN, f"SELECT pam_mfa.email_code_by_admin('dave', 'd2@example.org', '111111', "
+                        "false)") == ["stale"], "no replace")
+    check(summary(pg, "dave")["factors_version"] == v1, "unchanged")
+    check(pg.one(ADMIN, "SELECT pam_mfa.email_code_by_admin('dave', 'd2@example.org', '111111', "
+                        "true)") == ["ok"], "replace")
+    s = summary(pg, "dave")
+    v2 = s["factors_version"]
+    check(s["email_verified"] == "f" and s["email_by_admin"] == "t" and v2 not in (v1, "0"),
+          f"the verified address gave way: {s}")
+    check(enroll_email(pg, "dave", v2, "111111", "d2@example.org")[0] == "ok", "admin's code")
+    v3 = summary(pg, "dave")["factors_version"]
+    check(v3 not in (v1, v2) and summary(pg, "dave")["email_by_admin"] == "t", "by admin, bumped")
+    check(pg.one(ADMIN, "SELECT pam_mfa.provision_email('dave', 'd3@example.org', false)")
+          == ["exists"], "exists")
+    check(summary(pg, "dave")["factors_version"] == v3, "exists writes nothing")
+    check(pg.one(ADMIN, "SELECT pam_mfa.provision_email('dave', 'd3@example.org', true)")
+          == ["replaced"], "replaced")
+    v4 = summary(pg, "dave")["factors_version"]
+    check(v4 not in (v1, v2, v3), "provisioning bumps")
+    # Resets: an unverified address is no factor, the basis stays.
+    pg.sql(ADMIN, "SELECT pam_mfa.email_code_by_admin('fay', 'fay@example.org', '222222', false)")
+    vf = summary(pg, "fay")["factors_version"]
+    check(pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('fay', 'email')") == ["t", "f", ""],
+          "reset of an unverified address")
+    check(summary(pg, "fay")["factors_version"] == vf, "no factor went, no bump")
+    check(pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('dave', 'email')")
+          == ["t", "t", "d3@example.org"], "reset of a verified address")
+    check(summary(pg, "dave")["factors_version"] not in (v1, v2, v3, v4), "bumped")
+    # Addresses as core/email.c's email_address_valid().
+    good = ["alice@example.org", "a.b-c+d_e@mail.example.co.uk", "x@a-b.io",
+            "o'brien@example.org", "first.last@sub.domain.example", "a" * 64 + "@example.org",
+            "a@" + ".".join(["b" * 50] * 4) + "." + "b" * 48]
+    bad = ["", "alice", "@example.org", "alice@", "alice@example", "alice@@example.org",
+           "a@b@example.org", ".alice@example.org", "alice.@example.org", "al..ice@example.org",
+           "alice@.example.org", "alice@example..org", "alice@example.org.", "alice@-example.org",
+           "alice@example-.org", "ali ce@example.org", '"alice"@example.org',
+           "alice@exa mple.org", "alice@example.org\nBcc: x@evil.org", "alice@example.org>",
+           "<alice@example.org>", "alice@example.org,bob@example.org", "alice;bob@example.org",
+           "al(ice)@example.org", "alice@[127.0.0.1]", "aliçe@example.org", "alice@ex_ample.org",
+           "a" * 65 + "@example.org", "a@" + ".".join(["b" * 50] * 4) + "." + "b" * 49,
+           "a@" + "b" * 64 + ".org"]
+    check(len(good[-1]) == 254 and len(bad[-2]) == 255, "the lengths at the edge")
+    for a in good:
+        check(pg.one(ADMIN, f"SELECT pam_mfa.provision_email('gil', {quote(a)}, true)")[0]
+              in ("provisioned", "replaced"), f"accepted {a}")
+    for a in bad:
+        expect_error(lambda: pg.sql(ADMIN, "\\set VERBOSITY verbose\n"
+                                           f"SELECT pam_mfa.provision_email('gil', {quote(a)}, true)"),
+                     "22023: invalid email address")
+    expect_error(lambda: pg.sql(ADMIN, "SELECT pam_mfa.email_code_by_admin('gil', "
+                                       "'gil@example.org', '12345', true)"), "invalid email code")
+    # Settings within pam_mfa.conf's bounds only.
+    for arg in ("p_email_code_ttl => 29", "p_email_resend_after => 3601",
+                "p_email_enroll_mails => 0", "p_email_booking_window => 5",
+                "p_lockout_attempts => 0", "p_totp_window => 11"):
+        expect_error(lambda: pg.sql(ADMIN, f"SELECT pam_mfa.set_settings({arg})"), "bounds")
+    check(pg.one(ADMIN, "SELECT email_code_ttl, lockout_attempts FROM "
+                        "pam_mfa.set_settings(p_email_code_ttl => 600)") == ["600", "5"],
+          "one setting changed, the rest kept")
+    print("ok: enroll_email on its basis only, admin codes and provisioning, addresses, settings")
+
+
+def quote(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def test_email_race(pg):
+    pg.sql(ADMIN, "SELECT pam_mfa.provision_email('racer', 'racer@example.org', false)")
+    code = mail_code(pg, "racer", address="racer@example.org")
+    start = time.time() + 3
+
+    def one(i):
+        role = HOST_A if i % 2 else HOST_B
+        rows = pg.sql(role, f"SELECT pg_catalog.pg_sleep_until(pg_catalog.to_timestamp({start}));\n"
+                            f"SELECT outcome FROM pam_mfa.verify_email('racer', '{code}', "
+                            "'racer@example.org', 'sshd', '')")
+        return rows[-1][0]
+
+    with ThreadPoolExecutor(16) as ex:
+        outcomes = list(ex.map(one, range(16)))
+    check(outcomes.count("ok") == 1, f"exactly one ok of 16: {outcomes}")
+    check(set(outcomes) <= {"ok", "expired", "locked"}, f"outcomes {outcomes}")
+    print(f"ok: 16 racing email logins, one accepted: {sorted(outcomes)}")
 
 
 TESTS = {name[5:].replace("_", "-"): fn for name, fn in globals().items()
