@@ -612,6 +612,10 @@ def test_email_unbook(pg):
     v = summary(pg, "carol")["factors_version"]
     b = book(pg, "carol", "enroll", v, "carol@example.org")
     check(b["record_existed"], "the user's row was there")
+    # A booking is no email state: a reset finds none and moves nothing.
+    check(pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('carol', 'email')") == ["f", "f", ""],
+          "nothing to reset")
+    check(summary(pg, "carol")["factors_version"] == v, "basis kept")
     unbook(pg, "carol", b)
     check(email_row(pg, "carol") == [] and summary(pg, "carol")["totp_enrolled"] == "t",
           "the email row went, the rest stayed")
