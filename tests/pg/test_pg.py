@@ -342,11 +342,21 @@ def test_enroll(pg):
     after = pg.one(OWNER, "SELECT u, t FROM pam_mfa.users u, pam_mfa.totp t "
                           "WHERE u.user_name = 'erin' AND t.user_name = 'erin'")
     check(before == after, "a wrong enrollment code changes nothing")
-    # On the current basis, the replacement is saved.
+    # Even on the current basis a host replaces no factor (version 4): a
+    # compromised host must not take over an enrolled user.
     o, _, _ = enroll(v1, s2, code_now(s2, algorithm="sha512", digits=8), alg="sha512", digits=8)
-    check(o == "ok", f"re-enroll on the current basis: {o}")
+    check(o == "not_enrolled", f"a host replaced an enrolled secret: {o}")
+    check(owner_value(pg, f"SELECT secret = {lit(s1)} FROM pam_mfa.totp WHERE user_name = 'erin'")
+          == "t", "the first secret kept")
     v2 = summary(pg, "erin")["factors_version"]
-    check(int(v2) > int(v1), "version bumped")
+    check(v2 == v1, "version unchanged")
+    # Nor adds an address beside the app.
+    b = book(pg, "erin", "enroll", version=v1)
+    check(b["result"] == "ok", f"book: {b}")
+    check(sent(pg, "erin", b, "424242", version=v1) == "ok", "sent")
+    o, _, _ = enroll_email(pg, "erin", v1, "424242")
+    check(o == "not_enrolled", f"a host added an address beside the app: {o}")
+    check(summary(pg, "erin")["email_verified"] == "f", "no address verified")
 
     # A reset changes the basis too; a reset of everything brings back 0.
     pg.sql(ADMIN, "SELECT pam_mfa.reset('erin', 'totp')")
@@ -393,7 +403,7 @@ def test_race(pg):
 
 def test_migrations(pg):
     check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1")
-          == [["1"], ["2"], ["3"]], "versions 1 to 3")
+          == [["1"], ["2"], ["3"], ["4"]], "versions 1 to 4")
     # A second run of a migration fails and changes nothing (its version
     # is taken): mfactl db init applies only what is missing.
     try:
@@ -401,7 +411,7 @@ def test_migrations(pg):
         raise AssertionError("a migration applied twice")
     except subprocess.CalledProcessError as e:
         check("already exists" in e.stderr, f"second run: {e.stderr}")
-    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["3"]], "unchanged")
+    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["4"]], "unchanged")
     # Every function the schema defines is SECURITY DEFINER with a fixed
     # search_path, or granted to nobody.
     rows = pg.sql(SUPER, "SELECT p.proname, p.prosecdef, p.proconfig::text, "
