@@ -71,6 +71,9 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 		PQgetvalue,
 		PQgetisnull,
 		PQclear,
+		PQconndefaults,
+		PQconninfoParse,
+		PQconninfoFree,
 	};
 	return 0;
 }
@@ -136,7 +139,9 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 	     BIND(h, api->result_error_message, "PQresultErrorMessage") &&
 	     BIND(h, api->ntuples, "PQntuples") && BIND(h, api->nfields, "PQnfields") &&
 	     BIND(h, api->get_value, "PQgetvalue") && BIND(h, api->get_is_null, "PQgetisnull") &&
-	     BIND(h, api->clear, "PQclear");
+	     BIND(h, api->conndefaults, "PQconndefaults") &&
+	     BIND(h, api->conninfo_parse, "PQconninfoParse") &&
+	     BIND(h, api->conninfo_free, "PQconninfoFree") && BIND(h, api->clear, "PQclear");
 	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */
 	if (!ok) {
 		mfa_error_set(err, "%s lacks a function pam_mfa needs", LIBPQ_SONAME);

@@ -84,6 +84,9 @@ struct pq_api {
 	char *(*get_value)(const PGresult *res, int tup_num, int field_num);
 	int (*get_is_null)(const PGresult *res, int tup_num, int field_num);
 	void (*clear)(PGresult *res);
+	PQconninfoOption *(*conndefaults)(void);
+	PQconninfoOption *(*conninfo_parse)(const char *conninfo, char **errmsg);
+	void (*conninfo_free)(PQconninfoOption *options);
 };
 
 /* Loads libpq (it stays loaded) and fills api; 0, or -ENOENT with err

@@ -87,6 +87,64 @@ static int wait_socket(struct pg_store *p, short events, int64_t deadline)
 	}
 }
 
+/* Whether conninfo sets keyword (to anything but nothing). */
+static bool conninfo_sets(const PQconninfoOption *given, const char *keyword)
+{
+	for (const PQconninfoOption *o = given; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->val != NULL && o->val[0] != '\0';
+	return false;
+}
+
+/* libpq takes every setting that store.conninfo leaves out from PG*
+ * variables of the environment, and su and sudo authenticate with the
+ * invoking user's: PGHOSTADDR or PGSSLMODE from a local user would point
+ * the module at a server that answers "ok" to every code.  So a variable
+ * libpq would read for a keyword that conninfo does not set refuses the
+ * connection (the admin sets the keyword in conninfo, which then wins). */
+static int pg_environment_safe(struct pg_store *p, struct mfa_error *err)
+{
+	PQconninfoOption *defaults = p->pq.conndefaults();
+	PQconninfoOption *given = p->pq.conninfo_parse(p->conninfo, NULL);
+	const char *bad = NULL;
+	int r = 0;
+
+	if (defaults == NULL || given == NULL) {
+		mfa_error_set(err, "postgresql: cannot read store.conninfo's settings");
+		r = -EIO;
+		goto out;
+	}
+	for (const PQconninfoOption *o = defaults; o->keyword != NULL && bad == NULL; o++) {
+		/* Set by pam_mfa itself after the conninfo. */
+		if (strcmp(o->keyword, "options") == 0 ||
+		    strcmp(o->keyword, "fallback_application_name") == 0 ||
+		    (p->password != NULL && strcmp(o->keyword, "password") == 0))
+			continue;
+		if (o->envvar != NULL && getenv(o->envvar) != NULL &&
+		    !conninfo_sets(given, o->keyword))
+			bad = o->envvar;
+	}
+	/* Where a service's settings come from. */
+	if (bad == NULL && conninfo_sets(given, "service"))
+		bad = getenv("PGSERVICEFILE") != NULL ? "PGSERVICEFILE" :
+		      getenv("PGSYSCONFDIR") != NULL  ? "PGSYSCONFDIR" :
+							NULL;
+	if (bad != NULL) {
+		mfa_error_set(err,
+			      "postgresql: the environment sets %s, which libpq would use for a "
+			      "setting store.conninfo leaves out: refusing to connect (set it "
+			      "in store.conninfo)",
+			      bad);
+		r = -EPERM;
+	}
+out:
+	if (defaults != NULL)
+		p->pq.conninfo_free(defaults);
+	if (given != NULL)
+		p->pq.conninfo_free(given);
+	return r;
+}
+
 /* Connects within deadline: libpq's own connect_timeout applies only to
  * its blocking connect, so the polling one is bounded here. */
 static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
@@ -101,6 +159,9 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
 	if (p->password == NULL)
 		keys[3] = NULL;
+	r = pg_environment_safe(p, err);
+	if (r < 0)
+		return r;
 	p->conn = p->pq.connect_start_params(keys, values, 1);
 	if (p->conn == NULL) {
 		mfa_error_set(err, "postgresql: out of memory");

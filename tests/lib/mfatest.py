@@ -250,13 +250,13 @@ class World:
                          extra_env=extra_env)
 
     def login(self, user, answers=(), at=T0, service="pam_mfa_test", rhost=None,
-              options=(), raw_input=None):
+              options=(), raw_input=None, extra_env=None):
         argv = [PAMRUN, "--confdir", self.pamd, "--service", service, "--user", user]
         if rhost is not None:
             argv += ["--rhost", rhost]
         argv += list(options)
         text = raw_input if raw_input is not None else "".join(a + "\n" for a in answers)
-        res = Result(self._run(argv, at=at, input_text=text))
+        res = Result(self._run(argv, at=at, input_text=text, extra_env=extra_env))
         if res.returncode != 0 or res.pam is None:
             raise AssertionError("pamrun failed: %r" % res)
         return res

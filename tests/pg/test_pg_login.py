@@ -102,6 +102,20 @@ class PgLogin(unittest.TestCase):
         self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
         self.assertIn("locked", res.stdout)
 
+    def test_environment_cannot_redirect(self):
+        """su and sudo authenticate with the caller's environment: a PG*
+        variable for a setting the conninfo leaves out must not reach
+        libpq (it would point the module at a server of the caller's)."""
+        secret = self.provision("grace")
+        res = self.w.login("grace", [fresh_code(secret)], at=None,
+                           extra_env={"PGHOSTADDR": "127.0.0.9", "PGSSLMODE": "disable"})
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertTrue(any("the environment sets PG" in l for l in res.log), res)
+        # A variable for a setting the conninfo makes is harmless: ignored.
+        res = self.w.login("grace", [fresh_code(secret)], at=None,
+                           extra_env={"PGHOST": "192.0.2.1", "PGPORT": "1"})
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
     def test_unreachable_and_slow_fail_closed(self):
         secret = self.provision("carol")
         # A server that accepts the connection and never answers: bounded
