@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""The email factor and mfactl end to end on the postgresql store: a
+throwaway PostgreSQL 15 (pgrig.py), a real SMTP server on loopback
+(tests/lib/smtp_server.py), logins through pamrun and pam_mfa.so as the
+host role, mfactl as the admin role."""
+import base64
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgrig  # noqa: E402
+from mfatest import World, oathtool, parse_uri, read_maildir  # noqa: E402
+
+SQL_DIR = os.environ["MFA_SQL_DIR"]
+SMTP_SERVER = os.path.join(os.environ["PYTHONPATH"].split(":")[0], "smtp_server.py")
+TIMEOUT = 5
+CODE_PROMPT = "Code from the email (or type resend for a new one): "
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def now_utc():
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+def next_step_code(secret):
+    """A code of the step after the current one (a step once used is spent)."""
+    time.sleep(30 - time.time() % 30 + 0.2)
+    return oathtool(secret, now_utc())
+
+
+def fresh_code(secret):
+    if time.time() % 30 > 27:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    return oathtool(secret, now_utc())
+
+
+class PgE2E(unittest.TestCase):
+    methods = '[ "totp", "email" ]'
+    extra = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+
+    def setUp(self):
+        self.w = World(self.id().split(".")[-1])
+        self.maildir = os.path.join(self.w.root, "mail")
+        self.port = free_port()
+        self.server = subprocess.Popen(["/usr/bin/python3", SMTP_SERVER, str(self.port),
+                                        self.maildir], stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, text=True)
+        self.assertEqual(self.server.stdout.readline().strip(), "ready")
+        self.pwfiles = {}
+        for role in ("host_a", pgrig.ADMIN):
+            path = os.path.join(self.w.root, "pgpass." + role)
+            with open(path, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+                f.write(self.pg.passwords[role] + "\n")
+            self.pwfiles[role] = path
+        self.configure()
+
+    def tearDown(self):
+        self.server.kill()
+        self.server.wait()
+        self.w.cleanup()
+
+    def configure(self, role="host_a"):
+        conninfo = (f"host=127.0.0.1 port={self.pg.port} dbname=pam_mfa user={role} "
+                    f"sslmode=verify-full sslrootcert={self.pg.dir}/ca.crt")
+        email = {"smtp_url": '"smtp://127.0.0.1:%d"' % self.port, "starttls": '"off"',
+                 "from": '"Login security <no-reply@example.org>"', "code_digits": "6",
+                 "timeout": "3"}
+        email.update(self.extra)
+        cfg = {
+            "default_policy": '"required"',
+            "methods": self.methods,
+            "email": "{ " + " ".join("%s = %s;" % kv for kv in email.items()) + " }",
+            "store": '{ backend = "postgresql"; conninfo = "%s"; password_file = "%s"; '
+                     'timeout = %d; }' % (conninfo, self.pwfiles[role], TIMEOUT),
+        }
+        self.w.write_config(cfg)
+
+    def mfactl(self, *args):
+        self.configure(pgrig.ADMIN)
+        try:
+            return self.w.mfactl(*args)
+        finally:
+            self.configure()
+
+    def admin(self, sql):
+        return self.pg.one(pgrig.ADMIN, sql)
+
+    def summary(self, user, cols="fail_count, locked_until"):
+        return self.admin("SELECT %s FROM pam_mfa.summary('%s')" % (cols, user))
+
+    def messages(self):
+        return read_maildir(self.maildir)
+
+    def last_code(self):
+        body = self.messages()[-1].get_content()
+        return re.search(r"^    (\d{6,10})$", body, re.M).group(1)
+
+    def responder(self, answers=()):
+        queue = list(answers)
+
+        def respond(prompt, transcript):
+            if queue:
+                return queue.pop(0)
+            return self.last_code()
+        return respond
+
+    def login(self, user, respond):
+        return self.w.login_interactive(user, respond, at=None)
+
+    def provision_email(self, user, address):
+        self.assertEqual(self.admin("SELECT pam_mfa.provision_email('%s', '%s', false)"
+                                    % (user, address)), ["provisioned"])
+
+
+class EmailLogin(PgE2E):
+    methods = '[ "email" ]'
+
+    def test_code_by_mail_once_and_lockout(self):
+        self.provision_email("alice", "alice@example.org")
+        res = self.login("alice", self.responder())
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertIn("prompt-off: " + CODE_PROMPT, res.stdout)
+        self.assertEqual(len(self.messages()), 1)
+        msg = self.messages()[-1]
+        self.assertEqual(msg["To"].addresses[0].addr_spec, "alice@example.org")
+        used = self.last_code()
+        self.assertEqual(self.summary("alice", "last_service, email_code_pending"),
+                         ["pam_mfa_test", "f"])
+        # The spent code again: a new one is mailed, the old one refused.
+        res = self.login("alice", self.responder([used]))
+        self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+        self.assertEqual(len(self.messages()), 2)
+        self.assertNotEqual(self.last_code(), used)
+        self.assertEqual(self.summary("alice")[0], "1")
+        # A wrong code counts, and the pending code stays for the next try.
+        res = self.login("alice", self.responder(["999999" if self.last_code() != "999999"
+                                                  else "888888"]))
+        self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+        self.assertEqual(self.summary("alice")[0], "2")
+        res = self.login("alice", self.responder())
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertEqual(self.summary("alice"), ["0", "0"])
+        # Five wrong codes lock (the server's lockout_attempts), even the right one.
+        for _ in range(5):
+            res = self.login("alice", self.responder(["000000x"]))
+            self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+        self.assertNotEqual(self.summary("alice")[1], "0")
+        sent = len(self.messages())
+        res = self.login("alice", self.responder())
+        self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+        self.assertEqual(len(self.messages()), sent, "a locked user gets no mail")
+
+
+class EmailEnrollment(PgE2E):
+    methods = '[ "email" ]'
+    extra = {"address": '"%u@example.org"'}
+
+    def test_enroll_at_login(self):
+        def respond(prompt, transcript):
+            if prompt.startswith("Press Enter"):
+                return ""
+            if prompt.startswith("Type 1"):
+                return "1"
+            if prompt.startswith("Email address"):
+                return "bob@example.org"
+            return self.last_code()
+
+        self.assertEqual(self.summary("bob", "user_exists"), ["f"])
+        res = self.login("bob", respond)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertEqual(self.summary("bob", "email_address, email_verified, email_by_admin"),
+                         ["bob@example.org", "t", "f"])
+        self.assertTrue(self.messages()[0]["Subject"].startswith("Confirm your email address"),
+                        [m["Subject"] for m in self.messages()])
+        # Next time, a login code by email.
+        res = self.login("bob", lambda p, t: self.last_code())
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+
+class Mfactl(PgE2E):
+    def test_enroll_status_unlock_reset(self):
+        proc = self.mfactl("enroll", "carol", "--method", "totp", "--qr", "none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        secret = parse_uri(proc.stdout)[1]["secret"]
+        self.assertEqual(self.summary("carol", "totp_enrolled"), ["t"])
+        res = self.login("carol", self.responder([fresh_code(secret)]))
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.provision_email("carol", "carol@example.org")
+        self.provision_email("dan", "dan@example.org")
+        proc = self.mfactl("status")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"(?m)^carol +required +totp,email ")
+        # dan is in the store only (not in passwd): listed by store_list.
+        self.assertRegex(proc.stdout, r"(?m)^dan +\S+ +email ")
+        proc = self.mfactl("status", "--json", "carol")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('"address": "carol@example.org"', proc.stdout)
+        # Locked by wrong codes; unlocked by the admin.
+        for _ in range(5):
+            self.login("carol", self.responder(["000000x"]))
+        self.assertNotEqual(self.summary("carol")[1], "0")
+        proc = self.mfactl("unlock", "carol")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("carol"), ["0", "0"])
+        res = self.login("carol", self.responder([next_step_code(secret)]))
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        proc = self.mfactl("unlock", "nobody")
+        self.assertIn("nobody has no MFA state", proc.stdout)
+        # reset of one method, then of all.
+        proc = self.mfactl("reset", "carol", "--method", "totp")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("carol", "totp_enrolled, email_verified"), ["f", "t"])
+        proc = self.mfactl("reset", "carol")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("carol", "user_exists"), ["f"])
+        proc = self.mfactl("status")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"(?m)^carol +required +none ")
+        self.assertRegex(proc.stdout, r"(?m)^dan +\S+ +email ")
+
+    def test_check_refused_import_works(self):
+        proc = self.mfactl("check")
+        self.assertNotEqual(proc.returncode, 0, proc.stdout)
+        self.assertIn("mfactl check: postgresql:", proc.stderr)
+        self.assertIn("not written yet", proc.stderr)
+        # import writes through store.h: it works on postgresql too.
+        raw = bytes(range(1, 21))
+        src = os.path.join(self.w.root, "usersfile")
+        with open(src, "w") as f:
+            f.write("HOTP/T30 erin - %s\n" % raw.hex())
+        proc = self.mfactl("import", "--from", "oath", src)
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertEqual(self.summary("erin", "totp_enrolled"), ["t"])
+        secret = base64.b32encode(raw).decode()
+        res = self.login("erin", self.responder([fresh_code(secret)]))
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
