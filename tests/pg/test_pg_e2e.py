@@ -4,6 +4,7 @@ throwaway PostgreSQL 15 (pgrig.py), a real SMTP server on loopback
 (tests/lib/smtp_server.py), logins through pamrun and pam_mfa.so as the
 host role, mfactl as the admin role."""
 import base64
+import json
 import os
 import re
 import socket
@@ -252,6 +253,56 @@ class Mfactl(PgE2E):
         secret = base64.b32encode(raw).decode()
         res = self.login("erin", self.responder([fresh_code(secret)]))
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+class AdminEmail(PgE2E):
+    def test_admin_code_then_enroll_at_login(self):
+        proc = self.mfactl("enroll", "erin", "--method", "email", "--address", "erin@example.org")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("erin", "email_address, email_verified, email_code_pending"),
+                         ["erin@example.org", "f", "t"])
+        self.assertEqual(len(self.messages()), 1)
+        code = self.last_code()
+
+        def respond(prompt, transcript):
+            if prompt.startswith("Press Enter"):
+                return ""
+            if prompt.startswith("Type 1"):
+                return "2"
+            if prompt.startswith("Email address"):
+                self.assertIn("[erin@example.org]", prompt)
+                return ""
+            return code
+
+        res = self.login("erin", respond)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        # The administrator's address, proven by the user (as files_ops.c).
+        self.assertEqual(self.summary("erin", "email_verified, email_by_admin"), ["t", "t"])
+
+    def test_verified_status_and_reset_notice(self):
+        proc = self.mfactl("enroll", "bob", "--method", "email", "--address", "bob@example.org",
+                           "--verified")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("bob", "email_verified, email_by_admin"), ["t", "t"])
+        doc = json.loads(self.mfactl("status", "--json", "bob").stdout)
+        self.assertEqual(doc["users"][0]["email"]["address"], "bob@example.org")
+        self.assertTrue(doc["users"][0]["email"]["verified"])
+        self.assertEqual(doc["users"][0]["methods"], ["email"])
+        # Provisioned twice without --force: refused, nothing changed.
+        proc = self.mfactl("enroll", "bob", "--method", "email", "--address", "b2@example.org",
+                           "--verified")
+        self.assertNotEqual(proc.returncode, 0, proc.stdout)
+        self.assertEqual(self.summary("bob", "email_address"), ["bob@example.org"])
+        n = len(self.messages())
+        proc = self.mfactl("reset", "bob", "--method", "email")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.summary("bob", "email_address, email_verified"), ["", "f"])
+        self.assertEqual(len(self.messages()), n + 1)
+        self.assertIn("reset", self.messages()[-1]["Subject"])
+        self.assertEqual(self.messages()[-1]["To"].addresses[0].addr_spec, "bob@example.org")
+        proc = self.mfactl("reset", "bob", "--method", "email")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(self.messages()), n + 1)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
