@@ -661,6 +661,21 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 	return r;
 }
 
+/* An 'ok' | 'stale' answer of fn: 0, -ESTALE (err says stale_why), or
+ * -EIO for anything else. */
+static int ok_or_stale(const char *fn, const char *result, const char *stale_why,
+		       struct mfa_error *err)
+{
+	if (strcmp(result, "ok") == 0)
+		return 0;
+	if (strcmp(result, "stale") == 0) {
+		mfa_error_set(err, "%s", stale_why);
+		return -ESTALE;
+	}
+	mfa_error_set(err, "postgresql: %s: unexpected result", fn);
+	return -EIO;
+}
+
 static int pg_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
 			 const struct store_basis *basis, const char *address, const char *code,
 			 const struct email_booking *booking, time_t now, struct mfa_error *err)
@@ -683,14 +698,8 @@ static int pg_email_sent(struct store *st, const struct mfa_config *cfg, const c
 		      params, result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	if (strcmp(result, "ok") == 0)
-		return 0;
-	if (strcmp(result, "stale") == 0) {
-		mfa_error_set(err, "the user's factors changed while the code was mailed");
-		return -ESTALE;
-	}
-	mfa_error_set(err, "postgresql: email_sent: unexpected result");
-	return -EIO;
+	return ok_or_stale("email_sent", result,
+			   "the user's factors changed while the code was mailed", err);
 }
 
 static int pg_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
@@ -735,14 +744,7 @@ static int pg_skip(struct store *st, const char *user, const struct store_basis 
 		      result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	if (strcmp(result, "ok") == 0)
-		return 0;
-	if (strcmp(result, "stale") == 0) {
-		mfa_error_set(err, "the user's factors changed meanwhile");
-		return -ESTALE;
-	}
-	mfa_error_set(err, "postgresql: skip: unexpected result");
-	return -EIO;
+	return ok_or_stale("skip", result, "the user's factors changed meanwhile", err);
 }
 
 /* provisioned / replaced / exists, as the admin's provisioning returns. */
@@ -827,14 +829,7 @@ static int pg_email_code_by_admin(struct store *st, const struct mfa_config *cfg
 		      result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	if (strcmp(result, "ok") == 0)
-		return 0;
-	if (strcmp(result, "stale") == 0) {
-		mfa_error_set(err, "the user has a verified address");
-		return -ESTALE;
-	}
-	mfa_error_set(err, "postgresql: email_code_by_admin: unexpected result");
-	return -EIO;
+	return ok_or_stale("email_code_by_admin", result, "the user has a verified address", err);
 }
 
 static int pg_reset(struct store *st, const char *user, unsigned method,
