@@ -247,11 +247,11 @@ int totp_uri(const char *issuer, const char *account, const unsigned char *secre
 	return r;
 }
 
-void totp_account_label(const char *user, char *out, size_t len)
+void totp_account_label(const char *user, bool shared, char *out, size_t len)
 {
 	char host[256] = "";
 
-	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+	if (shared || gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
 		(void)snprintf(out, len, "%s", user);
 	else
 		(void)snprintf(out, len, "%s@%s", user, host);

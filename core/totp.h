@@ -58,8 +58,11 @@ void base32_encode(const unsigned char *in, size_t len, char *out);
  * unused trailing bits must be zero.  Returns the length or -EINVAL/-ENOBUFS. */
 int base32_decode(const char *in, unsigned char *out, size_t outlen);
 
-/* The label authenticator apps show under the issuer: user@host. */
-void totp_account_label(const char *user, char *out, size_t len);
+/* The label authenticator apps show under the issuer: user@host for a
+ * factor kept on this host; the user name alone when the store is shared by
+ * a fleet (shared), since one enrollment then serves every host and the
+ * issuer names the organization. */
+void totp_account_label(const char *user, bool shared, char *out, size_t len);
 
 /* Builds otpauth://totp/ISSUER:ACCOUNT?secret=..&issuer=..&algorithm=..&digits=..&period=..
  * into out; 0 or -ENOBUFS. */

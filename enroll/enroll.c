@@ -56,7 +56,8 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		*outcome = ENROLL_ERROR;
 		goto out;
 	}
-	totp_account_label(req->user, label, sizeof(label));
+	totp_account_label(req->user, req->cfg->store.backend == STORE_BACKEND_POSTGRESQL, label,
+			   sizeof(label));
 	if (totp_uri(req->cfg->issuer, label, t.secret, t.secret_len, &t.params, uri, sizeof(uri)) <
 	    0) {
 		mfa_error_set(err, "the otpauth URI does not fit");

@@ -184,7 +184,8 @@ static int totp_uri_and_qr(struct mfactl *ctx, const char *user, const struct mf
 {
 	char label[USER_NAME_MAX + 260];
 
-	totp_account_label(user, label, sizeof(label));
+	totp_account_label(user, ctx->cfg.store.backend == STORE_BACKEND_POSTGRESQL, label,
+			   sizeof(label));
 	if (totp_uri(ctx->cfg.issuer, label, t->secret, t->secret_len, &t->params, uri, uri_len) <
 	    0) {
 		fprintf(stderr, "mfactl: the otpauth URI does not fit\n");

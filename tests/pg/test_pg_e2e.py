@@ -200,7 +200,10 @@ class Mfactl(PgE2E):
     def test_enroll_status_unlock_reset(self):
         proc = self.mfactl("enroll", "carol", "--method", "totp", "--qr", "none")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        secret = parse_uri(proc.stdout)[1]["secret"]
+        uri, params = parse_uri(proc.stdout)
+        secret = params["secret"]
+        # One enrollment serves the fleet: the label names no host.
+        self.assertEqual(uri.path, "/Example%20Corp:carol")
         self.assertEqual(self.summary("carol", "totp_enrolled"), ["t"])
         res = self.login("carol", self.responder([fresh_code(secret)]))
         self.assertEqual(res.pam, "PAM_SUCCESS", res)

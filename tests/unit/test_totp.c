@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "totp.h"
@@ -407,6 +408,24 @@ static void test_uri_escaping(void **state)
 				 "&algorithm=SHA1&digits=6&period=30");
 }
 
+static void test_account_label(void **state)
+{
+	char host[256] = "", want[512], out[512];
+
+	(void)state;
+	/* A factor kept on this host names the host; one kept in a store the
+	 * fleet shares serves every host, so it names the user alone. */
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	(void)snprintf(want, sizeof(want), "alice@%s", host);
+	totp_account_label("alice", false, out, sizeof(out));
+	assert_string_equal(out, want);
+	totp_account_label("alice", true, out, sizeof(out));
+	assert_string_equal(out, "alice");
+	/* Truncated, never overrun. */
+	totp_account_label("alice", true, out, 3);
+	assert_string_equal(out, "al");
+}
+
 static void test_uri_nobufs(void **state)
 {
 	struct totp_params p = { TOTP_SHA256, 6, 30 };
@@ -454,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_uri_params),
 		cmocka_unit_test(test_uri_escaping),
 		cmocka_unit_test(test_uri_nobufs),
+		cmocka_unit_test(test_account_label),
 	};
 
 	return cmocka_run_group_tests_name("totp", tests, NULL, NULL);
