@@ -63,6 +63,7 @@ struct login {
 	const char *method; /* for the log: "totp", "email" or "-" */
 	bool has_totp;	    /* a usable authenticator app: for messages */
 	bool silent;
+	bool told; /* an error was already told to the user */
 	/* Whether the account is known to exist: until then its name is not
 	 * logged, for it may be a password typed at the user prompt. */
 	bool account_known;
@@ -134,6 +135,7 @@ static void tell_user(struct login *l, const char *msg)
 {
 	if (!l->silent)
 		(void)pam_error(l->pamh, "%s", msg);
+	l->told = true;
 }
 
 /* True if answer is word, in any case, with blanks around it. */
@@ -795,6 +797,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		pam_syslog(pamh, LOG_DEBUG, "user=%s config=%s", logged_user(&l),
 			   l.opt.config_path);
 	o = authenticate(&l);
+	/* The store could not be read or written (a database down, a full
+	 * disk): the log says why, the user learns it is not their code. */
+	if (o == OUT_STORE_ERR && !l.told)
+		tell_user(&l, "Multi-factor authentication is not available right now; "
+			      "try again later or contact your administrator.");
 out:
 	config_free(&l.cfg);
 	return map_result(&l, o);

@@ -152,6 +152,8 @@ class PgLogin(unittest.TestCase):
         self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
         self.assertLess(took, TIMEOUT + 5, res)
         self.assertNotIn("prompt", res.stdout)
+        self.assertIn("error: Multi-factor authentication is not available right now; try again "
+                      "later or contact your administrator.", res.stdout)
         self.assertTrue(any("postgresql" in l for l in res.log), res)
         # Exempt users never open the store: they log in as before.
         res = self.login("erin")
