@@ -50,6 +50,33 @@ static const struct {
 #undef N
 };
 
+/* Prints "loaded: NAME" for each shared object mapped now, once each:
+ * what the module pulled in during the login (--maps). */
+static void print_loaded(void)
+{
+	char line[4096], last[4096] = "";
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (f == NULL) {
+		printf("loaded: cannot read /proc/self/maps\n");
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *path = strchr(line, '/');
+		char *base;
+
+		if (path == NULL)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		base = strrchr(path, '/') + 1;
+		if (strstr(base, ".so") == NULL || strcmp(path, last) == 0)
+			continue;
+		(void)snprintf(last, sizeof(last), "%s", path);
+		printf("loaded: %s\n", base);
+	}
+	(void)fclose(f);
+}
+
 static const char *pam_name(int code)
 {
 	for (size_t i = 0; i < sizeof(pam_names) / sizeof(pam_names[0]); i++)
@@ -130,13 +157,14 @@ int main(int argc, char **argv)
 		{ "null-answer", no_argument, NULL, 'n' },
 		{ "conv-fail", no_argument, NULL, 'f' },
 		{ "no-user", no_argument, NULL, 'U' },
+		{ "maps", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *confdir = NULL, *service = "pam_mfa_test", *user = NULL, *rhost = NULL;
 	struct conv_mode mode = { false, false };
 	struct pam_conv conv = { converse, &mode };
 	pam_handle_t *pamh = NULL;
-	bool no_user = false;
+	bool no_user = false, maps = false;
 	int c, flags = 0, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -149,9 +177,11 @@ int main(int argc, char **argv)
 		case 'n': mode.null_answer = true; break;
 		case 'f': mode.fail = true; break;
 		case 'U': no_user = true; break;
+		case 'm': maps = true; break;
 		default:
 			fprintf(stderr, "usage: pamrun --confdir DIR [--service S] --user U "
-					"[--rhost H] [--silent] [--null-answer] [--conv-fail]\n");
+					"[--rhost H] [--silent] [--null-answer] [--conv-fail] "
+					"[--maps]\n");
 			return 2;
 		}
 	}
@@ -175,6 +205,8 @@ int main(int argc, char **argv)
 		(void)pam_set_item(pamh, PAM_RHOST, rhost);
 	(void)pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)record_delay);
 	r = pam_authenticate(pamh, flags);
+	if (maps)
+		print_loaded();
 	if (r == PAM_SUCCESS)
 		printf("setcred: %s\n", pam_name(pam_setcred(pamh, PAM_ESTABLISH_CRED)));
 	printf("result: %s\n", pam_name(r));

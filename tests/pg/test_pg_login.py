@@ -79,15 +79,18 @@ class PgLogin(unittest.TestCase):
         return self.pg.one(pgrig.ADMIN, "SELECT fail_count, locked_until, last_service "
                            "FROM pam_mfa.summary('%s')" % user)
 
-    def login(self, user, answers=()):
-        return self.w.login(user, answers, at=None)
+    def login(self, user, answers=(), options=()):
+        return self.w.login(user, answers, at=None, options=options)
 
     def test_login_replay_lockout(self):
         secret = self.provision("alice")
         code = fresh_code(secret)
-        res = self.login("alice", [code])
+        res = self.login("alice", [code], options=["--maps"])
         self.assertIn("prompt-off: Verification code: ", res.stdout)
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        # libpq is loaded for this store (it is not for the files store:
+        # pam-login's test_login_loads_no_optional_library).
+        self.assertIn("loaded: libpq.so.5", res.stdout)
         self.assertEqual(self.summary("alice")[2], "pam_mfa_test")
         # The same code again: the database refuses the step it recorded.
         res = self.login("alice", [code])
