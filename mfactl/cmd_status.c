@@ -230,6 +230,10 @@ static void print_json_activity(const struct store_summary *rec, time_t now)
 		json_string(rec->last_service);
 		out(", \"rhost\": ");
 		json_string(rec->last_rhost);
+		if (rec->last_host[0] != '\0') {
+			out(", \"host\": ");
+			json_string(rec->last_host);
+		}
 		out("}");
 	} else {
 		out(", \"last_login\": null");
@@ -274,7 +278,7 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 static void print_table_row(const struct row *r, time_t now, int width)
 {
 	const struct store_summary *rec = r->rec;
-	char enrolled[32], login[32], locked[32], where[80], methods[64];
+	char enrolled[32], login[32], locked[32], where[176], methods[64];
 	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
 	int64_t since = rec->totp.enrolled ? rec->totp.enrolled_at : 0;
 
@@ -298,7 +302,10 @@ static void print_table_row(const struct row *r, time_t now, int width)
 		mfactl_format_time(rec->locked_until, locked, sizeof(locked));
 	else
 		(void)snprintf(locked, sizeof(locked), "-");
-	if (rec->last_login > 0)
+	if (rec->last_login > 0 && rec->last_host[0] != '\0')
+		(void)snprintf(where, sizeof(where), "%.30s from %.40s on %.80s", rec->last_service,
+			       rec->last_rhost[0] ? rec->last_rhost : "local", rec->last_host);
+	else if (rec->last_login > 0)
 		(void)snprintf(where, sizeof(where), "%.30s from %.40s", rec->last_service,
 			       rec->last_rhost[0] ? rec->last_rhost : "local");
 	else

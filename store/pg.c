@@ -414,7 +414,8 @@ static const char *const summary_sql =
 	"SELECT user_exists, totp_enrolled, totp_algorithm, totp_digits, totp_period, "
 	"totp_enrolled_at, email_address, email_verified, email_by_admin, email_enrolled_at, "
 	"email_code_pending, email_code_expires, fail_count, locked_until, last_login, "
-	"last_service, last_rhost, skip_since, factors_version FROM pam_mfa.summary($1)";
+	"last_service, last_rhost, skip_since, factors_version, last_host "
+	"FROM pam_mfa.summary($1)";
 
 static int pg_summary(struct store *st, const char *user, struct store_summary *out,
 		      struct mfa_error *err)
@@ -428,7 +429,7 @@ static int pg_summary(struct store *st, const char *user, struct store_summary *
 
 	if (r < 0)
 		return r;
-	if ((r = row_start(&w, p, res, "summary", 19, err)) < 0) {
+	if ((r = row_start(&w, p, res, "summary", 20, err)) < 0) {
 		p->pq.clear(res);
 		return r;
 	}
@@ -457,6 +458,11 @@ static int pg_summary(struct store *st, const char *user, struct store_summary *
 	row_copy(&w, 16, out->last_rhost, sizeof(out->last_rhost));
 	out->skip_since = row_int(&w, 17, 0, INT64_MAX);
 	out->basis.version = row_int(&w, 18, 0, INT64_MAX);
+	row_copy(&w, 19, out->last_host, sizeof(out->last_host));
+	/* A role's name may hold any character: shown to admins, printable. */
+	for (char *c = out->last_host; *c != '\0'; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 	if (out->email.verified && out->email.address[0] == '\0')
 		row_bad(&w, 6, "a verified factor without an address");
 	r = row_end(&w);

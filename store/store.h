@@ -91,6 +91,10 @@ struct store_summary {
 	int64_t last_login;   /* 0: never */
 	char last_service[STORE_TEXT_MAX + 1];
 	char last_rhost[STORE_TEXT_MAX + 1];
+	/* The host that recorded that login, where the store is shared: its
+	 * database role and address ("web1@192.0.2.10"); "" on the files
+	 * store, whose logins are all this host's. */
+	char last_host[STORE_TEXT_MAX + 1];
 	int64_t skip_since; /* a remembered opt-out skip; 0: none */
 	struct store_basis basis;
 };

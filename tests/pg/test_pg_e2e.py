@@ -212,11 +212,14 @@ class Mfactl(PgE2E):
         proc = self.mfactl("status")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertRegex(proc.stdout, r"(?m)^carol +required +totp,email ")
+        # Where carol last logged in: the host's role and address.
+        self.assertRegex(proc.stdout, r"(?m)^carol .* pam_mfa_test from local on host_a@127\.0\.0\.1$")
         # dan is in the store only (not in passwd): listed by store_list.
         self.assertRegex(proc.stdout, r"(?m)^dan +\S+ +email ")
         proc = self.mfactl("status", "--json", "carol")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn('"address": "carol@example.org"', proc.stdout)
+        self.assertIn('"host": "host_a@127.0.0.1"', proc.stdout)
         # Locked by wrong codes; unlocked by the admin.
         for _ in range(5):
             self.login("carol", self.responder(["000000x"]))
