@@ -24,6 +24,7 @@ SUPER = "mfa_super"  # the cluster's superuser: makes roles and the database
 OWNER = "mfa_owner"  # owns the schema: its functions run with its rights
 HOSTS = ("host_a", "host_b")
 ADMIN = "admin1"
+CERT_HOST = "host_cert"  # a host that logs in with a client certificate, no password
 
 
 class PgError(Exception):
@@ -83,12 +84,15 @@ class Cluster:
         # Only TLS over loopback, scram everywhere; nothing else gets in.
         hba = os.path.join(data, "pg_hba.conf")
         with open(hba, "w") as f:
-            f.write("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+            f.write(f"hostssl all {CERT_HOST} 127.0.0.1/32 cert\n"
+                    "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                    "local all all scram-sha-256\n")
         os.chown(hba, pg.pw_uid, pg.pw_gid)
         opts = " ".join([
             "-c listen_addresses=127.0.0.1", f"-c port={self.port}",
             f"-c unix_socket_directories={self.dir}", "-c ssl=on",
             f"-c ssl_cert_file={self.dir}/server.crt", f"-c ssl_key_file={self.dir}/server.key",
+            f"-c ssl_ca_file={self.dir}/ca.crt",
             "-c fsync=off", "-c max_connections=60",
         ])
         self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-o", opts, "-l",
@@ -102,6 +106,7 @@ class Cluster:
         for h in HOSTS:
             self.sql(SUPER, f"CREATE ROLE {h} LOGIN PASSWORD '{self.passwords[h]}' IN ROLE pam_mfa_host")
         self.sql(SUPER, f"CREATE ROLE {ADMIN} LOGIN PASSWORD '{self.passwords[ADMIN]}' IN ROLE pam_mfa_admin")
+        self.sql(SUPER, f"CREATE ROLE {CERT_HOST} LOGIN IN ROLE pam_mfa_host")
 
     def _as_postgres(self, cmd):
         return run(["runuser", "-u", "postgres", "--"] + cmd, cwd="/")
@@ -118,6 +123,13 @@ class Cluster:
         run(["openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt",
              "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext,
              "-out", f"{d}/server.crt"])
+        # A client certificate for CERT_HOST (root's, as a host's would be).
+        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={CERT_HOST}",
+             "-keyout", f"{d}/client.key", "-out", f"{d}/client.csr"])
+        run(["openssl", "x509", "-req", "-in", f"{d}/client.csr", "-CA", f"{d}/ca.crt",
+             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
+             "-out", f"{d}/client.crt"])
+        os.chmod(f"{d}/client.key", 0o600)
         os.unlink(f"{d}/ca.key")  # nothing else is ever signed by it
         for name in ("server.key", "server.crt"):
             os.chown(f"{d}/{name}", pg.pw_uid, pg.pw_gid)

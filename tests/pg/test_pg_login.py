@@ -58,15 +58,43 @@ class PgLogin(unittest.TestCase):
     def tearDown(self):
         self.w.cleanup()
 
-    def configure(self, port, role="host_a"):
-        conninfo = (f"host=127.0.0.1 port={port} dbname=pam_mfa user={role} "
-                    f"sslmode=verify-full sslrootcert={self.pg.dir}/ca.crt")
+    def configure(self, port, role="host_a", conninfo=None, password=True):
+        if conninfo is None:
+            conninfo = (f"host=127.0.0.1 port={port} dbname=pam_mfa user={role} "
+                        f"sslmode=verify-full sslrootcert={self.pg.dir}/ca.crt")
+        pwline = ' password_file = "%s";' % self.pwfile if password else ""
         self.w.write_config({
             "default_policy": '"required"',
             "rules": '( { user = "erin"; policy = "exempt"; } )',
-            "store": '{ backend = "postgresql"; conninfo = "%s"; password_file = "%s"; '
-                     'timeout = %d; }' % (conninfo, self.pwfile, TIMEOUT),
+            "store": '{ backend = "postgresql"; conninfo = "%s";%s timeout = %d; }'
+                     % (conninfo, pwline, TIMEOUT),
         })
+
+    def test_client_certificate_and_unix_socket(self):
+        """libpq's conninfo as libpq documents it: a client certificate
+        instead of a password, and a unix socket."""
+        secret = self.provision("frank")
+        d = self.pg.dir
+        self.configure(None, password=False, conninfo=(
+            f"host=127.0.0.1 port={self.pg.port} dbname=pam_mfa user={pgrig.CERT_HOST} "
+            f"sslmode=verify-full sslrootcert={d}/ca.crt sslcert={d}/client.crt "
+            f"sslkey={d}/client.key"))
+        res = self.login("frank", [fresh_code(secret)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertEqual(self.pg.one(pgrig.ADMIN, "SELECT last_host FROM pam_mfa.summary('frank')"),
+                         [f"{pgrig.CERT_HOST}@127.0.0.1"])
+        # Without the certificate that role has no way in: fails closed.
+        self.configure(None, password=False, conninfo=(
+            f"host=127.0.0.1 port={self.pg.port} dbname=pam_mfa user={pgrig.CERT_HOST} "
+            f"sslmode=verify-full sslrootcert={d}/ca.crt"))
+        self.assertEqual(self.login("frank", [fresh_code(secret)]).pam, "PAM_AUTHINFO_UNAVAIL")
+        # A unix socket: the directory as host=, the password from the file.
+        self.configure(None, conninfo=f"host={d} port={self.pg.port} dbname=pam_mfa user=host_a")
+        secret = self.provision("gina")
+        res = self.login("gina", [fresh_code(secret)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertEqual(self.pg.one(pgrig.ADMIN, "SELECT last_host FROM pam_mfa.summary('gina')"),
+                         ["host_a@local"])
 
     def provision(self, user):
         raw = secrets.token_bytes(20)
