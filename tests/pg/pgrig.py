@@ -3,6 +3,9 @@ directory owned by the postgres user, on loopback only, TLS from a throwaway
 CA, scram-sha-256 for every role, pam_mfa's migrations applied by a
 non-superuser owner, and login roles for hosts and an administrator.  It is
 stopped and its directory removed at the end, and the end checks both.
+With standby=True a second server streams from the first (pg_basebackup -R)
+as its synchronous standby, so that a commit the primary acknowledged is on
+the standby too: what a failover test needs.
 
 Never touches the machine's own clusters: its own data directory, port,
 socket directory and configuration, nothing under /etc or /var."""
@@ -44,10 +47,13 @@ def run(cmd, **kw):
 
 
 class Cluster:
-    def __init__(self, sql_dir):
+    def __init__(self, sql_dir, standby=False):
         self.sql_dir = sql_dir
+        self.want_standby = standby
         self.dir = None
         self.started = False
+        self.standby_started = False
+        self.standby_data = None
 
     # ------------------------------------------------------------ set-up
 
@@ -69,6 +75,7 @@ class Cluster:
         os.chown(self.dir, pg.pw_uid, pg.pw_gid)
         os.chmod(self.dir, 0o711)  # postgres works here; root reads the CA
         self.port = free_port()
+        self.standby_port = free_port() if self.want_standby else None
         self.passwords = {r: secrets.token_hex(16) for r in (SUPER, OWNER, ADMIN) + HOSTS}
         self._make_tls(pg)
         pwfile = os.path.join(self.dir, "pw")
@@ -87,17 +94,10 @@ class Cluster:
             f.write(f"hostssl all {CERT_HOST} 127.0.0.1/32 cert\n"
                     "hostssl all all 127.0.0.1/32 scram-sha-256\n"
                     "local all all scram-sha-256\n")
+            if self.want_standby:
+                f.write(f"hostssl replication {SUPER} 127.0.0.1/32 scram-sha-256\n")
         os.chown(hba, pg.pw_uid, pg.pw_gid)
-        opts = " ".join([
-            "-c listen_addresses=127.0.0.1", f"-c port={self.port}",
-            f"-c unix_socket_directories={self.dir}", "-c ssl=on",
-            f"-c ssl_cert_file={self.dir}/server.crt", f"-c ssl_key_file={self.dir}/server.key",
-            f"-c ssl_ca_file={self.dir}/ca.crt",
-            "-c fsync=off", "-c max_connections=60",
-        ])
-        self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-o", opts, "-l",
-                           os.path.join(self.dir, "log"), "-w", "-t", "60", "start"])
-        self.started = True
+        self.start()
         self._write_passfile()
         self.sql(SUPER, f"CREATE ROLE {OWNER} LOGIN CREATEROLE PASSWORD '{self.passwords[OWNER]}'",
                  db="postgres")
@@ -107,6 +107,73 @@ class Cluster:
             self.sql(SUPER, f"CREATE ROLE {h} LOGIN PASSWORD '{self.passwords[h]}' IN ROLE pam_mfa_host")
         self.sql(SUPER, f"CREATE ROLE {ADMIN} LOGIN PASSWORD '{self.passwords[ADMIN]}' IN ROLE pam_mfa_admin")
         self.sql(SUPER, f"CREATE ROLE {CERT_HOST} LOGIN IN ROLE pam_mfa_host")
+        if self.want_standby:
+            self._make_standby(pg)
+
+    def _server_opts(self, port):
+        # Both servers share the certificate (its name is 127.0.0.1) and
+        # the socket directory (the socket's name holds the port).
+        return " ".join([
+            "-c listen_addresses=127.0.0.1", f"-c port={port}",
+            f"-c unix_socket_directories={self.dir}", "-c ssl=on",
+            f"-c ssl_cert_file={self.dir}/server.crt", f"-c ssl_key_file={self.dir}/server.key",
+            f"-c ssl_ca_file={self.dir}/ca.crt",
+            "-c fsync=off", "-c max_connections=60",
+        ])
+
+    def _pg_ctl(self, data, *args):
+        return self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-w", "-t", "60", *args])
+
+    def start(self):
+        """Starts the primary (again, after stop())."""
+        self._pg_ctl(self.data, "-o", self._server_opts(self.port), "-l",
+                     os.path.join(self.dir, "log"), "start")
+        self.started = True
+
+    def stop(self, mode="fast"):
+        """Stops the primary: "fast" ends its sessions cleanly, "immediate"
+        as a crash would (no shutdown checkpoint, sessions cut)."""
+        self._pg_ctl(self.data, "-m", mode, "stop")
+        self.started = False
+
+    def restart(self, mode="fast"):
+        self._pg_ctl(self.data, "-m", mode, "-o", self._server_opts(self.port), "-l",
+                     os.path.join(self.dir, "log"), "restart")
+        self.started = True
+
+    def _make_standby(self, pg):
+        """A copy of the primary by pg_basebackup -R, started on its own
+        port, then named the primary's synchronous standby.  The name is
+        set only after the copy is taken: a standby that inherited it would,
+        once promoted, wait for a standby of its own at every commit."""
+        # pg_basebackup runs as postgres, which cannot read our 0600 file.
+        passfile = os.path.join(self.dir, "pgpass.postgres")
+        with open(passfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(f"127.0.0.1:{self.port}:*:{SUPER}:{self.passwords[SUPER]}\n")
+        os.chown(passfile, pg.pw_uid, pg.pw_gid)
+        self.standby_data = os.path.join(self.dir, "standby")
+        self._as_postgres([f"{PG_BIN}/pg_basebackup", "-R", "-c", "fast", "--no-sync",
+                           "-D", self.standby_data, "-d",
+                           f"host=127.0.0.1 port={self.port} user={SUPER} "
+                           f"sslmode=verify-full sslrootcert={self.dir}/ca.crt "
+                           f"passfile={passfile} application_name=standby1"])
+        self._pg_ctl(self.standby_data, "-o", self._server_opts(self.standby_port), "-l",
+                     os.path.join(self.dir, "standby.log"), "start")
+        self.standby_started = True
+        self.sql(SUPER, "ALTER SYSTEM SET synchronous_standby_names = 'standby1'",
+                 db="postgres")
+        self.sql(SUPER, "SELECT pg_catalog.pg_reload_conf()", db="postgres")
+        for _ in range(200):
+            rows = self.sql(SUPER, "SELECT sync_state FROM pg_catalog.pg_stat_replication "
+                                   "WHERE application_name = 'standby1'", db="postgres")
+            if rows == [["sync"]]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the standby never became synchronous: {rows}")
+
+    def promote(self):
+        """Promotes the standby; waits until it takes writes."""
+        self._pg_ctl(self.standby_data, "promote")
 
     def _as_postgres(self, cmd):
         return run(["runuser", "-u", "postgres", "--"] + cmd, cwd="/")
@@ -140,15 +207,17 @@ class Cluster:
         self.passfile = os.path.join(self.dir, "pgpass")
         with open(self.passfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
             for role, pw in self.passwords.items():
-                f.write(f"127.0.0.1:{self.port}:*:{role}:{pw}\n")
+                for port in (self.port, self.standby_port):
+                    if port is not None:
+                        f.write(f"127.0.0.1:{port}:*:{role}:{pw}\n")
 
-    def conninfo(self, role, db="pam_mfa", sslmode="verify-full"):
-        return (f"host=127.0.0.1 port={self.port} dbname={db} user={role} "
+    def conninfo(self, role, db="pam_mfa", sslmode="verify-full", port=None):
+        return (f"host=127.0.0.1 port={port or self.port} dbname={db} user={role} "
                 f"sslmode={sslmode} sslrootcert={self.dir}/ca.crt connect_timeout=10")
 
-    def psql_cmd(self, role, db="pam_mfa", extra=()):
+    def psql_cmd(self, role, db="pam_mfa", extra=(), port=None):
         return [PSQL, "-X", "-q", "-t", "--csv", "-v", "ON_ERROR_STOP=1",
-                *extra, self.conninfo(role, db)]
+                *extra, self.conninfo(role, db, port=port)]
 
     def env(self):
         return {"PATH": "/usr/bin:/bin", "PGPASSFILE": self.passfile, "LC_ALL": "C",
@@ -163,10 +232,11 @@ class Cluster:
 
     # ------------------------------------------------------------ queries
 
-    def sql(self, role, sql, db="pam_mfa"):
-        """Runs sql (read from stdin) as role; the rows, as lists of text."""
-        p = subprocess.run(self.psql_cmd(role, db), input=sql, capture_output=True, text=True,
-                           env=self.env())
+    def sql(self, role, sql, db="pam_mfa", port=None):
+        """Runs sql (read from stdin) as role, on the primary or the server
+        on port; the rows, as lists of text."""
+        p = subprocess.run(self.psql_cmd(role, db, port=port), input=sql, capture_output=True,
+                           text=True, env=self.env())
         if p.returncode != 0:
             raise PgError(role, sql, p.stderr)
         return [row for row in csv.reader(io.StringIO(p.stdout)) if row]
@@ -181,21 +251,25 @@ class Cluster:
 
     def _teardown(self):
         problems = []
-        if self.started:
-            try:
-                self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
-                                   "-t", "60", "stop"])
-            except subprocess.CalledProcessError as e:
-                problems.append(f"pg_ctl stop: {e.stderr}")
-            self.started = False
-            pidfile = os.path.join(self.data, "postmaster.pid")
+        servers = [(getattr(self, "data", None), self.started),
+                   (self.standby_data, self.standby_started)]
+        for data, started in servers:
+            if data is None:
+                continue
+            if started:
+                try:
+                    self._pg_ctl(data, "-m", "fast", "stop")
+                except subprocess.CalledProcessError as e:
+                    problems.append(f"pg_ctl stop: {e.stderr}")
+            pidfile = os.path.join(data, "postmaster.pid")
             if os.path.exists(pidfile):
-                problems.append("postmaster.pid still there after stop")
+                problems.append(f"{pidfile} still there after stop")
             # Nothing of ours left running: no process has our data directory.
-            left = subprocess.run(["pgrep", "-u", "postgres", "-f", self.data],
+            left = subprocess.run(["pgrep", "-u", "postgres", "-f", data],
                                   capture_output=True, text=True).stdout.split()
             if left:
                 problems.append(f"processes left running: {left}")
+        self.started = self.standby_started = False
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             if os.path.exists(self.dir):
