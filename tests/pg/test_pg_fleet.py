@@ -817,8 +817,20 @@ class FleetFailover(FleetTest):
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
         host.configure(multi)
 
-        # The primary crashes; the standby is promoted.
+        # The primary crashes.  Until the standby is promoted there is no
+        # server that can record a login: logins fail closed.
         pg.stop("immediate")
+        t0 = time.monotonic()
+        res = host.login("alice", [oathtool(secret, now_utc(30))])
+        took = time.monotonic() - t0
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertLess(took, TIMEOUT + MARGIN, res)
+        # Both hosts tried.  (Why the second was refused, "session is
+        # read-only", is past the 200 characters store/pg.c keeps of
+        # libpq's message, so the log does not say.)
+        self.assertTrue(lines(res.log, "postgresql: cannot connect",
+                              "port %d failed: Connection refused" % pg.port,
+                              "port %d failed" % pg.standby_port), res)
         pg.promote()
         self.assertEqual(pg.sql(pgrig.SUPER, "SELECT pg_catalog.pg_is_in_recovery()",
                                 port=pg.standby_port), [["f"]])
