@@ -529,9 +529,9 @@ class FleetRace(FleetTest):
         winner = next(i for i, r in enumerate(results) if r.pam == "PAM_SUCCESS")
         self.assertTrue(lines(results[winner].log, "user=" + RACER, "outcome=success"),
                         results[winner])
-        # The losers are replays, each counted, until the server's lockout;
-        # after that, locked (refused uncounted).  The winner went first:
-        # it cleared nothing that was there.
+        # The first to take the user's row lock wins (all hold the same
+        # fresh code); each after it finds the step spent: a replay, counted,
+        # until the server's lockout, then locked (refused, not counted).
         attempts = self.server_setting("lockout_attempts")
         reasons = []
         for r in results:
