@@ -723,6 +723,8 @@ class FleetFaults(FleetTest):
         finally:
             holder.stdin.close()       # psql ends: the transaction rolls back
             holder.wait(timeout=30)
+            holder.stdout.close()
+            holder.stderr.close()
         # The call that timed out changed nothing: the same code logs in.
         self.assertEqual(self.summary("dave", "fail_count"), ["0"])
         res = self.host.login("dave", [code])
