@@ -1,8 +1,8 @@
 # bash completion for mfactl(8), the admin tool of pam_mfa.
 #
 # Completes the verbs, each verb's options and their values (--method,
-# --qr, --from, --config), user names where a verb takes a USER, and file
-# names where it takes a FILE.  User names come from the passwd database
+# --qr, --from, --config, --sql-dir), user names where a verb takes a USER,
+# file names where it takes a FILE, and the commands of db.  User names come from the passwd database
 # (compgen -u), for root and others alike: who is enrolled is readable by
 # root only, and asking "mfactl status" at every TAB would load the
 # configuration and read every record.  It needs no bash-completion
@@ -12,7 +12,7 @@
 # against the code, the usage texts and mfactl(8).
 
 # The verbs, in the order of mfactl's usage.
-_mfactl_verbs="enroll status policy reset send-setup import unlock check help"
+_mfactl_verbs="enroll status policy reset send-setup import unlock check db help"
 
 # The options of a verb ("" for the global ones, before the verb), each as
 # LONG[,SHORT], with a trailing "=" if it takes an argument.
@@ -25,16 +25,19 @@ _mfactl_options()
 	status) echo "json,j missing,m help,h" ;;
 	reset) echo "method,m= help,h" ;;
 	policy | send-setup | unlock | check) echo "help,h" ;;
+	db) echo "sql-dir,S= help,h" ;;
 	esac
 }
 
-# What the n-th argument (from 0) of a verb is: user, file or nothing.
+# What the n-th argument (from 0) of a verb is: user, file, a command of
+# db, or nothing.
 # $3 is the value of import's --from.
 _mfactl_positional()
 {
 	case $1 in
 	status) echo user ;;
 	enroll | policy | reset | send-setup | unlock) (($2 == 0)) && echo user ;;
+	db) (($2 == 0)) && echo db-command ;;
 	import)
 		if [[ $3 == google-authenticator ]]; then
 			(($2 == 0)) && echo user
@@ -145,7 +148,7 @@ _mfactl_add_values()
 	local v
 	local -a values=()
 	case $1 in
-	--config) _mfactl_add_files "$3" "$2" ;;
+	--config | --sql-dir) _mfactl_add_files "$3" "$2" ;;
 	--method) values=(totp email) ;;
 	--from) values=(oath google-authenticator) ;;
 	--qr)
@@ -210,6 +213,7 @@ _mfactl()
 		case $(_mfactl_positional "$verb" "$nargs" "$from") in
 		user) _mfactl_add_users "$cur" ;;
 		file) _mfactl_add_files "" "$cur" ;;
+		db-command) _mfactl_add "$cur" init ;;
 		esac
 	fi
 	_mfactl_trim

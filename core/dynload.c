@@ -59,6 +59,8 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 		PQfinish,
 		PQsetnonblocking,
 		PQsendQueryParams,
+		PQsendQuery,
+		PQtransactionStatus,
 		PQflush,
 		PQconsumeInput,
 		PQisBusy,
@@ -132,6 +134,8 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 	     BIND(h, api->finish, "PQfinish") &&
 	     BIND(h, api->set_nonblocking, "PQsetnonblocking") &&
 	     BIND(h, api->send_query_params, "PQsendQueryParams") &&
+	     BIND(h, api->send_query, "PQsendQuery") &&
+	     BIND(h, api->transaction_status, "PQtransactionStatus") &&
 	     BIND(h, api->flush, "PQflush") && BIND(h, api->consume_input, "PQconsumeInput") &&
 	     BIND(h, api->is_busy, "PQisBusy") && BIND(h, api->get_result, "PQgetResult") &&
 	     BIND(h, api->result_status, "PQresultStatus") &&

@@ -72,6 +72,10 @@ struct pq_api {
 				 const Oid *paramTypes, const char *const *paramValues,
 				 const int *paramLengths, const int *paramFormats,
 				 int resultFormat);
+	/* The simple protocol, for mfactl db init's migration files only:
+	 * several statements in one string, no parameters. */
+	int (*send_query)(PGconn *conn, const char *command);
+	PGTransactionStatusType (*transaction_status)(const PGconn *conn);
 	int (*flush)(PGconn *conn);
 	int (*consume_input)(PGconn *conn);
 	int (*is_busy)(PGconn *conn);

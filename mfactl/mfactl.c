@@ -29,6 +29,7 @@ static void usage(FILE *out)
 		"       mfactl import --from google-authenticator [--force] [--dry-run] USER FILE\n"
 		"       mfactl unlock USER\n"
 		"       mfactl check\n"
+		"       mfactl db init [--sql-dir DIR]\n"
 		"       mfactl help | --help | --version\n"
 		"\n"
 		"Global options (before the verb):\n"
@@ -152,9 +153,16 @@ static const struct verb {
 	const char *name;
 	int (*run)(struct mfactl *ctx, int argc, char **argv);
 } verbs[] = {
-	{ "enroll", cmd_enroll },	  { "status", cmd_status }, { "reset", cmd_reset },
-	{ "unlock", cmd_unlock },	  { "check", cmd_check },   { "policy", cmd_policy },
-	{ "send-setup", cmd_send_setup }, { "import", cmd_import }, { NULL, NULL },
+	{ "enroll", cmd_enroll },
+	{ "status", cmd_status },
+	{ "reset", cmd_reset },
+	{ "unlock", cmd_unlock },
+	{ "check", cmd_check },
+	{ "policy", cmd_policy },
+	{ "send-setup", cmd_send_setup },
+	{ "import", cmd_import },
+	{ "db", cmd_db },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)

@@ -13,21 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "dynload.h"
+#include "pg.h"
 #include "secmem.h"
 
 /* The password file's largest size, as email's. */
 #define PG_PASSWORD_MAX 4096
-
-struct pg_store {
-	struct store base;
-	struct pq_api pq;
-	PGconn *conn; /* NULL: closed after a failure, opened again by the next call */
-	char *conninfo;
-	char *password; /* NULL: none (a client certificate, or trust) */
-	unsigned timeout;
-};
 
 static struct pg_store *pg(struct store *st)
 {
@@ -213,24 +203,29 @@ static int sqlstate_errno(const char *state)
 	return -EIO;
 }
 
-/* Runs sql with its text parameters, connect and call together within
- * store.timeout, and returns its result of TUPLES_OK (*out, to clear).
- * Any failure drops the connection: a call cut short leaves it unusable. */
-static int pg_call(struct pg_store *p, const char *sql, int n, const char *const *params,
-		   PGresult **out, struct mfa_error *err)
+int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *params, unsigned timeout,
+	    int flags, PGresult **out, struct pg_failure *why, struct mfa_error *err)
 {
-	int64_t deadline = monotonic_ms() + (int64_t)p->timeout * 1000;
+	int64_t deadline = monotonic_ms() + (int64_t)timeout * 1000;
 	PGresult *res = NULL, *next;
-	int r;
+	ExecStatusType status;
+	int r, sent;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if (why != NULL)
+		*why = (struct pg_failure){ "", 0 };
 	if (p->conn == NULL || p->pq.status(p->conn) != CONNECTION_OK) {
 		drop_connection(p);
 		r = pg_connect(p, deadline, err);
 		if (r < 0)
 			return r;
 	}
-	if (!p->pq.send_query_params(p->conn, sql, n, NULL, params, NULL, NULL, 0)) {
+	if (flags & PG_EXEC_SCRIPT)
+		sent = p->pq.send_query(p->conn, sql);
+	else
+		sent = p->pq.send_query_params(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+	if (!sent) {
 		set_pq_error(err, "cannot send the call", p->pq.error_message(p->conn));
 		r = -EIO;
 		goto fail;
@@ -241,6 +236,8 @@ static int pg_call(struct pg_store *p, const char *sql, int n, const char *const
 			goto io_fail;
 	if (r < 0)
 		goto io_fail;
+	/* A script answers each statement; after an error the server runs
+	 * none of the rest, so the last result is the one that tells. */
 	for (;;) {
 		while (p->pq.is_busy(p->conn))
 			if ((r = wait_socket(p, POLLIN, deadline)) < 0 ||
@@ -253,25 +250,37 @@ static int pg_call(struct pg_store *p, const char *sql, int n, const char *const
 			p->pq.clear(res);
 		res = next;
 	}
-	if (res == NULL || p->pq.result_status(res) != PGRES_TUPLES_OK) {
+	status = res != NULL ? p->pq.result_status(res) : PGRES_FATAL_ERROR;
+	if (status != PGRES_TUPLES_OK && (out != NULL || status != PGRES_COMMAND_OK)) {
 		const char *state = res ? p->pq.result_error_field(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *pos = res ? p->pq.result_error_field(res, PG_DIAG_STATEMENT_POSITION) :
+					NULL;
 
 		r = sqlstate_errno(state);
+		if (why != NULL && state != NULL)
+			(void)snprintf(why->sqlstate, sizeof(why->sqlstate), "%s", state);
+		if (why != NULL && pos != NULL)
+			why->position = atoi(pos);
 		set_pq_error(err, "the call failed",
 			     res ? p->pq.result_error_message(res) : p->pq.error_message(p->conn));
 		if (res != NULL)
 			p->pq.clear(res);
 		/* A refused argument leaves a healthy connection. */
-		if (r == -EINVAL)
+		if (r == -EINVAL || (state != NULL && (flags & PG_EXEC_KEEP_ON_ERROR) &&
+				     p->pq.status(p->conn) == CONNECTION_OK))
 			return r;
 		drop_connection(p);
 		return r;
 	}
-	*out = res;
+	if (out != NULL)
+		*out = res;
+	else
+		p->pq.clear(res);
 	return 0;
 io_fail:
 	if (r == -ETIMEDOUT)
-		mfa_error_set(err, "postgresql: no answer within store.timeout");
+		mfa_error_set(err, "postgresql: no answer within %s",
+			      timeout == p->timeout ? "store.timeout" : "the time allowed");
 	else
 		set_pq_error(err, "the connection failed", p->pq.error_message(p->conn));
 	r = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
@@ -280,6 +289,14 @@ fail:
 		p->pq.clear(res);
 	drop_connection(p);
 	return r;
+}
+
+/* One call of the login path: connect and call together within
+ * store.timeout, its result of rows in *out. */
+static int pg_call(struct pg_store *p, const char *sql, int n, const char *const *params,
+		   PGresult **out, struct mfa_error *err)
+{
+	return pg_exec(p, sql, n, params, p->timeout, 0, out, NULL, err);
 }
 
 /* --- Reading a result strictly: anything unexpected is a store error --- */
@@ -954,6 +971,13 @@ static int pg_sync(struct store *st, struct mfa_error *err)
 	(void)st;
 	(void)err;
 	return 0;
+}
+
+static const struct store_ops pg_store_ops;
+
+struct pg_store *pg_store_of(struct store *st)
+{
+	return st != NULL && st->ops == &pg_store_ops ? pg(st) : NULL;
 }
 
 static const struct store_ops pg_store_ops = {

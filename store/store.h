@@ -280,6 +280,22 @@ int store_check(struct store *st,
 		int (*cb)(const char *name, enum store_entry kind, const char *message, void *ctx),
 		void *ctx, struct mfa_error *err);
 
+/* --- The postgresql database itself (store/pg_admin.c, for mfactl) --- */
+
+/* Creates or upgrades pam_mfa's schema in the store's database: applies the
+ * migrations of sql_dir (NNN_name.sql, numbered 1 to N without a gap;
+ * README.md is ignored, any other entry refused) that the database has not
+ * recorded in pam_mfa.schema_version, in order, each in one transaction
+ * that must record exactly its own number, under an advisory lock so that
+ * two at once are safe.  applied is called after each commit.  *before and
+ * *after: the version found and the one reached.  A migration that fails is
+ * rolled back and stops the run (err names the file); -EPROTO if the
+ * database is newer than sql_dir; -EOPNOTSUPP for a files store.  Runs as
+ * store.conninfo's role, which must own the schema (or may create it). */
+int store_db_init(struct store *st, const char *sql_dir,
+		  void (*applied)(unsigned version, const char *file, void *ctx), void *ctx,
+		  unsigned *before, unsigned *after, struct mfa_error *err);
+
 /* For bulk writers (mfactl import): writes stop being synced one by one;
  * nothing written is durable until store_sync() returns 0. */
 void store_defer_sync(struct store *st);

@@ -78,7 +78,7 @@ complete -p mfactl | grep -q -- '-F _mfactl' || {
 }
 
 # Verbs, and the global options before them.
-expect 'mfactl ' 'check enroll help import policy reset send-setup status unlock'
+expect 'mfactl ' 'check db enroll help import policy reset send-setup status unlock'
 expect 'mfactl s' 'send-setup status'
 expect 'mfactl -' '--config --help --version'
 expect 'mfactl --c' '--config'
@@ -137,6 +137,14 @@ expect_has 'mfactl unlock -- ro' 'root'
 # check: nothing to complete but --help.
 expect 'mfactl check ' ''
 expect 'mfactl check -' '--help'
+
+# db init [--sql-dir DIR]
+expect 'mfactl db ' 'init'
+expect 'mfactl db i' 'init'
+expect 'mfactl db init -' '--help --sql-dir'
+expect 'mfactl db init --sql-dir ' 'a.conf dir img.png'
+expect 'mfactl db init --sql-dir=d' 'dir'
+expect 'mfactl db init ' ''
 
 # import --from oath [--force] [--dry-run] FILE
 # import --from google-authenticator [--force] [--dry-run] USER FILE

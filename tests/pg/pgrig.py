@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL 15 for the pg suite: a cluster in a temporary
 directory owned by the postgres user, on loopback only, TLS from a throwaway
 CA, scram-sha-256 for every role, pam_mfa's migrations applied by a
-non-superuser owner, and login roles for hosts and an administrator.  It is
+non-superuser owner (through "mfactl db init" when the test has mfactl,
+else with psql), and login roles for hosts and an administrator.  It is
 stopped and its directory removed at the end, and the end checks both.
 With standby=True a second server streams from the first (pg_basebackup -R)
 as its synchronous standby, so that a commit the primary acknowledged is on
@@ -47,10 +48,13 @@ def run(cmd, **kw):
 
 
 class Cluster:
-    def __init__(self, sql_dir, standby=False):
+    def __init__(self, sql_dir, standby=False, mfactl=None):
         self.sql_dir = sql_dir
         self.want_standby = standby
+        # mfactl db init applies the schema when the test has mfactl.
+        self.mfactl = mfactl if mfactl is not None else os.environ.get("MFACTL") or None
         self.dir = None
+        self.admin_dir = None
         self.started = False
         self.standby_started = False
         self.standby_data = None
@@ -77,6 +81,9 @@ class Cluster:
         self.port = free_port()
         self.standby_port = free_port() if self.want_standby else None
         self.passwords = {r: secrets.token_hex(16) for r in (SUPER, OWNER, ADMIN) + HOSTS}
+        # mfactl's configuration and password files: root's, as it demands
+        # (the cluster's directory is the postgres user's).
+        self.admin_dir = tempfile.mkdtemp(prefix="pam_mfa-pgadm-")
         self._make_tls(pg)
         pwfile = os.path.join(self.dir, "pw")
         with open(pwfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
@@ -224,11 +231,43 @@ class Cluster:
                 "PGCONNECT_TIMEOUT": "10"}
 
     def migrate(self):
+        """Applies the schema: mfactl db init if there is mfactl, else psql."""
+        if self.mfactl:
+            proc = self.db_init()
+            if proc.returncode != 0:
+                raise AssertionError(f"mfactl db init failed: {proc.stdout}{proc.stderr}")
+            return sorted(f for f in os.listdir(self.sql_dir) if f.endswith(".sql"))
+        return self.psql_migrate()
+
+    def psql_migrate(self):
         files = sorted(f for f in os.listdir(self.sql_dir) if f.endswith(".sql"))
         for name in files:
             run(self.psql_cmd(OWNER, extra=("--single-transaction", "-f",
                                             os.path.join(self.sql_dir, name))), env=self.env())
         return files
+
+    def mfactl_config(self, role=OWNER, db="pam_mfa", timeout=10):
+        """A configuration whose store is this database as role: its path."""
+        pwfile = os.path.join(self.admin_dir, f"pw.{role}")
+        with open(pwfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(self.passwords[role] + "\n")
+        path = os.path.join(self.admin_dir, f"pam_mfa.{role}.{db}.conf")
+        with open(path, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write('store = { backend = "postgresql"; conninfo = "%s"; password_file = "%s"; '
+                    'timeout = %d; };\n' % (self.conninfo(role, db), pwfile, timeout))
+        return path
+
+    def run_mfactl(self, *args, role=OWNER, db="pam_mfa", config=None):
+        """mfactl with a configuration for role on db; the finished process."""
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C",
+               "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1",
+               "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+        return subprocess.run([self.mfactl, "--config", config or self.mfactl_config(role, db)]
+                              + list(args), capture_output=True, text=True, env=env, timeout=300)
+
+    def db_init(self, sql_dir=None, db="pam_mfa", role=OWNER):
+        return self.run_mfactl("db", "init", "--sql-dir", sql_dir or self.sql_dir, role=role,
+                               db=db)
 
     # ------------------------------------------------------------ queries
 
@@ -270,6 +309,9 @@ class Cluster:
             if left:
                 problems.append(f"processes left running: {left}")
         self.started = self.standby_started = False
+        if self.admin_dir is not None:
+            shutil.rmtree(self.admin_dir, ignore_errors=True)
+            self.admin_dir = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             if os.path.exists(self.dir):

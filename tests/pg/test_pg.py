@@ -402,16 +402,24 @@ def test_race(pg):
 
 
 def test_migrations(pg):
-    check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1")
-          == [["1"], ["2"], ["3"], ["4"]], "versions 1 to 4")
+    shipped = sorted(int(f[:3]) for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
+    check(shipped == list(range(1, len(shipped) + 1)), f"migrations numbered 1 to N: {shipped}")
+    versions = [[str(v)] for v in shipped]
+    check(pg.sql(OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1") == versions,
+          f"versions 1 to {len(shipped)}")
     # A second run of a migration fails and changes nothing (its version
     # is taken): mfactl db init applies only what is missing.
     try:
-        pg.migrate()
+        pg.psql_migrate()
         raise AssertionError("a migration applied twice")
     except subprocess.CalledProcessError as e:
         check("already exists" in e.stderr, f"second run: {e.stderr}")
-    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [["4"]], "unchanged")
+    check(pg.sql(OWNER, "SELECT count(*) FROM pam_mfa.schema_version") == [[str(len(shipped))]],
+          "unchanged")
+    if pg.mfactl:
+        proc = pg.db_init()
+        check(proc.returncode == 0 and
+              f"up to date at version {len(shipped)}" in proc.stdout, f"db init again: {proc}")
     # Every function the schema defines is SECURITY DEFINER with a fixed
     # search_path, or granted to nobody.
     rows = pg.sql(SUPER, "SELECT p.proname, p.prosecdef, p.proconfig::text, "

@@ -1,0 +1,45 @@
+/* The postgresql backend's insides that its administration (pg_admin.c:
+ * mfactl db init, db check, migrate) shares with the login path (pg.c):
+ * the handle, its connection, and a statement bounded in time.  Only the
+ * store's own files include this. */
+#ifndef PAM_MFA_STORE_PG_H
+#define PAM_MFA_STORE_PG_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+#include "dynload.h"
+
+struct pg_store {
+	struct store base;
+	struct pq_api pq;
+	PGconn *conn; /* NULL: closed after a failure, opened again by the next call */
+	char *conninfo;
+	char *password; /* NULL: none (a client certificate, or trust) */
+	unsigned timeout;
+};
+
+/* The postgresql handle of st, or NULL if st is another backend's. */
+struct pg_store *pg_store_of(struct store *st);
+
+/* What a failed statement said, for callers that tell failures apart. */
+struct pg_failure {
+	char sqlstate[6]; /* empty: no answer from the server */
+	int position;	  /* 1-based character of the statement text; 0: none */
+};
+
+enum pg_exec_flags {
+	PG_EXEC_SCRIPT = 1,	   /* several statements, no parameters (simple protocol) */
+	PG_EXEC_KEEP_ON_ERROR = 2, /* an error the server answered leaves the connection */
+};
+
+/* Runs sql with its text parameters, the connect (if needed) and the
+ * statement within timeout seconds.  With out, the last result must hold
+ * rows (*out, to clear); without, a command's result is fine too.  A
+ * failure drops the connection unless the server answered it and
+ * PG_EXEC_KEEP_ON_ERROR is given; why (may be NULL) says what the server
+ * said.  -EINVAL for SQLSTATE 22023, -ETIMEDOUT, -EIO. */
+int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *params, unsigned timeout,
+	    int flags, PGresult **out, struct pg_failure *why, struct mfa_error *err);
+
+#endif

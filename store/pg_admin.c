@@ -1,0 +1,407 @@
+/* The postgresql database's own administration, for mfactl: creating or
+ * upgrading pam_mfa's schema from the migrations of sql/ (db init).  It
+ * runs on the backend's connection (pg.h) as whatever role store.conninfo
+ * names; the login path never calls any of it. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "pg.h"
+
+/* sql/ holds 001_schema.sql and so on: three digits, the version. */
+#define MIGRATIONS_MAX 999
+#define MIGRATION_NAME_MAX 64
+#define MIGRATION_FILE_MAX (1024 * 1024)
+/* How long db init waits for another db init's lock, and how long one
+ * migration may take: an upgrade may rewrite a table, far longer than a
+ * login's store.timeout. */
+#define DB_INIT_LOCK_WAIT_SECONDS 60
+#define DB_INIT_STEP_SECONDS 600
+/* The session lock two db inits take: "pam_mfa" in ASCII, as a number. */
+#define DB_INIT_LOCK_KEY "31632319771928161"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+static const char lock_timeout_sql[] =
+	"SET lock_timeout = '" STRINGIFY(DB_INIT_LOCK_WAIT_SECONDS) "s'";
+
+struct migration {
+	unsigned version;
+	char name[MIGRATION_NAME_MAX + 1];
+	char *text;
+};
+
+/* NNN_name.sql: three digits (not 000), an underscore, then lower-case
+ * letters, digits and underscores. */
+static bool migration_name(const char *name, unsigned *version)
+{
+	size_t len = strlen(name);
+
+	if (len < 9 || len > MIGRATION_NAME_MAX || strcmp(name + len - 4, ".sql") != 0)
+		return false;
+	for (size_t i = 0; i < 3; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return false;
+	if (name[3] != '_')
+		return false;
+	for (size_t i = 4; i < len - 4; i++)
+		if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
+		      name[i] == '_'))
+			return false;
+	*version = (unsigned)((name[0] - '0') * 100 + (name[1] - '0') * 10 + (name[2] - '0'));
+	return *version > 0;
+}
+
+/* What is meant as a migration: a name that starts with a digit or ends in
+ * .sql.  Such a name that is not NNN_name.sql is refused, for a typo must
+ * not skip a migration quietly; the rest (README.md, the build's
+ * meson.build) is not the schema's. */
+static bool looks_like_migration(const char *name)
+{
+	size_t len = strlen(name);
+
+	return isdigit((unsigned char)name[0]) ||
+	       (len >= 4 && strcasecmp(name + len - 4, ".sql") == 0);
+}
+
+static int migration_cmp(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+/* The migrations of dir, in order, numbered 1 to *n without a gap. */
+static int scan_migrations(const char *dir, struct migration **out, size_t *n,
+			   struct mfa_error *err)
+{
+	struct migration *list = NULL;
+	struct dirent *e;
+	size_t count = 0;
+	DIR *d;
+	int fd, r = 0;
+
+	*out = NULL;
+	*n = 0;
+	fd = open_trusted_dir(dir, err);
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		r = -errno;
+		close(fd);
+		mfa_error_set(err, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	list = calloc(MIGRATIONS_MAX, sizeof(*list));
+	if (list == NULL) {
+		closedir(d);
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		unsigned version;
+		char shown[MIGRATION_NAME_MAX + 1];
+
+		if (!looks_like_migration(e->d_name))
+			continue;
+		if (!migration_name(e->d_name, &version)) {
+			sanitize_printable(e->d_name, shown, sizeof(shown));
+			mfa_error_set(err,
+				      "%s: \"%s\" is not a migration's name (NNN_name.sql, lower "
+				      "case): refusing the directory",
+				      dir, shown);
+			r = -EINVAL;
+			break;
+		}
+		for (size_t i = 0; i < count && r == 0; i++)
+			if (list[i].version == version) {
+				mfa_error_set(err, "%s: %s and %s are both version %u", dir,
+					      list[i].name, e->d_name, version);
+				r = -EINVAL;
+			}
+		if (r == 0) {
+			list[count].version = version;
+			memcpy(list[count].name, e->d_name, strlen(e->d_name) + 1);
+			count++;
+		}
+	}
+	closedir(d);
+	if (r == 0 && count == 0) {
+		mfa_error_set(err, "%s: no migrations (NNN_name.sql) in it", dir);
+		r = -ENOENT;
+	}
+	if (r == 0) {
+		qsort(list, count, sizeof(*list), migration_cmp);
+		for (size_t i = 0; i < count && r == 0; i++)
+			if (list[i].version != i + 1) {
+				mfa_error_set(err, "%s: version %zu is missing before %s", dir,
+					      i + 1, list[i].name);
+				r = -EINVAL;
+			}
+	}
+	if (r < 0) {
+		free(list);
+		return r;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* The text of a migration: a root-owned file that nobody else may write, as
+ * every file pam_mfa trusts, for it runs with the schema owner's rights. */
+static int read_migration(const char *dir, const char *name, char **text, struct mfa_error *err)
+{
+	char path[4096];
+	size_t len;
+	int fd, r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir,
+			     dir[strlen(dir) - 1] == '/' ? "" : "/", name) >= sizeof(path)) {
+		mfa_error_set(err, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	fd = open_trusted_file(path, MIGRATION_FILE_MAX, err);
+	if (fd < 0)
+		return fd;
+	r = read_all(fd, MIGRATION_FILE_MAX, text, &len);
+	close(fd);
+	if (r < 0) {
+		mfa_error_set(err, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (strlen(*text) != len) {
+		mfa_error_set(err, "%s: contains a NUL byte", path);
+		free(*text);
+		*text = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The line of text where the server's 1-based character position falls. */
+static unsigned line_of(const char *text, int position)
+{
+	unsigned line = 1;
+	int chars = 0;
+
+	for (const char *c = text; *c != '\0'; c++) {
+		/* UTF-8: a character starts at every byte but a continuation. */
+		if (((unsigned char)*c & 0xc0) != 0x80 && ++chars >= position)
+			break;
+		if (*c == '\n')
+			line++;
+	}
+	return line;
+}
+
+/* One statement of db init's own, bounded like a migration. */
+static int admin_exec(struct pg_store *p, const char *sql, int n, const char *const *params,
+		      PGresult **out, struct pg_failure *why, struct mfa_error *err)
+{
+	return pg_exec(p, sql, n, params, DB_INIT_STEP_SECONDS, PG_EXEC_KEEP_ON_ERROR, out, why,
+		       err);
+}
+
+/* A single value of a one-row, one-column result, copied. */
+static int admin_value(struct pg_store *p, const char *sql, int n, const char *const *params,
+		       char *out, size_t size, struct pg_failure *why, struct mfa_error *err)
+{
+	PGresult *res;
+	const char *v;
+	int r = admin_exec(p, sql, n, params, &res, why, err);
+
+	if (r < 0)
+		return r;
+	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != 1 || p->pq.get_is_null(res, 0, 0) ||
+	    strlen(v = p->pq.get_value(res, 0, 0)) >= size) {
+		p->pq.clear(res);
+		mfa_error_set(err, "postgresql: an unexpected answer to: %s", sql);
+		return -EIO;
+	}
+	memcpy(out, v, strlen(v) + 1);
+	p->pq.clear(res);
+	return 0;
+}
+
+/* The versions the database records: 0 without a schema; -EINVAL unless
+ * they are 1 to N without a gap. */
+static int recorded_version(struct pg_store *p, unsigned *version, struct mfa_error *err)
+{
+	char has[8], text[64];
+	struct pg_failure why;
+	unsigned count, low, high;
+	int r;
+
+	*version = 0;
+	r = admin_value(p, "SELECT pg_catalog.to_regclass('pam_mfa.schema_version') IS NOT NULL", 0,
+			NULL, has, sizeof(has), NULL, err);
+	if (r < 0 || strcmp(has, "t") != 0)
+		return r;
+	r = admin_value(p,
+			"SELECT pg_catalog.format('%s %s %s', pg_catalog.count(*), "
+			"COALESCE(pg_catalog.min(version), 0), COALESCE(pg_catalog.max(version), 0)) "
+			"FROM pam_mfa.schema_version",
+			0, NULL, text, sizeof(text), &why, err);
+	if (r < 0 && strcmp(why.sqlstate, "42501") == 0)
+		mfa_error_set(err, "postgresql: the role of store.conninfo may not read "
+				   "pam_mfa.schema_version: db init runs as the schema's owner");
+	if (r < 0)
+		return r;
+	if (sscanf(text, "%u %u %u", &count, &low, &high) != 3 || high != count ||
+	    (count > 0 && low != 1)) {
+		mfa_error_set(err,
+			      "postgresql: pam_mfa.schema_version records versions that are not 1 "
+			      "to N without a gap (count, lowest, highest: %s): not touching it",
+			      text);
+		return -EINVAL;
+	}
+	*version = high;
+	return 0;
+}
+
+/* Applies one migration in one transaction: its statements, then the check
+ * that it recorded its own number and nothing else, then the commit; on any
+ * failure the transaction is rolled back (or dies with the connection). */
+static int apply_migration(struct pg_store *p, const struct migration *m, struct mfa_error *err)
+{
+	const char *text = m->text;
+	char before[16], recorded[64], expected[16];
+	const char *params[] = { before };
+	struct pg_failure why;
+	struct mfa_error inner = { "" };
+	int r;
+
+	(void)snprintf(before, sizeof(before), "%u", m->version - 1);
+	(void)snprintf(expected, sizeof(expected), "%u", m->version);
+	r = admin_exec(p, "BEGIN", 0, NULL, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	r = pg_exec(p, text, 0, NULL, DB_INIT_STEP_SECONDS, PG_EXEC_SCRIPT | PG_EXEC_KEEP_ON_ERROR,
+		    NULL, &why, &inner);
+	if (r < 0) {
+		if (why.position > 0)
+			mfa_error_set(err, "%s: line %u: %s", m->name, line_of(text, why.position),
+				      inner.msg);
+		else
+			mfa_error_set(err, "%s: %s", m->name, inner.msg);
+		goto rollback;
+	}
+	if (p->pq.transaction_status(p->conn) != PQTRANS_INTRANS) {
+		/* Its own COMMIT or ROLLBACK: what it did is beyond recall. */
+		mfa_error_set(err,
+			      "%s: ends the transaction itself (BEGIN, COMMIT or ROLLBACK in the "
+			      "file); stopping",
+			      m->name);
+		r = -EINVAL;
+		goto rollback;
+	}
+	r = admin_value(p,
+			"SELECT COALESCE(pg_catalog.string_agg(version::text, ',' ORDER BY version), "
+			"'') FROM pam_mfa.schema_version WHERE version > $1::integer",
+			1, params, recorded, sizeof(recorded), NULL, &inner);
+	if (r < 0) {
+		mfa_error_set(err, "%s: %s", m->name, inner.msg);
+		goto rollback;
+	}
+	if (strcmp(recorded, expected) != 0) {
+		mfa_error_set(err,
+			      "%s: records version%s \"%s\" in pam_mfa.schema_version, not %s as "
+			      "its name says",
+			      m->name, strchr(recorded, ',') ? "s" : "", recorded, expected);
+		r = -EINVAL;
+		goto rollback;
+	}
+	r = admin_exec(p, "COMMIT", 0, NULL, NULL, NULL, &inner);
+	if (r < 0)
+		mfa_error_set(err, "%s: the commit failed: %s", m->name, inner.msg);
+	return r;
+rollback:
+	if (p->conn != NULL)
+		(void)admin_exec(p, "ROLLBACK", 0, NULL, NULL, NULL, &inner);
+	return r;
+}
+
+int store_db_init(struct store *st, const char *sql_dir,
+		  void (*applied)(unsigned version, const char *file, void *ctx), void *ctx,
+		  unsigned *before, unsigned *after, struct mfa_error *err)
+{
+	struct pg_store *p = pg_store_of(st);
+	struct migration *list = NULL;
+	struct pg_failure why;
+	bool locked = false;
+	size_t n = 0;
+	unsigned version = 0;
+	int r;
+
+	*before = *after = 0;
+	if (p == NULL) {
+		mfa_error_set(err, "the store is not a postgresql database (store.backend)");
+		return -EOPNOTSUPP;
+	}
+	r = scan_migrations(sql_dir, &list, &n, err);
+	if (r < 0)
+		return r;
+	/* Every file is checked and read before anything runs, the ones the
+	 * database has already too: a file others could write is a problem
+	 * whether or not this run applies it. */
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = read_migration(sql_dir, list[i].name, &list[i].text, err);
+	if (r < 0)
+		goto out;
+	/* The migrations and db init's own statements have their own bounds;
+	 * a lock held by another db init is waited for, a while. */
+	r = admin_exec(p, "SET statement_timeout = 0", 0, NULL, NULL, NULL, err);
+	if (r == 0)
+		r = admin_exec(p, lock_timeout_sql, 0, NULL, NULL, NULL, err);
+	if (r == 0) {
+		r = admin_exec(p, "SELECT pg_catalog.pg_advisory_lock(" DB_INIT_LOCK_KEY ")", 0,
+			       NULL, NULL, &why, err);
+		if (r < 0 && strcmp(why.sqlstate, "55P03") == 0)
+			mfa_error_set(err,
+				      "another mfactl db init has held the database's lock for %d "
+				      "seconds: try again later",
+				      DB_INIT_LOCK_WAIT_SECONDS);
+		locked = r == 0;
+	}
+	if (r == 0)
+		r = recorded_version(p, &version, err);
+	if (r < 0)
+		goto out;
+	*before = *after = version;
+	if (version > n) {
+		mfa_error_set(err,
+			      "the database's schema is at version %u, newer than the %zu of %s: "
+			      "not touching it (is this mfactl older than the schema?)",
+			      version, n, sql_dir);
+		r = -EPROTO;
+		goto out;
+	}
+	for (size_t i = version; i < n; i++) {
+		r = apply_migration(p, &list[i], err);
+		if (r < 0)
+			break;
+		*after = list[i].version;
+		if (applied != NULL)
+			applied(list[i].version, list[i].name, ctx);
+	}
+out:
+	/* The lock ends with the session too; a failed unlock is no failure. */
+	if (locked && p->conn != NULL) {
+		struct mfa_error ignored = { "" };
+
+		(void)admin_exec(p, "SELECT pg_catalog.pg_advisory_unlock_all()", 0, NULL, NULL,
+				 NULL, &ignored);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(list[i].text);
+	free(list);
+	return r;
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""mfactl db on a real PostgreSQL 15 (pgrig.py): db init creates and
+upgrades the schema, idempotently, safely twice at once, and a migration
+that fails, has an unexpected name or records another number changes
+nothing."""
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgrig  # noqa: E402
+from pgrig import OWNER, SUPER  # noqa: E402
+
+SQL_DIR = os.path.abspath(os.environ["MFA_SQL_DIR"])
+SHIPPED = sorted(f for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
+NEWEST = len(SHIPPED)
+
+
+class DbInit(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+
+    def setUp(self):
+        # Root's, as db init demands of the files it runs.
+        self.dir = tempfile.mkdtemp(prefix="pam_mfa-sql-")
+        os.chmod(self.dir, 0o755)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fresh_db(self, name):
+        self.pg.sql(SUPER, f"CREATE DATABASE {name} OWNER {OWNER}", db="postgres")
+        return name
+
+    def sql_dir(self, extra=None, upto=NEWEST):
+        """A copy of the first upto migrations, with extra {name: text}."""
+        for name in SHIPPED[:upto]:
+            shutil.copy(os.path.join(SQL_DIR, name), self.dir)
+        for name, text in (extra or {}).items():
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+        return self.dir
+
+    def versions(self, db):
+        return [int(r[0]) for r in self.pg.sql(
+            OWNER, "SELECT version FROM pam_mfa.schema_version ORDER BY 1", db=db)]
+
+    def test_fresh_then_up_to_date(self):
+        db = self.fresh_db("fresh")
+        proc = self.pg.db_init(db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        for i, name in enumerate(SHIPPED, 1):
+            self.assertIn(f"applied {name} (version {i})", proc.stdout)
+        self.assertIn(f"schema at version {NEWEST} (was 0)", proc.stdout)
+        self.assertEqual(self.versions(db), list(range(1, NEWEST + 1)))
+        before = self.pg.sql(OWNER, "SELECT version, applied_at FROM pam_mfa.schema_version",
+                             db=db)
+        proc = self.pg.db_init(db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertEqual(proc.stdout, f"pam_mfa schema up to date at version {NEWEST}\n")
+        self.assertEqual(self.pg.sql(OWNER, "SELECT version, applied_at FROM "
+                                            "pam_mfa.schema_version", db=db), before)
+
+    def test_upgrade_from_older(self):
+        db = self.fresh_db("older")
+        proc = self.pg.db_init(sql_dir=self.sql_dir(upto=2), db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertEqual(self.versions(db), [1, 2])
+        proc = self.pg.db_init(db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertNotIn("applied " + SHIPPED[0], proc.stdout)
+        self.assertIn(f"applied {SHIPPED[2]} (version 3)", proc.stdout)
+        self.assertIn(f"schema at version {NEWEST} (was 2)", proc.stdout)
+
+    def test_failing_migration_rolled_back(self):
+        db = self.fresh_db("failing")
+        self.assertEqual(self.pg.db_init(db=db).returncode, 0)
+        bad = "%03d_broken.sql" % (NEWEST + 1)
+        text = ("CREATE TABLE pam_mfa.half_done (x integer);\n"
+                "INSERT INTO pam_mfa.half_done VALUES (1);\n"
+                "SELECT 1/0;\n"
+                f"INSERT INTO pam_mfa.schema_version (version) VALUES ({NEWEST + 1});\n")
+        proc = self.pg.db_init(sql_dir=self.sql_dir({bad: text}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn(f"mfactl db init: {bad}: ", proc.stderr)
+        self.assertIn("division by zero", proc.stderr)
+        self.assertIn(f"the schema is at version {NEWEST}", proc.stderr)
+        self.assertEqual(self.versions(db), list(range(1, NEWEST + 1)))
+        self.assertEqual(self.pg.sql(OWNER, "SELECT pg_catalog.to_regclass("
+                                            "'pam_mfa.half_done') IS NULL", db=db), [["t"]])
+
+    def test_syntax_error_names_the_line(self):
+        db = self.fresh_db("syntax")
+        bad = "%03d_typo.sql" % (NEWEST + 1)
+        text = ("-- a comment\n"
+                "CREATE TABLE pam_mfa.typo (x integer);\n"
+                "SELEC 1;\n")
+        proc = self.pg.db_init(sql_dir=self.sql_dir({bad: text}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn(f"mfactl db init: {bad}: line 3: ", proc.stderr)
+        self.assertIn("syntax error", proc.stderr)
+        # What came before it was applied, each in its own transaction.
+        self.assertEqual(self.versions(db), list(range(1, NEWEST + 1)))
+        self.assertIn(f"the schema is at version {NEWEST}", proc.stderr)
+
+    def test_version_must_match_name(self):
+        db = self.fresh_db("mismatch")
+        wrong = "%03d_wrong.sql" % (NEWEST + 1)
+        text = ("CREATE TABLE pam_mfa.wrong (x integer);\n"
+                f"INSERT INTO pam_mfa.schema_version (version) VALUES ({NEWEST + 2});\n")
+        proc = self.pg.db_init(sql_dir=self.sql_dir({wrong: text}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        # Everything before it is applied; it is not.
+        self.assertIn(f'{wrong}: records version "{NEWEST + 2}" in pam_mfa.schema_version, '
+                      f'not {NEWEST + 1}', proc.stderr)
+        self.assertEqual(self.versions(db), list(range(1, NEWEST + 1)))
+        self.assertEqual(self.pg.sql(OWNER, "SELECT pg_catalog.to_regclass('pam_mfa.wrong') "
+                                            "IS NULL", db=db), [["t"]])
+        # One that records nothing is refused too.
+        os.unlink(os.path.join(self.dir, wrong))
+        silent = "%03d_silent.sql" % (NEWEST + 1)
+        proc = self.pg.db_init(sql_dir=self.sql_dir({silent: "SELECT 1;\n"}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn(f'{silent}: records version "" in pam_mfa.schema_version', proc.stderr)
+        # And one that commits on its own stops the run.
+        os.unlink(os.path.join(self.dir, silent))
+        commits = "%03d_commits.sql" % (NEWEST + 1)
+        proc = self.pg.db_init(sql_dir=self.sql_dir({commits: "COMMIT;\n"}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("ends the transaction itself", proc.stderr)
+
+    def test_unexpected_names_refused(self):
+        db = self.fresh_db("names")
+        for name in ("6_short.sql", "%03d-dash.sql" % (NEWEST + 1), "%03d_Upper.sql" % (NEWEST + 1),
+                     "Notes.SQL", "%03d_x.sql.orig" % (NEWEST + 1)):
+            d = tempfile.mkdtemp(prefix="pam_mfa-sql-")
+            os.chmod(d, 0o755)
+            try:
+                for f in SHIPPED:
+                    shutil.copy(os.path.join(SQL_DIR, f), d)
+                with open(os.path.join(d, name), "w") as f:
+                    f.write("SELECT 1;\n")
+                proc = self.pg.db_init(sql_dir=d, db=db)
+            finally:
+                shutil.rmtree(d)
+            self.assertEqual(proc.returncode, 1, proc)
+            self.assertIn(f'"{name}" is not a migration\'s name', proc.stderr)
+        # Nothing was applied: the directory is refused before anything runs.
+        self.assertEqual(self.pg.sql(OWNER, "SELECT pg_catalog.to_regclass("
+                                            "'pam_mfa.schema_version') IS NULL", db=db), [["t"]])
+        # Files that are no migration are none of its business.
+        proc = self.pg.db_init(sql_dir=self.sql_dir({"notes.txt": "x", "README.md": "y"}),
+                               db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        # A gap, and two files of one version.
+        proc = self.pg.db_init(sql_dir=self.sql_dir({"%03d_gap.sql" % (NEWEST + 2): "SELECT 1;"}),
+                               db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn(f"version {NEWEST + 1} is missing", proc.stderr)
+        os.unlink(os.path.join(self.dir, "%03d_gap.sql" % (NEWEST + 2)))
+        proc = self.pg.db_init(sql_dir=self.sql_dir({"001_again.sql": "SELECT 1;"}), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("are both version 1", proc.stderr)
+        # A file others may write runs nowhere.
+        os.unlink(os.path.join(self.dir, "001_again.sql"))
+        os.chmod(os.path.join(self.dir, SHIPPED[0]), 0o666)
+        proc = self.pg.db_init(sql_dir=self.dir, db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("writable by group or others", proc.stderr)
+
+    def test_two_at_once(self):
+        db = self.fresh_db("racing")
+        results = [None, None]
+
+        def init(i):
+            results[i] = self.pg.db_init(db=db)
+        threads = [threading.Thread(target=init, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for proc in results:
+            self.assertEqual(proc.returncode, 0, proc)
+        applied = [line for proc in results for line in proc.stdout.splitlines()
+                   if line.startswith("applied ")]
+        self.assertEqual(sorted(applied), sorted(f"applied {n} (version {i})"
+                                                 for i, n in enumerate(SHIPPED, 1)), results)
+        self.assertEqual(self.versions(db), list(range(1, NEWEST + 1)))
+
+    def test_newer_database_and_wrong_role(self):
+        db = self.fresh_db("newer")
+        self.assertEqual(self.pg.db_init(db=db).returncode, 0)
+        proc = self.pg.db_init(sql_dir=self.sql_dir(upto=NEWEST - 1), db=db)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn(f"at version {NEWEST}, newer than the {NEWEST - 1}", proc.stderr)
+        # The admin's role may not touch the table: said so.
+        proc = self.pg.db_init(db=db, role=pgrig.ADMIN)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("db init runs as the schema's owner", proc.stderr)
+        # A files store is no database.
+        cfg = os.path.join(self.pg.admin_dir, "files.conf")
+        with open(cfg, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write('store = { backend = "files"; };\n')
+        proc = self.pg.run_mfactl("db", "init", config=cfg)
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("is not a database", proc.stderr)
+        proc = self.pg.run_mfactl("db", "init", "--sql-dir", "relative/sql")
+        self.assertEqual(proc.returncode, 2, proc)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
