@@ -213,7 +213,7 @@ _mfactl()
 		case $(_mfactl_positional "$verb" "$nargs" "$from") in
 		user) _mfactl_add_users "$cur" ;;
 		file) _mfactl_add_files "" "$cur" ;;
-		db-command) _mfactl_add "$cur" init ;;
+		db-command) _mfactl_add "$cur" init check ;;
 		esac
 	fi
 	_mfactl_trim

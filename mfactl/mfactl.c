@@ -30,6 +30,7 @@ static void usage(FILE *out)
 		"       mfactl unlock USER\n"
 		"       mfactl check\n"
 		"       mfactl db init [--sql-dir DIR]\n"
+		"       mfactl db check\n"
 		"       mfactl help | --help | --version\n"
 		"\n"
 		"Global options (before the verb):\n"

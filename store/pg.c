@@ -953,10 +953,10 @@ static int pg_check(struct store *st,
 	(void)st;
 	(void)cb;
 	(void)ctx;
-	/* The schema's version table is the owner's alone and no function
-	 * reports it yet: mfactl db check will. */
+	/* A database has no directory of records to walk: its health is the
+	 * schema's version and the roles' rights, store_db_check(). */
 	mfa_error_set(err, "postgresql: the schema version and the roles' rights are checked "
-			   "by \"mfactl db check\" (not written yet), not by check");
+			   "by \"mfactl db check\", not by check");
 	return -EOPNOTSUPP;
 }
 

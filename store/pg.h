@@ -17,6 +17,7 @@ struct pg_store {
 	char *conninfo;
 	char *password; /* NULL: none (a client certificate, or trust) */
 	unsigned timeout;
+	unsigned admin_timeout; /* pg_admin.c's bound while db init runs; 0: timeout */
 };
 
 /* The postgresql handle of st, or NULL if st is another backend's. */

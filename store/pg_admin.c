@@ -202,12 +202,13 @@ static unsigned line_of(const char *text, int position)
 	return line;
 }
 
-/* One statement of db init's own, bounded like a migration. */
+/* One statement of the administration's own: bounded like a migration
+ * while db init runs, else like a login's call (p->timeout). */
 static int admin_exec(struct pg_store *p, const char *sql, int n, const char *const *params,
 		      PGresult **out, struct pg_failure *why, struct mfa_error *err)
 {
-	return pg_exec(p, sql, n, params, DB_INIT_STEP_SECONDS, PG_EXEC_KEEP_ON_ERROR, out, why,
-		       err);
+	return pg_exec(p, sql, n, params, p->admin_timeout ? p->admin_timeout : p->timeout,
+		       PG_EXEC_KEEP_ON_ERROR, out, why, err);
 }
 
 /* A single value of a one-row, one-column result, copied. */
@@ -349,6 +350,7 @@ int store_db_init(struct store *st, const char *sql_dir,
 	r = scan_migrations(sql_dir, &list, &n, err);
 	if (r < 0)
 		return r;
+	p->admin_timeout = DB_INIT_STEP_SECONDS;
 	/* Every file is checked and read before anything runs, the ones the
 	 * database has already too: a file others could write is a problem
 	 * whether or not this run applies it. */
@@ -403,5 +405,121 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(list[i].text);
 	free(list);
+	p->admin_timeout = 0;
+	return r;
+}
+
+/* sql/README.md's Roles: the functions each role executes, and no other. */
+static const char host_functions[] = "{summary,verify_totp,enroll_totp,skip,email_book,"
+				     "email_sent,email_unbook,verify_email,enroll_email,"
+				     "schema_version}";
+static const char admin_functions[] = "{summary,provision_totp,provision_email,"
+				      "email_code_by_admin,reset,unlock,list,set_settings,"
+				      "schema_version,import_user}";
+
+/* Every way the rights differ from the design, one line each, from the
+ * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
+ * column grants included), pg_proc for SECURITY DEFINER's settings.  Any
+ * role may read all of it. */
+static const char rights_sql[] =
+	"WITH roles(r) AS (SELECT x.r::name FROM (VALUES ('pam_mfa_host'), ('pam_mfa_admin'), "
+	"    ('public')) x(r) WHERE x.r = 'public' "
+	"    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = x.r)), "
+	"rels AS (SELECT c.oid, c.relkind FROM pg_catalog.pg_class c "
+	"    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"    WHERE n.nspname IN ('pam_mfa', 'pam_mfa_crypto')), "
+	"fns AS (SELECT p.oid, p.proname, p.prosecdef, p.proconfig, p.proowner "
+	"    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+	"    WHERE n.nspname = 'pam_mfa') "
+	"SELECT m FROM ( "
+	"SELECT pg_catalog.format('role %s does not exist', x.r) "
+	"  FROM (VALUES ('pam_mfa_host'), ('pam_mfa_admin')) x(r) "
+	"  WHERE NOT EXISTS (SELECT 1 FROM roles WHERE roles.r = x.r) "
+	"UNION ALL "
+	"SELECT 'schema pam_mfa does not exist' "
+	"  WHERE pg_catalog.to_regnamespace('pam_mfa') IS NULL "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s may %s %s', roles.r, v.priv, rels.oid::regclass) "
+	"  FROM rels CROSS JOIN roles CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), "
+	"    ('DELETE'), ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) v(priv) "
+	"  WHERE rels.relkind IN ('r', 'p', 'v', 'm', 'f') AND CASE "
+	"    WHEN v.priv IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES') "
+	"    THEN pg_catalog.has_any_column_privilege(roles.r, rels.oid, v.priv) "
+	"    ELSE pg_catalog.has_table_privilege(roles.r, rels.oid, v.priv) END "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s may %s sequence %s', roles.r, v.priv, rels.oid::regclass) "
+	"  FROM rels CROSS JOIN roles CROSS JOIN (VALUES ('USAGE'), ('SELECT'), ('UPDATE')) v(priv) "
+	"  WHERE rels.relkind = 'S' "
+	"    AND pg_catalog.has_sequence_privilege(roles.r, rels.oid, v.priv) "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s may %s in schema %s', roles.r, v.priv, s.nsp) "
+	"  FROM roles CROSS JOIN (VALUES ('pam_mfa', 'CREATE'), ('pam_mfa_crypto', 'CREATE'), "
+	"    ('pam_mfa_crypto', 'USAGE')) v(nsp, priv) "
+	"  CROSS JOIN LATERAL (SELECT v.nsp::name AS nsp) s "
+	"  WHERE pg_catalog.to_regnamespace(v.nsp) IS NOT NULL "
+	"    AND pg_catalog.has_schema_privilege(roles.r, v.nsp, v.priv) "
+	"UNION ALL "
+	"SELECT 'public may use schema pam_mfa' WHERE pg_catalog.to_regnamespace('pam_mfa') IS "
+	"    NOT NULL AND pg_catalog.has_schema_privilege('public', 'pam_mfa', 'USAGE') "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s may EXECUTE %s', roles.r, fns.oid::regprocedure) "
+	"  FROM fns CROSS JOIN roles "
+	"  WHERE pg_catalog.has_function_privilege(roles.r, fns.oid, 'EXECUTE') "
+	"    AND NOT (roles.r = 'pam_mfa_host' AND fns.proname = ANY ($1::text[])) "
+	"    AND NOT (roles.r = 'pam_mfa_admin' AND fns.proname = ANY ($2::text[])) "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s cannot EXECUTE pam_mfa.%s', d.r, d.f) "
+	"  FROM (SELECT 'pam_mfa_host'::name, pg_catalog.unnest($1::text[]) "
+	"        UNION ALL SELECT 'pam_mfa_admin'::name, pg_catalog.unnest($2::text[])) d(r, f) "
+	"  WHERE EXISTS (SELECT 1 FROM roles WHERE roles.r = d.r) "
+	"    AND pg_catalog.to_regnamespace('pam_mfa') IS NOT NULL "
+	"    AND NOT EXISTS (SELECT 1 FROM fns WHERE fns.proname = d.f "
+	"        AND pg_catalog.has_function_privilege(d.r, fns.oid, 'EXECUTE')) "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s is SECURITY DEFINER without SET search_path = "
+	"pg_catalog, pg_temp', fns.oid::regprocedure) "
+	"  FROM fns WHERE fns.prosecdef "
+	"    AND NOT ('search_path=pg_catalog, pg_temp' = ANY (COALESCE(fns.proconfig, '{}'))) "
+	"UNION ALL "
+	"SELECT pg_catalog.format('%s is SECURITY DEFINER and owned by the superuser %s', "
+	"    fns.oid::regprocedure, a.rolname) "
+	"  FROM fns JOIN pg_catalog.pg_roles a ON a.oid = fns.proowner "
+	"  WHERE fns.prosecdef AND a.rolsuper "
+	") problems(m) ORDER BY 1";
+
+int store_db_check(struct store *st, unsigned *version, int (*problem)(const char *what, void *ctx),
+		   void *ctx, struct mfa_error *err)
+{
+	struct pg_store *p = pg_store_of(st);
+	const char *params[] = { host_functions, admin_functions };
+	char has[8], text[16];
+	PGresult *res;
+	int r, n;
+
+	*version = 0;
+	if (p == NULL) {
+		mfa_error_set(err, "the store is not a postgresql database (store.backend)");
+		return -EOPNOTSUPP;
+	}
+	r = admin_value(p,
+			"SELECT pg_catalog.to_regprocedure('pam_mfa.schema_version()') IS NOT NULL",
+			0, NULL, has, sizeof(has), NULL, err);
+	if (r == 0 && strcmp(has, "t") == 0) {
+		r = admin_value(p, "SELECT COALESCE(pam_mfa.schema_version(), 0)", 0, NULL, text,
+				sizeof(text), NULL, err);
+		if (r == 0 && sscanf(text, "%u", version) != 1) {
+			mfa_error_set(err, "postgresql: schema_version() is not a number");
+			r = -EIO;
+		}
+	}
+	if (r < 0)
+		return r;
+	r = admin_exec(p, rights_sql, 2, params, &res, NULL, err);
+	if (r < 0)
+		return r;
+	n = p->pq.ntuples(res);
+	for (int i = 0; i < n && r == 0; i++)
+		r = problem(p->pq.get_value(res, i, 0), ctx);
+	p->pq.clear(res);
 	return r;
 }

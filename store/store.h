@@ -296,6 +296,18 @@ int store_db_init(struct store *st, const char *sql_dir,
 		  void (*applied)(unsigned version, const char *file, void *ctx), void *ctx,
 		  unsigned *before, unsigned *after, struct mfa_error *err);
 
+/* Reads the schema's version (pam_mfa.schema_version(), since version 5;
+ * *version 0 without it) and calls problem for each way the rights differ
+ * from sql/README.md's design, read from the catalog with the connecting
+ * role: pam_mfa_host, pam_mfa_admin or PUBLIC with a right on a table or
+ * sequence of the schema, or on pgcrypto's schema, EXECUTE on a function
+ * beyond its role's (PUBLIC: none), a designed function it cannot
+ * execute, a SECURITY DEFINER function without its fixed search_path or
+ * owned by a superuser.  A non-zero return of problem stops and is
+ * returned. */
+int store_db_check(struct store *st, unsigned *version, int (*problem)(const char *what, void *ctx),
+		   void *ctx, struct mfa_error *err);
+
 /* For bulk writers (mfactl import): writes stop being synced one by one;
  * nothing written is durable until store_sync() returns 0. */
 void store_defer_sync(struct store *st);

@@ -138,9 +138,10 @@ expect_has 'mfactl unlock -- ro' 'root'
 expect 'mfactl check ' ''
 expect 'mfactl check -' '--help'
 
-# db init [--sql-dir DIR]
-expect 'mfactl db ' 'init'
+# db init [--sql-dir DIR] | db check
+expect 'mfactl db ' 'check init'
 expect 'mfactl db i' 'init'
+expect 'mfactl db check ' ''
 expect 'mfactl db init -' '--help --sql-dir'
 expect 'mfactl db init --sql-dir ' 'a.conf dir img.png'
 expect 'mfactl db init --sql-dir=d' 'dir'

@@ -440,7 +440,8 @@ def test_migrations(pg):
                       "email_book": (True, False), "email_sent": (True, False),
                       "email_unbook": (True, False), "verify_email": (True, False),
                       "enroll_email": (True, False), "provision_email": (False, True),
-                      "email_code_by_admin": (False, True), "set_settings": (False, True)},
+                      "email_code_by_admin": (False, True), "set_settings": (False, True),
+                      "schema_version": (True, True), "import_user": (False, True)},
           f"grants {granted}")
     owner_super = pg.one(SUPER, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
                                 f"'{OWNER}'")[0]

@@ -2,9 +2,11 @@
 """mfactl db on a real PostgreSQL 15 (pgrig.py): db init creates and
 upgrades the schema, idempotently, safely twice at once, and a migration
 that fails, has an unexpected name or records another number changes
-nothing."""
+nothing; db check finds every right that is not as designed; an admin's
+forced replacement keeps the replay step of the same secret."""
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -12,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
-from pgrig import OWNER, SUPER  # noqa: E402
+from pgrig import ADMIN, HOSTS, OWNER, SUPER  # noqa: E402
 
 SQL_DIR = os.path.abspath(os.environ["MFA_SQL_DIR"])
 SHIPPED = sorted(f for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
@@ -214,6 +216,149 @@ class DbInit(unittest.TestCase):
         self.assertIn("is not a database", proc.stderr)
         proc = self.pg.run_mfactl("db", "init", "--sql-dir", "relative/sql")
         self.assertEqual(proc.returncode, 2, proc)
+
+
+
+class DbCheck(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+
+    def check(self, role=ADMIN, db="pam_mfa"):
+        return self.pg.run_mfactl("db", "check", role=role, db=db)
+
+    def assertProblems(self, proc, *lines):
+        self.assertEqual(proc.returncode, 1, proc)
+        for line in lines:
+            self.assertIn("mfactl db check: " + line + "\n", proc.stderr)
+
+    def test_as_designed_then_not(self):
+        for role in (ADMIN, HOSTS[0], OWNER):
+            proc = self.check(role)
+            self.assertEqual(proc.returncode, 0, proc)
+            self.assertEqual(proc.stdout, f"pam_mfa schema at version {NEWEST}, the newest "
+                             "this mfactl ships; the roles' rights are as designed\n")
+        changes = [
+            ("GRANT SELECT ON pam_mfa.totp TO pam_mfa_host",
+             "pam_mfa_host may SELECT pam_mfa.totp"),
+            ("GRANT UPDATE (fail_count) ON pam_mfa.users TO pam_mfa_admin",
+             "pam_mfa_admin may UPDATE pam_mfa.users"),
+            ("GRANT DELETE ON pam_mfa.email TO PUBLIC", "public may DELETE pam_mfa.email"),
+            ("GRANT USAGE ON SEQUENCE pam_mfa.factors_version_seq TO pam_mfa_host",
+             "pam_mfa_host may USAGE sequence pam_mfa.factors_version_seq"),
+            ("GRANT USAGE ON SCHEMA pam_mfa_crypto TO pam_mfa_admin",
+             "pam_mfa_admin may USAGE in schema pam_mfa_crypto"),
+            ("GRANT EXECUTE ON FUNCTION pam_mfa.reset(text, text) TO pam_mfa_host",
+             "pam_mfa_host may EXECUTE pam_mfa.reset(text,text)"),
+            ("GRANT EXECUTE ON FUNCTION pam_mfa.unlock(text) TO PUBLIC",
+             "public may EXECUTE pam_mfa.unlock(text)"),
+            ("REVOKE EXECUTE ON FUNCTION pam_mfa.verify_totp(text, text, text, text) "
+             "FROM pam_mfa_host", "pam_mfa_host cannot EXECUTE pam_mfa.verify_totp"),
+            ("ALTER FUNCTION pam_mfa.list() RESET search_path",
+             "pam_mfa.list() is SECURITY DEFINER without SET search_path = pg_catalog, pg_temp"),
+            ("GRANT pam_mfa_admin TO pam_mfa_host",
+             "pam_mfa_host may EXECUTE pam_mfa.provision_totp("),
+        ]
+        try:
+            for change, problem in changes:
+                self.pg.sql(SUPER, change)
+                proc = self.check()
+                self.assertEqual(proc.returncode, 1, (change, proc))
+                self.assertIn("mfactl db check: " + problem, proc.stderr, change)
+        finally:
+            # Memberships are the cluster's: the other tests' databases too.
+            self.pg.sql(SUPER, "REVOKE pam_mfa_admin FROM pam_mfa_host")
+        self.assertRegex(proc.stderr, r"mfactl db check: \d+ problems\n$")
+        self.assertNotIn("schema is at version", proc.stderr)
+
+    def test_old_schema(self):
+        self.pg.sql(SUPER, f"CREATE DATABASE old4 OWNER {OWNER}", db="postgres")
+        d = tempfile.mkdtemp(prefix="pam_mfa-sql-")
+        os.chmod(d, 0o755)
+        try:
+            for name in SHIPPED[:4]:
+                shutil.copy(os.path.join(SQL_DIR, name), d)
+            self.assertEqual(self.pg.db_init(sql_dir=d, db="old4").returncode, 0)
+        finally:
+            shutil.rmtree(d)
+        proc = self.check(db="old4")
+        self.assertProblems(proc, "the database has no pam_mfa.schema_version(): no schema, "
+                            f"or one older than version 5 (this mfactl ships {NEWEST}); run "
+                            "mfactl db init")
+        self.assertEqual(self.pg.db_init(db="old4").returncode, 0)
+        proc = self.check(db="old4")
+        self.assertEqual(proc.returncode, 0, proc)
+        # No schema at all: said so, not a crash.
+        self.pg.sql(SUPER, f"CREATE DATABASE empty OWNER {OWNER}", db="postgres")
+        proc = self.check(db="empty")
+        self.assertProblems(proc, "schema pam_mfa does not exist")
+
+
+def oathtool(secret, t):
+    return subprocess.run(["oathtool", "--totp", "-N", f"@{t}", secret.hex()], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+class AdminReplace(unittest.TestCase):
+    """An admin's forced replacement (mfactl import --force, enroll
+    --force) of the same secret with an older step: it works, and the
+    step the database recorded stays spent."""
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+
+    def last_step(self, user):
+        return int(self.pg.one(OWNER, f"SELECT last_step FROM pam_mfa.totp "
+                                      f"WHERE user_name = '{user}'")[0])
+
+    def test_import_force_keeps_the_step(self):
+        import time
+        secret = os.urandom(20)
+        d = tempfile.mkdtemp(prefix="pam_mfa-imp-")
+        try:
+            src = os.path.join(d, "usersfile")
+            with open(src, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+                f.write("HOTP/T30 erin - %s\n" % secret.hex())
+            proc = self.pg.run_mfactl("import", "--from", "oath", src, role=ADMIN)
+            self.assertEqual(proc.returncode, 0, proc)
+            if time.time() % 30 > 27:
+                time.sleep(3.5)
+            t = int(time.time())
+            code = oathtool(secret, t)
+            got = self.pg.one(HOSTS[0], f"SELECT outcome FROM pam_mfa.verify_totp('erin', "
+                                        f"'{code}', 'sshd', '')")
+            self.assertEqual(got, ["ok"])
+            used = self.last_step("erin")
+            self.assertEqual(used, t // 30)
+            # The file says step 0: a forced import of the same secret works
+            # and keeps the step that was used.
+            proc = self.pg.run_mfactl("import", "--force", "--from", "oath", src, role=ADMIN)
+            self.assertEqual(proc.returncode, 0, proc)
+            self.assertIn("imported 1 user", proc.stdout)
+            self.assertEqual(self.last_step("erin"), used)
+            got = self.pg.one(HOSTS[0], f"SELECT outcome FROM pam_mfa.verify_totp('erin', "
+                                        f"'{code}', 'sshd', '')")
+            self.assertEqual(got, ["replay"])
+        finally:
+            shutil.rmtree(d)
+        # A new secret starts from the step given, lower or not.
+        other = os.urandom(20)
+        got = self.pg.one(ADMIN, f"SELECT pam_mfa.provision_totp('erin', '\\x{other.hex()}'"
+                                 f"::bytea, 'sha1', 6, 30, 7, true)")
+        self.assertEqual(got, ["replaced"])
+        self.assertEqual(self.last_step("erin"), 7)
+        # A host still cannot move the step back: the trigger refuses it.
+        with self.assertRaises(pgrig.PgError) as e:
+            self.pg.sql(OWNER, "UPDATE pam_mfa.totp SET last_step = 6 WHERE user_name = 'erin'")
+        self.assertIn("may not move backwards", e.exception.stderr)
 
 
 if __name__ == "__main__":
