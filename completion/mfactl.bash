@@ -1,7 +1,7 @@
 # bash completion for mfactl(8), the admin tool of pam_mfa.
 #
 # Completes the verbs, each verb's options and their values (--method,
-# --qr, --from, --config, --sql-dir), user names where a verb takes a USER,
+# --qr, --from, --to, --config, --sql-dir), user names where a verb takes a USER,
 # file names where it takes a FILE, and the commands of db.  User names come from the passwd database
 # (compgen -u), for root and others alike: who is enrolled is readable by
 # root only, and asking "mfactl status" at every TAB would load the
@@ -12,7 +12,7 @@
 # against the code, the usage texts and mfactl(8).
 
 # The verbs, in the order of mfactl's usage.
-_mfactl_verbs="enroll status policy reset send-setup import unlock check db help"
+_mfactl_verbs="enroll status policy reset send-setup import unlock check db migrate help"
 
 # The options of a verb ("" for the global ones, before the verb), each as
 # LONG[,SHORT], with a trailing "=" if it takes an argument.
@@ -26,6 +26,7 @@ _mfactl_options()
 	reset) echo "method,m= help,h" ;;
 	policy | send-setup | unlock | check) echo "help,h" ;;
 	db) echo "sql-dir,S= help,h" ;;
+	migrate) echo "to,t= force,f dry-run,n help,h" ;;
 	esac
 }
 
@@ -151,6 +152,7 @@ _mfactl_add_values()
 	--config | --sql-dir) _mfactl_add_files "$3" "$2" ;;
 	--method) values=(totp email) ;;
 	--from) values=(oath google-authenticator) ;;
+	--to) values=(postgresql) ;;
 	--qr)
 		case $2 in
 		png:* | svg:*) _mfactl_add_files "$3${2:0:4}" "${2:4}" ;;

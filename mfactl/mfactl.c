@@ -31,6 +31,7 @@ static void usage(FILE *out)
 		"       mfactl check\n"
 		"       mfactl db init [--sql-dir DIR]\n"
 		"       mfactl db check\n"
+		"       mfactl migrate --to postgresql [--force] [--dry-run]\n"
 		"       mfactl help | --help | --version\n"
 		"\n"
 		"Global options (before the verb):\n"
@@ -154,16 +155,10 @@ static const struct verb {
 	const char *name;
 	int (*run)(struct mfactl *ctx, int argc, char **argv);
 } verbs[] = {
-	{ "enroll", cmd_enroll },
-	{ "status", cmd_status },
-	{ "reset", cmd_reset },
-	{ "unlock", cmd_unlock },
-	{ "check", cmd_check },
-	{ "policy", cmd_policy },
-	{ "send-setup", cmd_send_setup },
-	{ "import", cmd_import },
-	{ "db", cmd_db },
-	{ NULL, NULL },
+	{ "enroll", cmd_enroll },	  { "status", cmd_status }, { "reset", cmd_reset },
+	{ "unlock", cmd_unlock },	  { "check", cmd_check },   { "policy", cmd_policy },
+	{ "send-setup", cmd_send_setup }, { "import", cmd_import }, { "db", cmd_db },
+	{ "migrate", cmd_migrate },	  { NULL, NULL },
 };
 
 int main(int argc, char **argv)

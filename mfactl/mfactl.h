@@ -59,5 +59,6 @@ int cmd_unlock(struct mfactl *ctx, int argc, char **argv);
 int cmd_check(struct mfactl *ctx, int argc, char **argv);
 int cmd_import(struct mfactl *ctx, int argc, char **argv);
 int cmd_db(struct mfactl *ctx, int argc, char **argv);
+int cmd_migrate(struct mfactl *ctx, int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "dynload.h"
+#include "record.h"
 
 struct pg_store {
 	struct store base;
@@ -42,5 +43,12 @@ enum pg_exec_flags {
  * said.  -EINVAL for SQLSTATE 22023, -ETIMEDOUT, -EIO. */
 int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *params, unsigned timeout,
 	    int flags, PGresult **out, struct pg_failure *why, struct mfa_error *err);
+
+/* mfactl migrate (migrate.c): writes rec, which holds a factor or a skip,
+ * through pam_mfa.import_user().  0 (*replaced: the database's state for
+ * the user was replaced), -EEXIST (it holds state and not replace: nothing
+ * written), or an error. */
+int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool replace, bool *replaced,
+		     struct mfa_error *err);
 
 #endif

@@ -1,11 +1,14 @@
 /* The postgresql database's own administration, for mfactl: creating or
- * upgrading pam_mfa's schema from the migrations of sql/ (db init).  It
+ * upgrading pam_mfa's schema from the migrations of sql/ (db init),
+ * checking its version and the roles' rights (db check), and a user's
+ * whole record written by import_user (migrate, store/migrate.c).  It
  * runs on the backend's connection (pg.h) as whatever role store.conninfo
  * names; the login path never calls any of it. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "pg.h"
+#include "secmem.h"
 
 /* sql/ holds 001_schema.sql and so on: three digits, the version. */
 #define MIGRATIONS_MAX 999
@@ -522,4 +526,76 @@ int store_db_check(struct store *st, unsigned *version, int (*problem)(const cha
 		r = problem(p->pq.get_value(res, i, 0), ctx);
 	p->pq.clear(res);
 	return r;
+}
+
+/* import_user's answer for rec, which holds something to copy: 0
+ * (*replaced set), -EEXIST (the database holds state for the user and not
+ * replace: nothing written), or an error.  The secret goes as a parameter
+ * and its hex text is wiped. */
+int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool replace, bool *replaced,
+		     struct mfa_error *err)
+{
+	char secret[3 + 2 * TOTP_SECRET_MAX], digits[12], period[12], step[24], totp_at[24];
+	char email_at[24], skip[24], result[16];
+	bool totp = rec->totp.enrolled, email = rec->email.address[0] != '\0';
+	const char *params[] = {
+		rec->user,
+		totp ? secret : NULL,
+		totp ? totp_algorithm_name(rec->totp.params.algorithm) : NULL,
+		totp ? digits : NULL,
+		totp ? period : NULL,
+		totp ? step : NULL,
+		totp ? totp_at : NULL,
+		email ? rec->email.address : NULL,
+		email ? (rec->email.verified ? "true" : "false") : NULL,
+		email ? (rec->email.by_admin ? "true" : "false") : NULL,
+		email ? email_at : NULL,
+		skip,
+		replace ? "true" : "false",
+	};
+	PGresult *res;
+	const char *v;
+	int r;
+
+	*replaced = false;
+	memcpy(secret, "\\x", 2);
+	secret[2] = '\0';
+	for (size_t i = 0; totp && i < rec->totp.secret_len && i < TOTP_SECRET_MAX; i++)
+		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", rec->totp.secret[i]);
+	(void)snprintf(digits, sizeof(digits), "%u", rec->totp.params.digits);
+	(void)snprintf(period, sizeof(period), "%u", rec->totp.params.period);
+	(void)snprintf(step, sizeof(step), "%" PRIu64, rec->totp.last_step);
+	(void)snprintf(totp_at, sizeof(totp_at), "%" PRId64,
+		       rec->totp.enrolled_at > 0 ? rec->totp.enrolled_at : 0);
+	(void)snprintf(email_at, sizeof(email_at), "%" PRId64,
+		       rec->email.enrolled_at > 0 ? rec->email.enrolled_at : 0);
+	(void)snprintf(skip, sizeof(skip), "%" PRId64, rec->skip_since > 0 ? rec->skip_since : 0);
+	r = pg_exec(p,
+		    "SELECT pam_mfa.import_user($1, $2::bytea, $3, $4::integer, $5::integer, "
+		    "$6::bigint, $7::bigint, $8, $9::boolean, $10::boolean, $11::bigint, "
+		    "$12::bigint, $13::boolean)",
+		    13, params, p->timeout, 0, &res, NULL, err);
+	secure_wipe(secret, sizeof(secret));
+	if (r < 0)
+		return r;
+	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != 1 || p->pq.get_is_null(res, 0, 0) ||
+	    strlen(v = p->pq.get_value(res, 0, 0)) >= sizeof(result)) {
+		p->pq.clear(res);
+		mfa_error_set(err, "postgresql: import_user: an unexpected answer");
+		return -EIO;
+	}
+	memcpy(result, v, strlen(v) + 1);
+	p->pq.clear(res);
+	if (strcmp(result, "imported") == 0)
+		return 0;
+	if (strcmp(result, "replaced") == 0 && replace) {
+		*replaced = true;
+		return 0;
+	}
+	if (strcmp(result, "exists") == 0 && !replace) {
+		mfa_error_set(err, "the database holds state for %s", rec->user);
+		return -EEXIST;
+	}
+	mfa_error_set(err, "postgresql: import_user: an unexpected answer");
+	return -EIO;
 }

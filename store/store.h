@@ -308,6 +308,38 @@ int store_db_init(struct store *st, const char *sql_dir,
 int store_db_check(struct store *st, unsigned *version, int (*problem)(const char *what, void *ctx),
 		   void *ctx, struct mfa_error *err);
 
+/* --- This host's files store into a postgresql store (store/migrate.c) --- */
+
+enum store_migrate_outcome {
+	MIGRATE_COPIED,	  /* written (a dry run: would be) */
+	MIGRATE_REPLACED, /* the database's state for the user replaced (force) */
+	MIGRATE_CONFLICT, /* the database holds state for the user: skipped */
+	MIGRATE_EMPTY,	  /* no factor, address or skip in the record: nothing to copy */
+	MIGRATE_BAD,	  /* the record cannot be read (error says why) */
+	MIGRATE_FAILED,	  /* the database refused or failed (error says why) */
+};
+
+/* What became of one user's record; never a secret. */
+struct store_migrate_user {
+	const char *user;
+	enum store_migrate_outcome outcome;
+	bool totp, email, email_verified, skip; /* what the record holds */
+	struct mfa_error error;
+};
+
+/* Copies the records of cfg's state_dir (the files backend) into target,
+ * a postgresql store, one user and one transaction at a time, in the
+ * order of their names: the TOTP secret, its parameters and replay step,
+ * the address with whether it is verified and the administrator's, a
+ * remembered skip (pending codes, failures, lockouts and last logins are
+ * not copied).  A user the database holds state for is skipped, or with
+ * force replaced (its failures and lockout stay).  dry_run writes nothing
+ * and says what would be done.  cb is called for each user; its non-zero
+ * return stops and is returned. */
+int store_migrate_files(const struct mfa_config *cfg, struct store *target, bool force,
+			bool dry_run, int (*cb)(const struct store_migrate_user *u, void *ctx),
+			void *ctx, struct mfa_error *err);
+
 /* For bulk writers (mfactl import): writes stop being synced one by one;
  * nothing written is durable until store_sync() returns 0. */
 void store_defer_sync(struct store *st);

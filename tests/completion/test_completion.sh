@@ -78,7 +78,7 @@ complete -p mfactl | grep -q -- '-F _mfactl' || {
 }
 
 # Verbs, and the global options before them.
-expect 'mfactl ' 'check db enroll help import policy reset send-setup status unlock'
+expect 'mfactl ' 'check db enroll help import migrate policy reset send-setup status unlock'
 expect 'mfactl s' 'send-setup status'
 expect 'mfactl -' '--config --help --version'
 expect 'mfactl --c' '--config'
@@ -146,6 +146,13 @@ expect 'mfactl db init -' '--help --sql-dir'
 expect 'mfactl db init --sql-dir ' 'a.conf dir img.png'
 expect 'mfactl db init --sql-dir=d' 'dir'
 expect 'mfactl db init ' ''
+
+# migrate --to postgresql [--force] [--dry-run]
+expect 'mfactl migrate -' '--dry-run --force --help --to'
+expect 'mfactl migrate --to ' 'postgresql'
+expect 'mfactl migrate -t p' 'postgresql'
+expect 'mfactl migrate --to=p' 'postgresql'
+expect 'mfactl migrate --to postgresql ' ''
 
 # import --from oath [--force] [--dry-run] FILE
 # import --from google-authenticator [--force] [--dry-run] USER FILE

@@ -3,7 +3,10 @@
 upgrades the schema, idempotently, safely twice at once, and a migration
 that fails, has an unexpected name or records another number changes
 nothing; db check finds every right that is not as designed; an admin's
-forced replacement keeps the replay step of the same secret."""
+forced replacement keeps the replay step of the same secret; migrate
+carries a host's files store into the database, and logins go on through
+pam_mfa.so (pamrun) with the replay step carried over."""
+import base64
 import os
 import shutil
 import subprocess
@@ -15,6 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
 from pgrig import ADMIN, HOSTS, OWNER, SUPER  # noqa: E402
+from mfatest import World, oathtool as oathtool_b32  # noqa: E402
 
 SQL_DIR = os.path.abspath(os.environ["MFA_SQL_DIR"])
 SHIPPED = sorted(f for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
@@ -359,6 +363,196 @@ class AdminReplace(unittest.TestCase):
         with self.assertRaises(pgrig.PgError) as e:
             self.pg.sql(OWNER, "UPDATE pam_mfa.totp SET last_step = 6 WHERE user_name = 'erin'")
         self.assertIn("may not move backwards", e.exception.stderr)
+
+
+def now_utc():
+    import time
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+def fresh_code(secret):
+    """A code of the current step with at least 8 seconds of it left."""
+    import time
+    if time.time() % 30 > 22:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    return oathtool_b32(secret, now_utc())
+
+
+def next_step_code(secret):
+    import time
+    time.sleep(30 - time.time() % 30 + 0.2)
+    return oathtool_b32(secret, now_utc())
+
+
+def raw(secret):
+    return base64.b32decode(secret + "=" * (-len(secret) % 8))
+
+
+class Migrate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+
+    def setUp(self):
+        self.w = World(self.id().split(".")[-1])
+        self.pwfiles = {}
+        for role in (HOSTS[0], ADMIN):
+            path = os.path.join(self.w.root, "pgpass." + role)
+            with open(path, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+                f.write(self.pg.passwords[role] + "\n")
+            self.pwfiles[role] = path
+
+    def tearDown(self):
+        self.w.cleanup()
+
+    def configure(self, role=None):
+        """The files store (role None), or the database as role; state_dir
+        is the world's either way."""
+        cfg = {"methods": '[ "totp", "email" ]',
+               "email": '{ smtp_url = "smtp://127.0.0.1:1"; starttls = "off"; '
+                        'from = "Login security <no-reply@example.org>"; timeout = 1; }'}
+        if role is not None:
+            cfg["store"] = ('{ backend = "postgresql"; conninfo = "%s"; password_file = "%s"; '
+                            'timeout = 5; }' % (self.pg.conninfo(role), self.pwfiles[role]))
+        self.w.write_config(cfg)
+
+    def summary(self, user, cols):
+        return self.pg.one(ADMIN, f"SELECT {cols} FROM pam_mfa.summary('{user}')")
+
+    def secret_in_db(self, user):
+        return self.pg.one(OWNER, f"SELECT pg_catalog.encode(secret, 'hex') FROM pam_mfa.totp "
+                                  f"WHERE user_name = '{user}'")[0]
+
+    def write_record(self, user, text):
+        path = os.path.join(self.w.state_dir, user)
+        with open(path, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(text)
+
+    def test_files_to_postgresql(self):
+        self.configure()
+        secret_a = self.w.enroll("alice", at=None)
+        proc = self.w.mfactl("enroll", "bob", "--method", "email", "--address",
+                             "bob@example.org", "--verified")
+        self.assertEqual(proc.returncode, 0, proc)
+        secret_d = self.w.enroll("dave", at=None)
+        # erin: a record that holds nothing worth copying.
+        self.w.enroll("erin", at=None)
+        self.assertEqual(self.w.mfactl("reset", "erin", "--method", "totp").returncode, 0)
+        # carol: only a remembered opt-out skip (the record's text form).
+        text = self.w.record_text("erin").replace("user=erin", "user=carol")
+        self.assertIn("skip.since=0\n", text)
+        self.write_record("carol", text.replace("skip.since=0\n", "skip.since=1790000000\n"))
+        # dave is in the database already, with another secret.
+        other = os.urandom(20)
+        self.assertEqual(self.pg.one(ADMIN, f"SELECT pam_mfa.provision_totp('dave', "
+                                            f"'\\x{other.hex()}'::bytea, 'sha1', 6, 30, 0, "
+                                            f"false)"), ["provisioned"])
+        # alice logs in on the files store: that code's step is spent.
+        used = fresh_code(secret_a)
+        res = self.w.login("alice", [used], at=None)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+        self.configure(ADMIN)
+        proc = self.w.mfactl("migrate", "--to", "postgresql", "--dry-run")
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertEqual(proc.stdout.splitlines(), [
+            "would migrate alice (totp)",
+            "would migrate bob (email)",
+            "would migrate carol (remembered skip)",
+            f"{self.w.state_dir}: would migrate 3 users to postgresql (0 replacing the "
+            "database's); skipped 1 already in the database, 1 with nothing to copy; 0 failed"])
+        self.assertIn("mfactl migrate: dave: skipped: the database already holds state for "
+                      "the user (--force replaces it)", proc.stderr)
+        self.assertIn("mfactl migrate: erin: skipped: no factor, address or skip to copy",
+                      proc.stderr)
+        self.assertEqual(self.summary("alice", "user_exists"), ["f"])
+
+        proc = self.w.mfactl("migrate", "--to", "postgresql")
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertIn("migrated alice (totp)\n", proc.stdout)
+        self.assertIn(f"{self.w.state_dir}: migrated 3 users to postgresql (0 replacing the "
+                      "database's); skipped 1 already in the database, 1 with nothing to "
+                      "copy; 0 failed\n", proc.stdout)
+        self.assertIn("dave: skipped", proc.stderr)
+        for s in (secret_a, secret_d):
+            for shown in (s, raw(s).hex(), raw(s).hex().upper()):
+                self.assertNotIn(shown, proc.stdout + proc.stderr)
+        self.assertEqual(self.summary("alice", "totp_enrolled, totp_digits, totp_period"),
+                         ["t", "6", "30"])
+        self.assertEqual(self.secret_in_db("alice"), raw(secret_a).hex())
+        self.assertEqual(self.summary("bob", "totp_enrolled, email_address, email_verified, "
+                                             "email_by_admin"),
+                         ["f", "bob@example.org", "t", "t"])
+        self.assertEqual(self.summary("carol", "totp_enrolled, skip_since"), ["f", "1790000000"])
+        self.assertEqual(self.summary("erin", "user_exists"), ["f"])
+        self.assertEqual(self.secret_in_db("dave"), other.hex())
+        # Again: everyone is there now.
+        proc = self.w.mfactl("migrate", "--to", "postgresql")
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertIn("migrated 0 users to postgresql (0 replacing the database's); skipped 4 "
+                      "already in the database, 1 with nothing to copy", proc.stdout)
+        # --force: the files' state wins.
+        proc = self.w.mfactl("migrate", "--to", "postgresql", "--force")
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertIn("migrated dave (totp), replacing the database's state of the user\n",
+                      proc.stdout)
+        self.assertIn("migrated 4 users to postgresql (4 replacing the database's)", proc.stdout)
+        self.assertEqual(self.secret_in_db("dave"), raw(secret_d).hex())
+
+        # The host now logs in through the database: alice's code used on
+        # the files store is refused, a new one works; dave's files secret
+        # is his.
+        self.configure(HOSTS[0])
+        res = self.w.login("alice", [used], at=None)
+        self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
+        self.assertEqual(self.summary("alice", "fail_count"), ["1"])
+        res = self.w.login("dave", [fresh_code(secret_d)], at=None)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        res = self.w.login("alice", [next_step_code(secret_a)], at=None)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+
+    def test_refusals(self):
+        self.configure()
+        proc = self.w.mfactl("migrate", "--to", "postgresql")
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("is not a database", proc.stderr)
+        self.configure(ADMIN)
+        for args in ([], ["--to", "files"], ["--to", "postgresql", "extra"]):
+            proc = self.w.mfactl("migrate", *args)
+            self.assertEqual(proc.returncode, 2, (args, proc))
+        # A record that cannot be read: reported, the rest goes on, exit 1.
+        self.configure()
+        secret = self.w.enroll("erin", at=None)
+        self.write_record("bob", "version=4\nuser=bob\ngarbage\n")
+        self.configure(ADMIN)
+        proc = self.w.mfactl("migrate", "--to", "postgresql")
+        self.assertEqual(proc.returncode, 1, proc)
+        self.assertIn("mfactl migrate: bob: not migrated: ", proc.stderr)
+        self.assertIn("migrated 1 user to postgresql", proc.stdout)
+        self.assertIn("; 1 failed\n", proc.stdout)
+        self.assertEqual(self.secret_in_db("erin"), raw(secret).hex())
+        # import_user checks what it is given, whoever calls it.
+        for args in ("'x y', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, false",
+                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, false",
+                     "'z', '\\x00'::bytea, 'sha1', 6, 30, 0, 0, NULL, NULL, NULL, NULL, 0, false",
+                     "'z', NULL, 'sha1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, false",
+                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, 'not an address', true, false, 0, "
+                     "0, false",
+                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, false"):
+            with self.assertRaises(pgrig.PgError) as e:
+                self.pg.sql(ADMIN, f"SELECT pam_mfa.import_user({args})")
+            self.assertTrue(any(why in e.exception.stderr for why in (
+                "invalid user name", "nothing to import", "invalid TOTP parameters",
+                "TOTP parameters without a secret", "invalid email address", "invalid time")),
+                e.exception.stderr)
+        with self.assertRaises(pgrig.PgError) as e:
+            self.pg.sql(HOSTS[0], "SELECT pam_mfa.import_user('z', NULL, NULL, NULL, NULL, NULL, "
+                                  "NULL, NULL, NULL, NULL, NULL, 1, false)")
+        self.assertIn("permission denied", e.exception.stderr)
 
 
 if __name__ == "__main__":
