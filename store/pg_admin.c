@@ -190,6 +190,99 @@ static int read_migration(const char *dir, const char *name, char **text, struct
 	return 0;
 }
 
+/* Past a dollar-quoted body ($$...$$, $tag$...$tag$) at c, counting its
+ * lines; NULL if c starts no dollar quote (a parameter such as $1). */
+static const char *past_dollar_quote(const char *c, unsigned *line)
+{
+	const char *tag_end = c + 1, *close;
+	size_t tag_len;
+
+	while (isalnum((unsigned char)*tag_end) || *tag_end == '_')
+		tag_end++;
+	if (*tag_end != '$' || isdigit((unsigned char)c[1]))
+		return NULL;
+	tag_len = (size_t)(tag_end - c) + 1;
+	for (close = tag_end + 1; *close != '\0'; close++) {
+		if (strncmp(close, c, tag_len) == 0)
+			return close + tag_len;
+		if (*close == '\n')
+			(*line)++;
+	}
+	return close;
+}
+
+/* The first statement of text that would end db init's transaction
+ * (BEGIN, COMMIT, ROLLBACK, END, START, ABORT), outside comments, quotes
+ * and dollar-quoted bodies (where plpgsql's BEGIN and END are), with its
+ * line; NULL if there is none.  Found before anything runs, for what a
+ * file's own COMMIT made durable could not be rolled back. */
+static const char *transaction_control(const char *text, unsigned *line)
+{
+	static const char *const words[] = {
+		"BEGIN", "COMMIT", "ROLLBACK", "END", "START", "ABORT"
+	};
+	bool statement_start = true;
+	const char *c = text, *after;
+
+	*line = 1;
+	while (*c != '\0') {
+		if (*c == '\n') {
+			(*line)++;
+			c++;
+		} else if (isspace((unsigned char)*c)) {
+			c++;
+		} else if (c[0] == '-' && c[1] == '-') {
+			while (*c != '\0' && *c != '\n')
+				c++;
+		} else if (c[0] == '/' && c[1] == '*') {
+			unsigned depth = 1;
+
+			for (c += 2; *c != '\0' && depth > 0; c++) {
+				if (*c == '\n')
+					(*line)++;
+				if (c[0] == '/' && c[1] == '*')
+					depth++, c++;
+				else if (c[0] == '*' && c[1] == '/')
+					depth--, c++;
+			}
+		} else if (*c == '\'' || *c == '"') {
+			char quote = *c;
+
+			for (c++; *c != '\0'; c++) {
+				if (*c == '\n')
+					(*line)++;
+				if (*c == quote && c[1] == quote)
+					c++;
+				else if (*c == quote)
+					break;
+			}
+			if (*c != '\0')
+				c++;
+			statement_start = false;
+		} else if (*c == '$' && (after = past_dollar_quote(c, line)) != NULL) {
+			c = after;
+			statement_start = false;
+		} else if (*c == ';') {
+			statement_start = true;
+			c++;
+		} else if (statement_start && isalpha((unsigned char)*c)) {
+			const char *w = c;
+
+			while (isalnum((unsigned char)*c) || *c == '_')
+				c++;
+			for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+				if ((size_t)(c - w) == strlen(words[i]) &&
+				    strncasecmp(w, words[i], strlen(words[i])) == 0)
+					return words[i];
+			statement_start = false;
+		} else {
+			statement_start = false;
+			c++;
+		}
+	}
+	return NULL;
+}
+
 /* The line of text where the server's 1-based character position falls. */
 static unsigned line_of(const char *text, int position)
 {
@@ -358,8 +451,19 @@ int store_db_init(struct store *st, const char *sql_dir,
 	/* Every file is checked and read before anything runs, the ones the
 	 * database has already too: a file others could write is a problem
 	 * whether or not this run applies it. */
-	for (size_t i = 0; i < n && r == 0; i++)
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *word;
+		unsigned line;
+
 		r = read_migration(sql_dir, list[i].name, &list[i].text, err);
+		if (r == 0 && (word = transaction_control(list[i].text, &line)) != NULL) {
+			mfa_error_set(err,
+				      "%s: line %u: %s: a migration runs in db init's transaction "
+				      "and must not begin or end one",
+				      list[i].name, line, word);
+			r = -EINVAL;
+		}
+	}
 	if (r < 0)
 		goto out;
 	/* The migrations and db init's own statements have their own bounds;

@@ -136,12 +136,27 @@ class DbInit(unittest.TestCase):
         proc = self.pg.db_init(sql_dir=self.sql_dir({silent: "SELECT 1;\n"}), db=db)
         self.assertEqual(proc.returncode, 1, proc)
         self.assertIn(f'{silent}: records version "" in pam_mfa.schema_version', proc.stderr)
-        # And one that commits on its own stops the run.
+        # One with a transaction of its own is refused before anything
+        # runs; plpgsql's BEGIN and END, quotes and comments are no such.
         os.unlink(os.path.join(self.dir, silent))
         commits = "%03d_commits.sql" % (NEWEST + 1)
-        proc = self.pg.db_init(sql_dir=self.sql_dir({commits: "COMMIT;\n"}), db=db)
+        text = ("-- COMMIT; in a comment\n/* and /* nested */ ROLLBACK; */\n"
+                "CREATE FUNCTION pam_mfa.f() RETURNS text LANGUAGE plpgsql AS $f$\n"
+                "BEGIN\n  RETURN 'COMMIT; $$ END;';\nEND\n$f$;\n"
+                "SELECT 'it''s; begin', \"end\" FROM (SELECT 1 AS \"end\") x;\n"
+                "  commit ;\n")
+        proc = self.pg.db_init(sql_dir=self.sql_dir({commits: text}), db=db)
         self.assertEqual(proc.returncode, 1, proc)
-        self.assertIn("ends the transaction itself", proc.stderr)
+        self.assertIn(f"{commits}: line 9: COMMIT: a migration runs in db init's transaction",
+                      proc.stderr)
+        self.assertEqual(self.pg.sql(OWNER, "SELECT pg_catalog.to_regprocedure('pam_mfa.f()') "
+                                            "IS NULL", db=db), [["t"]])
+        with open(os.path.join(self.dir, commits), "w") as f:
+            f.write(text.replace("  commit ;\n", "INSERT INTO pam_mfa.schema_version (version) "
+                                                 f"VALUES ({NEWEST + 1});\n"))
+        proc = self.pg.db_init(sql_dir=self.dir, db=db)
+        self.assertEqual(proc.returncode, 0, proc)
+        self.assertIn(f"applied {commits}", proc.stdout)
 
     def test_unexpected_names_refused(self):
         db = self.fresh_db("names")
