@@ -431,11 +431,10 @@ class FleetSsh(FleetTest):
         self.assertTrue(row["locked"], proc.stdout)
         table = self.admin.w.mfactl("status", "bob")
         self.assertEqual(table.returncode, 0, table.stdout + table.stderr)
+        # Which host it was: B's role and address.
         self.assertRegex(table.stdout, r"(?m)^bob\s+required\s+totp\s.*\s%d\s.*"
-                         r"sshd from 127\.0\.0\.1$" % attempts)
-        # Which host it was (summary's last_host) is the database's to say:
-        # mfactl status does not show it (store_summary has no field for it).
-        self.assertEqual(self.summary("bob", "last_host"), ["host_b@127.0.0.1"])
+                         r"sshd from 127\.0\.0\.1 on host_b@127\.0\.0\.1$" % attempts)
+        self.assertEqual(row["last_login"]["host"], "host_b@127.0.0.1", proc.stdout)
         print("mfactl status bob:\n" + table.stdout, flush=True)
 
     def test_2_exempt_logs_in_while_database_down(self):
