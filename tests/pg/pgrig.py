@@ -48,11 +48,23 @@ def run(cmd, **kw):
 
 
 class Cluster:
-    def __init__(self, sql_dir, standby=False, mfactl=None):
+    """sql_dir: the migrations.  standby: also a synchronous streaming
+    standby (failover tests).  mfactl: applies the schema with "mfactl db
+    init" (default $MFACTL; psql without).  For bench/pg: base_dir, where
+    the cluster's directory goes (default: the system's temporary
+    directory); settings, server settings that replace the defaults below
+    (fsync is off unless asked for).  Roles also get in through the
+    cluster's own socket directory (scram-sha-256 as over TCP)."""
+
+    def __init__(self, sql_dir, standby=False, mfactl=None, base_dir=None, settings=None,
+                 unix_socket=True):
         self.sql_dir = sql_dir
         self.want_standby = standby
         # mfactl db init applies the schema when the test has mfactl.
         self.mfactl = mfactl if mfactl is not None else os.environ.get("MFACTL") or None
+        self.base_dir = base_dir
+        self.settings = {"fsync": "off", "max_connections": "60", **(settings or {})}
+        self.unix_socket = unix_socket
         self.dir = None
         self.admin_dir = None
         self.started = False
@@ -75,7 +87,7 @@ class Cluster:
 
     def _start(self):
         pg = pwd.getpwnam("postgres")
-        self.dir = tempfile.mkdtemp(prefix="pam_mfa-pg-")
+        self.dir = tempfile.mkdtemp(prefix="pam_mfa-pg-", dir=self.base_dir)
         os.chown(self.dir, pg.pw_uid, pg.pw_gid)
         os.chmod(self.dir, 0o711)  # postgres works here; root reads the CA
         self.port = free_port()
@@ -125,8 +137,7 @@ class Cluster:
             f"-c unix_socket_directories={self.dir}", "-c ssl=on",
             f"-c ssl_cert_file={self.dir}/server.crt", f"-c ssl_key_file={self.dir}/server.key",
             f"-c ssl_ca_file={self.dir}/ca.crt",
-            "-c fsync=off", "-c max_connections=60",
-        ])
+        ] + [f"-c {k}={v}" for k, v in self.settings.items()])
 
     def _pg_ctl(self, data, *args):
         return self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-w", "-t", "60", *args])
@@ -143,7 +154,12 @@ class Cluster:
         self._pg_ctl(self.data, "-m", mode, "stop")
         self.started = False
 
-    def restart(self, mode="fast"):
+    def restart(self, settings=None, mode="fast"):
+        """Restarts the primary, with settings over the current ones (a
+        value of None drops a setting)."""
+        if settings:
+            self.settings = {k: v for k, v in {**self.settings, **settings}.items()
+                             if v is not None}
         self._pg_ctl(self.data, "-m", mode, "-o", self._server_opts(self.port), "-l",
                      os.path.join(self.dir, "log"), "restart")
         self.started = True
@@ -217,6 +233,10 @@ class Cluster:
                 for port in (self.port, self.standby_port):
                     if port is not None:
                         f.write(f"127.0.0.1:{port}:*:{role}:{pw}\n")
+
+    def socket_conninfo(self, role, db="pam_mfa"):
+        """Through the cluster's unix socket: no TLS."""
+        return f"host={self.dir} port={self.port} dbname={db} user={role} connect_timeout=10"
 
     def conninfo(self, role, db="pam_mfa", sslmode="verify-full", port=None):
         return (f"host=127.0.0.1 port={port or self.port} dbname={db} user={role} "
