@@ -52,6 +52,9 @@
 /* ---- the controlled clock ------------------------------------------- */
 
 static int64_t clock_offset; /* seconds added to the real wall clock */
+/* --real-clock: never moved, for a store that reads its own clock (the
+ * postgresql backend's database); codes are then for the real step only. */
+static bool real_clock;
 static int (*real_clock_gettime)(clockid_t, struct timespec *);
 static bool drop_syslog; /* LOGINBENCH_NO_SYSLOG=1: for profiling only */
 static void (*real_vsyslog)(int, const char *, va_list);
@@ -661,9 +664,71 @@ static int login_phases(const struct target *t, const struct user *u, double *us
 	return r;
 }
 
+/* --fork-each: each login in a fresh child process, as sshd makes one per
+ * connection; the child times its login as login_phases() does, so what a
+ * module loads on first use (libpq and its libraries, which pam_mfa keeps
+ * loaded once loaded) is paid at every login, as in sshd, and fork and exit
+ * are not counted.  --before-each CMD: a shell command run before each
+ * login, untimed (its CPU is left out too). */
+static bool fork_each;
+static const char *before_each;
+static double hook_cpu_us;
+
+static double cpu_us(int who);
+
+/* The CPU of this process, and with --fork-each that of its logins'
+ * children, less the --before-each commands'. */
+static double cpu_now(void)
+{
+	return cpu_us(RUSAGE_SELF) + (fork_each || before_each ? cpu_us(RUSAGE_CHILDREN) : 0) -
+	       hook_cpu_us;
+}
+
+static void run_before_each(void)
+{
+	double c0 = cpu_us(RUSAGE_CHILDREN);
+	int st = system(before_each);
+
+	hook_cpu_us += cpu_us(RUSAGE_CHILDREN) - c0;
+	if (st != 0)
+		die("--before-each: the command failed (status %d)", st);
+}
+
+struct forked_login {
+	int r;
+	double us;
+};
+
 static int login_once(const struct target *t, const struct user *u, double *us)
 {
-	return login_phases(t, u, us, NULL);
+	struct forked_login fl = { PAM_SYSTEM_ERR, 0 };
+	int p[2], status;
+	pid_t pid;
+
+	if (before_each != NULL)
+		run_before_each();
+	if (!fork_each)
+		return login_phases(t, u, us, NULL);
+	if (pipe(p) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		fl.r = login_phases(t, u, &fl.us, NULL);
+		(void)write(p[1], &fl, sizeof(fl));
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &fl, sizeof(fl)) != (ssize_t)sizeof(fl))
+		fl.r = PAM_SYSTEM_ERR;
+	close(p[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fl.r = PAM_SYSTEM_ERR;
+	clock_note(time(NULL));
+	*us = fl.us;
+	return fl.r;
 }
 
 /* ---- statistics -------------------------------------------------------- */
@@ -774,7 +839,7 @@ static const struct user *next_user(struct run *run, size_t *cursor)
 {
 	size_t i = *cursor, n = run->u.n;
 
-	if (i > 0 && i % n == 0)
+	if (i > 0 && i % n == 0 && !real_clock)
 		clock_offset += PERIOD;
 	(*cursor)++;
 	return &run->u.v[run->order[i % n]];
@@ -804,7 +869,7 @@ static int cmd_seq(struct run *run)
 
 	warm_up(run, &cursor, &run->t, 1);
 	sc_reset();
-	c0 = cpu_us(RUSAGE_SELF);
+	c0 = cpu_now();
 	t0 = mono_us();
 	for (size_t i = 0; i < run->logins; i++) {
 		const struct user *u = next_user(run, &cursor);
@@ -819,7 +884,7 @@ static int cmd_seq(struct run *run)
 			fprintf(stderr, "loginbench: %s: login of %s: %s\n", run->label, u->name,
 				pam_strerror(NULL, r));
 	}
-	report("seq", run->label, run->u.n, run->logins, lat, ok, cpu_us(RUSAGE_SELF) - c0,
+	report("seq", run->label, run->u.n, run->logins, lat, ok, cpu_now() - c0,
 	       mono_us() - t0, 1);
 	return ok == run->logins ? 0 : 1;
 }
@@ -971,7 +1036,7 @@ static int cmd_par(struct run *run)
 
 			close(go[1]);
 			(void)read(go[0], &c, 1);
-			c0 = cpu_us(RUSAGE_SELF);
+			c0 = cpu_now();
 			for (size_t i = (size_t)w; i < run->logins; i += (size_t)run->workers) {
 				const struct user *u = &run->u.v[run->order[base + i]];
 				int r = login_once(&run->t, u, &sh->lat[i]);
@@ -982,7 +1047,7 @@ static int cmd_par(struct run *run)
 					fprintf(stderr, "loginbench: %s: login of %s: %s\n",
 						run->label, u->name, pam_strerror(NULL, r));
 			}
-			sh->cpu_us[w] = cpu_us(RUSAGE_SELF) - c0;
+			sh->cpu_us[w] = cpu_now() - c0;
 			_exit(0);
 		}
 	}
@@ -1121,6 +1186,227 @@ static int cmd_nss(struct run *run)
 	return 0;
 }
 
+/* ---- pgfloor: what any login through PostgreSQL costs at least ------------ */
+
+/* libpq, by dlopen as pam_mfa loads it: the harness links no library a
+ * module under test uses.  Only what the floor calls, by prototype. */
+struct pq {
+	void *(*connectdb_params)(const char *const *keys, const char *const *values, int expand);
+	int (*status)(const void *conn);
+	void *(*exec)(void *conn, const char *sql);
+	int (*result_status)(const void *res);
+	void (*clear)(void *res);
+	void (*finish)(void *conn);
+	char *(*error_message)(const void *conn);
+};
+
+#define PQ_CONNECTION_OK 0
+#define PQ_PGRES_TUPLES_OK 2
+
+static void pq_load(struct pq *q)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL)
+		die("dlopen libpq.so.5: %s", dlerror());
+	*(void **)&q->connectdb_params = dlsym(h, "PQconnectdbParams");
+	*(void **)&q->status = dlsym(h, "PQstatus");
+	*(void **)&q->exec = dlsym(h, "PQexec");
+	*(void **)&q->result_status = dlsym(h, "PQresultStatus");
+	*(void **)&q->clear = dlsym(h, "PQclear");
+	*(void **)&q->finish = dlsym(h, "PQfinish");
+	*(void **)&q->error_message = dlsym(h, "PQerrorMessage");
+	if (!q->connectdb_params || !q->status || !q->exec || !q->result_status || !q->clear ||
+	    !q->finish || !q->error_message)
+		die("libpq.so.5 lacks a function");
+}
+
+struct floor_args {
+	const char *conninfo, *password;
+	unsigned timeout;
+	const char *query; /* --query; SELECT 1 by default */
+};
+
+/* One connection as store/pg.c makes it (the same conninfo, then
+ * fallback_application_name, options and password after it), one
+ * SELECT 1, closed.  0 or -1; *us the wall time, libpq's loading
+ * included when it is loaded here. */
+static int floor_once(const struct floor_args *a, struct pq *q, double *us)
+{
+	char options[64];
+	const char *keys[] = { "fallback_application_name", "dbname", "options", "password", NULL };
+	const char *values[] = { "pam_mfa", a->conninfo, options, a->password, NULL };
+	double t0 = mono_us();
+	struct pq loaded;
+	void *conn, *res;
+	int r = 0;
+
+	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", a->timeout * 1000u);
+	if (a->password == NULL)
+		keys[3] = NULL;
+	if (q == NULL) {
+		pq_load(&loaded);
+		q = &loaded;
+	}
+	conn = q->connectdb_params(keys, values, 1);
+	if (conn == NULL || q->status(conn) != PQ_CONNECTION_OK) {
+		fprintf(stderr, "loginbench: pgfloor: %s", conn ? q->error_message(conn) : "no memory\n");
+		r = -1;
+	} else {
+		res = q->exec(conn, a->query != NULL ? a->query : "SELECT 1");
+		if (q->result_status(res) != PQ_PGRES_TUPLES_OK) {
+			fprintf(stderr, "loginbench: pgfloor: %s", q->error_message(conn));
+			r = -1;
+		}
+		q->clear(res);
+	}
+	if (conn != NULL)
+		q->finish(conn);
+	*us = mono_us() - t0;
+	return r;
+}
+
+/* One connection from a fresh child that loads libpq, as a fresh sshd
+ * child would. */
+static int floor_forked(const struct floor_args *a, double *us)
+{
+	struct forked_login fl = { -1, 0 };
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		fl.r = floor_once(a, NULL, &fl.us);
+		(void)write(p[1], &fl, sizeof(fl));
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &fl, sizeof(fl)) != (ssize_t)sizeof(fl))
+		fl.r = -1;
+	close(p[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		fl.r = -1;
+	*us = fl.us;
+	return fl.r;
+}
+
+/* --fork-each: each connection from a fresh child that loads libpq, as a
+ * fresh sshd child would; otherwise libpq loaded once, here. */
+static int cmd_pgfloor(struct run *run, const struct floor_args *a)
+{
+	double *lat = calloc(run->logins, sizeof(*lat)), c0, t0, us;
+	struct pq q;
+	size_t ok = 0;
+
+	if (!fork_each)
+		pq_load(&q);
+	for (size_t i = 0; i < run->warmup; i++)
+		if (!fork_each && floor_once(a, &q, &us) < 0)
+			die("pgfloor: the warm-up connection failed");
+	c0 = cpu_now();
+	t0 = mono_us();
+	for (size_t i = 0; i < run->logins; i++)
+		ok += (fork_each ? floor_forked(a, &lat[i]) : floor_once(a, &q, &lat[i])) == 0;
+	report("pgfloor", run->label, 0, run->logins, lat, ok, cpu_now() - c0, mono_us() - t0, 1);
+	return ok == run->logins ? 0 : 1;
+}
+
+/* pgalt: logins through each PAM service and bare connections to each
+ * conninfo, in turn, round by round, each in a fresh process, each round
+ * starting with the next one (as alt): the machine's drift falls on all
+ * alike.  Service j is paired with conninfo j: the median over rounds of
+ * the ratio of their times in the same round.  A service takes a user of
+ * its own each round: the services share one database. */
+#define PGALT_MAX 6
+
+static int cmd_pgalt(struct run *run, const char *const *services, size_t ns,
+		     const struct floor_args *floors, size_t nf)
+{
+	size_t k = ns + nf, cursor = run->skip, ok[PGALT_MAX] = { 0 }, all = 0;
+	double *lat[PGALT_MAX], cpu[PGALT_MAX] = { 0 }, wall[PGALT_MAX] = { 0 }, us;
+	struct target t[PGALT_MAX];
+	char label[PGALT_MAX][32];
+
+	fork_each = true;
+	for (size_t j = 0; j < k; j++) {
+		if ((lat[j] = calloc(run->logins, sizeof(double))) == NULL)
+			die("out of memory");
+		if (j < ns) {
+			t[j] = (struct target){ run->t.confdir, services[j] };
+			(void)snprintf(label[j], sizeof(label[j]), "%s", services[j]);
+		} else {
+			(void)snprintf(label[j], sizeof(label[j]), "floor%zu", j - ns + 1);
+		}
+	}
+	for (size_t i = 0; i < run->warmup; i++)
+		for (size_t j = 0; j < k; j++)
+			if ((j < ns ? login_once(&t[j], next_user(run, &cursor), &us) != PAM_SUCCESS :
+				      floor_forked(&floors[j - ns], &us) < 0))
+				die("pgalt: the warm-up of %s failed", label[j]);
+	for (size_t i = 0; i < run->logins; i++)
+		for (size_t s = 0; s < k; s++) {
+			size_t j = (i / k) % 2 ? (i + k - s) % k : (i + s) % k;
+			double c0 = cpu_now();
+			int r;
+
+			if (j < ns) {
+				const struct user *u = next_user(run, &cursor);
+
+				r = login_once(&t[j], u, &lat[j][i]) == PAM_SUCCESS ? 0 : -1;
+				if (r < 0 && i + 1 - ok[j] <= 3)
+					fprintf(stderr, "loginbench: pgalt: %s: login of %s failed\n",
+						label[j], u->name);
+			} else {
+				r = floor_forked(&floors[j - ns], &lat[j][i]);
+			}
+			cpu[j] += cpu_now() - c0;
+			wall[j] += lat[j][i];
+			ok[j] += r == 0;
+		}
+	for (size_t j = 0; j < ns && j < nf; j++) {
+		double *ratio = calloc(run->logins, sizeof(double));
+
+		if (ratio == NULL)
+			die("out of memory");
+		for (size_t i = 0; i < run->logins; i++)
+			ratio[i] = lat[ns + j][i] > 0 ? lat[j][i] / lat[ns + j][i] : 0;
+		qsort(ratio, run->logins, sizeof(double), cmp_double);
+		printf("mode=pgpair a=%s b=%s users=%zu rounds=%zu median_ratio=%.3f p25_ratio=%.3f "
+		       "p75_ratio=%.3f\n",
+		       label[j], label[ns + j], run->u.n, run->logins, pct(ratio, run->logins, 50),
+		       pct(ratio, run->logins, 25), pct(ratio, run->logins, 75));
+		free(ratio);
+	}
+	for (size_t j = 0; j < k; j++) {
+		report("pgalt", label[j], run->u.n, run->logins, lat[j], ok[j], cpu[j], wall[j], 1);
+		all += ok[j] == run->logins;
+		free(lat[j]);
+	}
+	return all == k ? 0 : 1;
+}
+
+/* The first line of a file, without its newline; NULL for no file. */
+static char *read_line_file(const char *path)
+{
+	char buf[4096];
+	FILE *f;
+
+	if (path == NULL)
+		return NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		die("%s: empty", path);
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1132,7 +1418,11 @@ static void usage(void)
 		"       loginbench race --confdir DIR --service NAME --secrets FILE --workers W [--rounds R]\n"
 		"       loginbench nss  --secrets FILE --logins N\n"
 		"       loginbench dlopen --keep-loaded FILE.so --logins N\n"
-		"common: --label TEXT  --clock FILE  --warmup N  --skip N  --keep-loaded MODULE.so\n");
+		"       loginbench pgfloor --conninfo STR [--password-file F] [--timeout S] [--query SQL] --logins N\n"
+		"       loginbench pgalt --confdir DIR --service A[,B] --secrets FILE --conninfo X [--conninfo Y] ...\n"
+		"common: --label TEXT  --clock FILE  --warmup N  --skip N  --keep-loaded MODULE.so\n"
+		"        --fork-each (each login in a fresh process)  --before-each CMD (untimed)\n"
+		"        --real-clock (never move the clock)\n");
 	exit(2);
 }
 
@@ -1152,10 +1442,20 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "skip", required_argument, NULL, 'k' },
 		{ "keep-loaded", required_argument, NULL, 'K' },
+		{ "fork-each", no_argument, NULL, 'F' },
+		{ "real-clock", no_argument, NULL, 'R' },
+		{ "before-each", required_argument, NULL, 'B' },
+		{ "conninfo", required_argument, NULL, 'C' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "query", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run run = { .logins = 100, .warmup = 5, .workers = 2, .rounds = 5, .label = "-" };
-	const char *mode, *dir = NULL, *secrets = NULL;
+	const char *mode, *dir = NULL, *secrets = NULL, *password_file = NULL;
+	struct floor_args floor = { NULL, NULL, 5, NULL };
+	const char *conninfos[PGALT_MAX];
+	size_t nconninfos = 0;
 	size_t nusers = 0;
 	int c, r;
 
@@ -1178,6 +1478,18 @@ int main(int argc, char **argv)
 		case 'W': run.warmup = strtoul(optarg, NULL, 10); break;
 		case 'k': run.skip = strtoul(optarg, NULL, 10); break;
 		case 'K': run.keep_loaded = optarg; break;
+		case 'F': fork_each = true; break;
+		case 'R': real_clock = true; break;
+		case 'B': before_each = optarg; break;
+		case 'C':
+			floor.conninfo = optarg;
+			if (nconninfos == PGALT_MAX)
+				die("at most %d --conninfo", PGALT_MAX);
+			conninfos[nconninfos++] = optarg;
+			break;
+		case 'Q': floor.query = optarg; break;
+		case 'P': password_file = optarg; break;
+		case 'T': floor.timeout = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -1190,6 +1502,12 @@ int main(int argc, char **argv)
 		if (run.keep_loaded == NULL)
 			usage();
 		return cmd_dlopen(run.keep_loaded, run.logins);
+	}
+	if (strcmp(mode, "pgfloor") == 0) {
+		if (floor.conninfo == NULL || run.logins == 0)
+			usage();
+		floor.password = read_line_file(password_file);
+		return cmd_pgfloor(&run, &floor);
 	}
 	if (secrets == NULL || run.logins == 0)
 		usage();
@@ -1205,6 +1523,28 @@ int main(int argc, char **argv)
 	if (run.keep_loaded != NULL && dlopen(run.keep_loaded, RTLD_NOW | RTLD_NODELETE) == NULL)
 		die("dlopen %s: %s", run.keep_loaded, dlerror());
 	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(mode, "pgalt") == 0) {
+		char *list = run.t.service != NULL ? strdup(run.t.service) : NULL, *save = NULL;
+		const char *services[PGALT_MAX];
+		struct floor_args floors[PGALT_MAX];
+		size_t k = 0;
+
+		if (list == NULL || run.t.confdir == NULL)
+			usage();
+		for (char *sv = strtok_r(list, ",", &save); sv != NULL;
+		     sv = strtok_r(NULL, ",", &save)) {
+			if (k + nconninfos == PGALT_MAX)
+				die("pgalt: at most %d services and conninfos", PGALT_MAX);
+			services[k++] = sv;
+		}
+		floor.password = read_line_file(password_file);
+		for (size_t j = 0; j < nconninfos; j++) {
+			floors[j] = floor;
+			floors[j].conninfo = conninfos[j];
+		}
+		clock_start();
+		return cmd_pgalt(&run, services, k, floors, nconninfos);
+	}
 	if (strcmp(mode, "alt") == 0) {
 		char *list = run.t.service != NULL ? strdup(run.t.service) : NULL, *save = NULL;
 		const char *services[ALT_MAX];
