@@ -437,6 +437,7 @@ def test_migrations(pg):
                       "enroll_totp": (True, False), "skip": (True, False),
                       "provision_totp": (False, True), "reset": (False, True),
                       "unlock": (False, True), "list": (False, True),
+                      "summaries": (False, True),
                       "email_book": (True, False), "email_sent": (True, False),
                       "email_unbook": (True, False), "verify_email": (True, False),
                       "enroll_email": (True, False), "provision_email": (False, True),
