@@ -342,6 +342,7 @@ struct loader {
 	pthread_cond_t cv;
 	pthread_t threads[LOAD_THREADS_MAX]; /* the workers, for loader_finish() */
 	unsigned nthreads;
+	bool one_thread; /* the store's summaries must be read one at a time */
 };
 
 static struct loaded *chunk_buf(struct loader *l, size_t c)
@@ -452,7 +453,8 @@ static int loader_start(struct loader *l, struct store *st, const struct name_li
 	l->buf = calloc(LOAD_WINDOW * LOAD_CHUNK, sizeof(*l->buf));
 	if (l->buf == NULL)
 		return -ENOMEM;
-	for (unsigned t = loader_threads(l->nchunks); l->nthreads < t; l->nthreads++)
+	for (unsigned t = l->one_thread ? 0 : loader_threads(l->nchunks); l->nthreads < t;
+	     l->nthreads++)
 		if (pthread_create(&l->threads[l->nthreads], NULL, load_worker, l) != 0)
 			break; /* fewer workers; the main thread reads what is left */
 	return 0;
@@ -691,6 +693,15 @@ int cmd_status(struct mfactl *ctx, int argc, char **argv)
 	} else if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
 		return EXIT_FAIL;
+	}
+	/* A database's store answers every user's summary in one call, and
+	 * then from several threads; one without (an older schema) is read
+	 * user by user, on one connection, from one thread.  A few users
+	 * named (one chunk, no threads) are read one by one. */
+	if (st != NULL && (ls.nusers == 0 || ls.nusers > LOAD_CHUNK) &&
+	    (r = store_snapshot(st, &err)) < 0 && r != -EOPNOTSUPP) {
+		fprintf(stderr, "mfactl: note: %s: reading each user's state in turn\n", err.msg);
+		ld.one_thread = true;
 	}
 
 	r = ls.nusers > 0 ? names_from_args(&ls) : names_of_everybody(&ls, st);

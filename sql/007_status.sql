@@ -3,7 +3,7 @@
 --
 -- mfactl status called summary() once per user: at 100,000 users, 100,000
 -- round trips, each a statement and a plpgsql call.  summaries() returns
--- the same columns as summary() (less last_host, which no caller reads),
+-- the same columns as summary(), last_host last,
 -- for every user the store holds state for, in one statement and one
 -- snapshot, ordered by name byte by byte (COLLATE "C": strcmp()'s order,
 -- whatever the database's collation), so that the caller can look a name
@@ -19,7 +19,7 @@ CREATE FUNCTION pam_mfa.summaries(
 	OUT email_enrolled_at bigint, OUT email_code_pending boolean, OUT email_code_expires bigint,
 	OUT fail_count integer, OUT locked_until bigint,
 	OUT last_login bigint, OUT last_service text, OUT last_rhost text,
-	OUT skip_since bigint, OUT factors_version bigint)
+	OUT skip_since bigint, OUT factors_version bigint, OUT last_host text)
 RETURNS SETOF record
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -31,7 +31,9 @@ AS $$
 	       pam_mfa.epoch(e.enrolled_at), e.code_hash IS NOT NULL, pam_mfa.epoch(e.code_expires),
 	       u.fail_count, pam_mfa.epoch(u.locked_until),
 	       pam_mfa.epoch(u.last_login), u.last_service, u.last_rhost,
-	       pam_mfa.epoch(u.skip_since), u.factors_version
+	       pam_mfa.epoch(u.skip_since), u.factors_version,
+	       CASE WHEN u.last_login IS NULL THEN ''
+		    ELSE u.last_host_role || '@' || COALESCE(pg_catalog.host(u.last_host_addr), 'local') END
 	  FROM pam_mfa.users u
 	  LEFT JOIN pam_mfa.totp t ON t.user_name = u.user_name
 	  LEFT JOIN pam_mfa.email e ON e.user_name = u.user_name

@@ -50,6 +50,8 @@ struct store_ops {
 		      struct mfa_error *err);
 	int (*list)(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
 		    struct mfa_error *err);
+	/* NULL: store_snapshot() is -EOPNOTSUPP. */
+	int (*snapshot)(struct store *st, struct mfa_error *err);
 	int (*check)(struct store *st,
 		     int (*cb)(const char *name, enum store_entry kind, const char *message,
 			       void *ctx),

@@ -307,6 +307,7 @@ struct row {
 	const char *fn; /* for messages */
 	struct mfa_error *err;
 	bool bad;
+	int tuple, col0; /* the row of res read, and where its columns start */
 };
 
 static void row_bad(struct row *w, int col, const char *why)
@@ -320,7 +321,7 @@ static void row_bad(struct row *w, int col, const char *why)
 static int row_start(struct row *w, struct pg_store *p, PGresult *res, const char *fn, int ncols,
 		     struct mfa_error *err)
 {
-	*w = (struct row){ p, res, fn, err, false };
+	*w = (struct row){ p, res, fn, err, false, 0, 0 };
 	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != ncols) {
 		mfa_error_set(err, "postgresql: %s: expected one row of %d columns, got %d of %d",
 			      fn, ncols, p->pq.ntuples(res), p->pq.nfields(res));
@@ -332,12 +333,12 @@ static int row_start(struct row *w, struct pg_store *p, PGresult *res, const cha
 /* The text of column col; NULL if it is NULL (and null_ok), else bad. */
 static const char *row_text(struct row *w, int col, bool null_ok)
 {
-	if (w->p->pq.get_is_null(w->res, 0, col)) {
+	if (w->p->pq.get_is_null(w->res, w->tuple, w->col0 + col)) {
 		if (!null_ok)
 			row_bad(w, col, "NULL");
 		return NULL;
 	}
-	return w->p->pq.get_value(w->res, 0, col);
+	return w->p->pq.get_value(w->res, w->tuple, w->col0 + col);
 }
 
 static bool row_bool(struct row *w, int col)
@@ -421,6 +422,8 @@ static void pg_close(struct store *st)
 	struct pg_store *p = pg(st);
 
 	drop_connection(p);
+	if (p->snapshot != NULL)
+		p->pq.clear(p->snapshot);
 	if (p->password != NULL)
 		secure_free_string(p->password);
 	free(p->conninfo);
@@ -434,58 +437,141 @@ static const char *const summary_sql =
 	"last_service, last_rhost, skip_since, factors_version, last_host "
 	"FROM pam_mfa.summary($1)";
 
+/* The summary's 20 columns of w's row (summary_sql's order) into out. */
+static void summary_from_row(struct row *w, const char *user, struct store_summary *out)
+{
+	const char *alg;
+
+	(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	out->exists = row_bool(w, 0);
+	out->totp.enrolled = row_bool(w, 1);
+	alg = row_text(w, 2, false);
+	if (out->totp.enrolled) {
+		if (alg == NULL || totp_algorithm_parse(alg, &out->totp.params.algorithm) < 0)
+			row_bad(w, 2, "not an algorithm");
+		out->totp.params.digits =
+			(unsigned)row_int(w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
+		out->totp.params.period = (unsigned)row_int(w, 4, 1, 3600);
+	}
+	out->totp.enrolled_at = row_int(w, 5, 0, INT64_MAX);
+	row_copy(w, 6, out->email.address, sizeof(out->email.address));
+	out->email.verified = row_bool(w, 7);
+	out->email.by_admin = row_bool(w, 8);
+	out->email.enrolled_at = row_int(w, 9, 0, INT64_MAX);
+	out->email.code_pending = row_bool(w, 10);
+	out->email.code_expires = row_int(w, 11, 0, INT64_MAX);
+	out->fail_count = (unsigned)row_int(w, 12, 0, INT_MAX);
+	out->locked_until = row_int(w, 13, -1, INT64_MAX);
+	out->last_login = row_int(w, 14, 0, INT64_MAX);
+	row_copy(w, 15, out->last_service, sizeof(out->last_service));
+	row_copy(w, 16, out->last_rhost, sizeof(out->last_rhost));
+	out->skip_since = row_int(w, 17, 0, INT64_MAX);
+	out->basis.version = row_int(w, 18, 0, INT64_MAX);
+	row_copy(w, 19, out->last_host, sizeof(out->last_host));
+	/* A role's name may hold any character: shown to admins, printable. */
+	for (char *c = out->last_host; *c != '\0'; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	if (out->email.verified && out->email.address[0] == '\0')
+		row_bad(w, 6, "a verified factor without an address");
+}
+
+/* From the snapshot: the user's row, found by name (the rows are in
+ * strcmp() order, as pg_snapshot checked); no row is no state, as
+ * summary() answers for a user it does not know.  Reads the snapshot
+ * only: safe from several threads at once. */
+static int snapshot_summary(struct pg_store *p, const char *user, struct store_summary *out,
+			    struct mfa_error *err)
+{
+	int lo = 0, hi = p->pq.ntuples(p->snapshot);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(user, p->pq.get_value(p->snapshot, mid, 0));
+
+		if (c == 0) {
+			struct row w = { p, p->snapshot, "summaries", err, false, mid, 1 };
+
+			summary_from_row(&w, user, out);
+			if (w.bad) {
+				store_summary_wipe(out);
+				return -EIO;
+			}
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	return 0;
+}
+
 static int pg_summary(struct store *st, const char *user, struct store_summary *out,
 		      struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
 	const char *params[] = { user };
-	const char *alg;
 	PGresult *res;
 	struct row w;
-	int r = pg_call(p, summary_sql, 1, params, &res, err);
+	int r;
 
+	if (p->snapshot != NULL)
+		return snapshot_summary(p, user, out, err);
+	r = pg_call(p, summary_sql, 1, params, &res, err);
 	if (r < 0)
 		return r;
 	if ((r = row_start(&w, p, res, "summary", 20, err)) < 0) {
 		p->pq.clear(res);
 		return r;
 	}
-	(void)snprintf(out->user, sizeof(out->user), "%s", user);
-	out->exists = row_bool(&w, 0);
-	out->totp.enrolled = row_bool(&w, 1);
-	alg = row_text(&w, 2, false);
-	if (out->totp.enrolled) {
-		if (alg == NULL || totp_algorithm_parse(alg, &out->totp.params.algorithm) < 0)
-			row_bad(&w, 2, "not an algorithm");
-		out->totp.params.digits =
-			(unsigned)row_int(&w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
-		out->totp.params.period = (unsigned)row_int(&w, 4, 1, 3600);
-	}
-	out->totp.enrolled_at = row_int(&w, 5, 0, INT64_MAX);
-	row_copy(&w, 6, out->email.address, sizeof(out->email.address));
-	out->email.verified = row_bool(&w, 7);
-	out->email.by_admin = row_bool(&w, 8);
-	out->email.enrolled_at = row_int(&w, 9, 0, INT64_MAX);
-	out->email.code_pending = row_bool(&w, 10);
-	out->email.code_expires = row_int(&w, 11, 0, INT64_MAX);
-	out->fail_count = (unsigned)row_int(&w, 12, 0, INT_MAX);
-	out->locked_until = row_int(&w, 13, -1, INT64_MAX);
-	out->last_login = row_int(&w, 14, 0, INT64_MAX);
-	row_copy(&w, 15, out->last_service, sizeof(out->last_service));
-	row_copy(&w, 16, out->last_rhost, sizeof(out->last_rhost));
-	out->skip_since = row_int(&w, 17, 0, INT64_MAX);
-	out->basis.version = row_int(&w, 18, 0, INT64_MAX);
-	row_copy(&w, 19, out->last_host, sizeof(out->last_host));
-	/* A role's name may hold any character: shown to admins, printable. */
-	for (char *c = out->last_host; *c != '\0'; c++)
-		if (*c < 0x20 || *c > 0x7e)
-			*c = '?';
-	if (out->email.verified && out->email.address[0] == '\0')
-		row_bad(&w, 6, "a verified factor without an address");
+	summary_from_row(&w, user, out);
 	r = row_end(&w);
 	if (r < 0)
 		store_summary_wipe(out);
 	return r;
+}
+
+/* Every user's summary in one call (sql/007_status.sql), kept for the
+ * store's life.  Each name is checked, and the order, before any is
+ * used: a lookup by halves needs them strictly rising. */
+static int pg_snapshot(struct store *st, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int r = pg_call(p,
+			"SELECT user_name, user_exists, totp_enrolled, totp_algorithm, totp_digits, "
+			"totp_period, totp_enrolled_at, email_address, email_verified, "
+			"email_by_admin, email_enrolled_at, email_code_pending, email_code_expires, "
+			"fail_count, locked_until, last_login, last_service, last_rhost, skip_since, "
+			"factors_version, last_host FROM pam_mfa.summaries()",
+			0, NULL, &res, err);
+	int n;
+
+	if (r < 0)
+		return r;
+	n = p->pq.ntuples(res);
+	if (p->pq.nfields(res) != 21) {
+		mfa_error_set(err, "postgresql: summaries: expected 21 columns, got %d",
+			      p->pq.nfields(res));
+		r = -EIO;
+	}
+	for (int i = 0; r == 0 && i < n; i++)
+		if (p->pq.get_is_null(res, i, 0) || !user_name_valid(p->pq.get_value(res, i, 0)) ||
+		    (i > 0 && strcmp(p->pq.get_value(res, i - 1, 0), p->pq.get_value(res, i, 0)) >= 0)) {
+			mfa_error_set(err, "postgresql: summaries: row %d is not a user name in order",
+				      i + 1);
+			r = -EIO;
+		}
+	if (r < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	if (p->snapshot != NULL)
+		p->pq.clear(p->snapshot);
+	p->snapshot = res;
+	return 0;
 }
 
 /* A verification's row: outcome, fail_count, locked_now[, step].  Only
@@ -922,9 +1008,16 @@ static int pg_list(struct store *st, int (*cb)(const char *user, void *ctx), voi
 {
 	struct pg_store *p = pg(st);
 	PGresult *res;
-	int r = pg_call(p, "SELECT pam_mfa.list()", 0, NULL, &res, err);
-	int n;
+	int r, n;
 
+	if (p->snapshot != NULL) {
+		n = p->pq.ntuples(p->snapshot);
+		for (int i = 0, cr = 0; cr == 0 && i < n; i++)
+			if ((cr = cb(p->pq.get_value(p->snapshot, i, 0), ctx)) != 0)
+				return cr;
+		return 0;
+	}
+	r = pg_call(p, "SELECT pam_mfa.list()", 0, NULL, &res, err);
 	if (r < 0)
 		return r;
 	n = p->pq.ntuples(res);
@@ -998,6 +1091,7 @@ static const struct store_ops pg_store_ops = {
 	.reset = pg_reset,
 	.unlock = pg_unlock,
 	.list = pg_list,
+	.snapshot = pg_snapshot,
 	.check = pg_check,
 	.defer_sync = pg_defer_sync,
 	.sync = pg_sync,

@@ -19,6 +19,9 @@ struct pg_store {
 	char *password; /* NULL: none (a client certificate, or trust) */
 	unsigned timeout;
 	unsigned admin_timeout; /* pg_admin.c's bound while db init runs; 0: timeout */
+	/* store_snapshot(): every user's summary, by name in strcmp() order;
+	 * NULL: none, each summary is a call. */
+	PGresult *snapshot;
 };
 
 /* The postgresql handle of st, or NULL if st is another backend's. */

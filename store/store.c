@@ -222,6 +222,13 @@ int store_list(struct store *st, int (*cb)(const char *user, void *ctx), void *c
 	return st->ops->list(st, cb, ctx, err);
 }
 
+int store_snapshot(struct store *st, struct mfa_error *err)
+{
+	if (st->ops->snapshot == NULL)
+		return -EOPNOTSUPP;
+	return st->ops->snapshot(st, err);
+}
+
 int store_check(struct store *st,
 		int (*cb)(const char *name, enum store_entry kind, const char *message, void *ctx),
 		void *ctx, struct mfa_error *err)

@@ -266,6 +266,15 @@ int store_unlock(struct store *st, const char *user, unsigned *failures, struct 
 int store_list(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,
 	       struct mfa_error *err);
 
+/* For a listing of every user (mfactl status): reads every user's summary
+ * at once, in one snapshot, from which store_summary() and store_list()
+ * answer until the store is closed, and store_summary() is then safe to
+ * call from several threads at once.  -EOPNOTSUPP: the backend has no
+ * snapshot, reads each record as asked, and its store_summary() is safe
+ * from several threads (files); any other error: store_summary() must be
+ * called from one thread at a time. */
+int store_snapshot(struct store *st, struct mfa_error *err);
+
 enum store_entry {
 	STORE_ENTRY_RECORD, /* a user's state, readable */
 	STORE_ENTRY_BAD,    /* a user's state that cannot be read */

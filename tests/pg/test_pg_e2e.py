@@ -243,6 +243,31 @@ class Mfactl(PgE2E):
         self.assertRegex(proc.stdout, r"(?m)^carol +required +none ")
         self.assertRegex(proc.stdout, r"(?m)^dan +\S+ +email ")
 
+    def test_status_many_users(self):
+        # More users than a chunk of mfactl status's loader (256), read by
+        # several threads: on postgresql from one call of summaries().
+        self.assertEqual(self.admin(
+            "SELECT count(pam_mfa.provision_totp('p' || pg_catalog.lpad(i::text, 4, '0'), "
+            "decode(pg_catalog.lpad(pg_catalog.to_hex(i), 40, '0'), 'hex'), 'sha1', 6, 30, "
+            "0, false)) FROM pg_catalog.generate_series(1, 600) i"), ["600"])
+        self.pg.sql(pgrig.SUPER, "UPDATE pam_mfa.users SET fail_count = 2 "
+                                 "WHERE user_name = 'p0007'")
+        self.provision_email("p0300", "p300@example.org")
+        proc = self.mfactl("status", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = {r["user"]: r for r in json.loads(proc.stdout)["users"]}
+        for i in range(1, 601):
+            row = rows["p%04d" % i]
+            self.assertEqual(row["methods"], ["totp", "email"] if i == 300 else ["totp"], row)
+            self.assertEqual(row["totp"]["digits"], 6)
+            self.assertEqual(row["failures"], 2 if i == 7 else 0, row)
+            self.assertFalse(row["in_passwd"])
+        self.assertEqual(rows["p0300"]["email"]["address"], "p300@example.org")
+        # A user named alone is read by summary(): the same row.
+        for user in ("p0007", "p0300"):
+            one = json.loads(self.mfactl("status", "--json", user).stdout)["users"]
+            self.assertEqual(one, [rows[user]])
+
     def test_check_refused_import_works(self):
         proc = self.mfactl("check")
         self.assertNotEqual(proc.returncode, 0, proc.stdout)
