@@ -1320,7 +1320,8 @@ static int cmd_pgfloor(struct run *run, const struct floor_args *a)
  * conninfo, in turn, round by round, each in a fresh process, each round
  * starting with the next one (as alt): the machine's drift falls on all
  * alike.  Service j is paired with conninfo j: the median over rounds of
- * the ratio of their times in the same round.  A service takes a user of
+ * the ratio of their times in the same round.  Each conninfo runs the
+ * --query given before it (SELECT 1 if none).  A service takes a user of
  * its own each round: the services share one database. */
 #define PGALT_MAX 6
 
@@ -1454,7 +1455,7 @@ int main(int argc, char **argv)
 	struct run run = { .logins = 100, .warmup = 5, .workers = 2, .rounds = 5, .label = "-" };
 	const char *mode, *dir = NULL, *secrets = NULL, *password_file = NULL;
 	struct floor_args floor = { NULL, NULL, 5, NULL };
-	const char *conninfos[PGALT_MAX];
+	const char *conninfos[PGALT_MAX], *queries[PGALT_MAX];
 	size_t nconninfos = 0;
 	size_t nusers = 0;
 	int c, r;
@@ -1485,6 +1486,7 @@ int main(int argc, char **argv)
 			floor.conninfo = optarg;
 			if (nconninfos == PGALT_MAX)
 				die("at most %d --conninfo", PGALT_MAX);
+			queries[nconninfos] = floor.query; /* the --query before it */
 			conninfos[nconninfos++] = optarg;
 			break;
 		case 'Q': floor.query = optarg; break;
@@ -1541,6 +1543,7 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < nconninfos; j++) {
 			floors[j] = floor;
 			floors[j].conninfo = conninfos[j];
+			floors[j].query = queries[j];
 		}
 		clock_start();
 		return cmd_pgalt(&run, services, k, floors, nconninfos);
