@@ -10,6 +10,11 @@
 -- up.  A user without a row here has no state: summary() would answer
 -- user_exists false and zeros.  No secret, no code hash, as summary().
 -- For the administrator only.
+--
+-- The times are epoch()'s expression written out: epoch() has its own
+-- SET search_path, so it is never inlined, and its six calls a row (each
+-- setting and restoring search_path) made the call three to four times as
+-- slow at 100,000 users (2.4-2.8 s against 0.6-0.8 s here).
 
 CREATE FUNCTION pam_mfa.summaries(
 	OUT user_name text, OUT user_exists boolean,
@@ -26,12 +31,24 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT u.user_name, true,
 	       t.user_name IS NOT NULL, COALESCE(t.algorithm, ''), COALESCE(t.digits, 0),
-	       COALESCE(t.period, 0), pam_mfa.epoch(t.enrolled_at),
+	       COALESCE(t.period, 0),
+	       CASE WHEN t.enrolled_at IS NULL THEN 0 WHEN t.enrolled_at = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', t.enrolled_at))::bigint END,
 	       COALESCE(e.address, ''), COALESCE(e.verified, false), COALESCE(e.by_admin, false),
-	       pam_mfa.epoch(e.enrolled_at), e.code_hash IS NOT NULL, pam_mfa.epoch(e.code_expires),
-	       u.fail_count, pam_mfa.epoch(u.locked_until),
-	       pam_mfa.epoch(u.last_login), u.last_service, u.last_rhost,
-	       pam_mfa.epoch(u.skip_since), u.factors_version,
+	       CASE WHEN e.enrolled_at IS NULL THEN 0 WHEN e.enrolled_at = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', e.enrolled_at))::bigint END,
+	       e.code_hash IS NOT NULL,
+	       CASE WHEN e.code_expires IS NULL THEN 0 WHEN e.code_expires = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', e.code_expires))::bigint END,
+	       u.fail_count,
+	       CASE WHEN u.locked_until IS NULL THEN 0 WHEN u.locked_until = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', u.locked_until))::bigint END,
+	       CASE WHEN u.last_login IS NULL THEN 0 WHEN u.last_login = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', u.last_login))::bigint END,
+	       u.last_service, u.last_rhost,
+	       CASE WHEN u.skip_since IS NULL THEN 0 WHEN u.skip_since = 'infinity' THEN -1
+		    ELSE pg_catalog.floor(pg_catalog.date_part('epoch', u.skip_since))::bigint END,
+	       u.factors_version,
 	       CASE WHEN u.last_login IS NULL THEN ''
 		    ELSE u.last_host_role || '@' || COALESCE(pg_catalog.host(u.last_host_addr), 'local') END
 	  FROM pam_mfa.users u
