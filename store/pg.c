@@ -449,8 +449,7 @@ static void summary_from_row(struct row *w, const char *user, struct store_summa
 	if (out->totp.enrolled) {
 		if (alg == NULL || totp_algorithm_parse(alg, &out->totp.params.algorithm) < 0)
 			row_bad(w, 2, "not an algorithm");
-		out->totp.params.digits =
-			(unsigned)row_int(w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
+		out->totp.params.digits = (unsigned)row_int(w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
 		out->totp.params.period = (unsigned)row_int(w, 4, 1, 3600);
 	}
 	out->totp.enrolled_at = row_int(w, 5, 0, INT64_MAX);
@@ -559,8 +558,10 @@ static int pg_snapshot(struct store *st, struct mfa_error *err)
 	}
 	for (int i = 0; r == 0 && i < n; i++)
 		if (p->pq.get_is_null(res, i, 0) || !user_name_valid(p->pq.get_value(res, i, 0)) ||
-		    (i > 0 && strcmp(p->pq.get_value(res, i - 1, 0), p->pq.get_value(res, i, 0)) >= 0)) {
-			mfa_error_set(err, "postgresql: summaries: row %d is not a user name in order",
+		    (i > 0 &&
+		     strcmp(p->pq.get_value(res, i - 1, 0), p->pq.get_value(res, i, 0)) >= 0)) {
+			mfa_error_set(err,
+				      "postgresql: summaries: row %d is not a user name in order",
 				      i + 1);
 			r = -EIO;
 		}

@@ -523,7 +523,7 @@ static const char host_functions[] = "{summary,verify_totp,enroll_totp,skip,emai
 				     "schema_version}";
 static const char admin_functions[] = "{summary,provision_totp,provision_email,"
 				      "email_code_by_admin,reset,unlock,list,set_settings,"
-				      "schema_version,import_user}";
+				      "schema_version,import_user,summaries}";
 
 /* Every way the rights differ from the design, one line each, from the
  * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
