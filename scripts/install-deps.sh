@@ -27,6 +27,23 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
+# postgresql-15's first install makes and starts Debian's main cluster (a
+# server on port 5432 for good).  The tests bring their own throwaway one
+# (tests/pg/pgrig.py), so a machine that has no postgresql-15 yet gets none:
+# a drop-in that postgresql-common's createcluster.conf includes says so
+# before the package is installed.  A machine that has the package keeps
+# its clusters and its configuration untouched.
+case " $missing " in
+*" postgresql-15 "*)
+	nomain=/etc/postgresql-common/createcluster.d/50-pam_mfa-no-main-cluster.conf
+	if [ ! -e "$nomain" ]; then
+		echo "install-deps: postgresql-15 will not create a main cluster ($nomain)"
+		mkdir -p /etc/postgresql-common/createcluster.d
+		printf '%s\n' "# pam_mfa's install-deps.sh: its tests make their own throwaway cluster" \
+			"create_main_cluster = false" >"$nomain"
+	fi
+	;;
+esac
 if [ -n "$missing" ]; then
 	echo "install-deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
