@@ -170,6 +170,7 @@ def test_host_rights(pg):
                        "pam_mfa.count_failure('alice', now())",
                        "pam_mfa.note_login('alice', now(), 's', 'r')",
                        "pam_mfa.lock_user('alice', true)",
+                       "pam_mfa.holds_factor('alice')",
                        "pam_mfa.email_code_hash('\\x00'::bytea, '123456')",
                        "pam_mfa.set_pending_code('alice', '123456', now())",
                        "pam_mfa.check_email('alice', '123456', 'alice@example.org', false, "
@@ -192,6 +193,15 @@ def test_host_rights(pg):
                       "pam_mfa.verify_email('alice', '123456', 'alice@example.org', 's', 'r')",
                       "pam_mfa.enroll_email('alice', 0, 'alice@example.org', '123456', 's', 'r')"):
         expect_error(lambda: pg.sql(ADMIN, f"SELECT {host_only}"), "permission denied")
+    # A function the owner makes later is nobody's until granted (001's
+    # per-schema default privileges did not take PUBLIC's EXECUTE away).
+    pg.sql(OWNER, "CREATE FUNCTION pam_mfa.made_later() RETURNS integer LANGUAGE sql "
+                  "SET search_path = pg_catalog, pg_temp AS 'SELECT 1'")
+    for role in (HOST_A, ADMIN):
+        expect_error(lambda: pg.sql(role, "SELECT pam_mfa.made_later()"), "permission denied")
+    check(pg.one(SUPER, "SELECT pg_catalog.has_function_privilege('public', "
+                        "'pam_mfa.made_later()', 'EXECUTE')") == ["f"], "no EXECUTE for PUBLIC")
+    pg.sql(OWNER, "DROP FUNCTION pam_mfa.made_later()")
     # What is granted works, so the refusals above are not a broken setup.
     check(summary(pg, "alice")["totp_enrolled"] == "t", "host reads alice's summary")
     check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [["alice"]], "admin lists alice")
@@ -433,6 +443,9 @@ def test_migrations(pg):
         if host == "t" or admin == "t":
             check(secdef == "t", f"{name} granted but not SECURITY DEFINER")
             granted[name] = (host == "t", admin == "t")
+        else:
+            # Least privilege: a helper runs with its caller's rights.
+            check(secdef == "f", f"{name} is SECURITY DEFINER but granted to nobody")
     check(granted == {"summary": (True, True), "verify_totp": (True, False),
                       "enroll_totp": (True, False), "skip": (True, False),
                       "provision_totp": (False, True), "reset": (False, True),
@@ -447,6 +460,12 @@ def test_migrations(pg):
     owner_super = pg.one(SUPER, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
                                 f"'{OWNER}'")[0]
     check(owner_super == "f", "the functions' owner is no superuser")
+    # Migrations are the owner's: another role is refused by 006's guard.
+    try:
+        pg.sql(SUPER, open(os.path.join(SQL_DIR, "006_hardening.sql")).read())
+        raise AssertionError("006 applied by a role that does not own the schema")
+    except PgError as e:
+        check("as the owner of schema pam_mfa" in e.stderr, f"006 as {SUPER}: {e.stderr}")
     print("ok: versions recorded, grants and function settings as designed")
 
 
