@@ -1,6 +1,7 @@
 /* The store's operations over the files backend's records (files.c): each
  * one read-modify-write of a user's record under its lock, through
- * files_update().  What a successful login writes is note_login(); where an
+ * files_update().  What a successful login writes is record_login(), and
+ * note_login() for a TOTP code, which also forgives failures; where an
  * email code's salted hash is kept, set_pending_code(). */
 #include <errno.h>
 #include <stdio.h>
@@ -16,14 +17,21 @@ static struct files_store *files(struct store *st)
 	return (struct files_store *)st;
 }
 
-/* What every successful second factor writes: the failures are forgiven
- * and the login is recorded, where and when. */
-static void note_login(struct mfa_record *rec, const struct store_login *at)
+/* What every successful second factor writes: the login, where and when. */
+static void record_login(struct mfa_record *rec, const struct store_login *at)
 {
-	lockout_clear(rec);
 	rec->last_login = (int64_t)at->now;
 	record_set_text(rec->last_service, at->service);
 	record_set_text(rec->last_rhost, at->rhost);
+}
+
+/* A right TOTP code also forgives the failures.  An email code does not
+ * (record_login() alone): the host that mailed it made it, so its success
+ * proves nothing about the failures counted before, as sql/006 has it. */
+static void note_login(struct mfa_record *rec, const struct store_login *at)
+{
+	lockout_clear(rec);
+	record_login(rec, at);
 }
 
 /* A new factor forgets an opt-out skip and the failures of the old. */
@@ -177,7 +185,7 @@ static int check_email(struct mfa_record *rec, bool exists, void *p)
 	secure_wipe(hash, sizeof(hash));
 	if (match && (int64_t)c->at->now < e->code_expires) {
 		res->outcome = VERIFY_OK;
-		note_login(rec, c->at);
+		record_login(rec, c->at);
 		if (c->enrolling) {
 			e->verified = true;
 			e->enrolled_at = (int64_t)c->at->now;

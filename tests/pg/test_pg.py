@@ -170,6 +170,7 @@ def test_host_rights(pg):
                        "pam_mfa.count_failure('alice', now())",
                        "pam_mfa.note_login('alice', now(), 's', 'r')",
                        "pam_mfa.lock_user('alice', true)",
+                       "pam_mfa.record_login('alice', now(), 's', 'r')",
                        "pam_mfa.holds_factor('alice')",
                        "pam_mfa.email_code_hash('\\x00'::bytea, '123456')",
                        "pam_mfa.set_pending_code('alice', '123456', now())",
@@ -614,7 +615,8 @@ def test_email_verify(pg):
     check(verify(pg, HOST_B, "alice", wrong_code(secret))[1] == 2, "a wrong TOTP code adds up")
     check(verify_email(pg, "alice", "12ab56", role=HOST_B) == ("wrong", 3, False), "malformed")
     o, n, _ = verify_email(pg, "alice", code, role=HOST_B)
-    check((o, n) == ("ok", 0), f"right code after wrong ones: {o} {n}")
+    check((o, n) == ("ok", 3), f"right code after wrong ones, failures kept: {o} {n}")
+    check(pg.one(ADMIN, "SELECT pam_mfa.unlock('alice')") == ["3"], "the admin clears them")
     s = summary(pg, "alice")
     check(s["last_service"] == "sshd" and s["last_host"] == f"{HOST_B}@127.0.0.1"
           and s["email_code_pending"] == "f", f"login recorded, code spent: {s}")
@@ -637,6 +639,43 @@ def test_email_verify(pg):
     check(verify_email(pg, "alice", code)[0] == "ok", "after unlock")
     expect_error(lambda: verify_email(pg, "alice", "1" * 65), "invalid code")
     print("ok: verify_email once, wrong counted with TOTP, expired, another address refused")
+
+
+def test_email_launder(pg):
+    """A host makes, so knows, every code it mails: a compromised host must
+    not clear the failures other hosts counted by mailing itself one."""
+    secret = os.urandom(20)
+    provision(pg, "alice", secret)
+    pg.sql(ADMIN, "SELECT pam_mfa.provision_email('alice', 'alice@example.org', false)")
+    # Guesses spread over the fleet, each host below the lockout alone.
+    for role in (HOST_A, HOST_A, HOST_B, HOST_B):
+        verify(pg, role, "alice", wrong_code(secret))
+    check(summary(pg, "alice")["fail_count"] == "4", "four failures")
+    # The compromised host mails itself a code and logs in with it.
+    code = mail_code(pg, "alice")
+    check(verify_email(pg, "alice", code) == ("ok", 4, False), "email login, failures kept")
+    s = summary(pg, "alice")
+    check(s["fail_count"] == "4" and s["locked_until"] == "0", f"nothing forgiven: {s}")
+    # So the fifth guess, on another host, locks as if nothing happened.
+    o, n, locked, _ = verify(pg, HOST_B, "alice", wrong_code(secret))
+    check((o, n, locked) == ("wrong", 5, True), f"the fifth failure locks: {o} {n} {locked}")
+    # A lock refuses an email code, and no email success lifts it.
+    age(pg, "alice", 31)
+    code = mail_code(pg, "alice")
+    check(verify_email(pg, "alice", code) == ("locked", 5, False), "locked")
+    check(int(summary(pg, "alice")["locked_until"]) > time.time() + 800, "still locked")
+    # The admin's unlock clears it; a TOTP success forgives.
+    check(pg.one(ADMIN, "SELECT pam_mfa.unlock('alice')") == ["5"], "unlock")
+    check(verify(pg, HOST_A, "alice", wrong_code(secret))[1] == 1, "one failure")
+    o, n, _, _ = verify(pg, HOST_A, "alice", code_now(secret))
+    check((o, n) == ("ok", 0), f"a TOTP success forgives: {o} {n}")
+    # Proving an address by email forgives nothing either.
+    mail = "bob@example.org"
+    code = mail_code(pg, "bob", "enroll", 0, mail)
+    check(enroll_email(pg, "bob", 0, other_code(code), mail) == ("wrong", 1, False), "wrong")
+    check(enroll_email(pg, "bob", 0, code, mail) == ("ok", 1, False), "proved, failure kept")
+    check(summary(pg, "bob")["fail_count"] == "1", "kept")
+    print("ok: an email code forgives no failure; a TOTP code or the admin does")
 
 
 def test_email_unbook(pg):
@@ -701,7 +740,7 @@ def test_email_enroll(pg):
     check(before == after, "nothing written")
     check(enroll_email(pg, "dave", 0, other_code(code), addr) == ("wrong", 1, False), "wrong")
     check(pg.one(HOST_A, "SELECT pam_mfa.skip('dave', 0, true)") == ["ok"], "skip remembered")
-    check(enroll_email(pg, "dave", 0, code, addr) == ("ok", 0, False), "proved")
+    check(enroll_email(pg, "dave", 0, code, addr) == ("ok", 1, False), "proved, failure kept")
     s = summary(pg, "dave")
     v1 = s["factors_version"]
     check(s["email_verified"] == "t" and v1 != "0" and s["skip_since"] == "0"

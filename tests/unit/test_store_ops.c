@@ -305,6 +305,56 @@ static void test_email_code(void **state)
 	assert_int_equal(res.outcome, VERIFY_EXPIRED);
 }
 
+/* An email code forgives no failure (a host makes the codes it mails);
+ * a right TOTP code does, as in the postgresql backend. */
+static void test_email_keeps_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct store_login at = { NOW, "sshd", "" };
+	struct email_booking booking;
+	struct store_summary sum;
+	struct verify_result res;
+	struct mfa_totp t;
+	bool sending, replaced;
+	long wait;
+	char code[16];
+
+	app(&t, 0x55);
+	assert_int_equal(store_provision_totp(f->st, "gus", &t, false, NOW, &replaced, &f->err), 0);
+	assert_int_equal(store_provision_email(f->st, "gus", "gus@example.org", false, NOW,
+					       &f->err),
+			 0);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(store_verify_totp(f->st, &f->cfg, "gus", "x", &at, &res, &f->err),
+				 0);
+		assert_int_equal(res.fail_count, i);
+	}
+	assert_int_equal(store_email_book(f->st, &f->cfg, "gus", EMAIL_CODE_LOGIN, NULL,
+					  "gus@example.org", NOW, &booking, &wait, &sending,
+					  &f->err),
+			 0);
+	assert_int_equal(store_email_sent(f->st, &f->cfg, "gus", NULL, "gus@example.org", "123456",
+					  &booking, NOW, &f->err),
+			 0);
+	assert_int_equal(store_verify_email(f->st, &f->cfg, "gus", "123456", "gus@example.org", &at,
+					    &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_int_equal(res.fail_count, 2);
+	summary(f, "gus", &sum);
+	assert_int_equal(sum.fail_count, 2);
+	assert_int_equal(sum.last_login, NOW);
+	/* The third failure locks, as if no email login had happened. */
+	assert_int_equal(store_verify_totp(f->st, &f->cfg, "gus", "x", &at, &res, &f->err), 0);
+	assert_true(res.locked_now);
+	/* After the lock, a right TOTP code forgives. */
+	at.now = NOW + 301;
+	code_at(&t, at.now, code);
+	assert_int_equal(store_verify_totp(f->st, &f->cfg, "gus", code, &at, &res, &f->err), 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_int_equal(res.fail_count, 0);
+}
+
 static int count_entry(const char *name, enum store_entry kind, const char *message, void *ctx)
 {
 	unsigned *n = ctx;
@@ -336,6 +386,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_skip_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockout_unlock_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_keeps_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 	int r = unit_preflight();
