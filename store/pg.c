@@ -54,7 +54,8 @@ static void drop_connection(struct pg_store *p)
 }
 
 /* Waits until the connection's socket is ready for events or deadline.
- * 0 ready, -ETIMEDOUT, -EIO. */
+ * The socket is fetched afresh: while connecting, libpq moves from one
+ * host to the next on a new one.  0 ready, -ETIMEDOUT, -EIO. */
 static int wait_socket(struct pg_store *p, short events, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = p->pq.socket(p->conn), .events = events };
@@ -135,8 +136,11 @@ out:
 	return r;
 }
 
-/* Connects within deadline: libpq's own connect_timeout applies only to
- * its blocking connect, so the polling one is bounded here. */
+/* Connects within deadline, as libpq's documentation of PQconnectStart()
+ * says: wait for the socket to be writable first, then as each
+ * PQconnectPoll() answer asks, on the socket of the moment (a new one
+ * each time libpq moves on to the next host).  libpq's connect_timeout
+ * applies only to its blocking connect; this one is bounded here. */
 static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
 {
 	char options[64];
@@ -144,6 +148,7 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 	 * file, and the server's bound on each statement. */
 	const char *keys[] = { "fallback_application_name", "dbname", "options", "password", NULL };
 	const char *values[] = { "pam_mfa", p->conninfo, options, p->password, NULL };
+	PostgresPollingStatusType ps;
 	int r;
 
 	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
@@ -162,23 +167,31 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 		drop_connection(p);
 		return -EIO;
 	}
+	/* "If you have yet to call PQconnectPoll, i.e., just after the call
+	 * to PQconnectStart, behave as if it last returned
+	 * PGRES_POLLING_WRITING."  Polled before, libpq takes a connect still
+	 * under way for made, and a failure that comes a moment later (an
+	 * unreachable host, a refusal from afar) ends the whole connection at
+	 * the startup packet instead of moving on to the next host. */
+	ps = PGRES_POLLING_WRITING;
 	for (;;) {
-		PostgresPollingStatusType ps = p->pq.connect_poll(p->conn);
-
+		r = wait_socket(p, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r < 0) {
+			if (r == -ETIMEDOUT)
+				mfa_error_set(err,
+					      "postgresql: no connection within store.timeout");
+			else
+				set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+			drop_connection(p);
+			return r;
+		}
+		ps = p->pq.connect_poll(p->conn);
 		if (ps == PGRES_POLLING_OK)
 			break;
 		if (ps == PGRES_POLLING_FAILED) {
 			set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
 			drop_connection(p);
 			return -EIO;
-		}
-		r = wait_socket(p, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
-		if (r < 0) {
-			mfa_error_set(err, "postgresql: %s",
-				      r == -ETIMEDOUT ? "no connection within store.timeout" :
-							"cannot connect (poll failed)");
-			drop_connection(p);
-			return r;
 		}
 	}
 	if (p->pq.set_nonblocking(p->conn, 1) != 0) {

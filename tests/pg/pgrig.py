@@ -29,6 +29,9 @@ OWNER = "mfa_owner"  # owns the schema: its functions run with its rights
 HOSTS = ("host_a", "host_b")
 ADMIN = "admin1"
 CERT_HOST = "host_cert"  # a host that logs in with a client certificate, no password
+# A name the server's certificate holds too: tests that give the server a
+# name (in a private /etc/hosts) check it against verify-full.
+DB_NAME = "db.pam-mfa.test"
 
 
 class PgError(Exception):
@@ -209,7 +212,7 @@ class Cluster:
              "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr"])
         ext = f"{d}/server.ext"
         with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\n")
+            f.write(f"subjectAltName=IP:127.0.0.1,DNS:{DB_NAME}\n")
         run(["openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt",
              "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext,
              "-out", f"{d}/server.crt"])

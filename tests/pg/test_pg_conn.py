@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""How the postgresql store connects and what it logs, through the real PAM
+stack (pamrun, pam_mfa.so) and a throwaway PostgreSQL 15 (pgrig.py):
+failover to a second host, host names looked up within store.timeout (a
+private /etc/hosts and /etc/resolv.conf, bind-mounted in this test's own
+mount namespace, and a DNS server on loopback that never answers), a
+password in store.conninfo refused, and no typed code in the log.
+
+It moves itself into mount and network namespaces of its own before it
+mounts or links anything, so that neither is ever the machine's."""
+import base64
+import ctypes
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mfatest  # noqa: E402
+import pgrig  # noqa: E402
+from mfatest import World, oathtool  # noqa: E402
+
+SQL_DIR = os.environ["MFA_SQL_DIR"]
+TIMEOUT = 3
+SLOW_NAME = "slow.pam-mfa.test"  # asked of the DNS server that never answers
+
+
+def now_utc():
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+def fresh_code(secret):
+    if time.time() % 30 > 27:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    return oathtool(secret, now_utc())
+
+
+UNREACHABLE = "10.9.9.2"  # on a veth of our own where no neighbour answers
+
+
+def private_namespaces():
+    """Moves this process into a mount and a network namespace of its own
+    (whatever it was started in), so that its mounts and links are nobody
+    else's; False if that is not possible."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000 | 0x40000000) != 0:  # CLONE_NEWNS | CLONE_NEWNET
+        return False
+    return all(subprocess.run(cmd).returncode == 0 for cmd in (
+        ["mount", "--make-rprivate", "/"], ["ip", "link", "set", "lo", "up"]))
+
+
+def make_unreachable():
+    """UNREACHABLE's connects fail after a moment, not at once: the
+    neighbour is asked once, 200 ms, and never answers (EHOSTUNREACH)."""
+    for cmd in (["ip", "link", "add", "mfa0", "type", "veth", "peer", "name", "mfa1"],
+                ["ip", "addr", "add", "10.9.9.1/24", "dev", "mfa0"],
+                ["ip", "link", "set", "mfa0", "up"], ["ip", "link", "set", "mfa1", "up"]):
+        subprocess.run(cmd, check=True)
+    for name, value in (("ucast_solicit", "1"), ("mcast_solicit", "1"),
+                        ("retrans_time_ms", "200")):
+        with open(f"/proc/sys/net/ipv4/neigh/mfa0/{name}", "w") as f:
+            f.write(value)
+
+
+class PgConnect(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not private_namespaces():
+            raise unittest.SkipTest("cannot make mount and network namespaces of its own")
+        make_unreachable()
+        cls.etc = tempfile.mkdtemp(prefix="pam_mfa-etc-")
+        hosts = os.path.join(cls.etc, "hosts")
+        with open(hosts, "w") as f:
+            f.write(f"127.0.0.1 localhost\n127.0.0.1 {pgrig.DB_NAME}\n")
+        resolv = os.path.join(cls.etc, "resolv.conf")
+        with open(resolv, "w") as f:
+            # Long enough that a lookup libpq makes itself would hold a
+            # login far past store.timeout.
+            f.write("nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+        for path in (hosts, resolv):
+            os.chmod(path, 0o644)
+        subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
+        subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
+        # A DNS server that takes every question and answers none.
+        cls.dns = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket()]
+        for s in cls.dns:
+            s.bind(("127.0.0.1", 53))
+        cls.dns[1].listen(16)
+        cls.pg = pgrig.Cluster(SQL_DIR).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.__exit__(None, None, None)
+        for s in cls.dns:
+            s.close()
+        subprocess.run(["umount", "/etc/resolv.conf"], check=True)
+        subprocess.run(["umount", "/etc/hosts"], check=True)
+        for name in os.listdir(cls.etc):
+            os.unlink(os.path.join(cls.etc, name))
+        os.rmdir(cls.etc)
+
+    def setUp(self):
+        self.w = World(self.id().split(".")[-1])
+        self.pwfile = os.path.join(self.w.root, "pgpass")
+        with open(self.pwfile, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(self.pg.passwords["host_a"] + "\n")
+
+    def tearDown(self):
+        self.w.cleanup()
+
+    def configure(self, conninfo):
+        self.w.write_config({
+            "default_policy": '"required"',
+            "store": '{ backend = "postgresql"; conninfo = "%s"; password_file = "%s"; '
+                     'timeout = %d; }' % (conninfo, self.pwfile, TIMEOUT),
+        })
+
+    def conninfo(self, host="127.0.0.1", port=None, extra=""):
+        port = self.pg.port if port is None else port
+        return (f"host={host} port={port} dbname=pam_mfa user=host_a sslmode=verify-full "
+                f"sslrootcert={self.pg.dir}/ca.crt {extra}").strip()
+
+    def provision(self, user):
+        raw = secrets.token_bytes(20)
+        got = self.pg.one(pgrig.ADMIN, "SELECT pam_mfa.provision_totp('%s', '\\x%s'::bytea, "
+                          "'sha1', 6, 30, 0, true)" % (user, raw.hex()))
+        self.assertIn(got, (["provisioned"], ["replaced"]))
+        return base64.b32encode(raw).decode().rstrip("=")
+
+    def timed_login(self, user, answers):
+        t0 = time.monotonic()
+        res = self.w.login(user, answers, at=None)
+        return res, time.monotonic() - t0
+
+    # ------------------------------------------------------------ failover
+
+    def test_failover_to_second_host(self):
+        """host=a,b with nothing listening on a: libpq moves on to b, and
+        the login is done within store.timeout."""
+        secret = self.provision("alice")
+        closed = pgrig.free_port()
+        self.configure(self.conninfo("127.0.0.1,127.0.0.1", f"{closed},{self.pg.port}"))
+        res, took = self.timed_login("alice", [fresh_code(secret)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertLess(took, TIMEOUT + 5, res)
+        # The same with the names of both, looked up by the module
+        # (localhost is not in the certificate, but it is not reached).
+        secret = self.provision("erin")
+        self.configure(self.conninfo(f"localhost,{pgrig.DB_NAME}", f"{closed},{self.pg.port}"))
+        res, took = self.timed_login("erin", [fresh_code(secret)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertLess(took, TIMEOUT + 5, res)
+
+    def test_failover_from_unreachable_host(self):
+        """host=a,b where a's connect fails a moment later, not at once
+        (no route answer, a RST from afar): libpq sees it only if polled
+        once the socket is writable, and then moves on to b.  Polled
+        before, it takes the connect for made and gives up on every host
+        when the startup packet cannot be sent."""
+        secret = self.provision("carol")
+        self.configure(self.conninfo(f"{UNREACHABLE},127.0.0.1", f"{self.pg.port}"))
+        res, took = self.timed_login("carol", [fresh_code(secret)])
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        self.assertLess(took, TIMEOUT + 5, res)
+
+    def test_silent_first_host_bounded(self):
+        """A first host that drops the connection's packets (a listener
+        whose queue is full: the kernel drops further SYNs, as a firewall
+        would) holds the login no longer than store.timeout.  Polled before
+        its socket is writable, libpq takes the connect for done and blocks
+        in its own wait for the TCP timeout, minutes."""
+        secret = self.provision("alice")
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fillers = []
+        try:
+            for _ in range(3):
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(full.getsockname())
+                fillers.append(c)
+            time.sleep(0.2)
+            self.configure(self.conninfo("127.0.0.1,127.0.0.1",
+                                         f"{full.getsockname()[1]},{self.pg.port}"))
+            res, took = self.timed_login("alice", [fresh_code(secret)])
+        finally:
+            for c in fillers:
+                c.close()
+            full.close()
+        self.assertLess(took, TIMEOUT + 5, res)
+        # libpq's asynchronous connect has no timeout of its own per host:
+        # the whole of store.timeout goes to the silent one.
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertTrue(any("no connection within store.timeout" in l for l in res.log), res)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
