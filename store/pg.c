@@ -136,6 +136,19 @@ out:
 	return r;
 }
 
+/* store.conninfo, parsed by libpq itself (so that a URI's user:password@
+ * is seen as the keyword it is); NULL with err set if it cannot be. */
+static PQconninfoOption *conninfo_parse(struct pg_store *p, struct mfa_error *err)
+{
+	PQconninfoOption *given = p->pq.conninfo_parse(p->conninfo, NULL);
+
+	/* libpq's message would quote the text, which may hold a secret. */
+	if (given == NULL)
+		mfa_error_set(err, "postgresql: store.conninfo is not a valid libpq connection "
+				   "string");
+	return given;
+}
+
 /* Connects within deadline, as libpq's documentation of PQconnectStart()
  * says: wait for the socket to be writable first, then as each
  * PQconnectPoll() answer asks, on the socket of the moment (a new one
@@ -1145,6 +1158,27 @@ static int read_password(const char *path, char **out, struct mfa_error *err)
 	return 0;
 }
 
+/* A password in store.conninfo would sit in pam_mfa.conf, which any
+ * configuration tool may copy or show: it belongs in store.password_file,
+ * root's alone.  libpq's own parser finds it, in any form it accepts (a
+ * keyword, a URI's user:password@). */
+static int conninfo_check(struct pg_store *p, struct mfa_error *err)
+{
+	PQconninfoOption *given = conninfo_parse(p, err);
+	bool has_password;
+
+	if (given == NULL)
+		return -EINVAL;
+	has_password = conninfo_sets(given, "password");
+	p->pq.conninfo_free(given);
+	if (has_password) {
+		mfa_error_set(err, "postgresql: store.conninfo must not hold a password: put it in "
+				   "store.password_file (owned by root, mode 0600)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int pg_store_open(const struct mfa_config *cfg, int flags, struct store **out,
 		  struct mfa_error *err)
 {
@@ -1173,6 +1207,9 @@ int pg_store_open(const struct mfa_config *cfg, int flags, struct store **out,
 		r = -ENOMEM;
 		goto fail;
 	}
+	r = conninfo_check(p, err);
+	if (r < 0)
+		goto fail;
 	if (sc->password_file != NULL) {
 		r = read_password(sc->password_file, &p->password, err);
 		if (r < 0)

@@ -198,6 +198,34 @@ class PgConnect(unittest.TestCase):
         self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
         self.assertTrue(any("no connection within store.timeout" in l for l in res.log), res)
 
+    # ------------------------------------------------------------ password
+
+    def test_password_in_conninfo_refused(self):
+        secret = self.provision("dave")
+        pw = self.pg.passwords["host_a"]
+        for conninfo in (self.conninfo(extra=f"password={pw}"),
+                         f"postgresql://host_a:{pw}@127.0.0.1:{self.pg.port}/pam_mfa"
+                         f"?sslmode=verify-full&sslrootcert={self.pg.dir}/ca.crt"):
+            self.configure(conninfo)
+            res = self.w.login("dave", [fresh_code(secret)], at=None)
+            self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+            self.assertTrue(any("store.conninfo must not hold a password" in l and
+                                "store.password_file" in l for l in res.log), res)
+            self.assertFalse(any(pw in l for l in res.log), res)
+            proc = self.w.mfactl("status")
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("must not hold a password", proc.stderr)
+            self.assertNotIn(pw, proc.stderr + proc.stdout)
+        # A conninfo libpq cannot parse is refused without being quoted.
+        self.configure(self.conninfo(extra="password='unterminated-secret"))
+        res = self.w.login("dave", [fresh_code(secret)], at=None)
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertTrue(any("not a valid libpq connection string" in l for l in res.log), res)
+        self.assertFalse(any("unterminated-secret" in l for l in res.log), res)
+        # An empty password is no secret, and the file's is used.
+        self.configure(self.conninfo(extra="password="))
+        self.assertEqual(self.w.login("dave", [fresh_code(secret)], at=None).pam, "PAM_SUCCESS")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
