@@ -32,18 +32,78 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* libpq's messages end in a newline and may span lines: one log line. */
-static void set_pq_error(struct mfa_error *err, const char *what, const char *msg)
+/* A message of libpq or the server as one log line of printable ASCII,
+ * capped, after "postgresql: WHAT: ". */
+static void set_clean_error(struct mfa_error *err, const char *what, const char *msg)
 {
-	char clean[200];
+	char clean[600];
 	size_t n = 0;
 
 	for (const char *p = msg ? msg : ""; *p != '\0' && n < sizeof(clean) - 1; p++)
-		clean[n++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+		clean[n++] = (*p >= ' ' && *p <= '~') ? *p : ' ';
 	while (n > 0 && clean[n - 1] == ' ')
 		n--;
 	clean[n] = '\0';
 	mfa_error_set(err, "postgresql: %s: %s", what, n > 0 ? clean : "no message");
+}
+
+/* A message of libpq about a connection being made.  Only for connecting:
+ * nothing of a login has been sent on the connection yet, so the text
+ * holds none of its arguments (the server's words about the role, the
+ * database, TLS; with several hosts, each one's). */
+static void set_connect_error(struct mfa_error *err, const char *msg)
+{
+	set_clean_error(err, "cannot connect", msg);
+}
+
+/* What a failed call's SQLSTATE says, in our words.  The server's own
+ * text is never logged: it may quote an argument, and the arguments are
+ * what users typed (a code, perhaps a mistyped password). */
+static const char *sqlstate_words(const char *state)
+{
+	static const struct {
+		const char *prefix;
+		const char *words;
+	} known[] = {
+		{ "22023", "an argument was refused" },
+		{ "22021", "an argument is not valid text in the database's encoding" },
+		{ "57014", "stopped by the statement timeout (store.timeout)" },
+		{ "42501", "permission denied (is the login role granted pam_mfa_host or "
+			   "pam_mfa_admin?)" },
+		{ "42883", "no such function (is the schema of sql/ applied and current?)" },
+		{ "3F000", "no schema pam_mfa (is the schema of sql/ applied?)" },
+		{ "40", "the transaction was rolled back (deadlock or serialization)" },
+		{ "08", "the connection failed" },
+		{ "57P", "the server is shutting down or restarting" },
+		{ "53", "the server is out of resources" },
+		{ "P0", "a check of the schema's functions failed" },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strncmp(state, known[i].prefix, strlen(known[i].prefix)) == 0)
+			return known[i].words;
+	return "the database refused the call";
+}
+
+static bool sqlstate_valid(const char *state)
+{
+	if (state == NULL || strlen(state) != 5)
+		return false;
+	for (const char *c = state; *c != '\0'; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z')))
+			return false;
+	return true;
+}
+
+/* A failed call of fn: its SQLSTATE and our words for it, nothing of the
+ * server's text. */
+static void set_call_error(struct mfa_error *err, const char *fn, const char *state)
+{
+	if (sqlstate_valid(state))
+		mfa_error_set(err, "postgresql: %s: %s (SQLSTATE %s)", fn, sqlstate_words(state),
+			      state);
+	else
+		mfa_error_set(err, "postgresql: %s: the call failed (no SQLSTATE)", fn);
 }
 
 static void drop_connection(struct pg_store *p)
@@ -176,7 +236,7 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 		return -ENOMEM;
 	}
 	if (p->pq.status(p->conn) == CONNECTION_BAD) {
-		set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+		set_connect_error(err, p->pq.error_message(p->conn));
 		drop_connection(p);
 		return -EIO;
 	}
@@ -194,7 +254,7 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 				mfa_error_set(err,
 					      "postgresql: no connection within store.timeout");
 			else
-				set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+				set_connect_error(err, p->pq.error_message(p->conn));
 			drop_connection(p);
 			return r;
 		}
@@ -202,13 +262,13 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 		if (ps == PGRES_POLLING_OK)
 			break;
 		if (ps == PGRES_POLLING_FAILED) {
-			set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+			set_connect_error(err, p->pq.error_message(p->conn));
 			drop_connection(p);
 			return -EIO;
 		}
 	}
 	if (p->pq.set_nonblocking(p->conn, 1) != 0) {
-		set_pq_error(err, "cannot connect", p->pq.error_message(p->conn));
+		set_connect_error(err, p->pq.error_message(p->conn));
 		drop_connection(p);
 		return -EIO;
 	}
@@ -229,8 +289,9 @@ static int sqlstate_errno(const char *state)
 	return -EIO;
 }
 
-int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *params, unsigned timeout,
-	    int flags, PGresult **out, struct pg_failure *why, struct mfa_error *err)
+int pg_exec(struct pg_store *p, const char *fn, const char *sql, int n, const char *const *params,
+	    unsigned timeout, int flags, PGresult **out, struct pg_failure *why,
+	    struct mfa_error *err)
 {
 	int64_t deadline = monotonic_ms() + (int64_t)timeout * 1000;
 	PGresult *res = NULL, *next;
@@ -252,7 +313,7 @@ int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *param
 	else
 		sent = p->pq.send_query_params(p->conn, sql, n, NULL, params, NULL, NULL, 0);
 	if (!sent) {
-		set_pq_error(err, "cannot send the call", p->pq.error_message(p->conn));
+		mfa_error_set(err, "postgresql: %s: cannot send the call", fn);
 		r = -EIO;
 		goto fail;
 	}
@@ -287,8 +348,15 @@ int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *param
 			(void)snprintf(why->sqlstate, sizeof(why->sqlstate), "%s", state);
 		if (why != NULL && pos != NULL)
 			why->position = atoi(pos);
-		set_pq_error(err, "the call failed",
-			     res ? p->pq.result_error_message(res) : p->pq.error_message(p->conn));
+		/* A migration's own text (db init) is the admin's and quotes
+		 * no user's input: its error is worth reading whole.  Any
+		 * other call's arguments may be what a user typed. */
+		if (flags & PG_EXEC_SCRIPT)
+			set_clean_error(err, fn,
+					res ? p->pq.result_error_message(res) :
+					      p->pq.error_message(p->conn));
+		else
+			set_call_error(err, fn, state);
 		if (res != NULL)
 			p->pq.clear(res);
 		/* A refused argument leaves a healthy connection. */
@@ -305,10 +373,10 @@ int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *param
 	return 0;
 io_fail:
 	if (r == -ETIMEDOUT)
-		mfa_error_set(err, "postgresql: no answer within %s",
-			      timeout == p->timeout ? "store.timeout" : "the time allowed");
+		mfa_error_set(err, "postgresql: no answer within %s (%s)",
+			      timeout == p->timeout ? "store.timeout" : "the time allowed", fn);
 	else
-		set_pq_error(err, "the connection failed", p->pq.error_message(p->conn));
+		mfa_error_set(err, "postgresql: the connection failed during the call (%s)", fn);
 	r = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
 fail:
 	if (res != NULL)
@@ -317,12 +385,14 @@ fail:
 	return r;
 }
 
-/* One call of the login path: connect and call together within
- * store.timeout, its result of rows in *out. */
-static int pg_call(struct pg_store *p, const char *sql, int n, const char *const *params,
-		   PGresult **out, struct mfa_error *err)
+/* One call of the login path, of function fn: connect and call together
+ * within store.timeout, its result of rows in *out.  No message of the
+ * server or of libpq about the call is kept: they may quote its
+ * arguments. */
+static int pg_call(struct pg_store *p, const char *fn, const char *sql, int n,
+		   const char *const *params, PGresult **out, struct mfa_error *err)
 {
-	return pg_exec(p, sql, n, params, p->timeout, 0, out, NULL, err);
+	return pg_exec(p, fn, sql, n, params, p->timeout, 0, out, NULL, err);
 }
 
 /* --- Reading a result strictly: anything unexpected is a store error --- */
@@ -424,7 +494,7 @@ static int call_text(struct pg_store *p, const char *fn, const char *sql, int n,
 {
 	PGresult *res;
 	struct row w;
-	int r = pg_call(p, sql, n, params, &res, err);
+	int r = pg_call(p, fn, sql, n, params, &res, err);
 
 	if (r < 0)
 		return r;
@@ -544,7 +614,7 @@ static int pg_summary(struct store *st, const char *user, struct store_summary *
 
 	if (p->snapshot != NULL)
 		return snapshot_summary(p, user, out, err);
-	r = pg_call(p, summary_sql, 1, params, &res, err);
+	r = pg_call(p, "summary", summary_sql, 1, params, &res, err);
 	if (r < 0)
 		return r;
 	if ((r = row_start(&w, p, res, "summary", 20, err)) < 0) {
@@ -565,7 +635,7 @@ static int pg_snapshot(struct store *st, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
 	PGresult *res;
-	int r = pg_call(p,
+	int r = pg_call(p, "summaries",
 			"SELECT user_name, user_exists, totp_enrolled, totp_algorithm, totp_digits, "
 			"totp_period, totp_enrolled_at, email_address, email_verified, "
 			"email_by_admin, email_enrolled_at, email_code_pending, email_code_expires, "
@@ -652,7 +722,7 @@ static int pg_verify_totp(struct store *st, const struct mfa_config *cfg, const 
 	int r;
 
 	(void)cfg; /* the window and the lockout are the server's settings */
-	r = pg_call(p,
+	r = pg_call(p, "verify_totp",
 		    "SELECT outcome, fail_count, locked_now, step "
 		    "FROM pam_mfa.verify_totp($1, $2, $3, $4)",
 		    4, params, &pr, err);
@@ -669,7 +739,7 @@ static int pg_verify_email(struct store *st, const struct mfa_config *cfg, const
 	int r;
 
 	(void)cfg;
-	r = pg_call(p,
+	r = pg_call(p, "verify_email",
 		    "SELECT outcome, fail_count, locked_now "
 		    "FROM pam_mfa.verify_email($1, $2, $3, $4, $5)",
 		    5, params, &pr, err);
@@ -704,7 +774,7 @@ static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const 
 	memcpy(secret, "\\x", 2);
 	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
 		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", t->secret[i]);
-	r = pg_call(p,
+	r = pg_call(p, "enroll_totp",
 		    "SELECT outcome, fail_count, locked_now, step FROM pam_mfa.enroll_totp("
 		    "$1, $2::bigint, $3::bytea, $4, $5::integer, $6::integer, $7, $8, $9)",
 		    9, params, &pr, err);
@@ -725,7 +795,7 @@ static int pg_enroll_email(struct store *st, const struct mfa_config *cfg, const
 
 	(void)cfg;
 	version_text(basis, version, sizeof(version));
-	r = pg_call(p,
+	r = pg_call(p, "enroll_email",
 		    "SELECT outcome, fail_count, locked_now FROM pam_mfa.enroll_email("
 		    "$1, $2::bigint, $3, $4, $5, $6)",
 		    6, params, &pr, err);
@@ -756,7 +826,7 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 	(void)now;
 	if (enroll)
 		version_text(basis, version, sizeof(version));
-	r = pg_call(p,
+	r = pg_call(p, "email_book",
 		    "SELECT result, wait_seconds, sending, booked_at, record_existed, "
 		    "enroll_mails, enroll_mails_since "
 		    "FROM pam_mfa.email_book($1, $2, $3::bigint, $4)",
@@ -852,7 +922,7 @@ static int pg_email_unbook(struct store *st, const char *user, const struct emai
 	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
 	(void)snprintf(mails, sizeof(mails), "%u", booking->enroll_mails);
 	(void)snprintf(since, sizeof(since), "%" PRId64, booking->enroll_mails_since);
-	r = pg_call(p,
+	r = pg_call(p, "email_unbook",
 		    "SELECT pam_mfa.email_unbook($1, $2, $3::bigint, $4::boolean, $5::integer, "
 		    "$6::bigint)",
 		    6, params, &res, err);
@@ -984,8 +1054,8 @@ static int pg_reset(struct store *st, const char *user, unsigned method,
 		mfa_error_set(err, "reset of an unknown method");
 		return -EINVAL;
 	}
-	r = pg_call(p, "SELECT had_state, had_factor, notify FROM pam_mfa.reset($1, $2)", 2, params,
-		    &res, err);
+	r = pg_call(p, "reset", "SELECT had_state, had_factor, notify FROM pam_mfa.reset($1, $2)",
+		    2, params, &res, err);
 	if (r < 0)
 		return r;
 	if ((r = row_start(&w, p, res, "reset", 3, err)) < 0) {
@@ -1013,7 +1083,7 @@ static int pg_unlock(struct store *st, const char *user, unsigned *failures, str
 	const char *params[] = { user };
 	PGresult *res;
 	struct row w;
-	int r = pg_call(p, "SELECT pam_mfa.unlock($1)", 1, params, &res, err);
+	int r = pg_call(p, "unlock", "SELECT pam_mfa.unlock($1)", 1, params, &res, err);
 
 	if (r < 0)
 		return r;
@@ -1044,7 +1114,7 @@ static int pg_list(struct store *st, int (*cb)(const char *user, void *ctx), voi
 				return cr;
 		return 0;
 	}
-	r = pg_call(p, "SELECT pam_mfa.list()", 0, NULL, &res, err);
+	r = pg_call(p, "list", "SELECT pam_mfa.list()", 0, NULL, &res, err);
 	if (r < 0)
 		return r;
 	n = p->pq.ntuples(res);

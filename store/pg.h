@@ -38,14 +38,17 @@ enum pg_exec_flags {
 	PG_EXEC_KEEP_ON_ERROR = 2, /* an error the server answered leaves the connection */
 };
 
-/* Runs sql with its text parameters, the connect (if needed) and the
- * statement within timeout seconds.  With out, the last result must hold
+/* Runs sql, a call of fn (named in errors), with its text parameters, the
+ * connect (if needed) and the statement within timeout seconds.  Errors
+ * name the SQLSTATE in our words, never the server's text, which may quote
+ * arguments, but for PG_EXEC_SCRIPT (a migration: the admin's own text).  With out, the last result must hold
  * rows (*out, to clear); without, a command's result is fine too.  A
  * failure drops the connection unless the server answered it and
  * PG_EXEC_KEEP_ON_ERROR is given; why (may be NULL) says what the server
  * said.  -EINVAL for SQLSTATE 22023, -ETIMEDOUT, -EIO. */
-int pg_exec(struct pg_store *p, const char *sql, int n, const char *const *params, unsigned timeout,
-	    int flags, PGresult **out, struct pg_failure *why, struct mfa_error *err);
+int pg_exec(struct pg_store *p, const char *fn, const char *sql, int n, const char *const *params,
+	    unsigned timeout, int flags, PGresult **out, struct pg_failure *why,
+	    struct mfa_error *err);
 
 /* mfactl migrate (migrate.c): writes rec, which holds a factor or a skip,
  * through pam_mfa.import_user().  0 (*replaced: the database's state for

@@ -304,8 +304,9 @@ static unsigned line_of(const char *text, int position)
 static int admin_exec(struct pg_store *p, const char *sql, int n, const char *const *params,
 		      PGresult **out, struct pg_failure *why, struct mfa_error *err)
 {
-	return pg_exec(p, sql, n, params, p->admin_timeout ? p->admin_timeout : p->timeout,
-		       PG_EXEC_KEEP_ON_ERROR, out, why, err);
+	return pg_exec(p, "administration", sql, n, params,
+		       p->admin_timeout ? p->admin_timeout : p->timeout, PG_EXEC_KEEP_ON_ERROR, out,
+		       why, err);
 }
 
 /* A single value of a one-row, one-column result, copied. */
@@ -382,8 +383,8 @@ static int apply_migration(struct pg_store *p, const struct migration *m, struct
 	r = admin_exec(p, "BEGIN", 0, NULL, NULL, NULL, err);
 	if (r < 0)
 		return r;
-	r = pg_exec(p, text, 0, NULL, DB_INIT_STEP_SECONDS, PG_EXEC_SCRIPT | PG_EXEC_KEEP_ON_ERROR,
-		    NULL, &why, &inner);
+	r = pg_exec(p, m->name, text, 0, NULL, DB_INIT_STEP_SECONDS,
+		    PG_EXEC_SCRIPT | PG_EXEC_KEEP_ON_ERROR, NULL, &why, &inner);
 	if (r < 0) {
 		if (why.position > 0)
 			mfa_error_set(err, "%s: line %u: %s", m->name, line_of(text, why.position),
@@ -674,7 +675,7 @@ int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool repl
 	(void)snprintf(email_at, sizeof(email_at), "%" PRId64,
 		       rec->email.enrolled_at > 0 ? rec->email.enrolled_at : 0);
 	(void)snprintf(skip, sizeof(skip), "%" PRId64, rec->skip_since > 0 ? rec->skip_since : 0);
-	r = pg_exec(p,
+	r = pg_exec(p, "import_user",
 		    "SELECT pam_mfa.import_user($1, $2::bytea, $3, $4::integer, $5::integer, "
 		    "$6::bigint, $7::bigint, $8, $9::boolean, $10::boolean, $11::bigint, "
 		    "$12::bigint, $13::boolean)",

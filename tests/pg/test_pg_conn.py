@@ -11,6 +11,7 @@ mounts or links anything, so that neither is ever the machine's."""
 import base64
 import ctypes
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -225,6 +226,43 @@ class PgConnect(unittest.TestCase):
         # An empty password is no secret, and the file's is used.
         self.configure(self.conninfo(extra="password="))
         self.assertEqual(self.w.login("dave", [fresh_code(secret)], at=None).pam, "PAM_SUCCESS")
+
+    # ------------------------------------------------------------ log
+
+    def login_bytes(self, user, data):
+        """A login whose answers are raw bytes (not text a str could hold)."""
+        logfile = os.path.join(self.w.root, "syslog.bytes")
+        argv = ["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
+                mfatest.SYSLOG_NS, logfile] + mfatest.VALGRIND + [
+                mfatest.PAMRUN, "--confdir", self.w.pamd, "--service", "pam_mfa_test",
+                "--user", user]
+        proc = subprocess.run(argv, input=data, capture_output=True, env=self.w.env(None),
+                              timeout=180)
+        with open(logfile, encoding="utf-8", errors="replace") as f:
+            log = f.read().splitlines()
+        stdout = proc.stdout.decode("utf-8", "replace")
+        stderr = proc.stderr.decode("utf-8", "replace")
+        self.assertNotIn("Sanitizer", stderr)
+        m = re.search(r"^result: (\S+)$", stdout, re.M)
+        return (m.group(1) if m else None), log, stdout + stderr
+
+    def test_typed_code_not_logged(self):
+        """A code the server cannot take (a password typed in Latin-1 at
+        the code prompt, say) fails the call; the log has its SQLSTATE and
+        our words, never the server's text, which quotes the bytes."""
+        self.provision("erin")
+        self.configure(self.conninfo())
+        typed = b"ZQXJ\xe9VWKY"
+        pam, log, out = self.login_bytes("erin", typed + b"\n")
+        self.assertNotEqual(pam, "PAM_SUCCESS", out)
+        text = "\n".join(log)
+        self.assertIn("SQLSTATE 22021", text, text)
+        self.assertNotIn("ZQXJ", text)
+        self.assertNotIn("VWKY", text)
+        # The server quotes a bad sequence as hex: none of it either.
+        for b in typed:
+            self.assertNotIn("0x%02x" % b, text)
+        self.assertNotIn("invalid byte sequence", text)
 
 
 if __name__ == "__main__":
