@@ -2,13 +2,17 @@
  * call of a SECURITY DEFINER function of pam_mfa's schema (sql/), made with
  * parameters only, bounded by store.timeout, its one row read strictly.
  * The database checks the codes; no secret ever comes back from it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,13 +142,19 @@ static int wait_socket(struct pg_store *p, short events, int64_t deadline)
 	}
 }
 
-/* Whether conninfo sets keyword (to anything but nothing). */
-static bool conninfo_sets(const PQconninfoOption *given, const char *keyword)
+/* The value conninfo gives keyword, NULL if none or empty. */
+static const char *conninfo_value(const PQconninfoOption *given, const char *keyword)
 {
 	for (const PQconninfoOption *o = given; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, keyword) == 0)
-			return o->val != NULL && o->val[0] != '\0';
-	return false;
+			return o->val != NULL && o->val[0] != '\0' ? o->val : NULL;
+	return NULL;
+}
+
+/* Whether conninfo sets keyword (to anything but nothing). */
+static bool conninfo_sets(const PQconninfoOption *given, const char *keyword)
+{
+	return conninfo_value(given, keyword) != NULL;
 }
 
 /* libpq takes every setting that store.conninfo leaves out from PG*
@@ -153,17 +163,16 @@ static bool conninfo_sets(const PQconninfoOption *given, const char *keyword)
  * the module at a server that answers "ok" to every code.  So a variable
  * libpq would read for a keyword that conninfo does not set refuses the
  * connection (the admin sets the keyword in conninfo, which then wins). */
-static int pg_environment_safe(struct pg_store *p, struct mfa_error *err)
+static int pg_environment_safe(struct pg_store *p, const PQconninfoOption *given,
+			       struct mfa_error *err)
 {
 	PQconninfoOption *defaults = p->pq.conndefaults();
-	PQconninfoOption *given = p->pq.conninfo_parse(p->conninfo, NULL);
 	const char *bad = NULL;
 	int r = 0;
 
-	if (defaults == NULL || given == NULL) {
-		mfa_error_set(err, "postgresql: cannot read store.conninfo's settings");
-		r = -EIO;
-		goto out;
+	if (defaults == NULL) {
+		mfa_error_set(err, "postgresql: cannot read libpq's defaults");
+		return -ENOMEM;
 	}
 	for (const PQconninfoOption *o = defaults; o->keyword != NULL && bad == NULL; o++) {
 		/* Set by pam_mfa itself after the conninfo. */
@@ -188,11 +197,7 @@ static int pg_environment_safe(struct pg_store *p, struct mfa_error *err)
 			      bad);
 		r = -EPERM;
 	}
-out:
-	if (defaults != NULL)
-		p->pq.conninfo_free(defaults);
-	if (given != NULL)
-		p->pq.conninfo_free(given);
+	p->pq.conninfo_free(defaults);
 	return r;
 }
 
@@ -209,6 +214,292 @@ static PQconninfoOption *conninfo_parse(struct pg_store *p, struct mfa_error *er
 	return given;
 }
 
+/* --- Host names looked up within store.timeout ---
+ *
+ * libpq looks host names up itself, with a blocking getaddrinfo() inside
+ * PQconnectStart() and PQconnectPoll(): a DNS server that does not answer
+ * would hold a login for the resolver's own timeouts, far past
+ * store.timeout.  So the names in store.conninfo's host are looked up
+ * here, all at once, with getaddrinfo_a() and a wait bounded by the
+ * deadline, and handed to libpq as hostaddr beside host: libpq then looks
+ * nothing up, and still uses host for verify-full's check of the
+ * certificate, for Kerberos and for the password file.  A name with
+ * several addresses becomes as many entries of that host, in the
+ * resolver's order, as libpq would have tried them; an entry with a
+ * hostaddr, an address or a socket directory is passed on as it is. */
+
+/* The most entries of host one connection tries, addresses included. */
+#define PG_TARGETS_MAX 32
+/* The most addresses taken from one name. */
+#define PG_ADDRS_PER_NAME 8
+/* A numeric address with an IPv6 zone: INET6_ADDRSTRLEN, %, IF_NAMESIZE. */
+#define PG_ADDR_TEXT_MAX 64
+
+/* A lookup and all it points to, for as long as the resolver's thread may
+ * write to it: one that cannot be cancelled in time is left to that
+ * thread, never freed (a few hundred bytes, once per timed-out connect). */
+struct pg_lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char name[];
+};
+
+struct pg_targets {
+	char *copy[3]; /* host, hostaddr and port, cut at their commas */
+	const char *host[PG_TARGETS_MAX];
+	const char *hostaddr[PG_TARGETS_MAX];
+	const char *port[PG_TARGETS_MAX];
+	struct pg_lookup *lookup[PG_TARGETS_MAX]; /* NULL: nothing to look up */
+	size_t n;
+	/* What libpq is given: the entries with the addresses found. */
+	const char *out_host[PG_TARGETS_MAX];
+	const char *out_port[PG_TARGETS_MAX];
+	char out_addr[PG_TARGETS_MAX][PG_ADDR_TEXT_MAX];
+	size_t out_n;
+	char *list[3]; /* host, hostaddr and port lists; NULL: conninfo as it is */
+};
+
+/* Cuts copy, a comma-separated list as libpq reads one, into items; their
+ * count, or -1 if there are more than max. */
+static int split_list(char *copy, const char **items, size_t max)
+{
+	size_t n = 0;
+
+	for (char *s = copy;; s++) {
+		if (n == max)
+			return -1;
+		items[n++] = s;
+		s = strchr(s, ',');
+		if (s == NULL)
+			return (int)n;
+		*s = '\0';
+	}
+}
+
+/* Whether libpq would look host up over the network: a name, not an
+ * address or a socket directory, with no hostaddr beside it. */
+static bool needs_lookup(const char *host, const char *hostaddr)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (host[0] == '\0' || hostaddr[0] != '\0' || host[0] == '/' || host[0] == '@')
+		return false;
+	return inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1;
+}
+
+static void targets_free(struct pg_targets *t)
+{
+	for (size_t i = 0; i < 3; i++) {
+		free(t->copy[i]);
+		free(t->list[i]);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->lookup[i] == NULL)
+			continue;
+		if (t->lookup[i]->cb.ar_result != NULL)
+			freeaddrinfo(t->lookup[i]->cb.ar_result);
+		free(t->lookup[i]);
+	}
+}
+
+/* items joined by commas, in a new string; NULL if out of memory. */
+static char *join_list(const char *const *items, size_t n)
+{
+	size_t len = 1;
+	char *s, *at;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	s = at = malloc(len);
+	if (s == NULL)
+		return NULL;
+	*s = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(items[i]);
+
+		memcpy(at, items[i], l);
+		at += l;
+		*at++ = i + 1 < n ? ',' : '\0';
+	}
+	return s;
+}
+
+/* One entry for libpq: host at addr ("" for none), on port. */
+static void target_add(struct pg_targets *t, const char *host, const char *addr, const char *port)
+{
+	if (t->out_n == PG_TARGETS_MAX)
+		return;
+	t->out_host[t->out_n] = host;
+	t->out_port[t->out_n] = port;
+	(void)snprintf(t->out_addr[t->out_n], PG_ADDR_TEXT_MAX, "%s", addr);
+	t->out_n++;
+}
+
+/* The addresses lookup i found, at most PG_ADDRS_PER_NAME, each once. */
+static void target_add_found(struct pg_targets *t, size_t i)
+{
+	size_t first = t->out_n;
+
+	for (const struct addrinfo *ai = t->lookup[i]->cb.ar_result; ai != NULL; ai = ai->ai_next) {
+		char text[PG_ADDR_TEXT_MAX];
+		bool seen = false;
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), NULL, 0,
+				NI_NUMERICHOST) != 0)
+			continue;
+		for (size_t k = first; k < t->out_n && !seen; k++)
+			seen = strcmp(t->out_addr[k], text) == 0;
+		if (!seen && t->out_n - first < PG_ADDRS_PER_NAME)
+			target_add(t, t->host[i], text, t->port[i]);
+	}
+}
+
+/* Splits host, hostaddr and port of given into t's entries; 0, or 1 if
+ * there is nothing to look up: no host (a socket directory), or lists
+ * that libpq refuses itself, with its own message, before any lookup. */
+static int targets_split(const PQconninfoOption *given, struct pg_targets *t, struct mfa_error *err)
+{
+	const char *v[3] = { conninfo_value(given, "host"), conninfo_value(given, "hostaddr"),
+			     conninfo_value(given, "port") };
+	const char **items[3] = { t->host, t->hostaddr, t->port };
+	int n[3] = { 0, 0, 0 };
+
+	if (v[0] == NULL)
+		return 1;
+	for (size_t k = 0; k < 3; k++) {
+		if (v[k] == NULL)
+			continue;
+		t->copy[k] = strdup(v[k]);
+		if (t->copy[k] == NULL) {
+			mfa_error_set(err, "out of memory");
+			return -ENOMEM;
+		}
+		n[k] = split_list(t->copy[k], items[k], PG_TARGETS_MAX);
+	}
+	if (n[0] < 0) {
+		mfa_error_set(err, "postgresql: store.conninfo names more than %d hosts",
+			      PG_TARGETS_MAX);
+		return -EINVAL;
+	}
+	if ((v[1] != NULL && n[1] != n[0]) || (v[2] != NULL && n[2] != 1 && n[2] != n[0]))
+		return 1;
+	t->n = (size_t)n[0];
+	for (size_t i = 0; i < t->n; i++) {
+		if (v[1] == NULL)
+			t->hostaddr[i] = "";
+		t->port[i] = v[2] == NULL ? "" : t->port[n[2] == 1 ? 0 : i];
+	}
+	return 0;
+}
+
+/* Looks up the names of store.conninfo's host within deadline and makes
+ * t->list, libpq's host, hostaddr and port (NULL: nothing to look up, the
+ * conninfo goes as it is).  An entry whose name has no address, or none
+ * in time, is left out, as libpq would go on to the next; none left is
+ * -ETIMEDOUT or -EHOSTUNREACH, with err set. */
+static int resolve_hosts(const PQconninfoOption *given, int64_t deadline, struct pg_targets *t,
+			 struct mfa_error *err)
+{
+	struct gaicb *list[PG_TARGETS_MAX];
+	const char *addrs[PG_TARGETS_MAX];
+	const char *late = NULL, *unknown = NULL;
+	int unknown_why = EAI_NONAME;
+	size_t n = 0;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = targets_split(given, t, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	for (size_t i = 0; i < t->n; i++) {
+		struct pg_lookup *l;
+
+		if (!needs_lookup(t->host[i], t->hostaddr[i]))
+			continue;
+		l = calloc(1, sizeof(*l) + strlen(t->host[i]) + 1);
+		if (l == NULL) {
+			mfa_error_set(err, "out of memory");
+			return -ENOMEM;
+		}
+		memcpy(l->name, t->host[i], strlen(t->host[i]) + 1);
+		l->hints.ai_family = AF_UNSPEC; /* as libpq asks */
+		l->hints.ai_socktype = SOCK_STREAM;
+		l->cb.ar_name = l->name;
+		l->cb.ar_request = &l->hints;
+		t->lookup[i] = l;
+		list[n++] = &l->cb;
+	}
+	if (n == 0)
+		return 0;
+	/* A request it could not queue says so through gai_error(), as a
+	 * finished one does. */
+	(void)getaddrinfo_a(GAI_NOWAIT, list, (int)n, NULL);
+	for (;;) {
+		const struct gaicb *busy[PG_TARGETS_MAX];
+		size_t waiting = 0;
+		int64_t left = deadline - monotonic_ms();
+		struct timespec ts;
+
+		for (size_t k = 0; k < n; k++) {
+			busy[k] = gai_error(list[k]) == EAI_INPROGRESS ? list[k] : NULL;
+			waiting += busy[k] != NULL;
+		}
+		if (waiting == 0 || left <= 0)
+			break;
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000;
+		(void)gai_suspend(busy, (int)n, &ts);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct pg_lookup *l = t->lookup[i];
+		int e;
+
+		if (l == NULL) {
+			target_add(t, t->host[i], t->hostaddr[i], t->port[i]);
+			continue;
+		}
+		if (gai_error(&l->cb) == EAI_INPROGRESS && gai_cancel(&l->cb) == EAI_NOTCANCELED) {
+			t->lookup[i] = NULL; /* the resolver's now: see struct pg_lookup */
+			late = late != NULL ? late : t->host[i];
+			continue;
+		}
+		e = gai_error(&l->cb);
+		if (e == 0 && l->cb.ar_result != NULL) {
+			target_add_found(t, i);
+		} else if (e == EAI_INPROGRESS || e == EAI_CANCELED) {
+			late = late != NULL ? late : t->host[i];
+		} else if (unknown == NULL) {
+			unknown = t->host[i];
+			unknown_why = e != 0 ? e : EAI_NONAME;
+		}
+	}
+	if (t->out_n == 0) {
+		if (late != NULL) {
+			mfa_error_set(err, "postgresql: no address for %s within store.timeout",
+				      late);
+			return -ETIMEDOUT;
+		}
+		/* unknown is NULL if the names gave only addresses that cannot
+		 * be written as numbers (none of libpq's families). */
+		mfa_error_set(err, "postgresql: cannot look up %s: %s",
+			      unknown != NULL ? unknown : t->host[0], gai_strerror(unknown_why));
+		return -EHOSTUNREACH;
+	}
+	for (size_t k = 0; k < t->out_n; k++)
+		addrs[k] = t->out_addr[k];
+	t->list[0] = join_list(t->out_host, t->out_n);
+	t->list[1] = join_list(addrs, t->out_n);
+	if (t->port[0][0] != '\0')
+		t->list[2] = join_list(t->out_port, t->out_n);
+	if (t->list[0] == NULL || t->list[1] == NULL ||
+	    (t->port[0][0] != '\0' && t->list[2] == NULL)) {
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Connects within deadline, as libpq's documentation of PQconnectStart()
  * says: wait for the socket to be writable first, then as each
  * PQconnectPoll() answer asks, on the socket of the moment (a new one
@@ -217,28 +508,65 @@ static PQconninfoOption *conninfo_parse(struct pg_store *p, struct mfa_error *er
 static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
 {
 	char options[64];
-	/* After the conninfo, so that they are ours: the password from the
-	 * file, and the server's bound on each statement. */
-	const char *keys[] = { "fallback_application_name", "dbname", "options", "password", NULL };
-	const char *values[] = { "pam_mfa", p->conninfo, options, p->password, NULL };
+	const char *keys[8], *values[8];
+	size_t k = 0;
+	PQconninfoOption *given;
+	struct pg_targets *t;
 	PostgresPollingStatusType ps;
 	int r;
 
 	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
-	if (p->password == NULL)
-		keys[3] = NULL;
-	r = pg_environment_safe(p, err);
+	given = conninfo_parse(p, err);
+	if (given == NULL)
+		return -EINVAL;
+	t = malloc(sizeof(*t));
+	if (t == NULL) {
+		p->pq.conninfo_free(given);
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	r = pg_environment_safe(p, given, err);
+	if (r == 0)
+		r = resolve_hosts(given, deadline, t, err);
+	else
+		memset(t, 0, sizeof(*t));
+	p->pq.conninfo_free(given);
 	if (r < 0)
-		return r;
+		goto out;
+	keys[k] = "fallback_application_name";
+	values[k++] = "pam_mfa";
+	keys[k] = "dbname";
+	values[k++] = p->conninfo;
+	/* After the conninfo, so that they are ours: the addresses found, the
+	 * password from the file, and the server's bound on each statement. */
+	if (t->list[0] != NULL) {
+		keys[k] = "host";
+		values[k++] = t->list[0];
+		keys[k] = "hostaddr";
+		values[k++] = t->list[1];
+		if (t->list[2] != NULL) {
+			keys[k] = "port";
+			values[k++] = t->list[2];
+		}
+	}
+	keys[k] = "options";
+	values[k++] = options;
+	if (p->password != NULL) {
+		keys[k] = "password";
+		values[k++] = p->password;
+	}
+	keys[k] = NULL;
+	values[k] = NULL;
 	p->conn = p->pq.connect_start_params(keys, values, 1);
 	if (p->conn == NULL) {
 		mfa_error_set(err, "postgresql: out of memory");
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out;
 	}
 	if (p->pq.status(p->conn) == CONNECTION_BAD) {
 		set_connect_error(err, p->pq.error_message(p->conn));
-		drop_connection(p);
-		return -EIO;
+		r = -EIO;
+		goto fail;
 	}
 	/* "If you have yet to call PQconnectPoll, i.e., just after the call
 	 * to PQconnectStart, behave as if it last returned
@@ -249,30 +577,36 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 	ps = PGRES_POLLING_WRITING;
 	for (;;) {
 		r = wait_socket(p, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r == -ETIMEDOUT) {
+			mfa_error_set(err, "postgresql: no connection within store.timeout");
+			goto fail;
+		}
 		if (r < 0) {
-			if (r == -ETIMEDOUT)
-				mfa_error_set(err,
-					      "postgresql: no connection within store.timeout");
-			else
-				set_connect_error(err, p->pq.error_message(p->conn));
-			drop_connection(p);
-			return r;
+			set_connect_error(err, p->pq.error_message(p->conn));
+			goto fail;
 		}
 		ps = p->pq.connect_poll(p->conn);
 		if (ps == PGRES_POLLING_OK)
 			break;
 		if (ps == PGRES_POLLING_FAILED) {
 			set_connect_error(err, p->pq.error_message(p->conn));
-			drop_connection(p);
-			return -EIO;
+			r = -EIO;
+			goto fail;
 		}
 	}
 	if (p->pq.set_nonblocking(p->conn, 1) != 0) {
 		set_connect_error(err, p->pq.error_message(p->conn));
-		drop_connection(p);
-		return -EIO;
+		r = -EIO;
+		goto fail;
 	}
-	return 0;
+	r = 0;
+	goto out;
+fail:
+	drop_connection(p);
+out:
+	targets_free(t);
+	free(t);
+	return r;
 }
 
 /* The SQLSTATE of a failed call as -errno: invalid arguments are -EINVAL

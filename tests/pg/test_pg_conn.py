@@ -199,6 +199,38 @@ class PgConnect(unittest.TestCase):
         self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
         self.assertTrue(any("no connection within store.timeout" in l for l in res.log), res)
 
+    # ------------------------------------------------------------ names
+
+    def test_host_name_keeps_verify_full(self):
+        """A name is looked up by the module and given to libpq as
+        hostaddr, and verify-full still checks the certificate against
+        the name."""
+        secret = self.provision("bob")
+        self.configure(self.conninfo(pgrig.DB_NAME))
+        res = self.w.login("bob", [fresh_code(secret)], at=None)
+        self.assertEqual(res.pam, "PAM_SUCCESS", res)
+        # localhost is 127.0.0.1 too, but the certificate does not name it.
+        self.configure(self.conninfo("localhost"))
+        res = self.w.login("bob", [fresh_code(secret)], at=None)
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertTrue(any("localhost" in l and "certificate" in l for l in res.log), res)
+
+    def test_dns_lookup_bounded(self):
+        """A DNS server that never answers holds a login no longer than
+        store.timeout."""
+        self.provision("carol")
+        self.configure(self.conninfo(SLOW_NAME))
+        res, took = self.timed_login("carol", ["123456"])
+        self.assertEqual(res.pam, "PAM_AUTHINFO_UNAVAIL", res)
+        self.assertLess(took, TIMEOUT + 5, res)
+        self.assertTrue(any(f"no address for {SLOW_NAME} within store.timeout" in l
+                            for l in res.log), res)
+        # mfactl is bounded the same way.
+        t0 = time.monotonic()
+        proc = self.w.mfactl("status")
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        self.assertLess(time.monotonic() - t0, TIMEOUT + 5, proc.stderr)
+
     # ------------------------------------------------------------ password
 
     def test_password_in_conninfo_refused(self):
