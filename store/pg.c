@@ -1046,16 +1046,46 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 	return 0;
 }
 
+/* What a login hands the database besides the code: service and rhost as
+ * the files backend keeps them (record_set_text(): printable ASCII, cut at
+ * STORE_TEXT_MAX), so that no byte of theirs fails a call on the
+ * database's encoding. */
+struct login_text {
+	char service[STORE_TEXT_MAX + 1];
+	char rhost[STORE_TEXT_MAX + 1];
+};
+
+static void login_text(const struct store_login *at, struct login_text *lt)
+{
+	record_set_text(lt->service, at->service);
+	record_set_text(lt->rhost, at->rhost);
+}
+
+/* A typed code as the database can take it.  One with a byte that is not
+ * printable ASCII is no factor's code: "x" goes instead, a wrong code,
+ * counted, as the files backend counts it, not a call that the
+ * database's encoding refuses (a password typed in Latin-1 at the code
+ * prompt, say). */
+static const char *code_param(const char *code)
+{
+	for (const unsigned char *c = (const unsigned char *)code; *c != '\0'; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			return "x";
+	return code;
+}
+
 static int pg_verify_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 			  const char *code, const struct store_login *at, struct verify_result *res,
 			  struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	const char *params[] = { user, code, at->service, at->rhost };
+	struct login_text lt;
+	const char *params[] = { user, code_param(code), lt.service, lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg; /* the window and the lockout are the server's settings */
+	login_text(at, &lt);
 	r = pg_call(p, "verify_totp",
 		    "SELECT outcome, fail_count, locked_now, step "
 		    "FROM pam_mfa.verify_totp($1, $2, $3, $4)",
@@ -1068,11 +1098,13 @@ static int pg_verify_email(struct store *st, const struct mfa_config *cfg, const
 			   struct verify_result *res, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	const char *params[] = { user, code, address, at->service, at->rhost };
+	struct login_text lt;
+	const char *params[] = { user, code_param(code), address, lt.service, lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg;
+	login_text(at, &lt);
 	r = pg_call(p, "verify_email",
 		    "SELECT outcome, fail_count, locked_now "
 		    "FROM pam_mfa.verify_email($1, $2, $3, $4, $5)",
@@ -1092,15 +1124,17 @@ static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const 
 {
 	struct pg_store *p = pg(st);
 	char version[24], digits[12], period[12], secret[3 + 2 * TOTP_SECRET_MAX];
-	const char *params[] = { user,	   version,
-				 secret,   totp_algorithm_name(t->params.algorithm),
-				 digits,   period,
-				 code,	   at->service,
-				 at->rhost };
+	struct login_text lt;
+	const char *params[] = {
+		user,	 version, secret,	    totp_algorithm_name(t->params.algorithm),
+		digits,	 period,  code_param(code), lt.service,
+		lt.rhost
+	};
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg;
+	login_text(at, &lt);
 	version_text(basis, version, sizeof(version));
 	(void)snprintf(digits, sizeof(digits), "%u", t->params.digits);
 	(void)snprintf(period, sizeof(period), "%u", t->params.period);
@@ -1123,11 +1157,13 @@ static int pg_enroll_email(struct store *st, const struct mfa_config *cfg, const
 {
 	struct pg_store *p = pg(st);
 	char version[24];
-	const char *params[] = { user, version, address, code, at->service, at->rhost };
+	struct login_text lt;
+	const char *params[] = { user, version, address, code_param(code), lt.service, lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg;
+	login_text(at, &lt);
 	version_text(basis, version, sizeof(version));
 	r = pg_call(p, "enroll_email",
 		    "SELECT outcome, fail_count, locked_now FROM pam_mfa.enroll_email("
