@@ -884,8 +884,8 @@ static int cmd_seq(struct run *run)
 			fprintf(stderr, "loginbench: %s: login of %s: %s\n", run->label, u->name,
 				pam_strerror(NULL, r));
 	}
-	report("seq", run->label, run->u.n, run->logins, lat, ok, cpu_now() - c0,
-	       mono_us() - t0, 1);
+	report("seq", run->label, run->u.n, run->logins, lat, ok, cpu_now() - c0, mono_us() - t0,
+	       1);
 	return ok == run->logins ? 0 : 1;
 }
 
@@ -1250,7 +1250,8 @@ static int floor_once(const struct floor_args *a, struct pq *q, double *us)
 	}
 	conn = q->connectdb_params(keys, values, 1);
 	if (conn == NULL || q->status(conn) != PQ_CONNECTION_OK) {
-		fprintf(stderr, "loginbench: pgfloor: %s", conn ? q->error_message(conn) : "no memory\n");
+		fprintf(stderr, "loginbench: pgfloor: %s",
+			conn ? q->error_message(conn) : "no memory\n");
 		r = -1;
 	} else {
 		res = q->exec(conn, a->query != NULL ? a->query : "SELECT 1");
@@ -1346,7 +1347,8 @@ static int cmd_pgalt(struct run *run, const char *const *services, size_t ns,
 	}
 	for (size_t i = 0; i < run->warmup; i++)
 		for (size_t j = 0; j < k; j++)
-			if ((j < ns ? login_once(&t[j], next_user(run, &cursor), &us) != PAM_SUCCESS :
+			if ((j < ns ? login_once(&t[j], next_user(run, &cursor), &us) !=
+					      PAM_SUCCESS :
 				      floor_forked(&floors[j - ns], &us) < 0))
 				die("pgalt: the warm-up of %s failed", label[j]);
 	for (size_t i = 0; i < run->logins; i++)
@@ -1360,7 +1362,8 @@ static int cmd_pgalt(struct run *run, const char *const *services, size_t ns,
 
 				r = login_once(&t[j], u, &lat[j][i]) == PAM_SUCCESS ? 0 : -1;
 				if (r < 0 && i + 1 - ok[j] <= 3)
-					fprintf(stderr, "loginbench: pgalt: %s: login of %s failed\n",
+					fprintf(stderr,
+						"loginbench: pgalt: %s: login of %s failed\n",
 						label[j], u->name);
 			} else {
 				r = floor_forked(&floors[j - ns], &lat[j][i]);
