@@ -73,7 +73,7 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 		PQgetvalue,
 		PQgetisnull,
 		PQclear,
-		PQconndefaults,
+		PQsetNoticeProcessor,
 		PQconninfoParse,
 		PQconninfoFree,
 	};
@@ -143,7 +143,7 @@ int pq_api_load(struct pq_api *api, struct mfa_error *err)
 	     BIND(h, api->result_error_message, "PQresultErrorMessage") &&
 	     BIND(h, api->ntuples, "PQntuples") && BIND(h, api->nfields, "PQnfields") &&
 	     BIND(h, api->get_value, "PQgetvalue") && BIND(h, api->get_is_null, "PQgetisnull") &&
-	     BIND(h, api->conndefaults, "PQconndefaults") &&
+	     BIND(h, api->set_notice_processor, "PQsetNoticeProcessor") &&
 	     BIND(h, api->conninfo_parse, "PQconninfoParse") &&
 	     BIND(h, api->conninfo_free, "PQconninfoFree") && BIND(h, api->clear, "PQclear");
 	(void)dlclose(h); /* RTLD_NODELETE: it stays loaded */

@@ -88,7 +88,9 @@ struct pq_api {
 	char *(*get_value)(const PGresult *res, int tup_num, int field_num);
 	int (*get_is_null)(const PGresult *res, int tup_num, int field_num);
 	void (*clear)(PGresult *res);
-	PQconninfoOption *(*conndefaults)(void);
+	/* Server notices go nowhere: libpq would print them to stderr, a
+	 * daemon's log or a user's terminal. */
+	PQnoticeProcessor (*set_notice_processor)(PGconn *conn, PQnoticeProcessor proc, void *arg);
 	PQconninfoOption *(*conninfo_parse)(const char *conninfo, char **errmsg);
 	void (*conninfo_free)(PQconninfoOption *options);
 };

@@ -110,6 +110,15 @@ static void set_call_error(struct mfa_error *err, const char *fn, const char *st
 		mfa_error_set(err, "postgresql: %s: the call failed (no SQLSTATE)", fn);
 }
 
+/* A server's NOTICE or WARNING: libpq would print it to stderr, which is
+ * sshd's log or the user's terminal.  The functions raise none today; a
+ * future one's text might quote an argument. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static void drop_connection(struct pg_store *p)
 {
 	if (p->conn != NULL)
@@ -166,15 +175,11 @@ static bool conninfo_sets(const PQconninfoOption *given, const char *keyword)
 static int pg_environment_safe(struct pg_store *p, const PQconninfoOption *given,
 			       struct mfa_error *err)
 {
-	PQconninfoOption *defaults = p->pq.conndefaults();
 	const char *bad = NULL;
-	int r = 0;
 
-	if (defaults == NULL) {
-		mfa_error_set(err, "postgresql: cannot read libpq's defaults");
-		return -ENOMEM;
-	}
-	for (const PQconninfoOption *o = defaults; o->keyword != NULL && bad == NULL; o++) {
+	/* given lists every keyword libpq knows, with its variable: unlike
+	 * PQconndefaults(), no look-up of the user's passwd entry. */
+	for (const PQconninfoOption *o = given; o->keyword != NULL && bad == NULL; o++) {
 		/* Set by pam_mfa itself after the conninfo. */
 		if (strcmp(o->keyword, "options") == 0 ||
 		    strcmp(o->keyword, "fallback_application_name") == 0 ||
@@ -195,10 +200,9 @@ static int pg_environment_safe(struct pg_store *p, const PQconninfoOption *given
 			      "setting store.conninfo leaves out: refusing to connect (set it "
 			      "in store.conninfo)",
 			      bad);
-		r = -EPERM;
+		return -EPERM;
 	}
-	p->pq.conninfo_free(defaults);
-	return r;
+	return 0;
 }
 
 /* store.conninfo, parsed by libpq itself (so that a URI's user:password@
@@ -568,6 +572,7 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 		r = -EIO;
 		goto fail;
 	}
+	(void)p->pq.set_notice_processor(p->conn, ignore_notice, NULL);
 	/* "If you have yet to call PQconnectPoll, i.e., just after the call
 	 * to PQconnectStart, behave as if it last returned
 	 * PGRES_POLLING_WRITING."  Polled before, libpq takes a connect still
