@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -32,6 +33,7 @@ CERT_HOST = "host_cert"  # a host that logs in with a client certificate, no pas
 # A name the server's certificate holds too: tests that give the server a
 # name (in a private /etc/hosts) check it against verify-full.
 DB_NAME = "db.pam-mfa.test"
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
 class PgError(Exception):
@@ -57,16 +59,24 @@ class Cluster:
     the cluster's directory goes (default: the system's temporary
     directory); settings, server settings that replace the defaults below
     (fsync is off unless asked for).  Roles also get in through the
-    cluster's own socket directory (scram-sha-256 as over TCP)."""
+    cluster's own socket directory (scram-sha-256 as over TCP).  clock:
+    the server runs under libfaketime and its time is what set_clock()
+    last wrote (the real time until then)."""
 
     def __init__(self, sql_dir, standby=False, mfactl=None, base_dir=None, settings=None,
-                 unix_socket=True):
+                 unix_socket=True, clock=False):
         self.sql_dir = sql_dir
+        self.clock = clock
+        self._clock_lock = threading.Lock()  # tests log in from several threads
+        self._clock_spec = None
         self.want_standby = standby
         # mfactl db init applies the schema when the test has mfactl.
         self.mfactl = mfactl if mfactl is not None else os.environ.get("MFACTL") or None
         self.base_dir = base_dir
         self.settings = {"fsync": "off", "max_connections": "60", **(settings or {})}
+        if clock:
+            # A frozen clock never lets autovacuum's schedule come due.
+            self.settings["autovacuum"] = "off"
         self.unix_socket = unix_socket
         self.dir = None
         self.admin_dir = None
@@ -143,7 +153,34 @@ class Cluster:
         ] + [f"-c {k}={v}" for k, v in self.settings.items()])
 
     def _pg_ctl(self, data, *args):
-        return self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", data, "-w", "-t", "60", *args])
+        faked = []
+        if self.clock:
+            # The server's clock (every clock_timestamp() of the functions)
+            # is read from clock_file at each call (FAKETIME_NO_CACHE);
+            # the monotonic clock stays real, so that postgres' own waits
+            # and timeouts keep working.
+            self.clock_file = os.path.join(self.dir, "clock")
+            if self._clock_spec is None:
+                self.set_clock("+0 x1")
+            faked = ["env", f"LD_PRELOAD={FAKETIME_LIB}",
+                     f"FAKETIME_TIMESTAMP_FILE={self.clock_file}", "FAKETIME_NO_CACHE=1",
+                     "FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC"]
+        return self._as_postgres(faked + [f"{PG_BIN}/pg_ctl", "-D", data, "-w", "-t", "60",
+                                          *args])
+
+    def set_clock(self, spec):
+        """Sets the server's clock to a libfaketime specification, read by
+        every server process at its next look at the time; replaced
+        atomically, so no process reads half of it."""
+        with self._clock_lock:
+            if spec == self._clock_spec:
+                return
+            tmp = self.clock_file + ".new"
+            with open(tmp, "w") as f:
+                f.write(spec + "\n")
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, self.clock_file)
+            self._clock_spec = spec
 
     def start(self):
         """Starts the primary (again, after stop())."""
@@ -206,7 +243,10 @@ class Cluster:
 
     def _make_tls(self, pg):
         d = self.dir
-        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        # Clients under faketime (years ahead) check the certificates at
+        # their time: then they are valid for a century.
+        days = "36500" if self.clock else "2"
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", days,
              "-subj", "/CN=pam_mfa test CA", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt"])
         run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
              "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr"])
@@ -214,13 +254,13 @@ class Cluster:
         with open(ext, "w") as f:
             f.write(f"subjectAltName=IP:127.0.0.1,DNS:{DB_NAME}\n")
         run(["openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt",
-             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext,
+             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", days, "-extfile", ext,
              "-out", f"{d}/server.crt"])
         # A client certificate for CERT_HOST (root's, as a host's would be).
         run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={CERT_HOST}",
              "-keyout", f"{d}/client.key", "-out", f"{d}/client.csr"])
         run(["openssl", "x509", "-req", "-in", f"{d}/client.csr", "-CA", f"{d}/ca.crt",
-             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
+             "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", days,
              "-out", f"{d}/client.crt"])
         os.chmod(f"{d}/client.key", 0o600)
         os.unlink(f"{d}/ca.key")  # nothing else is ever signed by it
