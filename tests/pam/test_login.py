@@ -5,7 +5,7 @@ import stat
 import subprocess
 import threading
 
-from mfatest import T0, WorldTest, main, oathtool
+from mfatest import T0, WorldTest, files_only, main, oathtool
 
 T_PREV = "2030-01-01 00:00:00"      # the step before... same step as T0 (0-29 s)
 STEP_MINUS_1 = "2029-12-31 23:59:40"
@@ -27,10 +27,10 @@ class Login(WorldTest):
         self.assertIn("user=alice service=pam_mfa_test rhost=198.51.100.7 method=totp", lines[0])
         self.assertNotIn(code, "\n".join(res.log))
         self.assertNotIn(secret, "\n".join(res.log))
-        rec = self.w.record("alice")
-        self.assertEqual(rec["login.service"], "pam_mfa_test")
-        self.assertEqual(rec["login.rhost"], "198.51.100.7")
-        self.assertEqual(int(rec["totp.last_step"]), 1893456010 // 30)
+        st = self.w.state("alice")
+        self.assertEqual(st["last_service"], "pam_mfa_test")
+        self.assertEqual(st["last_rhost"], "198.51.100.7")
+        self.assertEqual(st["totp_last_step"], 1893456010 // 30)
 
     def test_login_loads_no_optional_library(self):
         # libcurl (mail), libcrypto, libqrencode and libpq are loaded only
@@ -103,21 +103,20 @@ class Login(WorldTest):
         for i, answer in enumerate(bad):
             res = self.w.login("alice", [answer])
             self.assertPam(res, "PAM_AUTH_ERR")
-            self.assertEqual(int(self.w.record("alice")["fail.count"]), i + 1)
+            self.assertEqual(self.w.state("alice")["fail_count"], i + 1)
         # A NUL byte ends the C string: what is left is a wrong code.
         res = self.w.login("alice", raw_input=good[:3] + "\0" + good[3:] + "\n")
         self.assertPam(res, "PAM_AUTH_ERR")
         # None of them used up the good code.
         self.assertPam(self.w.login("alice", [good]), "PAM_SUCCESS")
-        self.assertEqual(self.w.record("alice")["fail.count"], "0")
+        self.assertEqual(self.w.state("alice")["fail_count"], 0)
 
     def test_lockout_then_unlock(self):
         secret = self.w.enroll("alice")
         for _ in range(3):
             self.assertPam(self.w.login("alice", ["000000" if oathtool(secret, T0) != "000000"
                                                   else "111111"]), "PAM_AUTH_ERR")
-        rec = self.w.record("alice")
-        self.assertEqual(int(rec["lock.until"]), 1893456010 + 600)
+        self.assertEqual(self.w.state("alice")["locked_until"], 1893456010 + 600)
         # Locked: even the right code is refused, without being asked.
         res = self.w.login("alice", [oathtool(secret, T0)])
         self.assertPam(res, "PAM_AUTH_ERR")
@@ -148,7 +147,7 @@ class Login(WorldTest):
         secret = self.w.enroll("alice")
         for _ in range(2):
             self.w.login("alice", ["abc"])
-        self.assertEqual(self.w.record("alice")["lock.until"], "admin")
+        self.assertEqual(self.w.state("alice")["locked_until"], -1)
         far = "2031-06-01 00:00:10"
         res = self.w.login("alice", [oathtool(secret, far)], at=far)
         self.assertPam(res, "PAM_AUTH_ERR")
@@ -162,7 +161,7 @@ class Login(WorldTest):
         self.w.login("alice", ["abc"], at="2030-01-01 00:00:10")
         self.w.login("alice", ["abc"], at="2030-01-01 00:00:20")
         self.w.login("alice", ["abc"], at="2030-01-01 00:01:30")  # a new interval
-        self.assertEqual(self.w.record("alice")["fail.count"], "1")
+        self.assertEqual(self.w.state("alice")["fail_count"], 1)
         at = "2030-01-01 00:01:40"
         self.assertPam(self.w.login("alice", [oathtool(secret, at)], at=at), "PAM_SUCCESS")
 
@@ -213,7 +212,7 @@ class Login(WorldTest):
                 self.assertNotIn("prompt", res.stdout)
                 # Never logged by name: it may be a mistyped password.
                 self.assertFalse(any(user in l for l in res.log), res)
-        self.assertEqual(sorted(os.listdir(self.w.state_dir)), [".lock.alice", "alice"])
+        self.assertEqual(self.w.users_with_state(), ["alice"])
 
     def test_record_stands_for_the_account(self):
         # An enrolled user's login does not look the account up (a files
@@ -226,20 +225,20 @@ class Login(WorldTest):
 
     def test_conversation_failures(self):
         secret = self.w.enroll("alice")
-        before = self.w.record("alice")
+        before = self.w.stored_text("alice")
         self.assertPam(self.w.login("alice", options=["--conv-fail"]), "PAM_CONV_ERR")
         self.assertPam(self.w.login("alice", options=["--null-answer"]), "PAM_CONV_ERR")
         self.assertPam(self.w.login("alice", []), "PAM_CONV_ERR")
-        self.assertEqual(self.w.record("alice"), before)
+        self.assertEqual(self.w.stored_text("alice"), before)
         self.assertPam(self.w.login("alice", [oathtool(secret, T0)]), "PAM_SUCCESS")
 
     def test_hostile_rhost_sanitized(self):
         secret = self.w.enroll("alice")
         res = self.w.login("alice", [oathtool(secret, T0)], rhost="evil\nhost=x\x07 y")
         self.assertPam(res, "PAM_SUCCESS")
-        self.assertEqual(self.w.record("alice")["login.rhost"], "evil?host=x? y")
+        self.assertEqual(self.w.state("alice")["last_rhost"], "evil?host=x? y")
         self.assertTrue(any("rhost=evil?host=x? y" in l for l in res.log), res)
-        self.assertEqual(self.w.mfactl("check").returncode, 0)
+        self.assertStoreChecks()
 
 
 class FailClosed(WorldTest):
@@ -255,6 +254,7 @@ class FailClosed(WorldTest):
         self.assertTrue(any(log_text in l for l in res.log), res)
         return res
 
+    @files_only("a corrupt record file")
     def test_corrupt_record(self):
         path = os.path.join(self.w.state_dir, "alice")
         with open(path) as f:
@@ -272,6 +272,7 @@ class FailClosed(WorldTest):
                     self.assertEqual(f.read(), bad)
                 self.assertNotEqual(self.w.mfactl("check").returncode, 0)
 
+    @files_only("a record file's mode, owner and links")
     def test_record_permissions(self):
         path = os.path.join(self.w.state_dir, "alice")
         os.chmod(path, 0o644)
@@ -283,12 +284,14 @@ class FailClosed(WorldTest):
         os.link(path, os.path.join(self.w.root, "hardlink"))
         self.assertRefused("PAM_AUTHINFO_UNAVAIL", "refusing a record")
 
+    @files_only("a record file replaced by a symbolic link")
     def test_record_symlink(self):
         path = os.path.join(self.w.state_dir, "alice")
         os.rename(path, os.path.join(self.w.root, "elsewhere"))
         os.symlink(os.path.join(self.w.root, "elsewhere"), path)
         self.assertRefused("PAM_AUTHINFO_UNAVAIL", "symbolic link")
 
+    @files_only("links planted as the state directory's lock file")
     def test_planted_links_write_nothing_outside(self):
         outside = os.path.join(self.w.root, "outside")
         target = os.path.join(outside, "victim")
@@ -319,6 +322,7 @@ class FailClosed(WorldTest):
         # With the plants gone, the right code still works.
         self.assertPam(self.w.login("alice", [self.code]), "PAM_SUCCESS")
 
+    @files_only("the state directory's mode, owner, and path")
     def test_state_dir_insecure(self):
         os.chmod(self.w.state_dir, 0o755)
         self.assertRefused("PAM_AUTHINFO_UNAVAIL", "must have mode 0700")
@@ -371,6 +375,7 @@ class FailClosed(WorldTest):
         self.assertPam(res, "PAM_SUCCESS")
         self.assertTrue(any("accepted step" in l for l in res.log), res)
 
+    @files_only("a record file that cannot be written (chattr +i)")
     def test_write_failure_fails_closed(self):
         # Without room to record the accepted step, a replay would pass.
         # The record is updated in place, or else replaced: neither can be.

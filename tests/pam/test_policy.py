@@ -3,7 +3,6 @@ required, optional, opt-out and exempt, for users enrolled or not, who skip,
 enroll or fail; rule precedence; supplementary groups; non-interactive
 conversations; enroll_by; and an enrollment driven end to end with codes
 from oathtool."""
-import os
 
 from mfatest import (T0, WorldTest, decode_terminal_qr, main, oathtool, parse_uri,
                      qr_lines_between)
@@ -91,10 +90,10 @@ class PolicyMatrix(WorldTest):
                     self.assertIgnored(res)
                     self.assertTrue(any("outcome=skipped" in l for l in res.log), res)
                 # Only opt-out remembers anything.
-                exists = os.path.exists(os.path.join(self.w.state_dir, "bob"))
-                self.assertEqual(exists, policy == "opt-out", policy)
-                if exists:
-                    self.assertNotEqual(self.w.record("bob")["skip.since"], "0")
+                st = self.w.state("bob")
+                self.assertEqual(st["exists"], policy == "opt-out", policy)
+                if st["exists"]:
+                    self.assertNotEqual(st["skip_since"], 0)
                     self.w.mfactl("reset", "bob")
 
     def test_not_enrolled_enroll(self):
@@ -106,9 +105,9 @@ class PolicyMatrix(WorldTest):
                 self.assertPam(res, "PAM_SUCCESS")
                 self.assertIn("Your authenticator app is set up", res.stdout)
                 self.assertTrue(any("outcome=enrolled" in l for l in res.log), res)
-                rec = self.w.record("carol")
-                self.assertEqual(rec["totp.secret"], who.secret)
-                self.assertEqual(rec["skip.since"], "0")
+                st = self.w.state("carol")
+                self.assertEqual(st["totp_secret"], who.secret)
+                self.assertEqual(st["skip_since"], 0)
                 # The code that confirmed the enrollment is spent...
                 self.assertPam(self.w.login("carol", [oathtool(who.secret, T0)]),
                                "PAM_AUTH_ERR")
@@ -125,7 +124,7 @@ class PolicyMatrix(WorldTest):
                 self.assertPam(res, "PAM_AUTH_ERR")
                 self.assertEqual(res.stdout.count("prompt-off: " + CONFIRM), 3)
                 self.assertIn("nothing was saved", res.stdout)
-                self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "dave")))
+                self.assertFalse(self.w.state("dave")["exists"])
                 self.assertTrue(any("reason=enrollment-not-confirmed" in l for l in res.log))
 
     def test_wrong_then_right_code(self):
@@ -134,7 +133,7 @@ class PolicyMatrix(WorldTest):
         res = self.w.login_interactive("dave", who)
         self.assertPam(res, "PAM_SUCCESS")
         self.assertEqual(res.stdout.count("That code is not right"), 2)
-        self.assertEqual(self.w.record("dave")["totp.secret"], who.secret)
+        self.assertEqual(self.w.state("dave")["totp_secret"], who.secret)
 
     def test_skip_answer_forms(self):
         self.set_policy("optional")
@@ -165,7 +164,7 @@ class OptOut(WorldTest):
 
     def test_skip_remembered_until_reset(self):
         self.assertIgnored(self.w.login("erin", ["skip"]))
-        self.assertNotEqual(self.w.record("erin")["skip.since"], "0")
+        self.assertNotEqual(self.w.state("erin")["skip_since"], 0)
         for _ in range(2):
             res = self.w.login("erin", [])
             self.assertIgnored(res)
@@ -180,7 +179,7 @@ class OptOut(WorldTest):
     def test_admin_enrollment_ends_the_skip(self):
         self.assertIgnored(self.w.login("erin", ["skip"]))
         secret = self.w.enroll("erin")
-        self.assertEqual(self.w.record("erin")["skip.since"], "0")
+        self.assertEqual(self.w.state("erin")["skip_since"], 0)
         # Even with the factor reset, the old skip does not come back.
         self.w.mfactl("reset", "erin", "--method", "totp")
         res = self.w.login("erin", ["skip"])
@@ -202,7 +201,7 @@ class OptOut(WorldTest):
                 self.assertPam(res, "PAM_AUTH_ERR")
                 self.assertIn("second factor changed while you were setting it up", res.stdout)
                 self.assertTrue(any("reason=enrolled-meanwhile" in l for l in res.log), res)
-                self.assertEqual(self.w.record("bob")["skip.since"], "0")
+                self.assertEqual(self.w.state("bob")["skip_since"], 0)
                 self.w.mfactl("reset", "bob")
 
     def test_policy_change_takes_effect_next_login(self):
@@ -213,7 +212,7 @@ class OptOut(WorldTest):
         self.assertIn("Skipping is not possible", res.stdout)
         who = Enroller()
         self.assertPam(self.w.login_interactive("erin", who), "PAM_SUCCESS")
-        self.assertEqual(self.w.record("erin")["skip.since"], "0")
+        self.assertEqual(self.w.state("erin")["skip_since"], 0)
 
 
 class Rules(WorldTest):
@@ -241,7 +240,7 @@ class Rules(WorldTest):
         # alice: wheel (supplementary) before contractors.
         p = self.policy("alice")
         self.assertEqual(p["policy"].strip(), "required")
-        self.assertIn("rule 1 at %s:" % self.w.config_path, p["matched"])
+        self.assertIn("rule 1 at %s:" % self.w.admin_config_path, p["matched"])
         self.assertIn('(group "wheel")', p["matched"])
         # bob: the contractors rule comes before his user rule.
         self.assertEqual(self.policy("bob")["policy"].strip(), "opt-out")
@@ -259,7 +258,7 @@ class Rules(WorldTest):
         self.assertIn("Skipping is not possible", res.stdout)
         self.assertTrue(any("policy=required" in l for l in res.log), res)
         self.assertIgnored(self.w.login("bob", ["skip"]))
-        self.assertNotEqual(self.w.record("bob")["skip.since"], "0")
+        self.assertNotEqual(self.w.state("bob")["skip_since"], 0)
         res = self.w.login("carol", [])
         self.assertIgnored(res)
         self.assertNotIn("prompt", res.stdout)
@@ -320,7 +319,7 @@ class Rules(WorldTest):
                 proc = self.w.mfactl("check")
                 self.assertEqual(proc.returncode, 1)
                 self.assertIn(text, proc.stderr)
-                self.assertIn(self.w.config_path + ":", proc.stderr)
+                self.assertIn(self.w.admin_config_path + ":", proc.stderr)
                 self.assertPam(self.w.login("alice", []), "PAM_SERVICE_ERR")
         for key, value, text in (("default_policy", '"sometimes"', "is not one of"),
                                  ("methods", '[ "totp", "totp" ]', "listed twice"),
@@ -343,7 +342,7 @@ class NonInteractive(WorldTest):
         self.assertIn("ask your administrator to enroll you with mfactl", res.stdout)
         self.assertTrue(any("outcome=denied reason=non-interactive" in l for l in res.log))
         self.assertPam(self.w.login("bob", options=["--conv-fail"]), "PAM_PERM_DENIED")
-        self.assertEqual(os.listdir(self.w.state_dir), [])
+        self.assertEqual(self.w.users_with_state(), [])
 
     def test_silent_is_non_interactive(self):
         self.w.write_config({"default_policy": '"required"'})
@@ -363,7 +362,7 @@ class NonInteractive(WorldTest):
             res = self.w.login("bob", options=["--null-answer"])
             self.assertIgnored(res)
             self.assertTrue(any("reason=non-interactive" in l for l in res.log))
-            self.assertEqual(os.listdir(self.w.state_dir), [])
+            self.assertEqual(self.w.users_with_state(), [])
 
 
 class EnrollBy(WorldTest):
@@ -414,8 +413,7 @@ class EnrollmentEndToEnd(WorldTest):
         # The key typed by hand is the same secret.
         key = [l for l in lines if "or type in this key" in l][0].split(": ")[-1]
         self.assertEqual(key.replace(" ", ""), who.secret)
-        rec = self.w.record("alice")
-        self.assertEqual(rec["login.rhost"], "192.0.2.44")
+        self.assertEqual(self.w.state("alice")["last_rhost"], "192.0.2.44")
         # Then a normal login with a fresh code from the same app.
         res = self.w.login("alice", [oathtool(who.secret, LATER)], at=LATER)
         self.assertPam(res, "PAM_SUCCESS")
@@ -425,7 +423,7 @@ class EnrollmentEndToEnd(WorldTest):
     def test_nothing_saved_when_conversation_ends(self):
         res = self.w.login("alice", [""])
         self.assertPam(res, "PAM_CONV_ERR")
-        self.assertEqual(os.listdir(self.w.state_dir), [])
+        self.assertEqual(self.w.users_with_state(), [])
 
     def test_admin_enrolled_meanwhile(self):
         other = []
@@ -441,7 +439,7 @@ class EnrollmentEndToEnd(WorldTest):
         res = self.w.login_interactive("alice", respond)
         self.assertPam(res, "PAM_AUTH_ERR")
         self.assertIn("second factor changed while you were setting it up", res.stdout)
-        self.assertEqual(self.w.record("alice")["totp.secret"], other[0])
+        self.assertEqual(self.w.state("alice")["totp_secret"], other[0])
 
 
 if __name__ == "__main__":
