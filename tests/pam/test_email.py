@@ -139,8 +139,7 @@ class EmailLogin(EmailTest):
         self.assertIn("203.0.113.9", body)
         code = self.last_code()
         # Only a salted hash is stored; the code never is, nor logged.
-        with open(os.path.join(self.w.state_dir, "alice"), "rb") as f:
-            self.assertNotIn(code.encode(), f.read())
+        self.assertNotIn(code, self.w.stored_text("alice"))
         self.assertNotIn(code, "\n".join(res.log))
 
     def test_reuse_refused(self):
@@ -152,14 +151,14 @@ class EmailLogin(EmailTest):
         # The used code is spent: a new one was sent, and the old one fails.
         self.assertEqual(len(self.messages()), sent + 1)
         self.assertPam(res, "PAM_AUTH_ERR")
-        self.assertEqual(self.w.record("alice")["fail.count"], "1")
+        self.assertEqual(self.w.state("alice")["fail_count"], 1)
 
     def test_wrong_codes_count_toward_lockout(self):
         self.enroll_email()
         for i in range(3):
             res = self.w.login_interactive("alice", self.code_responder(["000000x"]))
             self.assertPam(res, "PAM_AUTH_ERR")
-        self.assertNotEqual(self.w.record("alice")["lock.until"], "0")
+        self.assertNotEqual(self.w.state("alice")["locked_until"], 0)
         sent = len(self.messages())
         res = self.w.login("alice", ["123456"])
         self.assertPam(res, "PAM_AUTH_ERR")
@@ -241,8 +240,8 @@ class DeadServers(EmailTest):
         self.assertNotIn("prompt", res.stdout)
         self.assertTrue(any("reason=mail" in l for l in res.log), res)
         self.assertTrue(any("cannot send mail" in l for l in res.log), res)
-        rec = self.w.record("alice")
-        self.assertEqual((rec["fail.count"], rec["email.code"]), ("0", ""))
+        st = self.w.state("alice")
+        self.assertEqual((st["fail_count"], st["email_code_pending"]), (0, False))
 
     def test_server_hangs(self):
         self.enroll_email()
@@ -260,7 +259,7 @@ class DeadServers(EmailTest):
         self.assertIn("Could not send the code", res.stdout)
         # Ends within the timeout (2 s), plus process start-up and ASan.
         self.assertLess(elapsed, 12)
-        self.assertEqual(self.w.record("alice")["fail.count"], "0")
+        self.assertEqual(self.w.state("alice")["fail_count"], 0)
 
 
 class StartTlsAuth(EmailTest):
@@ -314,8 +313,8 @@ class EmailEnrollment(EmailTest):
         res = self.w.login_interactive("bob", respond)
         self.assertPam(res, "PAM_SUCCESS")
         self.assertIn("Your email address is set up", res.stdout)
-        rec = self.w.record("bob")
-        self.assertEqual((rec["email.address"], rec["email.verified"]), ("bob.b@example.org", "1"))
+        st = self.w.state("bob")
+        self.assertEqual((st["email_address"], st["email_verified"]), ("bob.b@example.org", True))
         subjects = [m["Subject"] for m in self.messages()]
         self.assertTrue(subjects[0].startswith("Confirm your email address"), subjects)
         self.assertTrue(subjects[1].startswith("Multi-factor authentication set up for bob"),
@@ -343,7 +342,7 @@ class EmailEnrollment(EmailTest):
         self.assertPam(res, "PAM_AUTH_ERR")
         self.assertEqual(res.stdout.count("That is not an email address"), 3)
         self.assertEqual(self.messages(), [])
-        self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "carol")))
+        self.assertFalse(self.w.state("carol")["exists"])
         # A template that could inject a header is a config error.
         self.configure(address='"%u@example.org\\nBcc: x@evil.org"')
         self.assertEqual(self.w.mfactl("check").returncode, 1)
@@ -369,7 +368,7 @@ class EmailEnrollment(EmailTest):
     def test_admin_sends_verification_code(self):
         proc = self.w.mfactl("enroll", "erin", "--method", "email", "--address", "erin@example.org")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(self.w.record("erin")["email.verified"], "0")
+        self.assertFalse(self.w.state("erin")["email_verified"])
         code = self.last_code()
         # At the next login the address on record is offered and the code
         # from the admin's mail proves it (no second mail so soon).
@@ -386,7 +385,7 @@ class EmailEnrollment(EmailTest):
 
         res = self.w.login_interactive("erin", respond, at=None)
         self.assertPam(res, "PAM_SUCCESS")
-        self.assertEqual(self.w.record("erin")["email.verified"], "1")
+        self.assertTrue(self.w.state("erin")["email_verified"])
 
     def test_dead_server_during_enrollment_saves_nothing(self):
         self.server.kill()
@@ -397,7 +396,7 @@ class EmailEnrollment(EmailTest):
 
         res = self.w.login_interactive("alice", respond)
         self.assertPam(res, "PAM_AUTHINFO_UNAVAIL")
-        self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "alice")))
+        self.assertFalse(self.w.state("alice")["exists"])
 
 
 class AdminMail(EmailTest):
