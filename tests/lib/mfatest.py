@@ -82,6 +82,11 @@ def pg_cluster():
     global _cluster
     if _cluster is None:
         _cluster = pgrig.Cluster(os.environ["MFA_SQL_DIR"], clock=True).__enter__()
+        # Tests on the real clock would pass or fail for the wrong reasons.
+        _cluster.set_clock(server_clock(T0))
+        now = _cluster.one(pgrig.SUPER, "SELECT floor(extract(epoch FROM clock_timestamp()))")
+        if int(float(now[0])) != 1893456010:
+            raise AssertionError("the server's clock does not follow the tests': %r" % now)
     return _cluster
 
 
@@ -267,10 +272,28 @@ class World:
                 f.write(self.pg.passwords[role] + "\n")
             self.pg_password_files[role] = path
 
-    def pg_store_section(self, role=PG_HOST_ROLE):
+    def pg_store_section(self, role=PG_HOST_ROLE, timeout=None):
+        if timeout is None:
+            timeout = 30 if VALGRIND else 10
         return ('{ backend = "postgresql"; conninfo = "%s"; password_file = "%s"; timeout = %d; }'
-                % (self.pg.conninfo(role),
-                   self.pg_password_files[role], 30 if VALGRIND else 10))
+                % (self.pg.conninfo(role), self.pg_password_files[role], timeout))
+
+    def pg_hold_row_lock(self, user):
+        """A database session that locks user's row (as every decision
+        about the user does) and is then stopped (SIGSTOP), lock held: kill
+        it to let go."""
+        proc = subprocess.Popen(self.pg.psql_cmd(pgrig.SUPER), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, env=self.pg.env())
+        proc.stdin.write("BEGIN;\nSELECT 'holding' FROM pam_mfa.users WHERE user_name = '%s' "
+                         "FOR UPDATE;\n" % user)
+        proc.stdin.flush()
+        line = proc.stdout.readline().strip()
+        if line != "holding":
+            proc.kill()
+            proc.wait()
+            raise AssertionError("no lock on %s's row: %r" % (user, line))
+        os.kill(proc.pid, signal.SIGSTOP)
+        return proc
 
     def _write_nss(self):
         self.passwd = os.path.join(self.root, "passwd")
