@@ -262,8 +262,7 @@ class World:
         """An empty database for this world, password files for the host's
         and the admin's roles, and the admin's config beside the host's."""
         self.pg = pg_cluster()
-        self.pg.sql(pgrig.SUPER, "TRUNCATE pam_mfa.users, pam_mfa.totp, pam_mfa.email")
-        self._settings = None
+        self._settings = None  # the first write_config empties the database too
         self.admin_config_path = os.path.join(self.root, "pam_mfa.admin.conf")
         self.pg_password_files = {}
         for role in (PG_HOST_ROLE, pgrig.ADMIN):
@@ -331,8 +330,11 @@ class World:
                 f.write(admin)
             settings = _server_settings(cfg) if cfg is not None else _server_settings({})
             if settings != self._settings:
-                self.pg.sql(pgrig.SUPER, "SELECT pam_mfa.set_settings(%s)"
-                            % ", ".join(str(v) for v in settings))
+                # One psql call (about 0.15 s here) for both.
+                empty = ("TRUNCATE pam_mfa.users, pam_mfa.totp, pam_mfa.email; "
+                         if self._settings is None else "")
+                self.pg.sql(pgrig.SUPER, "%sSELECT pam_mfa.set_settings(%s)"
+                            % (empty, ", ".join(str(v) for v in settings)))
                 self._settings = settings
 
     def write_stack(self, service, args="", lines=None):
