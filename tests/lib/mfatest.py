@@ -75,13 +75,21 @@ if ON_PG:
     import pgrig  # noqa: E402
 
 _cluster = None
+_cluster_error = None
 
 
 def pg_cluster():
-    """This process's PostgreSQL, started at the first call."""
-    global _cluster
+    """This process's PostgreSQL, started at the first call.  One that
+    cannot start fails every test at once, not each after its own try."""
+    global _cluster, _cluster_error
+    if _cluster_error is not None:
+        raise AssertionError("the test cluster did not start: %s" % _cluster_error)
     if _cluster is None:
-        _cluster = pgrig.Cluster(os.environ["MFA_SQL_DIR"], clock=True).__enter__()
+        try:
+            _cluster = pgrig.Cluster(os.environ["MFA_SQL_DIR"], clock=True).__enter__()
+        except Exception as e:
+            _cluster_error = e
+            raise
         # Tests on the real clock would pass or fail for the wrong reasons.
         _cluster.set_clock(server_clock(T0))
         now = _cluster.one(pgrig.SUPER, "SELECT floor(extract(epoch FROM clock_timestamp()))")
