@@ -233,6 +233,19 @@ static int plan(const struct setup *s, const struct store_summary *rec, bool rep
 		       s->user);
 		return -1;
 	}
+	/* On the store a fleet shares, a host may enroll a first factor only
+	 * (sql/004): one that replaced or added a factor after a proof it
+	 * checked itself would let a compromised host turn one typed code
+	 * into a factor of its own for every host.  The admin does it. */
+	if (have != 0 && s->cfg.store.backend == STORE_BACKEND_POSTGRESQL) {
+		fprintf(stderr,
+			"mfa-setup: your second factor serves every host of your "
+			"organization; to %s, ask your administrator\n",
+			replace ? "replace it" : "add another");
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=denied reason=shared-store", s->user,
+		       replace ? "replace" : "enroll");
+		return -1;
+	}
 	if (have == METHOD_EMAIL && !replace) {
 		/* Proving an email code here is not supported: ask for the app
 		 * at the next login instead, where the email code is asked. */

@@ -12,16 +12,13 @@ import subprocess
 import time
 import unittest
 
-from mfatest import (ON_PG, World, files_only, main, oathtool, parse_uri, pg_expected_failure,
-                     read_maildir)
+from mfatest import ON_PG, World, files_only, main, oathtool, parse_uri, read_maildir
 
 # sql/004_first_factor.sql: a host role may enroll a first factor only, so
-# mfa-setup (which runs as the host) cannot replace a proven app or add an
-# address beside it on postgresql, and says the factor "changed while you
-# were setting it up", which is not what happened.
-SECOND_FACTOR_BY_HOST = ("sql/004 refuses a host's enroll_totp/enroll_email for a user who "
-                         "holds a factor, even after mfa-setup proved the current one; "
-                         "mfa-setup then reports a change that did not happen")
+# on postgresql mfa-setup (which runs as the host) refuses, before the
+# password, to replace a factor or add one beside it, and says who can.
+SHARED_REFUSAL = ("mfa-setup: your second factor serves every host of your organization; "
+                  "to %s, ask your administrator")
 
 SETUP_BIN = os.environ["MFA_SETUP_TEST"]
 SETUP_WORLD = os.environ["MFA_SETUP_WORLD"]
@@ -146,13 +143,21 @@ class Setup(SetupWorld):
         self.assertNotIn("otpauth://", out)
         self.assertEqual(self.w.users_with_state(), [])
 
-    @pg_expected_failure(SECOND_FACTOR_BY_HOST)
     def test_replace_after_proving_current(self):
         alice = self.w.enroll("alice", at=None)
         alice_before = self.w.stored_text("alice")
         first, first_shown = self.enroller()
         self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
         old = first_shown["secret"]
+        if ON_PG:
+            # The shared store: the admin replaces; nothing asked, nothing changed.
+            code, out = self.run_as_nobody(["--replace"], answers=[])
+            self.assertEqual(code, 1, out)
+            self.assertIn(SHARED_REFUSAL % "replace it", out)
+            self.assertNotIn("Password", out)
+            self.assertEqual(self.w.state(USER)["totp_secret"], old)
+            self.assertEqual(self.w.state(USER)["fail_count"], 0)
+            return
         # Already set up: plain mfa-setup refuses, --replace is the way.
         code, out = self.run_as_nobody([], answers=[PASSWORD])
         self.assertEqual(code, 1)
@@ -173,6 +178,8 @@ class Setup(SetupWorld):
         self.assertEqual(self.w.stored_text("alice"), alice_before)
         self.assertTrue(alice)
 
+    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
+                "admin (test_replace_after_proving_current checks that refusal)")
     def test_locked_user_cannot_replace(self):
         first, shown = self.enroller()
         self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
@@ -325,6 +332,8 @@ class SetupRaces(SetupWorld):
         self.assertNotIn("otpauth://", out)
         self.assertEqual(self.w.state(USER)["totp_secret"], secret["s"])
 
+    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
+                "admin (test_replace_after_proving_current checks that refusal)")
     def test_email_needs_the_app_enrolled_while_password_waits(self):
         self.with_mail()
         code, out = self.run_as_nobody([], respond=self.attacker(
@@ -338,7 +347,6 @@ class SetupRaces(SetupWorld):
         self.assertNotEqual(st["email_address"], ATTACKER)
         self.assertEqual(self.mails(), [])
 
-    @pg_expected_failure(SECOND_FACTOR_BY_HOST)
     def test_app_user_adds_email_after_enroll_by(self):
         # The date closes the trust in a password alone: a user who proves
         # their app may still add an address after it.
@@ -357,10 +365,19 @@ class SetupRaces(SetupWorld):
             return re.search(r"^    (\d{6,10})$", body, re.M).group(1)
 
         code, out = self.run_as_nobody([], respond=respond)
-        self.assertEqual(code, 0, out)
         st = self.w.state(USER)
+        if ON_PG:
+            # The shared store: another factor is the admin's to add.
+            self.assertEqual(code, 1, out)
+            self.assertIn(SHARED_REFUSAL % "add another", out)
+            self.assertEqual(self.mails(), [])
+            self.assertEqual((st["email_address"], st["email_verified"]), ("", False))
+            return
+        self.assertEqual(code, 0, out)
         self.assertEqual((st["email_address"], st["email_verified"]), ("nobody@example.org", True))
 
+    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
+                "admin (test_replace_after_proving_current checks that refusal)")
     def test_app_replaced_while_address_is_asked(self):
         self.with_mail()
         old = self.user_enrolls_totp_at_login()
