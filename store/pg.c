@@ -434,8 +434,13 @@ static int resolve_hosts(const PQconninfoOption *given, int64_t deadline, struct
 		t->lookup[i] = l;
 		list[n++] = &l->cb;
 	}
-	if (n == 0)
+	if (n == 0) {
+		/* Nothing to look up: libpq gets the conninfo as it is, and
+		 * the entries are there for pg_connect's host-by-host tries. */
+		for (size_t i = 0; i < t->n; i++)
+			target_add(t, t->host[i], t->hostaddr[i], t->port[i]);
 		return 0;
+	}
 	/* A request it could not queue says so through gai_error(), as a
 	 * finished one does. */
 	(void)getaddrinfo_a(GAI_NOWAIT, list, (int)n, NULL);
@@ -504,68 +509,21 @@ static int resolve_hosts(const PQconninfoOption *given, int64_t deadline, struct
 	return 0;
 }
 
-/* Connects within deadline, as libpq's documentation of PQconnectStart()
- * says: wait for the socket to be writable first, then as each
- * PQconnectPoll() answer asks, on the socket of the moment (a new one
- * each time libpq moves on to the next host).  libpq's connect_timeout
- * applies only to its blocking connect; this one is bounded here. */
-static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
+/* One connection with keys and values within deadline, as libpq's
+ * documentation of PQconnectStart() says: wait for the socket to be
+ * writable first, then as each PQconnectPoll() answer asks, on the socket
+ * of the moment (a new one each time libpq moves on to the next host).
+ * 0 (p->conn made), -ETIMEDOUT, -EIO or -ENOMEM, with err set. */
+static int connect_one(struct pg_store *p, const char *const *keys, const char *const *values,
+		       int64_t deadline, struct mfa_error *err)
 {
-	char options[64];
-	const char *keys[8], *values[8];
-	size_t k = 0;
-	PQconninfoOption *given;
-	struct pg_targets *t;
 	PostgresPollingStatusType ps;
 	int r;
 
-	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
-	given = conninfo_parse(p, err);
-	if (given == NULL)
-		return -EINVAL;
-	t = malloc(sizeof(*t));
-	if (t == NULL) {
-		p->pq.conninfo_free(given);
-		mfa_error_set(err, "out of memory");
-		return -ENOMEM;
-	}
-	r = pg_environment_safe(p, given, err);
-	if (r == 0)
-		r = resolve_hosts(given, deadline, t, err);
-	else
-		memset(t, 0, sizeof(*t));
-	p->pq.conninfo_free(given);
-	if (r < 0)
-		goto out;
-	keys[k] = "fallback_application_name";
-	values[k++] = "pam_mfa";
-	keys[k] = "dbname";
-	values[k++] = p->conninfo;
-	/* After the conninfo, so that they are ours: the addresses found, the
-	 * password from the file, and the server's bound on each statement. */
-	if (t->list[0] != NULL) {
-		keys[k] = "host";
-		values[k++] = t->list[0];
-		keys[k] = "hostaddr";
-		values[k++] = t->list[1];
-		if (t->list[2] != NULL) {
-			keys[k] = "port";
-			values[k++] = t->list[2];
-		}
-	}
-	keys[k] = "options";
-	values[k++] = options;
-	if (p->password != NULL) {
-		keys[k] = "password";
-		values[k++] = p->password;
-	}
-	keys[k] = NULL;
-	values[k] = NULL;
 	p->conn = p->pq.connect_start_params(keys, values, 1);
 	if (p->conn == NULL) {
 		mfa_error_set(err, "postgresql: out of memory");
-		r = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	if (p->pq.status(p->conn) == CONNECTION_BAD) {
 		set_connect_error(err, p->pq.error_message(p->conn));
@@ -604,10 +562,120 @@ static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *er
 		r = -EIO;
 		goto fail;
 	}
-	r = 0;
-	goto out;
+	return 0;
 fail:
 	drop_connection(p);
+	return r;
+}
+
+/* The conninfo's connect_timeout in milliseconds, as libpq reads it (2 s
+ * at least); 0: none. */
+static int64_t connect_timeout_ms(const PQconninfoOption *given)
+{
+	for (const PQconninfoOption *o = given; o->keyword != NULL; o++) {
+		char *end;
+		long v;
+
+		if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL)
+			continue;
+		errno = 0;
+		v = strtol(o->val, &end, 10);
+		if (errno != 0 || end == o->val || *end != '\0' || v <= 0)
+			return 0;
+		return (int64_t)(v < 2 ? 2 : v > 3600 ? 3600 : v) * 1000;
+	}
+	return 0;
+}
+
+/* Connects within deadline.  libpq's connect_timeout applies only to its
+ * blocking connect, so where the conninfo sets one and names several
+ * hosts, they are tried here one at a time, each for connect_timeout at
+ * most, in libpq's order and with the conninfo's other settings
+ * (target_session_attrs among them): a first host that drops every
+ * packet then costs connect_timeout, not the whole of store.timeout.
+ * Otherwise libpq goes through the hosts itself, within deadline. */
+static int pg_connect(struct pg_store *p, int64_t deadline, struct mfa_error *err)
+{
+	char options[64];
+	const char *keys[8], *values[8];
+	size_t k = 0, common;
+	PQconninfoOption *given;
+	struct pg_targets *t;
+	int64_t per_host;
+	int r;
+
+	(void)snprintf(options, sizeof(options), "-c statement_timeout=%u", p->timeout * 1000u);
+	given = conninfo_parse(p, err);
+	if (given == NULL)
+		return -EINVAL;
+	t = malloc(sizeof(*t));
+	if (t == NULL) {
+		p->pq.conninfo_free(given);
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	per_host = connect_timeout_ms(given);
+	r = pg_environment_safe(p, given, err);
+	if (r == 0)
+		r = resolve_hosts(given, deadline, t, err);
+	else
+		memset(t, 0, sizeof(*t));
+	p->pq.conninfo_free(given);
+	if (r < 0)
+		goto out;
+	keys[k] = "fallback_application_name";
+	values[k++] = "pam_mfa";
+	keys[k] = "dbname";
+	values[k++] = p->conninfo;
+	/* After the conninfo, so that they are ours: the password from the
+	 * file, the server's bound on each statement, and the addresses
+	 * found. */
+	keys[k] = "options";
+	values[k++] = options;
+	if (p->password != NULL) {
+		keys[k] = "password";
+		values[k++] = p->password;
+	}
+	common = k;
+	if (per_host > 0 && t->out_n > 1) {
+		r = -ETIMEDOUT;
+		for (size_t i = 0; i < t->out_n; i++) {
+			int64_t now = monotonic_ms(), until = now + per_host;
+
+			if (now >= deadline)
+				break;
+			k = common;
+			keys[k] = "host";
+			values[k++] = t->out_host[i];
+			keys[k] = "hostaddr"; /* "": none, as libpq reads an empty value */
+			values[k++] = t->out_addr[i];
+			keys[k] = "port";
+			values[k++] = t->out_port[i];
+			keys[k] = NULL;
+			values[k] = NULL;
+			r = connect_one(p, keys, values, until < deadline ? until : deadline, err);
+			if (r == 0 || r == -ENOMEM)
+				break;
+		}
+		if (r == -ETIMEDOUT)
+			mfa_error_set(err, "postgresql: no connection within %s",
+				      monotonic_ms() >= deadline ? "store.timeout" :
+								   "connect_timeout on any host");
+		goto out;
+	}
+	if (t->list[0] != NULL) {
+		keys[k] = "host";
+		values[k++] = t->list[0];
+		keys[k] = "hostaddr";
+		values[k++] = t->list[1];
+		if (t->list[2] != NULL) {
+			keys[k] = "port";
+			values[k++] = t->list[2];
+		}
+	}
+	keys[k] = NULL;
+	values[k] = NULL;
+	r = connect_one(p, keys, values, deadline, err);
 out:
 	targets_free(t);
 	free(t);
