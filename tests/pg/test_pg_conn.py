@@ -23,21 +23,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mfatest  # noqa: E402
 import pgrig  # noqa: E402
-from mfatest import World, oathtool  # noqa: E402
+from mfatest import World  # noqa: E402
+from realclock import fresh_code  # noqa: E402
 
 SQL_DIR = os.environ["MFA_SQL_DIR"]
 TIMEOUT = 3
 SLOW_NAME = "slow.pam-mfa.test"  # asked of the DNS server that never answers
-
-
-def now_utc():
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-
-
-def fresh_code(secret):
-    if time.time() % 30 > 27:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool(secret, now_utc())
 
 
 UNREACHABLE = "10.9.9.2"  # on a veth of our own where no neighbour answers

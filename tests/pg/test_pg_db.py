@@ -18,7 +18,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
 from pgrig import ADMIN, HOSTS, OWNER, SUPER  # noqa: E402
-from mfatest import World, oathtool as oathtool_b32  # noqa: E402
+from mfatest import World  # noqa: E402
+from realclock import fresh_code, next_step_code  # noqa: E402
 
 SQL_DIR = os.path.abspath(os.environ["MFA_SQL_DIR"])
 SHIPPED = sorted(f for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
@@ -380,25 +381,6 @@ class AdminReplace(unittest.TestCase):
         self.assertIn("may not move backwards", e.exception.stderr)
 
 
-def now_utc():
-    import time
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-
-
-def fresh_code(secret):
-    """A code of the current step with at least 8 seconds of it left."""
-    import time
-    if time.time() % 30 > 22:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool_b32(secret, now_utc())
-
-
-def next_step_code(secret):
-    import time
-    time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool_b32(secret, now_utc())
-
-
 def raw(secret):
     return base64.b32decode(secret + "=" * (-len(secret) % 8))
 
@@ -467,7 +449,7 @@ class Migrate(unittest.TestCase):
                                             f"'\\x{other.hex()}'::bytea, 'sha1', 6, 30, 0, "
                                             f"false)"), ["provisioned"])
         # alice logs in on the files store: that code's step is spent.
-        used = fresh_code(secret_a)
+        used = fresh_code(secret_a, left=8)
         res = self.w.login("alice", [used], at=None)
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
 
@@ -525,7 +507,7 @@ class Migrate(unittest.TestCase):
         res = self.w.login("alice", [used], at=None)
         self.assertEqual(res.pam, "PAM_AUTH_ERR", res)
         self.assertEqual(self.summary("alice", "fail_count"), ["1"])
-        res = self.w.login("dave", [fresh_code(secret_d)], at=None)
+        res = self.w.login("dave", [fresh_code(secret_d, left=8)], at=None)
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
         res = self.w.login("alice", [next_step_code(secret_a)], at=None)
         self.assertEqual(res.pam, "PAM_SUCCESS", res)

@@ -10,12 +10,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
-from mfatest import World, oathtool, parse_uri, read_maildir  # noqa: E402
+from mfatest import World, parse_uri, read_maildir  # noqa: E402
+from realclock import fresh_code, next_step_code  # noqa: E402
 
 SQL_DIR = os.environ["MFA_SQL_DIR"]
 SMTP_SERVER = os.path.join(os.environ["PYTHONPATH"].split(":")[0], "smtp_server.py")
@@ -27,22 +27,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def now_utc():
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-
-
-def next_step_code(secret):
-    """A code of the step after the current one (a step once used is spent)."""
-    time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool(secret, now_utc())
-
-
-def fresh_code(secret):
-    if time.time() % 30 > 27:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool(secret, now_utc())
 
 
 class PgE2E(unittest.TestCase):

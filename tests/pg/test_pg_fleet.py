@@ -44,6 +44,7 @@ import pexpect
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
 from mfatest import World, oathtool, parse_uri  # noqa: E402
+from realclock import fresh_code, now_utc, wrong_code  # noqa: E402
 
 SQL_DIR = os.environ["MFA_SQL_DIR"]
 PAM_MFA_SO = os.environ["PAM_MFA_SO"]
@@ -55,25 +56,6 @@ USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "iv
 RULES = ('( { user = "erin"; policy = "exempt"; }, '
          '{ group = "breakglass"; policy = "exempt"; } )')
 STORE_LINE = re.compile(r"postgresql: ")
-
-
-def now_utc(offset=0):
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + offset))
-
-
-def fresh_code(secret, offset=0):
-    """The code at now + offset, taken no later than 27 s into its step so
-    that it stays valid while the login runs."""
-    if time.time() % 30 > 27:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool(secret, now_utc(offset))
-
-
-def wrong_code(secret):
-    """A code that matches no step the server's window could accept."""
-    near = {oathtool(secret, now_utc(30 * k)) for k in range(-2, 3)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555")
-                if c not in near)
 
 
 def lines(log, *needles):

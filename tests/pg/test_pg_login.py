@@ -16,27 +16,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgrig  # noqa: E402
-from mfatest import World, oathtool  # noqa: E402
+from mfatest import World  # noqa: E402
+from realclock import fresh_code, wrong_code  # noqa: E402
 
 SQL_DIR = os.environ["MFA_SQL_DIR"]
 TIMEOUT = 3
-
-
-def now_utc():
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-
-
-def fresh_code(secret):
-    """A code that stays valid for a while: waits past a step's last two
-    seconds rather than racing its end."""
-    if time.time() % 30 > 27:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return oathtool(secret, now_utc())
-
-
-def wrong_code(secret):
-    right = oathtool(secret, now_utc())
-    return "000000" if right != "000000" else "111111"
 
 
 class PgLogin(unittest.TestCase):
