@@ -699,16 +699,15 @@ struct forked_login {
 	double us;
 };
 
-static int login_once(const struct target *t, const struct user *u, double *us)
+/* Runs fn(ctx, us) in a fresh child, as a fresh sshd child would run a
+ * login: its result, or fail if the child did not report one and exit 0. */
+static int in_fresh_child(int (*fn)(const void *ctx, double *us), const void *ctx, int fail,
+			  double *us)
 {
-	struct forked_login fl = { PAM_SYSTEM_ERR, 0 };
+	struct forked_login fl = { fail, 0 };
 	int p[2], status;
 	pid_t pid;
 
-	if (before_each != NULL)
-		run_before_each();
-	if (!fork_each)
-		return login_phases(t, u, us, NULL);
 	if (pipe(p) < 0)
 		die("pipe: %s", strerror(errno));
 	pid = fork();
@@ -716,19 +715,44 @@ static int login_once(const struct target *t, const struct user *u, double *us)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(p[0]);
-		fl.r = login_phases(t, u, &fl.us, NULL);
+		fl.r = fn(ctx, &fl.us);
 		(void)write(p[1], &fl, sizeof(fl));
 		_exit(0);
 	}
 	close(p[1]);
 	if (read(p[0], &fl, sizeof(fl)) != (ssize_t)sizeof(fl))
-		fl.r = PAM_SYSTEM_ERR;
+		fl.r = fail;
 	close(p[0]);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fl.r = PAM_SYSTEM_ERR;
-	clock_note(time(NULL));
+		fl.r = fail;
 	*us = fl.us;
 	return fl.r;
+}
+
+struct login_args {
+	const struct target *t;
+	const struct user *u;
+};
+
+static int login_in_child(const void *ctx, double *us)
+{
+	const struct login_args *a = ctx;
+
+	return login_phases(a->t, a->u, us, NULL);
+}
+
+static int login_once(const struct target *t, const struct user *u, double *us)
+{
+	struct login_args a = { t, u };
+	int r;
+
+	if (before_each != NULL)
+		run_before_each();
+	if (!fork_each)
+		return login_phases(t, u, us, NULL);
+	r = in_fresh_child(login_in_child, &a, PAM_SYSTEM_ERR, us);
+	clock_note(time(NULL));
+	return r;
 }
 
 /* ---- statistics -------------------------------------------------------- */
@@ -1267,33 +1291,16 @@ static int floor_once(const struct floor_args *a, struct pq *q, double *us)
 	return r;
 }
 
+static int floor_in_child(const void *ctx, double *us)
+{
+	return floor_once(ctx, NULL, us);
+}
+
 /* One connection from a fresh child that loads libpq, as a fresh sshd
  * child would. */
 static int floor_forked(const struct floor_args *a, double *us)
 {
-	struct forked_login fl = { -1, 0 };
-	int p[2], status;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		die("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(p[0]);
-		fl.r = floor_once(a, NULL, &fl.us);
-		(void)write(p[1], &fl, sizeof(fl));
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &fl, sizeof(fl)) != (ssize_t)sizeof(fl))
-		fl.r = -1;
-	close(p[0]);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		fl.r = -1;
-	*us = fl.us;
-	return fl.r;
+	return in_fresh_child(floor_in_child, a, -1, us);
 }
 
 /* --fork-each: each connection from a fresh child that loads libpq, as a
