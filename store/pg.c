@@ -971,9 +971,7 @@ static void summary_from_row(struct row *w, const char *user, struct store_summa
 	out->basis.version = row_int(w, 18, 0, INT64_MAX);
 	row_copy(w, 19, out->last_host, sizeof(out->last_host));
 	/* A role's name may hold any character: shown to admins, printable. */
-	for (char *c = out->last_host; *c != '\0'; c++)
-		if (*c < 0x20 || *c > 0x7e)
-			*c = '?';
+	sanitize_printable(out->last_host, out->last_host, sizeof(out->last_host));
 	if (out->email.verified && out->email.address[0] == '\0')
 		row_bad(w, 6, "a verified factor without an address");
 }
