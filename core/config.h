@@ -8,6 +8,7 @@
 
 #include "email.h"
 #include "policy.h"
+#include "sms.h"
 #include "totp.h"
 #include "util.h"
 
@@ -59,7 +60,11 @@ struct mfa_config {
 		struct policy_config policy;
 	};
 	int64_t enroll_by; /* last second of enrollment at login; 0: none */
+	/* How many factors of one method a user may hold (apps, addresses,
+	 * numbers). */
+	unsigned factors_per_method;
 	struct email_config email;
+	struct sms_config sms;
 	struct store_config store;
 };
 

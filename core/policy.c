@@ -37,7 +37,10 @@ int policy_parse(const char *name, enum mfa_policy *p)
 
 const char *method_name(unsigned method)
 {
-	return method == METHOD_TOTP ? "totp" : method == METHOD_EMAIL ? "email" : "?";
+	return method == METHOD_TOTP  ? "totp" :
+	       method == METHOD_EMAIL ? "email" :
+	       method == METHOD_SMS   ? "sms" :
+					"?";
 }
 
 int method_parse(const char *name, unsigned *method)
@@ -46,6 +49,8 @@ int method_parse(const char *name, unsigned *method)
 		*method = METHOD_TOTP;
 	else if (strcmp(name, "email") == 0)
 		*method = METHOD_EMAIL;
+	else if (strcmp(name, "sms") == 0)
+		*method = METHOD_SMS;
 	else
 		return -EINVAL;
 	return 0;

@@ -19,7 +19,11 @@ enum mfa_policy {
 /* Second factors, as a bit set. */
 #define METHOD_TOTP 0x1u
 #define METHOD_EMAIL 0x2u
-#define METHOD_ALL (METHOD_TOTP | METHOD_EMAIL)
+#define METHOD_SMS 0x4u
+#define METHOD_ALL (METHOD_TOTP | METHOD_EMAIL | METHOD_SMS)
+/* The methods whose codes are sent to a destination (an address, a
+ * number) rather than made by the user's device. */
+#define METHOD_SENT (METHOD_EMAIL | METHOD_SMS)
 
 enum rule_kind {
 	RULE_USER,
@@ -60,7 +64,7 @@ const char *policy_name(enum mfa_policy p);
 /* "required", "optional", "opt-out", "exempt"; 0 or -EINVAL. */
 int policy_parse(const char *name, enum mfa_policy *p);
 const char *method_name(unsigned method);
-/* "totp", "email"; 0 or -EINVAL. */
+/* "totp", "email", "sms"; 0 or -EINVAL. */
 int method_parse(const char *name, unsigned *method);
 
 /* Decides the policy for a user from the rules: a user rule matches by name,

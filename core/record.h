@@ -11,44 +11,78 @@
 #include "util.h"
 
 /* Version 2 added skip.since, version 3 the email.* keys, version 4 who set
- * the address and the count of enrollment mails; older records are still
- * read. */
-#define STORE_RECORD_VERSION 4
+ * the address and the count of enrollment mails, version 5 the factors as
+ * a list (several apps, addresses and phone numbers) and the factors' tag;
+ * older records are still read. */
+#define STORE_RECORD_VERSION 5
 /* The largest record read; a larger file is corrupt by definition. */
-#define STORE_RECORD_MAX 4096
+#define STORE_RECORD_MAX 16384
 #define STORE_TEXT_MAX 255
 
+/* Factors a record may hold, of all methods, verified or not: above any
+ * bound factors.per_method allows (3 methods x 8). */
+#define RECORD_FACTORS_MAX 24
+/* A factor's label: what the user calls it ("phone", "tablet"). */
+#define FACTOR_LABEL_MAX 32
+/* Where a sent code goes: an email address or an E.164 number. */
+#define FACTOR_DEST_MAX EMAIL_ADDRESS_MAX
+
+/* The TOTP part of a factor: the app's secret and its replay step. */
 struct mfa_totp {
 	bool enrolled;
 	struct totp_params params;
 	unsigned char secret[TOTP_SECRET_MAX];
 	size_t secret_len;
 	int64_t enrolled_at;
-	uint64_t last_step; /* last accepted time step; 0: none yet */
+	uint64_t last_step; /* last accepted time step of this app; 0: none yet */
 };
 
-struct mfa_email {
-	char address[EMAIL_ADDRESS_MAX + 1]; /* empty: none */
-	bool verified;			     /* proved with a code: the factor is enrolled */
-	int64_t enrolled_at;		     /* when it was proved */
-	/* One pending code at a time: its salted hash, expiry and sending. */
-	bool code_pending;
-	unsigned char code_salt[EMAIL_SALT_LEN];
-	unsigned char code_hash[EMAIL_HASH_LEN];
-	int64_t code_expires;
-	int64_t code_sent;
-	bool by_admin; /* an administrator set the address (mfactl) */
-	/* Codes a user had sent to prove an address: how many since when. */
-	unsigned enroll_mails;
-	int64_t enroll_mails_since;
-	/* A code another process is mailing right now, since when; 0: none.
-	 * It holds other codes back for as long as that mail may take. */
-	int64_t code_booked;
+/* One second factor of a user: an authenticator app (METHOD_TOTP), an
+ * email address (METHOD_EMAIL) or a phone number (METHOD_SMS).  An
+ * address or number counts only once verified (proved with a code, or
+ * set by an administrator as verified); an app is saved only proved. */
+struct mfa_factor {
+	unsigned id;	 /* 1..: unique in the record, never reused */
+	unsigned method; /* one METHOD_* bit */
+	char label[FACTOR_LABEL_MAX + 1];
+	bool verified;
+	bool by_admin;			/* an administrator set it (mfactl) */
+	int64_t added;			/* when it was saved (an app) or verified */
+	int64_t last_used;		/* last login with it; 0: never */
+	struct mfa_totp totp;		/* METHOD_TOTP */
+	char dest[FACTOR_DEST_MAX + 1]; /* METHOD_EMAIL, METHOD_SMS */
+};
+
+/* The one code a user has been sent (email or SMS) and not spent: to
+ * which factor, its salted hash, expiry and sending, and for enrollment
+ * the limits of codes to destinations not yet proved. */
+struct mfa_sent_code {
+	bool pending;
+	unsigned factor; /* the factor's id it was sent to */
+	unsigned char salt[EMAIL_SALT_LEN];
+	unsigned char hash[EMAIL_HASH_LEN];
+	int64_t expires;
+	int64_t sent;
+	/* A code another process is sending right now, since when; 0:
+	 * none.  It holds other codes back for as long as that may take. */
+	int64_t booked;
+	/* Codes a user had sent to prove a destination: how many since when
+	 * (email and SMS together; each method's own bound applies). */
+	unsigned enroll_codes;
+	int64_t enroll_codes_since;
 };
 
 struct mfa_record {
 	char user[USER_NAME_MAX + 1];
-	struct mfa_totp totp;
+	/* Changes, to a fresh random value, with every change of the
+	 * verified factors, and never comes back: what an enrollment's or a
+	 * skip's basis names (store.h).  Records before version 5 have one
+	 * made of their factors when read. */
+	uint64_t factors_tag;
+	unsigned next_factor_id;
+	struct mfa_factor factors[RECORD_FACTORS_MAX];
+	unsigned n_factors;
+	struct mfa_sent_code code;
 	unsigned fail_count;  /* failures since fail_since */
 	int64_t fail_since;   /* first failure of the current interval; 0: none */
 	int64_t locked_until; /* 0: not locked; -1: until an admin unlocks */
@@ -56,33 +90,29 @@ struct mfa_record {
 	char last_service[STORE_TEXT_MAX + 1];
 	char last_rhost[STORE_TEXT_MAX + 1];
 	int64_t skip_since; /* an opt-out skip remembered since; 0: none */
-	struct mfa_email email;
 };
 
 void record_init(struct mfa_record *rec, const char *user);
-/* The factors the record holds, as METHOD_* bits: TOTP when enrolled, email
- * once the address is verified. */
+/* The factors the record holds, as METHOD_* bits: verified ones only. */
 unsigned record_methods(const struct mfa_record *rec);
-
-/* The factors a record holds, as a decision to enroll, skip or replace saw
- * them: the enrolled TOTP secret and the verified address, with when each
- * was enrolled.  An unverified address is not a factor. */
-struct record_factors {
-	unsigned methods;
-	unsigned char totp_secret[TOTP_SECRET_MAX];
-	size_t totp_secret_len;
-	int64_t totp_enrolled_at;
-	char email_address[EMAIL_ADDRESS_MAX + 1];
-	int64_t email_enrolled_at;
-};
-
-void record_factors_take(const struct mfa_record *rec, struct record_factors *out);
-/* Whether rec holds exactly the factors of basis (secrets compared in
- * constant time). */
-bool record_factors_held(const struct record_factors *basis, const struct mfa_record *rec);
-/* Whether a and b are the same factors (secrets compared in constant time). */
-bool record_factors_equal(const struct record_factors *a, const struct record_factors *b);
-void record_factors_wipe(struct record_factors *f);
+/* How many verified factors of method the record holds. */
+unsigned record_count(const struct mfa_record *rec, unsigned method);
+/* The factor of that id, or NULL. */
+struct mfa_factor *record_factor(struct mfa_record *rec, unsigned id);
+/* Appends a factor (id from next_factor_id, the rest zero) and returns
+ * it, or NULL if the record holds RECORD_FACTORS_MAX. */
+struct mfa_factor *record_add_factor(struct mfa_record *rec, unsigned method);
+/* Removes the factor of that id (wiping it); a code pending for it goes
+ * too.  Whether it was there. */
+bool record_remove_factor(struct mfa_record *rec, unsigned id);
+/* A fresh factors_tag: after every change of the verified factors. */
+int record_new_tag(struct mfa_record *rec);
+/* A label a user or an administrator may give: 1 to FACTOR_LABEL_MAX
+ * letters, digits, spaces and ".-_+@()", not starting or ending with a
+ * space. */
+bool factor_label_valid(const char *label);
+/* Forgets the pending code (wiping its hash); the limits stay. */
+void record_drop_code(struct mfa_record *rec);
 /* Wipes the whole record, secret included. */
 void record_wipe(struct mfa_record *rec);
 /* Sets a text field from an untrusted string, replacing what is not

@@ -15,37 +15,48 @@ struct store_ops {
 	int (*verify_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
 			   const char *code, const struct store_login *at,
 			   struct verify_result *res, struct mfa_error *err);
-	int (*verify_email)(struct store *st, const struct mfa_config *cfg, const char *user,
-			    const char *code, const char *address, const struct store_login *at,
-			    struct verify_result *res, struct mfa_error *err);
+	int (*verify_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const char *code, unsigned factor, const struct store_login *at,
+			   struct verify_result *res, struct mfa_error *err);
 	int (*enroll_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
 			   const struct store_basis *basis, const struct mfa_totp *t,
-			   const char *code, const struct store_login *at,
-			   struct verify_result *res, struct mfa_error *err);
-	int (*enroll_email)(struct store *st, const struct mfa_config *cfg, const char *user,
-			    const struct store_basis *basis, const char *address, const char *code,
-			    const struct store_login *at, struct verify_result *res,
-			    struct mfa_error *err);
-	int (*email_book)(struct store *st, const struct mfa_config *cfg, const char *user,
-			  enum email_code_use use, const struct store_basis *basis,
-			  const char *address, time_t now, struct email_booking *booking,
-			  long *wait, bool *sending, struct mfa_error *err);
-	int (*email_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
-			  const struct store_basis *basis, const char *address, const char *code,
-			  const struct email_booking *booking, time_t now, struct mfa_error *err);
-	int (*email_unbook)(struct store *st, const char *user, const struct email_booking *booking,
-			    struct mfa_error *err);
+			   const char *label, unsigned replaces, const char *code,
+			   const struct store_login *at, struct verify_result *res,
+			   struct mfa_error *err);
+	int (*enroll_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const struct store_basis *basis, unsigned method, const char *dest,
+			   const char *label, unsigned replaces, const char *code,
+			   const struct store_login *at, struct verify_result *res,
+			   struct mfa_error *err);
+	int (*code_book)(struct store *st, const struct mfa_config *cfg, const char *user,
+			 enum email_code_use use, const struct store_basis *basis,
+			 const struct code_target *to, time_t now, struct email_booking *booking,
+			 long *wait, bool *sending, struct mfa_error *err);
+	int (*code_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct store_basis *basis, const struct code_target *to,
+			 const char *code, const struct email_booking *booking, time_t now,
+			 struct mfa_error *err);
+	int (*code_unbook)(struct store *st, const char *user, const struct email_booking *booking,
+			   struct mfa_error *err);
 	int (*skip)(struct store *st, const char *user, const struct store_basis *basis,
 		    bool remember, time_t now, struct mfa_error *err);
-	int (*provision_totp)(struct store *st, const char *user, const struct mfa_totp *t,
-			      bool replace, time_t now, bool *replaced, struct mfa_error *err);
-	int (*provision_email)(struct store *st, const char *user, const char *address,
-			       bool replace, time_t now, struct mfa_error *err);
-	int (*email_code_by_admin)(struct store *st, const struct mfa_config *cfg, const char *user,
-				   const char *address, const char *code, bool replace, time_t now,
-				   struct mfa_error *err);
-	int (*reset)(struct store *st, const char *user, unsigned method,
+	int (*remove_factor)(struct store *st, const char *user, const struct store_basis *basis,
+			     unsigned factor, bool remember_skip, time_t now,
+			     struct mfa_error *err);
+	int (*label_factor)(struct store *st, const char *user, unsigned factor, const char *label,
+			    struct mfa_error *err);
+	int (*provision_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
+			      const struct mfa_totp *t, const char *label, enum provision_mode mode,
+			      time_t now, bool *replaced, struct mfa_error *err);
+	int (*provision_dest)(struct store *st, const struct mfa_config *cfg, const char *user,
+			      unsigned method, const char *dest, const char *label,
+			      enum provision_mode mode, time_t now, struct mfa_error *err);
+	int (*code_by_admin)(struct store *st, const struct mfa_config *cfg, const char *user,
+			     unsigned method, const char *dest, const char *code, bool replace,
+			     time_t now, struct mfa_error *err);
+	int (*reset)(struct store *st, const char *user, const struct store_reset_what *what,
 		     struct store_reset_result *res, struct mfa_error *err);
+	int (*reset_all)(struct store *st, unsigned *users, struct mfa_error *err);
 	int (*unlock)(struct store *st, const char *user, unsigned *failures,
 		      struct mfa_error *err);
 	int (*list)(struct store *st, int (*cb)(const char *user, void *ctx), void *ctx,

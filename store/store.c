@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "secmem.h"
+#include "sms.h"
 
 int store_open(const struct mfa_config *cfg, int flags, struct store **out, struct mfa_error *err)
 {
@@ -22,16 +23,53 @@ void store_close(struct store *st)
 
 unsigned store_summary_methods(const struct store_summary *sum)
 {
-	return (sum->totp.enrolled ? METHOD_TOTP : 0) | (sum->email.verified ? METHOD_EMAIL : 0);
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (sum->factors[i].verified)
+			m |= sum->factors[i].method;
+	return m;
+}
+
+unsigned store_summary_count(const struct store_summary *sum, unsigned method)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (sum->factors[i].verified && (method == 0 || sum->factors[i].method == method))
+			n++;
+	return n;
+}
+
+const struct store_factor *store_summary_factor(const struct store_summary *sum, unsigned id)
+{
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (sum->factors[i].id == id)
+			return &sum->factors[i];
+	return NULL;
+}
+
+const struct store_factor *store_summary_nth(const struct store_summary *sum, unsigned mask,
+					     unsigned n)
+{
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (sum->factors[i].verified && (sum->factors[i].method & mask) && n-- == 0)
+			return &sum->factors[i];
+	return NULL;
+}
+
+const struct store_factor *store_summary_unverified(const struct store_summary *sum,
+						    unsigned method)
+{
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (!sum->factors[i].verified && sum->factors[i].method == method)
+			return &sum->factors[i];
+	return NULL;
 }
 
 bool store_basis_same(const struct store_basis *a, const struct store_basis *b)
 {
-	/* Both, and both always: not a shortcut that would time the factors. */
-	bool factors = record_factors_equal(&a->factors, &b->factors);
-	bool version = a->version == b->version;
-
-	return factors & version;
+	return a->version == b->version;
 }
 
 void store_login_facts(const struct store_summary *sum, const struct policy_decision *pd,
@@ -99,70 +137,99 @@ int store_verify_totp(struct store *st, const struct mfa_config *cfg, const char
 	return st->ops->verify_totp(st, cfg, user, code, at, res, err);
 }
 
-int store_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
-		       const char *code, const char *address, const struct store_login *at,
-		       struct verify_result *res, struct mfa_error *err)
+int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const char *code, unsigned factor, const struct store_login *at,
+		      struct verify_result *res, struct mfa_error *err)
 {
 	if (check_user(user, err) < 0)
 		return refuse(res);
-	return st->ops->verify_email(st, cfg, user, code, address, at, res, err);
+	return st->ops->verify_sent(st, cfg, user, code, factor, at, res, err);
+}
+
+/* A label is checked here for every backend: it is shown in listings. */
+static int check_label(const char *label, struct mfa_error *err)
+{
+	if (label != NULL && !factor_label_valid(label)) {
+		mfa_error_set(err, "a label is 1 to %d letters, digits, spaces or .-_+@()",
+			      FACTOR_LABEL_MAX);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int store_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const struct store_basis *basis, const struct mfa_totp *t, const char *code,
+		      const struct store_basis *basis, const struct mfa_totp *t, const char *label,
+		      unsigned replaces, const char *code, const struct store_login *at,
+		      struct verify_result *res, struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0 || check_label(label, err) < 0)
+		return refuse(res);
+	return st->ops->enroll_totp(st, cfg, user, basis, t, label, replaces, code, at, res, err);
+}
+
+/* A destination of the method's own form: an address, or an E.164 number. */
+static int check_dest(unsigned method, const char *dest, struct mfa_error *err)
+{
+	if (method == METHOD_EMAIL && dest != NULL && email_address_valid(dest))
+		return 0;
+	if (method == METHOD_SMS && dest != NULL && sms_number_valid(dest))
+		return 0;
+	mfa_error_set(err, method == METHOD_SMS ?
+				   "not a phone number in E.164 form (+ and digits)" :
+			   method == METHOD_EMAIL ? "not a valid email address" :
+						    "codes are sent by email or sms only");
+	return -EINVAL;
+}
+
+int store_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const struct store_basis *basis, unsigned method, const char *dest,
+		      const char *label, unsigned replaces, const char *code,
 		      const struct store_login *at, struct verify_result *res,
 		      struct mfa_error *err)
 {
-	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0 ||
+	    check_dest(method, dest, err) < 0 || check_label(label, err) < 0)
 		return refuse(res);
-	return st->ops->enroll_totp(st, cfg, user, basis, t, code, at, res, err);
+	return st->ops->enroll_sent(st, cfg, user, basis, method, dest, label, replaces, code, at,
+				    res, err);
 }
 
-int store_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
-		       const struct store_basis *basis, const char *address, const char *code,
-		       const struct store_login *at, struct verify_result *res,
-		       struct mfa_error *err)
+int64_t email_booking_window(const struct mfa_config *cfg, unsigned method)
 {
-	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
-		return refuse(res);
-	return st->ops->enroll_email(st, cfg, user, basis, address, code, at, res, err);
+	return (int64_t)(method == METHOD_SMS ? cfg->sms.timeout : cfg->email.timeout) + 5;
 }
 
-int64_t email_booking_window(const struct mfa_config *cfg)
-{
-	return (int64_t)cfg->email.timeout + 5;
-}
-
-int store_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
-		     enum email_code_use use, const struct store_basis *basis, const char *address,
-		     time_t now, struct email_booking *booking, long *wait, bool *sending,
-		     struct mfa_error *err)
+int store_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+		    enum email_code_use use, const struct store_basis *basis,
+		    const struct code_target *to, time_t now, struct email_booking *booking,
+		    long *wait, bool *sending, struct mfa_error *err)
 {
 	memset(booking, 0, sizeof(*booking));
 	*wait = 0;
 	*sending = false;
 	if (check_user(user, err) < 0 || (use == EMAIL_CODE_ENROLL && need_basis(basis, err) < 0))
 		return -EINVAL;
-	return st->ops->email_book(st, cfg, user, use, basis, address, now, booking, wait, sending,
-				   err);
+	if (use == EMAIL_CODE_ENROLL && check_dest(to->method, to->dest, err) < 0)
+		return -EINVAL;
+	return st->ops->code_book(st, cfg, user, use, basis, to, now, booking, wait, sending, err);
 }
 
-int store_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
-		     const struct store_basis *basis, const char *address, const char *code,
-		     const struct email_booking *booking, time_t now, struct mfa_error *err)
+int store_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		    const struct store_basis *basis, const struct code_target *to, const char *code,
+		    const struct email_booking *booking, time_t now, struct mfa_error *err)
 {
 	if (check_user(user, err) < 0 ||
 	    (booking->use == EMAIL_CODE_ENROLL && need_basis(basis, err) < 0))
 		return -EINVAL;
-	return st->ops->email_sent(st, cfg, user, basis, address, code, booking, now, err);
+	return st->ops->code_sent(st, cfg, user, basis, to, code, booking, now, err);
 }
 
-int store_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
-		       struct mfa_error *err)
+int store_code_unbook(struct store *st, const char *user, const struct email_booking *booking,
+		      struct mfa_error *err)
 {
 	if (check_user(user, err) < 0)
 		return -EINVAL;
-	return st->ops->email_unbook(st, user, booking, err);
+	return st->ops->code_unbook(st, user, booking, err);
 }
 
 int store_skip(struct store *st, const char *user, const struct store_basis *basis, bool remember,
@@ -173,39 +240,66 @@ int store_skip(struct store *st, const char *user, const struct store_basis *bas
 	return st->ops->skip(st, user, basis, remember, now, err);
 }
 
-int store_provision_totp(struct store *st, const char *user, const struct mfa_totp *t, bool replace,
+int store_remove_factor(struct store *st, const char *user, const struct store_basis *basis,
+			unsigned factor, bool remember_skip, time_t now, struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0)
+		return -EINVAL;
+	return st->ops->remove_factor(st, user, basis, factor, remember_skip, now, err);
+}
+
+int store_label_factor(struct store *st, const char *user, unsigned factor, const char *label,
+		       struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || label == NULL || check_label(label, err) < 0)
+		return -EINVAL;
+	return st->ops->label_factor(st, user, factor, label, err);
+}
+
+int store_provision_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct mfa_totp *t, const char *label, enum provision_mode mode,
 			 time_t now, bool *replaced, struct mfa_error *err)
 {
 	*replaced = false;
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || check_label(label, err) < 0)
 		return -EINVAL;
-	return st->ops->provision_totp(st, user, t, replace, now, replaced, err);
+	return st->ops->provision_totp(st, cfg, user, t, label, mode, now, replaced, err);
 }
 
-int store_provision_email(struct store *st, const char *user, const char *address, bool replace,
-			  time_t now, struct mfa_error *err)
+int store_provision_dest(struct store *st, const struct mfa_config *cfg, const char *user,
+			 unsigned method, const char *dest, const char *label,
+			 enum provision_mode mode, time_t now, struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || check_dest(method, dest, err) < 0 ||
+	    check_label(label, err) < 0)
 		return -EINVAL;
-	return st->ops->provision_email(st, user, address, replace, now, err);
+	return st->ops->provision_dest(st, cfg, user, method, dest, label, mode, now, err);
 }
 
-int store_email_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
-			      const char *address, const char *code, bool replace, time_t now,
-			      struct mfa_error *err)
+int store_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+			unsigned method, const char *dest, const char *code, bool replace,
+			time_t now, struct mfa_error *err)
 {
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || check_dest(method, dest, err) < 0)
 		return -EINVAL;
-	return st->ops->email_code_by_admin(st, cfg, user, address, code, replace, now, err);
+	return st->ops->code_by_admin(st, cfg, user, method, dest, code, replace, now, err);
 }
 
-int store_reset(struct store *st, const char *user, unsigned method, struct store_reset_result *res,
-		struct mfa_error *err)
+int store_reset(struct store *st, const char *user, const struct store_reset_what *what,
+		struct store_reset_result *res, struct mfa_error *err)
 {
+	static const struct store_reset_what everything = { 0, NULL };
+
 	memset(res, 0, sizeof(*res));
-	if (check_user(user, err) < 0)
+	if (check_user(user, err) < 0 || (what != NULL && check_label(what->label, err) < 0))
 		return -EINVAL;
-	return st->ops->reset(st, user, method, res, err);
+	return st->ops->reset(st, user, what != NULL ? what : &everything, res, err);
+}
+
+int store_reset_all(struct store *st, unsigned *users, struct mfa_error *err)
+{
+	*users = 0;
+	return st->ops->reset_all(st, users, err);
 }
 
 int store_unlock(struct store *st, const char *user, unsigned *failures, struct mfa_error *err)

@@ -55,37 +55,43 @@ enum store_open_flags {
 int store_open(const struct mfa_config *cfg, int flags, struct store **out, struct mfa_error *err);
 void store_close(struct store *st);
 
-/* What a decision to enroll, skip or replace saw of the user's factors.
- * Opaque: only the backend reads it.  The files backend keeps the factors
- * themselves, to compare in constant time (version stays 0); the
- * postgresql backend keeps the database's factors_version, which changes
- * with every change of the user's factors and never comes back (factors
- * stay zero). */
+/* What a decision to enroll, skip, replace or remove saw of the user's
+ * factors.  Opaque: only the backend reads it.  Both backends keep a
+ * version that changes with every change of the user's verified factors
+ * and never comes back: the files record's factors_tag (random, so that a
+ * record removed and made anew does not repeat it), the database's
+ * factors_version. */
 struct store_basis {
-	struct record_factors factors;
 	int64_t version;
 };
 
 /* Whether two summaries' bases are the same factors. */
 bool store_basis_same(const struct store_basis *a, const struct store_basis *b);
 
+/* One factor as the store tells of it: never a secret. */
+struct store_factor {
+	unsigned id;	 /* stable for the user: how a factor is named to the store */
+	unsigned method; /* one METHOD_* bit */
+	char label[FACTOR_LABEL_MAX + 1];
+	char dest[FACTOR_DEST_MAX + 1]; /* email, sms: the address or number */
+	bool verified;
+	bool by_admin;
+	int64_t added;
+	int64_t last_used;	   /* 0: never */
+	struct totp_params params; /* totp */
+};
+
 /* What the store tells of a user: no secret, no code hash. */
 struct store_summary {
 	char user[USER_NAME_MAX + 1];
 	bool exists; /* the store holds state for the user */
+	struct store_factor factors[RECORD_FACTORS_MAX];
+	unsigned n_factors;
 	struct {
-		bool enrolled;
-		struct totp_params params;
-		int64_t enrolled_at;
-	} totp;
-	struct {
-		char address[EMAIL_ADDRESS_MAX + 1]; /* empty: none */
-		bool verified;			     /* the factor is enrolled */
-		bool by_admin;			     /* an administrator set it */
-		int64_t enrolled_at;
-		bool code_pending; /* a code was sent and is not spent */
-		int64_t code_expires;
-	} email;
+		bool pending;	 /* a code was sent and is not spent */
+		unsigned factor; /* to which factor */
+		int64_t expires;
+	} code;
 	unsigned fail_count;
 	int64_t locked_until; /* 0: not locked; -1: until an admin unlocks */
 	int64_t last_login;   /* 0: never */
@@ -99,8 +105,20 @@ struct store_summary {
 	struct store_basis basis;
 };
 
-/* The factors the summary shows, as METHOD_* bits. */
+/* The factors the summary shows, as METHOD_* bits: verified ones only. */
 unsigned store_summary_methods(const struct store_summary *sum);
+/* How many verified factors of method (0: of any) the summary shows. */
+unsigned store_summary_count(const struct store_summary *sum, unsigned method);
+/* The factor of that id, or NULL. */
+const struct store_factor *store_summary_factor(const struct store_summary *sum, unsigned id);
+/* The n-th (from 0) verified factor of the methods in mask, in the
+ * order of the summary, or NULL. */
+const struct store_factor *store_summary_nth(const struct store_summary *sum, unsigned mask,
+					     unsigned n);
+/* The unverified factor of method (email, sms) on record, or NULL: an
+ * address or number waiting to be proved. */
+const struct store_factor *store_summary_unverified(const struct store_summary *sum,
+						    unsigned method);
 void store_summary_wipe(struct store_summary *sum);
 
 /* The facts of the login decision (core/login_decision.h) from a summary
@@ -118,10 +136,11 @@ enum verify_outcome {
 	VERIFY_OK,
 	VERIFY_WRONG,	     /* wrong or malformed code: counted */
 	VERIFY_REPLAY,	     /* a code of an already used step: counted */
-	VERIFY_EXPIRED,	     /* an email code past its expiry, or none: counted */
+	VERIFY_EXPIRED,	     /* a sent code past its expiry, or none: counted */
 	VERIFY_LOCKED,	     /* locked out: not checked, not counted */
 	VERIFY_NOT_ENROLLED, /* reset (or enrolled) while the user was typing */
 	VERIFY_STORE_ERROR,  /* err says why; nothing was accepted */
+	VERIFY_TOO_MANY,     /* enrollment: factors.per_method reached; nothing saved */
 };
 
 struct verify_result {
@@ -129,6 +148,7 @@ struct verify_result {
 	unsigned fail_count; /* after this attempt */
 	bool locked_now;     /* this failure locked the user */
 	uint64_t step;	     /* the accepted step */
+	unsigned factor;     /* VERIFY_OK: the id of the factor that was used */
 };
 
 /* Where and when a code is typed: recorded as the last login on success. */
@@ -138,85 +158,106 @@ struct store_login {
 	const char *rhost;
 };
 
-/* Checks a TOTP code of the user's app: on success records the step (it can
- * never be used again) and the login; a failure counts toward the lockout.
+/* Checks a TOTP code against every app of the user: on success records the
+ * step as that app's (it can never be used with that app again), the
+ * app's last use and the login; a code no app accepts counts toward the
+ * lockout (VERIFY_REPLAY if an app had accepted its step already).
  * 0 with res set, or -ENOMEM. */
 int store_verify_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 		      const char *code, const struct store_login *at, struct verify_result *res,
 		      struct mfa_error *err);
 
-/* Checks an emailed code against the pending one of the verified address
- * (to address: VERIFY_NOT_ENROLLED if the verified address is another).
- * Single use; failures count like wrong TOTP codes. */
-int store_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
-		       const char *code, const char *address, const struct store_login *at,
-		       struct verify_result *res, struct mfa_error *err);
+/* Checks a sent code (email, SMS) against the pending one, which must have
+ * been sent to the verified factor of that id (else VERIFY_NOT_ENROLLED).
+ * Single use; failures count like wrong TOTP codes; a right code records
+ * the factor's last use and the login. */
+int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const char *code, unsigned factor, const struct store_login *at,
+		      struct verify_result *res, struct mfa_error *err);
 
-/* Finishes a TOTP enrollment: t is the new secret the user's app was shown,
- * code the app's answer.  The store checks the code against t and, if it
- * is right and the factors are still those of basis, saves t as the user's
- * app (the proving step spent, failures cleared, a skip forgotten, the
- * login recorded).  VERIFY_WRONG: not saved, not counted;
- * VERIFY_NOT_ENROLLED: the factors changed, nothing saved. */
+/* Finishes a TOTP enrollment: t is the new secret the user's app was
+ * shown, code the app's answer.  The store checks the code against t and,
+ * if it is right and the factors are still those of basis, saves t as a
+ * new app labelled label (the proving step spent, failures cleared, a skip
+ * forgotten, the login recorded), in place of the app of id replaces if
+ * not 0.  VERIFY_WRONG: not saved, not counted; VERIFY_NOT_ENROLLED: the
+ * factors changed, nothing saved; VERIFY_TOO_MANY: the user holds
+ * factors.per_method apps (and replaces nothing). */
 int store_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
-		      const struct store_basis *basis, const struct mfa_totp *t, const char *code,
+		      const struct store_basis *basis, const struct mfa_totp *t, const char *label,
+		      unsigned replaces, const char *code, const struct store_login *at,
+		      struct verify_result *res, struct mfa_error *err);
+
+/* Finishes the proof of a destination (email, sms): the code sent to the
+ * unverified factor of method and dest on record is checked like a
+ * login's, and on success that factor becomes verified and labelled label
+ * (NULL: kept), in place of the factor of id replaces if not 0 (a changed
+ * number), if the factors are still those of basis (else
+ * VERIFY_NOT_ENROLLED), and within factors.per_method (else
+ * VERIFY_TOO_MANY, not counted). */
+int store_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		      const struct store_basis *basis, unsigned method, const char *dest,
+		      const char *label, unsigned replaces, const char *code,
 		      const struct store_login *at, struct verify_result *res,
 		      struct mfa_error *err);
 
-/* Finishes an email enrollment: the code sent to address (unverified, on
- * record) is checked like a login's, and on success the address becomes
- * the verified factor, if the factors are still those of basis (else
- * VERIFY_NOT_ENROLLED). */
-int store_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
-		       const struct store_basis *basis, const char *address, const char *code,
-		       const struct store_login *at, struct verify_result *res,
-		       struct mfa_error *err);
-
 enum email_code_use {
-	EMAIL_CODE_LOGIN,  /* a login code, to the verified address */
-	EMAIL_CODE_ENROLL, /* the user proves an address (login, mfa-setup) */
+	EMAIL_CODE_LOGIN,  /* a login code, to a verified factor */
+	EMAIL_CODE_ENROLL, /* the user proves a destination (login, mfa-setup) */
 };
 
-/* A code about to be mailed, booked by store_email_book(). */
+/* Where a code goes: a login code to the verified factor of that id; an
+ * enrollment code to dest, of method (email, sms), which becomes the
+ * unverified factor of that method on record (replacing another
+ * unverified one of the method) once sent. */
+struct code_target {
+	unsigned method;
+	unsigned factor; /* EMAIL_CODE_LOGIN */
+	const char *dest;
+};
+
+/* A code about to be sent, booked by store_code_book(). */
 struct email_booking {
 	enum email_code_use use;
 	int64_t at; /* when it was booked */
 	bool record_existed;
-	unsigned enroll_mails; /* the day's count before it */
-	int64_t enroll_mails_since;
+	unsigned enroll_codes; /* the day's count before it */
+	int64_t enroll_codes_since;
 };
 
-/* How long a booked code may be on its way, in seconds: the mail's own
- * bound (email.timeout) and a margin.  A booking older than that was never
- * finished (its process was killed) and holds nothing back. */
-int64_t email_booking_window(const struct mfa_config *cfg);
+/* How long a booked code may be on its way, in seconds: the method's
+ * bound (email.timeout, sms.timeout) and a margin.  A booking older than
+ * that was never finished (its process was killed) and holds nothing
+ * back. */
+int64_t email_booking_window(const struct mfa_config *cfg, unsigned method);
 
-/* Books the mailing of a code, so that the limits hold for logins racing
- * each other: while a code is on its way (booked less than email.timeout +
- * 5 seconds ago) no other is (*sending).  A login code goes to the
- * verified address (else -ESTALE), no sooner than email.resend_after after
- * the last sent while that one is valid.  To prove an address (on basis:
- * -ESTALE if the factors changed), no sooner than email.resend_after after
- * the last code, and at most email.enroll_mails a day, counted here.  Past
- * a limit: -EAGAIN, *wait in seconds.  The pending code is not touched:
- * until the mail has gone out (store_email_sent()), the user's last code
- * works.  basis NULL for a login code. */
-int store_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
-		     enum email_code_use use, const struct store_basis *basis, const char *address,
-		     time_t now, struct email_booking *booking, long *wait, bool *sending,
-		     struct mfa_error *err);
-/* The mail went out: code becomes the pending one (replacing any other),
- * for an enrollment with address as the unverified one on record; the
- * booking ends.  -ESTALE if the state no longer allows it (the factors
- * changed, the address was verified or reset). */
-int store_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
-		     const struct store_basis *basis, const char *address, const char *code,
-		     const struct email_booking *booking, time_t now, struct mfa_error *err);
-/* The mail could not be sent: the booking ends, the day's count is as it
+/* Books the sending of a code, so that the limits hold for logins racing
+ * each other: while a code is on its way (booked less than the booking
+ * window ago) no other is (*sending).  A login code goes to a verified
+ * factor (else -ESTALE), no sooner than the method's resend_after after
+ * the last sent while that one is valid.  To prove a destination (on
+ * basis: -ESTALE if the factors changed), no sooner than resend_after
+ * after the last code, and at most email.enroll_mails (sms.
+ * enroll_messages) a day, counted here.  Past a limit: -EAGAIN, *wait in
+ * seconds.  The pending code is not touched: until the code has gone out
+ * (store_code_sent()), the user's last code works.  basis NULL for a
+ * login code. */
+int store_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+		    enum email_code_use use, const struct store_basis *basis,
+		    const struct code_target *to, time_t now, struct email_booking *booking,
+		    long *wait, bool *sending, struct mfa_error *err);
+/* The code went out: it becomes the pending one (replacing any other),
+ * for an enrollment with to->dest as the unverified factor of its method;
+ * the booking ends.  -ESTALE if the state no longer allows it (the
+ * factors changed, the factor was removed). */
+int store_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+		    const struct store_basis *basis, const struct code_target *to, const char *code,
+		    const struct email_booking *booking, time_t now, struct mfa_error *err);
+/* The code could not be sent: the booking ends, the day's count is as it
  * was, and state that only the booking made is removed.  A booking that is
  * not ending (its process killed) stops counting by itself. */
-int store_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
-		       struct mfa_error *err);
+int store_code_unbook(struct store *st, const char *user, const struct email_booking *booking,
+		      struct mfa_error *err);
 
 /* A skip of the enrollment offer.  remember (opt-out): the skip is kept
  * until reset.  Either way -ESTALE if the factors are no longer those of
@@ -225,38 +266,70 @@ int store_email_unbook(struct store *st, const char *user, const struct email_bo
 int store_skip(struct store *st, const char *user, const struct store_basis *basis, bool remember,
 	       time_t now, struct mfa_error *err);
 
+/* The user removes a factor (mfa-setup): the factor of id factor, or with
+ * factor 0 all of them (MFA turned off for the account, where the policy
+ * allows it), with remember_skip (opt-out) remembered as the skip, if the
+ * factors are still those of basis (else -ESTALE; the caller decided on
+ * basis whether the policy allows it).  -ENOENT: no such factor. */
+int store_remove_factor(struct store *st, const char *user, const struct store_basis *basis,
+			unsigned factor, bool remember_skip, time_t now, struct mfa_error *err);
+
+/* Relabels the factor of id factor; -ENOENT if there is none. */
+int store_label_factor(struct store *st, const char *user, unsigned factor, const char *label,
+		       struct mfa_error *err);
+
 /* --- The administrator's operations (mfactl) --- */
 
-/* Sets the user's TOTP secret, params and last_step from t (mfactl enroll,
- * import), clearing failures and any skip.  -EEXIST if the user has one
- * and not replace; *replaced says whether one was replaced. */
-int store_provision_totp(struct store *st, const char *user, const struct mfa_totp *t, bool replace,
+enum provision_mode {
+	PROVISION_NEW,	   /* -EEXIST if the user has a verified factor of the method */
+	PROVISION_ADD,	   /* another, within factors.per_method (else -EDQUOT) */
+	PROVISION_REPLACE, /* in place of every factor of the method */
+};
+
+/* Saves an app with t's secret, params and last_step (mfactl enroll,
+ * import), labelled label, clearing failures and any skip.  *replaced
+ * says whether PROVISION_REPLACE replaced one. */
+int store_provision_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+			 const struct mfa_totp *t, const char *label, enum provision_mode mode,
 			 time_t now, bool *replaced, struct mfa_error *err);
-/* Sets address as the user's verified email factor, as the
- * administrator's, clearing failures and any skip.  -EEXIST if the user
- * has a verified address and not replace. */
-int store_provision_email(struct store *st, const char *user, const char *address, bool replace,
-			  time_t now, struct mfa_error *err);
-/* Records a code just mailed by an administrator to address as the user's
- * pending one, the address becoming the unverified one on record, marked
- * as the administrator's; with replace, a verified one gives way in the
- * same write.  -ESTALE if the user has a verified address (and not
- * replace). */
-int store_email_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
-			      const char *address, const char *code, bool replace, time_t now,
-			      struct mfa_error *err);
+/* Saves dest as a verified factor of method (email, sms), as the
+ * administrator's, labelled label (NULL: the masked dest), clearing
+ * failures and any skip.  The same dest already verified: -EEXIST. */
+int store_provision_dest(struct store *st, const struct mfa_config *cfg, const char *user,
+			 unsigned method, const char *dest, const char *label,
+			 enum provision_mode mode, time_t now, struct mfa_error *err);
+/* Records a code just sent by an administrator to dest as the user's
+ * pending one, dest becoming the unverified factor of method on record,
+ * marked as the administrator's; with replace, verified factors of the
+ * method give way in the same write.  -ESTALE if the user has a verified
+ * factor of the method (and not replace). */
+int store_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+			unsigned method, const char *dest, const char *code, bool replace,
+			time_t now, struct mfa_error *err);
+
+/* What a reset forgets: everything of the user (method 0, label NULL),
+ * every factor of a method, or the factor of that label. */
+struct store_reset_what {
+	unsigned method;
+	const char *label;
+};
 
 struct store_reset_result {
 	bool had_state;			    /* there was something to reset */
 	bool had_factor;		    /* ... and it was an enrolled factor */
 	bool unreadable;		    /* the state was corrupt (reset all removes it) */
-	char notify[EMAIL_ADDRESS_MAX + 1]; /* the verified address it had */
+	unsigned factors;		    /* how many factors went */
+	char notify[EMAIL_ADDRESS_MAX + 1]; /* a verified address it had */
 };
 
-/* Forgets the user's factor of method (METHOD_TOTP or METHOD_EMAIL),
- * failures with it, or with method 0 all the user's state, corrupt or not. */
-int store_reset(struct store *st, const char *user, unsigned method, struct store_reset_result *res,
-		struct mfa_error *err);
+/* Forgets what what says, failures with it; everything of the user,
+ * corrupt or not, with what NULL or empty.  -ENOENT: no factor of that
+ * label. */
+int store_reset(struct store *st, const char *user, const struct store_reset_what *what,
+		struct store_reset_result *res, struct mfa_error *err);
+/* Forgets every user's state: factors, codes, failures, remembered skips
+ * ("forget all devices").  *users: how many users had state. */
+int store_reset_all(struct store *st, unsigned *users, struct mfa_error *err);
 /* Clears the user's failures and lockout.  *failures: how many were
  * cleared; -ENOENT if the store has no state for the user. */
 int store_unlock(struct store *st, const char *user, unsigned *failures, struct mfa_error *err);
