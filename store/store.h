@@ -72,8 +72,8 @@ bool store_basis_same(const struct store_basis *a, const struct store_basis *b);
 struct store_factor {
 	unsigned id;	 /* stable for the user: how a factor is named to the store */
 	unsigned method; /* one METHOD_* bit */
-	char label[FACTOR_LABEL_MAX + 1];
-	char dest[FACTOR_DEST_MAX + 1]; /* email, sms: the address or number */
+	char label[FACTOR_LABEL_MAX + 1]; /* "": none given (show the masked dest) */
+	char dest[FACTOR_DEST_MAX + 1];	  /* email, sms: the address or number */
 	bool verified;
 	bool by_admin;
 	int64_t added;
@@ -178,7 +178,7 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 /* Finishes a TOTP enrollment: t is the new secret the user's app was
  * shown, code the app's answer.  The store checks the code against t and,
  * if it is right and the factors are still those of basis, saves t as a
- * new app labelled label (the proving step spent, failures cleared, a skip
+ * new app labelled label (NULL: none) (the proving step spent, failures cleared, a skip
  * forgotten, the login recorded), in place of the app of id replaces if
  * not 0.  VERIFY_WRONG: not saved, not counted; VERIFY_NOT_ENROLLED: the
  * factors changed, nothing saved; VERIFY_TOO_MANY: the user holds
@@ -293,7 +293,7 @@ int store_provision_totp(struct store *st, const struct mfa_config *cfg, const c
 			 const struct mfa_totp *t, const char *label, enum provision_mode mode,
 			 time_t now, bool *replaced, struct mfa_error *err);
 /* Saves dest as a verified factor of method (email, sms), as the
- * administrator's, labelled label (NULL: the masked dest), clearing
+ * administrator's, labelled label (NULL: none), clearing
  * failures and any skip.  The same dest already verified: -EEXIST. */
 int store_provision_dest(struct store *st, const struct mfa_config *cfg, const char *user,
 			 unsigned method, const char *dest, const char *label,
