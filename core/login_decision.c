@@ -49,9 +49,9 @@ void login_decide(const struct login_facts *f, struct login_decision *out)
 	}
 	if (out->usable & METHOD_TOTP) {
 		out->step = LOGIN_ASK_TOTP;
-		out->email_too = (out->usable & METHOD_EMAIL) != 0;
+		out->sent_too = (out->usable & METHOD_SENT) != 0;
 	} else {
-		out->step = LOGIN_ASK_EMAIL;
+		out->step = LOGIN_ASK_SENT;
 	}
 }
 

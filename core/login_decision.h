@@ -28,8 +28,8 @@ enum login_step {
 	LOGIN_DENY_DEADLINE,	       /* must enroll, and enroll_by has passed */
 	LOGIN_OFFER_ENROLLMENT,	       /* may_skip, skip_is_remembered say more */
 	LOGIN_LOCKED,
-	LOGIN_ASK_TOTP, /* email_too: "email" switches to an email code */
-	LOGIN_ASK_EMAIL,
+	LOGIN_ASK_TOTP, /* sent_too: "email" or "sms" switches to a sent code */
+	LOGIN_ASK_SENT, /* a code by email or sms */
 };
 
 struct login_decision {
@@ -38,7 +38,7 @@ struct login_decision {
 	bool may_skip;		 /* LOGIN_OFFER_ENROLLMENT: a skip is offered */
 	bool skip_is_remembered; /* LOGIN_OFFER_ENROLLMENT: ...and remembered */
 	bool locked_until_admin; /* LOGIN_LOCKED: no end but mfactl unlock */
-	bool email_too;		 /* LOGIN_ASK_TOTP: email is usable too */
+	bool sent_too;		 /* LOGIN_ASK_TOTP: email or sms is usable too */
 };
 
 /* LOGIN_EXEMPT depends on the policy alone: a caller may decide it on facts

@@ -8,6 +8,7 @@
 
 #include "notify.h"
 #include "secmem.h"
+#include "sms.h"
 #include "util.h"
 
 void notify_host_name(char *out, size_t len)
@@ -94,6 +95,75 @@ int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *us
 		       "knows your password has set up their own second factor.\n",
 		       user, host, when, svc, from,
 		       strcmp(method, "email") == 0 ? "codes sent to this email address" :
+		       strcmp(method, "sms") == 0   ? "codes sent by text message to a phone" :
 						      "an authenticator app");
+	return email_send(&cfg->email, to, subject, body, err);
+}
+
+unsigned notify_code_digits(const struct mfa_config *cfg, unsigned method)
+{
+	return method == METHOD_SMS ? cfg->sms.code_digits : cfg->email.code_digits;
+}
+
+unsigned notify_code_ttl(const struct mfa_config *cfg, unsigned method)
+{
+	return method == METHOD_SMS ? cfg->sms.code_ttl : cfg->email.code_ttl;
+}
+
+unsigned notify_resend_after(const struct mfa_config *cfg, unsigned method)
+{
+	return method == METHOD_SMS ? cfg->sms.resend_after : cfg->email.resend_after;
+}
+
+void notify_mask(unsigned method, const char *dest, char *out, size_t len)
+{
+	if (method == METHOD_SMS)
+		sms_mask(dest, out, len);
+	else
+		email_mask(dest, out, len);
+}
+
+int notify_send_code(const struct mfa_config *cfg, unsigned method, const char *to,
+		     const char *user, const char *code, bool verify, const char *service,
+		     const char *rhost, struct mfa_error *err)
+{
+	char host[128];
+	struct sms_message msg;
+
+	if (method != METHOD_SMS)
+		return notify_code(cfg, to, user, code, verify, service, rhost, err);
+	notify_host_name(host, sizeof(host));
+	msg.code = code;
+	msg.host = host;
+	msg.user = user;
+	msg.ttl_minutes = (cfg->sms.code_ttl + 59) / 60;
+	return sms_send(&cfg->sms, to, &msg, err);
+}
+
+int notify_factor_changed(const struct mfa_config *cfg, const char *to, const char *user,
+			  enum notify_change change, const char *what, const char *service,
+			  struct mfa_error *err)
+{
+	char host[128], svc[64], when[32], subject[256], body[2048], thing[128];
+
+	notify_host_name(host, sizeof(host));
+	sanitize_printable(service, svc, sizeof(svc));
+	sanitize_printable(what, thing, sizeof(thing));
+	notify_utc_now(when, sizeof(when));
+	(void)snprintf(subject, sizeof(subject), "Your second factors for %s changed", host);
+	(void)snprintf(body, sizeof(body),
+		       "On %s at %s, through %s, for the account %s:\n"
+		       "\n"
+		       "    %s%s\n"
+		       "\n"
+		       "If this was not you, tell your administrator at once: someone who\n"
+		       "knows your password and one of your codes is changing how your\n"
+		       "account logs in.\n",
+		       host, when, svc, user,
+		       change == NOTIFY_ADDED	 ? "a second factor was added: " :
+		       change == NOTIFY_REMOVED	 ? "a second factor was removed: " :
+		       change == NOTIFY_REPLACED ? "a second factor was replaced: " :
+						   "multi-factor authentication was turned off",
+		       change == NOTIFY_ALL_REMOVED ? "" : thing);
 	return email_send(&cfg->email, to, subject, body, err);
 }

@@ -23,7 +23,32 @@ bool notify_address(const struct mfa_config *cfg, const char *verified, const ch
 /* A one-time code: for a login, or to prove the address (verify true). */
 int notify_code(const struct mfa_config *cfg, const char *to, const char *user, const char *code,
 		bool verify, const char *service, const char *rhost, struct mfa_error *err);
-/* A factor was set up (method "totp" or "email") through service. */
+/* A code by the method's channel: notify_code() for METHOD_EMAIL, a text
+ * message through the SMS gateway (sms.message) for METHOD_SMS. */
+int notify_send_code(const struct mfa_config *cfg, unsigned method, const char *to,
+		     const char *user, const char *code, bool verify, const char *service,
+		     const char *rhost, struct mfa_error *err);
+/* The destination as users may be shown it: email_mask() or sms_mask(). */
+void notify_mask(unsigned method, const char *dest, char *out, size_t len);
+/* The method's code settings: email.* or sms.*. */
+unsigned notify_code_digits(const struct mfa_config *cfg, unsigned method);
+unsigned notify_code_ttl(const struct mfa_config *cfg, unsigned method);
+unsigned notify_resend_after(const struct mfa_config *cfg, unsigned method);
+
+/* What a user did to their own factors (mfa-setup), for the notice. */
+enum notify_change {
+	NOTIFY_ADDED,
+	NOTIFY_REMOVED,
+	NOTIFY_REPLACED,
+	NOTIFY_ALL_REMOVED, /* MFA turned off for the account */
+};
+/* Tells to (the user's verified address) that a factor (what: "an
+ * authenticator app \"phone\"", "the phone number +1******0100") changed
+ * through service. */
+int notify_factor_changed(const struct mfa_config *cfg, const char *to, const char *user,
+			  enum notify_change change, const char *what, const char *service,
+			  struct mfa_error *err);
+/* A factor was set up (method "totp", "email" or "sms") through service. */
 int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *user,
 		    const char *method, const char *service, const char *rhost,
 		    struct mfa_error *err);

@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "qr.h"
 #include "secmem.h"
+#include "sms.h"
 #include "answer.h"
 
 /* Sends text one line per message: some applications cap a message at
@@ -99,14 +100,15 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		code_from_answer(answer, code);
 		secure_free_string(answer);
 		at.now = time(NULL);
-		r = store_enroll_totp(req->st, req->cfg, req->user, req->basis, &t, code, &at, &res,
-				      err);
+		r = store_enroll_totp(req->st, req->cfg, req->user, req->basis, &t, req->label,
+				      req->replaces, code, &at, &res, err);
 		secure_wipe(code, sizeof(code));
 		if (r < 0)
 			goto out;
 		if (res.outcome != VERIFY_WRONG) {
 			*outcome = res.outcome == VERIFY_OK	      ? ENROLL_DONE :
 				   res.outcome == VERIFY_NOT_ENROLLED ? ENROLL_CHANGED :
+				   res.outcome == VERIFY_TOO_MANY     ? ENROLL_TOO_MANY :
 									ENROLL_ERROR;
 			goto out;
 		}
@@ -138,33 +140,69 @@ static char *trimmed(char *s)
 	return s;
 }
 
+/* The methods in the order they are offered: an app first (it needs no
+ * gateway), then text messages, then email. */
+static const struct {
+	unsigned method;
+	const char *words;
+} offered_methods[] = {
+	{ METHOD_TOTP, "use an authenticator app" },
+	{ METHOD_SMS, "get codes by text message (SMS)" },
+	{ METHOD_EMAIL, "get codes by email" },
+};
+
 int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
 {
-	if (allowed == METHOD_TOTP || allowed == METHOD_EMAIL) {
-		*method = allowed;
+	unsigned choice[3], n = 0;
+
+	for (size_t i = 0; i < sizeof(offered_methods) / sizeof(offered_methods[0]); i++)
+		if (allowed & offered_methods[i].method)
+			choice[n++] = offered_methods[i].method;
+	if (n == 0)
+		return -1;
+	if (n == 1) {
+		*method = choice[0];
 		return 0;
 	}
 	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
-		char *answer = NULL, *a;
+		char prompt[256], *answer = NULL, *a;
+		size_t pos = 0;
 
-		if (pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
-			       "Type 1 to use an "
-			       "authenticator app, or 2 to get codes by email: ") != PAM_SUCCESS ||
+		for (unsigned i = 0; i < n; i++) {
+			const char *words = "";
+
+			for (size_t j = 0; j < sizeof(offered_methods) / sizeof(offered_methods[0]);
+			     j++)
+				if (offered_methods[j].method == choice[i])
+					words = offered_methods[j].words;
+			pos += (size_t)snprintf(prompt + pos, sizeof(prompt) - pos, "%s%u to %s",
+						i == 0	   ? "Type " :
+						i + 1 == n ? ", or " :
+							     ", ",
+						i + 1, words);
+		}
+		(void)snprintf(prompt + pos, sizeof(prompt) - pos, ": ");
+		if (pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer, "%s", prompt) != PAM_SUCCESS ||
 		    answer == NULL) {
 			secure_free_string(answer);
 			return -1;
 		}
 		a = trimmed(answer);
-		*method = strcmp(a, "1") == 0 || strcasecmp(a, "app") == 0 ||
-					  strcasecmp(a, "totp") == 0 ?
-				  METHOD_TOTP :
-			  strcmp(a, "2") == 0 || strcasecmp(a, "email") == 0 ? METHOD_EMAIL :
-									       0;
+		*method = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (a[0] == (char)('1' + i) && a[1] == '\0')
+				*method = choice[i];
+		if (*method == 0 && (strcasecmp(a, "app") == 0 || strcasecmp(a, "totp") == 0))
+			*method = allowed & METHOD_TOTP;
+		else if (*method == 0 && strcasecmp(a, "email") == 0)
+			*method = allowed & METHOD_EMAIL;
+		else if (*method == 0 && strcasecmp(a, "sms") == 0)
+			*method = allowed & METHOD_SMS;
 		/* With sshd's password method any answer may be the password. */
 		secure_free_string(answer);
 		if (*method != 0)
 			return 0;
-		(void)pam_error(pamh, "Please type 1 or 2.");
+		(void)pam_error(pamh, "Please type a number from 1 to %u.", n);
 	}
 	return -1;
 }
@@ -176,11 +214,11 @@ int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method)
  * of).  Without either, the user types it, and the unverified one on
  * record is offered.  -1: the conversation failed; -2: no valid answer. */
 static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
-			  const struct store_summary *rec, char *out, size_t len)
+			  const struct store_factor *on_record, char *out, size_t len)
 {
-	const char *offered = rec->email.address;
+	const char *offered = on_record != NULL ? on_record->dest : "";
 
-	if (rec->email.by_admin && strlen(offered) < len) {
+	if (on_record != NULL && on_record->by_admin && strlen(offered) < len) {
 		memcpy(out, offered, strlen(offered) + 1);
 		return 0;
 	}
@@ -215,48 +253,96 @@ static int choose_address(pam_handle_t *pamh, const struct enroll_request *req,
 	return -2;
 }
 
-/* Sends a new code to address: recorded first, within the user's limits and
- * on the basis of the enrollment, then mailed; a mail that cannot go out
+/* The phone number for text messages: an administrator's on record is
+ * used as it is; else the user types it in E.164 form, the unverified one
+ * on record offered.  -1: the conversation failed; -2: no valid answer. */
+static int choose_number(pam_handle_t *pamh, const struct store_factor *on_record, char *out,
+			 size_t len)
+{
+	const char *offered = on_record != NULL ? on_record->dest : "";
+
+	if (on_record != NULL && on_record->by_admin && strlen(offered) < len) {
+		memcpy(out, offered, strlen(offered) + 1);
+		return 0;
+	}
+	for (int attempt = 0; attempt < ENROLL_ATTEMPTS; attempt++) {
+		char *answer = NULL, *a;
+		int r;
+
+		if (offered[0] != '\0')
+			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+				       "Mobile number for text messages, with the country code "
+				       "[%s]: ",
+				       offered);
+		else
+			r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+				       "Mobile number for text messages, with the country code "
+				       "(+15550100123): ");
+		if (r != PAM_SUCCESS || answer == NULL) {
+			secure_free_string(answer);
+			return -1;
+		}
+		a = trimmed(answer);
+		if (a[0] == '\0' && offered[0] != '\0')
+			a = (char *)offered;
+		if (sms_number_valid(a) && strlen(a) < len) {
+			memcpy(out, a, strlen(a) + 1);
+			secure_free_string(answer);
+			return 0;
+		}
+		secure_free_string(answer);
+		(void)pam_error(pamh, "That is not a phone number this system accepts: a + and the "
+				      "country code, then the number, digits only (+15550100123).");
+	}
+	return -2;
+}
+
+/* Sends a new code to dest: recorded first, within the user's limits and
+ * on the basis of the enrollment, then sent; a code that cannot go out
  * leaves the record as it was. */
 static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enroll_request *req,
-					    const char *address, time_t now, struct mfa_error *err)
+					    unsigned method, const char *dest, time_t now,
+					    struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
+	struct code_target to = { method, 0, dest };
 	struct email_booking booking;
 	char code[EMAIL_CODE_DIGITS_MAX + 1];
 	bool sending;
 	long wait;
 	int r;
 
-	if (email_code_new(cfg->email.code_digits, code) < 0) {
+	if (email_code_new(notify_code_digits(cfg, method), code) < 0) {
 		secure_wipe(code, sizeof(code));
 		mfa_error_set(err, "cannot get random bytes");
 		return ENROLL_ERROR;
 	}
-	r = store_email_book(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, address, now,
-			     &booking, &wait, &sending, err);
+	r = store_code_book(req->st, cfg, req->user, EMAIL_CODE_ENROLL, req->basis, &to, now,
+			    &booking, &wait, &sending, err);
 	if (r == 0) {
-		r = notify_code(cfg, address, req->user, code, true, req->service, req->rhost, err);
+		r = notify_send_code(cfg, method, dest, req->user, code, true, req->service,
+				     req->rhost, err);
 		if (r == 0)
-			r = store_email_sent(req->st, cfg, req->user, req->basis, address, code,
-					     &booking, time(NULL), err);
-		else if (store_email_unbook(req->st, req->user, &booking, err) < 0)
+			r = store_code_sent(req->st, cfg, req->user, req->basis, &to, code,
+					    &booking, time(NULL), err);
+		else if (store_code_unbook(req->st, req->user, &booking, err) < 0)
 			r = -ENOLCK; /* err says why the booking stays */
 		else
 			r = -EIO;
 	}
 	secure_wipe(code, sizeof(code));
-	/* A code on its way holds others back for as long as its mail may
+	/* A code on its way holds others back for as long as sending it may
 	 * take, which can be longer than resend_after. */
-	if (r == -EAGAIN && (sending || wait <= (long)cfg->email.resend_after))
+	if (r == -EAGAIN && (sending || wait <= (long)notify_resend_after(cfg, method)))
 		(void)pam_error(pamh,
 				"A code was sent moments ago; wait %ld seconds and "
 				"log in again.",
 				wait);
 	else if (r == -EAGAIN)
 		(void)pam_error(pamh,
-				"Too many codes were sent to set up an address lately; "
+				"Too many codes were sent to set up %s lately; "
 				"try again in %ld minutes or contact your administrator.",
+				method == METHOD_SMS ? "a phone number" : "an address",
 				(wait + 59) / 60);
 	return r == 0	    ? ENROLL_DONE :
 	       r == -EAGAIN ? ENROLL_RATE_LIMITED :
@@ -265,13 +351,16 @@ static enum enroll_outcome send_enroll_code(pam_handle_t *pamh, const struct enr
 			      ENROLL_ERROR;
 }
 
-int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
-			      enum enroll_outcome *outcome, struct mfa_error *err)
+int enroll_sent_conversation(pam_handle_t *pamh, const struct enroll_request *req, unsigned method,
+			     enum enroll_outcome *outcome, struct mfa_error *err)
 {
 	const struct mfa_config *cfg = req->cfg;
+	const struct store_factor *on_record;
 	struct store_summary rec;
 	struct store_login at = { 0, req->service, req->rhost };
-	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	char dest[FACTOR_DEST_MAX + 1], masked[FACTOR_DEST_MAX + 8];
+	const char *where = method == METHOD_SMS ? "the text message" : "the email";
+	unsigned ttl = notify_code_ttl(cfg, method);
 	time_t now = time(NULL);
 	int r;
 
@@ -286,26 +375,27 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		*outcome = ENROLL_CHANGED;
 		goto out;
 	}
-	r = choose_address(pamh, req, &rec, address, sizeof(address));
+	on_record = store_summary_unverified(&rec, method);
+	r = method == METHOD_SMS ? choose_number(pamh, on_record, dest, sizeof(dest)) :
+				   choose_address(pamh, req, on_record, dest, sizeof(dest));
 	if (r < 0) {
 		*outcome = r == -1 ? ENROLL_CONV_ERROR :
 			   r == -3 ? ENROLL_NO_ADDRESS :
 				     ENROLL_FAILED;
 		goto out;
 	}
-	email_mask(address, masked, sizeof(masked));
-	/* An unexpired code for this address (sent by an admin, or another
-	 * login) is the one to type: no new mail. */
-	if (!rec.email.code_pending || strcmp(rec.email.address, address) != 0 ||
-	    (int64_t)now >= rec.email.code_expires) {
-		*outcome = send_enroll_code(pamh, req, address, now, err);
+	notify_mask(method, dest, masked, sizeof(masked));
+	/* An unexpired code for this destination (sent by an admin, or
+	 * another login) is the one to type: nothing new is sent. */
+	if (on_record == NULL || strcmp(on_record->dest, dest) != 0 || !rec.code.pending ||
+	    rec.code.factor != on_record->id || (int64_t)now >= rec.code.expires) {
+		*outcome = send_enroll_code(pamh, req, method, dest, now, err);
 		if (*outcome != ENROLL_DONE)
 			goto out;
 		*outcome = ENROLL_CONV_ERROR;
 	}
 	if (pam_info(pamh, "A code was sent to %s. It expires %u minute%s after it was sent.",
-		     masked, (cfg->email.code_ttl + 59) / 60,
-		     cfg->email.code_ttl > 60 ? "s" : "") != PAM_SUCCESS)
+		     masked, (ttl + 59) / 60, ttl > 60 ? "s" : "") != PAM_SUCCESS)
 		goto out;
 	for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
 		struct verify_result res;
@@ -313,7 +403,7 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		char typed[CODE_INPUT_MAX + 1];
 
 		if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer,
-			       "Code from the email, to confirm: ") != PAM_SUCCESS ||
+			       "Code from %s, to confirm: ", where) != PAM_SUCCESS ||
 		    answer == NULL) {
 			secure_free_string(answer);
 			goto out;
@@ -321,31 +411,32 @@ int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		code_from_answer(answer, typed);
 		secure_free_string(answer);
 		at.now = time(NULL);
-		r = store_enroll_email(req->st, cfg, req->user, req->basis, address, typed, &at,
-				       &res, err);
+		r = store_enroll_sent(req->st, cfg, req->user, req->basis, method, dest, req->label,
+				      req->replaces, typed, &at, &res, err);
 		secure_wipe(typed, sizeof(typed));
 		if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
 			*outcome = ENROLL_ERROR;
 			goto out;
 		}
-		if (res.outcome == VERIFY_OK) {
-			*outcome = ENROLL_DONE;
-			goto out;
-		}
-		if (res.outcome == VERIFY_NOT_ENROLLED) {
-			*outcome = ENROLL_CHANGED;
+		if (res.outcome == VERIFY_OK || res.outcome == VERIFY_NOT_ENROLLED ||
+		    res.outcome == VERIFY_TOO_MANY) {
+			*outcome = res.outcome == VERIFY_OK	  ? ENROLL_DONE :
+				   res.outcome == VERIFY_TOO_MANY ? ENROLL_TOO_MANY :
+								    ENROLL_CHANGED;
 			goto out;
 		}
 		if (res.outcome == VERIFY_LOCKED || res.outcome == VERIFY_EXPIRED) {
 			(void)pam_error(pamh,
 					res.outcome == VERIFY_LOCKED ?
 						"Too many wrong codes: try again later." :
-						"That code has expired. Log in again for a new one.");
+						"That code has expired. Start again for a new one.");
 			break;
 		}
 		if (attempt < ENROLL_ATTEMPTS)
-			(void)pam_error(pamh, "That code is not right; check the latest email "
-					      "and try again.");
+			(void)pam_error(pamh,
+					"That code is not right; check the latest %s and try "
+					"again.",
+					method == METHOD_SMS ? "text message" : "email");
 	}
 	*outcome = ENROLL_FAILED;
 out:

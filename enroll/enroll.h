@@ -24,6 +24,7 @@ enum enroll_outcome {
 	ENROLL_NO_ADDRESS,   /* the template makes no address of the name */
 	ENROLL_ERROR,	     /* err says why (the store, random bytes); nothing saved */
 	ENROLL_MAIL_ERROR,   /* the code could not be sent; err says why */
+	ENROLL_TOO_MANY,     /* factors_per_method reached; nothing saved */
 };
 
 struct enroll_request {
@@ -36,19 +37,22 @@ struct enroll_request {
 	 * replace one): every write checks that the record still holds these,
 	 * under its lock (the store).  Never NULL. */
 	const struct store_basis *basis;
+	const char *label; /* what the user calls the new factor; NULL: none */
+	unsigned replaces; /* the factor it replaces (mfa-setup); 0: another */
 };
 
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */
 int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			     enum enroll_outcome *outcome, struct mfa_error *err);
 
-/* Sets up email codes: the address (an administrator's on record, else the
+/* Sets up codes sent to a destination, by email or sms (method): the
+ * destination (an administrator's on record, for email else the
  * template's, never asked where there is a template; else asked, with the
- * unverified one on record offered), a code sent to it within the per-user
- * limits, and the code typed back, which marks the address verified.
- * Wrong codes count toward the lockout, as they do at login. */
-int enroll_email_conversation(pam_handle_t *pamh, const struct enroll_request *req,
-			      enum enroll_outcome *outcome, struct mfa_error *err);
+ * unverified one on record offered), a code sent to it within the
+ * per-user limits, and the code typed back, which makes it a verified
+ * factor.  Wrong codes count toward the lockout, as they do at login. */
+int enroll_sent_conversation(pam_handle_t *pamh, const struct enroll_request *req, unsigned method,
+			     enum enroll_outcome *outcome, struct mfa_error *err);
 
 /* Asks which method to set up when allowed holds several; 0 with *method
  * set, or -1 if the conversation failed or no valid choice was made. */

@@ -59,7 +59,7 @@ static const char *next_login(const struct login_decision *ld)
 				      "enrollment, without a skip";
 	case LOGIN_LOCKED: return "refused: locked out (mfactl unlock)";
 	case LOGIN_ASK_TOTP: return "asks for a code from the authenticator app";
-	case LOGIN_ASK_EMAIL: return "sends a code by email";
+	case LOGIN_ASK_SENT: return "sends a code by email or text message";
 	}
 	return "?";
 }

@@ -181,6 +181,7 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	case VERIFY_NOT_ENROLLED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
 		return OUT_BAD_CODE;
+	case VERIFY_TOO_MANY: /* an enrollment's, never a login's */
 	case VERIFY_STORE_ERROR: break;
 	}
 	/* Without the record of this result a replay would pass: fail. */
@@ -189,35 +190,38 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 	return OUT_STORE_ERR;
 }
 
-/* Sends a fresh login code to the verified address.  The mailing is booked
- * first, under the lock, so that logins racing each other cannot mail more
- * than one code per email.resend_after: *wait > 0 says how long until
- * another may go (*sending: one is on its way now), and nothing was sent.
- * The code replaces the pending one only once the mail has gone out, so a
- * login killed while it mails leaves the user's last code working; a server
- * that is down changes nothing and counts nothing. */
-static enum outcome send_login_code(struct login *l, struct store *st, const char *address,
+/* Sends a fresh login code to the verified factor f (email or sms).  The
+ * sending is booked first, under the lock, so that logins racing each
+ * other cannot send more than one code per resend_after: *wait > 0 says
+ * how long until another may go (*sending: one is on its way now), and
+ * nothing was sent.  The code replaces the pending one only once it has
+ * gone out, so a login killed while it sends leaves the user's last code
+ * working; a server or gateway that is down changes nothing and counts
+ * nothing. */
+static enum outcome send_login_code(struct login *l, struct store *st, const struct store_factor *f,
 				    long *wait, bool *sending)
 {
 	struct mfa_error err = { "" };
+	struct code_target to = { f->method, f->id, f->dest };
 	struct email_booking booking;
-	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[FACTOR_DEST_MAX + 8];
 	int r;
 
 	*wait = 0;
 	*sending = false;
-	if (email_code_new(l->cfg.email.code_digits, code) < 0) {
+	if (email_code_new(notify_code_digits(&l->cfg, f->method), code) < 0) {
 		secure_wipe(code, sizeof(code));
 		pam_syslog(l->pamh, LOG_ERR, "cannot get random bytes for a code");
 		return OUT_STORE_ERR;
 	}
-	r = store_email_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, address, time(NULL),
-			     &booking, wait, sending, &err);
+	r = store_code_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, &to, time(NULL), &booking,
+			    wait, sending, &err);
 	if (r == 0) {
-		r = notify_code(&l->cfg, address, l->user, code, false, l->service, l->rhost, &err);
+		r = notify_send_code(&l->cfg, f->method, f->dest, l->user, code, false, l->service,
+				     l->rhost, &err);
 		if (r == 0)
-			r = store_email_sent(st, &l->cfg, l->user, NULL, address, code, &booking,
-					     time(NULL), &err);
+			r = store_code_sent(st, &l->cfg, l->user, NULL, &to, code, &booking,
+					    time(NULL), &err);
 		else
 			r = -EIO;
 	} else if (r == -EAGAIN) {
@@ -232,12 +236,13 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 		struct mfa_error undo = { "" };
 
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		if (store_email_unbook(st, l->user, &booking, &undo) < 0)
+		if (store_code_unbook(st, l->user, &booking, &undo) < 0)
 			pam_syslog(l->pamh, LOG_ERR,
 				   "%s (the code that was not sent holds others "
 				   "back for %lld seconds)",
-				   undo.msg, (long long)email_booking_window(&l->cfg));
-		log_outcome(l, LOG_ERR, "error", "reason=mail");
+				   undo.msg, (long long)email_booking_window(&l->cfg, f->method));
+		log_outcome(l, LOG_ERR, "error",
+			    f->method == METHOD_SMS ? "reason=sms" : "reason=mail");
 		tell_user(l,
 			  l->has_totp ?
 				  "Could not send the code: use your authenticator app or contact "
@@ -250,66 +255,165 @@ static enum outcome send_login_code(struct login *l, struct store *st, const cha
 		log_outcome(l, LOG_ERR, "error", "reason=store-write");
 		return r == -ENOMEM ? OUT_NOMEM : OUT_STORE_ERR;
 	}
-	email_mask(address, masked, sizeof(masked));
+	notify_mask(f->method, f->dest, masked, sizeof(masked));
 	if (*wait == 0 && !l->silent)
 		(void)pam_info(l->pamh, "A code was sent to %s.", masked);
 	return OUT_SUCCESS;
 }
 
-/* Login by email: a code to the verified address, "resend" for another
- * (no sooner than resend_after after the last), then the code. */
-static enum outcome email_login(struct login *l, struct store *st)
+/* How a destination is named to the user: "text message to +1******0100
+ * (phone)". */
+static void describe_dest(const struct store_factor *f, char *out, size_t len)
+{
+	char masked[FACTOR_DEST_MAX + 8];
+
+	notify_mask(f->method, f->dest, masked, sizeof(masked));
+	(void)snprintf(out, len, "%s %s%s%s%s",
+		       f->method == METHOD_SMS ? "text message to" : "email to", masked,
+		       f->label[0] != '\0' ? " (" : "", f->label, f->label[0] != '\0' ? ")" : "");
+}
+
+/* Where the code goes, among the user's verified destinations of mask
+ * the policy allows: the one there is, or the one the user picks by
+ * number.  0 with *out set (a copy), -1 if the conversation failed or no
+ * valid choice was made, -ENOENT if there is none. */
+static int choose_dest(struct login *l, const struct store_summary *rec, unsigned mask,
+		       struct store_factor *out)
+{
+	const struct store_factor *f, *only = NULL;
+	unsigned n = 0;
+
+	mask &= l->policy.methods & METHOD_SENT;
+	while ((f = store_summary_nth(rec, mask, n)) != NULL) {
+		only = f;
+		n++;
+	}
+	if (n == 0)
+		return -ENOENT;
+	if (n == 1) {
+		*out = *only;
+		return 0;
+	}
+	if (!l->silent)
+		(void)pam_info(l->pamh, "Where should the code go?");
+	for (unsigned i = 0; i < n; i++) {
+		char what[FACTOR_DEST_MAX + FACTOR_LABEL_MAX + 40];
+
+		describe_dest(store_summary_nth(rec, mask, i), what, sizeof(what));
+		if (pam_info(l->pamh, "  %u. %s", i + 1, what) != PAM_SUCCESS)
+			return -1;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		char *answer = NULL;
+		unsigned long pick;
+		char *end;
+
+		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer,
+			       "Send the code to (1-%u): ", n) != PAM_SUCCESS ||
+		    answer == NULL) {
+			secure_free_string(answer);
+			return -1;
+		}
+		pick = strtoul(answer, &end, 10);
+		if (end != answer && *end == '\0' && pick >= 1 && pick <= n) {
+			secure_free_string(answer);
+			*out = *store_summary_nth(rec, mask, (unsigned)pick - 1);
+			return 0;
+		}
+		/* With sshd's password method any answer may be the password. */
+		secure_free_string(answer);
+		(void)pam_error(l->pamh, "Please type a number from 1 to %u.", n);
+	}
+	return -1;
+}
+
+/* The words that switch to another way at the code prompt. */
+static void other_ways(const struct login *l, unsigned held, unsigned current, char *out,
+		       size_t len)
+{
+	unsigned usable = held & l->policy.methods;
+
+	out[0] = '\0';
+	if ((usable & METHOD_EMAIL) && current != METHOD_EMAIL)
+		(void)snprintf(out + strlen(out), len - strlen(out), ", email for one by email");
+	if ((usable & METHOD_SMS) && current != METHOD_SMS)
+		(void)snprintf(out + strlen(out), len - strlen(out),
+			       ", sms for one by text message");
+}
+
+/* Login by a sent code: to a destination of mask (the user picks one
+ * where there are several), "resend" for another (no sooner than
+ * resend_after after the last), "email" or "sms" to switch, then the
+ * code. */
+static enum outcome sent_login(struct login *l, struct store *st, unsigned mask)
 {
 	struct mfa_error err = { "" };
 	struct store_summary rec;
 	struct store_login at = { 0, l->service, l->rhost };
 	struct verify_result res;
-	char address[EMAIL_ADDRESS_MAX + 1], masked[EMAIL_ADDRESS_MAX + 8];
+	struct store_factor f;
+	char masked[FACTOR_DEST_MAX + 8], others[96], prompt[256];
 	enum outcome o;
-	bool sending;
+	unsigned held;
+	bool sending, choose = true;
 	long wait;
 	int r;
 
-	l->method = "email";
-	r = store_summary(st, l->user, &rec, &err);
-	if (r < 0 || !rec.email.verified) {
-		if (r < 0)
-			pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		store_summary_wipe(&rec);
-		log_outcome(l, LOG_ERR, "error",
-			    r < 0 ? "reason=store" : "reason=reset-during-login");
-		return r < 0 ? OUT_STORE_ERR : OUT_BAD_CODE;
-	}
-	memcpy(address, rec.email.address, sizeof(address));
-	store_summary_wipe(&rec);
-	email_mask(address, masked, sizeof(masked));
-	if ((o = send_login_code(l, st, address, &wait, &sending)) != OUT_SUCCESS)
-		return o;
-	/* A code sent moments ago is still the one to use: no mail bombing. */
-	if (wait > 0 && !l->silent && sending)
-		(void)pam_info(l->pamh, "A code is on its way to %s: use it when it comes.",
-			       masked);
-	else if (wait > 0 && !l->silent)
-		(void)pam_info(l->pamh,
-			       "A code was sent to %s less than %u seconds "
-			       "ago: use it.",
-			       masked, l->cfg.email.resend_after);
-	for (int round = 0; round < 5; round++) {
+	memset(&f, 0, sizeof(f));
+	for (int round = 0; round < 6; round++) {
 		char code[CODE_INPUT_MAX + 1];
 		char *answer = NULL;
 
-		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer,
-			       "Code from the email "
-			       "(or type resend for a new one): ") != PAM_SUCCESS ||
+		if (choose) {
+			choose = false;
+			r = store_summary(st, l->user, &rec, &err);
+			if (r == 0)
+				r = choose_dest(l, &rec, mask, &f);
+			held = store_summary_methods(&rec);
+			store_summary_wipe(&rec);
+			if (r == -1) {
+				log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
+				return OUT_CONV_ERR;
+			}
+			if (r < 0) {
+				if (r != -ENOENT)
+					pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
+				log_outcome(l, LOG_ERR, "error",
+					    r != -ENOENT ? "reason=store" :
+							   "reason=reset-during-login");
+				return r != -ENOENT ? OUT_STORE_ERR : OUT_BAD_CODE;
+			}
+			l->method = method_name(f.method);
+			notify_mask(f.method, f.dest, masked, sizeof(masked));
+			other_ways(l, held, f.method, others, sizeof(others));
+			(void)snprintf(prompt, sizeof(prompt),
+				       "Code from the %s (or type resend for a new one%s): ",
+				       f.method == METHOD_SMS ? "text message" : "email", others);
+			if ((o = send_login_code(l, st, &f, &wait, &sending)) != OUT_SUCCESS)
+				goto out;
+			/* A code sent moments ago is still the one to use. */
+			if (wait > 0 && !l->silent && sending)
+				(void)pam_info(l->pamh,
+					       "A code is on its way to %s: use it when it comes.",
+					       masked);
+			else if (wait > 0 && !l->silent)
+				(void)pam_info(l->pamh,
+					       "A code was sent to %s less than %u seconds "
+					       "ago: use it.",
+					       masked, notify_resend_after(&l->cfg, f.method));
+		}
+		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", prompt) !=
+			    PAM_SUCCESS ||
 		    answer == NULL) {
 			secure_free_string(answer);
 			log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
-			return OUT_CONV_ERR;
+			o = OUT_CONV_ERR;
+			goto out;
 		}
 		if (answer_is(answer, "resend")) {
 			secure_free_string(answer);
-			if ((o = send_login_code(l, st, address, &wait, &sending)) != OUT_SUCCESS)
-				return o;
+			if ((o = send_login_code(l, st, &f, &wait, &sending)) != OUT_SUCCESS)
+				goto out;
 			if (wait > 0) {
 				tell_user(l, "A new code can be sent only a little later.");
 				if (!l->silent)
@@ -320,25 +424,40 @@ static enum outcome email_login(struct login *l, struct store *st)
 			}
 			continue;
 		}
+		if ((answer_is(answer, "email") && (held & l->policy.methods & METHOD_EMAIL)) ||
+		    (answer_is(answer, "sms") && (held & l->policy.methods & METHOD_SMS))) {
+			mask = answer_is(answer, "sms") ? METHOD_SMS : METHOD_EMAIL;
+			secure_free_string(answer);
+			choose = true;
+			continue;
+		}
 		code_from_answer(answer, code);
 		secure_free_string(answer);
 		at.now = time(NULL);
-		r = store_verify_email(st, &l->cfg, l->user, code, address, &at, &res, &err);
+		r = store_verify_sent(st, &l->cfg, l->user, code, f.id, &at, &res, &err);
 		secure_wipe(code, sizeof(code));
-		if (r < 0)
-			return OUT_NOMEM;
+		if (r < 0) {
+			o = OUT_NOMEM;
+			goto out;
+		}
 		if (res.outcome == VERIFY_NOT_ENROLLED) {
 			log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
-			return OUT_BAD_CODE;
+			o = OUT_BAD_CODE;
+			goto out;
 		}
-		return code_result(l, &res, &err);
+		o = code_result(l, &res, &err);
+		goto out;
 	}
 	log_outcome(l, LOG_NOTICE, "failure", "reason=too-many-resends");
-	return OUT_BAD_CODE;
+	o = OUT_BAD_CODE;
+out:
+	secure_wipe(&f, sizeof(f));
+	return o;
 }
 
-/* The TOTP prompt; where email also works, "email" switches to it. */
-static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
+/* The TOTP prompt; where email or sms also works, "email" or "sms"
+ * switches to a sent code. */
+static enum outcome ask_code(struct login *l, struct store *st, unsigned sent)
 {
 	struct mfa_error err = { "" };
 	struct store_login at = { 0, l->service, l->rhost };
@@ -347,17 +466,26 @@ static enum outcome ask_code(struct login *l, struct store *st, bool email_too)
 	char *answer = NULL;
 
 	l->method = "totp";
-	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer,
-		       email_too ? "Verification code (or type email to get one by email): " :
-				   "Verification code: ") != PAM_SUCCESS ||
+	if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s",
+		       sent == (METHOD_EMAIL | METHOD_SMS) ?
+			       "Verification code (or type email or sms to get one sent): " :
+		       sent == METHOD_EMAIL ?
+			       "Verification code (or type email to get one by email): " :
+		       sent == METHOD_SMS ?
+			       "Verification code (or type sms to get one by text message): " :
+			       "Verification code: ") != PAM_SUCCESS ||
 	    answer == NULL) {
 		secure_free_string(answer);
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 		return OUT_CONV_ERR;
 	}
-	if (email_too && answer_is(answer, "email")) {
+	if ((sent & METHOD_EMAIL) && answer_is(answer, "email")) {
 		secure_free_string(answer);
-		return email_login(l, st);
+		return sent_login(l, st, METHOD_EMAIL);
+	}
+	if ((sent & METHOD_SMS) && answer_is(answer, "sms")) {
+		secure_free_string(answer);
+		return sent_login(l, st, METHOD_SMS);
 	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
@@ -413,8 +541,12 @@ static void confirm_enrollment(struct login *l, struct store *st)
 		return;
 	if (store_summary(st, l->user, &rec, &err) < 0 || !rec.exists)
 		return;
-	known = notify_address(&l->cfg, rec.email.verified ? rec.email.address : NULL, l->user, to,
-			       sizeof(to));
+	{
+		const struct store_factor *e = store_summary_nth(&rec, METHOD_EMAIL, 0);
+
+		known = notify_address(&l->cfg, e != NULL ? e->dest : NULL, l->user, to,
+				       sizeof(to));
+	}
 	store_summary_wipe(&rec);
 	if (known &&
 	    notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost, &err) < 0)
@@ -453,8 +585,9 @@ static enum outcome enroll(struct login *l, struct store *st)
 		return OUT_CONV_ERR;
 	}
 	l->method = method_name(method);
-	if ((method == METHOD_TOTP ? enroll_totp_conversation(l->pamh, &req, &eo, &err) :
-				     enroll_email_conversation(l->pamh, &req, &eo, &err)) < 0)
+	if ((method == METHOD_TOTP ?
+		     enroll_totp_conversation(l->pamh, &req, &eo, &err) :
+		     enroll_sent_conversation(l->pamh, &req, method, &eo, &err)) < 0)
 		return OUT_NOMEM;
 	switch (eo) {
 	case ENROLL_DONE:
@@ -462,6 +595,9 @@ static enum outcome enroll(struct login *l, struct store *st)
 			       method == METHOD_TOTP ?
 				       "Your authenticator app is set up. From now on, log in with "
 				       "a code from it." :
+			       method == METHOD_SMS ?
+				       "Your phone number is set up. From now on, logins send a "
+				       "code to it by text message." :
 				       "Your email address is set up. From now on, logins send a "
 				       "code to it.");
 		log_outcome(l, LOG_NOTICE, "enrolled", NULL);
@@ -484,9 +620,14 @@ static enum outcome enroll(struct login *l, struct store *st)
 	case ENROLL_CONV_ERROR:
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
 		return OUT_CONV_ERR;
+	case ENROLL_TOO_MANY:
+		tell_user(l, "You have as many of these as this system allows; nothing was saved.");
+		log_outcome(l, LOG_NOTICE, "failure", "reason=too-many-factors");
+		return OUT_BAD_CODE;
 	case ENROLL_MAIL_ERROR:
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		log_outcome(l, LOG_ERR, "error", "reason=mail");
+		log_outcome(l, LOG_ERR, "error",
+			    method == METHOD_SMS ? "reason=sms" : "reason=mail");
 		tell_user(l, "Could not send the code: try again later or contact your "
 			     "administrator.");
 		return OUT_MAIL_ERR;
@@ -495,6 +636,29 @@ static enum outcome enroll(struct login *l, struct store *st)
 	pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
 	log_outcome(l, LOG_ERR, "error", "reason=enrollment");
 	return OUT_STORE_ERR;
+}
+
+/* What the offer says of the methods the policy allows. */
+static const char *offer_words(unsigned methods)
+{
+	switch (methods & METHOD_ALL) {
+	case METHOD_EMAIL: return "The codes will come by email.";
+	case METHOD_SMS: return "The codes will come by text message.";
+	case METHOD_SENT: return "The codes will come by text message or email.";
+	case METHOD_TOTP:
+		return "You need an authenticator app on your phone, such as Google "
+		       "Authenticator, Microsoft Authenticator or Authy.";
+	case METHOD_TOTP | METHOD_EMAIL:
+		return "You can use an authenticator app on your phone, such as Google "
+		       "Authenticator, Microsoft Authenticator or Authy, or get codes by email.";
+	case METHOD_TOTP | METHOD_SMS:
+		return "You can use an authenticator app on your phone, such as Google "
+		       "Authenticator, Microsoft Authenticator or Authy, or get codes by text "
+		       "message.";
+	default: break;
+	}
+	return "You can use an authenticator app on your phone, such as Google Authenticator, "
+	       "Microsoft Authenticator or Authy, or get codes by text message or email.";
 }
 
 /* The user has no factor: offer enrollment, with a skip where the
@@ -515,15 +679,7 @@ static enum outcome offer_enrollment(struct login *l, struct store *st,
 		     "Multi-factor authentication is %s for your "
 		     "account and is not set up yet. %s",
 		     p == POLICY_REQUIRED ? "required" : "available",
-		     !(l->policy.methods & METHOD_TOTP) ?
-			     "The codes will come by email." :
-		     l->policy.methods & METHOD_EMAIL ?
-			     "You can use an authenticator app on "
-			     "your phone, such as Google Authenticator, Microsoft Authenticator or "
-			     "Authy, or get codes by email." :
-			     "You need an authenticator app on "
-			     "your phone, such as Google Authenticator, Microsoft Authenticator or "
-			     "Authy.") == PAM_SUCCESS &&
+		     offer_words(l->policy.methods)) == PAM_SUCCESS &&
 	    (!d->may_skip ||
 	     pam_info(l->pamh, d->skip_is_remembered ?
 				       "Type \"skip\" to skip it; you will not be asked again." :
@@ -670,7 +826,7 @@ static enum outcome follow(struct login *l, struct store *st, struct store_summa
 	case LOGIN_EXEMPT: break;
 	case LOGIN_DENY_FACTOR_NOT_ALLOWED:
 		/* mfa-setup adds a factor to an app it has seen proved. */
-		tell_user(l, rec->totp.enrolled ?
+		tell_user(l, store_summary_methods(rec) & METHOD_TOTP ?
 				     "Your account's second factor is not one this system accepts "
 				     "for you. Set up another with mfa-setup, or contact your "
 				     "administrator." :
@@ -703,8 +859,8 @@ static enum outcome follow(struct login *l, struct store *st, struct store_summa
 	case LOGIN_ASK_TOTP:
 		store_summary_wipe(rec);
 		l->has_totp = true;
-		return ask_code(l, st, d->email_too);
-	case LOGIN_ASK_EMAIL: store_summary_wipe(rec); return email_login(l, st);
+		return ask_code(l, st, d->usable & METHOD_SENT);
+	case LOGIN_ASK_SENT: store_summary_wipe(rec); return sent_login(l, st, METHOD_SENT);
 	}
 	log_outcome(l, LOG_INFO, "exempt", NULL);
 	return OUT_SKIP;

@@ -56,7 +56,7 @@ static const int64_t enroll_bys[] = {
 
 struct expect {
 	enum login_step step;
-	bool may_skip, skip_is_remembered, email_too;
+	bool may_skip, skip_is_remembered, sent_too;
 };
 
 #define X_EXEMPT                                  \
@@ -101,7 +101,7 @@ struct expect {
 	}
 #define X_EMAIL                                      \
 	{                                            \
-		LOGIN_ASK_EMAIL, false, false, false \
+		LOGIN_ASK_SENT, false, false, false \
 	}
 
 static const struct cell {
@@ -362,12 +362,12 @@ static void check_decision(const char *what, const struct login_decision *d, con
 			   unsigned usable)
 {
 	if (d->step != x->step || d->may_skip != x->may_skip ||
-	    d->skip_is_remembered != x->skip_is_remembered || d->email_too != x->email_too ||
+	    d->skip_is_remembered != x->skip_is_remembered || d->sent_too != x->sent_too ||
 	    d->usable != usable)
-		fail_msg("%s: got step %d may_skip %d remembered %d email_too %d usable %u, "
-			 "expected step %d may_skip %d remembered %d email_too %d usable %u",
-			 what, d->step, d->may_skip, d->skip_is_remembered, d->email_too, d->usable,
-			 x->step, x->may_skip, x->skip_is_remembered, x->email_too, usable);
+		fail_msg("%s: got step %d may_skip %d remembered %d sent_too %d usable %u, "
+			 "expected step %d may_skip %d remembered %d sent_too %d usable %u",
+			 what, d->step, d->may_skip, d->skip_is_remembered, d->sent_too, d->usable,
+			 x->step, x->may_skip, x->skip_is_remembered, x->sent_too, usable);
 }
 
 static void test_every_cell(void **state)
@@ -497,7 +497,9 @@ static void test_lock_agrees_with_lockout_active(void **state)
 
 	(void)state;
 	memset(&rec, 0, sizeof(rec));
-	rec.totp.enrolled = true;
+	rec.factors[0].method = METHOD_TOTP;
+	rec.factors[0].verified = true;
+	rec.n_factors = 1;
 	for (size_t i = 0; i < sizeof(until) / sizeof(until[0]); i++) {
 		struct login_facts f;
 		struct login_decision d;
@@ -528,7 +530,10 @@ static void test_facts_from_summary(void **state)
 	assert_int_equal(f.now, NOW);
 
 	/* An address not proved yet is not a factor. */
-	(void)snprintf(rec.email.address, sizeof(rec.email.address), "alice@example.org");
+	rec.factors[0].id = 1;
+	rec.factors[0].method = METHOD_EMAIL;
+	(void)snprintf(rec.factors[0].dest, sizeof(rec.factors[0].dest), "alice@example.org");
+	rec.n_factors = 1;
 	rec.skip_since = NOW - 86400;
 	rec.locked_until = -1;
 	store_login_facts(&rec, &pd, NOW + 5, NOW, &f);
@@ -537,10 +542,26 @@ static void test_facts_from_summary(void **state)
 	assert_int_equal(f.locked_until, -1);
 	assert_int_equal(f.enroll_by, NOW + 5);
 
-	rec.email.verified = true;
-	rec.totp.enrolled = true;
+	rec.factors[0].verified = true;
+	rec.factors[1].id = 2;
+	rec.factors[1].method = METHOD_TOTP;
+	rec.factors[1].verified = true;
+	/* Several of one method are still that method. */
+	rec.factors[2] = rec.factors[0];
+	rec.factors[2].id = 3;
+	rec.n_factors = 3;
 	store_login_facts(&rec, &pd, 0, NOW, &f);
 	assert_int_equal(f.held, METHOD_TOTP | METHOD_EMAIL);
+	assert_int_equal(store_summary_count(&rec, METHOD_EMAIL), 2);
+	assert_int_equal(store_summary_count(&rec, 0), 3);
+	assert_int_equal(store_summary_nth(&rec, METHOD_EMAIL, 1)->id, 3);
+	assert_null(store_summary_nth(&rec, METHOD_EMAIL, 2));
+	assert_null(store_summary_unverified(&rec, METHOD_SMS));
+	rec.factors[1].verified = false; /* an unverified factor is none */
+	rec.factors[1].method = METHOD_SMS;
+	store_login_facts(&rec, &pd, 0, NOW, &f);
+	assert_int_equal(f.held, METHOD_EMAIL);
+	assert_int_equal(store_summary_unverified(&rec, METHOD_SMS)->id, 2);
 }
 
 /* mfa-setup's rule: a user who holds any factor, even one the policy does
@@ -609,7 +630,7 @@ static void test_offer_answers_without_an_offer(void **state)
 		LOGIN_EXEMPT,	       LOGIN_DENY_FACTOR_NOT_ALLOWED,
 		LOGIN_SKIP_REMEMBERED, LOGIN_DENY_DEADLINE,
 		LOGIN_LOCKED,	       LOGIN_ASK_TOTP,
-		LOGIN_ASK_EMAIL,
+		LOGIN_ASK_SENT,
 	};
 
 	(void)state;
