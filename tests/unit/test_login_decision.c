@@ -99,8 +99,8 @@ struct expect {
 	{                                          \
 		LOGIN_ASK_TOTP, false, false, true \
 	}
-#define X_EMAIL                                      \
-	{                                            \
+#define X_EMAIL                                     \
+	{                                           \
 		LOGIN_ASK_SENT, false, false, false \
 	}
 
