@@ -18,6 +18,10 @@ struct store_ops {
 	int (*verify_sent)(struct store *st, const struct mfa_config *cfg, const char *user,
 			   const char *code, unsigned factor, const struct store_login *at,
 			   struct verify_result *res, struct mfa_error *err);
+	/* NULL: the backend has no proofs yet; store_prove() fails. */
+	int (*prove)(struct store *st, const struct mfa_config *cfg, const char *user,
+		     unsigned factor, const char *code, const struct store_login *at,
+		     struct verify_result *res, struct store_basis *basis, struct mfa_error *err);
 	int (*enroll_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
 			   const struct store_basis *basis, const struct mfa_totp *t,
 			   const char *label, unsigned replaces, const char *code,

@@ -69,6 +69,7 @@ const struct store_factor *store_summary_unverified(const struct store_summary *
 
 bool store_basis_same(const struct store_basis *a, const struct store_basis *b)
 {
+	/* The factors, not whether a proof was shown for them. */
 	return a->version == b->version;
 }
 
@@ -144,6 +145,20 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 	if (check_user(user, err) < 0)
 		return refuse(res);
 	return st->ops->verify_sent(st, cfg, user, code, factor, at, res, err);
+}
+
+int store_prove(struct store *st, const struct mfa_config *cfg, const char *user, unsigned factor,
+		const char *code, const struct store_login *at, struct verify_result *res,
+		struct store_basis *basis, struct mfa_error *err)
+{
+	memset(basis, 0, sizeof(*basis));
+	if (check_user(user, err) < 0)
+		return refuse(res);
+	if (st->ops->prove == NULL) {
+		mfa_error_set(err, "the %s store cannot prove a factor", st->ops->name);
+		return refuse(res);
+	}
+	return st->ops->prove(st, cfg, user, factor, code, at, res, basis, err);
 }
 
 /* A label is checked here for every backend: it is shown in listings. */

@@ -55,6 +55,12 @@ enum store_open_flags {
 int store_open(const struct mfa_config *cfg, int flags, struct store **out, struct mfa_error *err);
 void store_close(struct store *st);
 
+/* A proof's text: 32 random bytes in hex. */
+#define STORE_PROOF_MAX 64
+/* How long a proof is good for: the user chooses and proves a new factor
+ * meanwhile. */
+#define STORE_PROOF_SECONDS 600
+
 /* What a decision to enroll, skip, replace or remove saw of the user's
  * factors.  Opaque: only the backend reads it.  Both backends keep a
  * version that changes with every change of the user's verified factors
@@ -63,6 +69,11 @@ void store_close(struct store *st);
  * factors_version. */
 struct store_basis {
 	int64_t version;
+	/* What store_prove() gave: that the user has just shown one of the
+	 * factors of this version.  A change to the factors of a user who
+	 * holds one (store_enroll_*, store_remove_factor) needs it; "": none,
+	 * which only a user without a verified factor may go without. */
+	char proof[STORE_PROOF_MAX + 1];
 };
 
 /* Whether two summaries' bases are the same factors. */
@@ -175,6 +186,19 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 		      const char *code, unsigned factor, const struct store_login *at,
 		      struct verify_result *res, struct mfa_error *err);
 
+/* Checks a code of a factor the user holds, as a login would (a TOTP code
+ * of any app with factor 0, else the sent code of the factor of that id;
+ * failures count, the step is spent, no login is recorded), and on
+ * success fills basis with the user's factors now and a proof, single use
+ * and good for STORE_PROOF_SECONDS, that a change of those factors needs
+ * when the user holds any: on the store a fleet shares, the database
+ * checks it, so that a host cannot change a user's factors without a code
+ * the user has just typed.  The proof is this store handle's own on the
+ * files store. */
+int store_prove(struct store *st, const struct mfa_config *cfg, const char *user, unsigned factor,
+		const char *code, const struct store_login *at, struct verify_result *res,
+		struct store_basis *basis, struct mfa_error *err);
+
 /* Finishes a TOTP enrollment: t is the new secret the user's app was
  * shown, code the app's answer.  The store checks the code against t and,
  * if it is right and the factors are still those of basis, saves t as a
@@ -182,7 +206,9 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
  * forgotten, the login recorded), in place of the app of id replaces if
  * not 0.  VERIFY_WRONG: not saved, not counted; VERIFY_NOT_ENROLLED: the
  * factors changed, nothing saved; VERIFY_TOO_MANY: the user holds
- * factors.per_method apps (and replaces nothing). */
+ * factors.per_method apps (and replaces nothing).  A user who holds a
+ * verified factor needs basis's proof (store_prove()): without a good one
+ * VERIFY_NOT_ENROLLED, nothing saved. */
 int store_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 		      const struct store_basis *basis, const struct mfa_totp *t, const char *label,
 		      unsigned replaces, const char *code, const struct store_login *at,
@@ -270,7 +296,8 @@ int store_skip(struct store *st, const char *user, const struct store_basis *bas
  * factor 0 all of them (MFA turned off for the account, where the policy
  * allows it), with remember_skip (opt-out) remembered as the skip, if the
  * factors are still those of basis (else -ESTALE; the caller decided on
- * basis whether the policy allows it).  -ENOENT: no such factor. */
+ * basis whether the policy allows it) and basis holds a good proof (else
+ * -EPERM).  -ENOENT: no such factor. */
 int store_remove_factor(struct store *st, const char *user, const struct store_basis *basis,
 			unsigned factor, bool remember_skip, time_t now, struct mfa_error *err);
 
