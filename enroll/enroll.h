@@ -54,6 +54,24 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 int enroll_sent_conversation(pam_handle_t *pamh, const struct enroll_request *req, unsigned method,
 			     enum enroll_outcome *outcome, struct mfa_error *err);
 
+/* Sends a login code to the verified factor f (email, sms), booked first
+ * within the limits (-EAGAIN, *wait: the last code is still the one to
+ * use; *sending: it is on its way), then sent, then made the pending one.
+ * -ECOMM: it could not be sent (err says why), and nothing changed;
+ * -ESTALE: the factor went meanwhile. */
+int enroll_send_login_code(const struct enroll_request *req, const struct store_factor *f,
+			   long *wait, bool *sending, struct mfa_error *err);
+
+/* Before a change of the factors of a user who holds some (sum): a code
+ * from one of them, an app's or one sent where the user picks, checked by
+ * store_prove(), which fills basis with the proof the change needs.
+ * ENROLL_DONE: proved; ENROLL_FAILED: a wrong or expired code, or locked
+ * (counted; err says "reason=... failures=N" for the log), and the other
+ * outcomes as for an enrollment.  0, or -ENOMEM. */
+int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *req,
+			      const struct store_summary *sum, struct store_basis *basis,
+			      enum enroll_outcome *outcome, struct mfa_error *err);
+
 /* Asks which method to set up when allowed holds several; 0 with *method
  * set, or -1 if the conversation failed or no valid choice was made. */
 int enroll_choose_method(pam_handle_t *pamh, unsigned allowed, unsigned *method);

@@ -202,45 +202,24 @@ static enum outcome send_login_code(struct login *l, struct store *st, const str
 				    long *wait, bool *sending)
 {
 	struct mfa_error err = { "" };
-	struct code_target to = { f->method, f->id, f->dest };
-	struct email_booking booking;
-	char code[EMAIL_CODE_DIGITS_MAX + 1], masked[FACTOR_DEST_MAX + 8];
-	int r;
+	struct enroll_request req = {
+		.cfg = &l->cfg,
+		.st = st,
+		.user = l->user,
+		.service = l->service,
+		.rhost = l->rhost,
+	};
+	char masked[FACTOR_DEST_MAX + 8];
+	int r = enroll_send_login_code(&req, f, wait, sending, &err);
 
-	*wait = 0;
-	*sending = false;
-	if (email_code_new(notify_code_digits(&l->cfg, f->method), code) < 0) {
-		secure_wipe(code, sizeof(code));
-		pam_syslog(l->pamh, LOG_ERR, "cannot get random bytes for a code");
-		return OUT_STORE_ERR;
-	}
-	r = store_code_book(st, &l->cfg, l->user, EMAIL_CODE_LOGIN, NULL, &to, time(NULL), &booking,
-			    wait, sending, &err);
-	if (r == 0) {
-		r = notify_send_code(&l->cfg, f->method, f->dest, l->user, code, false, l->service,
-				     l->rhost, &err);
-		if (r == 0)
-			r = store_code_sent(st, &l->cfg, l->user, NULL, &to, code, &booking,
-					    time(NULL), &err);
-		else
-			r = -EIO;
-	} else if (r == -EAGAIN) {
+	if (r == -EAGAIN)
 		r = 0;
-	}
-	secure_wipe(code, sizeof(code));
 	if (r == -ESTALE) {
 		log_outcome(l, LOG_NOTICE, "failure", "reason=reset-during-login");
 		return OUT_BAD_CODE;
 	}
-	if (r == -EIO) {
-		struct mfa_error undo = { "" };
-
+	if (r == -ECOMM) {
 		pam_syslog(l->pamh, LOG_ERR, "%s", err.msg);
-		if (store_code_unbook(st, l->user, &booking, &undo) < 0)
-			pam_syslog(l->pamh, LOG_ERR,
-				   "%s (the code that was not sent holds others "
-				   "back for %lld seconds)",
-				   undo.msg, (long long)email_booking_window(&l->cfg, f->method));
 		log_outcome(l, LOG_ERR, "error",
 			    f->method == METHOD_SMS ? "reason=sms" : "reason=mail");
 		tell_user(l,
