@@ -167,3 +167,36 @@ int notify_factor_changed(const struct mfa_config *cfg, const char *to, const ch
 		       change == NOTIFY_ALL_REMOVED ? "" : thing);
 	return email_send(&cfg->email, to, subject, body, err);
 }
+
+int notify_locked(const struct mfa_config *cfg, const char *to, const char *user,
+		  const char *service, const char *rhost, int64_t until, unsigned failures,
+		  struct mfa_error *err)
+{
+	char host[128], svc[64], from[128], when[32], end[40], subject[256], body[2048];
+	time_t t = (time_t)until;
+	struct tm tm;
+
+	notify_host_name(host, sizeof(host));
+	sanitize_printable(service, svc, sizeof(svc));
+	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
+	notify_utc_now(when, sizeof(when));
+	if (until < 0 || gmtime_r(&t, &tm) == NULL)
+		(void)snprintf(end, sizeof(end), "an administrator unlocks it");
+	else
+		(void)strftime(end, sizeof(end), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	(void)snprintf(subject, sizeof(subject), "Account %s locked on %s after wrong codes", user,
+		       host);
+	(void)snprintf(body, sizeof(body),
+		       "The account %s was locked for multi-factor authentication after\n"
+		       "%u wrong codes, at %s.\n"
+		       "\n"
+		       "    host:      %s\n"
+		       "    service:   %s\n"
+		       "    from:      %s\n"
+		       "    locked until: %s\n"
+		       "\n"
+		       "Whoever typed them knew the password.  If it was not you, change\n"
+		       "your password and tell your administrator.\n",
+		       user, failures, when, host, svc, from, end);
+	return email_send(&cfg->email, to, subject, body, err);
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -48,6 +49,12 @@ enum notify_change {
 int notify_factor_changed(const struct mfa_config *cfg, const char *to, const char *user,
 			  enum notify_change change, const char *what, const char *service,
 			  struct mfa_error *err);
+/* The user was locked out after too many wrong codes: where (this host,
+ * service, remote host) and until when (-1: until an administrator
+ * unlocks).  Never a code. */
+int notify_locked(const struct mfa_config *cfg, const char *to, const char *user,
+		  const char *service, const char *rhost, int64_t until, unsigned failures,
+		  struct mfa_error *err);
 /* A factor was set up (method "totp", "email" or "sms") through service. */
 int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *user,
 		    const char *method, const char *service, const char *rhost,
