@@ -451,6 +451,12 @@ static void test_body_refusals(void **state)
 	assert_non_null(strstr(err.msg, "not configured"));
 	twilio_like(&sc, fields);
 	assert_int_equal(sms_send(&sc, "+15555550100x", &msg, &err), -EINVAL);
+	/* https only, even if the configuration were bypassed: libcurl
+	 * refuses the scheme before connecting anywhere. */
+	sc.url = "http://127.0.0.1:1/v1/messages";
+	assert_int_equal(sms_send(&sc, "+15555550100", &msg, &err), -EIO);
+	assert_non_null(strstr(err.msg, "cannot connect to the SMS gateway"));
+	assert_null(strstr(err.msg, "Couldn't connect"));
 }
 
 int main(void)
