@@ -338,7 +338,8 @@ int read_all(int fd, size_t max, char **out, size_t *out_len)
 			if (r == -EINTR)
 				continue;
 			free(buf);
-			return r;
+			/* Never 0: that would be success without *out. */
+			return r < 0 ? r : -EIO;
 		}
 		if (n == 0)
 			break;
