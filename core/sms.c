@@ -172,19 +172,18 @@ const char *sms_template_check(const char *tmpl, unsigned allowed, unsigned *use
 	return NULL;
 }
 
-/* Appends s to out at *o; a byte that is not printable ASCII becomes '?'
- * when printable (for the host and user names, which are not ours). */
+/* Appends s to out at *o, leaving room for a NUL; a byte that is not
+ * printable ASCII becomes '?' when printable (for the host and user
+ * names, which are not ours). */
 static int append(char *out, size_t size, size_t *o, const char *s, bool printable)
 {
-	size_t n = strlen(s);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
 
-	if (n >= size - *o)
-		return -ENOSPC;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		if (*o + 1 >= size)
+			return -ENOSPC;
 		out[(*o)++] = printable && (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
-	out[*o] = '\0';
 	return 0;
 }
 
@@ -196,50 +195,56 @@ int sms_expand(const char *tmpl, const char *number, const char *text,
 
 	if (size == 0)
 		return -ENOSPC;
-	out[0] = '\0';
 	for (const char *p = tmpl; *p != '\0' && r == 0;) {
-		char one[2] = { *p, '\0' }, ttl[16];
-		const char *piece = one;
+		const char *piece;
 		bool printable = false;
+		char ttl[16];
 		size_t len;
 		unsigned bit;
 
-		if (*p != '%') {
-			p++;
-		} else if (p[1] == '%') {
-			p += 2;
-		} else if (p[1] == '{' && (bit = template_var(p + 2, &len)) != 0) {
-			p += 2 + len;
-			switch (bit) {
-			case SMS_VAR_PHONE: piece = number; break;
-			case SMS_VAR_MESSAGE: piece = text; break;
-			case SMS_VAR_CODE: piece = msg->code; break;
-			case SMS_VAR_HOST:
-				piece = msg->host;
-				printable = true;
-				break;
-			case SMS_VAR_USER:
-				piece = msg->user;
-				printable = true;
-				break;
-			default:
-				(void)snprintf(ttl, sizeof(ttl), "%u", msg->ttl_minutes);
-				piece = ttl;
+		/* A character as it is, or '%' for "%%". */
+		if (*p != '%' || p[1] == '%') {
+			if (o + 1 >= size) {
+				r = -ENOSPC;
 				break;
 			}
-			if (piece == NULL && bit == SMS_VAR_MESSAGE)
-				r = -EINVAL;
-			else if (piece == NULL)
-				piece = "";
-		} else {
-			r = -EINVAL;
+			out[o++] = *p;
+			p += *p == '%' ? 2 : 1;
+			continue;
 		}
-		if (r == 0)
-			r = append(out, size, &o, piece, printable);
+		if (p[1] != '{' || (bit = template_var(p + 2, &len)) == 0) {
+			r = -EINVAL;
+			break;
+		}
+		p += 2 + len;
+		switch (bit) {
+		case SMS_VAR_PHONE: piece = number; break;
+		case SMS_VAR_MESSAGE: piece = text; break;
+		case SMS_VAR_CODE: piece = msg->code; break;
+		case SMS_VAR_HOST:
+			piece = msg->host;
+			printable = true;
+			break;
+		case SMS_VAR_USER:
+			piece = msg->user;
+			printable = true;
+			break;
+		default:
+			(void)snprintf(ttl, sizeof(ttl), "%u", msg->ttl_minutes);
+			piece = ttl;
+			break;
+		}
+		if (piece == NULL && bit == SMS_VAR_MESSAGE)
+			r = -EINVAL;
+		else
+			r = append(out, size, &o, piece != NULL ? piece : "", printable);
 	}
-	if (r < 0)
+	if (r < 0) {
 		secure_wipe(out, size);
-	return r;
+		return r;
+	}
+	out[o] = '\0';
+	return 0;
 }
 
 /* ---- the JSON check of an answer ---- */
@@ -660,7 +665,7 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 		      const char *body, size_t len, struct mfa_error *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct answer a = { NULL, 0, false };
 	struct curl_api api;
 	CURL *curl = NULL;
@@ -680,19 +685,26 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 	curl = api.easy_init();
 	if (a.data == NULL || curl == NULL)
 		goto nomem;
-	h = api.slist_append(NULL, sc->format == SMS_FORMAT_JSON ?
-					   "Content-Type: application/json" :
-					   "Content-Type: application/x-www-form-urlencoded");
-	if (h == NULL)
-		goto nomem;
-	headers = h;
 	/* Some APIs answer in the format asked for; and no "Expect:
 	 * 100-continue", which costs a second with servers that ignore it. */
-	if ((h = api.slist_append(headers, sc->response == SMS_RESPONSE_JSON ?
-						   "Accept: application/json" :
-						   "Accept: */*")) == NULL ||
-	    (h = api.slist_append(headers, "Expect:")) == NULL)
-		goto nomem;
+	{
+		const char *const lines[] = {
+			sc->format == SMS_FORMAT_JSON ?
+				"Content-Type: application/json" :
+				"Content-Type: application/x-www-form-urlencoded",
+			sc->response == SMS_RESPONSE_JSON ? "Accept: application/json" :
+							    "Accept: */*",
+			"Expect:",
+		};
+
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			struct curl_slist *h = api.slist_append(headers, lines[i]);
+
+			if (h == NULL)
+				goto nomem;
+			headers = h;
+		}
+	}
 	(void)api.easy_setopt(curl, CURLOPT_URL, sc->url);
 	(void)api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
 	(void)api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
