@@ -694,6 +694,57 @@ static void test_sms_values(void **state)
 	expect_failure(f, text, 2, "sms.message");
 }
 
+/* The strings of sms: as long as their limits allow, and no longer. */
+static void test_sms_string_lengths(void **state)
+{
+#define SMS_GATEWAY "url = \"https://x.example\"; fields = { a = \"%{phone} %{code}\"; };"
+	static const struct {
+		const char *key;
+		size_t min, max;
+		char fill;	    /* what makes up the length */
+		const char *prefix; /* and what it starts with */
+		const char *others; /* the keys it needs besides */
+	} keys[] = {
+		{ "url", 9, 1024, 'a', "https://", "fields = { a = \"%{phone} %{code}\"; };" },
+		{ "username", 1, 256, 'u', "", SMS_GATEWAY " password_file = \"/p\";" },
+		{ "password_file", 2, 512, 'p', "/", SMS_GATEWAY " username = \"u\";" },
+		{ "bearer_token_file", 2, 512, 't', "/", SMS_GATEWAY },
+		{ "ca_file", 2, 512, 'c', "/", SMS_GATEWAY },
+		{ "success_contains", 1, 256, 's', "", SMS_GATEWAY },
+		{ "message", 7, 320, 'm', "%{code}", SMS_GATEWAY },
+	};
+#undef SMS_GATEWAY
+	struct fixture *f = *state;
+	char value[1100], text[2048];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		for (size_t len = keys[i].min; len <= keys[i].max + 1;
+		     len += len == keys[i].min ? keys[i].max - keys[i].min : 1) {
+			size_t plen = strlen(keys[i].prefix);
+
+			memset(value, keys[i].fill, len);
+			memcpy(value, keys[i].prefix, plen);
+			value[len] = '\0';
+			(void)snprintf(text, sizeof(text), "sms = {\n  %s = \"%s\";\n  %s\n};\n",
+				       keys[i].key, value, keys[i].others);
+			if (len <= keys[i].max) {
+				if (load_text(f, text) != 0)
+					fail_msg("sms.%s of %zu refused: %s", keys[i].key, len,
+						 f->err.msg);
+				config_free(&f->cfg);
+			} else {
+				char full[64];
+
+				(void)snprintf(full, sizeof(full), "sms.%s", keys[i].key);
+				expect_failure(f, text, 2, full);
+			}
+		}
+	}
+	/* Shorter than the least is refused too, where there is one. */
+	expect_failure(f, "sms = {\n  url = \"https://\";\n};\n", 2, "sms.url");
+	expect_failure(f, "sms = {\n  password_file = \"/\";\n};\n", 2, "sms.password_file");
+}
+
 /* The fields: a group of name = "template" pairs, which must say where
  * the message goes and what it says. */
 static void test_sms_fields(void **state)
@@ -1177,6 +1228,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sms_twilio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_json_bearer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_string_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_together, setup, teardown),
 	};
