@@ -12,7 +12,8 @@
 
 #include "util.h"
 
-/* "+" and at most 15 digits (ITU-T E.164), and its NUL. */
+/* The longest number: "+" and 15 digits (ITU-T E.164).  A length, as
+ * EMAIL_ADDRESS_MAX is: a buffer for one is SMS_NUMBER_MAX + 1 bytes. */
 #define SMS_NUMBER_MAX 16
 #define SMS_FIELDS_MAX 16
 #define SMS_STATUS_MAX 8
