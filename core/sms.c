@@ -17,6 +17,9 @@
 #include "secmem.h"
 #include "sms.h"
 
+/* sms.timeout's default, also for a timeout of 0, which libcurl would
+ * take as none at all. */
+#define SMS_TIMEOUT_DEFAULT 10u
 /* JSON nesting beyond this is refused rather than recursed into. */
 #define JSON_DEPTH_MAX 32
 /* A credential file's largest size. */
@@ -612,9 +615,12 @@ static size_t take_answer(char *buf, size_t size, size_t nitems, void *p)
 	return n;
 }
 
+/* An empty list (a configuration not made by config.c) is the default's. */
 static bool status_listed(const struct sms_config *sc, long status)
 {
-	for (size_t i = 0; i < sc->n_success_status; i++)
+	if (sc->n_success_status == 0)
+		return status >= 200 && status <= 202;
+	for (size_t i = 0; i < sc->n_success_status && i < SMS_STATUS_MAX; i++)
 		if ((long)sc->success_status[i] == status)
 			return true;
 	return false;
@@ -667,6 +673,7 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
 	struct answer a = { NULL, 0, false };
+	unsigned timeout = sc->timeout > 0 ? sc->timeout : SMS_TIMEOUT_DEFAULT;
 	struct curl_api api;
 	CURL *curl = NULL;
 	long status = 0;
@@ -713,8 +720,8 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 	 * root's to trust. */
 	(void)api.easy_setopt(curl, CURLOPT_PROXY, "");
 	(void)api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	(void)api.easy_setopt(curl, CURLOPT_TIMEOUT, (long)sc->timeout);
-	(void)api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)sc->timeout);
+	(void)api.easy_setopt(curl, CURLOPT_TIMEOUT, (long)timeout);
+	(void)api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)timeout);
 	(void)api.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -745,7 +752,7 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 			      SMS_ANSWER_MAX / 1024);
 		r = -EIO;
 	} else if (cr == CURLE_OPERATION_TIMEDOUT) {
-		mfa_error_set(err, "the SMS gateway did not answer within %u s", sc->timeout);
+		mfa_error_set(err, "the SMS gateway did not answer within %u s", timeout);
 		r = -ETIMEDOUT;
 	} else if (cr != CURLE_OK) {
 		mfa_error_set(err, "cannot connect to the SMS gateway: %s",

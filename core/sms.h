@@ -49,15 +49,15 @@ struct sms_config {
 	char *bearer_token_file; /* or: Authorization: Bearer <file> */
 	char *ca_file;		 /* NULL: the system's CAs */
 	unsigned success_status[SMS_STATUS_MAX];
-	size_t n_success_status; /* default: 200, 201, 202 */
+	size_t n_success_status; /* 0: the default, 200, 201, 202 */
 	enum sms_response response;
 	char *success_contains; /* NULL: nothing more asked of the answer */
-	char *message;		/* %{code} %{host} %{ttl_minutes} %{user} %{phone} %% */
+	char *message;		/* NULL: SMS_DEFAULT_MESSAGE */
 	unsigned code_digits;
 	unsigned code_ttl;
 	unsigned resend_after;
 	unsigned enroll_messages; /* a user's codes to new numbers a day */
-	unsigned timeout;
+	unsigned timeout;	  /* seconds; 0: the default, 10 */
 };
 
 /* sms.message unless the configuration says otherwise. */
