@@ -22,6 +22,10 @@ enum key_kind {
 	KEY_DATE,
 	KEY_STARTTLS,
 	KEY_BACKEND,
+	KEY_SMS_FORMAT,
+	KEY_SMS_RESPONSE,
+	KEY_SMS_FIELDS,	   /* a group of name = "template" pairs */
+	KEY_HTTP_STATUSES, /* a list of integers */
 };
 
 struct key_spec {
@@ -142,6 +146,61 @@ static const char *check_template(const char *v)
 	return NULL;
 }
 
+/* An https:// URL without credentials or placeholders: nothing of a
+ * message, least of all its code, goes into a URL, which servers log. */
+static const char *check_https_url(const char *v)
+{
+	const char *host;
+	size_t authority;
+
+	if (strncmp(v, "https://", 8) != 0)
+		return "must start with https://";
+	host = v + 8;
+	authority = strcspn(host, "/?#");
+	if (authority == 0 || *host == ':')
+		return "names no host";
+	if (memchr(host, '@', authority) != NULL)
+		return "must not hold credentials (use sms.username and sms.password_file, "
+		       "or sms.bearer_token_file)";
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return "contains a space or a control character";
+		if ((unsigned char)*p >= 0x80)
+			return "contains a byte that is not ASCII (percent-encode it)";
+	}
+	if (strstr(v, "%{") != NULL)
+		return "must not hold a %{...}: the number and the message go in sms.fields, "
+		       "never in the URL";
+	return NULL;
+}
+
+static const char *check_http_method(const char *v)
+{
+	if (strcmp(v, "POST") != 0 && strcmp(v, "PUT") != 0)
+		return "must be \"POST\" or \"PUT\"";
+	return NULL;
+}
+
+/* Basic authentication joins the user name and the password with ':'. */
+static const char *check_http_user(const char *v)
+{
+	if (strchr(v, ':') != NULL)
+		return "must not contain ':'";
+	return check_no_controls(v);
+}
+
+static const char *check_sms_message(const char *v)
+{
+	unsigned used = 0;
+	const char *why = sms_template_check(v, SMS_VARS_MESSAGE, &used);
+
+	if (why != NULL)
+		return why;
+	if (!(used & SMS_VAR_CODE))
+		return "must contain %{code}";
+	return NULL;
+}
+
 #define OFF(field) offsetof(struct mfa_config, field)
 
 static const struct key_spec totp_keys[] = {
@@ -175,6 +234,29 @@ static const struct key_spec email_keys[] = {
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
+static const struct key_spec sms_keys[] = {
+	{ "url", KEY_STRING, OFF(sms.url), 9, 1024, NULL, check_https_url },
+	{ "method", KEY_STRING, OFF(sms.method), 3, 4, NULL, check_http_method },
+	{ "format", KEY_SMS_FORMAT, OFF(sms.format), 0, 0, NULL, NULL },
+	{ "fields", KEY_SMS_FIELDS, 0, 1, SMS_FIELDS_MAX, NULL, NULL },
+	{ "username", KEY_STRING, OFF(sms.username), 1, 256, NULL, check_http_user },
+	{ "password_file", KEY_STRING, OFF(sms.password_file), 2, 512, NULL, check_abs_path },
+	{ "bearer_token_file", KEY_STRING, OFF(sms.bearer_token_file), 2, 512, NULL,
+	  check_abs_path },
+	{ "ca_file", KEY_STRING, OFF(sms.ca_file), 2, 512, NULL, check_abs_path },
+	{ "success_status", KEY_HTTP_STATUSES, 0, 100, 599, NULL, NULL },
+	{ "response", KEY_SMS_RESPONSE, OFF(sms.response), 0, 0, NULL, NULL },
+	{ "success_contains", KEY_STRING, OFF(sms.success_contains), 1, 256, NULL,
+	  check_no_controls },
+	{ "message", KEY_STRING, OFF(sms.message), 1, 320, NULL, check_sms_message },
+	{ "code_digits", KEY_UINT, OFF(sms.code_digits), 6, EMAIL_CODE_DIGITS_MAX, NULL, NULL },
+	{ "code_ttl", KEY_UINT, OFF(sms.code_ttl), 30, 3600, NULL, NULL },
+	{ "resend_after", KEY_UINT, OFF(sms.resend_after), 5, 3600, NULL, NULL },
+	{ "enroll_messages", KEY_UINT, OFF(sms.enroll_messages), 1, 100, NULL, NULL },
+	{ "timeout", KEY_UINT, OFF(sms.timeout), 1, 120, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
 static const struct key_spec store_keys[] = {
 	{ "backend", KEY_BACKEND, OFF(store.backend), 0, 0, NULL, NULL },
 	{ "conninfo", KEY_STRING, OFF(store.conninfo), 1, 4096, NULL, check_no_controls },
@@ -201,7 +283,9 @@ static const struct key_spec root_keys[] = {
 	{ "methods", KEY_METHODS, OFF(methods), 0, 0, NULL, NULL },
 	{ "rules", KEY_RULES, 0, 0, 0, rule_keys, NULL },
 	{ "enroll_by", KEY_DATE, OFF(enroll_by), 0, 0, NULL, NULL },
+	{ "factors_per_method", KEY_UINT, OFF(factors_per_method), 1, 8, NULL, NULL },
 	{ "email", KEY_GROUP, 0, 0, 0, email_keys, NULL },
+	{ "sms", KEY_GROUP, 0, 0, 0, sms_keys, NULL },
 	{ "store", KEY_GROUP, 0, 0, 0, store_keys, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
@@ -227,9 +311,24 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->email.resend_after = 30;
 	cfg->email.enroll_mails = 5;
 	cfg->email.timeout = 10;
+	cfg->factors_per_method = 3;
+	cfg->sms.method = strdup("POST");
+	cfg->sms.format = SMS_FORMAT_FORM;
+	cfg->sms.success_status[0] = 200;
+	cfg->sms.success_status[1] = 201;
+	cfg->sms.success_status[2] = 202;
+	cfg->sms.n_success_status = 3;
+	cfg->sms.response = SMS_RESPONSE_JSON;
+	cfg->sms.message = strdup(SMS_DEFAULT_MESSAGE);
+	cfg->sms.code_digits = 6;
+	cfg->sms.code_ttl = 300;
+	cfg->sms.resend_after = 30;
+	cfg->sms.enroll_messages = 5;
+	cfg->sms.timeout = 10;
 	cfg->store.backend = STORE_BACKEND_FILES;
 	cfg->store.timeout = 5;
-	if (cfg->state_dir == NULL || cfg->issuer == NULL)
+	if (cfg->state_dir == NULL || cfg->issuer == NULL || cfg->sms.method == NULL ||
+	    cfg->sms.message == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -252,6 +351,7 @@ static const char *type_name(int type)
 static int apply_group(const char *path, const config_setting_t *group,
 		       const struct key_spec *specs, const char *prefix, struct mfa_config *cfg,
 		       struct mfa_error *err);
+static void join_key(char *out, size_t size, const char *prefix, const char *name);
 
 static int parse_policy(const char *path, const config_setting_t *s, const char *full,
 			enum mfa_policy *out, struct mfa_error *err)
@@ -290,7 +390,7 @@ static int parse_methods(const char *path, const config_setting_t *s, const char
 		}
 		if (method_parse(v, &m) < 0) {
 			mfa_error_set(err,
-				      "%s:%u: %s: unknown method \"%s\" (available: totp, email)",
+				      "%s:%u: %s: unknown method \"%s\" (available: totp, email, sms)",
 				      path, line, full, v);
 			return -EINVAL;
 		}
@@ -504,6 +604,150 @@ static int parse_backend(const char *path, const config_setting_t *s, const char
 	return 0;
 }
 
+static int parse_sms_format(const char *path, const config_setting_t *s, const char *full,
+			    enum sms_format *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (strcmp(v, "form") == 0)
+		*out = SMS_FORMAT_FORM;
+	else if (strcmp(v, "json") == 0)
+		*out = SMS_FORMAT_JSON;
+	else {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of form, json", path,
+			      config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_sms_response(const char *path, const config_setting_t *s, const char *full,
+			      enum sms_response *out, struct mfa_error *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (strcmp(v, "json") == 0)
+		*out = SMS_RESPONSE_JSON;
+	else if (strcmp(v, "any") == 0)
+		*out = SMS_RESPONSE_ANY;
+	else {
+		mfa_error_set(err, "%s:%u: %s: \"%s\" is not one of json, any", path,
+			      config_setting_source_line(s), full, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A field's name goes into the body as it is written: [A-Za-z0-9_.-],
+ * 1 to 64 of them. */
+static bool sms_field_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* sms.fields: a group of name = "template" pairs, the request's body. */
+static int parse_sms_fields(const char *path, const config_setting_t *s,
+			    const struct key_spec *spec, const char *full, struct sms_config *sc,
+			    struct mfa_error *err)
+{
+	unsigned line = config_setting_source_line(s);
+	int n = config_setting_length(s);
+
+	if (n < spec->min || n > spec->max) {
+		mfa_error_set(err, "%s:%u: %s: must hold %lld to %lld fields", path, line, full,
+			      spec->min, spec->max);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e), *v, *why;
+		unsigned eline = config_setting_source_line(e);
+		struct sms_field *field;
+		char fname[128];
+
+		join_key(fname, sizeof(fname), full, name != NULL ? name : "?");
+		if (name == NULL || !sms_field_name_valid(name)) {
+			mfa_error_set(err,
+				      "%s:%u: %s: a field's name is 1 to 64 letters, digits and "
+				      "\"_.-\"",
+				      path, eline, fname);
+			return -EINVAL;
+		}
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			mfa_error_set(err, "%s:%u: %s: expected a string, found %s", path, eline,
+				      fname, type_name(config_setting_type(e)));
+			return -EINVAL;
+		}
+		v = config_setting_get_string(e);
+		if (strlen(v) > 1024) {
+			mfa_error_set(err, "%s:%u: %s: must be 0 to 1024 characters long", path,
+				      eline, fname);
+			return -EINVAL;
+		}
+		why = sms_template_check(v, SMS_VARS_FIELD, NULL);
+		if (why != NULL) {
+			mfa_error_set(err, "%s:%u: %s: %s", path, eline, fname, why);
+			return -EINVAL;
+		}
+		/* Counted first: config_free() frees a half-made field. */
+		field = &sc->fields[sc->n_fields++];
+		field->name = strdup(name);
+		field->value = strdup(v);
+		if (field->name == NULL || field->value == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* sms.success_status: the HTTP statuses that mean the message was taken. */
+static int parse_http_statuses(const char *path, const config_setting_t *s,
+			       const struct key_spec *spec, const char *full, struct sms_config *sc,
+			       struct mfa_error *err)
+{
+	unsigned line = config_setting_source_line(s);
+	int n = config_setting_length(s);
+
+	if (n < 1 || n > SMS_STATUS_MAX) {
+		mfa_error_set(err, "%s:%u: %s: must list 1 to %d statuses", path, line, full,
+			      SMS_STATUS_MAX);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int type = config_setting_type(e);
+		long long v;
+
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+			mfa_error_set(err, "%s:%u: %s: expected integers such as 200, found %s",
+				      path, line, full, type_name(type));
+			return -EINVAL;
+		}
+		v = config_setting_get_int64(e);
+		if (v < spec->min || v > spec->max) {
+			mfa_error_set(err, "%s:%u: %s: %lld is out of range (%lld to %lld)", path,
+				      line, full, v, spec->min, spec->max);
+			return -ERANGE;
+		}
+		for (int k = 0; k < i; k++)
+			if (sc->success_status[k] == (unsigned)v) {
+				mfa_error_set(err, "%s:%u: %s: %lld is listed twice", path, line,
+					      full, v);
+				return -EINVAL;
+			}
+		sc->success_status[i] = (unsigned)v;
+	}
+	sc->n_success_status = (size_t)n;
+	return 0;
+}
+
 static int parse_algorithm(const char *path, const config_setting_t *s, const char *full,
 			   enum totp_algorithm *out, struct mfa_error *err)
 {
@@ -588,6 +832,22 @@ static int apply_setting(const char *path, const config_setting_t *s, const stru
 		if (type != CONFIG_TYPE_STRING)
 			break;
 		return parse_algorithm(path, s, full, (enum totp_algorithm *)(void *)field, err);
+	case KEY_SMS_FORMAT:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		return parse_sms_format(path, s, full, (enum sms_format *)(void *)field, err);
+	case KEY_SMS_RESPONSE:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		return parse_sms_response(path, s, full, (enum sms_response *)(void *)field, err);
+	case KEY_SMS_FIELDS:
+		if (type != CONFIG_TYPE_GROUP)
+			break;
+		return parse_sms_fields(path, s, spec, full, &cfg->sms, err);
+	case KEY_HTTP_STATUSES:
+		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+			break;
+		return parse_http_statuses(path, s, spec, full, &cfg->sms, err);
 	case KEY_STRING:
 		if (type != CONFIG_TYPE_STRING)
 			break;
@@ -595,12 +855,13 @@ static int apply_setting(const char *path, const config_setting_t *s, const stru
 	}
 	mfa_error_set(err, "%s:%u: %s: expected %s, found %s", path, config_setting_source_line(s),
 		      full,
-		      spec->kind == KEY_GROUP	? "a group { ... }" :
-		      spec->kind == KEY_UINT	? "an integer" :
-		      spec->kind == KEY_METHODS ? "a list such as [ \"totp\" ]" :
-		      spec->kind == KEY_RULES	? "a list of rules ( { ... }, ... )" :
-		      spec->kind == KEY_DATE	? "a string \"YYYY-MM-DD\"" :
-						  "a string",
+		      spec->kind == KEY_GROUP || spec->kind == KEY_SMS_FIELDS ? "a group { ... }" :
+		      spec->kind == KEY_HTTP_STATUSES ? "a list such as [ 200, 201 ]" :
+		      spec->kind == KEY_UINT	      ? "an integer" :
+		      spec->kind == KEY_METHODS	      ? "a list such as [ \"totp\" ]" :
+		      spec->kind == KEY_RULES	      ? "a list of rules ( { ... }, ... )" :
+		      spec->kind == KEY_DATE	      ? "a string \"YYYY-MM-DD\"" :
+							"a string",
 		      type_name(type));
 	return -EINVAL;
 }
@@ -746,6 +1007,61 @@ static int check_store(const char *path, const config_t *lc, const struct store_
 	return 0;
 }
 
+/* The sms group's keys that go together, and the gateway that "sms" in
+ * methods needs: checked once the whole file is read, since the keys may
+ * come in any order.  The rules' methods need no check of their own:
+ * they may not allow what the top-level methods do not. */
+static int check_sms(const char *path, const config_t *lc, const struct mfa_config *cfg,
+		     struct mfa_error *err)
+{
+	const struct sms_config *sc = &cfg->sms;
+	const config_setting_t *g = config_lookup(lc, "sms");
+	unsigned line = g != NULL ? config_setting_source_line(g) : 0;
+	unsigned phone = 0, text = 0;
+
+	if (cfg->methods & METHOD_SMS && (sc->url == NULL || sc->n_fields == 0)) {
+		const config_setting_t *m = config_lookup(lc, "methods");
+
+		mfa_error_set(err,
+			      "%s:%u: methods: has \"sms\", so sms.url and sms.fields are "
+			      "required",
+			      path, m != NULL ? config_setting_source_line(m) : 0);
+		return -EINVAL;
+	}
+	if ((sc->url == NULL) != (sc->n_fields == 0)) {
+		mfa_error_set(err, "%s:%u: sms.%s: required with sms.%s", path, line,
+			      sc->url == NULL ? "url" : "fields",
+			      sc->url == NULL ? "fields" : "url");
+		return -EINVAL;
+	}
+	if ((sc->username == NULL) != (sc->password_file == NULL)) {
+		mfa_error_set(err, "%s:%u: sms.username and sms.password_file go together", path,
+			      line);
+		return -EINVAL;
+	}
+	if (sc->username != NULL && sc->bearer_token_file != NULL) {
+		mfa_error_set(err,
+			      "%s:%u: sms.bearer_token_file: not with sms.username and "
+			      "sms.password_file: one way to log in to the gateway",
+			      path, line);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sc->n_fields; i++) {
+		unsigned used = 0;
+
+		(void)sms_template_check(sc->fields[i].value, SMS_VARS_FIELD, &used);
+		phone |= used & SMS_VAR_PHONE;
+		text |= used & (SMS_VAR_MESSAGE | SMS_VAR_CODE);
+	}
+	if (sc->n_fields > 0 && (phone == 0 || text == 0)) {
+		mfa_error_set(err, "%s:%u: sms.fields: %s", path, line,
+			      phone == 0 ? "no field holds %{phone}, the number to send to" :
+					   "no field holds %{message} or %{code}");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 {
 	config_t lc;
@@ -800,6 +1116,8 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 	r = apply_group(path, config_root_setting(&lc), root_keys, "", cfg, err);
 	if (r == 0)
 		r = check_store(path, &lc, &cfg->store, err);
+	if (r == 0)
+		r = check_sms(path, &lc, cfg, err);
 	config_destroy(&lc);
 	if (r == 0 && (cfg->methods & METHOD_EMAIL) &&
 	    (cfg->email.smtp_url == NULL || cfg->email.from == NULL)) {
@@ -855,6 +1173,18 @@ void config_free(struct mfa_config *cfg)
 	free(cfg->email.password_file);
 	free(cfg->email.from);
 	free(cfg->email.address_template);
+	free(cfg->sms.url);
+	free(cfg->sms.method);
+	for (size_t i = 0; i < cfg->sms.n_fields; i++) {
+		free(cfg->sms.fields[i].name);
+		free(cfg->sms.fields[i].value);
+	}
+	free(cfg->sms.username);
+	free(cfg->sms.password_file);
+	free(cfg->sms.bearer_token_file);
+	free(cfg->sms.ca_file);
+	free(cfg->sms.success_contains);
+	free(cfg->sms.message);
 	free(cfg->store.conninfo);
 	free(cfg->store.password_file);
 	free(cfg->path);

@@ -35,9 +35,9 @@ int qr_api_load(struct qr_api *api)
 
 int curl_api_load(struct curl_api *api, struct mfa_error *err)
 {
-	*api = (struct curl_api){ curl_global_init,  curl_easy_init,	 curl_easy_setopt,
-				  curl_easy_perform, curl_easy_cleanup,	 curl_easy_strerror,
-				  curl_slist_append, curl_slist_free_all };
+	*api = (struct curl_api){ curl_global_init,   curl_easy_init,	 curl_easy_setopt,
+				  curl_easy_perform,  curl_easy_getinfo, curl_easy_cleanup,
+				  curl_easy_strerror, curl_slist_append, curl_slist_free_all };
 	return 0;
 }
 
@@ -86,14 +86,15 @@ int curl_api_load(struct curl_api *api, struct mfa_error *err)
 	bool ok;
 
 	if (h == NULL) {
-		mfa_error_set(err, "cannot load %s, which sends the mail: %s", LIBCURL_SONAME,
-			      dlerror());
+		mfa_error_set(err, "cannot load %s, which sends mail and text messages: %s",
+			      LIBCURL_SONAME, dlerror());
 		return -ENOENT;
 	}
 	ok = BIND(h, api->global_init, "curl_global_init") &&
 	     BIND(h, api->easy_init, "curl_easy_init") &&
 	     BIND(h, api->easy_setopt, "curl_easy_setopt") &&
 	     BIND(h, api->easy_perform, "curl_easy_perform") &&
+	     BIND(h, api->easy_getinfo, "curl_easy_getinfo") &&
 	     BIND(h, api->easy_cleanup, "curl_easy_cleanup") &&
 	     BIND(h, api->easy_strerror, "curl_easy_strerror") &&
 	     BIND(h, api->slist_append, "curl_slist_append") &&

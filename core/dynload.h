@@ -1,6 +1,6 @@
-/* libcurl and libcrypto, loaded when a mail is sent or an email code is
- * hashed, libqrencode when a QR code is drawn, and libpq when the store is
- * a PostgreSQL database, not with the module.
+/* libcurl and libcrypto, loaded when a mail or a text message is sent or
+ * a code is hashed, libqrencode when a QR code is drawn, and libpq when
+ * the store is a PostgreSQL database, not with the module.
  * Linked in, they made every login's dlopen() of pam_mfa.so load some 40
  * libraries: 9 ms of each sshd connection (bench/RESULTS.md), for things
  * most logins never do. */
@@ -27,6 +27,7 @@ struct curl_api {
 	CURL *(*easy_init)(void);
 	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
 	CURLcode (*easy_perform)(CURL *curl);
+	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *curl);
 	const char *(*easy_strerror)(CURLcode code);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);

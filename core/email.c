@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,36 +156,6 @@ static void mail_date(char *out, size_t len)
 		       tm.tm_sec);
 }
 
-/* Reads the SMTP password from a root-owned file no one else can read. */
-static int read_password(const char *path, char **out, struct mfa_error *err)
-{
-	char *text = NULL;
-	size_t len;
-	int fd, r;
-
-	fd = open_trusted_file(path, 4096, err);
-	if (fd < 0)
-		return fd;
-	{
-		struct stat st;
-		if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
-			close(fd);
-			mfa_error_set(err, "%s: must not be readable by group or others", path);
-			return -EPERM;
-		}
-	}
-	r = read_all(fd, 4096, &text, &len);
-	close(fd);
-	if (r < 0) {
-		mfa_error_set(err, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		text[--len] = '\0';
-	*out = text;
-	return 0;
-}
-
 /* The message: RFC 5322 headers, then the body with CRLF line ends. */
 static int compose_message(const char *from, const char *to, const char *subject, const char *body,
 			   struct upload *up, struct mfa_error *err)
@@ -321,7 +290,7 @@ int email_send(const struct email_config *ec, const char *to, const char *subjec
 		close(fd);
 	}
 	if (ec->password_file != NULL) {
-		r = read_password(ec->password_file, &password, err);
+		r = read_secret_file(ec->password_file, 4096, &password, err);
 		if (r < 0)
 			return r;
 	}

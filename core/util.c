@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secmem.h"
 #include "util.h"
 
 void mfa_error_set(struct mfa_error *err, const char *fmt, ...)
@@ -337,7 +338,8 @@ int read_all(int fd, size_t max, char **out, size_t *out_len)
 			if (r == -EINTR)
 				continue;
 			free(buf);
-			return r;
+			/* Never 0: that would be success without *out. */
+			return r < 0 ? r : -EIO;
 		}
 		if (n == 0)
 			break;
@@ -350,5 +352,39 @@ int read_all(int fd, size_t max, char **out, size_t *out_len)
 	buf[len] = '\0';
 	*out = buf;
 	*out_len = len;
+	return 0;
+}
+
+int read_secret_file(const char *path, size_t max, char **out, struct mfa_error *err)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	int fd, r;
+
+	fd = open_trusted_file(path, (off_t)max, err);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
+		close(fd);
+		mfa_error_set(err, "%s: must not be readable by group or others", path);
+		return -EPERM;
+	}
+	r = read_all(fd, max, &text, &len);
+	close(fd);
+	if (r < 0) {
+		mfa_error_set(err, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	/* A NUL would cut the secret short without a word. */
+	if (strlen(text) != len) {
+		secure_wipe(text, len);
+		free(text);
+		mfa_error_set(err, "%s: contains a NUL byte", path);
+		return -EINVAL;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	*out = text;
 	return 0;
 }

@@ -58,4 +58,12 @@ int open_trusted_file(const char *path, off_t max_size, struct mfa_error *err);
  * NUL-terminated buffer. */
 int read_all(int fd, size_t max, char **out, size_t *out_len);
 
+/* Reads a secret (a password, a token) from a file trusted as
+ * open_trusted_file() trusts one, that in addition no one but root may
+ * read (no permission for group or others), of at most max bytes and no
+ * NUL: its contents less the line ends at its end, in a new string to free
+ * with secure_free_string().  0 or -errno with err filled (never with the
+ * secret). */
+int read_secret_file(const char *path, size_t max, char **out, struct mfa_error *err);
+
 #endif

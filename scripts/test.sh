@@ -56,10 +56,11 @@ ninja -C "$BUILD-release" || status=1
 # mfa-setup is setuid, which valgrind cannot follow; its suite runs above.
 MFATEST_VALGRIND=1 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
 	--timeout-multiplier 3 pam-login pam-policy pam-email pam-enroll-races || status=$?
-# The release module loads libcurl only to send mail (core/meson.build):
-# that path through the real sshd, and the check that it is not linked.
+# The release module loads libcurl only to send mail and text messages
+# (core/meson.build): mail through the real sshd, text messages to the
+# test gateway, and the check that it is not linked.
 meson test -C "$BUILD-release" --print-errorlogs --num-processes 2 \
-	e2e-sshd demo unit-lazy-libs || status=$?
+	e2e-sshd demo unit-lazy-libs unit-sms-gateway || status=$?
 
 # The packages need neither core much (dpkg, rpmbuild, lintian and the
 # policy tools wait on the disk or run on one): they go alongside the

@@ -205,6 +205,12 @@ static const struct {
 	{ "lockout", "unlock_after", 0, 31536000,
 	  offsetof(struct mfa_config, lockout.unlock_after) },
 	{ NULL, "fail_delay_ms", 0, 60000, offsetof(struct mfa_config, fail_delay_ms) },
+	{ NULL, "factors_per_method", 1, 8, offsetof(struct mfa_config, factors_per_method) },
+	{ "sms", "code_digits", 6, 10, offsetof(struct mfa_config, sms.code_digits) },
+	{ "sms", "code_ttl", 30, 3600, offsetof(struct mfa_config, sms.code_ttl) },
+	{ "sms", "resend_after", 5, 3600, offsetof(struct mfa_config, sms.resend_after) },
+	{ "sms", "enroll_messages", 1, 100, offsetof(struct mfa_config, sms.enroll_messages) },
+	{ "sms", "timeout", 1, 120, offsetof(struct mfa_config, sms.timeout) },
 };
 
 static void format_int_setting(char *buf, size_t size, size_t i, const char *value)
@@ -335,7 +341,11 @@ static void test_policy_keys(void **state)
 	expect_failure(f, "default_policy = \"Required\";\n", 1, "default_policy");
 	expect_failure(f, "default_policy = 1;\n", 1, "default_policy");
 	expect_failure(f, "methods = [ ];\n", 1, "methods");
+	expect_failure(f, "methods = [ \"fax\" ];\n", 1, "methods");
+	assert_contains(f->err.msg, "available: totp, email, sms");
+	/* "sms" is a method, which needs a gateway. */
 	expect_failure(f, "methods = [ \"sms\" ];\n", 1, "methods");
+	assert_contains(f->err.msg, "sms.url");
 	expect_failure(f, "methods = [ \"totp\", \"totp\" ];\n", 1, "methods");
 	expect_failure(f, "methods = [ 1 ];\n", 1, "methods");
 	expect_failure(f, "methods = \"totp\";\n", 1, "methods");
@@ -411,6 +421,469 @@ static void test_store_keys(void **state)
 		       2, "store.password_file");
 	expect_failure(f, "store = { conninfo = \"host=db1\"; };\n", 1, "store.conninfo");
 	expect_failure(f, "store = \"postgresql\";\n", 1, "store");
+}
+
+/* ---- sms ---- */
+
+static const char twilio[] =
+	"methods = [ \"totp\", \"sms\" ];\n"
+	"sms = {\n"
+	"  url = \"https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json\";\n"
+	"  method = \"POST\";\n"
+	"  format = \"form\";\n"
+	"  fields = { To = \"%{phone}\"; From = \"+15550100\"; Body = \"%{message}\"; };\n"
+	"  username = \"AC123\";\n"
+	"  password_file = \"/etc/security/pam_mfa.sms\";\n"
+	"  ca_file = \"/etc/ssl/certs/ca-certificates.crt\";\n"
+	"  success_status = [ 201 ];\n"
+	"  response = \"json\";\n"
+	"  success_contains = \"\\\"status\\\": \\\"queued\\\"\";\n"
+	"  message = \"%{code} is the code of %{user} on %{host} (%{ttl_minutes} min) 100%%\";\n"
+	"  code_digits = 8;\n"
+	"  code_ttl = 600;\n"
+	"  resend_after = 60;\n"
+	"  enroll_messages = 3;\n"
+	"  timeout = 20;\n"
+	"};\n"
+	"factors_per_method = 2;\n";
+
+static void test_sms_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct sms_config *sc = &f->cfg.sms;
+
+	assert_int_equal(load_text(f, ""), 0);
+	assert_int_equal(f->cfg.factors_per_method, 3);
+	assert_null(sc->url);
+	assert_string_equal(sc->method, "POST");
+	assert_int_equal(sc->format, SMS_FORMAT_FORM);
+	assert_int_equal(sc->n_fields, 0);
+	assert_null(sc->username);
+	assert_null(sc->password_file);
+	assert_null(sc->bearer_token_file);
+	assert_null(sc->ca_file);
+	assert_int_equal(sc->n_success_status, 3);
+	assert_int_equal(sc->success_status[0], 200);
+	assert_int_equal(sc->success_status[1], 201);
+	assert_int_equal(sc->success_status[2], 202);
+	assert_int_equal(sc->response, SMS_RESPONSE_JSON);
+	assert_null(sc->success_contains);
+	assert_string_equal(sc->message, "%{code} is your login code for %{host}. It expires in "
+					 "%{ttl_minutes} minutes.");
+	assert_int_equal(sc->code_digits, 6);
+	assert_int_equal(sc->code_ttl, 300);
+	assert_int_equal(sc->resend_after, 30);
+	assert_int_equal(sc->enroll_messages, 5);
+	assert_int_equal(sc->timeout, 10);
+	config_free(&f->cfg);
+	/* An sms group without a gateway is fine while no one uses SMS. */
+	assert_int_equal(load_text(f, "sms = { code_ttl = 60; };\n"), 0);
+	assert_null(sc->url);
+	assert_int_equal(sc->code_ttl, 60);
+}
+
+static void test_sms_twilio(void **state)
+{
+	struct fixture *f = *state;
+	const struct sms_config *sc = &f->cfg.sms;
+
+	if (load_text(f, twilio) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	assert_int_equal(f->cfg.methods, METHOD_TOTP | METHOD_SMS);
+	assert_int_equal(f->cfg.factors_per_method, 2);
+	assert_string_equal(sc->url,
+			    "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json");
+	assert_string_equal(sc->method, "POST");
+	assert_int_equal(sc->format, SMS_FORMAT_FORM);
+	assert_int_equal(sc->n_fields, 3);
+	assert_string_equal(sc->fields[0].name, "To");
+	assert_string_equal(sc->fields[0].value, "%{phone}");
+	assert_string_equal(sc->fields[1].name, "From");
+	assert_string_equal(sc->fields[1].value, "+15550100");
+	assert_string_equal(sc->fields[2].name, "Body");
+	assert_string_equal(sc->fields[2].value, "%{message}");
+	assert_string_equal(sc->username, "AC123");
+	assert_string_equal(sc->password_file, "/etc/security/pam_mfa.sms");
+	assert_null(sc->bearer_token_file);
+	assert_string_equal(sc->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	assert_int_equal(sc->n_success_status, 1);
+	assert_int_equal(sc->success_status[0], 201);
+	assert_int_equal(sc->response, SMS_RESPONSE_JSON);
+	assert_string_equal(sc->success_contains, "\"status\": \"queued\"");
+	assert_string_equal(sc->message,
+			    "%{code} is the code of %{user} on %{host} (%{ttl_minutes} min) 100%%");
+	assert_int_equal(sc->code_digits, 8);
+	assert_int_equal(sc->code_ttl, 600);
+	assert_int_equal(sc->resend_after, 60);
+	assert_int_equal(sc->enroll_messages, 3);
+	assert_int_equal(sc->timeout, 20);
+}
+
+static void test_sms_json_bearer(void **state)
+{
+	struct fixture *f = *state;
+	const struct sms_config *sc = &f->cfg.sms;
+
+	if (load_text(f, "methods = [ \"sms\" ];\n"
+			 "rules = ( { group = \"staff\"; policy = \"required\"; methods = [ "
+			 "\"sms\" ]; } );\n"
+			 "sms = {\n"
+			 "  url = \"https://sms.example.com:8443/v1/messages?api=2\";\n"
+			 "  method = \"PUT\";\n"
+			 "  format = \"json\";\n"
+			 "  fields = {\n"
+			 "    to = \"%{phone}\";\n"
+			 "    text = \"Code %{code}\";\n"
+			 "    sender-id = \"IT\";\n"
+			 "    note = \"\";\n"
+			 "  };\n"
+			 "  bearer_token_file = \"/etc/security/pam_mfa.token\";\n"
+			 "  success_status = [ 200, 202, 204 ];\n"
+			 "  response = \"any\";\n"
+			 "};\n") != 0)
+		fail_msg("refused: %s", f->err.msg);
+	assert_int_equal(f->cfg.methods, METHOD_SMS);
+	assert_int_equal(f->cfg.rules[0].methods, METHOD_SMS);
+	assert_string_equal(sc->method, "PUT");
+	assert_int_equal(sc->format, SMS_FORMAT_JSON);
+	assert_int_equal(sc->n_fields, 4);
+	assert_string_equal(sc->fields[1].name, "text");
+	assert_string_equal(sc->fields[1].value, "Code %{code}");
+	assert_string_equal(sc->fields[2].name, "sender-id");
+	assert_string_equal(sc->fields[3].value, "");
+	assert_null(sc->username);
+	assert_string_equal(sc->bearer_token_file, "/etc/security/pam_mfa.token");
+	assert_int_equal(sc->n_success_status, 3);
+	assert_int_equal(sc->success_status[2], 204);
+	assert_int_equal(sc->response, SMS_RESPONSE_ANY);
+	config_free(&f->cfg);
+	/* SMS_FIELDS_MAX fields, and SMS_STATUS_MAX statuses, are fine. */
+	{
+		char text[2048];
+		int n = snprintf(text, sizeof(text),
+				 "sms = { url = \"https://x.example\"; success_status = [ 200, 201, "
+				 "202, 203, 204, 205, 206, 299 ];\n fields = { a = \"%%{phone}\"; "
+				 "b = \"%%{code}\";");
+
+		for (int i = 2; i < SMS_FIELDS_MAX; i++)
+			n += snprintf(text + n, sizeof(text) - (size_t)n, " f%d = \"x\";", i);
+		(void)snprintf(text + n, sizeof(text) - (size_t)n, " }; };\n");
+		if (load_text(f, text) != 0)
+			fail_msg("refused: %s", f->err.msg);
+		assert_int_equal(f->cfg.sms.n_fields, SMS_FIELDS_MAX);
+		assert_int_equal(f->cfg.sms.n_success_status, SMS_STATUS_MAX);
+		config_free(&f->cfg);
+		/* One more of either is not. */
+		(void)snprintf(text + n, sizeof(text) - (size_t)n, " z = \"x\"; }; };\n");
+		expect_failure(f, text, 2, "sms.fields");
+	}
+	expect_failure(f,
+		       "sms = { url = \"https://x.example\"; fields = { a = \"%{phone} %{code}\"; "
+		       "};\n success_status = [ 200, 201, 202, 203, 204, 205, 206, 207, 208 ]; "
+		       "};\n",
+		       2, "sms.success_status");
+}
+
+/* A group around a gateway that is fine but for what one test adds. */
+static void expect_sms_failure(struct fixture *f, const char *inside, const char *key,
+			       const char *why)
+{
+	char text[8192];
+
+	(void)snprintf(text, sizeof(text),
+		       "methods = [ \"sms\" ];\n"
+		       "sms = {\n"
+		       "  fields = { To = \"%%{phone}\"; Body = \"%%{message}\"; };\n"
+		       "%s\n"
+		       "};\n",
+		       inside);
+	expect_failure(f, text, 4, key);
+	if (why != NULL)
+		assert_contains(f->err.msg, why);
+}
+
+static void test_sms_values(void **state)
+{
+	static const struct {
+		const char *inside, *key, *why;
+	} cases[] = {
+		{ "url = \"http://sms.example.com/send\";", "sms.url", "https://" },
+		{ "url = \"HTTPS://sms.example.com/send\";", "sms.url", "https://" },
+		{ "url = \"ftp://sms.example.com/send\";", "sms.url", "https://" },
+		{ "url = \"https://\";", "sms.url", NULL },
+		{ "url = \"https:///send\";", "sms.url", "no host" },
+		{ "url = \"https://:443/send\";", "sms.url", "no host" },
+		{ "url = \"https://?a=b\";", "sms.url", "no host" },
+		{ "url = \"https://AC1:secret@api.example.com/x\";", "sms.url", "credentials" },
+		{ "url = \"https://api.example.com/x?to=%{phone}\";", "sms.url", "%{" },
+		{ "url = \"https://api.example.com/%{code}\";", "sms.url", "%{" },
+		{ "url = \"https://api.example.com/a b\";", "sms.url", "space" },
+		{ "url = \"https://api.example.com/a\\nb\";", "sms.url", "control" },
+		{ "url = \"https://api.example.com/caf\xc3\xa9\";", "sms.url", "ASCII" },
+		{ "url = 443;", "sms.url", "string" },
+		{ "method = \"GET\";", "sms.method", "POST" },
+		{ "method = \"post\";", "sms.method", "POST" },
+		{ "method = \"PATCH\";", "sms.method", NULL },
+		{ "method = \"\";", "sms.method", NULL },
+		{ "format = \"xml\";", "sms.format", "form, json" },
+		{ "format = \"JSON\";", "sms.format", NULL },
+		{ "format = 1;", "sms.format", NULL },
+		{ "username = \"AC1:x\";", "sms.username", ":" },
+		{ "username = \"\";", "sms.username", NULL },
+		{ "username = \"a\\tb\";", "sms.username", "control" },
+		{ "password_file = \"pam_mfa.sms\";", "sms.password_file", "absolute" },
+		{ "bearer_token_file = \"token\";", "sms.bearer_token_file", "absolute" },
+		{ "ca_file = \"ca.pem\";", "sms.ca_file", "absolute" },
+		{ "success_status = [ ];", "sms.success_status", "1 to 8" },
+		{ "success_status = [ 99 ];", "sms.success_status", "out of range" },
+		{ "success_status = [ 600 ];", "sms.success_status", "out of range" },
+		{ "success_status = [ 200, 200 ];", "sms.success_status", "twice" },
+		{ "success_status = [ \"200\" ];", "sms.success_status", "integers" },
+		{ "success_status = [ 200.0 ];", "sms.success_status", "integers" },
+		{ "success_status = ( 200, \"x\" );", "sms.success_status", "integers" },
+		{ "success_status = 200;", "sms.success_status", "list" },
+		{ "success_status = [ 4294967496L ];", "sms.success_status", "out of range" },
+		{ "response = \"xml\";", "sms.response", "json, any" },
+		{ "response = true;", "sms.response", NULL },
+		{ "success_contains = \"\";", "sms.success_contains", NULL },
+		{ "success_contains = \"a\\nb\";", "sms.success_contains", "control" },
+		{ "message = \"Your login code\";", "sms.message", "%{code}" },
+		{ "message = \"%{code} %{message}\";", "sms.message", "%{message}" },
+		{ "message = \"%{code} %{nope}\";", "sms.message", "unknown" },
+		{ "message = \"%{code} 50% off\";", "sms.message", "%%" },
+		{ "message = \"%{code\";", "sms.message", "closed" },
+		{ "message = \"%{code}\\t\";", "sms.message", "control" },
+		{ "message = \"%{code} \\xff\";", "sms.message", "UTF-8" },
+		{ "message = \"\";", "sms.message", NULL },
+		{ "message = 5;", "sms.message", NULL },
+		{ "urls = \"https://x.example\";", "sms.urls", "unknown" },
+		{ "address = \"%u@example.org\";", "sms.address", "unknown" },
+	};
+	struct fixture *f = *state;
+	char text[2048], longest[1100];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char inside[512];
+
+		/* A valid url first, unless the case sets its own. */
+		(void)snprintf(inside, sizeof(inside), "%s %s",
+			       strncmp(cases[i].inside, "url", 3) == 0 ?
+				       "" :
+				       "url = \"https://sms.example.com/send\";",
+			       cases[i].inside);
+		expect_sms_failure(f, inside, cases[i].key, cases[i].why);
+	}
+	/* 320 characters of message are accepted, 321 are not. */
+	memset(longest, 'm', 320);
+	memcpy(longest, "%{code}", 7);
+	longest[320] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { a = \"%%{phone}\"; b = "
+		       "\"%%{message}\"; };\n message = \"%s\"; };\n",
+		       longest);
+	if (load_text(f, text) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	assert_int_equal(strlen(f->cfg.sms.message), 320);
+	config_free(&f->cfg);
+	longest[320] = 'm';
+	longest[321] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { a = \"%%{phone}\"; b = "
+		       "\"%%{message}\"; };\n message = \"%s\"; };\n",
+		       longest);
+	expect_failure(f, text, 2, "sms.message");
+}
+
+/* The strings of sms: as long as their limits allow, and no longer. */
+static void test_sms_string_lengths(void **state)
+{
+#define SMS_GATEWAY "url = \"https://x.example\"; fields = { a = \"%{phone} %{code}\"; };"
+	static const struct {
+		const char *key;
+		size_t min, max;
+		char fill;	    /* what makes up the length */
+		const char *prefix; /* and what it starts with */
+		const char *others; /* the keys it needs besides */
+	} keys[] = {
+		{ "url", 9, 1024, 'a', "https://", "fields = { a = \"%{phone} %{code}\"; };" },
+		{ "username", 1, 256, 'u', "", SMS_GATEWAY " password_file = \"/p\";" },
+		{ "password_file", 2, 512, 'p', "/", SMS_GATEWAY " username = \"u\";" },
+		{ "bearer_token_file", 2, 512, 't', "/", SMS_GATEWAY },
+		{ "ca_file", 2, 512, 'c', "/", SMS_GATEWAY },
+		{ "success_contains", 1, 256, 's', "", SMS_GATEWAY },
+		{ "message", 7, 320, 'm', "%{code}", SMS_GATEWAY },
+	};
+#undef SMS_GATEWAY
+	struct fixture *f = *state;
+	char value[1100], text[2048];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		for (size_t len = keys[i].min; len <= keys[i].max + 1;
+		     len += len == keys[i].min ? keys[i].max - keys[i].min : 1) {
+			size_t plen = strlen(keys[i].prefix);
+
+			memset(value, keys[i].fill, len);
+			memcpy(value, keys[i].prefix, plen);
+			value[len] = '\0';
+			(void)snprintf(text, sizeof(text), "sms = {\n  %s = \"%s\";\n  %s\n};\n",
+				       keys[i].key, value, keys[i].others);
+			if (len <= keys[i].max) {
+				if (load_text(f, text) != 0)
+					fail_msg("sms.%s of %zu refused: %s", keys[i].key, len,
+						 f->err.msg);
+				config_free(&f->cfg);
+			} else {
+				char full[64];
+
+				(void)snprintf(full, sizeof(full), "sms.%s", keys[i].key);
+				expect_failure(f, text, 2, full);
+			}
+		}
+	}
+	/* Shorter than the least is refused too, where there is one. */
+	expect_failure(f, "sms = {\n  url = \"https://\";\n};\n", 2, "sms.url");
+	expect_failure(f, "sms = {\n  password_file = \"/\";\n};\n", 2, "sms.password_file");
+}
+
+/* The fields: a group of name = "template" pairs, which must say where
+ * the message goes and what it says. */
+static void test_sms_fields(void **state)
+{
+	/* line: the field's own, 3, or the group's, 1, for the cross-checks. */
+	static const struct {
+		const char *fields;
+		unsigned line;
+		const char *key, *why;
+	} cases[] = {
+		{ "fields = { };", 3, "sms.fields", "1 to 16" },
+		{ "fields = 5;", 3, "sms.fields", "group" },
+		{ "fields = [ \"%{phone}\" ];", 3, "sms.fields", "group" },
+		{ "fields = { To = 5; Body = \"%{message}\"; };", 3, "sms.fields.To", "string" },
+		{ "fields = { To = \"%{phone}\"; Body = [ \"%{message}\" ]; };", 3,
+		  "sms.fields.Body", "string" },
+		{ "fields = { To = \"%{phone}\"; Body = { a = 1; }; };", 3, "sms.fields.Body",
+		  "string" },
+		{ "fields = { To = \"%{phone}\"; Body = \"%{mesage}\"; };", 3, "sms.fields.Body",
+		  "unknown" },
+		{ "fields = { To = \"%{phone}\"; Body = \"100% %{code}\"; };", 3, "sms.fields.Body",
+		  "%%" },
+		{ "fields = { To = \"%{phone}\"; Body = \"%{code}\\r\"; };", 3, "sms.fields.Body",
+		  "control" },
+		{ "fields = { To* = \"%{phone}\"; Body = \"%{code}\"; };", 3, "sms.fields.To*",
+		  "name" },
+		{ "fields = { Body = \"%{message}\"; };", 1, "sms.fields", "%{phone}" },
+		{ "fields = { To = \"%%{phone}\"; Body = \"%{message}\"; };", 1, "sms.fields",
+		  "%{phone}" },
+		{ "fields = { To = \"%{phone}\"; From = \"+15550100\"; };", 1, "sms.fields",
+		  "%{message} or %{code}" },
+		{ "fields = { To = \"%{phone}\"; Body = \"%{host} %{user}\"; };", 1, "sms.fields",
+		  "%{message} or %{code}" },
+	};
+	struct fixture *f = *state;
+	char text[4096], value[1100];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text),
+			       "sms = {\n  url = \"https://sms.example.com/send\";\n  %s\n};\n",
+			       cases[i].fields);
+		expect_failure(f, text, cases[i].line, cases[i].key);
+		assert_contains(f->err.msg, cases[i].why);
+	}
+	/* A name of 64 characters is fine, 65 are not; values of 1024 are,
+	 * 1025 not. */
+	memset(value, 'n', 65);
+	value[64] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { %s = \"%%{phone}\"; b = "
+		       "\"%%{code}\"; }; };\n",
+		       value);
+	if (load_text(f, text) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	config_free(&f->cfg);
+	value[64] = 'n';
+	value[65] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { %s = \"%%{phone}\"; b = "
+		       "\"%%{code}\"; }; };\n",
+		       value);
+	expect_failure(f, text, 1, "sms.fields.nnnn");
+	memset(value, 'v', 1024);
+	memcpy(value, "%{code}", 7);
+	value[1024] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { a = \"%%{phone}\"; b = "
+		       "\"%s\"; }; };\n",
+		       value);
+	if (load_text(f, text) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	config_free(&f->cfg);
+	value[1024] = 'v';
+	value[1025] = '\0';
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; fields = { a = \"%%{phone}\"; b = "
+		       "\"%s\"; }; };\n",
+		       value);
+	expect_failure(f, text, 1, "sms.fields.b");
+}
+
+/* The keys that go together, and the gateway that "sms" needs. */
+static void test_sms_together(void **state)
+{
+	struct fixture *f = *state;
+	static const char fields[] = "fields = { To = \"%{phone}\"; Body = \"%{message}\"; };";
+	char text[2048];
+
+	/* methods has "sms": url and fields are required. */
+	expect_failure(f, "\n\nmethods = [ \"totp\", \"sms\" ];\n", 3, "methods");
+	assert_contains(f->err.msg, "sms.url and sms.fields are required");
+	(void)snprintf(text, sizeof(text), "methods = [ \"sms\" ];\nsms = { %s };\n", fields);
+	expect_failure(f, text, 1, "methods");
+	expect_failure(f, "methods = [ \"sms\" ];\nsms = { url = \"https://x.example\"; };\n", 1,
+		       "methods");
+	/* A rule may not allow "sms" when the top-level methods do not. */
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; %s };\n"
+		       "rules = (\n { group = \"a\"; policy = \"required\"; methods = [ \"sms\" ]; "
+		       "}\n);\n",
+		       fields);
+	expect_failure(f, text, 3, "rules.[1].methods");
+	/* url and fields go together, whatever the methods. */
+	expect_failure(f, "\nsms = {\n url = \"https://x.example\";\n};\n", 2, "sms.fields");
+	(void)snprintf(text, sizeof(text), "\nsms = {\n %s\n};\n", fields);
+	expect_failure(f, text, 2, "sms.url");
+	/* username and password_file go together; a token is the other way. */
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; %s username = \"AC1\"; };\n", fields);
+	expect_failure(f, text, 1, "sms.username and sms.password_file");
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; %s password_file = \"/etc/p\"; };\n",
+		       fields);
+	expect_failure(f, text, 1, "sms.username and sms.password_file");
+	(void)snprintf(text, sizeof(text),
+		       "sms = { url = \"https://x.example\"; %s username = \"AC1\";\n"
+		       "  password_file = \"/etc/p\"; bearer_token_file = \"/etc/t\"; };\n",
+		       fields);
+	expect_failure(f, text, 1, "sms.bearer_token_file");
+	/* The same with everything in place loads. */
+	(void)snprintf(text, sizeof(text),
+		       "methods = [ \"sms\" ];\nsms = { url = \"https://x.example\"; %s "
+		       "username = \"AC1\";\n  password_file = \"/etc/p\"; };\n",
+		       fields);
+	if (load_text(f, text) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	config_free(&f->cfg);
+	(void)snprintf(text, sizeof(text),
+		       "methods = [ \"sms\" ];\nsms = { url = \"https://x.example\"; %s "
+		       "bearer_token_file = \"/etc/t\"; };\n",
+		       fields);
+	if (load_text(f, text) != 0)
+		fail_msg("refused: %s", f->err.msg);
+	config_free(&f->cfg);
+	/* factors_per_method is a number of 1 to 8. */
+	expect_failure(f, "factors_per_method = \"3\";\n", 1, "factors_per_method");
+	expect_failure(f, "factors_per_method = 0;\n", 1, "factors_per_method");
+	expect_failure(f, "sms = 5;\n", 1, "sms");
+	expect_failure(f, "sms = { url = \"https://x.example\"; };\nsms = { };\n", 2, NULL);
 }
 
 static void test_syntax_errors(void **state)
@@ -751,6 +1224,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_and_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_twilio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_json_bearer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_string_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_together, setup, teardown),
 	};
 	int r = unit_preflight();
 
