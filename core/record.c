@@ -255,7 +255,8 @@ static bool span_copy(const char *p, size_t len, char *out, size_t size)
 {
 	if (len >= size)
 		return false;
-	memcpy(out, p, len);
+	if (len > 0)
+		memcpy(out, p, len);
 	out[len] = '\0';
 	return true;
 }
@@ -375,6 +376,8 @@ static int next_field(struct cursor *c, const char *name, const char **v, size_t
 	size_t nlen = strlen(name), len;
 	const char *w;
 
+	*v = NULL;
+	*vlen = 0;
 	if (!next_word(c, &w, &len) || len <= nlen || memcmp(w, name, nlen) != 0 ||
 	    w[nlen] != '=') {
 		char what[48];
@@ -393,6 +396,7 @@ static int field_number(struct cursor *c, const char *name, uint64_t max, uint64
 	size_t len;
 	char tmp[24];
 
+	*out = 0;
 	if (next_field(c, name, &v, &len) < 0)
 		return -EINVAL;
 	if (!span_copy(v, len, tmp, sizeof(tmp)) || parse_u64(tmp, max, out) < 0) {
@@ -760,11 +764,17 @@ static int parse_legacy_totp(const struct span vals[K_COUNT], struct mfa_record 
 			     struct mfa_error *err)
 {
 	struct mfa_factor *f = record_add_factor(rec, METHOD_TOTP);
-	struct mfa_totp *t = &f->totp;
+	struct mfa_totp *t;
 	char text[TOTP_SECRET_B32_MAX + 2];
 	uint64_t n;
 	int slen;
 
+	/* The first factor of the record: there is room. */
+	if (f == NULL) {
+		mfa_error_set(err, "totp: no room for the app");
+		return -EINVAL;
+	}
+	t = &f->totp;
 	f->verified = true;
 	if (!span_copy(vals[K_TOTP_ALGORITHM].p, vals[K_TOTP_ALGORITHM].len, text, sizeof(text)) ||
 	    totp_algorithm_parse(text, &t->params.algorithm) < 0) {
@@ -864,6 +874,10 @@ static int parse_legacy_email(const struct span vals[K_COUNT], unsigned version,
 	if (address[0] != '\0') {
 		struct mfa_factor *f = record_add_factor(rec, METHOD_EMAIL);
 
+		if (f == NULL) {
+			mfa_error_set(err, "email.address: no room for the address");
+			return -EINVAL;
+		}
 		memcpy(f->dest, address, sizeof(f->dest));
 		f->verified = verified;
 		f->by_admin = by_admin;

@@ -585,6 +585,9 @@ int files_begin(struct files_store *st, const char *user, struct files_txn **txn
 	r = files_lock(st, user, &t, err);
 	if (r < 0)
 		return r;
+	/* For clang 14's analyzer, as above: it takes a failed openat() in
+	 * load_record() for a success that read nothing. */
+	rec->factors_tag = 0;
 	r = load_record(st, user, rec, &t->rec_fd, &t->slots, err);
 	if (r == -ENOENT) {
 		record_init(rec, user);

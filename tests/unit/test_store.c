@@ -875,7 +875,7 @@ static void test_record_version_4_read(void **state)
 	assert_int_equal(parse_v4_edited("email.verified=1", "email.verified=0", &other, &err), 0);
 	assert_false(other.factors[1].verified);
 	assert_true(other.code.pending);
-	tag = other.factors_tag;
+	assert_true(other.factors_tag != tag && other.factors_tag != 0);
 	assert_int_equal(parse_v4_edited("email.address=alice@example.org\nemail.verified=1",
 					 "email.address=\nemail.verified=0", &other, &err),
 			 -EINVAL); /* a code and by_admin without an address */

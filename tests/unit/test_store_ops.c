@@ -496,13 +496,11 @@ static void test_labels(void **state)
 static void test_basis_tag(void **state)
 {
 	struct fixture *f = *state;
-	struct store_login at = { NOW, "sshd", "" };
 	struct code_target mail = { METHOD_EMAIL, 0, "hana@example.org" };
 	struct code_target number = { METHOD_SMS, 0, "+15550100123" };
 	struct store_reset_what totp_only = { METHOD_TOTP, NULL };
 	struct store_reset_result reset;
 	struct store_summary sum;
-	struct verify_result res;
 	struct mfa_totp t, u;
 	int64_t tag, seen[16];
 	unsigned n = 0, id, failures;
@@ -583,8 +581,6 @@ static void test_basis_tag(void **state)
 			       NULL),
 			 VERIFY_OK);
 	CHANGED();
-	(void)at;
-	(void)res;
 #undef CHANGED
 #undef SAME
 }
