@@ -715,11 +715,20 @@ static int parse_v5(const struct span vals[K_COUNT], struct mfa_record *rec, str
 				      rec->factors[i].id);
 			return -EINVAL;
 		}
-		for (unsigned j = 0; j < i; j++)
-			if (rec->factors[j].id == rec->factors[i].id) {
-				mfa_error_set(err, "factor %u given twice", rec->factors[i].id);
+		for (unsigned j = 0; j < i; j++) {
+			const struct mfa_factor *a = &rec->factors[j], *b = &rec->factors[i];
+
+			if (a->id == b->id) {
+				mfa_error_set(err, "factor %u given twice", b->id);
 				return -EINVAL;
 			}
+			/* One destination of a method is proved at a time. */
+			if (!a->verified && !b->verified && a->method == b->method) {
+				mfa_error_set(err, "factor %u: a second %s not verified", b->id,
+					      method_name(b->method));
+				return -EINVAL;
+			}
+		}
 	}
 	if (code->len > 0) {
 		const struct mfa_factor *f;

@@ -434,6 +434,10 @@ static void test_record_edits_refused(void **state)
 		{ "factor=3 email ", "factor=3 sms " },
 		{ "factor=1 totp ", "factor=1 email " },
 		{ "factor=1 totp verified=1", "factor=1 totp verified=0" },
+		{ "code=\n",
+		  "factor=4 email verified=0 by_admin=0 added=0 used=0 dest=a@example.org "
+		  "label=\nfactor=5 email verified=0 by_admin=0 added=0 used=0 "
+		  "dest=b@example.org label=\ncode=\n" },
 		{ "factor=3 email verified=1", "factor=3 email verified=2" },
 		{ "by_admin=1", "by_admin=2" },
 		{ "by_admin=1", "by_admin=" },
@@ -602,6 +606,14 @@ static void test_record_edits_accepted(void **state)
 				      "alice", &err),
 			 0);
 	assert_int_equal(parse_edited("factor=3 email verified=1", "factor=3 email verified=0",
+				      "alice", &err),
+			 0);
+	/* One address and one number being proved. */
+	assert_int_equal(parse_edited(MAIL,
+				      "factor=3 email verified=0 by_admin=1 added=1700000050 used=0 "
+				      "dest=alice@example.org label=\n"
+				      "factor=2 sms verified=0 by_admin=0 added=0 used=0 "
+				      "dest=+15550100123",
 				      "alice", &err),
 			 0);
 	assert_int_equal(parse_edited("next_id=4\n", "next_id=4294967295\n", "alice", &err), 0);
@@ -1615,6 +1627,7 @@ static void test_slots_grow(void **state)
 		struct mfa_factor *x = record_add_factor(&rec, METHOD_EMAIL);
 
 		assert_non_null(x);
+		x->verified = true;
 		(void)snprintf(x->dest, sizeof(x->dest),
 			       "someone.with.a.rather.long.name.%u@mail.department.example.org", i);
 		(void)snprintf(x->label, sizeof(x->label), "address number %u of many", i);
