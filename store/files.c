@@ -8,7 +8,8 @@
  * of the record text.  An update overwrites the older slot in place and
  * syncs it with one fdatasync(): a torn write fails its checksum and the
  * other slot, the previous state, is read instead.  Only a new record (or
- * one in the old single-text form) is created by temp file and rename. */
+ * one in the old single-text form, or one that outgrew its slots) is
+ * created by temp file and rename. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,22 +35,46 @@ struct files_store {
 
 /* A slot: "MFA1 SEQ LEN CRC\n" then LEN bytes of record text, zero padded.
  * SEQ is 16, LEN 4 and CRC 8 lower-case hex digits; the CRC-32 covers the
- * header up to CRC and the text. */
-#define SLOT_SIZE 2048
+ * header up to CRC and the text.  A file is two slots of one size: the
+ * smallest that holds the text when the file was made, so that the record
+ * of a user with an app or two stays 4096 bytes (a listing reads 100,000
+ * of them) and one with many factors still fits. */
+#define SLOT_SIZE_MIN 2048
+#define SLOT_SIZE_MAX 8192
 #define SLOT_MAGIC "MFA1 "
 #define SLOT_CRC_AT 27
 #define SLOT_HEADER_LEN 36
-#define SLOT_TEXT_MAX (SLOT_SIZE - SLOT_HEADER_LEN)
-#define RECORD_FILE_SIZE (2 * SLOT_SIZE)
+#define SLOT_TEXT_MAX (SLOT_SIZE_MAX - SLOT_HEADER_LEN)
+#define RECORD_FILE_MAX (2 * SLOT_SIZE_MAX)
 
-_Static_assert(RECORD_FILE_SIZE <= STORE_RECORD_MAX, "a record file must be readable");
+_Static_assert(RECORD_FILE_MAX <= STORE_RECORD_MAX, "a record file must be readable");
 
 /* What the open record file holds, for the next update in place. */
 struct slots {
-	bool slotted; /* in the two-slot form */
-	int newest;   /* the slot holding the record */
-	uint64_t seq; /* its sequence number */
+	bool slotted;	  /* in the two-slot form */
+	size_t slot_size; /* 2048, 4096 or 8192 */
+	int newest;	  /* the slot holding the record */
+	uint64_t seq;	  /* its sequence number */
 };
+
+/* The slot size of a two-slot file of len bytes, or 0 if none has it. */
+static size_t slot_size_of(size_t len)
+{
+	for (size_t s = SLOT_SIZE_MIN; s <= SLOT_SIZE_MAX; s *= 2)
+		if (len == 2 * s)
+			return s;
+	return 0;
+}
+
+/* The smallest slot that holds a text of len bytes. */
+static size_t slot_size_for(size_t len)
+{
+	size_t s = SLOT_SIZE_MIN;
+
+	while (s < SLOT_SIZE_MAX && len > s - SLOT_HEADER_LEN)
+		s *= 2;
+	return s;
+}
 
 struct files_txn {
 	struct files_store *st;
@@ -208,14 +233,15 @@ static uint32_t slot_crc(const char *slot, size_t text_len)
 
 /* Whether slot has a well-formed header, and its sequence number, length
  * and CRC. */
-static bool slot_header(const char *slot, uint64_t *seq, size_t *text_len, uint32_t *crc)
+static bool slot_header(const char *slot, size_t slot_size, uint64_t *seq, size_t *text_len,
+			uint32_t *crc)
 {
 	uint64_t len, c;
 
 	if (memcmp(slot, SLOT_MAGIC, strlen(SLOT_MAGIC)) != 0 || slot[21] != ' ' ||
 	    slot[26] != ' ' || slot[35] != '\n' || hex_field(slot + 5, 16, seq) < 0 ||
 	    hex_field(slot + 22, 4, &len) < 0 || hex_field(slot + SLOT_CRC_AT, 8, &c) < 0 ||
-	    len > SLOT_TEXT_MAX)
+	    len > slot_size - SLOT_HEADER_LEN)
 		return false;
 	*text_len = (size_t)len;
 	*crc = (uint32_t)c;
@@ -223,16 +249,17 @@ static bool slot_header(const char *slot, uint64_t *seq, size_t *text_len, uint3
 }
 
 /* Whether slot i of the file in buf matches the CRC its header gave. */
-static bool slot_intact(const char *buf, int i, const size_t tlen[2], const uint32_t crc[2])
+static bool slot_intact(const char *buf, size_t slot_size, int i, const size_t tlen[2],
+			const uint32_t crc[2])
 {
-	return slot_crc(buf + i * SLOT_SIZE, tlen[i]) == crc[i];
+	return slot_crc(buf + (size_t)i * slot_size, tlen[i]) == crc[i];
 }
 
-static void slot_fill(char *slot, uint64_t seq, const char *text, size_t len)
+static void slot_fill(char *slot, size_t slot_size, uint64_t seq, const char *text, size_t len)
 {
 	char crc[10];
 
-	memset(slot, 0, SLOT_SIZE);
+	memset(slot, 0, slot_size);
 	/* len <= SLOT_TEXT_MAX: the mask only tells the compiler it fits. */
 	(void)snprintf(slot, SLOT_CRC_AT + 1, SLOT_MAGIC "%016" PRIx64 " %04x ", seq,
 		       (unsigned)(len & 0xffff));
@@ -246,6 +273,7 @@ static void slot_fill(char *slot, uint64_t seq, const char *text, size_t len)
 static int record_text(const char *buf, size_t len, struct slots *sl, const char **text,
 		       size_t *text_len, struct mfa_error *err)
 {
+	size_t size = slot_size_of(len);
 	uint64_t seq[2];
 	size_t tlen[2];
 	uint32_t crc[2];
@@ -257,25 +285,26 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 		*text_len = len;
 		return 0;
 	}
-	if (len != RECORD_FILE_SIZE) {
-		mfa_error_set(err, "a two-slot record of %zu bytes, not %d", len, RECORD_FILE_SIZE);
+	if (size == 0) {
+		mfa_error_set(err, "a two-slot record of %zu bytes, not %d, %d or %d", len,
+			      2 * SLOT_SIZE_MIN, 4 * SLOT_SIZE_MIN, 2 * SLOT_SIZE_MAX);
 		return -EINVAL;
 	}
 	for (int i = 0; i < 2; i++)
-		ok[i] = slot_header(buf + i * SLOT_SIZE, &seq[i], &tlen[i], &crc[i]);
+		ok[i] = slot_header(buf + (size_t)i * size, size, &seq[i], &tlen[i], &crc[i]);
 	/* The CRC of the newer slot only, unless it fails: a listing of
 	 * 100,000 records checks one slot each. */
 	if (ok[0] && ok[1] && seq[0] != seq[1]) {
 		int newer = seq[1] > seq[0] ? 1 : 0;
 
-		if (!slot_intact(buf, newer, tlen, crc)) {
+		if (!slot_intact(buf, size, newer, tlen, crc)) {
 			ok[newer] = false;
-			ok[1 - newer] = slot_intact(buf, 1 - newer, tlen, crc);
+			ok[1 - newer] = slot_intact(buf, size, 1 - newer, tlen, crc);
 		}
 		/* else the older slot stays unchecked: the newer one wins. */
 	} else {
 		for (int i = 0; i < 2; i++)
-			ok[i] = ok[i] && slot_intact(buf, i, tlen, crc);
+			ok[i] = ok[i] && slot_intact(buf, size, i, tlen, crc);
 	}
 	if (!ok[0] && !ok[1]) {
 		mfa_error_set(err, "neither slot is intact");
@@ -286,9 +315,10 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 		return -EINVAL;
 	}
 	sl->slotted = true;
+	sl->slot_size = size;
 	sl->newest = !ok[0] || (ok[1] && seq[1] > seq[0]) ? 1 : 0;
 	sl->seq = seq[sl->newest];
-	*text = buf + sl->newest * SLOT_SIZE + SLOT_HEADER_LEN;
+	*text = buf + (size_t)sl->newest * size + SLOT_HEADER_LEN;
 	*text_len = tlen[sl->newest];
 	return 0;
 }
@@ -555,6 +585,9 @@ int files_begin(struct files_store *st, const char *user, struct files_txn **txn
 	r = files_lock(st, user, &t, err);
 	if (r < 0)
 		return r;
+	/* For clang 14's analyzer, as above: it takes a failed openat() in
+	 * load_record() for a success that read nothing. */
+	rec->factors_tag = 0;
 	r = load_record(st, user, rec, &t->rec_fd, &t->slots, err);
 	if (r == -ENOENT) {
 		record_init(rec, user);
@@ -569,16 +602,22 @@ int files_begin(struct files_store *st, const char *user, struct files_txn **txn
 	return 0;
 }
 
-int files_begin_unchanged(struct files_store *st, const char *user,
-			  const struct record_factors *basis, struct files_txn **txn,
-			  struct mfa_record *rec, bool *exists, struct mfa_error *err)
+bool files_basis_holds(const struct store_basis *basis, const struct mfa_record *rec)
+{
+	return basis->version == (int64_t)rec->factors_tag;
+}
+
+int files_begin_unchanged(struct files_store *st, const char *user, const struct store_basis *basis,
+			  struct files_txn **txn, struct mfa_record *rec, bool *exists,
+			  struct mfa_error *err)
 {
 	int r = files_begin(st, user, txn, rec, exists, err);
 
 	/* -ESTALE says the factors changed: a stale NFS handle is not that. */
 	if (r == -ESTALE)
 		return -EIO;
-	if (r < 0 || basis == NULL || record_factors_held(basis, rec))
+	/* A record that does not exist has the tag of a fresh one: 0. */
+	if (r < 0 || basis == NULL || files_basis_holds(basis, rec))
 		return r;
 	files_end(*txn);
 	*txn = NULL;
@@ -592,14 +631,14 @@ static int commit_in_place(struct files_txn *txn, const char *text, size_t len,
 			   struct mfa_error *err)
 {
 	struct files_store *st = txn->st;
-	char slot[SLOT_SIZE];
+	size_t size = txn->slots.slot_size, off = 0;
+	char slot[SLOT_SIZE_MAX];
 	int target = 1 - txn->slots.newest, r = 0;
-	size_t off = 0;
 
-	slot_fill(slot, txn->slots.seq + 1, text, len);
-	while (off < SLOT_SIZE) {
-		ssize_t n = pwrite(txn->rec_fd, slot + off, SLOT_SIZE - off,
-				   (off_t)target * SLOT_SIZE + (off_t)off);
+	slot_fill(slot, size, txn->slots.seq + 1, text, len);
+	while (off < size) {
+		ssize_t n = pwrite(txn->rec_fd, slot + off, size - off,
+				   (off_t)target * (off_t)size + (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -632,14 +671,19 @@ static int commit_new_file(struct files_txn *txn, const char *text, size_t len,
 			   struct mfa_error *err)
 {
 	struct files_store *st = txn->st;
-	char image[RECORD_FILE_SIZE];
+	size_t size = slot_size_for(len), image_len = 2 * size;
 	char tmpname[USER_NAME_MAX + 32];
+	char *image;
 	int fd = -1, r = -EIO;
 
 	/* Slot 0 holds the record; slot 1, all zeros, is allocated now so
 	 * that later updates overwrite blocks in place. */
-	memset(image, 0, sizeof(image));
-	slot_fill(image, 1, text, len);
+	image = calloc(1, image_len);
+	if (image == NULL) {
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	slot_fill(image, size, 1, text, len);
 	for (int tries = 0; fd < 0 && tries < 16; tries++) {
 		uint32_t rnd;
 		r = secure_random(&rnd, sizeof(rnd));
@@ -657,8 +701,8 @@ static int commit_new_file(struct files_txn *txn, const char *text, size_t len,
 			      strerror(-r));
 		goto out;
 	}
-	for (size_t off = 0; off < sizeof(image);) {
-		ssize_t n = write(fd, image + off, sizeof(image) - off);
+	for (size_t off = 0; off < image_len;) {
+		ssize_t n = write(fd, image + off, image_len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -678,7 +722,7 @@ static int commit_new_file(struct files_txn *txn, const char *text, size_t len,
 	if (txn->rec_fd >= 0)
 		close(txn->rec_fd);
 	txn->rec_fd = fd;
-	txn->slots = (struct slots){ .slotted = true, .newest = 0, .seq = 1 };
+	txn->slots = (struct slots){ .slotted = true, .slot_size = size, .newest = 0, .seq = 1 };
 	fd = -1;
 	if (!st->deferred_sync && fsync(st->dfd) < 0) {
 		r = -errno;
@@ -692,7 +736,8 @@ unlink:
 	mfa_error_set(err, "%s/%s: cannot write the record: %s", st->path, txn->user, strerror(-r));
 	(void)unlinkat(st->dfd, tmpname, 0);
 out:
-	secure_wipe(image, sizeof(image));
+	secure_wipe(image, image_len);
+	free(image);
 	if (fd >= 0)
 		close(fd);
 	return r;
@@ -712,7 +757,9 @@ int files_commit(struct files_txn *txn, const struct mfa_record *rec, struct mfa
 		mfa_error_set(err, "%s/%s: record too large", txn->st->path, txn->user);
 		return len;
 	}
-	if (txn->rec_fd >= 0 && txn->slots.slotted)
+	/* A text that outgrew its slots makes a new file of larger ones. */
+	if (txn->rec_fd >= 0 && txn->slots.slotted &&
+	    (size_t)len <= txn->slots.slot_size - SLOT_HEADER_LEN)
 		r = commit_in_place(txn, text, (size_t)len, err);
 	else
 		r = commit_new_file(txn, text, (size_t)len, err);
@@ -834,7 +881,7 @@ int files_store_open(const struct mfa_config *cfg, int flags, struct store **out
 	return r;
 }
 
-int files_update(struct files_store *st, const char *user, const struct record_factors *basis,
+int files_update(struct files_store *st, const char *user, const struct store_basis *basis,
 		 int (*change)(struct mfa_record *rec, bool exists, void *ctx), void *ctx,
 		 struct mfa_error *err)
 {

@@ -54,14 +54,18 @@ int files_lock(struct files_store *st, const char *user, struct files_txn **txn,
  * (if not, rec is freshly initialised).  The lock is held until files_end(). */
 int files_begin(struct files_store *st, const char *user, struct files_txn **txn,
 		struct mfa_record *rec, bool *exists, struct mfa_error *err);
+/* Whether rec still holds the factors of basis: its factors_tag is the
+ * basis's version (a record that does not exist has the tag 0 of a fresh
+ * one). */
+bool files_basis_holds(const struct store_basis *basis, const struct mfa_record *rec);
 /* files_begin() for a write that a decision to enroll, skip or replace
  * rests on: the one check every such write makes.  basis is what the user
  * was shown; if the record's factors are no longer those (another login,
  * mfa-setup or an admin changed them meanwhile), nothing is locked and it
  * returns -ESTALE with err saying so.  basis NULL: files_begin(). */
-int files_begin_unchanged(struct files_store *st, const char *user,
-			  const struct record_factors *basis, struct files_txn **txn,
-			  struct mfa_record *rec, bool *exists, struct mfa_error *err);
+int files_begin_unchanged(struct files_store *st, const char *user, const struct store_basis *basis,
+			  struct files_txn **txn, struct mfa_record *rec, bool *exists,
+			  struct mfa_error *err);
 /* Replaces the record atomically and durably. */
 int files_commit(struct files_txn *txn, const struct mfa_record *rec, struct mfa_error *err);
 /* Removes the record (and its lock file) durably; returns 1 if there was a
@@ -87,7 +91,7 @@ int files_scan(struct files_store *st,
  * to leave it as it was, FILES_REMOVE to remove it, or -errno.  The record
  * is wiped and the lock released on every path. */
 enum { FILES_KEEP = 0, FILES_WRITE = 1, FILES_REMOVE = 2 };
-int files_update(struct files_store *st, const char *user, const struct record_factors *basis,
+int files_update(struct files_store *st, const char *user, const struct store_basis *basis,
 		 int (*change)(struct mfa_record *rec, bool exists, void *ctx), void *ctx,
 		 struct mfa_error *err);
 

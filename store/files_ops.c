@@ -1,10 +1,12 @@
 /* The store's operations over the files backend's records (files.c): each
  * one read-modify-write of a user's record under its lock, through
  * files_update().  What a successful login writes is record_login(), and
- * note_login() for a TOTP code, which also forgives failures; where an
- * email code's salted hash is kept, set_pending_code(). */
+ * note_login() for a TOTP code, which also forgives failures; where a sent
+ * code's salted hash is kept, set_pending_code(); every change of the
+ * verified factors draws a new tag, factors_changed(). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "code_hash.h"
@@ -25,8 +27,8 @@ static void record_login(struct mfa_record *rec, const struct store_login *at)
 	record_set_text(rec->last_rhost, at->rhost);
 }
 
-/* A right TOTP code also forgives the failures.  An email code does not
- * (record_login() alone): the host that mailed it made it, so its success
+/* A right TOTP code also forgives the failures.  A sent code does not
+ * (record_login() alone): the host that sent it made it, so its success
  * proves nothing about the failures counted before, as sql/006 has it. */
 static void note_login(struct mfa_record *rec, const struct store_login *at)
 {
@@ -34,11 +36,114 @@ static void note_login(struct mfa_record *rec, const struct store_login *at)
 	record_login(rec, at);
 }
 
-/* A new factor forgets an opt-out skip and the failures of the old. */
+/* A factor an administrator sets forgets an opt-out skip and the failures
+ * of the old. */
 static void note_new_factor(struct mfa_record *rec)
 {
 	lockout_clear(rec);
 	rec->skip_since = 0;
+}
+
+/* The verified factors changed: a basis taken before no longer holds. */
+static int factors_changed(struct mfa_record *rec, struct mfa_error *err)
+{
+	int r = record_new_tag(rec);
+
+	if (r < 0)
+		mfa_error_set(err, "cannot draw the factors' tag: %s", strerror(-r));
+	return r;
+}
+
+static void set_label(struct mfa_factor *f, const char *label)
+{
+	(void)snprintf(f->label, sizeof(f->label), "%s", label != NULL ? label : "");
+}
+
+/* The settings of a method whose codes are sent. */
+struct sent_settings {
+	unsigned code_ttl, resend_after, enroll_limit;
+};
+
+static struct sent_settings sent_settings(const struct mfa_config *cfg, unsigned method)
+{
+	if (method == METHOD_SMS)
+		return (struct sent_settings){ cfg->sms.code_ttl, cfg->sms.resend_after,
+					       cfg->sms.enroll_messages };
+	return (struct sent_settings){ cfg->email.code_ttl, cfg->email.resend_after,
+				       cfg->email.enroll_mails };
+}
+
+/* Moves the factor at index from to index to, the others keeping their
+ * order: a replacement takes the place of what it replaces. */
+static void move_factor(struct mfa_record *rec, unsigned from, unsigned to)
+{
+	struct mfa_factor f;
+
+	if (from == to || from >= rec->n_factors || to >= rec->n_factors)
+		return;
+	f = rec->factors[from];
+	if (from > to)
+		memmove(&rec->factors[to + 1], &rec->factors[to],
+			(from - to) * sizeof(rec->factors[0]));
+	else
+		memmove(&rec->factors[from], &rec->factors[from + 1],
+			(to - from) * sizeof(rec->factors[0]));
+	rec->factors[to] = f;
+	secure_wipe(&f, sizeof(f));
+}
+
+static unsigned factor_index(const struct mfa_record *rec, unsigned id)
+{
+	unsigned i;
+
+	for (i = 0; i < rec->n_factors; i++)
+		if (rec->factors[i].id == id)
+			break;
+	return i;
+}
+
+/* The unverified factor of method (an address or number being proved),
+ * or NULL. */
+static struct mfa_factor *unverified_factor(struct mfa_record *rec, unsigned method)
+{
+	for (unsigned i = 0; i < rec->n_factors; i++)
+		if (!rec->factors[i].verified && rec->factors[i].method == method)
+			return &rec->factors[i];
+	return NULL;
+}
+
+/* The verified factor of method with that destination, or NULL. */
+static struct mfa_factor *verified_dest(struct mfa_record *rec, unsigned method, const char *dest,
+					unsigned except)
+{
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		struct mfa_factor *f = &rec->factors[i];
+
+		if (f->verified && f->method == method && f->id != except &&
+		    strcmp(f->dest, dest) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* Removes every factor of method (verified ones only, if verified_only);
+ * how many went, and in *verified whether a verified one did. */
+static unsigned remove_method(struct mfa_record *rec, unsigned method, bool verified_only,
+			      bool *verified)
+{
+	unsigned n = 0;
+
+	for (unsigned i = rec->n_factors; i-- > 0;) {
+		struct mfa_factor *f = &rec->factors[i];
+
+		if (f->method != method || (verified_only && !f->verified))
+			continue;
+		if (f->verified)
+			*verified = true;
+		(void)record_remove_factor(rec, f->id);
+		n++;
+	}
+	return n;
 }
 
 static void files_close_op(struct store *st)
@@ -49,22 +154,32 @@ static void files_close_op(struct store *st)
 static void summarize(const struct mfa_record *rec, struct store_summary *out)
 {
 	memcpy(out->user, rec->user, sizeof(out->user));
-	out->totp.enrolled = rec->totp.enrolled;
-	out->totp.params = rec->totp.params;
-	out->totp.enrolled_at = rec->totp.enrolled_at;
-	memcpy(out->email.address, rec->email.address, sizeof(out->email.address));
-	out->email.verified = rec->email.verified;
-	out->email.by_admin = rec->email.by_admin;
-	out->email.enrolled_at = rec->email.enrolled_at;
-	out->email.code_pending = rec->email.code_pending;
-	out->email.code_expires = rec->email.code_expires;
+	out->n_factors = rec->n_factors;
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		const struct mfa_factor *f = &rec->factors[i];
+		struct store_factor *o = &out->factors[i];
+
+		o->id = f->id;
+		o->method = f->method;
+		memcpy(o->label, f->label, sizeof(o->label));
+		memcpy(o->dest, f->dest, sizeof(o->dest));
+		o->verified = f->verified;
+		o->by_admin = f->by_admin;
+		o->added = f->added;
+		o->last_used = f->last_used;
+		if (f->method == METHOD_TOTP)
+			o->params = f->totp.params;
+	}
+	out->code.pending = rec->code.pending;
+	out->code.factor = rec->code.factor;
+	out->code.expires = rec->code.expires;
 	out->fail_count = rec->fail_count;
 	out->locked_until = rec->locked_until;
 	out->last_login = rec->last_login;
 	memcpy(out->last_service, rec->last_service, sizeof(out->last_service));
 	memcpy(out->last_rhost, rec->last_rhost, sizeof(out->last_rhost));
 	out->skip_since = rec->skip_since;
-	record_factors_take(rec, &out->basis.factors);
+	out->basis.version = (int64_t)rec->factors_tag;
 }
 
 /* Without the lock: records are replaced atomically, so a read sees every
@@ -92,14 +207,24 @@ static int files_summary(struct store *st, const char *user, struct store_summar
 static int verify_done(int r, struct verify_result *res)
 {
 	if (r == -ESTALE) {
+		memset(res, 0, sizeof(*res));
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return 0;
 	}
 	if (r < 0) {
+		memset(res, 0, sizeof(*res));
 		res->outcome = VERIFY_STORE_ERROR;
 		return r == -ENOMEM ? r : 0;
 	}
 	return 0;
+}
+
+/* A failed code: counted toward the lockout. */
+static void count_failure(struct mfa_record *rec, const struct mfa_config *cfg, time_t now,
+			  struct verify_result *res, enum verify_outcome outcome)
+{
+	res->locked_now = lockout_record_failure(rec, cfg, now);
+	res->outcome = outcome;
 }
 
 struct totp_check {
@@ -110,14 +235,18 @@ struct totp_check {
 };
 
 /* Under the lock, on a fresh read: of two logins racing with one code,
- * the second sees the first's last_step and is refused. */
+ * the second sees the first's last_step and is refused.  Every app is
+ * tried, each against its own last step: a code is spent for the app that
+ * accepted it, not for an app it was never shown by. */
 static int check_totp(struct mfa_record *rec, bool exists, void *p)
 {
 	struct totp_check *c = p;
 	struct verify_result *res = c->res;
-	int v;
+	struct mfa_factor *used = NULL;
+	uint64_t used_step = 0;
+	bool replay = false;
 
-	if (!exists || !rec->totp.enrolled) {
+	if (!exists || record_count(rec, METHOD_TOTP) == 0) {
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return FILES_KEEP;
 	}
@@ -125,15 +254,33 @@ static int check_totp(struct mfa_record *rec, bool exists, void *p)
 		res->outcome = VERIFY_LOCKED;
 		return FILES_KEEP;
 	}
-	v = totp_verify(rec->totp.secret, rec->totp.secret_len, &rec->totp.params, c->code,
-			c->at->now, c->cfg->totp.window, rec->totp.last_step, &res->step);
-	if (v == 1) {
-		rec->totp.last_step = res->step;
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		struct mfa_factor *f = &rec->factors[i];
+		uint64_t step;
+		int v;
+
+		if (f->method != METHOD_TOTP || !f->verified)
+			continue;
+		/* Every app is computed, the first that accepts wins: the
+		 * time taken does not tell which one it was. */
+		v = totp_verify(f->totp.secret, f->totp.secret_len, &f->totp.params, c->code,
+				c->at->now, c->cfg->totp.window, f->totp.last_step, &step);
+		if (v == 1 && used == NULL) {
+			used = f;
+			used_step = step;
+		} else if (v == 0) {
+			replay = true;
+		}
+	}
+	if (used != NULL) {
+		used->totp.last_step = used_step;
+		used->last_used = (int64_t)c->at->now;
 		note_login(rec, c->at);
 		res->outcome = VERIFY_OK;
+		res->step = used_step;
+		res->factor = used->id;
 	} else {
-		res->locked_now = lockout_record_failure(rec, c->cfg, c->at->now);
-		res->outcome = v == 0 ? VERIFY_REPLAY : VERIFY_WRONG;
+		count_failure(rec, c->cfg, c->at->now, res, replay ? VERIFY_REPLAY : VERIFY_WRONG);
 	}
 	res->fail_count = rec->fail_count;
 	return FILES_WRITE;
@@ -149,30 +296,56 @@ static int files_verify_totp(struct store *st, const struct mfa_config *cfg, con
 	return verify_done(files_update(files(st), user, NULL, check_totp, &c, err), res);
 }
 
-struct email_check {
+/* Whether code is the pending one (its hash, in constant time). */
+static bool code_matches(const struct mfa_sent_code *sc, const char *code)
+{
+	unsigned char hash[EMAIL_HASH_LEN];
+	bool match = false;
+
+	if (sc->pending && email_code_hash(sc->salt, code, hash) == 0)
+		match = consttime_equal(hash, sc->hash, EMAIL_HASH_LEN);
+	secure_wipe(hash, sizeof(hash));
+	return match;
+}
+
+/* A sent code typed for factor f: single use, a right code spent and an
+ * expired one too; failures count toward the lockout.  VERIFY_OK leaves
+ * the rest to the caller. */
+static void check_sent_code(struct mfa_record *rec, const struct mfa_config *cfg,
+			    const struct mfa_factor *f, const char *code, time_t now,
+			    struct verify_result *res)
+{
+	bool mine = rec->code.pending && rec->code.factor == f->id;
+	bool match = mine && code_matches(&rec->code, code);
+
+	if (match && (int64_t)now < rec->code.expires)
+		res->outcome = VERIFY_OK;
+	else
+		count_failure(rec, cfg, now, res, match || !mine ? VERIFY_EXPIRED : VERIFY_WRONG);
+	/* Another factor's code is not this one's to spend. */
+	if (mine && res->outcome != VERIFY_WRONG)
+		record_drop_code(rec);
+	res->fail_count = rec->fail_count;
+}
+
+struct sent_check {
 	const struct mfa_config *cfg;
+	unsigned factor;
 	const char *code;
-	const char *address;
-	bool enrolling; /* proving address, not logging in with it */
 	const struct store_login *at;
 	struct verify_result *res;
 };
 
-/* An emailed code against the pending one: single use, a right code
- * spent and an expired one too; failures count toward the lockout. */
-static int check_email(struct mfa_record *rec, bool exists, void *p)
+static int check_sent(struct mfa_record *rec, bool exists, void *p)
 {
-	struct email_check *c = p;
+	struct sent_check *c = p;
 	struct verify_result *res = c->res;
-	struct mfa_email *e = &rec->email;
-	unsigned char hash[EMAIL_HASH_LEN];
-	bool match = false;
+	struct mfa_factor *f = record_factor(rec, c->factor);
 
-	if (c->enrolling ? e->verified : !e->verified) {
-		res->outcome = VERIFY_NOT_ENROLLED;
-		return FILES_KEEP;
-	}
-	if (strcmp(e->address, c->address) != 0) {
+	/* A code sent to another factor (a code to prove a new address) is
+	 * not this factor's: the user was not asked for it. */
+	if (!exists || f == NULL || !f->verified || !(f->method & METHOD_SENT) ||
+	    (rec->code.pending && rec->code.factor != f->id)) {
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return FILES_KEEP;
 	}
@@ -180,80 +353,176 @@ static int check_email(struct mfa_record *rec, bool exists, void *p)
 		res->outcome = VERIFY_LOCKED;
 		return FILES_KEEP;
 	}
-	if (e->code_pending && email_code_hash(e->code_salt, c->code, hash) == 0)
-		match = consttime_equal(hash, e->code_hash, EMAIL_HASH_LEN);
-	secure_wipe(hash, sizeof(hash));
-	if (match && (int64_t)c->at->now < e->code_expires) {
-		res->outcome = VERIFY_OK;
+	check_sent_code(rec, c->cfg, f, c->code, c->at->now, res);
+	if (res->outcome == VERIFY_OK) {
+		f->last_used = (int64_t)c->at->now;
 		record_login(rec, c->at);
-		if (c->enrolling) {
-			e->verified = true;
-			e->enrolled_at = (int64_t)c->at->now;
-			rec->skip_since = 0;
-		}
-	} else {
-		res->locked_now = lockout_record_failure(rec, c->cfg, c->at->now);
-		res->outcome = match || !e->code_pending ? VERIFY_EXPIRED : VERIFY_WRONG;
+		res->factor = f->id;
 	}
-	if (res->outcome != VERIFY_WRONG) {
-		e->code_pending = false;
-		secure_wipe(e->code_salt, sizeof(e->code_salt));
-		secure_wipe(e->code_hash, sizeof(e->code_hash));
-		e->code_expires = 0;
-	}
-	res->fail_count = rec->fail_count;
 	return FILES_WRITE;
 }
 
-static int files_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
-			      const char *code, const char *address, const struct store_login *at,
-			      struct verify_result *res, struct mfa_error *err)
+static int files_verify_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			     const char *code, unsigned factor, const struct store_login *at,
+			     struct verify_result *res, struct mfa_error *err)
 {
-	struct email_check c = { cfg, code, address, false, at, res };
+	struct sent_check c = { cfg, factor, code, at, res };
 
 	memset(res, 0, sizeof(*res));
-	return verify_done(files_update(files(st), user, NULL, check_email, &c, err), res);
+	return verify_done(files_update(files(st), user, NULL, check_sent, &c, err), res);
 }
 
-static int files_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
-			      const struct store_basis *basis, const char *address,
-			      const char *code, const struct store_login *at,
-			      struct verify_result *res, struct mfa_error *err)
+/* How many verified factors of method the user would hold beside a new
+ * one: the one it replaces, and one of the same destination, give way. */
+static unsigned others_of_method(struct mfa_record *rec, unsigned method, unsigned replaces,
+				 const char *dest)
 {
-	struct email_check c = { cfg, code, address, true, at, res };
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		const struct mfa_factor *f = &rec->factors[i];
+
+		if (f->verified && f->method == method && f->id != replaces &&
+		    (dest == NULL || strcmp(f->dest, dest) != 0))
+			n++;
+	}
+	return n;
+}
+
+struct sent_enroll {
+	const struct mfa_config *cfg;
+	unsigned method;
+	const char *dest;
+	const char *label;
+	unsigned replaces;
+	const char *code;
+	const struct store_login *at;
+	struct verify_result *res;
+	struct mfa_error *err;
+};
+
+/* The code sent to the unverified factor of method and dest proves it:
+ * it becomes verified in the place of the factor it replaces (and of a
+ * verified one of the same destination: one factor per destination). */
+static int prove_dest(struct mfa_record *rec, bool exists, void *p)
+{
+	struct sent_enroll *e = p;
+	struct verify_result *res = e->res;
+	struct mfa_factor *f = unverified_factor(rec, e->method), *twin;
+	unsigned id, at;
+	int r;
+
+	if (f == NULL || strcmp(f->dest, e->dest) != 0 || e->replaces == f->id ||
+	    (e->replaces != 0 && record_factor(rec, e->replaces) == NULL)) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		return FILES_KEEP;
+	}
+	if (lockout_active(rec, e->at->now)) {
+		res->outcome = VERIFY_LOCKED;
+		return FILES_KEEP;
+	}
+	if (others_of_method(rec, e->method, e->replaces, e->dest) >= e->cfg->factors_per_method) {
+		res->outcome = VERIFY_TOO_MANY;
+		return FILES_KEEP;
+	}
+	check_sent_code(rec, e->cfg, f, e->code, e->at->now, res);
+	if (res->outcome != VERIFY_OK)
+		return FILES_WRITE;
+	f->verified = true;
+	f->added = f->last_used = (int64_t)e->at->now;
+	if (e->label != NULL)
+		set_label(f, e->label);
+	id = f->id;
+	record_login(rec, e->at);
+	rec->skip_since = 0;
+	twin = verified_dest(rec, e->method, e->dest, id);
+	if (twin != NULL && twin->id != e->replaces)
+		(void)record_remove_factor(rec, twin->id);
+	if (e->replaces != 0) {
+		at = factor_index(rec, e->replaces);
+		(void)record_remove_factor(rec, e->replaces);
+		move_factor(rec, factor_index(rec, id),
+			    at < rec->n_factors ? at : rec->n_factors - 1);
+	}
+	res->factor = id;
+	r = factors_changed(rec, e->err);
+	return r < 0 ? r : FILES_WRITE;
+}
+
+static int files_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			     const struct store_basis *basis, unsigned method, const char *dest,
+			     const char *label, unsigned replaces, const char *code,
+			     const struct store_login *at, struct verify_result *res,
+			     struct mfa_error *err)
+{
+	struct sent_enroll e = { cfg, method, dest, label, replaces, code, at, res, err };
 
 	memset(res, 0, sizeof(*res));
-	return verify_done(files_update(files(st), user, &basis->factors, check_email, &c, err),
-			   res);
+	return verify_done(files_update(files(st), user, basis, prove_dest, &e, err), res);
 }
 
 struct totp_save {
+	const struct mfa_config *cfg;
 	const struct mfa_totp *t;
+	const char *label;
+	unsigned replaces;
 	uint64_t step;
 	const struct store_login *at;
+	struct verify_result *res;
+	struct mfa_error *err;
 };
 
 static int save_totp(struct mfa_record *rec, bool exists, void *p)
 {
 	struct totp_save *s = p;
+	const struct mfa_factor *old = s->replaces != 0 ? record_factor(rec, s->replaces) : NULL;
+	struct mfa_factor *f;
+	unsigned at = rec->n_factors;
+	int r;
 
-	rec->totp = *s->t;
-	rec->totp.enrolled = true;
-	rec->totp.enrolled_at = (int64_t)s->at->now;
-	rec->totp.last_step = s->step; /* the code that proved it is spent */
+	if (s->replaces != 0 && (old == NULL || old->method != METHOD_TOTP)) {
+		s->res->outcome = VERIFY_NOT_ENROLLED;
+		return FILES_KEEP;
+	}
+	if (others_of_method(rec, METHOD_TOTP, s->replaces, NULL) >= s->cfg->factors_per_method) {
+		s->res->outcome = VERIFY_TOO_MANY;
+		return FILES_KEEP;
+	}
+	if (old != NULL) {
+		at = factor_index(rec, s->replaces);
+		(void)record_remove_factor(rec, s->replaces);
+	}
+	f = record_add_factor(rec, METHOD_TOTP);
+	if (f == NULL) {
+		s->res->outcome = VERIFY_TOO_MANY;
+		return FILES_KEEP;
+	}
+	f->totp = *s->t;
+	f->totp.enrolled = true;
+	f->totp.enrolled_at = (int64_t)s->at->now;
+	f->totp.last_step = s->step; /* the code that proved it is spent */
+	f->verified = true;
+	f->added = f->last_used = (int64_t)s->at->now;
+	set_label(f, s->label);
+	s->res->factor = f->id;
+	s->res->step = s->step;
+	s->res->outcome = VERIFY_OK;
+	move_factor(rec, rec->n_factors - 1, at < rec->n_factors ? at : rec->n_factors - 1);
 	rec->skip_since = 0;
 	note_login(rec, s->at);
-	return FILES_WRITE;
+	r = factors_changed(rec, s->err);
+	return r < 0 ? r : FILES_WRITE;
 }
 
 /* The code is checked first, without the lock: a wrong one writes nothing
  * and counts nothing, as the app may not be set up yet. */
 static int files_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 			     const struct store_basis *basis, const struct mfa_totp *t,
-			     const char *code, const struct store_login *at,
-			     struct verify_result *res, struct mfa_error *err)
+			     const char *label, unsigned replaces, const char *code,
+			     const struct store_login *at, struct verify_result *res,
+			     struct mfa_error *err)
 {
-	struct totp_save s = { t, 0, at };
+	struct totp_save s = { cfg, t, label, replaces, 0, at, res, err };
 
 	memset(res, 0, sizeof(*res));
 	if (totp_verify(t->secret, t->secret_len, &t->params, code, at->now, cfg->totp.window, 0,
@@ -261,86 +530,118 @@ static int files_enroll_totp(struct store *st, const struct mfa_config *cfg, con
 		res->outcome = VERIFY_WRONG;
 		return 0;
 	}
-	res->step = s.step;
-	res->outcome = VERIFY_OK;
-	return verify_done(files_update(files(st), user, &basis->factors, save_totp, &s, err), res);
+	return verify_done(files_update(files(st), user, basis, save_totp, &s, err), res);
 }
 
-/* Makes code the pending one of e: a fresh salt, its hash, the times. */
-static int set_pending_code(struct mfa_email *e, const struct mfa_config *cfg, const char *code,
-			    time_t now, struct mfa_error *err)
+/* Makes code the pending one, sent to factor f: a fresh salt, its hash,
+ * the times of its method. */
+static int set_pending_code(struct mfa_record *rec, const struct mfa_config *cfg,
+			    const struct mfa_factor *f, const char *code, time_t now,
+			    struct mfa_error *err)
 {
-	int r = secure_random(e->code_salt, sizeof(e->code_salt));
+	struct mfa_sent_code *c = &rec->code;
+	int r = secure_random(c->salt, sizeof(c->salt));
 
 	if (r == 0)
-		r = email_code_hash(e->code_salt, code, e->code_hash);
+		r = email_code_hash(c->salt, code, c->hash);
 	if (r < 0) {
+		record_drop_code(rec);
 		mfa_error_set(err, "cannot make the code's hash");
 		return r;
 	}
-	e->code_pending = true;
-	e->code_sent = (int64_t)now;
-	e->code_expires = (int64_t)now + (int64_t)cfg->email.code_ttl;
+	c->pending = true;
+	c->factor = f->id;
+	c->sent = (int64_t)now;
+	c->expires = (int64_t)now + (int64_t)sent_settings(cfg, f->method).code_ttl;
 	return 0;
 }
 
-/* The address to prove: a new one is not the administrator's. */
-static void set_unverified_address(struct mfa_email *e, const char *address, bool by_admin)
+/* dest as the unverified factor of method on record: the one there if it
+ * is dest (an administrator's marks it theirs), else a new one in place of
+ * it, which is not the administrator's. */
+static struct mfa_factor *set_unverified(struct mfa_record *rec, unsigned method, const char *dest,
+					 bool by_admin, struct mfa_error *err)
 {
-	if (strcmp(e->address, address) != 0) {
-		(void)snprintf(e->address, sizeof(e->address), "%s", address);
-		e->by_admin = false;
+	struct mfa_factor *f = unverified_factor(rec, method);
+
+	if (f != NULL && strcmp(f->dest, dest) != 0) {
+		(void)record_remove_factor(rec, f->id);
+		f = NULL;
+	}
+	if (f == NULL) {
+		f = record_add_factor(rec, method);
+		if (f == NULL) {
+			mfa_error_set(err, "%s holds %d factors: no more", rec->user,
+				      RECORD_FACTORS_MAX);
+			return NULL;
+		}
+		(void)snprintf(f->dest, sizeof(f->dest), "%s", dest);
 	}
 	if (by_admin)
-		e->by_admin = true;
+		f->by_admin = true;
+	return f;
 }
 
-/* A day, for the count of enrollment mails. */
-#define ENROLL_MAIL_DAY 86400
+/* A day, for the count of enrollment codes. */
+#define ENROLL_CODE_DAY 86400
 
-/* Seconds before another code may go out, by the limits of use; 0: now.
- * *sending: what holds it back is a code on its way.  Counts the day's
- * enrollment mails afresh once a day has passed. */
-static long code_wait(const struct mfa_config *cfg, struct mfa_email *e, enum email_code_use use,
-		      int64_t t, bool *sending)
+/* How long a booking holds others back: the longest either method's
+ * sending may take, as the record does not say which method booked. */
+static int64_t booking_window(const struct mfa_config *cfg)
 {
-	int64_t since = t - e->code_sent, left;
-	bool recent = e->code_sent > 0 && since >= 0 && since < (int64_t)cfg->email.resend_after;
+	int64_t e = email_booking_window(cfg, METHOD_EMAIL),
+		s = email_booking_window(cfg, METHOD_SMS);
 
-	*sending = e->code_booked > 0 && e->code_booked <= t &&
-		   t - e->code_booked < email_booking_window(cfg);
+	return e > s ? e : s;
+}
+
+/* Seconds before another code of method may go out, by the limits of use;
+ * 0: now.  *sending: what holds it back is a code on its way.  Counts the
+ * day's enrollment codes afresh once a day has passed. */
+static long code_wait(const struct mfa_config *cfg, struct mfa_sent_code *c, unsigned method,
+		      enum email_code_use use, int64_t t, bool *sending)
+{
+	struct sent_settings s = sent_settings(cfg, method);
+	int64_t since = t - c->sent, left, window = booking_window(cfg);
+	bool recent = c->sent > 0 && since >= 0 && since < (int64_t)s.resend_after;
+
+	*sending = c->booked > 0 && c->booked <= t && t - c->booked < window;
 	if (*sending)
-		return (long)(e->code_booked + email_booking_window(cfg) - t);
+		return (long)(c->booked + window - t);
 	if (use == EMAIL_CODE_LOGIN) {
 		/* An expired code is no code: the user may have another. */
-		if (!recent || !e->code_pending || t >= e->code_expires)
+		if (!recent || !c->pending || t >= c->expires)
 			return 0;
-		left = (int64_t)cfg->email.resend_after - since;
-		return (long)(e->code_expires - t < left ? e->code_expires - t : left);
+		left = (int64_t)s.resend_after - since;
+		return (long)(c->expires - t < left ? c->expires - t : left);
 	}
 	/* A clock set back starts the day afresh rather than never. */
-	if (e->enroll_mails_since > t || t - e->enroll_mails_since >= ENROLL_MAIL_DAY) {
-		e->enroll_mails = 0;
-		e->enroll_mails_since = t;
+	if (c->enroll_codes_since > t || t - c->enroll_codes_since >= ENROLL_CODE_DAY) {
+		c->enroll_codes = 0;
+		c->enroll_codes_since = t;
 	}
 	if (recent)
-		return (long)((int64_t)cfg->email.resend_after - since);
-	if (e->enroll_mails >= cfg->email.enroll_mails)
-		return (long)(e->enroll_mails_since + ENROLL_MAIL_DAY - t);
+		return (long)((int64_t)s.resend_after - since);
+	if (c->enroll_codes >= s.enroll_limit)
+		return (long)(c->enroll_codes_since + ENROLL_CODE_DAY - t);
 	return 0;
 }
 
-/* Whether the record allows a code of use to address now. */
-static bool code_allowed(const struct mfa_email *e, enum email_code_use use, const char *address)
+/* The verified factor a login code goes to, or NULL. */
+static struct mfa_factor *login_target(struct mfa_record *rec, const struct code_target *to)
 {
-	return use == EMAIL_CODE_LOGIN ? e->verified && strcmp(e->address, address) == 0 :
-					 !e->verified;
+	struct mfa_factor *f = record_factor(rec, to->factor);
+
+	if (f == NULL || !f->verified || !(f->method & METHOD_SENT) ||
+	    (to->method != 0 && f->method != to->method))
+		return NULL;
+	return f;
 }
 
-struct email_mailing {
+struct code_sending {
 	const struct mfa_config *cfg;
 	enum email_code_use use;
-	const char *address;
+	const struct code_target *to;
 	const char *code;
 	time_t now;
 	struct email_booking *booking; /* book: filled; sent, unbook: read */
@@ -351,105 +652,112 @@ struct email_mailing {
 
 static int book_code(struct mfa_record *rec, bool exists, void *p)
 {
-	struct email_mailing *m = p;
-	struct mfa_email *e = &rec->email;
+	struct code_sending *m = p;
 	struct email_booking *b = m->booking;
+	unsigned method = m->to->method;
 
-	if (!code_allowed(e, m->use, m->address)) {
-		mfa_error_set(m->err, "the user's email address changed meanwhile");
-		return -ESTALE;
+	if (m->use == EMAIL_CODE_LOGIN) {
+		const struct mfa_factor *f = login_target(rec, m->to);
+
+		if (f == NULL) {
+			mfa_error_set(m->err, "the user's factor changed meanwhile");
+			return -ESTALE;
+		}
+		method = f->method;
 	}
 	b->use = m->use;
 	b->at = (int64_t)m->now;
 	b->record_existed = exists;
-	b->enroll_mails = e->enroll_mails;
-	b->enroll_mails_since = e->enroll_mails_since;
-	*m->wait = code_wait(m->cfg, e, m->use, (int64_t)m->now, m->sending);
+	b->enroll_codes = rec->code.enroll_codes;
+	b->enroll_codes_since = rec->code.enroll_codes_since;
+	*m->wait = code_wait(m->cfg, &rec->code, method, m->use, (int64_t)m->now, m->sending);
 	if (*m->wait > 0) {
 		mfa_error_set(m->err, "no new code for %ld seconds", *m->wait);
 		return -EAGAIN;
 	}
-	e->code_booked = (int64_t)m->now;
+	rec->code.booked = (int64_t)m->now;
 	if (m->use == EMAIL_CODE_ENROLL)
-		e->enroll_mails++;
+		rec->code.enroll_codes++;
 	return FILES_WRITE;
 }
 
-static int files_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
-			    enum email_code_use use, const struct store_basis *basis,
-			    const char *address, time_t now, struct email_booking *booking,
-			    long *wait, bool *sending, struct mfa_error *err)
+static int files_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+			   enum email_code_use use, const struct store_basis *basis,
+			   const struct code_target *to, time_t now, struct email_booking *booking,
+			   long *wait, bool *sending, struct mfa_error *err)
 {
-	struct email_mailing m = { cfg, use, address, NULL, now, booking, wait, sending, err };
+	struct code_sending m = { cfg, use, to, NULL, now, booking, wait, sending, err };
 
-	return files_update(files(st), user, basis ? &basis->factors : NULL, book_code, &m, err);
+	return files_update(files(st), user, use == EMAIL_CODE_ENROLL ? basis : NULL, book_code, &m,
+			    err);
 }
 
 static int code_sent(struct mfa_record *rec, bool exists, void *p)
 {
-	struct email_mailing *m = p;
-	struct mfa_email *e = &rec->email;
+	struct code_sending *m = p;
+	struct mfa_factor *f;
 	int r;
 
-	if (!code_allowed(e, m->booking->use, m->address)) {
-		mfa_error_set(m->err, "the user's email address changed meanwhile");
-		return -ESTALE;
+	if (m->booking->use == EMAIL_CODE_LOGIN) {
+		f = login_target(rec, m->to);
+		if (f == NULL) {
+			mfa_error_set(m->err, "the user's factor changed meanwhile");
+			return -ESTALE;
+		}
+	} else {
+		f = set_unverified(rec, m->to->method, m->to->dest, false, m->err);
+		if (f == NULL)
+			return -ENOSPC;
 	}
-	if (e->code_booked == m->booking->at)
-		e->code_booked = 0;
-	if (m->booking->use == EMAIL_CODE_ENROLL)
-		set_unverified_address(e, m->address, false);
-	r = set_pending_code(e, m->cfg, m->code, m->now, m->err);
+	if (rec->code.booked == m->booking->at)
+		rec->code.booked = 0;
+	r = set_pending_code(rec, m->cfg, f, m->code, m->now, m->err);
 	return r < 0 ? r : FILES_WRITE;
 }
 
-static int files_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
-			    const struct store_basis *basis, const char *address, const char *code,
-			    const struct email_booking *booking, time_t now, struct mfa_error *err)
+static int files_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			   const struct store_basis *basis, const struct code_target *to,
+			   const char *code, const struct email_booking *booking, time_t now,
+			   struct mfa_error *err)
 {
-	struct email_mailing m = {
-		cfg,  booking->use, address, code, now, (struct email_booking *)booking,
-		NULL, NULL,	    err,
+	struct code_sending m = {
+		cfg, booking->use, to, code, now, (struct email_booking *)booking, NULL, NULL, err,
 	};
 
-	return files_update(files(st), user, basis ? &basis->factors : NULL, code_sent, &m, err);
+	return files_update(files(st), user, booking->use == EMAIL_CODE_ENROLL ? basis : NULL,
+			    code_sent, &m, err);
 }
 
-/* Whether rec holds nothing but its user name: a record that is no more
- * than a fresh one need not be kept. */
+/* Whether rec holds nothing a fresh record does not: a record that is no
+ * more than that need not be kept. */
 static bool record_empty(const struct mfa_record *rec)
 {
-	char a[STORE_RECORD_MAX], b[STORE_RECORD_MAX];
-	struct mfa_record fresh;
-	bool empty;
-	int la, lb;
+	const struct mfa_sent_code *c = &rec->code;
 
-	record_init(&fresh, rec->user);
-	la = record_format(rec, a, sizeof(a));
-	lb = record_format(&fresh, b, sizeof(b));
-	empty = la >= 0 && la == lb && memcmp(a, b, (size_t)la) == 0;
-	secure_wipe(a, sizeof(a));
-	return empty;
+	return rec->n_factors == 0 && rec->factors_tag == 0 && rec->next_factor_id <= 1 &&
+	       !c->pending && c->expires == 0 && c->sent == 0 && c->booked == 0 &&
+	       c->enroll_codes == 0 && c->enroll_codes_since == 0 && rec->fail_count == 0 &&
+	       rec->fail_since == 0 && rec->locked_until == 0 && rec->last_login == 0 &&
+	       rec->last_service[0] == '\0' && rec->last_rhost[0] == '\0' && rec->skip_since == 0;
 }
 
 static int unbook_code(struct mfa_record *rec, bool exists, void *p)
 {
 	const struct email_booking *b = p;
-	struct mfa_email *e = &rec->email;
 
 	/* Another booking since (this one had timed out): not ours to end. */
-	if (!exists || e->code_booked != b->at)
-		return FILES_KEEP;
-	e->code_booked = 0;
+	if (!exists || rec->code.booked != b->at)
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	rec->code.booked = 0;
 	if (b->use == EMAIL_CODE_ENROLL) {
-		e->enroll_mails = b->enroll_mails;
-		e->enroll_mails_since = b->enroll_mails_since;
+		rec->code.enroll_codes = b->enroll_codes;
+		rec->code.enroll_codes_since = b->enroll_codes_since;
 	}
 	return b->record_existed || !record_empty(rec) ? FILES_WRITE : FILES_REMOVE;
 }
 
-static int files_email_unbook(struct store *st, const char *user,
-			      const struct email_booking *booking, struct mfa_error *err)
+static int files_code_unbook(struct store *st, const char *user,
+			     const struct email_booking *booking, struct mfa_error *err)
 {
 	return files_update(files(st), user, NULL, unbook_code, (void *)booking, err);
 }
@@ -467,14 +775,14 @@ static int files_skip(struct store *st, const char *user, const struct store_bas
 	int r;
 
 	if (remember)
-		return files_update(files(st), user, &basis->factors, remember_skip, &now, err);
+		return files_update(files(st), user, basis, remember_skip, &now, err);
 	/* Nothing to write: a fresh read, without creating a lock file. */
 	r = files_load(files(st), user, &rec, err);
 	if (r == -ENOENT) {
 		record_init(&rec, user);
 		r = 0;
 	}
-	if (r == 0 && !record_factors_held(&basis->factors, &rec)) {
+	if (r == 0 && !files_basis_holds(basis, &rec)) {
 		mfa_error_set(err, "the user's second factors changed meanwhile");
 		r = -ESTALE;
 	}
@@ -482,107 +790,300 @@ static int files_skip(struct store *st, const char *user, const struct store_bas
 	return r;
 }
 
-struct provision {
-	const struct mfa_totp *t;
-	const char *address;
-	bool replace;
+struct removal {
+	unsigned factor;
+	bool remember_skip;
 	time_t now;
-	bool *replaced;
-	const struct mfa_config *cfg;
-	const char *code;
+	bool missing;
 	struct mfa_error *err;
 };
+
+static int remove_one(struct mfa_record *rec, bool exists, void *p)
+{
+	struct removal *v = p;
+	bool verified = false;
+	int r;
+
+	if (v->factor == 0) {
+		if (rec->n_factors == 0 && !v->remember_skip)
+			return exists ? FILES_KEEP : FILES_REMOVE;
+		for (unsigned i = 0; i < rec->n_factors; i++)
+			verified = verified || rec->factors[i].verified;
+		while (rec->n_factors > 0)
+			(void)record_remove_factor(rec, rec->factors[0].id);
+		record_drop_code(rec);
+	} else {
+		const struct mfa_factor *f = record_factor(rec, v->factor);
+
+		if (f == NULL) {
+			v->missing = true;
+			/* Nor leave behind the lock file made for the look. */
+			return exists ? FILES_KEEP : FILES_REMOVE;
+		}
+		verified = f->verified;
+		(void)record_remove_factor(rec, v->factor);
+	}
+	if (v->remember_skip)
+		rec->skip_since = (int64_t)v->now;
+	if (verified && (r = factors_changed(rec, v->err)) < 0)
+		return r;
+	return FILES_WRITE;
+}
+
+static int files_remove_factor(struct store *st, const char *user, const struct store_basis *basis,
+			       unsigned factor, bool remember_skip, time_t now,
+			       struct mfa_error *err)
+{
+	struct removal v = { factor, remember_skip, now, false, err };
+	int r = files_update(files(st), user, basis, remove_one, &v, err);
+
+	/* -ENOENT says "no such factor": the store's own failures are not
+	 * that. */
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	if (v.missing) {
+		mfa_error_set(err, "%s has no factor %u", user, factor);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+struct relabel {
+	unsigned factor;
+	const char *label;
+	bool missing;
+};
+
+static int relabel(struct mfa_record *rec, bool exists, void *p)
+{
+	struct relabel *v = p;
+	struct mfa_factor *f = record_factor(rec, v->factor);
+
+	if (f == NULL) {
+		v->missing = true;
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	}
+	/* A label is no factor: a basis taken before it still holds. */
+	set_label(f, v->label);
+	return FILES_WRITE;
+}
+
+static int files_label_factor(struct store *st, const char *user, unsigned factor,
+			      const char *label, struct mfa_error *err)
+{
+	struct relabel v = { factor, label, false };
+	int r = files_update(files(st), user, NULL, relabel, &v, err);
+
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	if (v.missing) {
+		mfa_error_set(err, "%s has no factor %u", user, factor);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+struct provision {
+	const struct mfa_config *cfg;
+	const struct mfa_totp *t;
+	unsigned method;
+	const char *dest;
+	const char *label;
+	enum provision_mode mode;
+	time_t now;
+	bool *replaced;
+	const char *code;
+	bool replace;
+	struct mfa_error *err;
+};
+
+/* What a mode asks before a factor of method is saved: -EEXIST, -EDQUOT,
+ * or the factors of the method removed for PROVISION_REPLACE. */
+static int provision_room(struct mfa_record *rec, const struct provision *v, bool *removed)
+{
+	unsigned held = record_count(rec, v->method);
+
+	switch (v->mode) {
+	case PROVISION_NEW:
+		if (held > 0) {
+			mfa_error_set(v->err, "%s already has %s enrolled", rec->user,
+				      method_name(v->method));
+			return -EEXIST;
+		}
+		break;
+	case PROVISION_ADD:
+		if (held >= v->cfg->factors_per_method) {
+			mfa_error_set(v->err, "%s already has %u of %s (factors_per_method)",
+				      rec->user, held, method_name(v->method));
+			return -EDQUOT;
+		}
+		break;
+	case PROVISION_REPLACE: (void)remove_method(rec, v->method, false, removed); break;
+	}
+	return 0;
+}
 
 static int provision_totp(struct mfa_record *rec, bool exists, void *p)
 {
 	struct provision *v = p;
+	struct mfa_factor *f;
+	bool removed = false;
+	int r;
 
-	if (rec->totp.enrolled && !v->replace) {
-		mfa_error_set(v->err, "%s already has TOTP enrolled", rec->user);
-		return -EEXIST;
+	/* The same secret twice would accept each code twice. */
+	for (unsigned i = 0; v->mode != PROVISION_REPLACE && i < rec->n_factors; i++) {
+		const struct mfa_totp *t = &rec->factors[i].totp;
+
+		if (rec->factors[i].method == METHOD_TOTP && t->secret_len == v->t->secret_len &&
+		    consttime_equal(t->secret, v->t->secret, t->secret_len)) {
+			mfa_error_set(v->err, "%s already has that app", rec->user);
+			return -EEXIST;
+		}
 	}
-	*v->replaced = rec->totp.enrolled;
-	rec->totp = *v->t;
-	rec->totp.enrolled = true;
-	rec->totp.enrolled_at = (int64_t)v->now;
+	r = provision_room(rec, v, &removed);
+	if (r < 0)
+		return r;
+	*v->replaced = removed;
+	f = record_add_factor(rec, METHOD_TOTP);
+	if (f == NULL) {
+		mfa_error_set(v->err, "%s holds %d factors: no more", rec->user,
+			      RECORD_FACTORS_MAX);
+		return -EDQUOT;
+	}
+	f->totp = *v->t;
+	f->totp.enrolled = true;
+	f->totp.enrolled_at = (int64_t)v->now;
+	f->verified = true;
+	f->by_admin = true;
+	f->added = (int64_t)v->now;
+	set_label(f, v->label);
 	note_new_factor(rec);
-	return FILES_WRITE;
+	r = factors_changed(rec, v->err);
+	return r < 0 ? r : FILES_WRITE;
 }
 
-static int files_provision_totp(struct store *st, const char *user, const struct mfa_totp *t,
-				bool replace, time_t now, bool *replaced, struct mfa_error *err)
+static int files_provision_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+				const struct mfa_totp *t, const char *label,
+				enum provision_mode mode, time_t now, bool *replaced,
+				struct mfa_error *err)
 {
-	struct provision v = {
-		.t = t, .replace = replace, .now = now, .replaced = replaced, .err = err
-	};
+	struct provision v = { .cfg = cfg,
+			       .t = t,
+			       .method = METHOD_TOTP,
+			       .label = label,
+			       .mode = mode,
+			       .now = now,
+			       .replaced = replaced,
+			       .err = err };
 
 	return files_update(files(st), user, NULL, provision_totp, &v, err);
 }
 
-static int provision_email(struct mfa_record *rec, bool exists, void *p)
+static int provision_dest(struct mfa_record *rec, bool exists, void *p)
 {
 	struct provision *v = p;
-	struct mfa_email *e = &rec->email;
+	struct mfa_factor *f;
+	bool removed = false;
+	int r;
 
-	if (e->verified && !v->replace) {
-		mfa_error_set(v->err, "%s already has email enrolled", rec->user);
+	if (v->mode != PROVISION_REPLACE && verified_dest(rec, v->method, v->dest, 0) != NULL) {
+		mfa_error_set(v->err, "%s already has %s verified", rec->user, v->dest);
 		return -EEXIST;
 	}
-	(void)snprintf(e->address, sizeof(e->address), "%s", v->address);
-	e->by_admin = true;
-	e->verified = true;
-	e->enrolled_at = (int64_t)v->now;
-	e->code_pending = false;
-	e->code_expires = 0;
+	r = provision_room(rec, v, &removed);
+	if (r < 0)
+		return r;
+	/* The address or number being proved is vouched for instead. */
+	f = unverified_factor(rec, v->method);
+	if (f != NULL && strcmp(f->dest, v->dest) == 0) {
+		if (rec->code.factor == f->id)
+			record_drop_code(rec);
+	} else {
+		f = record_add_factor(rec, v->method);
+		if (f == NULL) {
+			mfa_error_set(v->err, "%s holds %d factors: no more", rec->user,
+				      RECORD_FACTORS_MAX);
+			return -EDQUOT;
+		}
+		(void)snprintf(f->dest, sizeof(f->dest), "%s", v->dest);
+	}
+	f->verified = true;
+	f->by_admin = true;
+	f->added = (int64_t)v->now;
+	set_label(f, v->label);
 	note_new_factor(rec);
-	return FILES_WRITE;
+	r = factors_changed(rec, v->err);
+	return r < 0 ? r : FILES_WRITE;
 }
 
-static int files_provision_email(struct store *st, const char *user, const char *address,
-				 bool replace, time_t now, struct mfa_error *err)
+static int files_provision_dest(struct store *st, const struct mfa_config *cfg, const char *user,
+				unsigned method, const char *dest, const char *label,
+				enum provision_mode mode, time_t now, struct mfa_error *err)
 {
-	struct provision v = { .address = address, .replace = replace, .now = now, .err = err };
+	struct provision v = { .cfg = cfg,
+			       .method = method,
+			       .dest = dest,
+			       .label = label,
+			       .mode = mode,
+			       .now = now,
+			       .err = err };
 
-	return files_update(files(st), user, NULL, provision_email, &v, err);
+	return files_update(files(st), user, NULL, provision_dest, &v, err);
 }
 
 static int admin_code(struct mfa_record *rec, bool exists, void *p)
 {
 	struct provision *v = p;
-	struct mfa_email *e = &rec->email;
+	struct mfa_factor *f;
+	bool removed = false;
 	int r;
 
-	if (v->replace && e->verified) {
-		e->verified = false;
-		e->enrolled_at = 0;
-	}
-	if (e->verified) {
-		mfa_error_set(v->err, "the user's email address changed meanwhile");
+	if (v->replace)
+		(void)remove_method(rec, v->method, true, &removed);
+	if (record_count(rec, v->method) > 0) {
+		mfa_error_set(v->err, "the user's %s factors changed meanwhile",
+			      method_name(v->method));
 		return -ESTALE;
 	}
-	set_unverified_address(e, v->address, true);
-	r = set_pending_code(e, v->cfg, v->code, v->now, v->err);
+	f = set_unverified(rec, v->method, v->dest, true, v->err);
+	if (f == NULL)
+		return -EDQUOT;
+	r = set_pending_code(rec, v->cfg, f, v->code, v->now, v->err);
+	if (r == 0 && removed)
+		r = factors_changed(rec, v->err);
 	return r < 0 ? r : FILES_WRITE;
 }
 
-static int files_email_code_by_admin(struct store *st, const struct mfa_config *cfg,
-				     const char *user, const char *address, const char *code,
-				     bool replace, time_t now, struct mfa_error *err)
+static int files_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+			       unsigned method, const char *dest, const char *code, bool replace,
+			       time_t now, struct mfa_error *err)
 {
-	struct provision v = { .address = address,
-			       .replace = replace,
+	struct provision v = { .cfg = cfg,
+			       .method = method,
+			       .dest = dest,
 			       .now = now,
-			       .cfg = cfg,
 			       .code = code,
+			       .replace = replace,
 			       .err = err };
 
 	return files_update(files(st), user, NULL, admin_code, &v, err);
 }
 
+/* The first verified address of the record, if any: where the notice of
+ * a reset goes. */
+static void note_address(const struct mfa_record *rec, char *out, size_t len)
+{
+	for (unsigned i = 0; i < rec->n_factors; i++)
+		if (rec->factors[i].verified && rec->factors[i].method == METHOD_EMAIL) {
+			(void)snprintf(out, len, "%s", rec->factors[i].dest);
+			return;
+		}
+}
+
 /* Reset of everything takes the lock without parsing, so that it also
  * removes a corrupt record: it is the admin's way out of one. */
-static int reset_all(struct files_store *fs, const char *user, struct store_reset_result *res,
-		     struct mfa_error *err)
+static int reset_user(struct files_store *fs, const char *user, struct store_reset_result *res,
+		      struct mfa_error *err)
 {
 	struct mfa_error load_err = { "" };
 	struct files_txn *txn = NULL;
@@ -595,9 +1096,9 @@ static int reset_all(struct files_store *fs, const char *user, struct store_rese
 	r = files_load(fs, user, &rec, &load_err);
 	res->unreadable = r < 0 && r != -ENOENT;
 	if (r == 0) {
-		res->had_factor = rec.totp.enrolled || rec.email.verified;
-		if (rec.email.verified)
-			memcpy(res->notify, rec.email.address, sizeof(res->notify));
+		res->had_factor = record_count(&rec, 0) > 0;
+		res->factors = rec.n_factors;
+		note_address(&rec, res->notify, sizeof(res->notify));
 		record_wipe(&rec);
 	}
 	r = files_remove(txn, err);
@@ -608,42 +1109,135 @@ static int reset_all(struct files_store *fs, const char *user, struct store_rese
 	return 0;
 }
 
-struct reset_one {
-	unsigned method;
+struct reset_some {
+	const struct store_reset_what *what;
 	struct store_reset_result *res;
+	bool missing;
+	struct mfa_error *err;
 };
 
-/* One factor goes, the rest of the record stays. */
-static int reset_method(struct mfa_record *rec, bool exists, void *p)
+/* The factors of a method or a label go, the rest of the record stays. */
+static int reset_factors(struct mfa_record *rec, bool exists, void *p)
 {
-	struct reset_one *o = p;
-	bool email = o->method == METHOD_EMAIL;
+	struct reset_some *o = p;
+	const struct store_reset_what *w = o->what;
+	char gone[EMAIL_ADDRESS_MAX + 1] = "";
+	bool verified = false;
+	int r;
 
-	if (email ? rec->email.address[0] == '\0' : !rec->totp.enrolled)
+	for (unsigned i = rec->n_factors; i-- > 0;) {
+		const struct mfa_factor *f = &rec->factors[i];
+
+		if ((w->method != 0 && f->method != w->method) ||
+		    (w->label != NULL && strcmp(f->label, w->label) != 0))
+			continue;
+		if (f->verified) {
+			verified = true;
+			if (f->method == METHOD_EMAIL)
+				(void)snprintf(gone, sizeof(gone), "%s", f->dest);
+		}
+		(void)record_remove_factor(rec, f->id);
+		o->res->factors++;
+	}
+	if (o->res->factors == 0) {
+		o->missing = w->label != NULL;
 		/* Nor leave behind the lock file made for the look. */
 		return exists ? FILES_KEEP : FILES_REMOVE;
+	}
 	o->res->had_state = true;
-	o->res->had_factor = email ? rec->email.verified : true;
-	/* Where to tell the user about it: the address they proved. */
-	if (rec->email.verified)
-		memcpy(o->res->notify, rec->email.address, sizeof(o->res->notify));
-	if (email)
-		secure_wipe(&rec->email, sizeof(rec->email));
-	else
-		secure_wipe(&rec->totp, sizeof(rec->totp));
-	/* The failures counted against the old factor go with it. */
+	o->res->had_factor = verified;
+	/* Where to tell the user about it: an address they keep, else the
+	 * one that went. */
+	note_address(rec, o->res->notify, sizeof(o->res->notify));
+	if (o->res->notify[0] == '\0')
+		memcpy(o->res->notify, gone, sizeof(o->res->notify));
+	/* The failures counted against the old factors go with them. */
 	lockout_clear(rec);
+	if (verified && (r = factors_changed(rec, o->err)) < 0)
+		return r;
 	return FILES_WRITE;
 }
 
-static int files_reset(struct store *st, const char *user, unsigned method,
+static int files_reset(struct store *st, const char *user, const struct store_reset_what *what,
 		       struct store_reset_result *res, struct mfa_error *err)
 {
-	struct reset_one o = { method, res };
+	struct reset_some o = { what, res, false, err };
+	int r;
 
-	if (method == 0)
-		return reset_all(files(st), user, res, err);
-	return files_update(files(st), user, NULL, reset_method, &o, err);
+	if (what->method == 0 && what->label == NULL)
+		return reset_user(files(st), user, res, err);
+	r = files_update(files(st), user, NULL, reset_factors, &o, err);
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	if (o.missing) {
+		mfa_error_set(err, "%s has no factor labelled \"%s\"", user, what->label);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The users of the state directory, for reset_all: read before anything is
+ * removed, as a directory changed while it is read may be read in part. */
+struct name_list {
+	char **names;
+	size_t n, cap;
+};
+
+static int collect_user(const char *name, enum files_entry kind, void *p)
+{
+	struct name_list *l = p;
+	const char *user = kind == FILES_ENTRY_LOCK ? name + 6 : name;
+
+	if (kind != FILES_ENTRY_RECORD && kind != FILES_ENTRY_LOCK)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char **names = realloc(l->names, cap * sizeof(*names));
+
+		if (names == NULL)
+			return -ENOMEM;
+		l->names = names;
+		l->cap = cap;
+	}
+	l->names[l->n] = strdup(user);
+	if (l->names[l->n] == NULL)
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* Every user's record and lock file go, each under the user's lock: a
+ * login that read a record before gets -ESTALE or no state afterwards,
+ * never a half.  Corrupt records go too.  *users: the records removed. */
+static int files_reset_all(struct store *st, unsigned *users, struct mfa_error *err)
+{
+	struct name_list l = { NULL, 0, 0 };
+	int r, first = 0;
+
+	r = files_scan(files(st), collect_user, &l, err);
+	if (r == -ENOMEM)
+		mfa_error_set(err, "out of memory");
+	for (size_t i = 0; r == 0 && i < l.n; i++) {
+		struct mfa_error one = { "" };
+		struct files_txn *txn = NULL;
+		int w = files_lock(files(st), l.names[i], &txn, &one);
+
+		if (w == 0) {
+			w = files_remove(txn, &one);
+			files_end(txn);
+		}
+		if (w > 0)
+			(*users)++;
+		/* The others still go: the first error is told at the end. */
+		if (w < 0 && first == 0) {
+			first = w;
+			memcpy(err->msg, one.msg, sizeof(err->msg));
+		}
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	return r < 0 ? r : first;
 }
 
 struct unlock {
@@ -732,17 +1326,20 @@ const struct store_ops files_store_ops = {
 	.close = files_close_op,
 	.summary = files_summary,
 	.verify_totp = files_verify_totp,
-	.verify_email = files_verify_email,
+	.verify_sent = files_verify_sent,
 	.enroll_totp = files_enroll_totp,
-	.enroll_email = files_enroll_email,
-	.email_book = files_email_book,
-	.email_sent = files_email_sent,
-	.email_unbook = files_email_unbook,
+	.enroll_sent = files_enroll_sent,
+	.code_book = files_code_book,
+	.code_sent = files_code_sent,
+	.code_unbook = files_code_unbook,
 	.skip = files_skip,
+	.remove_factor = files_remove_factor,
+	.label_factor = files_label_factor,
 	.provision_totp = files_provision_totp,
-	.provision_email = files_provision_email,
-	.email_code_by_admin = files_email_code_by_admin,
+	.provision_dest = files_provision_dest,
+	.code_by_admin = files_code_by_admin,
 	.reset = files_reset,
+	.reset_all = files_reset_all,
 	.unlock = files_unlock,
 	.list = files_list_op,
 	.check = files_check,

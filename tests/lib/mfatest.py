@@ -163,7 +163,7 @@ def oathtool(secret, at, algorithm="sha1", digits=6, period=30):
     return out.stdout.strip()
 
 
-SLOT_SIZE = 2048
+SLOT_SIZES = (2048, 4096, 8192)
 SLOT_HEADER = re.compile(rb"MFA1 ([0-9a-f]{16}) ([0-9a-f]{4}) ([0-9a-f]{8})\n")
 
 
@@ -175,10 +175,12 @@ def record_text(path):
         data = f.read()
     if not data.startswith(b"MFA1 "):
         return data.decode()
-    assert len(data) == 2 * SLOT_SIZE, "%s: %d bytes" % (path, len(data))
+    assert len(data) // 2 in SLOT_SIZES and len(data) % 2 == 0, "%s: %d bytes" % (
+        path, len(data))
+    size = len(data) // 2
     best = None
     for i in range(2):
-        slot = data[i * SLOT_SIZE:(i + 1) * SLOT_SIZE]
+        slot = data[i * size:(i + 1) * size]
         m = SLOT_HEADER.match(slot)
         if not m:
             continue
@@ -489,6 +491,20 @@ class World:
     def record(self, user):
         return dict(l.split("=", 1) for l in self.record_text(user).splitlines() if "=" in l)
 
+    def record_factors(self, user):
+        """The factor lines of a version 5 record, each as a dict: id,
+        method, the named fields, and label (the rest of the line)."""
+        out = []
+        for line in self.record_text(user).splitlines():
+            if not line.startswith("factor="):
+                continue
+            head, _, label = line[len("factor="):].partition(" label=")
+            words = head.split(" ")
+            f = {"id": int(words[0]), "method": words[1], "label": label}
+            f.update(w.split("=", 1) for w in words[2:])
+            out.append(f)
+        return out
+
     def state(self, user):
         """What the store holds for user, the same on both backends (read
         behind the product's back: the record file, or the tables as the
@@ -503,6 +519,23 @@ class World:
                 return st
             rec = self.record(user)
             lock = rec.get("lock.until", "0")
+            if rec.get("version") == "5":
+                # The first app and the first address stand for "the" app
+                # and address of the older records (verified ones first).
+                factors = self.record_factors(user)
+                apps = [f for f in factors if f["method"] == "totp"]
+                mails = sorted((f for f in factors if f["method"] == "email"),
+                               key=lambda f: f["verified"] != "1")
+                code = rec.get("code", "")
+                rec.update({"totp.secret": apps[0]["secret"], "totp.last_step": apps[0]["step"]}
+                           if apps else {})
+                if mails:
+                    rec.update({"email.address": mails[0]["dest"],
+                                "email.verified": mails[0]["verified"],
+                                "email.by_admin": mails[0]["by_admin"]})
+                rec["email.code"] = code if code.split(" ")[0] in (
+                    str(f["id"]) for f in mails) else ""
+                rec["email.code_booked"] = rec.get("code.booked", "0")
             st.update(exists=True, totp_secret=rec.get("totp.secret"),
                       totp_last_step=int(rec.get("totp.last_step", 0)),
                       fail_count=int(rec.get("fail.count", 0)),

@@ -320,6 +320,7 @@ int main(int argc, char **argv)
 	static const unsigned char secret[20] = "12345678901234567890";
 	struct totp_params p = { TOTP_SHA1, 6, 30 };
 	struct mfa_record rec;
+	struct mfa_factor *f;
 	struct mfa_error err;
 	char buf[STORE_RECORD_MAX];
 	int len, faults = 0;
@@ -350,11 +351,14 @@ int main(int argc, char **argv)
 
 			/* A fresh enrolled record each run, and the code of this step. */
 			record_init(&rec, "root");
-			rec.totp.enrolled = true;
-			rec.totp.params = p;
-			memcpy(rec.totp.secret, secret, sizeof(secret));
-			rec.totp.secret_len = sizeof(secret);
-			rec.totp.enrolled_at = 1700000000;
+			f = record_add_factor(&rec, METHOD_TOTP);
+			if (f == NULL)
+				return 2;
+			f->verified = true;
+			f->totp.params = p;
+			memcpy(f->totp.secret, secret, sizeof(secret));
+			f->totp.secret_len = sizeof(secret);
+			f->added = f->totp.enrolled_at = 1700000000;
 			len = record_format(&rec, buf, sizeof(buf));
 			if (len < 0)
 				return 2;

@@ -74,21 +74,28 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		rec.last_login++;
-		if (rec.last_login == 5 && !rec.totp.enrolled) {
-			rec.totp.enrolled = true;
-			rec.totp.params.algorithm = TOTP_SHA1;
-			rec.totp.params.digits = 6;
-			rec.totp.params.period = 30;
-			rec.totp.secret_len = 20;
-			memset(rec.totp.secret, 0x42, 20);
-			rec.totp.enrolled_at = 1700000000;
+		if (rec.last_login == 5 && record_count(&rec, METHOD_TOTP) == 0) {
+			struct mfa_factor *f = record_add_factor(&rec, METHOD_TOTP);
+
+			if (f == NULL || record_new_tag(&rec) < 0) {
+				fprintf(stderr, "store_stress: cannot add the app\n");
+				return 1;
+			}
+			f->verified = true;
+			f->totp.params.algorithm = TOTP_SHA1;
+			f->totp.params.digits = 6;
+			f->totp.params.period = 30;
+			f->totp.secret_len = 20;
+			memset(f->totp.secret, 0x42, 20);
+			f->added = f->totp.enrolled_at = 1700000000;
 		}
 		if (files_commit(txn, &rec, &err) < 0) {
 			fprintf(stderr, "store_stress: %s\n", err.msg);
 			return 1;
 		}
 		files_end(txn);
-		printf("%s %lld %d\n", user, (long long)rec.last_login, rec.totp.enrolled);
+		printf("%s %lld %d\n", user, (long long)rec.last_login,
+		       record_count(&rec, METHOD_TOTP) > 0);
 		record_wipe(&rec);
 	}
 	files_close(st);

@@ -1,6 +1,8 @@
-/* Unit tests for store.c: the record format (round trips and strict
- * parsing), the state directory's checks, transactions, listing, and that
- * the per-user lock really serializes concurrent read-modify-write. */
+/* Unit tests for the record (core/record.c) and the files backend
+ * (store/files.c): the record format (round trips, strict parsing, the
+ * versions before the factors' list), the factor list's helpers, the state
+ * directory's checks, the slots, transactions, listing, and that the
+ * per-user lock really serializes concurrent read-modify-write. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,17 +29,34 @@
 
 static const unsigned char secret20[20] = "12345678901234567890";
 
+/* alice: an app (id 1) and a verified address (id 3; 2 was removed). */
 static void enrolled_record(struct mfa_record *rec)
 {
+	struct mfa_factor *f;
+
 	record_init(rec, "alice");
-	rec->totp.enrolled = true;
-	rec->totp.params.algorithm = TOTP_SHA256;
-	rec->totp.params.digits = 8;
-	rec->totp.params.period = 60;
-	memcpy(rec->totp.secret, secret20, sizeof(secret20));
-	rec->totp.secret_len = sizeof(secret20);
-	rec->totp.enrolled_at = 1700000000;
-	rec->totp.last_step = 28333333;
+	rec->factors_tag = UINT64_C(0x0123456789abcdef);
+	f = record_add_factor(rec, METHOD_TOTP);
+	assert_non_null(f);
+	assert_int_equal(f->id, 1);
+	f->verified = true;
+	(void)snprintf(f->label, sizeof(f->label), "my phone");
+	f->added = 1700000000;
+	f->last_used = 1700000200;
+	f->totp.params.algorithm = TOTP_SHA256;
+	f->totp.params.digits = 8;
+	f->totp.params.period = 60;
+	memcpy(f->totp.secret, secret20, sizeof(secret20));
+	f->totp.secret_len = sizeof(secret20);
+	f->totp.enrolled_at = 1700000000;
+	f->totp.last_step = 28333333;
+	rec->next_factor_id = 3;
+	f = record_add_factor(rec, METHOD_EMAIL);
+	assert_non_null(f);
+	f->verified = true;
+	f->by_admin = true;
+	f->added = 1700000050;
+	(void)snprintf(f->dest, sizeof(f->dest), "alice@example.org");
 	rec->fail_count = 3;
 	rec->fail_since = 1700000100;
 	rec->locked_until = -1;
@@ -46,39 +65,78 @@ static void enrolled_record(struct mfa_record *rec)
 	record_set_text(rec->last_rhost, "192.0.2.1");
 }
 
+/* bob: an address being proved, with its pending code, and a number. */
 static void plain_record(struct mfa_record *rec)
 {
+	struct mfa_factor *f;
+
 	record_init(rec, "bob.smith@example.com");
-	rec->fail_count = 0;
 	rec->locked_until = 1700001000;
-	rec->last_login = 0;
 	rec->skip_since = 1700002000;
-	/* An address being verified, with its pending code. */
-	(void)snprintf(rec->email.address, sizeof(rec->email.address), "bob.smith+mfa@example.com");
-	rec->email.code_pending = true;
-	memset(rec->email.code_salt, 0xa5, EMAIL_SALT_LEN);
-	memset(rec->email.code_hash, 0x3c, EMAIL_HASH_LEN);
-	rec->email.code_expires = 1700002300;
-	rec->email.code_sent = 1700002000;
-	rec->email.by_admin = true;
-	rec->email.enroll_mails = 3;
-	rec->email.enroll_mails_since = 1700001900;
-	rec->email.code_booked = 1700002010;
+	f = record_add_factor(rec, METHOD_EMAIL);
+	assert_non_null(f);
+	(void)snprintf(f->dest, sizeof(f->dest), "bob.smith+mfa@example.com");
+	f->by_admin = true;
+	f = record_add_factor(rec, METHOD_SMS);
+	assert_non_null(f);
+	(void)snprintf(f->dest, sizeof(f->dest), "+15550100123");
+	(void)snprintf(f->label, sizeof(f->label), "work (old)");
+	f->verified = true;
+	f->added = 1700001500;
+	f->last_used = 1700001600;
+	rec->factors_tag = UINT64_C(0xfedcba9876543210);
+	rec->code.pending = true;
+	rec->code.factor = 1;
+	memset(rec->code.salt, 0xa5, EMAIL_SALT_LEN);
+	memset(rec->code.hash, 0x3c, EMAIL_HASH_LEN);
+	rec->code.expires = 1700002300;
+	rec->code.sent = 1700002000;
+	rec->code.booked = 1700002010;
+	rec->code.enroll_codes = 3;
+	rec->code.enroll_codes_since = 1700001900;
 }
 
-static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
+static void assert_factors_equal(const struct mfa_factor *a, const struct mfa_factor *b)
 {
-	assert_string_equal(a->user, b->user);
-	assert_int_equal(a->totp.enrolled, b->totp.enrolled);
-	if (a->totp.enrolled) {
+	assert_int_equal(a->id, b->id);
+	assert_int_equal(a->method, b->method);
+	assert_string_equal(a->label, b->label);
+	assert_int_equal(a->verified, b->verified);
+	assert_int_equal(a->by_admin, b->by_admin);
+	assert_int_equal(a->added, b->added);
+	assert_int_equal(a->last_used, b->last_used);
+	assert_string_equal(a->dest, b->dest);
+	if (a->method == METHOD_TOTP) {
+		assert_true(b->totp.enrolled);
 		assert_int_equal(a->totp.params.algorithm, b->totp.params.algorithm);
 		assert_int_equal(a->totp.params.digits, b->totp.params.digits);
 		assert_int_equal(a->totp.params.period, b->totp.params.period);
 		assert_int_equal(a->totp.secret_len, b->totp.secret_len);
 		assert_memory_equal(a->totp.secret, b->totp.secret, a->totp.secret_len);
-		assert_int_equal(a->totp.enrolled_at, b->totp.enrolled_at);
 		assert_int_equal(a->totp.last_step, b->totp.last_step);
+		assert_int_equal(b->totp.enrolled_at, b->added);
 	}
+}
+
+static void assert_records_equal(const struct mfa_record *a, const struct mfa_record *b)
+{
+	assert_string_equal(a->user, b->user);
+	assert_true(a->factors_tag == b->factors_tag);
+	assert_int_equal(a->next_factor_id, b->next_factor_id);
+	assert_int_equal(a->n_factors, b->n_factors);
+	for (unsigned i = 0; i < a->n_factors; i++)
+		assert_factors_equal(&a->factors[i], &b->factors[i]);
+	assert_int_equal(a->code.pending, b->code.pending);
+	if (a->code.pending) {
+		assert_int_equal(a->code.factor, b->code.factor);
+		assert_memory_equal(a->code.hash, b->code.hash, EMAIL_HASH_LEN);
+		assert_memory_equal(a->code.salt, b->code.salt, EMAIL_SALT_LEN);
+	}
+	assert_int_equal(a->code.expires, b->code.expires);
+	assert_int_equal(a->code.sent, b->code.sent);
+	assert_int_equal(a->code.booked, b->code.booked);
+	assert_int_equal(a->code.enroll_codes, b->code.enroll_codes);
+	assert_int_equal(a->code.enroll_codes_since, b->code.enroll_codes_since);
 	assert_int_equal(a->fail_count, b->fail_count);
 	assert_int_equal(a->fail_since, b->fail_since);
 	assert_int_equal(a->locked_until, b->locked_until);
@@ -86,17 +144,6 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_string_equal(a->last_service, b->last_service);
 	assert_string_equal(a->last_rhost, b->last_rhost);
 	assert_int_equal(a->skip_since, b->skip_since);
-	assert_string_equal(a->email.address, b->email.address);
-	assert_int_equal(a->email.verified, b->email.verified);
-	assert_int_equal(a->email.code_pending, b->email.code_pending);
-	assert_memory_equal(a->email.code_hash, b->email.code_hash, EMAIL_HASH_LEN);
-	assert_memory_equal(a->email.code_salt, b->email.code_salt, EMAIL_SALT_LEN);
-	assert_int_equal(a->email.code_expires, b->email.code_expires);
-	assert_int_equal(a->email.code_sent, b->email.code_sent);
-	assert_int_equal(a->email.by_admin, b->email.by_admin);
-	assert_int_equal(a->email.enroll_mails, b->email.enroll_mails);
-	assert_int_equal(a->email.enroll_mails_since, b->email.enroll_mails_since);
-	assert_int_equal(a->email.code_booked, b->email.code_booked);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -133,10 +180,15 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	enrolled_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_contains(buf, "version=4\nuser=alice\n");
+	assert_contains(buf, "version=5\nuser=alice\ntag=0123456789abcdef\nnext_id=4\n"
+			     "factor=1 totp verified=1 by_admin=0 added=1700000000 used=1700000200 "
+			     "alg=sha256 digits=8 period=60 step=28333333 "
+			     "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ label=my phone\n"
+			     "factor=3 email verified=1 by_admin=1 added=1700000050 used=0 "
+			     "dest=alice@example.org label=\ncode=\n");
 	assert_contains(buf, "lock.until=admin\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
-	assert_true(out.totp.enrolled);
+	assert_int_equal(record_methods(&out), METHOD_TOTP | METHOD_EMAIL);
 	assert_records_equal(&in, &out);
 	/* The format is canonical: formatting what was parsed gives the same. */
 	assert_int_equal(format_record(&out, again, sizeof(again)), len);
@@ -147,20 +199,32 @@ static void test_record_round_trip(void **state)
 
 	plain_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_null(strstr(buf, "totp."));
+	assert_contains(buf, "\nfactor=2 sms verified=1 by_admin=0 added=1700001500 "
+			     "used=1700001600 dest=+15550100123 label=work (old)\ncode=1 a5a5");
+	assert_contains(buf, "\nenroll_codes=3 1700001900\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "bob.smith@example.com", &out, &err), 0);
-	assert_false(out.totp.enrolled);
+	assert_int_equal(record_methods(&out), METHOD_SMS);
+	assert_records_equal(&in, &out);
+
+	/* A fresh record: no factor, the tag of no record. */
+	record_init(&in, "carol");
+	len = format_record(&in, buf, sizeof(buf));
+	assert_contains(buf, "tag=0000000000000000\nnext_id=1\ncode=\n");
+	assert_int_equal(parse_exact(buf, (size_t)len, "carol", &out, &err), 0);
 	assert_records_equal(&in, &out);
 
 	/* Every algorithm, and the longest secret. */
 	for (int alg = TOTP_SHA1; alg <= TOTP_SHA512; alg++) {
+		struct mfa_factor *f;
+
 		enrolled_record(&in);
-		in.totp.params.algorithm = (enum totp_algorithm)alg;
-		in.totp.params.digits = 6;
-		in.totp.params.period = 30;
-		in.totp.secret_len = alg == TOTP_SHA512 ? TOTP_SECRET_MAX : 16;
-		for (size_t i = 0; i < in.totp.secret_len; i++)
-			in.totp.secret[i] = (unsigned char)(i * 37 + 11);
+		f = &in.factors[0];
+		f->totp.params.algorithm = (enum totp_algorithm)alg;
+		f->totp.params.digits = 6;
+		f->totp.params.period = 30;
+		f->totp.secret_len = alg == TOTP_SHA512 ? TOTP_SECRET_MAX : 16;
+		for (size_t i = 0; i < f->totp.secret_len; i++)
+			f->totp.secret[i] = (unsigned char)(i * 37 + 11);
 		in.locked_until = 0;
 		len = format_record(&in, buf, sizeof(buf));
 		assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
@@ -212,8 +276,8 @@ static void test_record_format_nobufs(void **state)
 	(void)state;
 	enrolled_record(&rec);
 	len = format_record(&rec, buf, sizeof(buf));
-	for (size_t size = 1; size <= (size_t)len; size++) {
-		char *small = malloc(size);
+	for (size_t size = 0; size <= (size_t)len; size++) {
+		char *small = malloc(size + 1);
 		int r;
 
 		assert_non_null(small);
@@ -250,14 +314,17 @@ static void test_record_truncations(void **state)
 				fail_msg("record %d accepted when cut to %zu of %zu bytes", i, cut,
 					 len);
 		/* A failed parse leaves nothing of the record behind. */
-		assert_int_equal(out.totp.secret_len, 0);
+		assert_int_equal(out.n_factors, 0);
+		assert_int_equal(out.factors[0].totp.secret_len, 0);
+		assert_int_equal(out.factors[0].totp.secret[0], 0);
 		assert_int_equal(out.user[0], '\0');
 		assert_int_equal(parse_exact(buf, len, NULL, &out, &err), 0);
 	}
 }
 
-/* Replaces the first occurrence of from (a whole line, newline included) in
- * a freshly formatted enrolled record by to, and parses the result. */
+/* Replaces the first occurrence of from (newline included where it ends a
+ * line) in a freshly formatted enrolled record by to, and parses the
+ * result. */
 static int parse_edited(const char *from, const char *to, const char *expected_user,
 			struct mfa_error *err)
 {
@@ -289,6 +356,14 @@ static void expect_parse_failure(const char *from, const char *to)
 	assert_true(err.msg[0] != '\0');
 }
 
+#define APP "factor=1 totp verified=1 by_admin=0 added=1700000000 used=1700000200 "
+#define APP_TAIL \
+	"alg=sha256 digits=8 period=60 step=28333333 secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+#define MAIL "factor=3 email verified=1 by_admin=1 added=1700000050 used=0 dest=alice@example.org"
+#define HEXCODE                             \
+	"00112233445566778899aabbccddeeff:" \
+	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 static void test_record_edits_refused(void **state)
 {
 	static const struct {
@@ -296,59 +371,156 @@ static void test_record_edits_refused(void **state)
 	} cases[] = {
 		/* Unknown and duplicate keys. */
 		{ "user=alice\n", "user=alice\nfoo=bar\n" },
-		{ "user=alice\n", "user=alice\nTOTP.SECRET=x\n" },
+		{ "user=alice\n", "user=alice\nTAG=x\n" },
 		{ "user=alice\n", "user=alice\n=x\n" },
 		{ "fail.count=3\n", "fail.count=3\nfail.count=3\n" },
 		{ "user=alice\n", "user=alice\nuser=alice\n" },
-		{ "totp.digits=8\n", "totp.digits=8\ntotp.digits=8\n" },
+		{ "next_id=4\n", "next_id=4\nnext_id=4\n" },
+		{ "tag=0123456789abcdef\n", "tag=0123456789abcdef\ntag=0123456789abcdef\n" },
+		{ "code=\n", "code=\ncode=\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=0 0\nenroll_codes=0 0\n" },
 		/* The version. */
-		{ "version=4\n", "version=5\n" },
-		{ "version=4\n", "version=04\n" },
-		{ "version=4\n", "version=0\n" },
-		{ "version=4\n", "version=\n" },
-		{ "version=4\n", "version=4.0\n" },
-		{ "version=4\n", "version= 4\n" },
-		{ "version=4\n", "version=4294967300\n" },
-		{ "version=4\nuser=alice\n", "user=alice\nversion=4\n" },
-		{ "version=4\n", "" },
-		{ "version=4\n", "version=4\nversion=4\n" },
-		/* Keys of a later version in an earlier one, and missing ones. */
+		{ "version=5\n", "version=6\n" },
+		{ "version=5\n", "version=05\n" },
+		{ "version=5\n", "version=0\n" },
+		{ "version=5\n", "version=\n" },
+		{ "version=5\n", "version=5.0\n" },
+		{ "version=5\n", "version= 5\n" },
+		{ "version=5\n", "version=4294967301\n" },
+		{ "version=5\nuser=alice\n", "user=alice\nversion=5\n" },
+		{ "version=5\n", "" },
+		{ "version=5\n", "version=5\nversion=5\n" },
+		/* Keys of version 5 in earlier versions, and theirs in 5. */
+		{ "version=5\n", "version=4\n" },
+		{ "version=5\n", "version=3\n" },
+		{ "version=5\n", "version=1\n" },
+		{ "user=alice\n", "user=alice\ntotp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n" },
+		{ "user=alice\n", "user=alice\nemail.address=\n" },
+		{ "user=alice\n", "user=alice\nemail.code_booked=0\n" },
+		/* Missing keys of version 5. */
+		{ "tag=0123456789abcdef\n", "" },
+		{ "next_id=4\n", "" },
+		{ "code=\n", "" },
+		{ "code.expires=0\n", "" },
+		{ "code.sent=0\n", "" },
+		{ "code.booked=0\n", "" },
+		{ "enroll_codes=0 0\n", "" },
 		{ "skip.since=0\n", "" },
-		{ "version=4\n", "version=3\n" },
-		{ "version=4\n", "version=2\n" },
-		{ "version=4\n", "version=1\n" },
+		/* The tag: 16 lower-case hexadecimal digits. */
+		{ "tag=0123456789abcdef\n", "tag=0123456789ABCDEF\n" },
+		{ "tag=0123456789abcdef\n", "tag=0123456789abcde\n" },
+		{ "tag=0123456789abcdef\n", "tag=0123456789abcdef0\n" },
+		{ "tag=0123456789abcdef\n", "tag=\n" },
+		{ "tag=0123456789abcdef\n", "tag=0x23456789abcdef\n" },
+		{ "tag=0123456789abcdef\n", "tag=81985529216486895\n" },
+		/* Ids: next_id above every id, ids unique, 1 and up. */
+		{ "next_id=4\n", "next_id=3\n" },
+		{ "next_id=4\n", "next_id=0\n" },
+		{ "next_id=4\n", "next_id=\n" },
+		{ "next_id=4\n", "next_id=04\n" },
+		{ "next_id=4\n", "next_id=-4\n" },
+		{ "next_id=4\n", "next_id=4294967296\n" },
+		{ "factor=3 ", "factor=1 " },
+		{ "factor=3 ", "factor=0 " },
+		{ "factor=3 ", "factor=03 " },
+		{ "factor=3 ", "factor=-3 " },
+		{ "factor=3 ", "factor= 3 " },
+		{ "factor=3 ", "factor=x " },
+		{ "factor=3 ", "factor=" },
+		/* Methods and flags. */
+		{ "factor=3 email ", "factor=3 hotp " },
+		{ "factor=3 email ", "factor=3 EMAIL " },
+		{ "factor=3 email ", "factor=3 totp " },
+		{ "factor=3 email ", "factor=3 sms " },
+		{ "factor=1 totp ", "factor=1 email " },
+		{ "factor=1 totp verified=1", "factor=1 totp verified=0" },
+		{ "code=\n",
+		  "factor=4 email verified=0 by_admin=0 added=0 used=0 dest=a@example.org "
+		  "label=\nfactor=5 email verified=0 by_admin=0 added=0 used=0 "
+		  "dest=b@example.org label=\ncode=\n" },
+		{ "factor=3 email verified=1", "factor=3 email verified=2" },
+		{ "by_admin=1", "by_admin=2" },
+		{ "by_admin=1", "by_admin=" },
+		{ "added=1700000050", "added=253402300800" },
+		{ "added=1700000050", "added=-1" },
+		{ "used=1700000200", "used=01700000200" },
+		/* The fields in their order, one space apart, none missing. */
+		{ "verified=1 by_admin=1", "by_admin=1 verified=1" },
+		{ "factor=3 email", "factor=3  email" },
+		{ "factor=3 email", "factor=3\temail" },
+		{ " label=\n", "  label=\n" },
+		{ " label=\n", "\n" },
+		{ " label=\n", " lab=\n" },
+		{ " label=my phone\n", " label=my phone \n" },
+		{ " label=my phone\n", " label= my phone\n" },
+		{ " label=my phone\n", " label=my/phone\n" },
+		{ " label=my phone\n", " label=my\"phone\n" },
+		{ " label=my phone\n", " label=123456789012345678901234567890123\n" },
+		{ " label=my phone\n", " label=my phone\x7f\n" },
+		{ " used=0 ", " " },
+		{ " used=0 ", " used=0 used=0 " },
+		{ " used=0 ", " used=0 x=1 " },
+		/* Destinations of their method's form. */
+		{ "dest=alice@example.org", "dest=" },
+		{ "dest=alice@example.org", "dest=alice" },
+		{ "dest=alice@example.org", "dest=+15550100123" },
+		{ "dest=alice@example.org", "dest=alice@example.org x" },
+		{ MAIL, "factor=3 sms verified=1 by_admin=1 added=1700000050 used=0 dest=+1 555" },
+		{ MAIL,
+		  "factor=3 sms verified=1 by_admin=1 added=1700000050 used=0 dest=+1555010a" },
+		{ MAIL, "factor=3 sms verified=1 by_admin=1 added=1700000050 used=0 "
+			"dest=+1234567890123456" },
+		{ MAIL,
+		  "factor=3 sms verified=1 by_admin=1 added=1700000050 used=0 dest=15550100123" },
+		{ MAIL, "factor=3 sms verified=1 by_admin=1 added=1700000050 used=0" },
+		/* An app's parameters. */
+		{ "alg=sha256", "alg=md5" },
+		{ "alg=sha256", "alg=SHA256" },
+		{ "alg=sha256", "alg=" },
+		{ "alg=sha256 digits=8", "digits=8 alg=sha256" },
+		{ "digits=8", "digits=5" },
+		{ "digits=8", "digits=9" },
+		{ "digits=8", "digits=08" },
+		{ "period=60", "period=9" },
+		{ "period=60", "period=301" },
+		{ "step=28333333", "step=-5" },
+		{ "step=28333333", "step=253402300800" },
+		{ " secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "" },
+		{ "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+		  "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1" },
+		{ "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+		  "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ====" },
+		{ "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret=GEZDGNBVGY3TQOI" },
+		{ "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "secret=" },
+		{ "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", /* 65 bytes */
+		  "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+		  "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBV" },
+		{ APP APP_TAIL, APP "dest=alice@example.org" },
+		{ MAIL, MAIL " " APP_TAIL },
+		/* The code: of a factor there is, sent codes, well formed. */
+		{ "code=\n", "code=9 " HEXCODE "\n" },
+		{ "code=\n", "code=1 " HEXCODE "\n" },
+		{ "code=\n", "code=0 " HEXCODE "\n" },
+		{ "code=\n", "code=" HEXCODE "\n" },
+		{ "code=\n", "code=3\n" },
+		{ "code=\n", "code=3 \n" },
+		{ "code=\n", "code=3 00\n" },
+		{ "code=\n", "code=3  " HEXCODE "\n" },
+		{ "code=\n", "code=03 " HEXCODE "\n" },
+		{ "code=\n", "code=3 00112233445566778899AABBCCDDEEFF:"
+			     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n" },
+		{ "code.booked=0\n", "code.booked=-1\n" },
+		{ "code.expires=0\n", "code.expires=x\n" },
+		{ "code.sent=0\n", "code.sent=253402300800\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=0\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=0 0 0\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=1000001 0\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=0  0\n" },
+		{ "enroll_codes=0 0\n", "enroll_codes=0 -1\n" },
+		/* Numbers: not numeric, negative, leading zeros, out of range. */
 		{ "skip.since=0\n", "skip.since=-1\n" },
 		{ "skip.since=0\n", "skip.since=x\n" },
-		{ "email.code_sent=0\n", "" },
-		{ "email.by_admin=0\n", "" },
-		{ "email.enroll_mails=0\n", "" },
-		{ "email.enroll_mails_since=0\n", "" },
-		{ "email.code_booked=0\n", "" },
-		{ "email.code_booked=0\n", "email.code_booked=-1\n" },
-		{ "email.code_booked=0\n", "email.code_booked=253402300800\n" },
-		/* Version 4: who set the address, the enrollment mails. */
-		{ "email.by_admin=0\n", "email.by_admin=1\n" },
-		{ "email.by_admin=0\n", "email.by_admin=2\n" },
-		{ "email.enroll_mails=0\n", "email.enroll_mails=1000001\n" },
-		{ "email.enroll_mails=0\n", "email.enroll_mails=-1\n" },
-		{ "email.enroll_mails_since=0\n", "email.enroll_mails_since=x\n" },
-		{ "email.enroll_mails_since=0\n", "email.enroll_mails_since=253402300800\n" },
-		/* Email: address, verified flag, code. */
-		{ "email.address=\n", "email.address=alice\n" },
-		{ "email.address=\n", "email.address=a@b.c\r\n" },
-		{ "email.address=\n", "email.address=a b@example.org\n" },
-		{ "email.verified=0\n", "email.verified=1\n" },
-		{ "email.verified=0\n", "email.verified=2\n" },
-		{ "email.code=\n", "email.code=00\n" },
-		{ "email.code=\n",
-		  "email.code="
-		  "00112233445566778899aabbccddeeff:"
-		  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n" },
-		/* A partial totp group. */
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "" },
-		{ "totp.algorithm=sha256\n", "" },
-		{ "totp.last_step=28333333\n", "" },
-		/* Numbers: not numeric, negative, leading zeros, out of range. */
 		{ "fail.count=3\n", "fail.count=abc\n" },
 		{ "fail.count=3\n", "fail.count=-1\n" },
 		{ "fail.count=3\n", "fail.count=03\n" },
@@ -363,30 +535,6 @@ static void test_record_edits_refused(void **state)
 		{ "lock.until=1700000300\n", "lock.until=\n" },
 		{ "login.time=1700000200\n", "login.time=99999999999999999999\n" },
 		{ "login.time=1700000200\n", "login.time=253402300800\n" },
-		{ "totp.enrolled_at=1700000000\n", "totp.enrolled_at=01700000000\n" },
-		{ "totp.last_step=28333333\n", "totp.last_step=-5\n" },
-		{ "totp.digits=8\n", "totp.digits=5\n" },
-		{ "totp.digits=8\n", "totp.digits=9\n" },
-		{ "totp.digits=8\n", "totp.digits=08\n" },
-		{ "totp.period=60\n", "totp.period=9\n" },
-		{ "totp.period=60\n", "totp.period=301\n" },
-		{ "totp.period=60\n", "totp.period=0\n" },
-		{ "totp.algorithm=sha256\n", "totp.algorithm=md5\n" },
-		{ "totp.algorithm=sha256\n", "totp.algorithm=SHA256\n" },
-		{ "totp.algorithm=sha256\n", "totp.algorithm=\n" },
-		/* Secrets: not base32, padded, too short, too long, empty. */
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ====\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-		  "totp.secret=GEZDGNBV GY3TQOJQGEZDGNBVGY3TQOJQ\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", /* 9 bytes */
-		  "totp.secret=GEZDGNBVGY3TQOI\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "totp.secret=\n" },
-		{ "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", /* 65 bytes */
-		  "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-		  "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBV\n" },
 		/* Users. */
 		{ "user=alice\n", "user=mallory\n" },
 		{ "user=alice\n", "user=alice \n" },
@@ -397,12 +545,14 @@ static void test_record_edits_refused(void **state)
 		{ "login.service=sshd\n", "login.service=ss\thd\n" },
 		{ "login.service=sshd\n", "login.service=ss\x7fhd\n" },
 		{ "login.service=sshd\n", "login.service=ss\xc3\xbchd\n" },
+		{ "label=my phone\n", "label=my phon\xc3\xa9\n" },
 		{ "fail.count=3\n", "fail.count=3\r\n" },
 		{ "fail.count=3\n", "fail.count=3\n\n" },
 		{ "fail.count=3\n", "fail.count 3\n" },
 		{ "fail.count=3\n", "fail.count=3\ngarbage\n" },
 		{ "user=alice\n", "user=alice\n#comment\n" },
 		{ "user=alice\n", "user=alice\n end\n" },
+		{ "label=\n", "label=\r\n" },
 		{ "end\n", "end\nend\n" },
 		{ "end\n", "end\nx" },
 		{ "end\n", "END\n" },
@@ -426,56 +576,403 @@ static void test_record_edits_accepted(void **state)
 	assert_int_equal(parse_edited("login.time=1700000200\n", "login.time=253402300799\n",
 				      "alice", &err),
 			 0);
-	assert_int_equal(parse_edited("totp.digits=8\n", "totp.digits=6\n", "alice", &err), 0);
-	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=300\n", "alice", &err), 0);
-	assert_int_equal(parse_edited("totp.period=60\n", "totp.period=10\n", "alice", &err), 0);
-	/* Secrets of 16 (the shortest) to 64 bytes. */
-	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY\n", "alice", &err),
+	assert_int_equal(parse_edited("digits=8", "digits=6", "alice", &err), 0);
+	assert_int_equal(parse_edited("period=60", "period=300", "alice", &err), 0);
+	assert_int_equal(parse_edited("period=60", "period=10", "alice", &err), 0);
+	/* Secrets of 10 (the shortest) to 64 bytes, in either case. */
+	assert_int_equal(parse_edited("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+				      "secret=GEZDGNBVGY3TQOJQ", "alice", &err),
 			 0);
-	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-				      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-				      "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNA\n",
+	assert_int_equal(parse_edited("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+				      "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+				      "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNA",
 				      "alice", &err),
 			 0);
-	assert_int_equal(parse_edited("totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
-				      "totp.secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq\n", "alice",
+	assert_int_equal(parse_edited("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+				      "secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq", "alice", &err),
+			 0);
+	/* Labels: every character allowed, 32 of them; none. */
+	assert_int_equal(parse_edited("label=my phone\n", "label=A-z_0.9+@(x) y\n", "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("label=my phone\n",
+				      "label=12345678901234567890123456789012\n", "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("label=my phone\n", "label=\n", "alice", &err), 0);
+	assert_int_equal(parse_edited(" label=\n", " label=x\n", "alice", &err), 0);
+	/* A number, an unverified address, ids up to next_id - 1. */
+	assert_int_equal(parse_edited(MAIL,
+				      "factor=3 sms verified=1 by_admin=0 added=0 used=0 "
+				      "dest=+15550100123",
+				      "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("factor=3 email verified=1", "factor=3 email verified=0",
+				      "alice", &err),
+			 0);
+	/* One address and one number being proved. */
+	assert_int_equal(parse_edited(MAIL,
+				      "factor=3 email verified=0 by_admin=1 added=1700000050 used=0 "
+				      "dest=alice@example.org label=\n"
+				      "factor=2 sms verified=0 by_admin=0 added=0 used=0 "
+				      "dest=+15550100123",
+				      "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("next_id=4\n", "next_id=4294967295\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("next_id=4\nfactor=1 ",
+				      "next_id=4294967295\nfactor=4294967294 ", "alice", &err),
+			 0);
+	/* A code for the address, whatever its expiry and sending. */
+	assert_int_equal(parse_edited("code=\n", "code=3 " HEXCODE "\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("code.expires=0\n", "code.expires=253402300799\n", "alice",
 				      &err),
 			 0);
-	/* Keys may come in any order after the version. */
+	assert_int_equal(parse_edited("enroll_codes=0 0\n", "enroll_codes=1000000 253402300799\n",
+				      "alice", &err),
+			 0);
+	/* Keys may come in any order after the version, factors too. */
 	assert_int_equal(parse_edited("login.service=sshd\nlogin.rhost=192.0.2.1\n",
 				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err),
 			 0);
+	assert_int_equal(parse_edited("code=\n", "", "alice", &err), -EINVAL);
+	assert_int_equal(parse_edited("next_id=4\n", "", "alice", &err), -EINVAL);
 	assert_int_equal(parse_edited("user=alice\n", "user=alice\n", NULL, &err), 0);
-	assert_int_equal(parse_edited("email.enroll_mails=0\n", "email.enroll_mails=1000000\n",
-				      "alice", &err),
-			 0);
 }
 
-/* A version 3 record, without the keys of version 4, is still read. */
-static void test_record_version_3_read(void **state)
+/* A record of n factor lines (numbers), the most it may hold and one more. */
+static void test_record_factors_max(void **state)
 {
 	struct mfa_record rec;
 	struct mfa_error err;
-	char buf[STORE_RECORD_MAX], v3[STORE_RECORD_MAX];
-	const char *body, *v4;
+	char buf[STORE_RECORD_MAX];
 
 	(void)state;
-	enrolled_record(&rec);
-	(void)format_record(&rec, buf, sizeof(buf));
-	body = buf + strlen("version=4\n");
-	v4 = strstr(buf, "email.by_admin=");
-	assert_non_null(v4);
-	(void)snprintf(v3, sizeof(v3), "version=3\n%.*send\n", (int)(v4 - body), body);
-	assert_int_equal(parse_exact(v3, strlen(v3), "alice", &rec, &err), 0);
-	assert_false(rec.email.by_admin);
-	assert_int_equal(rec.email.enroll_mails, 0);
-	assert_true(rec.totp.enrolled);
+	for (unsigned n = RECORD_FACTORS_MAX; n <= RECORD_FACTORS_MAX + 1; n++) {
+		int len = snprintf(buf, sizeof(buf),
+				   "version=5\nuser=alice\ntag=0000000000000001\n"
+				   "next_id=%u\n",
+				   n + 1);
+
+		for (unsigned i = 1; i <= n; i++)
+			len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+					"factor=%u sms verified=1 by_admin=0 added=0 used=0 "
+					"dest=+1555010%04u label=\n",
+					i, i);
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+				"code=\ncode.expires=0\ncode.sent=0\ncode.booked=0\n"
+				"enroll_codes=0 0\nfail.count=0\nfail.since=0\nlock.until=0\n"
+				"login.time=0\nlogin.service=\nlogin.rhost=\nskip.since=0\nend\n");
+		if (n == RECORD_FACTORS_MAX) {
+			assert_int_equal(parse_exact(buf, (size_t)len, "alice", &rec, &err), 0);
+			assert_int_equal(rec.n_factors, RECORD_FACTORS_MAX);
+			assert_int_equal(record_count(&rec, METHOD_SMS), RECORD_FACTORS_MAX);
+			assert_null(record_add_factor(&rec, METHOD_TOTP));
+		} else {
+			assert_int_equal(parse_exact(buf, (size_t)len, "alice", &rec, &err),
+					 -EINVAL);
+			assert_contains(err.msg, "more than");
+		}
+	}
+	/* A factor line may be long (an address of 254 bytes), not endless. */
+	{
+		char line[700];
+
+		memset(line, 'x', sizeof(line));
+		memcpy(line, " label=", 7);
+		line[sizeof(line) - 2] = '\n';
+		line[sizeof(line) - 1] = '\0';
+		assert_int_equal(parse_edited(" label=\n", line, "alice", &err), -EINVAL);
+		assert_contains(err.msg, "too long");
+	}
 	record_wipe(&rec);
 }
 
-/* Each line of an enrolled record is needed: without it, the record is
- * refused (the totp lines only all together). */
+/* The list's helpers: ids never given twice, removal takes its code along,
+ * the tag is never 0 and always new. */
+static void test_record_factor_list(void **state)
+{
+	struct mfa_record rec;
+	struct mfa_factor *f;
+	uint64_t tags[64];
+
+	(void)state;
+	plain_record(&rec);
+	assert_int_equal(record_count(&rec, METHOD_EMAIL), 0);
+	assert_int_equal(record_count(&rec, METHOD_SMS), 1);
+	assert_int_equal(record_count(&rec, 0), 1);
+	assert_int_equal(record_methods(&rec), METHOD_SMS);
+	assert_non_null(record_factor(&rec, 1));
+	assert_null(record_factor(&rec, 3));
+	assert_null(record_factor(&rec, 0));
+	/* The address's code goes with it; the limits stay. */
+	assert_true(record_remove_factor(&rec, 1));
+	assert_false(record_remove_factor(&rec, 1));
+	assert_false(rec.code.pending);
+	assert_int_equal(rec.code.factor, 0);
+	assert_int_equal(rec.code.expires, 0);
+	assert_int_equal(rec.code.sent, 1700002000);
+	assert_int_equal(rec.code.enroll_codes, 3);
+	assert_int_equal(rec.n_factors, 1);
+	assert_int_equal(rec.factors[0].id, 2);
+	assert_string_equal(rec.factors[0].dest, "+15550100123");
+	assert_int_equal(rec.factors[1].id, 0); /* wiped */
+	f = record_add_factor(&rec, METHOD_TOTP);
+	assert_non_null(f);
+	assert_int_equal(f->id, 3);
+	assert_int_equal(rec.next_factor_id, 4);
+	assert_true(f->totp.enrolled);
+	assert_false(f->verified);
+	/* A code of another factor stays when one goes. */
+	rec.code.pending = true;
+	rec.code.factor = 2;
+	assert_true(record_remove_factor(&rec, 3));
+	assert_true(rec.code.pending);
+	record_drop_code(&rec);
+	assert_false(rec.code.pending);
+	/* The top of the id range: no more. */
+	rec.next_factor_id = UINT32_MAX - 1;
+	assert_non_null(record_add_factor(&rec, METHOD_SMS));
+	assert_null(record_add_factor(&rec, METHOD_SMS));
+	/* Tags. */
+	rec.factors_tag = 0;
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		uint64_t before = rec.factors_tag;
+
+		assert_int_equal(record_new_tag(&rec), 0);
+		assert_true(rec.factors_tag != 0);
+		assert_true(rec.factors_tag != before);
+		tags[i] = rec.factors_tag;
+		for (size_t j = 0; j < i; j++)
+			assert_true(tags[j] != tags[i]);
+	}
+	record_wipe(&rec);
+}
+
+static void test_factor_label_valid(void **state)
+{
+	static const char *const good[] = {
+		"phone",
+		"a",
+		"My Phone (2)",
+		"work+home",
+		"x@y.z",
+		"under_score-dash.dot",
+		"12345678901234567890123456789012",
+		"a b",
+	};
+	static const char *const bad[] = {
+		"",	   " phone",	  "phone ",
+		" ",	   "ph/one",	  "ph\tone",
+		"ph\none", "caf\xc3\xa9", "a\"b",
+		"a'b",	   "a;b",	  "a=b",
+		"a,b",	   "a#b",	  "a%b",
+		"<a>",	   "a\\b",	  "123456789012345678901234567890123",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!factor_label_valid(good[i]))
+			fail_msg("refused the label \"%s\"", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (factor_label_valid(bad[i]))
+			fail_msg("accepted the label \"%s\"", bad[i]);
+}
+
+/* A version 4 record: the app and the address, the code, the booking and
+ * the count of enrollment mails, as a factor list with a tag made of the
+ * factors; written back as version 5 with the same tag. */
+static const char v4_text[] = "version=4\nuser=alice\n"
+			      "totp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
+			      "totp.algorithm=sha1\ntotp.digits=6\ntotp.period=30\n"
+			      "totp.enrolled_at=1700000000\ntotp.last_step=56666700\n"
+			      "fail.count=2\nfail.since=1700000100\nlock.until=0\n"
+			      "login.time=1700001000\nlogin.service=sshd\nlogin.rhost=192.0.2.9\n"
+			      "skip.since=0\n"
+			      "email.address=alice@example.org\nemail.verified=1\n"
+			      "email.enrolled_at=1700000500\n"
+			      "email.code=" HEXCODE "\n"
+			      "email.code_expires=1700002300\nemail.code_sent=1700002000\n"
+			      "email.by_admin=1\nemail.enroll_mails=2\n"
+			      "email.enroll_mails_since=1700001900\nemail.code_booked=1700002010\n"
+			      "end\n";
+
+/* v4_text with from replaced by to. */
+static int parse_v4_edited(const char *from, const char *to, struct mfa_record *rec,
+			   struct mfa_error *err)
+{
+	char edited[2 * sizeof(v4_text)];
+	const char *at = strstr(v4_text, from);
+
+	assert_non_null(at);
+	(void)snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - v4_text), v4_text, to,
+		       at + strlen(from));
+	return parse_exact(edited, strlen(edited), "alice", rec, err);
+}
+
+static void test_record_version_4_read(void **state)
+{
+	struct mfa_record rec, again, other;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX];
+	const struct mfa_factor *app, *mail;
+	uint64_t tag;
+	int len;
+
+	(void)state;
+	assert_int_equal(parse_exact(v4_text, strlen(v4_text), "alice", &rec, &err), 0);
+	assert_int_equal(rec.n_factors, 2);
+	assert_int_equal(rec.next_factor_id, 3);
+	app = &rec.factors[0];
+	assert_int_equal(app->id, 1);
+	assert_int_equal(app->method, METHOD_TOTP);
+	assert_true(app->verified);
+	assert_false(app->by_admin);
+	assert_string_equal(app->label, "");
+	assert_int_equal(app->added, 1700000000);
+	assert_int_equal(app->last_used, 56666700 * 30);
+	assert_int_equal(app->totp.last_step, 56666700);
+	assert_int_equal(app->totp.secret_len, 20);
+	assert_memory_equal(app->totp.secret, secret20, 20);
+	mail = &rec.factors[1];
+	assert_int_equal(mail->id, 2);
+	assert_int_equal(mail->method, METHOD_EMAIL);
+	assert_true(mail->verified);
+	assert_true(mail->by_admin);
+	assert_string_equal(mail->dest, "alice@example.org");
+	assert_int_equal(mail->added, 1700000500);
+	assert_true(rec.code.pending);
+	assert_int_equal(rec.code.factor, 2);
+	assert_int_equal(rec.code.expires, 1700002300);
+	assert_int_equal(rec.code.sent, 1700002000);
+	assert_int_equal(rec.code.booked, 1700002010);
+	assert_int_equal(rec.code.enroll_codes, 2);
+	assert_int_equal(rec.code.enroll_codes_since, 1700001900);
+	assert_int_equal(rec.fail_count, 2);
+	assert_int_equal(rec.last_login, 1700001000);
+	tag = rec.factors_tag;
+	assert_true(tag != 0);
+	/* The same record gives the same tag every time it is read ... */
+	assert_int_equal(parse_exact(v4_text, strlen(v4_text), "alice", &again, &err), 0);
+	assert_true(again.factors_tag == tag);
+	/* ... and keeps it written as version 5. */
+	len = format_record(&rec, buf, sizeof(buf));
+	assert_contains(buf, "version=5\n");
+	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &again, &err), 0);
+	assert_records_equal(&rec, &again);
+	/* What is no factor does not make the tag: the failures, the login,
+	 * the code; what is does: the secret, the address, when each came. */
+	assert_int_equal(parse_v4_edited("fail.count=2\n", "fail.count=4\n", &other, &err), 0);
+	assert_true(other.factors_tag == tag);
+	assert_int_equal(parse_v4_edited("email.code=" HEXCODE, "email.code=", &other, &err), 0);
+	assert_true(other.factors_tag == tag);
+	assert_int_equal(parse_v4_edited("totp.last_step=56666700", "totp.last_step=1", &other,
+					 &err),
+			 0);
+	assert_true(other.factors_tag == tag);
+	assert_int_equal(parse_v4_edited("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+					 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJA", &other, &err),
+			 0);
+	assert_true(other.factors_tag != tag);
+	assert_int_equal(parse_v4_edited("totp.enrolled_at=1700000000",
+					 "totp.enrolled_at=1700000001", &other, &err),
+			 0);
+	assert_true(other.factors_tag != tag);
+	assert_int_equal(parse_v4_edited("email.address=alice@", "email.address=alicia@", &other,
+					 &err),
+			 0);
+	assert_true(other.factors_tag != tag);
+	assert_int_equal(parse_v4_edited("email.enrolled_at=1700000500", "email.enrolled_at=1",
+					 &other, &err),
+			 0);
+	assert_true(other.factors_tag != tag);
+	/* An unverified address is no factor: the tag of the app alone. */
+	assert_int_equal(parse_v4_edited("email.verified=1", "email.verified=0", &other, &err), 0);
+	assert_false(other.factors[1].verified);
+	assert_true(other.code.pending);
+	assert_true(other.factors_tag != tag && other.factors_tag != 0);
+	assert_int_equal(parse_v4_edited("email.address=alice@example.org\nemail.verified=1",
+					 "email.address=\nemail.verified=0", &other, &err),
+			 -EINVAL); /* a code and by_admin without an address */
+	record_wipe(&rec);
+	record_wipe(&again);
+	record_wipe(&other);
+}
+
+/* Versions 1 to 3, without the keys of later ones, are still read; no
+ * factor at all is the tag of no record. */
+static void test_record_older_versions_read(void **state)
+{
+	static const char v1[] = "version=1\nuser=alice\nfail.count=0\nfail.since=0\nlock.until=0\n"
+				 "login.time=0\nlogin.service=\nlogin.rhost=\nend\n";
+	static const char v3[] =
+		"version=3\nuser=alice\n"
+		"fail.count=0\nfail.since=0\nlock.until=0\n"
+		"login.time=0\nlogin.service=\nlogin.rhost=\nskip.since=1700000000\n"
+		"email.address=alice@example.org\nemail.verified=0\n"
+		"email.enrolled_at=0\nemail.code=\nemail.code_expires=0\n"
+		"email.code_sent=1700000000\nend\n";
+	struct mfa_record rec;
+	struct mfa_error err;
+
+	(void)state;
+	assert_int_equal(parse_exact(v1, strlen(v1), "alice", &rec, &err), 0);
+	assert_int_equal(rec.n_factors, 0);
+	assert_int_equal(rec.skip_since, 0);
+	assert_true(rec.factors_tag == 0);
+	assert_int_equal(rec.next_factor_id, 1);
+	assert_int_equal(parse_exact(v3, strlen(v3), "alice", &rec, &err), 0);
+	assert_int_equal(rec.n_factors, 1);
+	assert_false(rec.factors[0].verified);
+	assert_false(rec.factors[0].by_admin);
+	assert_int_equal(rec.code.sent, 1700000000);
+	assert_int_equal(rec.skip_since, 1700000000);
+	assert_true(rec.factors_tag == 0);
+	/* Keys of version 4 in a version 3 record, of 3 in 2. */
+	{
+		char buf[sizeof(v3) + 64];
+
+		(void)snprintf(buf, sizeof(buf), "%.*semail.by_admin=0\nend\n",
+			       (int)(sizeof(v3) - 5), v3);
+		assert_int_equal(parse_exact(buf, strlen(buf), "alice", &rec, &err), -EINVAL);
+		memcpy(buf, v3, sizeof(v3));
+		buf[8] = '2';
+		assert_int_equal(parse_exact(buf, strlen(buf), "alice", &rec, &err), -EINVAL);
+		buf[8] = '4';
+		assert_int_equal(parse_exact(buf, strlen(buf), "alice", &rec, &err), -EINVAL);
+		assert_contains(err.msg, "missing email.by_admin");
+	}
+	/* Version 4's own strictness stays. */
+	assert_int_equal(parse_v4_edited("email.by_admin=1", "email.by_admin=2", &rec, &err),
+			 -EINVAL);
+	assert_int_equal(parse_v4_edited("email.address=alice@example.org", "email.address=alice",
+					 &rec, &err),
+			 -EINVAL);
+	assert_int_equal(parse_v4_edited("totp.digits=6\n", "", &rec, &err), -EINVAL);
+	assert_int_equal(parse_v4_edited("email.code=" HEXCODE, "email.code=00", &rec, &err),
+			 -EINVAL);
+	assert_int_equal(parse_v4_edited("totp.period=30", "totp.period=301", &rec, &err), -EINVAL);
+	assert_int_equal(parse_v4_edited("email.enroll_mails=2", "email.enroll_mails=1000001", &rec,
+					 &err),
+			 -EINVAL);
+	assert_int_equal(parse_v4_edited("user=alice\n", "user=alice\ntag=0000000000000000\n", &rec,
+					 &err),
+			 -EINVAL);
+	assert_int_equal(parse_v4_edited("user=alice\n", "user=alice\nfactor=1 sms\n", &rec, &err),
+			 -EINVAL);
+	/* Without the totp lines: the address alone. */
+	{
+		char buf[sizeof(v4_text)];
+		const char *from = strstr(v4_text, "totp.secret"), *to = strstr(v4_text, "fail.");
+
+		(void)snprintf(buf, sizeof(buf), "%.*s%s", (int)(from - v4_text), v4_text, to);
+		assert_int_equal(parse_exact(buf, strlen(buf), "alice", &rec, &err), 0);
+		assert_int_equal(rec.n_factors, 1);
+		assert_int_equal(rec.factors[0].id, 1);
+		assert_int_equal(rec.code.factor, 1);
+	}
+	record_wipe(&rec);
+}
+
+/* Each line of a record is needed, but factor lines: without one, it is a
+ * record with one factor less. */
 static void test_record_missing_lines(void **state)
 {
 	struct mfa_record rec, out;
@@ -488,16 +985,16 @@ static void test_record_missing_lines(void **state)
 	for (const char *line = buf; *line != '\0'; line = strchr(line, '\n') + 1) {
 		const char *next = strchr(line, '\n') + 1;
 		int n = snprintf(edited, sizeof(edited), "%.*s%s", (int)(line - buf), buf, next);
+		int r = parse_exact(edited, (size_t)n, "alice", &out, &err);
 
-		if (parse_exact(edited, (size_t)n, "alice", &out, &err) == 0)
+		if (strncmp(line, "factor=", 7) == 0) {
+			assert_int_equal(r, 0);
+			assert_int_equal(out.n_factors, 1);
+		} else if (r == 0) {
 			fail_msg("accepted without the line \"%.*s\"", (int)(next - line - 1),
 				 line);
+		}
 	}
-	/* Without every totp line, it is a valid record of a user not enrolled. */
-	rec.totp.enrolled = false;
-	(void)format_record(&rec, buf, sizeof(buf));
-	assert_int_equal(parse_exact(buf, strlen(buf), "alice", &out, &err), 0);
-	assert_false(out.totp.enrolled);
 }
 
 static void test_record_misc_refused(void **state)
@@ -514,9 +1011,7 @@ static void test_record_misc_refused(void **state)
 	int n;
 
 	(void)state;
-	/* Version 1 records, written before skip.since existed, still parse. */
 	assert_int_equal(parse_exact(minimal, strlen(minimal), "alice", &out, &err), 0);
-	assert_int_equal(out.skip_since, 0);
 	assert_int_equal(parse_exact("end\n", 4, NULL, &out, &err), -EINVAL);
 	assert_int_equal(parse_exact("\nend\n", 5, NULL, &out, &err), -EINVAL);
 	assert_int_equal(parse_exact("", 0, NULL, &out, &err), -EINVAL);
@@ -747,7 +1242,8 @@ static void test_begin_commit_load(void **state)
 	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_false(exists);
 	assert_string_equal(rec.user, "alice");
-	assert_false(rec.totp.enrolled);
+	assert_int_equal(rec.n_factors, 0);
+	assert_true(rec.factors_tag == 0);
 	assert_int_equal(rec.fail_count, 0);
 	/* Beginning creates only the lock file. */
 	assert_int_equal(files_load(f->st, "alice", &loaded, &f->err), -ENOENT);
@@ -1044,45 +1540,134 @@ static void test_crc32_is_zlibs(void **state)
 					 (uint32_t)crc32(0, buf, (uInt)(off + len)));
 }
 
-/* The largest record the fields allow fits in a slot. */
+/* The largest record the operations can make fits in the largest slots:
+ * 8 apps, 8 addresses and 7 numbers verified (factors_per_method at its
+ * highest) and an address being proved, every field at its longest. */
 static void test_largest_record_fits(void **state)
 {
 	struct fixture *f = *state;
 	struct mfa_record rec, got;
-	char name[USER_NAME_MAX + 1], text[STORE_TEXT_MAX + 1];
+	char name[USER_NAME_MAX + 1], text[STORE_TEXT_MAX + 1], file[STORE_RECORD_MAX];
+	size_t len;
+	int tlen;
 
 	memset(name, 'u', USER_NAME_MAX);
 	name[USER_NAME_MAX] = '\0';
 	memset(text, 'x', STORE_TEXT_MAX);
 	text[STORE_TEXT_MAX] = '\0';
-	enrolled_record(&rec);
 	record_init(&rec, name);
-	rec.totp.enrolled = true;
-	rec.totp.params.algorithm = TOTP_SHA512;
-	rec.totp.params.digits = 8;
-	rec.totp.params.period = 300;
-	memset(rec.totp.secret, 0xee, TOTP_SECRET_MAX);
-	rec.totp.secret_len = TOTP_SECRET_MAX;
-	rec.totp.enrolled_at = INT64_C(253402300799);
-	rec.totp.last_step = UINT64_C(253402300799);
+	rec.factors_tag = UINT64_MAX;
+	rec.next_factor_id = UINT32_MAX - RECORD_FACTORS_MAX - 1;
+	for (unsigned i = 0; i < RECORD_FACTORS_MAX; i++) {
+		unsigned method = i < 8 ? METHOD_TOTP : i < 17 ? METHOD_EMAIL : METHOD_SMS;
+		struct mfa_factor *x = record_add_factor(&rec, method);
+
+		assert_non_null(x);
+		x->verified = i != 16;
+		x->by_admin = true;
+		x->added = x->last_used = INT64_C(253402300799);
+		(void)snprintf(x->label, sizeof(x->label), "%.*s", FACTOR_LABEL_MAX, text);
+		if (method == METHOD_TOTP) {
+			x->totp.params.algorithm = TOTP_SHA512;
+			x->totp.params.digits = 8;
+			x->totp.params.period = 300;
+			memset(x->totp.secret, 0xee, TOTP_SECRET_MAX);
+			x->totp.secret_len = TOTP_SECRET_MAX;
+			x->totp.last_step = UINT64_C(253402300799);
+		} else if (method == METHOD_EMAIL) {
+			/* 254 bytes: a 64-byte local part and labels of at most 63. */
+			(void)snprintf(x->dest, sizeof(x->dest), "%.64s@%.63s.%.63s.%.57s.org",
+				       text, text, text, text);
+			assert_int_equal(strlen(x->dest), EMAIL_ADDRESS_MAX);
+		} else {
+			(void)snprintf(x->dest, sizeof(x->dest), "+999999999999999");
+		}
+	}
+	rec.code.pending = true;
+	rec.code.factor = rec.factors[16].id;
+	rec.code.expires = rec.code.sent = rec.code.booked = rec.code.enroll_codes_since =
+		INT64_C(253402300799);
+	rec.code.enroll_codes = 1000000;
 	rec.fail_count = 1000000;
 	rec.fail_since = rec.locked_until = rec.last_login = rec.skip_since = INT64_C(253402300799);
 	record_set_text(rec.last_service, text);
 	record_set_text(rec.last_rhost, text);
-	/* 254 bytes: a 64-byte local part and labels of at most 63. */
-	(void)snprintf(rec.email.address, sizeof(rec.email.address), "%.64s@%.63s.%.63s.%.57s.org",
-		       text, text, text, text);
-	assert_int_equal(strlen(rec.email.address), EMAIL_ADDRESS_MAX);
-	rec.email.verified = true;
-	rec.email.enrolled_at = rec.email.code_expires = rec.email.code_sent =
-		INT64_C(253402300799);
-	rec.email.code_pending = true;
+	tlen = format_record(&rec, file, sizeof(file));
+	/* 7743 bytes, of the 8156 a slot holds. */
+	if (tlen > 8192 - 36)
+		fail_msg("the largest record is %d bytes", tlen);
 	put_record(f, &rec);
 	if (files_load(f->st, name, &got, &f->err) != 0)
 		fail_msg("files_load: %s", f->err.msg);
-	assert_string_equal(got.last_rhost, text);
+	assert_records_equal(&rec, &got);
+	read_record_file(f, name, file, sizeof(file), &len);
+	assert_int_equal(len, 16384);
 	record_wipe(&rec);
 	record_wipe(&got);
+}
+
+/* A record that outgrows its slots moves to a file of larger ones (by
+ * rename, as a new record), and is updated in place there. */
+static void test_slots_grow(void **state)
+{
+	struct fixture *f = *state;
+	struct mfa_record rec, got;
+	char file[STORE_RECORD_MAX];
+	struct stat a, b;
+	size_t len;
+	char *path = record_path(f, "alice");
+
+	enrolled_record(&rec);
+	put_record(f, &rec);
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(len, 4096);
+	assert_int_equal(stat(path, &a), 0);
+	/* Addresses until the text no longer fits 2048 - 36 bytes. */
+	for (unsigned i = 0; i < 16 && len == 4096; i++) {
+		struct mfa_factor *x = record_add_factor(&rec, METHOD_EMAIL);
+
+		assert_non_null(x);
+		x->verified = true;
+		(void)snprintf(x->dest, sizeof(x->dest),
+			       "someone.with.a.rather.long.name.%u@mail.department.example.org", i);
+		(void)snprintf(x->label, sizeof(x->label), "address number %u of many", i);
+		put_record(f, &rec);
+		assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
+		assert_records_equal(&rec, &got);
+		read_record_file(f, "alice", file, sizeof(file), &len);
+	}
+	assert_int_equal(len, 8192);
+	assert_int_equal(slot_seq(file), 1);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	/* Then in place, the slots alternating. */
+	rec.fail_count = 42;
+	put_record(f, &rec);
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(len, 8192);
+	assert_int_equal(slot_seq(file + 4096), 2);
+	assert_int_equal(stat(path, &a), 0);
+	assert_true(a.st_ino == b.st_ino);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
+	assert_int_equal(got.fail_count, 42);
+	/* A smaller record stays in the larger file. */
+	while (rec.n_factors > 1)
+		assert_true(record_remove_factor(&rec, rec.factors[1].id));
+	put_record(f, &rec);
+	read_record_file(f, "alice", file, sizeof(file), &len);
+	assert_int_equal(len, 8192);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
+	assert_records_equal(&rec, &got);
+	/* Sizes other than 4096, 8192 and 16384 are corrupt. */
+	memset(file + 4096, 0, 4096);
+	write_record_file(f, "alice", file, 6144);
+	expect_record_refused(f, "alice", -EINVAL);
+	assert_contains(f->err.msg, "two-slot record of 6144 bytes");
+	write_record_file(f, "alice", file, 8192);
+	assert_int_equal(files_load(f->st, "alice", &got, &f->err), 0);
+	record_wipe(&rec);
+	record_wipe(&got);
+	free(path);
 }
 
 static void test_remove(void **state)
@@ -1515,7 +2100,7 @@ static void test_remove_while_waiting(void **state)
 	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	assert_true(exists);
 	assert_int_equal(rec.fail_count, 77);
-	assert_false(rec.totp.enrolled);
+	assert_int_equal(rec.n_factors, 0);
 	files_end(txn);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -1573,29 +2158,29 @@ static void test_lock_excludes_begin(void **state)
 }
 
 /* A decision to enroll rests on the factors it saw: a write on that basis
- * goes through while they are the same, and not once any changed. */
+ * goes through while the record's tag is the basis's, and not once it
+ * moved. */
 static void test_begin_unchanged(void **state)
 {
 	struct fixture *f = *state;
 	struct files_txn *txn = NULL;
-	struct record_factors none, totp;
+	struct store_basis none = { 0 }, tagged;
 	struct mfa_record rec;
 	bool exists;
 
-	record_init(&rec, "alice");
-	record_factors_take(&rec, &none);
-	assert_int_equal(none.methods, 0);
 	/* No record yet: the empty basis holds. */
 	assert_int_equal(files_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
 			 0);
 	assert_false(exists);
 	files_end(txn);
-	/* An unverified address is not a factor. */
-	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
+	/* A record without a tag (no factor ever verified) holds it too. */
+	record_init(&rec, "alice");
+	rec.skip_since = 1700000000;
 	put_record(f, &rec);
-	assert_true(record_factors_held(&none, &rec));
+	assert_true(files_basis_holds(&none, &rec));
 	assert_int_equal(files_begin_unchanged(f->st, "alice", &none, &txn, &rec, &exists, &f->err),
 			 0);
+	assert_true(exists);
 	files_end(txn);
 	/* Enrolled meanwhile: refused, nothing held. */
 	enrolled_record(&rec);
@@ -1608,30 +2193,34 @@ static void test_begin_unchanged(void **state)
 	/* The lock was given back. */
 	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
 	files_end(txn);
-	record_factors_take(&rec, &totp);
-	assert_int_equal(totp.methods, METHOD_TOTP);
-	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	tagged.version = (int64_t)rec.factors_tag;
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &tagged, &txn, &rec, &exists,
+					       &f->err),
 			 0);
 	files_end(txn);
-	/* Another secret, the same enrollment time: refused. */
-	rec.totp.secret[0] ^= 1;
+	/* Whatever else changed, the tag says. */
+	rec.factors[0].totp.secret[0] ^= 1;
 	put_record(f, &rec);
-	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &tagged, &txn, &rec, &exists,
+					       &f->err),
+			 0);
+	files_end(txn);
+	assert_int_equal(record_new_tag(&rec), 0);
+	put_record(f, &rec);
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &tagged, &txn, &rec, &exists,
+					       &f->err),
 			 -ESTALE);
-	/* A verified address added beside the app: refused. */
-	assert_int_equal(files_load(f->st, "alice", &rec, &f->err), 0);
-	rec.totp.secret[0] ^= 1;
-	(void)snprintf(rec.email.address, sizeof(rec.email.address), "a@example.org");
-	rec.email.verified = true;
-	put_record(f, &rec);
-	assert_int_equal(files_begin_unchanged(f->st, "alice", &totp, &txn, &rec, &exists, &f->err),
+	/* Removed and made anew: the tag of no record, not the old one. */
+	assert_int_equal(files_begin(f->st, "alice", &txn, &rec, &exists, &f->err), 0);
+	assert_int_equal(files_remove(txn, &f->err), 1);
+	files_end(txn);
+	assert_int_equal(files_begin_unchanged(f->st, "alice", &tagged, &txn, &rec, &exists,
+					       &f->err),
 			 -ESTALE);
 	/* NULL: no basis, files_begin(). */
 	assert_int_equal(files_begin_unchanged(f->st, "alice", NULL, &txn, &rec, &exists, &f->err),
 			 0);
 	files_end(txn);
-	record_factors_wipe(&none);
-	record_factors_wipe(&totp);
 	record_wipe(&rec);
 }
 
@@ -1687,7 +2276,11 @@ int main(void)
 		cmocka_unit_test(test_record_truncations),
 		cmocka_unit_test(test_record_edits_refused),
 		cmocka_unit_test(test_record_edits_accepted),
-		cmocka_unit_test(test_record_version_3_read),
+		cmocka_unit_test(test_record_factors_max),
+		cmocka_unit_test(test_record_factor_list),
+		cmocka_unit_test(test_factor_label_valid),
+		cmocka_unit_test(test_record_version_4_read),
+		cmocka_unit_test(test_record_older_versions_read),
 		cmocka_unit_test(test_record_missing_lines),
 		cmocka_unit_test(test_record_misc_refused),
 		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
@@ -1700,6 +2293,7 @@ int main(void)
 		cmocka_unit_test(test_crc32_is_zlibs),
 		cmocka_unit_test_setup_teardown(test_slots_in_place, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_largest_record_fits, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_grow, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_and_remove_corrupt, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup_open, teardown),
