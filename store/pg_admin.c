@@ -518,13 +518,15 @@ out:
 	return r;
 }
 
-/* sql/README.md's Roles: the functions each role executes, and no other. */
-static const char host_functions[] = "{summary,verify_totp,enroll_totp,skip,email_book,"
-				     "email_sent,email_unbook,verify_email,enroll_email,"
-				     "schema_version}";
-static const char admin_functions[] = "{summary,provision_totp,provision_email,"
-				      "email_code_by_admin,reset,unlock,list,set_settings,"
-				      "schema_version,import_user,summaries}";
+/* sql/README.md's Roles: the functions each role executes, and no other
+ * (version 8's; a function of an older version left behind is caught by
+ * its name). */
+static const char host_functions[] = "{summary,verify_totp,verify_sent,enroll_totp,"
+				     "enroll_sent,skip,code_book,code_sent,code_unbook,"
+				     "remove_factor,label_factor,schema_version}";
+static const char admin_functions[] = "{summary,summaries,provision_totp,provision_dest,"
+				      "code_by_admin,label_factor,reset,reset_all,unlock,list,"
+				      "set_settings,schema_version,import_user}";
 
 /* Every way the rights differ from the design, one line each, from the
  * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
