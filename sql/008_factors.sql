@@ -1274,18 +1274,22 @@ $$;
 
 -- store_reset_all(): every user's state goes ("forget all devices"):
 -- factors, codes, failures, remembered skips.  How many users had state.
--- The sequence goes on: no basis seen before can come back.
+-- The sequence goes on: no basis seen before can come back.  TRUNCATE
+-- (0.1 s at 100,000 users where a DELETE and its cascades took 2 s, past
+-- a store.timeout) takes the tables whole: it waits for the decisions
+-- under way and holds the next ones back, so it gives up after
+-- lock_timeout rather than stall every login behind one that is stuck.
 CREATE FUNCTION pam_mfa.reset_all() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
 AS $$
 DECLARE
 	n integer;
 BEGIN
-	-- Every row locked, as each user's decisions take it.
-	PERFORM 1 FROM pam_mfa.users x FOR UPDATE;
-	DELETE FROM pam_mfa.users x;
-	GET DIAGNOSTICS n = ROW_COUNT;
+	LOCK TABLE pam_mfa.users, pam_mfa.factors, pam_mfa.pending_code IN ACCESS EXCLUSIVE MODE;
+	SELECT pg_catalog.count(*) INTO n FROM pam_mfa.users;
+	TRUNCATE pam_mfa.pending_code, pam_mfa.factors, pam_mfa.users;
 	RETURN n;
 END
 $$;

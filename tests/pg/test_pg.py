@@ -1182,6 +1182,23 @@ def test_reset(pg):
     check(pg.one(HOST_A, "SELECT pam_mfa.skip('fay', 0, true)") == ["ok"], "fay skips")
     code = send_code(pg, "gus", "enroll", 0, dest="gus@example.org")
     verify(pg, HOST_A, "dan", wrong_code(s1))
+    # A decision that does not end (a session holding a user's row) makes
+    # it give up after its lock_timeout, nothing forgotten, rather than
+    # hold every login behind it.
+    holder = subprocess.Popen(pg.psql_cmd(SUPER), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=pg.env())
+    try:
+        holder.stdin.write("BEGIN;\nSELECT 'holding' FROM pam_mfa.users WHERE user_name = 'dan' "
+                           "FOR UPDATE;\n")
+        holder.stdin.flush()
+        check(holder.stdout.readline().strip() == "holding", "a row held")
+        t = time.monotonic()
+        expect_error(lambda: pg.sql(ADMIN, "SELECT pam_mfa.reset_all()"), "lock timeout")
+        check(time.monotonic() - t < 10, "gave up")
+    finally:
+        holder.kill()
+        holder.wait()
+    check(len(pg.sql(ADMIN, "SELECT pam_mfa.list()")) == 4, "nothing forgotten")
     check(pg.one(ADMIN, "SELECT pam_mfa.reset_all()") == ["4"], "four users")
     check(pg.sql(ADMIN, "SELECT pam_mfa.list()") == [], "nobody left")
     check(owner_value(pg, "SELECT (SELECT count(*) FROM pam_mfa.factors) + "
