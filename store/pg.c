@@ -73,6 +73,7 @@ static const char *sqlstate_words(const char *state)
 		{ "22023", "an argument was refused" },
 		{ "22021", "an argument is not valid text in the database's encoding" },
 		{ "57014", "stopped by the statement timeout (store.timeout)" },
+		{ "55P03", "a lock was not granted in time (a decision under way did not end)" },
 		{ "42501", "permission denied (is the login role granted pam_mfa_host or "
 			   "pam_mfa_admin?)" },
 		{ "42883", "no such function (is the schema of sql/ applied and current?)" },
@@ -685,14 +686,15 @@ out:
 
 /* The SQLSTATE of a failed call as -errno: invalid arguments are -EINVAL
  * (the database refused them and changed nothing), a statement stopped by
- * statement_timeout -ETIMEDOUT, anything else -EIO. */
+ * statement_timeout or a lock not granted within a function's
+ * lock_timeout (reset_all) -ETIMEDOUT, anything else -EIO. */
 static int sqlstate_errno(const char *state)
 {
 	if (state == NULL)
 		return -EIO;
 	if (strcmp(state, "22023") == 0)
 		return -EINVAL;
-	if (strcmp(state, "57014") == 0)
+	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
 		return -ETIMEDOUT;
 	return -EIO;
 }
