@@ -317,6 +317,24 @@ AS $$
 	 WHERE f.user_name = p_user AND f.method = p_method AND f.verified
 $$;
 
+-- Whether a factor more would leave the user above RECORD_FACTORS_MAX
+-- (24) factors, verified or not, once those that keep set aside go: a
+-- store_summary holds no more, and a user it could not read could not log
+-- in.  The bound per method keeps verified ones within it, but factors
+-- being proved and an import are not bounded by it.
+CREATE FUNCTION pam_mfa.factors_full(p_user text, p_going_method text, p_going_dest text,
+				     p_going_verified boolean)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.count(*) >= 24 FROM pam_mfa.factors f
+	 WHERE f.user_name = p_user
+	   AND NOT (f.method IS NOT DISTINCT FROM p_going_method
+		    AND (p_going_dest IS NULL OR f.dest = p_going_dest)
+		    AND (p_going_verified IS NULL OR f.verified = p_going_verified))
+$$;
+
 -- A right code of a factor was typed on this host: what a host's change
 -- of the user's factors needs (proof_holds()).
 CREATE FUNCTION pam_mfa.note_proof(p_user text, p_method text, p_now timestamptz) RETURNS void
@@ -646,7 +664,8 @@ BEGIN
 		END IF;
 		apps := apps - 1;
 	END IF;
-	IF apps >= s.factors_per_method THEN
+	IF apps >= s.factors_per_method
+	   OR (p_replaces = 0 AND pam_mfa.factors_full(p_user, NULL, NULL, NULL)) THEN
 		outcome := 'too_many';
 		RETURN;
 	END IF;
@@ -813,7 +832,8 @@ BEGIN
 		   AND a.method = p_method AND a.verified))
 	   OR (p_use = 'enroll' AND EXISTS (
 		SELECT 1 FROM pam_mfa.factors a WHERE a.user_name = p_user
-		   AND a.method = p_method AND a.dest = p_dest AND a.verified)) THEN
+		   AND a.method = p_method AND a.dest = p_dest AND a.verified))
+	   OR (p_use = 'enroll' AND pam_mfa.factors_full(p_user, p_method, NULL, false)) THEN
 		RETURN NEXT;
 		RETURN;
 	END IF;
@@ -916,7 +936,8 @@ BEGIN
 		target := f.id;
 	ELSE
 		IF EXISTS (SELECT 1 FROM pam_mfa.factors a WHERE a.user_name = p_user
-			      AND a.method = p_method AND a.dest = p_dest AND a.verified) THEN
+			      AND a.method = p_method AND a.dest = p_dest AND a.verified)
+		   OR pam_mfa.factors_full(p_user, p_method, NULL, false) THEN
 			RETURN 'stale';
 		END IF;
 		-- A new destination to prove replaces the one being proved (and
@@ -1101,6 +1122,9 @@ BEGIN
 			RETURN 'too_many';
 		END IF;
 	END IF;
+	IF pam_mfa.factors_full(p_user, CASE WHEN p_mode = 'replace' THEN 'totp' END, NULL, NULL) THEN
+		RETURN 'too_many';
+	END IF;
 	IF p_mode = 'replace' THEN
 		SELECT GREATEST(step, pg_catalog.max(a.last_step)) INTO step FROM pam_mfa.factors a
 		 WHERE a.user_name = p_user AND a.method = 'totp' AND a.secret = p_secret;
@@ -1149,7 +1173,9 @@ BEGIN
 					    AND a.dest = p_dest AND a.verified)) THEN
 		RETURN 'exists';
 	END IF;
-	IF p_mode = 'add' AND held >= (SELECT s.factors_per_method FROM pam_mfa.settings s) THEN
+	IF (p_mode = 'add' AND held >= (SELECT s.factors_per_method FROM pam_mfa.settings s))
+	   OR pam_mfa.factors_full(p_user, p_method,
+				   CASE WHEN p_mode = 'replace' THEN NULL ELSE p_dest END, NULL) THEN
 		RETURN 'too_many';
 	END IF;
 	DELETE FROM pam_mfa.factors a
@@ -1186,10 +1212,15 @@ BEGIN
 		RAISE EXCEPTION 'invalid replace' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pam_mfa.lock_user(p_user, true);
+	IF pam_mfa.count_verified(p_user, p_method) > 0 AND NOT p_replace THEN
+		RETURN 'stale';
+	END IF;
+	-- What goes: the method's factor being proved, and with p_replace its
+	-- verified ones.
+	IF pam_mfa.factors_full(p_user, p_method, NULL, CASE WHEN p_replace THEN NULL ELSE false END) THEN
+		RETURN 'too_many';
+	END IF;
 	IF pam_mfa.count_verified(p_user, p_method) > 0 THEN
-		IF NOT p_replace THEN
-			RETURN 'stale';
-		END IF;
 		DELETE FROM pam_mfa.factors a
 		 WHERE a.user_name = p_user AND a.method = p_method AND a.verified;
 		PERFORM pam_mfa.new_basis(p_user);

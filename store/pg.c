@@ -1670,6 +1670,10 @@ static int pg_code_by_admin(struct store *st, const struct mfa_config *cfg, cons
 			    unsigned method, const char *dest, const char *code, bool replace,
 			    time_t now, struct mfa_error *err)
 {
+	static const struct answer answers[] = {
+		{ "stale", -ESTALE, "the user has a verified factor of the method" },
+		{ "too_many", -EDQUOT, "the user holds as many factors as a summary can list" },
+	};
 	struct pg_store *p = pg(st);
 	char result[16];
 	const char *params[] = { user, method_text(method), dest, code, bool_text(replace) };
@@ -1684,8 +1688,8 @@ static int pg_code_by_admin(struct store *st, const struct mfa_config *cfg, cons
 		      result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	return ok_or_stale("code_by_admin", result, "the user has a verified factor of the method",
-			   err);
+	return answer_of("code_by_admin", result, answers, sizeof(answers) / sizeof(answers[0]),
+			 err);
 }
 
 static int pg_reset(struct store *st, const char *user, const struct store_reset_what *what,

@@ -1082,6 +1082,24 @@ def test_factors(pg):
     s = summary(pg, "alice")
     check(s["factors"] == [] and s["skip_since"] != "0" and s["factors_version"] not in ("0", v),
           f"none left, the skip remembered: {s}")
+    # No more than a summary lists (RECORD_FACTORS_MAX, 24), verified or
+    # not: the bound per method keeps verified ones within it, an import
+    # or factors being proved could pass it.
+    many = [{"method": "totp", "label": "", "verified": True, "by_admin": True, "added": 0,
+             "last_used": 0, "secret": os.urandom(20).hex(), "algorithm": "sha1", "digits": 6,
+             "period": 30, "last_step": 0} for _ in range(24)]
+    check(pg.one(ADMIN, f"SELECT pam_mfa.import_user('zed', {quote(json.dumps(many))}::jsonb, 0, "
+                        "false)") == ["imported"], "24 apps")
+    v = version_of(pg, "zed")
+    check(len(summary(pg, "zed")["factors"]) == 24, "a summary of 24")
+    check(provision_dest(pg, "zed", "email", "zed@example.org") == "too_many", "a 25th")
+    check(provision(pg, "zed", os.urandom(20), mode="add") == "too_many", "nor an app")
+    check(pg.one(ADMIN, "SELECT pam_mfa.code_by_admin('zed', 'sms', '+15551230100', '123456', "
+                        "false)") == ["too_many"], "nor a number to prove")
+    check(book(pg, "zed", "enroll", v, dest="zed@example.org")["result"] == "stale",
+          "nor a code to a new address")
+    check(provision(pg, "zed", os.urandom(20), mode="replace") == "replaced"
+          and len(summary(pg, "zed")["factors"]) == 1, "in place of all of them")
     # Ids are never reused for the user.
     check(provision(pg, "alice", s1) == "provisioned" and
           summary(pg, "alice")["factors"][0]["id"] == "5", "a new id")
