@@ -1,7 +1,9 @@
 /* mfactl migrate --to postgresql: this host's files store, read through the
  * files backend, copied user by user into a postgresql store through its
- * admin function import_user.  Secrets go from one backend to the other
- * inside store/ and are wiped after each user; nothing here returns one. */
+ * admin function import_user: every factor of a record (apps, addresses
+ * and numbers, verified or not, with their labels) and a remembered skip.
+ * Secrets go from one backend to the other inside store/ and are wiped
+ * after each user; nothing here returns one. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +57,17 @@ static void migrate_one(struct files_store *fs, struct store *target, const char
 		u->outcome = MIGRATE_BAD;
 		goto out;
 	}
-	u->totp = rec.totp.enrolled;
-	u->email = rec.email.address[0] != '\0';
-	u->email_verified = u->email && rec.email.verified;
+	for (unsigned i = 0; i < rec.n_factors; i++) {
+		const struct mfa_factor *f = &rec.factors[i];
+
+		u->totp |= f->method == METHOD_TOTP;
+		u->email |= f->method == METHOD_EMAIL;
+		u->email_verified |= f->method == METHOD_EMAIL && f->verified;
+		u->sms |= f->method == METHOD_SMS;
+	}
 	u->skip = rec.skip_since > 0;
-	if (!u->totp && !u->email && !u->skip) {
+	/* Every factor goes, verified or not, whatever its method. */
+	if (rec.n_factors == 0 && !u->skip) {
 		u->outcome = MIGRATE_EMPTY;
 		goto out;
 	}

@@ -1,7 +1,8 @@
 /* The postgresql backend of the store: each operation of store.h is one
  * call of a SECURITY DEFINER function of pam_mfa's schema (sql/), made with
- * parameters only, bounded by store.timeout, its one row read strictly.
- * The database checks the codes; no secret ever comes back from it. */
+ * parameters only, bounded by store.timeout, its rows read strictly (a
+ * summary is a row per factor).  The database checks the codes and keeps
+ * the bound on factors; no secret ever comes back from it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +73,7 @@ static const char *sqlstate_words(const char *state)
 		{ "22023", "an argument was refused" },
 		{ "22021", "an argument is not valid text in the database's encoding" },
 		{ "57014", "stopped by the statement timeout (store.timeout)" },
+		{ "55P03", "a lock was not granted in time (a decision under way did not end)" },
 		{ "42501", "permission denied (is the login role granted pam_mfa_host or "
 			   "pam_mfa_admin?)" },
 		{ "42883", "no such function (is the schema of sql/ applied and current?)" },
@@ -684,14 +686,15 @@ out:
 
 /* The SQLSTATE of a failed call as -errno: invalid arguments are -EINVAL
  * (the database refused them and changed nothing), a statement stopped by
- * statement_timeout -ETIMEDOUT, anything else -EIO. */
+ * statement_timeout or a lock not granted within a function's
+ * lock_timeout (reset_all) -ETIMEDOUT, anything else -EIO. */
 static int sqlstate_errno(const char *state)
 {
 	if (state == NULL)
 		return -EIO;
 	if (strcmp(state, "22023") == 0)
 		return -EINVAL;
-	if (strcmp(state, "57014") == 0)
+	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
 		return -ETIMEDOUT;
 	return -EIO;
 }
@@ -933,79 +936,137 @@ static void pg_close(struct store *st)
 	free(p);
 }
 
-static const char *const summary_sql =
-	"SELECT user_exists, totp_enrolled, totp_algorithm, totp_digits, totp_period, "
-	"totp_enrolled_at, email_address, email_verified, email_by_admin, email_enrolled_at, "
-	"email_code_pending, email_code_expires, fail_count, locked_until, last_login, "
-	"last_service, last_rhost, skip_since, factors_version, last_host "
-	"FROM pam_mfa.summary($1)";
+/* summary()'s columns, and summaries()'s after its user_name: the user's
+ * state (the same on each of the user's rows), then one factor per row
+ * (NULL on the one row of a user without factors). */
+#define SUMMARY_COLUMNS                                                                     \
+	"user_exists, fail_count, locked_until, last_login, last_service, last_rhost, "     \
+	"last_host, skip_since, factors_version, code_pending, code_factor, code_expires, " \
+	"factor_id, method, label, dest, verified, by_admin, added, last_used, "            \
+	"totp_algorithm, totp_digits, totp_period"
+#define SUMMARY_NCOLS 23
+#define SUMMARY_FACTOR_COL 12
 
-/* The summary's 20 columns of w's row (summary_sql's order) into out. */
-static void summary_from_row(struct row *w, const char *user, struct store_summary *out)
+static const char *const summary_sql = "SELECT " SUMMARY_COLUMNS " FROM pam_mfa.summary($1)";
+
+/* One factor of row w (the columns from SUMMARY_FACTOR_COL), checked as
+ * the store's own: a method, a label that factor_label_valid() takes (or
+ * none), a destination of the method's form, an app's parameters. */
+static void factor_from_row(struct row *w, struct store_factor *f)
 {
-	const char *alg;
+	const int c = SUMMARY_FACTOR_COL;
+	const char *method, *alg;
 
-	(void)snprintf(out->user, sizeof(out->user), "%s", user);
-	out->exists = row_bool(w, 0);
-	out->totp.enrolled = row_bool(w, 1);
-	alg = row_text(w, 2, false);
-	if (out->totp.enrolled) {
-		if (alg == NULL || totp_algorithm_parse(alg, &out->totp.params.algorithm) < 0)
-			row_bad(w, 2, "not an algorithm");
-		out->totp.params.digits = (unsigned)row_int(w, 3, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
-		out->totp.params.period = (unsigned)row_int(w, 4, 1, 3600);
+	f->id = (unsigned)row_int(w, c, 1, INT_MAX);
+	method = row_text(w, c + 1, false);
+	if (method != NULL && method_parse(method, &f->method) < 0)
+		row_bad(w, c + 1, "not a method");
+	row_copy(w, c + 2, f->label, sizeof(f->label));
+	if (f->label[0] != '\0' && !factor_label_valid(f->label))
+		row_bad(w, c + 2, "not a label");
+	f->verified = row_bool(w, c + 4);
+	f->by_admin = row_bool(w, c + 5);
+	f->added = row_int(w, c + 6, 0, INT64_MAX);
+	f->last_used = row_int(w, c + 7, 0, INT64_MAX);
+	if (f->method == METHOD_TOTP) {
+		if (row_text(w, c + 3, true) != NULL)
+			row_bad(w, c + 3, "an app with a destination");
+		alg = row_text(w, c + 8, false);
+		if (alg != NULL && totp_algorithm_parse(alg, &f->params.algorithm) < 0)
+			row_bad(w, c + 8, "not an algorithm");
+		f->params.digits = (unsigned)row_int(w, c + 9, TOTP_DIGITS_MIN, TOTP_DIGITS_MAX);
+		f->params.period = (unsigned)row_int(w, c + 10, 1, 3600);
+		if (!f->verified)
+			row_bad(w, c + 4, "an app not verified");
+		return;
 	}
-	out->totp.enrolled_at = row_int(w, 5, 0, INT64_MAX);
-	row_copy(w, 6, out->email.address, sizeof(out->email.address));
-	out->email.verified = row_bool(w, 7);
-	out->email.by_admin = row_bool(w, 8);
-	out->email.enrolled_at = row_int(w, 9, 0, INT64_MAX);
-	out->email.code_pending = row_bool(w, 10);
-	out->email.code_expires = row_int(w, 11, 0, INT64_MAX);
-	out->fail_count = (unsigned)row_int(w, 12, 0, INT_MAX);
-	out->locked_until = row_int(w, 13, -1, INT64_MAX);
-	out->last_login = row_int(w, 14, 0, INT64_MAX);
-	row_copy(w, 15, out->last_service, sizeof(out->last_service));
-	row_copy(w, 16, out->last_rhost, sizeof(out->last_rhost));
-	out->skip_since = row_int(w, 17, 0, INT64_MAX);
-	out->basis.version = row_int(w, 18, 0, INT64_MAX);
-	row_copy(w, 19, out->last_host, sizeof(out->last_host));
-	/* A role's name may hold any character: shown to admins, printable. */
-	sanitize_printable(out->last_host, out->last_host, sizeof(out->last_host));
-	if (out->email.verified && out->email.address[0] == '\0')
-		row_bad(w, 6, "a verified factor without an address");
+	row_copy(w, c + 3, f->dest, sizeof(f->dest));
+	if ((f->method == METHOD_EMAIL && !email_address_valid(f->dest)) ||
+	    (f->method == METHOD_SMS && !sms_number_valid(f->dest)))
+		row_bad(w, c + 3, "not a destination of the method");
+	for (int k = 8; k <= 10; k++)
+		if (row_text(w, c + k, true) != NULL)
+			row_bad(w, c + k, "TOTP parameters of a sent code's factor");
 }
 
-/* From the snapshot: the user's row, found by name (the rows are in
+/* The summary of user from the n rows of res that start at first, their
+ * columns from col0 (summary_sql's order).  Strict: the factors in rising
+ * order of id, at most RECORD_FACTORS_MAX, a pending code naming one of
+ * them; anything else is a store error. */
+static int summary_from_rows(struct pg_store *p, PGresult *res, const char *fn, int first, int n,
+			     int col0, const char *user, struct store_summary *out,
+			     struct mfa_error *err)
+{
+	struct row w = { p, res, fn, err, false, first, col0 };
+
+	(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	out->exists = row_bool(&w, 0);
+	out->fail_count = (unsigned)row_int(&w, 1, 0, INT_MAX);
+	out->locked_until = row_int(&w, 2, -1, INT64_MAX);
+	out->last_login = row_int(&w, 3, 0, INT64_MAX);
+	row_copy(&w, 4, out->last_service, sizeof(out->last_service));
+	row_copy(&w, 5, out->last_rhost, sizeof(out->last_rhost));
+	row_copy(&w, 6, out->last_host, sizeof(out->last_host));
+	/* A role's name may hold any character: shown to admins, printable. */
+	sanitize_printable(out->last_host, out->last_host, sizeof(out->last_host));
+	out->skip_since = row_int(&w, 7, 0, INT64_MAX);
+	out->basis.version = row_int(&w, 8, 0, INT64_MAX);
+	out->code.pending = row_bool(&w, 9);
+	out->code.factor = (unsigned)row_int(&w, 10, 0, INT_MAX);
+	out->code.expires = row_int(&w, 11, 0, INT64_MAX);
+	if (n > RECORD_FACTORS_MAX) {
+		mfa_error_set(err, "postgresql: %s: more than %d factors", fn, RECORD_FACTORS_MAX);
+		return -EIO;
+	}
+	for (int i = 0; i < n && !w.bad; i++) {
+		w.tuple = first + i;
+		if (row_text(&w, SUMMARY_FACTOR_COL, true) == NULL) {
+			if (n != 1)
+				row_bad(&w, SUMMARY_FACTOR_COL, "no factor on a row of several");
+			continue;
+		}
+		factor_from_row(&w, &out->factors[out->n_factors]);
+		if (out->n_factors > 0 &&
+		    out->factors[out->n_factors].id <= out->factors[out->n_factors - 1].id)
+			row_bad(&w, SUMMARY_FACTOR_COL, "factors out of order");
+		out->n_factors++;
+	}
+	if (!w.bad && out->code.pending && store_summary_factor(out, out->code.factor) == NULL)
+		row_bad(&w, 10, "a code pending for no factor");
+	if (!w.bad && out->n_factors > 0 && !out->exists)
+		row_bad(&w, 0, "factors of a user without state");
+	return w.bad ? -EIO : 0;
+}
+
+/* From the snapshot: the user's rows, found by name (the rows are in
  * strcmp() order, as pg_snapshot checked); no row is no state, as
  * summary() answers for a user it does not know.  Reads the snapshot
  * only: safe from several threads at once. */
 static int snapshot_summary(struct pg_store *p, const char *user, struct store_summary *out,
 			    struct mfa_error *err)
 {
-	int lo = 0, hi = p->pq.ntuples(p->snapshot);
+	int lo = 0, hi = p->pq.ntuples(p->snapshot), n = 0, r;
 
+	/* The first row of the user's, if any. */
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
-		int c = strcmp(user, p->pq.get_value(p->snapshot, mid, 0));
 
-		if (c == 0) {
-			struct row w = { p, p->snapshot, "summaries", err, false, mid, 1 };
-
-			summary_from_row(&w, user, out);
-			if (w.bad) {
-				store_summary_wipe(out);
-				return -EIO;
-			}
-			return 0;
-		}
-		if (c < 0)
-			hi = mid;
-		else
+		if (strcmp(p->pq.get_value(p->snapshot, mid, 0), user) < 0)
 			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	(void)snprintf(out->user, sizeof(out->user), "%s", user);
-	return 0;
+	while (lo + n < p->pq.ntuples(p->snapshot) &&
+	       strcmp(p->pq.get_value(p->snapshot, lo + n, 0), user) == 0)
+		n++;
+	if (n == 0) {
+		(void)snprintf(out->user, sizeof(out->user), "%s", user);
+		return 0;
+	}
+	r = summary_from_rows(p, p->snapshot, "summaries", lo, n, 1, user, out, err);
+	if (r < 0)
+		store_summary_wipe(out);
+	return r;
 }
 
 static int pg_summary(struct store *st, const char *user, struct store_summary *out,
@@ -1014,7 +1075,6 @@ static int pg_summary(struct store *st, const char *user, struct store_summary *
 	struct pg_store *p = pg(st);
 	const char *params[] = { user };
 	PGresult *res;
-	struct row w;
 	int r;
 
 	if (p->snapshot != NULL)
@@ -1022,45 +1082,43 @@ static int pg_summary(struct store *st, const char *user, struct store_summary *
 	r = pg_call(p, "summary", summary_sql, 1, params, &res, err);
 	if (r < 0)
 		return r;
-	if ((r = row_start(&w, p, res, "summary", 20, err)) < 0) {
-		p->pq.clear(res);
-		return r;
+	if (p->pq.ntuples(res) < 1 || p->pq.nfields(res) != SUMMARY_NCOLS) {
+		mfa_error_set(err, "postgresql: summary: expected rows of %d columns, got %d of %d",
+			      SUMMARY_NCOLS, p->pq.ntuples(res), p->pq.nfields(res));
+		r = -EIO;
+	} else {
+		r = summary_from_rows(p, res, "summary", 0, p->pq.ntuples(res), 0, user, out, err);
 	}
-	summary_from_row(&w, user, out);
-	r = row_end(&w);
+	p->pq.clear(res);
 	if (r < 0)
 		store_summary_wipe(out);
 	return r;
 }
 
-/* Every user's summary in one call (sql/007_status.sql), kept for the
- * store's life.  Each name is checked, and the order, before any is
- * used: a lookup by halves needs them strictly rising. */
+/* Every user's summary in one call (summaries()), kept for the store's
+ * life.  Each name is checked, and the order, before any is used: a
+ * lookup by halves needs them in order, a user's rows together. */
 static int pg_snapshot(struct store *st, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
 	PGresult *res;
 	int r = pg_call(p, "summaries",
-			"SELECT user_name, user_exists, totp_enrolled, totp_algorithm, totp_digits, "
-			"totp_period, totp_enrolled_at, email_address, email_verified, "
-			"email_by_admin, email_enrolled_at, email_code_pending, email_code_expires, "
-			"fail_count, locked_until, last_login, last_service, last_rhost, skip_since, "
-			"factors_version, last_host FROM pam_mfa.summaries()",
-			0, NULL, &res, err);
+			"SELECT user_name, " SUMMARY_COLUMNS " FROM pam_mfa.summaries()", 0, NULL,
+			&res, err);
 	int n;
 
 	if (r < 0)
 		return r;
 	n = p->pq.ntuples(res);
-	if (p->pq.nfields(res) != 21) {
-		mfa_error_set(err, "postgresql: summaries: expected 21 columns, got %d",
-			      p->pq.nfields(res));
+	if (p->pq.nfields(res) != SUMMARY_NCOLS + 1) {
+		mfa_error_set(err, "postgresql: summaries: expected %d columns, got %d",
+			      SUMMARY_NCOLS + 1, p->pq.nfields(res));
 		r = -EIO;
 	}
 	for (int i = 0; r == 0 && i < n; i++)
 		if (p->pq.get_is_null(res, i, 0) || !user_name_valid(p->pq.get_value(res, i, 0)) ||
 		    (i > 0 &&
-		     strcmp(p->pq.get_value(res, i - 1, 0), p->pq.get_value(res, i, 0)) >= 0)) {
+		     strcmp(p->pq.get_value(res, i - 1, 0), p->pq.get_value(res, i, 0)) > 0)) {
 			mfa_error_set(err,
 				      "postgresql: summaries: row %d is not a user name in order",
 				      i + 1);
@@ -1076,8 +1134,9 @@ static int pg_snapshot(struct store *st, struct mfa_error *err)
 	return 0;
 }
 
-/* A verification's row: outcome, fail_count, locked_now[, step].  Only
- * "ok" is VERIFY_OK; a row that cannot be read is VERIFY_STORE_ERROR. */
+/* A verification's row: outcome, fail_count, locked_now[, step],
+ * factor_id.  Only "ok" is VERIFY_OK; a row that cannot be read is
+ * VERIFY_STORE_ERROR. */
 static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, bool has_step,
 		      struct verify_result *out, struct mfa_error *err)
 {
@@ -1085,11 +1144,16 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 		const char *name;
 		enum verify_outcome outcome;
 	} outcomes[] = {
-		{ "ok", VERIFY_OK },	     { "wrong", VERIFY_WRONG },
-		{ "replay", VERIFY_REPLAY }, { "expired", VERIFY_EXPIRED },
-		{ "locked", VERIFY_LOCKED }, { "not_enrolled", VERIFY_NOT_ENROLLED },
+		{ "ok", VERIFY_OK },
+		{ "wrong", VERIFY_WRONG },
+		{ "replay", VERIFY_REPLAY },
+		{ "expired", VERIFY_EXPIRED },
+		{ "locked", VERIFY_LOCKED },
+		{ "not_enrolled", VERIFY_NOT_ENROLLED },
+		{ "too_many", VERIFY_TOO_MANY },
 	};
 	enum verify_outcome outcome = VERIFY_STORE_ERROR;
+	const int ncols = has_step ? 5 : 4;
 	const char *v;
 	struct row w;
 
@@ -1097,7 +1161,7 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 	out->outcome = VERIFY_STORE_ERROR;
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
-	if (row_start(&w, p, res, fn, has_step ? 4 : 3, err) < 0) {
+	if (row_start(&w, p, res, fn, ncols, err) < 0) {
 		p->pq.clear(res);
 		return 0;
 	}
@@ -1111,6 +1175,8 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 	out->locked_now = row_bool(&w, 2);
 	if (has_step && outcome == VERIFY_OK)
 		out->step = (uint64_t)row_int(&w, 3, 1, INT64_MAX);
+	if (outcome == VERIFY_OK)
+		out->factor = (unsigned)row_int(&w, ncols - 1, 1, INT_MAX);
 	if (row_end(&w) < 0)
 		return 0; /* outcome stays VERIFY_STORE_ERROR */
 	out->outcome = outcome;
@@ -1145,6 +1211,30 @@ static const char *code_param(const char *code)
 	return code;
 }
 
+/* A method's name as the functions take it; NULL for none of the three. */
+static const char *method_text(unsigned method)
+{
+	return method == METHOD_TOTP  ? "totp" :
+	       method == METHOD_EMAIL ? "email" :
+	       method == METHOD_SMS   ? "sms" :
+					NULL;
+}
+
+/* A method whose codes are sent, or -EINVAL. */
+static int sent_method(unsigned method, struct mfa_error *err)
+{
+	if (method != METHOD_EMAIL && method != METHOD_SMS) {
+		mfa_error_set(err, "codes are sent by email or sms only");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void uint_text(unsigned v, char *out, size_t size)
+{
+	(void)snprintf(out, size, "%u", v);
+}
+
 static int pg_verify_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 			  const char *code, const struct store_login *at, struct verify_result *res,
 			  struct mfa_error *err)
@@ -1158,29 +1248,31 @@ static int pg_verify_totp(struct store *st, const struct mfa_config *cfg, const 
 	(void)cfg; /* the window and the lockout are the server's settings */
 	login_text(at, &lt);
 	r = pg_call(p, "verify_totp",
-		    "SELECT outcome, fail_count, locked_now, step "
+		    "SELECT outcome, fail_count, locked_now, step, factor_id "
 		    "FROM pam_mfa.verify_totp($1, $2, $3, $4)",
 		    4, params, &pr, err);
 	return verify_row(p, "verify_totp", r, pr, true, res, err);
 }
 
-static int pg_verify_email(struct store *st, const struct mfa_config *cfg, const char *user,
-			   const char *code, const char *address, const struct store_login *at,
-			   struct verify_result *res, struct mfa_error *err)
+static int pg_verify_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			  const char *code, unsigned factor, const struct store_login *at,
+			  struct verify_result *res, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
+	char id[12];
 	struct login_text lt;
-	const char *params[] = { user, code_param(code), address, lt.service, lt.rhost };
+	const char *params[] = { user, code_param(code), id, lt.service, lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg;
 	login_text(at, &lt);
-	r = pg_call(p, "verify_email",
-		    "SELECT outcome, fail_count, locked_now "
-		    "FROM pam_mfa.verify_email($1, $2, $3, $4, $5)",
+	uint_text(factor, id, sizeof(id));
+	r = pg_call(p, "verify_sent",
+		    "SELECT outcome, fail_count, locked_now, factor_id "
+		    "FROM pam_mfa.verify_sent($1, $2, $3::integer, $4, $5)",
 		    5, params, &pr, err);
-	return verify_row(p, "verify_email", r, pr, false, res, err);
+	return verify_row(p, "verify_sent", r, pr, false, res, err);
 }
 
 static void version_text(const struct store_basis *basis, char *out, size_t size)
@@ -1188,59 +1280,78 @@ static void version_text(const struct store_basis *basis, char *out, size_t size
 	(void)snprintf(out, size, "%" PRId64, basis->version);
 }
 
+/* bytea's text form of a secret: \x and hex, to be wiped. */
+static void secret_text(const struct mfa_totp *t, char out[3 + 2 * TOTP_SECRET_MAX])
+{
+	memcpy(out, "\\x", 3);
+	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
+		(void)snprintf(out + 2 + 2 * i, 3, "%02x", t->secret[i]);
+}
+
 static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 			  const struct store_basis *basis, const struct mfa_totp *t,
-			  const char *code, const struct store_login *at, struct verify_result *res,
+			  const char *label, unsigned replaces, const char *code,
+			  const struct store_login *at, struct verify_result *res,
 			  struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	char version[24], digits[12], period[12], secret[3 + 2 * TOTP_SECRET_MAX];
+	char version[24], digits[12], period[12], replaced[12], secret[3 + 2 * TOTP_SECRET_MAX];
 	struct login_text lt;
-	const char *params[] = {
-		user,	 version, secret,	    totp_algorithm_name(t->params.algorithm),
-		digits,	 period,  code_param(code), lt.service,
-		lt.rhost
-	};
+	const char *params[] = { user,
+				 version,
+				 secret,
+				 totp_algorithm_name(t->params.algorithm),
+				 digits,
+				 period,
+				 label,
+				 replaced,
+				 code_param(code),
+				 lt.service,
+				 lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
-	(void)cfg;
+	(void)cfg; /* factors_per_method is the server's setting */
 	login_text(at, &lt);
 	version_text(basis, version, sizeof(version));
-	(void)snprintf(digits, sizeof(digits), "%u", t->params.digits);
-	(void)snprintf(period, sizeof(period), "%u", t->params.period);
-	/* bytea's text form: \x and hex. */
-	memcpy(secret, "\\x", 2);
-	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
-		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", t->secret[i]);
+	uint_text(t->params.digits, digits, sizeof(digits));
+	uint_text(t->params.period, period, sizeof(period));
+	uint_text(replaces, replaced, sizeof(replaced));
+	secret_text(t, secret);
 	r = pg_call(p, "enroll_totp",
-		    "SELECT outcome, fail_count, locked_now, step FROM pam_mfa.enroll_totp("
-		    "$1, $2::bigint, $3::bytea, $4, $5::integer, $6::integer, $7, $8, $9)",
-		    9, params, &pr, err);
+		    "SELECT outcome, fail_count, locked_now, step, factor_id FROM "
+		    "pam_mfa.enroll_totp($1, $2::bigint, $3::bytea, $4, $5::integer, $6::integer, "
+		    "$7, $8::integer, $9, $10, $11)",
+		    11, params, &pr, err);
 	secure_wipe(secret, sizeof(secret));
 	return verify_row(p, "enroll_totp", r, pr, true, res, err);
 }
 
-static int pg_enroll_email(struct store *st, const struct mfa_config *cfg, const char *user,
-			   const struct store_basis *basis, const char *address, const char *code,
-			   const struct store_login *at, struct verify_result *res,
-			   struct mfa_error *err)
+static int pg_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			  const struct store_basis *basis, unsigned method, const char *dest,
+			  const char *label, unsigned replaces, const char *code,
+			  const struct store_login *at, struct verify_result *res,
+			  struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	char version[24];
+	char version[24], replaced[12];
 	struct login_text lt;
-	const char *params[] = { user, version, address, code_param(code), lt.service, lt.rhost };
+	const char *params[] = { user,	   version,	     method_text(method), dest,	   label,
+				 replaced, code_param(code), lt.service,	  lt.rhost };
 	PGresult *pr = NULL;
 	int r;
 
 	(void)cfg;
+	if (sent_method(method, err) < 0)
+		return verify_row(p, "enroll_sent", -EINVAL, NULL, false, res, err);
 	login_text(at, &lt);
 	version_text(basis, version, sizeof(version));
-	r = pg_call(p, "enroll_email",
-		    "SELECT outcome, fail_count, locked_now FROM pam_mfa.enroll_email("
-		    "$1, $2::bigint, $3, $4, $5, $6)",
-		    6, params, &pr, err);
-	return verify_row(p, "enroll_email", r, pr, false, res, err);
+	uint_text(replaces, replaced, sizeof(replaced));
+	r = pg_call(p, "enroll_sent",
+		    "SELECT outcome, fail_count, locked_now, factor_id FROM pam_mfa.enroll_sent("
+		    "$1, $2::bigint, $3, $4, $5, $6::integer, $7, $8, $9)",
+		    9, params, &pr, err);
+	return verify_row(p, "enroll_sent", r, pr, false, res, err);
 }
 
 static const char *use_text(enum email_code_use use)
@@ -1248,16 +1359,21 @@ static const char *use_text(enum email_code_use use)
 	return use == EMAIL_CODE_ENROLL ? "enroll" : "login";
 }
 
-static int pg_email_book(struct store *st, const struct mfa_config *cfg, const char *user,
-			 enum email_code_use use, const struct store_basis *basis,
-			 const char *address, time_t now, struct email_booking *booking, long *wait,
-			 bool *sending, struct mfa_error *err)
+static int pg_code_book(struct store *st, const struct mfa_config *cfg, const char *user,
+			enum email_code_use use, const struct store_basis *basis,
+			const struct code_target *to, time_t now, struct email_booking *booking,
+			long *wait, bool *sending, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	char version[24];
-	/* A login code rests on the verified address, not on a basis. */
-	bool enroll = use == EMAIL_CODE_ENROLL && basis != NULL;
-	const char *params[] = { user, use_text(use), enroll ? version : NULL, address };
+	char version[24], id[12];
+	/* A login code rests on its verified factor, not on a basis. */
+	bool enroll = use == EMAIL_CODE_ENROLL;
+	const char *params[] = { user,
+				 use_text(use),
+				 enroll && basis != NULL ? version : NULL,
+				 method_text(to->method),
+				 enroll ? NULL : id,
+				 enroll ? to->dest : NULL };
 	const char *result;
 	PGresult *res;
 	struct row w;
@@ -1265,16 +1381,19 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 
 	(void)cfg; /* the limits are the server's settings, and its clock */
 	(void)now;
-	if (enroll)
+	if (sent_method(to->method, err) < 0)
+		return -EINVAL;
+	if (enroll && basis != NULL)
 		version_text(basis, version, sizeof(version));
-	r = pg_call(p, "email_book",
+	uint_text(to->factor, id, sizeof(id));
+	r = pg_call(p, "code_book",
 		    "SELECT result, wait_seconds, sending, booked_at, record_existed, "
-		    "enroll_mails, enroll_mails_since "
-		    "FROM pam_mfa.email_book($1, $2, $3::bigint, $4)",
-		    4, params, &res, err);
+		    "enroll_codes, enroll_codes_since "
+		    "FROM pam_mfa.code_book($1, $2, $3::bigint, $4, $5::integer, $6)",
+		    6, params, &res, err);
 	if (r < 0)
 		return r;
-	if ((r = row_start(&w, p, res, "email_book", 7, err)) < 0) {
+	if ((r = row_start(&w, p, res, "code_book", 7, err)) < 0) {
 		p->pq.clear(res);
 		return r;
 	}
@@ -1283,8 +1402,8 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 		booking->use = use;
 		booking->at = row_int(&w, 3, 1, INT64_MAX);
 		booking->record_existed = row_bool(&w, 4);
-		booking->enroll_mails = (unsigned)row_int(&w, 5, 0, INT_MAX);
-		booking->enroll_mails_since = row_int(&w, 6, 0, INT64_MAX);
+		booking->enroll_codes = (unsigned)row_int(&w, 5, 0, INT_MAX);
+		booking->enroll_codes_since = row_int(&w, 6, 0, INT64_MAX);
 		r = 0;
 	} else if (result != NULL && strcmp(result, "wait") == 0) {
 		*wait = (long)row_int(&w, 1, 1, INT_MAX);
@@ -1304,8 +1423,30 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 	if (r == -EAGAIN)
 		mfa_error_set(err, "no new code for %ld seconds", *wait);
 	else if (r == -ESTALE)
-		mfa_error_set(err, "the user's email address changed meanwhile");
+		mfa_error_set(err, "the user's factors changed meanwhile");
 	return r;
+}
+
+/* A one-word answer of fn: 0 for "ok", else the error of the answer it
+ * is, err saying why; -EIO for any other word. */
+struct answer {
+	const char *word;
+	int error;
+	const char *why;
+};
+
+static int answer_of(const char *fn, const char *result, const struct answer *answers, size_t n,
+		     struct mfa_error *err)
+{
+	if (strcmp(result, "ok") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(result, answers[i].word) == 0) {
+			mfa_error_set(err, "%s", answers[i].why);
+			return answers[i].error;
+		}
+	mfa_error_set(err, "postgresql: %s: unexpected result", fn);
+	return -EIO;
 }
 
 /* An 'ok' | 'stale' answer of fn: 0, -ESTALE (err says stale_why), or
@@ -1313,64 +1454,69 @@ static int pg_email_book(struct store *st, const struct mfa_config *cfg, const c
 static int ok_or_stale(const char *fn, const char *result, const char *stale_why,
 		       struct mfa_error *err)
 {
-	if (strcmp(result, "ok") == 0)
-		return 0;
-	if (strcmp(result, "stale") == 0) {
-		mfa_error_set(err, "%s", stale_why);
-		return -ESTALE;
-	}
-	mfa_error_set(err, "postgresql: %s: unexpected result", fn);
-	return -EIO;
+	const struct answer stale = { "stale", -ESTALE, stale_why };
+
+	return answer_of(fn, result, &stale, 1, err);
 }
 
-static int pg_email_sent(struct store *st, const struct mfa_config *cfg, const char *user,
-			 const struct store_basis *basis, const char *address, const char *code,
-			 const struct email_booking *booking, time_t now, struct mfa_error *err)
+static int pg_code_sent(struct store *st, const struct mfa_config *cfg, const char *user,
+			const struct store_basis *basis, const struct code_target *to,
+			const char *code, const struct email_booking *booking, time_t now,
+			struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	char version[24], booked[24], result[16];
-	bool enroll = booking->use == EMAIL_CODE_ENROLL && basis != NULL;
-	const char *params[] = {
-		user, use_text(booking->use), enroll ? version : NULL, address, code, booked
-	};
+	char version[24], id[12], booked[24], result[16];
+	bool enroll = booking->use == EMAIL_CODE_ENROLL;
+	const char *params[] = { user,
+				 use_text(booking->use),
+				 enroll && basis != NULL ? version : NULL,
+				 method_text(to->method),
+				 enroll ? NULL : id,
+				 enroll ? to->dest : NULL,
+				 code,
+				 booked };
 	int r;
 
 	(void)cfg;
 	(void)now;
-	if (enroll)
+	if (sent_method(to->method, err) < 0)
+		return -EINVAL;
+	if (enroll && basis != NULL)
 		version_text(basis, version, sizeof(version));
+	uint_text(to->factor, id, sizeof(id));
 	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
-	r = call_text(p, "email_sent",
-		      "SELECT pam_mfa.email_sent($1, $2, $3::bigint, $4, $5, $6::bigint)", 6,
-		      params, result, sizeof(result), err);
+	r = call_text(p, "code_sent",
+		      "SELECT pam_mfa.code_sent($1, $2, $3::bigint, $4, $5::integer, $6, $7, "
+		      "$8::bigint)",
+		      8, params, result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	return ok_or_stale("email_sent", result,
-			   "the user's factors changed while the code was mailed", err);
+	return ok_or_stale("code_sent", result,
+			   "the user's factors changed while the code was sent", err);
 }
 
-static int pg_email_unbook(struct store *st, const char *user, const struct email_booking *booking,
-			   struct mfa_error *err)
+static int pg_code_unbook(struct store *st, const char *user, const struct email_booking *booking,
+			  struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	char booked[24], mails[12], since[24];
+	char booked[24], codes[12], since[24];
 	const char *params[] = { user,	 use_text(booking->use),
 				 booked, bool_text(booking->record_existed),
-				 mails,	 since };
+				 codes,	 since };
 	PGresult *res;
 	int r;
 
 	(void)snprintf(booked, sizeof(booked), "%" PRId64, booking->at);
-	(void)snprintf(mails, sizeof(mails), "%u", booking->enroll_mails);
-	(void)snprintf(since, sizeof(since), "%" PRId64, booking->enroll_mails_since);
-	r = pg_call(p, "email_unbook",
-		    "SELECT pam_mfa.email_unbook($1, $2, $3::bigint, $4::boolean, $5::integer, "
+	uint_text(booking->enroll_codes, codes, sizeof(codes));
+	(void)snprintf(since, sizeof(since), "%" PRId64, booking->enroll_codes_since);
+	r = pg_call(p, "code_unbook",
+		    "SELECT pam_mfa.code_unbook($1, $2, $3::bigint, $4::boolean, $5::integer, "
 		    "$6::bigint)",
 		    6, params, &res, err);
 	if (r < 0)
 		return r;
 	if (p->pq.ntuples(res) != 1) {
-		mfa_error_set(err, "postgresql: email_unbook: expected one row");
+		mfa_error_set(err, "postgresql: code_unbook: expected one row");
 		r = -EIO;
 	}
 	p->pq.clear(res);
@@ -1394,127 +1540,224 @@ static int pg_skip(struct store *st, const char *user, const struct store_basis 
 	return ok_or_stale("skip", result, "the user's factors changed meanwhile", err);
 }
 
-/* provisioned / replaced / exists, as the admin's provisioning returns. */
-static int provision_result(const char *fn, const char *result, bool replace, bool *replaced,
-			    struct mfa_error *err)
+/* The database changes a user's factors for a host only right after that
+ * host proved one of them (sql/README.md, What a compromised host can do). */
+static const char unproved_why[] = "the database allows a change of the user's factors only "
+				   "within 10 minutes of a code of one of them on this host (of "
+				   "an app, where the user has one)";
+
+static int pg_remove_factor(struct store *st, const char *user, const struct store_basis *basis,
+			    unsigned factor, bool remember_skip, time_t now, struct mfa_error *err)
 {
+	static const struct answer answers[] = {
+		{ "stale", -ESTALE, "the user's factors changed meanwhile" },
+		{ "missing", -ENOENT, "the user has no such factor" },
+		{ "unproved", -EPERM, unproved_why },
+	};
+	struct pg_store *p = pg(st);
+	char version[24], id[12], result[16];
+	const char *params[] = { user, version, id, bool_text(remember_skip) };
+	int r;
+
+	(void)now;
+	version_text(basis, version, sizeof(version));
+	uint_text(factor, id, sizeof(id));
+	r = call_text(p, "remove_factor",
+		      "SELECT pam_mfa.remove_factor($1, $2::bigint, $3::integer, $4::boolean)", 4,
+		      params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	return answer_of("remove_factor", result, answers, sizeof(answers) / sizeof(answers[0]),
+			 err);
+}
+
+static int pg_label_factor(struct store *st, const char *user, unsigned factor, const char *label,
+			   struct mfa_error *err)
+{
+	static const struct answer missing = { "missing", -ENOENT, "the user has no such factor" };
+	struct pg_store *p = pg(st);
+	char id[12], result[16];
+	const char *params[] = { user, id, label };
+	int r;
+
+	if (factor == 0) {
+		mfa_error_set(err, "%s", missing.why);
+		return -ENOENT;
+	}
+	uint_text(factor, id, sizeof(id));
+	r = call_text(p, "label_factor", "SELECT pam_mfa.label_factor($1, $2::integer, $3)", 3,
+		      params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	return answer_of("label_factor", result, &missing, 1, err);
+}
+
+static const char *mode_text(enum provision_mode mode)
+{
+	return mode == PROVISION_ADD ? "add" : mode == PROVISION_REPLACE ? "replace" : "new";
+}
+
+/* provisioned / replaced / exists / too_many, as the admin's provisioning
+ * returns. */
+static int provision_result(const char *fn, const char *result, enum provision_mode mode,
+			    bool *replaced, struct mfa_error *err)
+{
+	static const struct answer answers[] = {
+		{ "exists", -EEXIST, "the user has this factor already" },
+		{ "too_many", -EDQUOT,
+		  "the user holds as many factors of the method as the database's "
+		  "factors_per_method allows" },
+	};
+
 	if (strcmp(result, "provisioned") == 0)
 		return 0;
-	if (strcmp(result, "replaced") == 0 && replace) {
+	if (strcmp(result, "replaced") == 0 && mode == PROVISION_REPLACE) {
 		if (replaced != NULL)
 			*replaced = true;
 		return 0;
 	}
-	if (strcmp(result, "exists") == 0 && !replace) {
-		mfa_error_set(err, "the user has this factor already");
-		return -EEXIST;
-	}
-	mfa_error_set(err, "postgresql: %s: unexpected result", fn);
-	return -EIO;
+	return answer_of(fn, result, answers, sizeof(answers) / sizeof(answers[0]), err);
 }
 
-static int pg_provision_totp(struct store *st, const char *user, const struct mfa_totp *t,
-			     bool replace, time_t now, bool *replaced, struct mfa_error *err)
+static int pg_provision_totp(struct store *st, const struct mfa_config *cfg, const char *user,
+			     const struct mfa_totp *t, const char *label, enum provision_mode mode,
+			     time_t now, bool *replaced, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
 	char digits[12], period[12], step[24], result[16], secret[3 + 2 * TOTP_SECRET_MAX];
-	const char *params[] = { user,
-				 secret,
-				 totp_algorithm_name(t->params.algorithm),
-				 digits,
-				 period,
-				 step,
-				 bool_text(replace) };
-	int r;
-
-	(void)now;
-	(void)snprintf(digits, sizeof(digits), "%u", t->params.digits);
-	(void)snprintf(period, sizeof(period), "%u", t->params.period);
-	(void)snprintf(step, sizeof(step), "%" PRIu64, t->last_step);
-	memcpy(secret, "\\x", 2);
-	for (size_t i = 0; i < t->secret_len && i < TOTP_SECRET_MAX; i++)
-		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", t->secret[i]);
-	r = call_text(p, "provision_totp",
-		      "SELECT pam_mfa.provision_totp($1, $2::bytea, $3, $4::integer, $5::integer, "
-		      "$6::bigint, $7::boolean)",
-		      7, params, result, sizeof(result), err);
-	secure_wipe(secret, sizeof(secret));
-	if (r < 0)
-		return r;
-	return provision_result("provision_totp", result, replace, replaced, err);
-}
-
-static int pg_provision_email(struct store *st, const char *user, const char *address, bool replace,
-			      time_t now, struct mfa_error *err)
-{
-	struct pg_store *p = pg(st);
-	char result[16];
-	const char *params[] = { user, address, bool_text(replace) };
-	int r;
-
-	(void)now;
-	r = call_text(p, "provision_email", "SELECT pam_mfa.provision_email($1, $2, $3::boolean)",
-		      3, params, result, sizeof(result), err);
-	if (r < 0)
-		return r;
-	return provision_result("provision_email", result, replace, NULL, err);
-}
-
-static int pg_email_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
-				  const char *address, const char *code, bool replace, time_t now,
-				  struct mfa_error *err)
-{
-	struct pg_store *p = pg(st);
-	char result[16];
-	const char *params[] = { user, address, code, bool_text(replace) };
+	const char *params[] = { user,	 secret,	 totp_algorithm_name(t->params.algorithm),
+				 digits, period,	 step,
+				 label,	 mode_text(mode) };
 	int r;
 
 	(void)cfg;
 	(void)now;
-	r = call_text(p, "email_code_by_admin",
-		      "SELECT pam_mfa.email_code_by_admin($1, $2, $3, $4::boolean)", 4, params,
+	uint_text(t->params.digits, digits, sizeof(digits));
+	uint_text(t->params.period, period, sizeof(period));
+	(void)snprintf(step, sizeof(step), "%" PRIu64, t->last_step);
+	secret_text(t, secret);
+	r = call_text(p, "provision_totp",
+		      "SELECT pam_mfa.provision_totp($1, $2::bytea, $3, $4::integer, $5::integer, "
+		      "$6::bigint, $7, $8)",
+		      8, params, result, sizeof(result), err);
+	secure_wipe(secret, sizeof(secret));
+	if (r < 0)
+		return r;
+	return provision_result("provision_totp", result, mode, replaced, err);
+}
+
+static int pg_provision_dest(struct store *st, const struct mfa_config *cfg, const char *user,
+			     unsigned method, const char *dest, const char *label,
+			     enum provision_mode mode, time_t now, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	char result[16];
+	const char *params[] = { user, method_text(method), dest, label, mode_text(mode) };
+	int r;
+
+	(void)cfg;
+	(void)now;
+	if (sent_method(method, err) < 0)
+		return -EINVAL;
+	r = call_text(p, "provision_dest", "SELECT pam_mfa.provision_dest($1, $2, $3, $4, $5)", 5,
+		      params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	return provision_result("provision_dest", result, mode, NULL, err);
+}
+
+static int pg_code_by_admin(struct store *st, const struct mfa_config *cfg, const char *user,
+			    unsigned method, const char *dest, const char *code, bool replace,
+			    time_t now, struct mfa_error *err)
+{
+	static const struct answer answers[] = {
+		{ "stale", -ESTALE, "the user has a verified factor of the method" },
+		{ "too_many", -EDQUOT, "the user holds as many factors as a summary can list" },
+	};
+	struct pg_store *p = pg(st);
+	char result[16];
+	const char *params[] = { user, method_text(method), dest, code, bool_text(replace) };
+	int r;
+
+	(void)cfg;
+	(void)now;
+	if (sent_method(method, err) < 0)
+		return -EINVAL;
+	r = call_text(p, "code_by_admin",
+		      "SELECT pam_mfa.code_by_admin($1, $2, $3, $4, $5::boolean)", 5, params,
 		      result, sizeof(result), err);
 	if (r < 0)
 		return r;
-	return ok_or_stale("email_code_by_admin", result, "the user has a verified address", err);
+	return answer_of("code_by_admin", result, answers, sizeof(answers) / sizeof(answers[0]),
+			 err);
 }
 
-static int pg_reset(struct store *st, const char *user, unsigned method,
+static int pg_reset(struct store *st, const char *user, const struct store_reset_what *what,
 		    struct store_reset_result *out, struct mfa_error *err)
 {
 	struct pg_store *p = pg(st);
-	const char *params[] = { user, method == METHOD_TOTP  ? "totp" :
-				       method == METHOD_EMAIL ? "email" :
-								NULL };
+	const char *params[] = { user, what->method != 0 ? method_text(what->method) : NULL,
+				 what->label };
 	const char *notify;
 	PGresult *res;
 	struct row w;
 	int r;
 
-	if (method != 0 && method != METHOD_TOTP && method != METHOD_EMAIL) {
+	if (what->method != 0 && method_text(what->method) == NULL) {
 		mfa_error_set(err, "reset of an unknown method");
 		return -EINVAL;
 	}
-	r = pg_call(p, "reset", "SELECT had_state, had_factor, notify FROM pam_mfa.reset($1, $2)",
-		    2, params, &res, err);
+	r = pg_call(p, "reset",
+		    "SELECT had_state, had_factor, factors, notify FROM pam_mfa.reset($1, $2, $3)",
+		    3, params, &res, err);
 	if (r < 0)
 		return r;
-	if ((r = row_start(&w, p, res, "reset", 3, err)) < 0) {
+	if ((r = row_start(&w, p, res, "reset", 4, err)) < 0) {
 		p->pq.clear(res);
 		return r;
 	}
 	out->had_state = row_bool(&w, 0);
 	out->had_factor = row_bool(&w, 1);
-	notify = row_text(&w, 2, true);
+	out->factors = (unsigned)row_int(&w, 2, 0, INT_MAX);
+	notify = row_text(&w, 3, true);
 	if (notify != NULL) {
 		if (strlen(notify) >= sizeof(out->notify))
-			row_bad(&w, 2, "too long");
+			row_bad(&w, 3, "too long");
+		else if (notify[0] != '\0' && !email_address_valid(notify))
+			row_bad(&w, 3, "not an address");
 		else
 			memcpy(out->notify, notify, strlen(notify) + 1);
 	}
 	r = row_end(&w);
-	if (r < 0)
+	if (r < 0) {
 		memset(out, 0, sizeof(*out));
+		return r;
+	}
+	/* A label that names no factor: nothing went. */
+	if (what->label != NULL && !out->had_state) {
+		mfa_error_set(err, "the user has no factor labelled so");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int pg_reset_all(struct store *st, unsigned *users, struct mfa_error *err)
+{
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	struct row w;
+	int r = pg_call(p, "reset_all", "SELECT pam_mfa.reset_all()", 0, NULL, &res, err);
+
+	if (r < 0)
+		return r;
+	if ((r = row_start(&w, p, res, "reset_all", 1, err)) < 0) {
+		p->pq.clear(res);
+		return r;
+	}
+	*users = (unsigned)row_int(&w, 0, 0, INT_MAX);
+	r = row_end(&w);
+	if (r < 0)
+		*users = 0;
 	return r;
 }
 
@@ -1549,9 +1792,12 @@ static int pg_list(struct store *st, int (*cb)(const char *user, void *ctx), voi
 	int r, n;
 
 	if (p->snapshot != NULL) {
+		/* A user's rows are together, one per factor: a name once. */
 		n = p->pq.ntuples(p->snapshot);
 		for (int i = 0, cr = 0; cr == 0 && i < n; i++)
-			if ((cr = cb(p->pq.get_value(p->snapshot, i, 0), ctx)) != 0)
+			if ((i == 0 || strcmp(p->pq.get_value(p->snapshot, i - 1, 0),
+					      p->pq.get_value(p->snapshot, i, 0)) != 0) &&
+			    (cr = cb(p->pq.get_value(p->snapshot, i, 0), ctx)) != 0)
 				return cr;
 		return 0;
 	}
@@ -1616,17 +1862,20 @@ static const struct store_ops pg_store_ops = {
 	.close = pg_close,
 	.summary = pg_summary,
 	.verify_totp = pg_verify_totp,
-	.verify_email = pg_verify_email,
+	.verify_sent = pg_verify_sent,
 	.enroll_totp = pg_enroll_totp,
-	.enroll_email = pg_enroll_email,
-	.email_book = pg_email_book,
-	.email_sent = pg_email_sent,
-	.email_unbook = pg_email_unbook,
+	.enroll_sent = pg_enroll_sent,
+	.code_book = pg_code_book,
+	.code_sent = pg_code_sent,
+	.code_unbook = pg_code_unbook,
 	.skip = pg_skip,
+	.remove_factor = pg_remove_factor,
+	.label_factor = pg_label_factor,
 	.provision_totp = pg_provision_totp,
-	.provision_email = pg_provision_email,
-	.email_code_by_admin = pg_email_code_by_admin,
+	.provision_dest = pg_provision_dest,
+	.code_by_admin = pg_code_by_admin,
 	.reset = pg_reset,
+	.reset_all = pg_reset_all,
 	.unlock = pg_unlock,
 	.list = pg_list,
 	.snapshot = pg_snapshot,

@@ -518,13 +518,15 @@ out:
 	return r;
 }
 
-/* sql/README.md's Roles: the functions each role executes, and no other. */
-static const char host_functions[] = "{summary,verify_totp,enroll_totp,skip,email_book,"
-				     "email_sent,email_unbook,verify_email,enroll_email,"
-				     "schema_version}";
-static const char admin_functions[] = "{summary,provision_totp,provision_email,"
-				      "email_code_by_admin,reset,unlock,list,set_settings,"
-				      "schema_version,import_user,summaries}";
+/* sql/README.md's Roles: the functions each role executes, and no other
+ * (version 8's; a function of an older version left behind is caught by
+ * its name). */
+static const char host_functions[] = "{summary,verify_totp,verify_sent,enroll_totp,"
+				     "enroll_sent,skip,code_book,code_sent,code_unbook,"
+				     "remove_factor,label_factor,schema_version}";
+static const char admin_functions[] = "{summary,summaries,provision_totp,provision_dest,"
+				      "code_by_admin,label_factor,reset,reset_all,unlock,list,"
+				      "set_settings,schema_version,import_user}";
 
 /* Every way the rights differ from the design, one line each, from the
  * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
@@ -633,54 +635,109 @@ int store_db_check(struct store *st, unsigned *version, int (*problem)(const cha
 	return r;
 }
 
+/* The largest JSON text of one factor: its keys, punctuation and numbers
+ * (under 512), a label and a destination each escaped at worst (6 bytes a
+ * character), a secret in hex. */
+#define FACTOR_JSON_MAX (512 + 6 * FACTOR_LABEL_MAX + 6 * FACTOR_DEST_MAX + 2 * TOTP_SECRET_MAX)
+
+/* s as a JSON string at *at, escaped (a record's text is checked when it
+ * is read, but a quote must never end the string early). */
+static void json_string(char **at, const char *s)
+{
+	*(*at)++ = '"';
+	for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\') {
+			*(*at)++ = '\\';
+			*(*at)++ = (char)*c;
+		} else if (*c < 0x20 || *c > 0x7e) {
+			*at += sprintf(*at, "\\u%04x", *c);
+		} else {
+			*(*at)++ = (char)*c;
+		}
+	}
+	*(*at)++ = '"';
+	**at = '\0';
+}
+
+/* One factor of a record as import_user takes it (sql/008_factors.sql):
+ * an app with its secret in hex, or an address or number. */
+static void factor_json(char **at, const struct mfa_factor *f)
+{
+	const char *method = f->method == METHOD_TOTP  ? "totp" :
+			     f->method == METHOD_EMAIL ? "email" :
+			     f->method == METHOD_SMS   ? "sms" :
+							 "?";
+
+	*at += sprintf(*at, "{\"method\": \"%s\", \"label\": ", method);
+	json_string(at, f->label);
+	*at += sprintf(*at,
+		       ", \"verified\": %s, \"by_admin\": %s, \"added\": %" PRId64
+		       ", \"last_used\": %" PRId64,
+		       f->verified ? "true" : "false", f->by_admin ? "true" : "false",
+		       f->added > 0 ? f->added : 0, f->last_used > 0 ? f->last_used : 0);
+	if (f->method == METHOD_TOTP) {
+		*at += sprintf(*at, ", \"secret\": \"");
+		for (size_t i = 0; i < f->totp.secret_len && i < TOTP_SECRET_MAX; i++)
+			*at += sprintf(*at, "%02x", f->totp.secret[i]);
+		*at += sprintf(*at,
+			       "\", \"algorithm\": \"%s\", \"digits\": %u, \"period\": %u, "
+			       "\"last_step\": %" PRIu64,
+			       totp_algorithm_name(f->totp.params.algorithm), f->totp.params.digits,
+			       f->totp.params.period, f->totp.last_step);
+	} else {
+		*at += sprintf(*at, ", \"dest\": ");
+		json_string(at, f->dest);
+	}
+	*at += sprintf(*at, "}");
+}
+
 /* import_user's answer for rec, which holds something to copy: 0
  * (*replaced set), -EEXIST (the database holds state for the user and not
- * replace: nothing written), or an error.  The secret goes as a parameter
- * and its hex text is wiped. */
+ * replace: nothing written), or an error.  The factors go as one JSON
+ * parameter, every one of them (apps with their secrets, parameters and
+ * replay steps, addresses and numbers verified or not, labels, whose they
+ * are, when added and last used); the text, which holds the secrets, is
+ * wiped. */
 int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool replace, bool *replaced,
 		     struct mfa_error *err)
 {
-	char secret[3 + 2 * TOTP_SECRET_MAX], digits[12], period[12], step[24], totp_at[24];
-	char email_at[24], skip[24], result[16];
-	bool totp = rec->totp.enrolled, email = rec->email.address[0] != '\0';
-	const char *params[] = {
-		rec->user,
-		totp ? secret : NULL,
-		totp ? totp_algorithm_name(rec->totp.params.algorithm) : NULL,
-		totp ? digits : NULL,
-		totp ? period : NULL,
-		totp ? step : NULL,
-		totp ? totp_at : NULL,
-		email ? rec->email.address : NULL,
-		email ? (rec->email.verified ? "true" : "false") : NULL,
-		email ? (rec->email.by_admin ? "true" : "false") : NULL,
-		email ? email_at : NULL,
-		skip,
-		replace ? "true" : "false",
-	};
+	size_t size = 3 + (size_t)RECORD_FACTORS_MAX * (FACTOR_JSON_MAX + 2);
+	char skip[24], result[16];
+	char *factors, *at;
+	const char *params[4];
 	PGresult *res;
 	const char *v;
 	int r;
 
 	*replaced = false;
-	memcpy(secret, "\\x", 2);
-	secret[2] = '\0';
-	for (size_t i = 0; totp && i < rec->totp.secret_len && i < TOTP_SECRET_MAX; i++)
-		(void)snprintf(secret + 2 + 2 * i, 3, "%02x", rec->totp.secret[i]);
-	(void)snprintf(digits, sizeof(digits), "%u", rec->totp.params.digits);
-	(void)snprintf(period, sizeof(period), "%u", rec->totp.params.period);
-	(void)snprintf(step, sizeof(step), "%" PRIu64, rec->totp.last_step);
-	(void)snprintf(totp_at, sizeof(totp_at), "%" PRId64,
-		       rec->totp.enrolled_at > 0 ? rec->totp.enrolled_at : 0);
-	(void)snprintf(email_at, sizeof(email_at), "%" PRId64,
-		       rec->email.enrolled_at > 0 ? rec->email.enrolled_at : 0);
+	if (rec->n_factors > RECORD_FACTORS_MAX) {
+		mfa_error_set(err, "the record holds more than %d factors", RECORD_FACTORS_MAX);
+		return -EINVAL;
+	}
+	factors = malloc(size);
+	if (factors == NULL) {
+		mfa_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	at = factors;
+	*at++ = '[';
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		if (i > 0)
+			*at++ = ',';
+		factor_json(&at, &rec->factors[i]);
+	}
+	*at++ = ']';
+	*at = '\0';
 	(void)snprintf(skip, sizeof(skip), "%" PRId64, rec->skip_since > 0 ? rec->skip_since : 0);
+	params[0] = rec->user;
+	params[1] = factors;
+	params[2] = skip;
+	params[3] = replace ? "true" : "false";
 	r = pg_exec(p, "import_user",
-		    "SELECT pam_mfa.import_user($1, $2::bytea, $3, $4::integer, $5::integer, "
-		    "$6::bigint, $7::bigint, $8, $9::boolean, $10::boolean, $11::bigint, "
-		    "$12::bigint, $13::boolean)",
-		    13, params, p->timeout, 0, &res, NULL, err);
-	secure_wipe(secret, sizeof(secret));
+		    "SELECT pam_mfa.import_user($1, $2::jsonb, $3::bigint, $4::boolean)", 4, params,
+		    p->timeout, 0, &res, NULL, err);
+	secure_wipe(factors, size);
+	free(factors);
 	if (r < 0)
 		return r;
 	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != 1 || p->pq.get_is_null(res, 0, 0) ||

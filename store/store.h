@@ -432,16 +432,19 @@ enum store_migrate_outcome {
 struct store_migrate_user {
 	const char *user;
 	enum store_migrate_outcome outcome;
-	bool totp, email, email_verified, skip; /* what the record holds */
+	/* What the record holds: an app, an address (a verified one), a
+	 * phone number, a remembered skip. */
+	bool totp, email, email_verified, sms, skip;
 	struct mfa_error error;
 };
 
 /* Copies the records of cfg's state_dir (the files backend) into target,
  * a postgresql store, one user and one transaction at a time, in the
- * order of their names: the TOTP secret, its parameters and replay step,
- * the address with whether it is verified and the administrator's, a
- * remembered skip (pending codes, failures, lockouts and last logins are
- * not copied).  A user the database holds state for is skipped, or with
+ * order of their names: every factor (apps with their secrets, parameters
+ * and replay steps, addresses and phone numbers with whether they are
+ * verified, labels, whether the administrator's, when added and last
+ * used), a remembered skip (pending codes, failures, lockouts and last
+ * logins are not copied).  A user the database holds state for is skipped, or with
  * force replaced (its failures and lockout stay).  dry_run writes nothing
  * and says what would be done.  cb is called for each user; its non-zero
  * return stops and is returned. */

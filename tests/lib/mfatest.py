@@ -341,7 +341,7 @@ class World:
             settings = _server_settings(cfg) if cfg is not None else _server_settings({})
             if settings != self._settings:
                 # One psql call (about 0.15 s here) for both.
-                empty = ("TRUNCATE pam_mfa.users, pam_mfa.totp, pam_mfa.email; "
+                empty = ("TRUNCATE pam_mfa.users, pam_mfa.factors, pam_mfa.pending_code; "
                          if self._settings is None else "")
                 self.pg.sql(pgrig.SUPER, "%sSELECT pam_mfa.set_settings(%s)"
                             % (empty, ", ".join(str(v) for v in settings)))
@@ -558,11 +558,16 @@ class World:
                    coalesce(floor(extract(epoch FROM u.last_login)), 0),
                    u.last_service, u.last_rhost,
                    encode(t.secret, 'hex'), coalesce(t.last_step, 0),
-                   coalesce(e.address, ''), coalesce(e.verified, false),
-                   coalesce(e.by_admin, false), e.code_hash IS NOT NULL, e.booked_at IS NOT NULL
+                   coalesce(e.dest, ''), coalesce(e.verified, false),
+                   coalesce(e.by_admin, false), c.factor_id IS NOT NULL, u.booked_at IS NOT NULL
               FROM pam_mfa.users u
-              LEFT JOIN pam_mfa.totp t USING (user_name)
-              LEFT JOIN pam_mfa.email e USING (user_name)
+              LEFT JOIN LATERAL (SELECT * FROM pam_mfa.factors f WHERE f.user_name = u.user_name
+                                   AND f.method = 'totp' ORDER BY f.id LIMIT 1) t ON true
+              LEFT JOIN LATERAL (SELECT * FROM pam_mfa.factors f WHERE f.user_name = u.user_name
+                                   AND f.method = 'email' ORDER BY f.verified DESC, f.id
+                                   LIMIT 1) e ON true
+              LEFT JOIN pam_mfa.pending_code c
+                ON c.user_name = u.user_name AND c.factor_id = e.id
              WHERE u.user_name = '%s'""" % user.replace("'", "''"))
         if not rows:
             return st
@@ -596,8 +601,8 @@ class World:
         q = user.replace("'", "''")
         return "\n".join(",".join(r) for r in self.pg.sql(pgrig.SUPER, """
             SELECT row_to_json(x)::text FROM pam_mfa.users x WHERE user_name = '%s'
-            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.totp x WHERE user_name = '%s'
-            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.email x WHERE user_name = '%s'
+            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.factors x WHERE user_name = '%s'
+            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.pending_code x WHERE user_name = '%s'
             """ % (q, q, q)))
 
     def break_store(self):

@@ -36,6 +36,32 @@ DB_NAME = "db.pam-mfa.test"
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
+# Version 8's summary() is a row per factor.  The tests that drive logins
+# and mfactl ask for a user's state and what the factors amount to, by the
+# names summary() had before (one app, one address): each is an aggregate
+# over the user's rows, the user's own columns the same on every row.
+SUMMARY_AGGREGATES = {
+    "user_exists": "pg_catalog.bool_or(user_exists)",
+    "code_pending": "pg_catalog.bool_or(code_pending)",
+    "totp_enrolled": "COALESCE(pg_catalog.bool_or(method = 'totp'), false)",
+    "email_address": "COALESCE(pg_catalog.max(dest) FILTER (WHERE method = 'email'), '')",
+    "email_verified": "COALESCE(pg_catalog.bool_or(verified) FILTER (WHERE method = 'email'), "
+                      "false)",
+    "email_by_admin": "COALESCE(pg_catalog.bool_or(by_admin) FILTER (WHERE method = 'email'), "
+                      "false)",
+    "email_code_pending": "COALESCE(pg_catalog.bool_or(code_pending) "
+                          "FILTER (WHERE code_factor = factor_id AND method = 'email'), false)",
+}
+
+
+def summary_sql(user, cols):
+    """A query of summary() for user: one row of cols, each a user's column
+    or one of SUMMARY_AGGREGATES."""
+    parts = [SUMMARY_AGGREGATES.get(c.strip(), "pg_catalog.max(%s)" % c.strip())
+             for c in cols.split(",")]
+    return "SELECT %s FROM pam_mfa.summary('%s')" % (", ".join(parts), user.replace("'", "''"))
+
+
 class PgError(Exception):
     def __init__(self, role, sql, stderr):
         super().__init__(f"psql as {role} failed: {stderr.strip()}\nSQL: {sql}")

@@ -119,7 +119,7 @@ class PgConnect(unittest.TestCase):
     def provision(self, user):
         raw = secrets.token_bytes(20)
         got = self.pg.one(pgrig.ADMIN, "SELECT pam_mfa.provision_totp('%s', '\\x%s'::bytea, "
-                          "'sha1', 6, 30, 0, true)" % (user, raw.hex()))
+                          "'sha1', 6, 30, 0, NULL, 'replace')" % (user, raw.hex()))
         self.assertIn(got, (["provisioned"], ["replaced"]))
         return base64.b32encode(raw).decode().rstrip("=")
 

@@ -263,17 +263,20 @@ class DbCheck(unittest.TestCase):
             self.assertEqual(proc.stdout, f"pam_mfa schema at version {NEWEST}, the newest "
                              "this mfactl ships; the roles' rights are as designed\n")
         changes = [
-            ("GRANT SELECT ON pam_mfa.totp TO pam_mfa_host",
-             "pam_mfa_host may SELECT pam_mfa.totp"),
+            ("GRANT SELECT ON pam_mfa.factors TO pam_mfa_host",
+             "pam_mfa_host may SELECT pam_mfa.factors"),
             ("GRANT UPDATE (fail_count) ON pam_mfa.users TO pam_mfa_admin",
              "pam_mfa_admin may UPDATE pam_mfa.users"),
-            ("GRANT DELETE ON pam_mfa.email TO PUBLIC", "public may DELETE pam_mfa.email"),
+            ("GRANT DELETE ON pam_mfa.pending_code TO PUBLIC",
+             "public may DELETE pam_mfa.pending_code"),
             ("GRANT USAGE ON SEQUENCE pam_mfa.factors_version_seq TO pam_mfa_host",
              "pam_mfa_host may USAGE sequence pam_mfa.factors_version_seq"),
             ("GRANT USAGE ON SCHEMA pam_mfa_crypto TO pam_mfa_admin",
              "pam_mfa_admin may USAGE in schema pam_mfa_crypto"),
-            ("GRANT EXECUTE ON FUNCTION pam_mfa.reset(text, text) TO pam_mfa_host",
-             "pam_mfa_host may EXECUTE pam_mfa.reset(text,text)"),
+            ("GRANT EXECUTE ON FUNCTION pam_mfa.reset(text, text, text) TO pam_mfa_host",
+             "pam_mfa_host may EXECUTE pam_mfa.reset(text,text,text)"),
+            ("GRANT EXECUTE ON FUNCTION pam_mfa.remove_factor(text, bigint, integer, boolean) "
+             "TO pam_mfa_admin", "pam_mfa_admin may EXECUTE pam_mfa.remove_factor("),
             ("GRANT EXECUTE ON FUNCTION pam_mfa.unlock(text) TO PUBLIC",
              "public may EXECUTE pam_mfa.unlock(text)"),
             ("REVOKE EXECUTE ON FUNCTION pam_mfa.verify_totp(text, text, text, text) "
@@ -336,8 +339,8 @@ class AdminReplace(unittest.TestCase):
         cls.pg.__exit__(None, None, None)
 
     def last_step(self, user):
-        return int(self.pg.one(OWNER, f"SELECT last_step FROM pam_mfa.totp "
-                                      f"WHERE user_name = '{user}'")[0])
+        return int(self.pg.one(OWNER, f"SELECT last_step FROM pam_mfa.factors "
+                                      f"WHERE user_name = '{user}' AND method = 'totp'")[0])
 
     def test_import_force_keeps_the_step(self):
         import time
@@ -372,12 +375,12 @@ class AdminReplace(unittest.TestCase):
         # A new secret starts from the step given, lower or not.
         other = os.urandom(20)
         got = self.pg.one(ADMIN, f"SELECT pam_mfa.provision_totp('erin', '\\x{other.hex()}'"
-                                 f"::bytea, 'sha1', 6, 30, 7, true)")
+                                 f"::bytea, 'sha1', 6, 30, 7, NULL, 'replace')")
         self.assertEqual(got, ["replaced"])
         self.assertEqual(self.last_step("erin"), 7)
         # A host still cannot move the step back: the trigger refuses it.
         with self.assertRaises(pgrig.PgError) as e:
-            self.pg.sql(OWNER, "UPDATE pam_mfa.totp SET last_step = 6 WHERE user_name = 'erin'")
+            self.pg.sql(OWNER, "UPDATE pam_mfa.factors SET last_step = 6 WHERE user_name = 'erin'")
         self.assertIn("may not move backwards", e.exception.stderr)
 
 
@@ -418,11 +421,11 @@ class Migrate(unittest.TestCase):
         self.w.write_config(cfg)
 
     def summary(self, user, cols):
-        return self.pg.one(ADMIN, f"SELECT {cols} FROM pam_mfa.summary('{user}')")
+        return self.pg.one(ADMIN, pgrig.summary_sql(user, cols))
 
     def secret_in_db(self, user):
-        return self.pg.one(OWNER, f"SELECT pg_catalog.encode(secret, 'hex') FROM pam_mfa.totp "
-                                  f"WHERE user_name = '{user}'")[0]
+        return self.pg.one(OWNER, f"SELECT pg_catalog.encode(secret, 'hex') FROM pam_mfa.factors "
+                                  f"WHERE user_name = '{user}' AND method = 'totp'")[0]
 
     def write_record(self, user, text):
         path = os.path.join(self.w.state_dir, user)
@@ -447,7 +450,7 @@ class Migrate(unittest.TestCase):
         other = os.urandom(20)
         self.assertEqual(self.pg.one(ADMIN, f"SELECT pam_mfa.provision_totp('dave', "
                                             f"'\\x{other.hex()}'::bytea, 'sha1', 6, 30, 0, "
-                                            f"false)"), ["provisioned"])
+                                            f"NULL, 'new')"), ["provisioned"])
         # alice logs in on the files store: that code's step is spent.
         used = fresh_code(secret_a, left=8)
         res = self.w.login("alice", [used], at=None)
@@ -533,22 +536,24 @@ class Migrate(unittest.TestCase):
         self.assertIn("; 1 failed\n", proc.stdout)
         self.assertEqual(self.secret_in_db("erin"), raw(secret).hex())
         # import_user checks what it is given, whoever calls it.
-        for args in ("'x y', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, false",
-                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, false",
-                     "'z', '\\x00'::bytea, 'sha1', 6, 30, 0, 0, NULL, NULL, NULL, NULL, 0, false",
-                     "'z', NULL, 'sha1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, false",
-                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, 'not an address', true, false, 0, "
-                     "0, false",
-                     "'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, false"):
+        app = ('{"method": "totp", "label": "", "verified": true, "by_admin": false, '
+               '"added": 0, "last_used": 0, "secret": "%s", "algorithm": "sha1", "digits": 6, '
+               '"period": 30, "last_step": 0}')
+        for args in ("'x y', '[]', 1, false", "'z', '[]', 0, false",
+                     "'z', '[%s]', 0, false" % (app % "00"),
+                     "'z', '[%s]', 0, false" % (app % ("00" * 20)).replace('"totp"', '"email"'),
+                     "'z', '[{\"method\": \"email\", \"label\": \"\", \"verified\": true, "
+                     "\"by_admin\": false, \"added\": 0, \"last_used\": 0, "
+                     "\"dest\": \"not an address\"}]', 0, false",
+                     "'z', '[]', -1, false"):
             with self.assertRaises(pgrig.PgError) as e:
                 self.pg.sql(ADMIN, f"SELECT pam_mfa.import_user({args})")
             self.assertTrue(any(why in e.exception.stderr for why in (
-                "invalid user name", "nothing to import", "invalid TOTP parameters",
+                "invalid user name", "nothing to import", "invalid app",
                 "TOTP parameters without a secret", "invalid email address", "invalid time")),
                 e.exception.stderr)
         with self.assertRaises(pgrig.PgError) as e:
-            self.pg.sql(HOSTS[0], "SELECT pam_mfa.import_user('z', NULL, NULL, NULL, NULL, NULL, "
-                                  "NULL, NULL, NULL, NULL, NULL, 1, false)")
+            self.pg.sql(HOSTS[0], "SELECT pam_mfa.import_user('z', '[]', 1, false)")
         self.assertIn("permission denied", e.exception.stderr)
 
 

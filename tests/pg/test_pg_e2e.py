@@ -89,7 +89,7 @@ class PgE2E(unittest.TestCase):
         return self.pg.one(pgrig.ADMIN, sql)
 
     def summary(self, user, cols="fail_count, locked_until"):
-        return self.admin("SELECT %s FROM pam_mfa.summary('%s')" % (cols, user))
+        return self.admin(pgrig.summary_sql(user, cols))
 
     def messages(self):
         return read_maildir(self.maildir)
@@ -111,8 +111,8 @@ class PgE2E(unittest.TestCase):
         return self.w.login_interactive(user, respond, at=None)
 
     def provision_email(self, user, address):
-        self.assertEqual(self.admin("SELECT pam_mfa.provision_email('%s', '%s', false)"
-                                    % (user, address)), ["provisioned"])
+        self.assertEqual(self.admin("SELECT pam_mfa.provision_dest('%s', 'email', '%s', NULL, "
+                                    "'new')" % (user, address)), ["provisioned"])
 
 
 class EmailLogin(PgE2E):
@@ -237,7 +237,7 @@ class Mfactl(PgE2E):
         self.assertEqual(self.admin(
             "SELECT count(pam_mfa.provision_totp('p' || pg_catalog.lpad(i::text, 4, '0'), "
             "decode(pg_catalog.lpad(pg_catalog.to_hex(i), 40, '0'), 'hex'), 'sha1', 6, 30, "
-            "0, false)) FROM pg_catalog.generate_series(1, 600) i"), ["600"])
+            "0, NULL, 'new')) FROM pg_catalog.generate_series(1, 600) i"), ["600"])
         self.pg.sql(pgrig.SUPER, "UPDATE pam_mfa.users SET fail_count = 2 "
                                  "WHERE user_name = 'p0007'")
         self.provision_email("p0300", "p300@example.org")

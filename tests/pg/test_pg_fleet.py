@@ -168,12 +168,12 @@ class FleetTest(unittest.TestCase):
     def provision(self, user):
         raw = os.urandom(20)
         got = self.pg.one(pgrig.ADMIN, "SELECT pam_mfa.provision_totp('%s', '\\x%s'::bytea, "
-                          "'sha1', 6, 30, 0, false)" % (user, raw.hex()))
+                          "'sha1', 6, 30, 0, NULL, 'new')" % (user, raw.hex()))
         self.assertEqual(got, ["provisioned"])
         return base64.b32encode(raw).decode().rstrip("=")
 
     def summary(self, user, cols="fail_count, locked_until, last_service, last_rhost, last_host"):
-        return self.pg.one(pgrig.ADMIN, "SELECT %s FROM pam_mfa.summary('%s')" % (cols, user))
+        return self.pg.one(pgrig.ADMIN, pgrig.summary_sql(user, cols))
 
     def server_setting(self, name):
         return int(self.pg.one(pgrig.OWNER, "SELECT %s FROM pam_mfa.settings" % name)[0])
@@ -791,10 +791,12 @@ class FleetFailover(FleetTest):
         res = host.login("alice", [code])
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
         # Synchronous: the step is on the standby once the login is in.
-        step = pg.one(pgrig.SUPER, "SELECT last_step FROM pam_mfa.totp WHERE user_name = 'alice'")
+        step = pg.one(pgrig.SUPER, "SELECT last_step FROM pam_mfa.factors WHERE "
+                      "user_name = 'alice' AND method = 'totp'")
         self.assertNotEqual(step, ["0"])
-        self.assertEqual(pg.sql(pgrig.SUPER, "SELECT last_step FROM pam_mfa.totp WHERE "
-                                "user_name = 'alice'", port=pg.standby_port), [step])
+        self.assertEqual(pg.sql(pgrig.SUPER, "SELECT last_step FROM pam_mfa.factors WHERE "
+                                "user_name = 'alice' AND method = 'totp'", port=pg.standby_port),
+                         [step])
         # The standby listed first: read-write passes it over for the primary.
         host.configure(multi.replace(f"port={pg.port},{pg.standby_port}",
                                      f"port={pg.standby_port},{pg.port}"))

@@ -83,7 +83,7 @@ class PgLogin(unittest.TestCase):
     def provision(self, user):
         raw = secrets.token_bytes(20)
         got = self.pg.one(pgrig.ADMIN, "SELECT pam_mfa.provision_totp('%s', '\\x%s'::bytea, "
-                          "'sha1', 6, 30, 0, false)" % (user, raw.hex()))
+                          "'sha1', 6, 30, 0, NULL, 'new')" % (user, raw.hex()))
         self.assertEqual(got, ["provisioned"])
         return base64.b32encode(raw).decode().rstrip("=")
 
