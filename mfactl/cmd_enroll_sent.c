@@ -10,7 +10,6 @@
 #include "mfactl.h"
 #include "notify.h"
 #include "secmem.h"
-#include "sms.h"
 
 /* "address" or "number": what the destination of method is. */
 static const char *dest_kind(unsigned method)
@@ -48,23 +47,13 @@ static bool sent_dest(struct mfactl *ctx, const struct sent_enroll *e, char *des
 	return true;
 }
 
-/* The first verified factor of method, masked, for messages. */
-static void held_masked(const struct store_summary *sum, unsigned method, char *buf, size_t len)
-{
-	const struct store_factor *f = store_summary_nth(sum, method, 0);
-
-	buf[0] = '\0';
-	if (f != NULL && method == METHOD_SMS)
-		sms_mask(f->dest, buf, len);
-	else if (f != NULL)
-		email_mask(f->dest, buf, len);
-}
-
 static void say_held(const struct sent_enroll *e, const struct store_summary *sum)
 {
-	char shown[FACTOR_DEST_MAX + 1];
+	const struct store_factor *f = store_summary_nth(sum, e->method, 0);
+	char shown[FACTOR_DEST_MAX + 1] = "";
 
-	held_masked(sum, e->method, shown, sizeof(shown));
+	if (f != NULL)
+		notify_mask(e->method, f->dest, shown, sizeof(shown));
 	fprintf(stderr,
 		"mfactl enroll: %s already has %s enrolled (%s); use %s for another or "
 		"--force to replace it\n",
@@ -155,21 +144,6 @@ static int enroll_verified(struct mfactl *ctx, struct store *st, const struct se
 	return EXIT_OK;
 }
 
-/* Sends the verification code: by mail, or through the SMS gateway. */
-static int send_code(struct mfactl *ctx, const struct sent_enroll *e, const char *dest,
-		     const char *code, struct mfa_error *err)
-{
-	struct sms_message msg = { .code = code, .user = e->user };
-	char host[128];
-
-	if (e->method == METHOD_EMAIL)
-		return notify_code(&ctx->cfg, dest, e->user, code, true, "mfactl", "", err);
-	notify_host_name(host, sizeof(host));
-	msg.host = host;
-	msg.ttl_minutes = (ctx->cfg.sms.code_ttl + 59) / 60;
-	return sms_send(&ctx->cfg.sms, dest, &msg, err);
-}
-
 /* The label of the unverified factor just put on record, if it is still
  * ours: store_code_by_admin() takes none.  A label lost is only said. */
 static void label_pending(struct store *st, const struct sent_enroll *e, const char *dest)
@@ -201,16 +175,15 @@ static int enroll_pending(struct mfactl *ctx, struct store *st, const struct sen
 {
 	struct mfa_error err = { "" };
 	char code[EMAIL_CODE_DIGITS_MAX + 1];
-	unsigned digits = e->method == METHOD_SMS ? ctx->cfg.sms.code_digits :
-						    ctx->cfg.email.code_digits;
-	unsigned ttl = e->method == METHOD_SMS ? ctx->cfg.sms.code_ttl : ctx->cfg.email.code_ttl;
+	unsigned digits = notify_code_digits(&ctx->cfg, e->method);
+	unsigned ttl = notify_code_ttl(&ctx->cfg, e->method);
 	int r;
 
 	if (digits > EMAIL_CODE_DIGITS_MAX || email_code_new(digits, code) < 0) {
 		fprintf(stderr, "mfactl: cannot get random bytes\n");
 		return EXIT_FAIL;
 	}
-	r = send_code(ctx, e, dest, code, &err);
+	r = notify_send_code(&ctx->cfg, e->method, dest, e->user, code, true, "mfactl", "", &err);
 	if (r == 0)
 		r = store_code_by_admin(st, &ctx->cfg, e->user, e->method, dest, code,
 					e->mode == PROVISION_REPLACE, time(NULL), &err);

@@ -14,9 +14,9 @@
 #include "groups.h"
 #include "lockout.h"
 #include "mfactl.h"
+#include "notify.h"
 #include "policy.h"
 #include "secmem.h"
-#include "sms.h"
 
 /* The users to show; an account in the passwd database comes with its
  * primary group, so that no user is looked up again (at 100,000 accounts,
@@ -400,10 +400,7 @@ static void table_factor(const struct store_factor *f)
 				   sizeof(shown));
 		out(shown);
 	} else {
-		if (f->method == METHOD_SMS)
-			sms_mask(f->dest, shown, sizeof(shown));
-		else
-			email_mask(f->dest, shown, sizeof(shown));
+		notify_mask(f->method, f->dest, shown, sizeof(shown));
 		out(shown);
 		if (f->label[0] != '\0') {
 			sanitize_printable(f->label, shown, sizeof(shown));

@@ -13,9 +13,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
-#include "email.h"
 #include "mfactl.h"
-#include "sms.h"
 
 static void usage(FILE *out)
 {
@@ -173,18 +171,6 @@ void mfactl_say_quota(const struct mfactl *ctx, const char *user, unsigned metho
 
 	fprintf(stderr, "mfactl enroll: %s already has %u %s factor%s (factors_per_method is %u)\n",
 		user, n, mfactl_method_title(method), n == 1 ? "" : "s", n);
-}
-
-void mfactl_factor_name(const struct store_factor *f, char *buf, size_t len)
-{
-	if (f->label[0] != '\0')
-		sanitize_printable(f->label, buf, len);
-	else if (f->method == METHOD_SMS && f->dest[0] != '\0')
-		sms_mask(f->dest, buf, len);
-	else if (f->method == METHOD_EMAIL && f->dest[0] != '\0')
-		email_mask(f->dest, buf, len);
-	else
-		(void)snprintf(buf, len, "unlabelled");
 }
 
 void mfactl_format_time(int64_t t, char *buf, size_t len)

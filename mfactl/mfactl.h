@@ -46,9 +46,6 @@ bool mfactl_label_ok(const char *verb, const char *label);
 /* "mfactl enroll: USER already has N METHOD factors (factors_per_method
  * is N)": an enrollment refused at the bound. */
 void mfactl_say_quota(const struct mfactl *ctx, const char *user, unsigned method);
-/* How a factor is named to people: its label, else its destination
- * masked (sms_mask, email_mask), else "unlabelled". */
-void mfactl_factor_name(const struct store_factor *f, char *buf, size_t len);
 /* "rule 2 at FILE:LINE (group "wheel")" or "default_policy (no rule matched)". */
 void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len);
 
