@@ -47,15 +47,19 @@ static bool sent_dest(struct mfactl *ctx, const struct sent_enroll *e, char *des
 	return true;
 }
 
+/* The user has a verified factor of the method: the one of sum, masked
+ * (sum NULL: not known which). */
 static void say_held(const struct sent_enroll *e, const struct store_summary *sum)
 {
-	const struct store_factor *f = store_summary_nth(sum, e->method, 0);
-	char shown[FACTOR_DEST_MAX + 1] = "";
+	const struct store_factor *f = sum != NULL ? store_summary_nth(sum, e->method, 0) : NULL;
+	char masked[FACTOR_DEST_MAX + 1], shown[FACTOR_DEST_MAX + 4] = "";
 
-	if (f != NULL)
-		notify_mask(e->method, f->dest, shown, sizeof(shown));
+	if (f != NULL) {
+		notify_mask(e->method, f->dest, masked, sizeof(masked));
+		(void)snprintf(shown, sizeof(shown), " (%s)", masked);
+	}
 	fprintf(stderr,
-		"mfactl enroll: %s already has %s enrolled (%s); use %s for another or "
+		"mfactl enroll: %s already has %s enrolled%s; use %s for another or "
 		"--force to replace it\n",
 		e->user, method_name(e->method), shown, e->verified ? "--add" : "--add --verified");
 }
@@ -121,6 +125,12 @@ static int enroll_verified(struct mfactl *ctx, struct store *st, const struct se
 				 time(NULL), &err);
 	if (r == -EDQUOT) {
 		mfactl_say_quota(ctx, e->user, e->method);
+		return EXIT_FAIL;
+	}
+	/* Enrolled meanwhile: a factor of the method for a new one, the same
+	 * destination otherwise. */
+	if (r == -EEXIST && e->mode == PROVISION_NEW) {
+		say_held(e, NULL);
 		return EXIT_FAIL;
 	}
 	if (r == -EEXIST) {
