@@ -648,8 +648,8 @@ class Factors(WorldTest):
         factors = sorted(doc["factors"], key=lambda f: f["id"])
         self.assertEqual([(f["method"], f["label"], f["dest"], f["verified"], f["by_admin"])
                           for f in factors],
-                         [("totp", "phone", None, True, False),
-                          ("totp", "tablet", None, True, False),
+                         [("totp", "phone", None, True, True),
+                          ("totp", "tablet", None, True, True),
                           ("sms", "work", NUMBER, True, True),
                           ("sms", None, NUMBER2, True, True),
                           ("email", None, "alice@example.org", True, True)])
