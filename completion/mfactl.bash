@@ -1,7 +1,8 @@
 # bash completion for mfactl(8), the admin tool of pam_mfa.
 #
 # Completes the verbs, each verb's options and their values (--method,
-# --qr, --from, --to, --config, --sql-dir), user names where a verb takes a USER,
+# --qr, --from, --to, --config, --sql-dir; not --label, --phone, --factor
+# or --address, which are the admin's to type), user names where a verb takes a USER,
 # file names where it takes a FILE, and the commands of db.  User names come from the passwd database
 # (compgen -u), for root and others alike: who is enrolled is readable by
 # root only, and asking "mfactl status" at every TAB would load the
@@ -20,10 +21,10 @@ _mfactl_options()
 {
 	case $1 in
 	'') echo "config,c= help,h version,V" ;;
-	enroll) echo "method,m= qr,q= force,f address,a= verified,v help,h" ;;
+	enroll) echo "method,m= label,l= add,A force,f qr,q= address,a= phone,p= verified,v help,h" ;;
 	import) echo "from,F= force,f dry-run,n help,h" ;;
 	status) echo "json,j missing,m help,h" ;;
-	reset) echo "method,m= help,h" ;;
+	reset) echo "method,m= factor,F= all,a yes,y help,h" ;;
 	policy | send-setup | unlock | check) echo "help,h" ;;
 	db) echo "sql-dir,S= help,h" ;;
 	migrate) echo "to,t= force,f dry-run,n help,h" ;;
@@ -32,12 +33,13 @@ _mfactl_options()
 
 # What the n-th argument (from 0) of a verb is: user, file, a command of
 # db, or nothing.
-# $3 is the value of import's --from.
+# $3 is the value of import's --from; $4 is 1 after reset --all.
 _mfactl_positional()
 {
 	case $1 in
 	status) echo user ;;
-	enroll | policy | reset | send-setup | unlock) (($2 == 0)) && echo user ;;
+	reset) (($2 == 0 && !$4)) && echo user ;;
+	enroll | policy | send-setup | unlock) (($2 == 0)) && echo user ;;
 	db) (($2 == 0)) && echo db-command ;;
 	import)
 		if [[ $3 == google-authenticator ]]; then
@@ -150,7 +152,7 @@ _mfactl_add_values()
 	local -a values=()
 	case $1 in
 	--config | --sql-dir) _mfactl_add_files "$3" "$2" ;;
-	--method) values=(totp email) ;;
+	--method) values=(totp email sms) ;;
 	--from) values=(oath google-authenticator) ;;
 	--to) values=(postgresql) ;;
 	--qr)
@@ -172,7 +174,7 @@ _mfactl_add_values()
 
 _mfactl()
 {
-	local cur words cword verb='' i w from='' nargs=0 dashdash=0 opt_long opt_arg
+	local cur words cword verb='' i w from='' all=0 nargs=0 dashdash=0 opt_long opt_arg
 	local -a list
 	COMPREPLY=()
 	_mfactl_words
@@ -195,6 +197,7 @@ _mfactl()
 				w=$opt_long=${words[++i]}
 			fi
 			[[ $verb == import && $w == --from=* ]] && from=${w#--from=}
+			[[ $verb == reset && $opt_long == --all ]] && all=1
 		elif [[ -z $verb ]]; then
 			verb=$w
 		else
@@ -212,7 +215,7 @@ _mfactl()
 		read -ra list <<<"$_mfactl_verbs"
 		_mfactl_add "$cur" "${list[@]}"
 	else
-		case $(_mfactl_positional "$verb" "$nargs" "$from") in
+		case $(_mfactl_positional "$verb" "$nargs" "$from" "$all") in
 		user) _mfactl_add_users "$cur" ;;
 		file) _mfactl_add_files "" "$cur" ;;
 		db-command) _mfactl_add "$cur" init check ;;

@@ -10,9 +10,9 @@
 #include "policy.h"
 #include "secmem.h"
 
-/* Opens the store for an operation on user; 1 (nothing to do, said so)
- * if there is no state directory, -1 after an error. */
-static int open_for(struct mfactl *ctx, const char *user, struct store **st)
+/* Opens the store for an operation on user; 1 (nothing to do) if there
+ * is no state directory, said so unless quiet, -1 after an error. */
+static int open_for(struct mfactl *ctx, const char *user, bool quiet, struct store **st)
 {
 	struct mfa_error err = { "" };
 	int r;
@@ -21,7 +21,9 @@ static int open_for(struct mfactl *ctx, const char *user, struct store **st)
 		return -1;
 	r = store_open(&ctx->cfg, STORE_READ_ONLY, st, &err);
 	if (r == -ENOENT) {
-		printf("%s has no MFA state (%s does not exist)\n", user, ctx->cfg.state_dir);
+		if (!quiet)
+			printf("%s has no MFA state (%s does not exist)\n", user,
+			       ctx->cfg.state_dir);
 		return 1;
 	}
 	if (r < 0) {
@@ -33,116 +35,257 @@ static int open_for(struct mfactl *ctx, const char *user, struct store **st)
 
 /* Removes all of the user's state, even state the store can no longer
  * read: it is the admin's way out of a corrupt record. */
-static int do_reset(struct mfactl *ctx, const char *user)
+static int reset_user(struct mfactl *ctx, const char *user)
 {
 	struct mfa_error err = { "" };
-	struct store_reset_result res = { .had_state = false };
+	struct store_reset_result res;
 	struct store *st = NULL;
+	int r = open_for(ctx, user, true, &st);
+
+	memset(&res, 0, sizeof(res));
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r == 0)
+		r = store_reset(st, user, NULL, &res, &err);
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (!res.had_state) {
+		printf("%s has no MFA state; nothing to reset.\n", user);
+		return EXIT_OK;
+	}
+	if (res.had_factor)
+		printf("Reset %s: removed %u factor%s and all MFA state; they must enroll again.\n",
+		       user, res.factors, res.factors == 1 ? "" : "s");
+	else
+		printf("Reset %s: removed %s; they must enroll again.\n", user,
+		       res.unreadable ? "an unreadable record" : "all MFA state");
+	mfactl_log_action("action=reset user=%s factors=%u", user, res.factors);
+	mfactl_notify_reset(ctx, user, res.notify, NULL);
+	return EXIT_OK;
+}
+
+/* What the reset notice says was reset, for the factors of a method. */
+static const char *method_reset_what(unsigned method, unsigned factors)
+{
+	if (method == METHOD_TOTP)
+		return factors == 1 ? "the authenticator app" : "the authenticator apps";
+	return method == METHOD_EMAIL ? "email codes" : "codes by text message";
+}
+
+/* reset --method: the factors of a method go, the rest of the user's state
+ * stays. */
+static int reset_method(struct mfactl *ctx, const char *user, unsigned method)
+{
+	struct store_reset_what what = { .method = method, .label = NULL };
+	struct mfa_error err = { "" };
+	struct store_reset_result res;
+	struct store *st = NULL;
+	int r = open_for(ctx, user, false, &st);
+
+	memset(&res, 0, sizeof(res));
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_FAIL;
+	r = store_reset(st, user, &what, &res, &err);
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (res.factors == 0) {
+		printf("%s has no %s enrollment; nothing to reset.\n", user,
+		       mfactl_method_title(method));
+		return EXIT_OK;
+	}
+	printf("Reset %s: removed %u %s factor%s; other state is kept.\n", user, res.factors,
+	       mfactl_method_title(method), res.factors == 1 ? "" : "s");
+	mfactl_log_action("action=reset user=%s method=%s factors=%u", user, method_name(method),
+			  res.factors);
+	mfactl_notify_reset(ctx, user, res.notify, method_reset_what(method, res.factors));
+	return EXIT_OK;
+}
+
+/* reset --factor: the factor of that label goes, the rest stays.  A label
+ * the user has no factor of is an error: the admin meant another. */
+static int reset_label(struct mfactl *ctx, const char *user, const char *label)
+{
+	struct store_reset_what what = { .method = 0, .label = label };
+	struct mfa_error err = { "" };
+	struct store_reset_result res;
+	struct store *st = NULL;
+	char notice[FACTOR_LABEL_MAX + 16];
+	int r = open_for(ctx, user, true, &st);
+
+	memset(&res, 0, sizeof(res));
+	if (r < 0)
+		return EXIT_FAIL;
+	r = r > 0 ? -ENOENT : store_reset(st, user, &what, &res, &err);
+	store_close(st);
+	if (r == -ENOENT || (r == 0 && res.factors == 0)) {
+		fprintf(stderr,
+			"mfactl reset: %s has no factor labelled \"%s\"; nothing was reset\n", user,
+			label);
+		return EXIT_FAIL;
+	}
+	if (r < 0) {
+		fprintf(stderr, "mfactl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	printf("Reset %s: removed %u factor%s labelled \"%s\"; other state is kept.\n", user,
+	       res.factors, res.factors == 1 ? "" : "s", label);
+	mfactl_log_action("action=reset user=%s label=\"%s\" factors=%u", user, label, res.factors);
+	(void)snprintf(notice, sizeof(notice), "the factor \"%s\"", label);
+	mfactl_notify_reset(ctx, user, res.notify, notice);
+	return EXIT_OK;
+}
+
+/* reset --all --yes: every user's state, remembered skips with it
+ * ("forget all devices").  No mail: an organization that starts over
+ * tells its users itself, and thousands of notices at once would be
+ * taken for an attack. */
+static int reset_all(struct mfactl *ctx)
+{
+	struct mfa_error err = { "" };
+	struct store *st = NULL;
+	unsigned users = 0;
 	int r;
 
 	if (mfactl_load_config(ctx) < 0)
 		return EXIT_FAIL;
 	r = store_open(&ctx->cfg, STORE_READ_ONLY, &st, &err);
 	if (r == -ENOENT) {
-		printf("%s has no MFA state; nothing to reset.\n", user);
+		printf("No MFA state (%s does not exist); nothing to reset.\n", ctx->cfg.state_dir);
 		return EXIT_OK;
 	}
 	if (r == 0)
-		r = store_reset(st, user, 0, &res, &err);
+		r = store_reset_all(st, &users, &err);
 	store_close(st);
 	if (r < 0) {
 		fprintf(stderr, "mfactl: %s\n", err.msg);
+		if (users > 0)
+			fprintf(stderr, "mfactl reset: %u user%s reset before that\n", users,
+				users == 1 ? " was" : "s were");
+		mfactl_log_action("action=reset-all users=%u failed=yes", users);
 		return EXIT_FAIL;
 	}
-	if (!res.had_state) {
-		printf("%s has no MFA state; nothing to reset.\n", user);
-		return EXIT_OK;
-	}
-	printf("Reset %s: removed %s; they must enroll again.\n", user,
-	       res.had_factor ? "the enrolled factors and all MFA state" :
-	       res.unreadable ? "an unreadable record" :
-				"all MFA state");
-	mfactl_log_action("action=reset user=%s", user);
-	mfactl_notify_reset(ctx, user, res.notify, NULL);
-	return EXIT_OK;
-}
-
-/* reset --method: one factor goes, the rest of the user's state stays. */
-static int reset_one(struct mfactl *ctx, const char *user, unsigned method)
-{
-	struct mfa_error err = { "" };
-	struct store_reset_result res = { .had_state = false };
-	struct store *st = NULL;
-	const char *name = method == METHOD_EMAIL ? "email" : "TOTP";
-	int r = open_for(ctx, user, &st);
-
-	if (r != 0)
-		return r > 0 ? EXIT_OK : EXIT_FAIL;
-	r = store_reset(st, user, method, &res, &err);
-	store_close(st);
-	if (r < 0) {
-		fprintf(stderr, "mfactl: %s\n", err.msg);
-		return EXIT_FAIL;
-	}
-	if (!res.had_state) {
-		printf("%s has no %s enrollment; nothing to reset.\n", user, name);
-		return EXIT_OK;
-	}
-	printf("Reset %s: removed the %s enrollment; other state is kept.\n", user, name);
-	mfactl_log_action("action=reset user=%s method=%s", user,
-			  method == METHOD_EMAIL ? "email" : "totp");
-	mfactl_notify_reset(ctx, user, res.notify, method == METHOD_EMAIL ? "email" : "totp");
+	printf("Forgot all devices: reset %u user%s (their factors, pending codes, failures, "
+	       "lockouts and remembered skips); no notice was sent.\n",
+	       users, users == 1 ? "" : "s");
+	mfactl_log_action("action=reset-all users=%u", users);
 	return EXIT_OK;
 }
 
 static const char reset_help[] =
-	"usage: mfactl reset USER [--method totp|email]\n"
+	"usage: mfactl reset USER [--method totp|email|sms | --factor LABEL] [--yes]\n"
+	"       mfactl reset --all --yes\n"
 	"\n"
 	"Removes USER's factors and all their MFA state (failures, lockout, last\n"
 	"login, a remembered opt-out skip), even a record that can no longer be\n"
 	"read; they must enroll again at their next login or with mfactl enroll.\n"
-	"\n"
-	"  -m, --method M      remove only that factor (totp or email), keep the rest\n"
-	"\n"
 	"Where an address is known, the user is told by email.\n"
+	"\n"
+	"  -m, --method M      remove only the factors of that method (totp, email\n"
+	"                      or sms), keep the rest\n"
+	"  -F, --factor LABEL  remove only the factor of that label, keep the rest\n"
+	"  -a, --all           forget all devices: every user's factors and state,\n"
+	"                      remembered skips too; no mail is sent\n"
+	"  -y, --yes           confirms --all (which refuses without it); accepted\n"
+	"                      and not needed for one user\n"
 	"  -h, --help          this help\n";
 
-int cmd_reset(struct mfactl *ctx, int argc, char **argv)
+/* What the command line asked for. */
+struct reset_opts {
+	unsigned method;
+	const char *label;
+	bool all, yes;
+	const char *user;
+};
+
+/* Reads the options and USER; false, with *status set, when the verb ends
+ * here (--help, a usage error, --all without --yes). */
+static bool reset_args(int argc, char **argv, struct reset_opts *o, int *status)
 {
 	static const struct option opts[] = {
 		{ "method", required_argument, NULL, 'm' },
+		{ "factor", required_argument, NULL, 'F' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned method = 0;
-	bool only_one = false;
-	const char *user;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	*status = EXIT_USAGE;
+	while ((c = getopt_long(argc, argv, "m:F:ayh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (method_parse(optarg, &method) < 0) {
+			if (method_parse(optarg, &o->method) < 0) {
+				char shown[64];
+				sanitize_printable(optarg, shown, sizeof(shown));
 				fprintf(stderr,
 					"mfactl reset: unknown method \"%s\" (available: "
-					"totp, email)\n",
-					optarg);
-				return EXIT_USAGE;
+					"totp, email, sms)\n",
+					shown);
+				return false;
 			}
-			only_one = true;
 			break;
-		case 'h': fputs(reset_help, stdout); return EXIT_OK;
-		default: fputs(reset_help, stderr); return EXIT_USAGE;
+		case 'F': o->label = optarg; break;
+		case 'a': o->all = true; break;
+		case 'y': o->yes = true; break;
+		case 'h':
+			fputs(reset_help, stdout);
+			*status = EXIT_OK;
+			return false;
+		default: fputs(reset_help, stderr); return false;
 		}
+	}
+	if (o->method != 0 && o->label != NULL) {
+		fprintf(stderr, "mfactl reset: --method and --factor do not go together\n");
+		return false;
+	}
+	if (o->all) {
+		if (optind != argc || o->method != 0 || o->label != NULL) {
+			fprintf(stderr,
+				"mfactl reset: --all is every user's everything: it takes no "
+				"USER, --method or --factor\n");
+			return false;
+		}
+		/* Never a question on stdin: scripts and the tests run it too. */
+		if (!o->yes) {
+			fprintf(stderr,
+				"mfactl reset: --all would forget all devices of every user: "
+				"their factors, pending codes, failures, lockouts and remembered "
+				"skips, at once and for good; nothing was changed.  Give --yes "
+				"to do it.\n");
+			return false;
+		}
+		return true;
 	}
 	if (optind != argc - 1) {
 		fputs(reset_help, stderr);
-		return EXIT_USAGE;
+		return false;
 	}
-	user = argv[optind];
-	if (!mfactl_user_ok(user, false))
+	o->user = argv[optind];
+	return true;
+}
+
+int cmd_reset(struct mfactl *ctx, int argc, char **argv)
+{
+	struct reset_opts o = { .method = 0 };
+	int status;
+
+	if (!reset_args(argc, argv, &o, &status))
+		return status;
+	if (o.all)
+		return reset_all(ctx);
+	if (!mfactl_user_ok(o.user, false))
 		return EXIT_FAIL;
-	return only_one ? reset_one(ctx, user, method) : do_reset(ctx, user);
+	if (o.label != NULL)
+		return mfactl_label_ok("reset", o.label) ? reset_label(ctx, o.user, o.label) :
+							   EXIT_FAIL;
+	return o.method != 0 ? reset_method(ctx, o.user, o.method) : reset_user(ctx, o.user);
 }
 
 static int do_unlock(struct mfactl *ctx, const char *user)
@@ -150,7 +293,7 @@ static int do_unlock(struct mfactl *ctx, const char *user)
 	struct mfa_error err = { "" };
 	struct store *st = NULL;
 	unsigned failures;
-	int r = open_for(ctx, user, &st);
+	int r = open_for(ctx, user, false, &st);
 
 	if (r != 0)
 		return r > 0 ? EXIT_OK : EXIT_FAIL;

@@ -54,12 +54,13 @@ static void import_usage(FILE *out)
 		"usersfile (one line per user: TOTP lines are imported with their digits\n"
 		"and period; HOTP lines are reported and skipped) or from a user's\n"
 		"~/.google_authenticator (its secret and step size; scratch codes are\n"
-		"not imported).  The code last accepted stays refused.  Users who are\n"
-		"already enrolled are left alone unless --force is given.  Every line\n"
-		"that is skipped or bad is reported with its number; a summary follows.\n"
+		"not imported).  The code last accepted stays refused.  Users who have\n"
+		"an app already are left alone unless --force is given, which replaces\n"
+		"their apps with the imported secret.  Every line that is skipped or bad\n"
+		"is reported with its number; a summary follows.\n"
 		"\n"
 		"  -F, --from FORMAT   oath or google-authenticator\n"
-		"  -f, --force         replace existing TOTP enrollments\n"
+		"  -f, --force         replace the TOTP apps of users who have some\n"
 		"  -n, --dry-run       check the file and report, change nothing\n"
 		"  -h, --help          this help\n"
 		"\n"
@@ -187,7 +188,7 @@ static int dry_run_check(struct importer *im, const char *user, bool *enrolled,
 	if (im->st == NULL) /* no state directory yet */
 		return 0;
 	r = store_summary(im->st, user, &sum, err);
-	*enrolled = r == 0 && sum.totp.enrolled;
+	*enrolled = r == 0 && store_summary_count(&sum, METHOD_TOTP) > 0;
 	store_summary_wipe(&sum);
 	return r;
 }
@@ -206,8 +207,11 @@ static void import_totp(struct importer *im, unsigned long line, const char *use
 			r = -EEXIST;
 	} else {
 		/* As for a new enrollment: a clean slate of failures, and an
-		 * opt-out skip ends. */
-		r = store_provision_totp(im->st, user, t, im->force, im->now, &replaced, &err);
+		 * opt-out skip ends.  No label: which device holds the secret
+		 * is not known here. */
+		r = store_provision_totp(im->st, &im->ctx->cfg, user, t, NULL,
+					 im->force ? PROVISION_REPLACE : PROVISION_NEW, im->now,
+					 &replaced, &err);
 	}
 	if (r == -EEXIST) {
 		report(im, line, "%s: skipped: already enrolled for TOTP (--force replaces)", user);
@@ -418,8 +422,8 @@ static int oath_factor(struct importer *im, unsigned long line, char **fields, s
 	return 0;
 }
 
-/* pam_mfa keeps one TOTP secret per user: the first line of a user is
- * imported, a later one reported and skipped. */
+/* One TOTP secret a user is imported, that of the first line: a later
+ * one is reported and skipped (mfactl enroll --add gives another app). */
 static bool oath_first_of_user(struct importer *im, unsigned long line, const char *user)
 {
 	int r = name_set_add(&im->seen, user);
@@ -432,7 +436,7 @@ static bool oath_first_of_user(struct importer *im, unsigned long line, const ch
 	if (r == 0) {
 		report(im, line,
 		       "%s: skipped: the user has a token on an earlier line, and "
-		       "pam_mfa keeps one TOTP secret per user",
+		       "import takes one TOTP secret a user",
 		       user);
 		im->repeated++;
 		return false;

@@ -13,10 +13,11 @@ static const char migrate_help[] =
 	"\n"
 	"Copies this host's users from the files store of the configuration's\n"
 	"state_dir into the database of its store section (store.backend must be\n"
-	"postgresql, store.conninfo the administrator's role): the TOTP secret,\n"
-	"its parameters and last accepted step, the email address and whether it\n"
-	"is verified, a remembered opt-out skip.  A user the database already\n"
-	"holds is reported and skipped unless --force.  Secrets are never shown.\n"
+	"postgresql, store.conninfo the administrator's role): every factor (apps\n"
+	"with their secrets, parameters and last accepted steps, addresses and\n"
+	"phone numbers with whether they are verified, labels), a remembered\n"
+	"opt-out skip.  A user the database already holds is reported and skipped\n"
+	"unless --force.  Secrets are never shown.\n"
 	"\n"
 	"  -t, --to BACKEND    postgresql, the only one\n"
 	"  -f, --force         replace the database's state of users it holds\n"
@@ -31,16 +32,24 @@ struct migration_counts {
 	unsigned long copied, replaced, conflict, empty, failed;
 };
 
-/* "totp, email, skip": what the record holds, never a secret. */
+/* "totp, email, sms, remembered skip": what the record holds, never a
+ * secret. */
 static void describe(const struct store_migrate_user *u, char *buf, size_t len)
 {
-	(void)snprintf(buf, len, "%s%s%s%s%s", u->totp ? "totp" : "",
-		       u->totp && u->email ? ", " : "",
-		       !u->email	 ? "" :
-		       u->email_verified ? "email" :
-					   "email address not verified",
-		       (u->totp || u->email) && u->skip ? ", " : "",
-		       u->skip ? "remembered skip" : "");
+	const char *parts[4];
+	size_t n = 0, o = 0;
+
+	if (u->totp)
+		parts[n++] = "totp";
+	if (u->email)
+		parts[n++] = u->email_verified ? "email" : "email address not verified";
+	if (u->sms)
+		parts[n++] = "sms";
+	if (u->skip)
+		parts[n++] = "remembered skip";
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i > 0 ? ", " : "", parts[i]);
 }
 
 static int report(const struct store_migrate_user *u, void *p)

@@ -59,7 +59,11 @@ static const char *next_login(const struct login_decision *ld)
 				      "enrollment, without a skip";
 	case LOGIN_LOCKED: return "refused: locked out (mfactl unlock)";
 	case LOGIN_ASK_TOTP: return "asks for a code from the authenticator app";
-	case LOGIN_ASK_SENT: return "sends a code by email or text message";
+	case LOGIN_ASK_SENT:
+		if (!(ld->usable & METHOD_EMAIL))
+			return "sends a code by text message";
+		return ld->usable & METHOD_SMS ? "sends a code by email or text message" :
+						 "sends a code by email";
 	}
 	return "?";
 }
@@ -72,7 +76,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	struct login_decision ld;
 	struct store_summary rec;
 	struct store *st = NULL;
-	char methods[64], rule[512], when[32];
+	char methods[64], enrolled[64], rule[512], when[32];
 	const char *user, *next;
 	time_t now = time(NULL);
 	bool no_state_dir = false;
@@ -101,6 +105,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	login_decide(&facts, &ld);
 
 	mfactl_format_methods(d.methods, methods, sizeof(methods));
+	mfactl_format_methods(store_summary_methods(&rec), enrolled, sizeof(enrolled));
 	mfactl_describe_rule(&ctx->cfg, d.rule, rule, sizeof(rule));
 	/* The module decides exempt before it opens the store. */
 	if (ld.step != LOGIN_EXEMPT && no_state_dir)
@@ -111,10 +116,7 @@ int cmd_policy(struct mfactl *ctx, int argc, char **argv)
 	printf("policy:    %s\n", policy_name(d.policy));
 	printf("methods:   %s\n", methods);
 	printf("matched:   %s\n", rule);
-	printf("enrolled:  %s%s%s%s\n", rec.totp.enrolled ? "totp" : "",
-	       rec.totp.enrolled && rec.email.verified ? "," : "",
-	       rec.email.verified ? "email" : "",
-	       !rec.totp.enrolled && !rec.email.verified ? "no" : "");
+	printf("enrolled:  %s\n", store_summary_methods(&rec) != 0 ? enrolled : "no");
 	if (rec.skip_since > 0) {
 		mfactl_format_time(rec.skip_since, when, sizeof(when));
 		printf("skipped:   since %s%s\n", when,

@@ -14,6 +14,7 @@
 #include "groups.h"
 #include "lockout.h"
 #include "mfactl.h"
+#include "notify.h"
 #include "policy.h"
 #include "secmem.h"
 
@@ -38,7 +39,9 @@ static void status_usage(FILE *out)
 		     "Shows, for each user (by default every account in the passwd database\n"
 		     "and every user with a record), the policy, the enrolled methods, when,\n"
 		     "a remembered opt-out skip, the last MFA login, failures and any\n"
-		     "lockout.  Reads only; creates nothing.\n"
+		     "lockout, and under the row each method's factors: how many apps,\n"
+		     "the numbers and addresses (masked; --json has them whole), verified\n"
+		     "or not, and each factor's last use.  Reads only; creates nothing.\n"
 		     "\n"
 		     "  -j, --json      one JSON document instead of the table\n"
 		     "  -m, --missing   only users who must or may enroll and have not\n"
@@ -149,6 +152,31 @@ static void json_string(const char *s)
 	putchar_unlocked('"');
 }
 
+/* A time of the store, or null for none. */
+static void json_time(int64_t t)
+{
+	if (t > 0)
+		out_i64(t);
+	else
+		out("null");
+}
+
+static void json_method_list(unsigned methods)
+{
+	const char *sep = "";
+
+	putchar_unlocked('[');
+	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
+		if (methods & m) {
+			out(sep);
+			putchar_unlocked('"');
+			out(method_name(m));
+			putchar_unlocked('"');
+			sep = ", ";
+		}
+	putchar_unlocked(']');
+}
+
 struct row {
 	const char *user;
 	bool in_passwd;
@@ -163,60 +191,111 @@ struct row {
  * passwd database, whose policy is unknown. */
 static void print_json_policy(const struct row *r)
 {
-	const char *sep = "";
-
 	if (!r->have_policy) {
 		out(", \"policy\": null, \"allowed_methods\": [], \"rule\": null");
 		return;
 	}
 	out(", \"policy\": \"");
 	out(policy_name(r->policy.policy));
-	out("\", \"allowed_methods\": [");
-	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1)
-		if (r->policy.methods & m) {
-			out(sep);
-			putchar_unlocked('"');
-			out(method_name(m));
-			putchar_unlocked('"');
-			sep = ", ";
-		}
-	out("], \"rule\": ");
+	out("\", \"allowed_methods\": ");
+	json_method_list(r->policy.methods);
+	out(", \"rule\": ");
 	if (r->policy.rule < 0)
 		out("null");
 	else
 		out_i64(r->policy.rule + 1);
 }
 
-/* "methods", "email" and "totp": what the user has enrolled. */
-static void print_json_factors(const struct store_summary *rec)
+/* One factor, whole: the administrator may see every address and number. */
+static void print_json_factor(const struct store_factor *f)
 {
-	out(", \"error\": null, \"methods\": [");
-	out(rec->totp.enrolled ? "\"totp\"" : "");
-	out(rec->totp.enrolled && rec->email.verified ? ", " : "");
-	out(rec->email.verified ? "\"email\"]" : "]");
-	if (rec->email.address[0] != '\0') {
+	out("{\"id\": ");
+	out_i64(f->id);
+	out(", \"method\": \"");
+	out(method_name(f->method));
+	out("\", \"label\": ");
+	if (f->label[0] != '\0')
+		json_string(f->label);
+	else
+		out("null");
+	out(", \"dest\": ");
+	if (f->method & METHOD_SENT)
+		json_string(f->dest);
+	else
+		out("null");
+	out(f->verified ? ", \"verified\": true" : ", \"verified\": false");
+	out(f->by_admin ? ", \"by_admin\": true, \"added\": " :
+			  ", \"by_admin\": false, \"added\": ");
+	json_time(f->added);
+	out(", \"last_used\": ");
+	json_time(f->last_used);
+	if (f->method == METHOD_TOTP) {
+		out(", \"totp\": {\"algorithm\": \"");
+		out(totp_algorithm_name(f->params.algorithm));
+		out("\", \"digits\": ");
+		out_i64(f->params.digits);
+		out(", \"period\": ");
+		out_i64(f->params.period);
+		out("}}");
+	} else {
+		out(", \"totp\": null}");
+	}
+}
+
+/* "email" and "totp" as they were when a user had at most one of each:
+ * the first address (a verified one before one waiting to be proved) and
+ * the first app, for the scripts written then.  "factors" has them all. */
+static void print_json_first_factors(const struct store_summary *rec)
+{
+	const struct store_factor *mail = store_summary_nth(rec, METHOD_EMAIL, 0);
+	const struct store_factor *app = store_summary_nth(rec, METHOD_TOTP, 0);
+
+	if (mail == NULL)
+		mail = store_summary_unverified(rec, METHOD_EMAIL);
+	if (mail != NULL) {
 		out(", \"email\": {\"address\": ");
-		json_string(rec->email.address);
-		out(rec->email.verified ? ", \"verified\": true, \"enrolled_at\": " :
-					  ", \"verified\": false, \"enrolled_at\": ");
-		out_i64(rec->email.enrolled_at);
+		json_string(mail->dest);
+		out(mail->verified ? ", \"verified\": true, \"enrolled_at\": " :
+				     ", \"verified\": false, \"enrolled_at\": ");
+		out_i64(mail->verified ? mail->added : 0);
 		out("}");
 	} else {
 		out(", \"email\": null");
 	}
-	if (rec->totp.enrolled) {
+	if (app != NULL) {
 		out(", \"totp\": {\"enrolled_at\": ");
-		out_i64(rec->totp.enrolled_at);
+		out_i64(app->added);
 		out(", \"algorithm\": \"");
-		out(totp_algorithm_name(rec->totp.params.algorithm));
+		out(totp_algorithm_name(app->params.algorithm));
 		out("\", \"digits\": ");
-		out_i64(rec->totp.params.digits);
+		out_i64(app->params.digits);
 		out(", \"period\": ");
-		out_i64(rec->totp.params.period);
+		out_i64(app->params.period);
 		out("}");
 	} else {
 		out(", \"totp\": null");
 	}
+}
+
+/* "methods", "counts", "factors", and the first "email" and "totp": what
+ * the user has enrolled. */
+static void print_json_factors(const struct store_summary *rec)
+{
+	out(", \"error\": null, \"methods\": ");
+	json_method_list(store_summary_methods(rec));
+	out(", \"counts\": {\"totp\": ");
+	out_i64(store_summary_count(rec, METHOD_TOTP));
+	out(", \"email\": ");
+	out_i64(store_summary_count(rec, METHOD_EMAIL));
+	out(", \"sms\": ");
+	out_i64(store_summary_count(rec, METHOD_SMS));
+	out("}, \"factors\": [");
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		out(i > 0 ? ", " : "");
+		print_json_factor(&rec->factors[i]);
+	}
+	out("]");
+	print_json_first_factors(rec);
 }
 
 /* "last_login", "skipped_since", "failures" and the lockout, which ends
@@ -275,26 +354,126 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 	print_json_activity(r->rec, now);
 }
 
+/* The METHODS column: the methods of the verified factors, or with a
+ * "?" those only waiting to be proved ("totp,email?"), or "none". */
+static void table_methods(const struct store_summary *rec, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned m = 1; m <= METHOD_ALL && m != 0; m <<= 1) {
+		bool held = store_summary_count(rec, m) > 0;
+
+		if (held || store_summary_unverified(rec, m) != NULL)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s%s", o ? "," : "",
+					      method_name(m), held ? "" : "?");
+		if (o >= len)
+			break;
+	}
+	if (buf[0] == '\0')
+		(void)snprintf(buf, len, "none");
+}
+
+/* When the first of the verified factors was enrolled; 0: none. */
+static int64_t first_enrolled(const struct store_summary *rec)
+{
+	int64_t since = 0;
+
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		const struct store_factor *f = &rec->factors[i];
+
+		if (f->verified && f->added > 0 && (since == 0 || f->added < since))
+			since = f->added;
+	}
+	return since;
+}
+
+/* A factor in a method's line: an app by its label, an address or a
+ * number masked (the table may be shown or pasted anywhere; --json has
+ * them whole) with its label, and its last use where known. */
+static void table_factor(const struct store_factor *f)
+{
+	char shown[FACTOR_DEST_MAX + 1], when[32];
+
+	if (f->method == METHOD_TOTP) {
+		sanitize_printable(f->label[0] != '\0' ? f->label : "unlabelled", shown,
+				   sizeof(shown));
+		out(shown);
+	} else {
+		notify_mask(f->method, f->dest, shown, sizeof(shown));
+		out(shown);
+		if (f->label[0] != '\0') {
+			sanitize_printable(f->label, shown, sizeof(shown));
+			out(" \"");
+			out(shown);
+			out("\"");
+		}
+	}
+	if (f->last_used > 0) {
+		mfactl_format_time(f->last_used, when, sizeof(when));
+		out(", last used ");
+		out(when);
+	}
+}
+
+/* One line for the factors of a method, as an admin console shows them:
+ *   authenticator app: 2 configured (phone, last used ...; tablet)
+ *   phone: verified +1******0100
+ *   email: 2 verified (a***@example.org; b***@example.org)
+ *   email: not verified a***@example.org
+ * and nothing if the user has none. */
+static void table_method_line(const struct store_summary *rec, unsigned method)
+{
+	unsigned held = store_summary_count(rec, method), k = 0;
+	const char *sep = "";
+	char n[16];
+
+	/* An app is saved only once proved: none waits unverified. */
+	if (held == 0 && (method == METHOD_TOTP || store_summary_unverified(rec, method) == NULL))
+		return;
+	out(method == METHOD_TOTP ? "  authenticator app: " :
+	    method == METHOD_SMS  ? "  phone: " :
+				    "  email: ");
+	(void)snprintf(n, sizeof(n), "%u ", held);
+	if (method == METHOD_TOTP || held > 1) {
+		out(n);
+		out(method == METHOD_TOTP ? "configured (" : "verified (");
+	} else if (held == 1) {
+		out("verified ");
+	}
+	for (const struct store_factor *f; (f = store_summary_nth(rec, method, k)) != NULL; k++) {
+		out(sep);
+		table_factor(f);
+		sep = "; ";
+	}
+	if (method == METHOD_TOTP || held > 1)
+		out(")");
+	sep = held > 0 ? "; " : "";
+	for (unsigned i = 0; i < rec->n_factors; i++) {
+		const struct store_factor *f = &rec->factors[i];
+
+		if (f->method != method || f->verified)
+			continue;
+		out(sep);
+		out("not verified ");
+		table_factor(f);
+		sep = "; ";
+	}
+	out("\n");
+}
+
 static void print_table_row(const struct row *r, time_t now, int width)
 {
 	const struct store_summary *rec = r->rec;
 	char enrolled[32], login[32], locked[32], where[176], methods[64];
 	const char *policy = r->have_policy ? policy_name(r->policy.policy) : "?";
-	int64_t since = rec->totp.enrolled ? rec->totp.enrolled_at : 0;
 
 	if (r->error) {
 		printf("%-*s  %-8s  ERROR  %s\n", width, r->user, policy, r->error_msg);
 		return;
 	}
-	if (rec->email.verified && (since == 0 || rec->email.enrolled_at < since))
-		since = rec->email.enrolled_at;
-	mfactl_format_time(since, enrolled, sizeof(enrolled));
-	(void)snprintf(methods, sizeof(methods), "%s%s%s%s", rec->totp.enrolled ? "totp" : "",
-		       rec->totp.enrolled && rec->email.address[0] ? "," : "",
-		       rec->email.verified   ? "email" :
-		       rec->email.address[0] ? "email?" :
-					       "",
-		       !rec->totp.enrolled && !rec->email.address[0] ? "none" : "");
+	mfactl_format_time(first_enrolled(rec), enrolled, sizeof(enrolled));
+	table_methods(rec, methods, sizeof(methods));
 	mfactl_format_time(rec->last_login, login, sizeof(login));
 	if (rec->locked_until < 0)
 		(void)snprintf(locked, sizeof(locked), "until unlocked");
@@ -310,9 +489,12 @@ static void print_table_row(const struct row *r, time_t now, int width)
 			       rec->last_rhost[0] ? rec->last_rhost : "local");
 	else
 		(void)snprintf(where, sizeof(where), "-");
-	printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user, policy,
+	printf("%-*s  %-8s  %-14s  %-20s  %-4s  %-20s  %-8u  %-20s  %s\n", width, r->user, policy,
 	       methods, enrolled, rec->skip_since > 0 ? "yes" : "-", login, rec->fail_count, locked,
 	       where);
+	table_method_line(rec, METHOD_TOTP);
+	table_method_line(rec, METHOD_SMS);
+	table_method_line(rec, METHOD_EMAIL);
 }
 
 /* The records are read by worker threads, a chunk of users at a time, and
@@ -633,8 +815,8 @@ static void print_user(struct listing *ls, const struct account *a, struct loade
 	}
 	/* --missing: who must or may enroll and has not. */
 	if (ls->missing && !row.error &&
-	    (!row.have_policy || row.policy.policy == POLICY_EXEMPT || e->rec.totp.enrolled ||
-	     e->rec.email.verified)) {
+	    (!row.have_policy || row.policy.policy == POLICY_EXEMPT ||
+	     store_summary_methods(&e->rec) != 0)) {
 		store_summary_wipe(&e->rec);
 		return;
 	}
@@ -656,7 +838,7 @@ static void print_listing(struct listing *ls, struct loader *ld)
 		json_string(ls->ctx->cfg.state_dir);
 		printf(", \"users\": [");
 	} else
-		printf("%-*s  %-8s  %-10s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", ls->width,
+		printf("%-*s  %-8s  %-14s  %-20s  %-4s  %-20s  %-8s  %-20s  %s\n", ls->width,
 		       "USER", "POLICY", "METHODS", "ENROLLED", "SKIP", "LAST MFA LOGIN",
 		       "FAILURES", "LOCKED UNTIL", "LAST LOGIN VIA");
 	for (size_t k = 0; k < ld->nchunks; k++) {

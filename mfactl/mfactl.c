@@ -19,11 +19,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mfactl [--config PATH] VERB [ARGS...]\n"
-		"       mfactl enroll USER [--method totp] [--qr STYLE] [--force]\n"
-		"       mfactl enroll USER --method email [--address ADDR] [--verified] [--force]\n"
+		"       mfactl enroll USER [--method totp] [--label L] [--add|--force] [--qr STYLE]\n"
+		"       mfactl enroll USER --method email [--address ADDR] [--verified] [--label L]\n"
+		"                     [--add|--force]\n"
+		"       mfactl enroll USER --method sms --phone NUMBER [--verified] [--label L]\n"
+		"                     [--add|--force]\n"
 		"       mfactl status [--json] [--missing] [USER...]\n"
 		"       mfactl policy USER\n"
-		"       mfactl reset USER [--method totp|email]\n"
+		"       mfactl reset USER [--method totp|email|sms | --factor LABEL] [--yes]\n"
+		"       mfactl reset --all --yes\n"
 		"       mfactl send-setup USER\n"
 		"       mfactl import --from oath [--force] [--dry-run] FILE\n"
 		"       mfactl import --from google-authenticator [--force] [--dry-run] USER FILE\n"
@@ -137,6 +141,36 @@ const char *mfactl_one_user_arg(int argc, char **argv, const char *help, bool mu
 		return NULL;
 	}
 	return argv[optind];
+}
+
+const char *mfactl_method_title(unsigned method)
+{
+	return method == METHOD_TOTP  ? "TOTP" :
+	       method == METHOD_EMAIL ? "email" :
+	       method == METHOD_SMS   ? "SMS" :
+					"?";
+}
+
+bool mfactl_label_ok(const char *verb, const char *label)
+{
+	char shown[64];
+
+	if (factor_label_valid(label))
+		return true;
+	sanitize_printable(label, shown, sizeof(shown));
+	fprintf(stderr,
+		"mfactl %s: \"%s\" is not a label this system accepts (1 to %d letters, "
+		"digits, spaces and .-_+@(), not starting or ending with a space)\n",
+		verb, shown, FACTOR_LABEL_MAX);
+	return false;
+}
+
+void mfactl_say_quota(const struct mfactl *ctx, const char *user, unsigned method)
+{
+	unsigned n = ctx->cfg.factors_per_method;
+
+	fprintf(stderr, "mfactl enroll: %s already has %u %s factor%s (factors_per_method is %u)\n",
+		user, n, mfactl_method_title(method), n == 1 ? "" : "s", n);
 }
 
 void mfactl_format_time(int64_t t, char *buf, size_t len)

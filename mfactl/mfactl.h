@@ -39,16 +39,33 @@ void mfactl_format_time(int64_t t, char *buf, size_t len);
 
 /* "totp", or "-" for none. */
 void mfactl_format_methods(unsigned methods, char *buf, size_t len);
+/* What a method is called in messages: "TOTP", "email", "SMS". */
+const char *mfactl_method_title(unsigned method);
+/* Checks a --label value; prints why it is refused. */
+bool mfactl_label_ok(const char *verb, const char *label);
+/* "mfactl enroll: USER already has N METHOD factors (factors_per_method
+ * is N)": an enrollment refused at the bound. */
+void mfactl_say_quota(const struct mfactl *ctx, const char *user, unsigned method);
 /* "rule 2 at FILE:LINE (group "wheel")" or "default_policy (no rule matched)". */
 void mfactl_describe_rule(const struct mfa_config *cfg, int rule, char *buf, size_t len);
 
-/* Email: see cmd_email.c. */
-int mfactl_enroll_email(struct mfactl *ctx, const char *user, const char *address, bool verified,
-			bool force);
-/* Tells the user, where an address is known, that an admin reset method
- * (NULL: everything); address is the one on record before the reset. */
+/* An address or a number to enroll (cmd_enroll_sent.c). */
+struct sent_enroll {
+	const char *user;
+	unsigned method;	  /* METHOD_EMAIL or METHOD_SMS */
+	const char *dest;	  /* --address, --phone; NULL: the email.address template */
+	const char *label;	  /* --label; NULL: none */
+	bool verified;		  /* --verified: the administrator vouches for it */
+	enum provision_mode mode; /* --add: PROVISION_ADD, --force: PROVISION_REPLACE */
+};
+
+/* enroll --method email|sms: see cmd_enroll_sent.c. */
+int mfactl_enroll_sent(struct mfactl *ctx, const struct sent_enroll *e);
+/* Tells the user, where an address is known, that an admin reset what
+ * (NULL: everything, else "email codes", "the factor \"phone\""...);
+ * address is the verified one on record before the reset. */
 void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *address,
-			 const char *method);
+			 const char *what);
 
 int cmd_enroll(struct mfactl *ctx, int argc, char **argv);
 int cmd_send_setup(struct mfactl *ctx, int argc, char **argv);

@@ -8,7 +8,7 @@
 #include "notices.h"
 #include "notify.h"
 
-int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
+int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *what,
 		 struct mfa_error *err)
 {
 	char host[128], when[32], subject[256], body[2048];
@@ -22,10 +22,7 @@ int notify_reset(const struct mfa_config *cfg, const char *to, const char *user,
 		       "\n"
 		       "At your next login you may be asked to set it up again.\n"
 		       "If you did not ask for this, tell your administrator.\n",
-		       method == NULL		    ? "multi-factor authentication" :
-		       strcmp(method, "email") == 0 ? "email codes" :
-						      "the authenticator app",
-		       user, host, when);
+		       what == NULL ? "multi-factor authentication" : what, user, host, when);
 	return email_send(&cfg->email, to, subject, body, err);
 }
 
@@ -33,7 +30,8 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 		 struct mfa_error *err)
 {
 	char host[128], subject[256], body[4096], deadline[64] = "";
-	bool totp = cfg->methods & METHOD_TOTP, email = cfg->methods & METHOD_EMAIL;
+	bool totp = cfg->methods & METHOD_TOTP, email = cfg->methods & METHOD_EMAIL,
+	     sms = (cfg->methods & METHOD_SMS) && cfg->sms.url != NULL;
 	int n;
 
 	notify_host_name(host, sizeof(host));
@@ -62,6 +60,13 @@ int notify_setup(const struct mfa_config *cfg, const char *to, const char *user,
 	if (email && n > 0 && (size_t)n < sizeof(body))
 		n += snprintf(body + n, sizeof(body) - (size_t)n,
 			      "With email: the login sends a code to your address; type it in.\n"
+			      "Later logins send a new code each time.\n"
+			      "\n");
+	if (sms && n > 0 && (size_t)n < sizeof(body))
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "With text messages: the login asks for your mobile number in\n"
+			      "international form (+ and the country code, such as +15550100),\n"
+			      "sends a code to it to confirm it, and you type that code in.\n"
 			      "Later logins send a new code each time.\n"
 			      "\n");
 	if (deadline[0] != '\0' && n > 0 && (size_t)n < sizeof(body))

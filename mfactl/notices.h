@@ -6,8 +6,9 @@
 
 #include "config.h"
 
-/* An administrator reset the user's factors (method NULL: all of them). */
-int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *method,
+/* An administrator reset what of the user's factors ("email codes", "the
+ * factor \"phone\""; NULL: all of them). */
+int notify_reset(const struct mfa_config *cfg, const char *to, const char *user, const char *what,
 		 struct mfa_error *err);
 /* How to set up MFA at the next login. */
 int notify_setup(const struct mfa_config *cfg, const char *to, const char *user, const char *policy,

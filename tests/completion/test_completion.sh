@@ -91,10 +91,16 @@ expect 'mfactl --config=/etc/x.conf ch' 'check'
 expect 'mfactl bogus ' ''
 expect 'mfactl help ' ''
 
-# enroll USER [--method totp|email] [--qr STYLE] [--force] [--address A] [--verified]
-expect 'mfactl enroll -' '--address --force --help --method --qr --verified'
+# enroll USER [--method totp|email|sms] [--label L] [--add|--force] [--qr STYLE]
+#        [--address A] [--phone NUMBER] [--verified]
+expect 'mfactl enroll -' '--add --address --force --help --label --method --phone --qr --verified'
 expect 'mfactl enroll --m' '--method'
-expect 'mfactl enroll --method ' 'email totp'
+expect 'mfactl enroll --method ' 'email sms totp'
+expect 'mfactl enroll -m s' 'sms'
+expect 'mfactl enroll --phone ' ''
+expect 'mfactl enroll --label ' ''
+expect_has 'mfactl enroll -m sms -p +15550100 -l phone ro' 'root'
+expect_has 'mfactl enroll --add --label tablet ro' 'root'
 expect 'mfactl enroll -m e' 'email'
 expect 'mfactl enroll --method=t' 'totp'
 expect 'mfactl enroll --qr ' 'ansi none png: svg: utf8'
@@ -120,11 +126,18 @@ expect_has 'mfactl status root ro' 'root'
 expect_has 'mfactl status -m ro' 'root'
 expect_has 'mfactl status --json --missing ro' 'root'
 
-# reset USER [--method totp|email]
-expect 'mfactl reset -' '--help --method'
-expect 'mfactl reset --method ' 'email totp'
+# reset USER [--method totp|email|sms | --factor LABEL] [--yes]
+# reset --all --yes
+expect 'mfactl reset -' '--all --factor --help --method --yes'
+expect 'mfactl reset --method ' 'email sms totp'
 expect_has 'mfactl reset -m totp ro' 'root'
+expect_has 'mfactl reset --factor phone ro' 'root'
+expect_has 'mfactl reset -F phone --yes ro' 'root'
+expect 'mfactl reset --factor ' ''
 expect 'mfactl reset root ' ''
+expect 'mfactl reset --all ' ''
+expect 'mfactl reset --all --y' '--yes'
+expect 'mfactl reset -a --yes ' ''
 
 # The verbs that take one USER and no option but --help.
 for verb in policy send-setup unlock; do
@@ -182,8 +195,8 @@ if [[ -r /usr/share/bash-completion/bash_completion ]]; then
 		COMP_LINE="mfactl enroll --method "; COMP_POINT=${#COMP_LINE}
 		_mfactl mfactl "" --method 2>/dev/null
 		echo "${COMPREPLY[*]}"' 2>&1)
-	if [[ $got != "totp email" ]]; then
-		echo "FAIL: loaded by bash-completion: got [$got], want [totp email]"
+	if [[ $got != "totp email sms" ]]; then
+		echo "FAIL: loaded by bash-completion: got [$got], want [totp email sms]"
 		failures=$((failures + 1))
 	fi
 else

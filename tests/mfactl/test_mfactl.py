@@ -1,14 +1,56 @@
 """mfactl end to end: enroll, status, reset, unlock, check, --help, against a
-private config, state directory and user database."""
+private config, state directory and user database.  The files store only:
+users' factors are read from their record files (a factor a line, see
+core/record.c) and through mfactl status --json."""
+import atexit
 import base64
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
+import unittest
 import urllib.parse
 
 from mfatest import T0, WorldTest, main, oathtool, parse_uri
+
+try:
+    # The HTTPS SMS gateway on loopback, of the SMS tests.
+    from sms_gateway import Pki, SmsGateway
+except ImportError:
+    Pki = SmsGateway = None
+
+
+def factor_lines(w, user):
+    """The factors of user's record file, each a dict of its fields (the
+    method as "method", the label, which runs to the end of the line, as
+    "label")."""
+    path = os.path.join(w.state_dir, user)
+    if not os.path.exists(path):
+        return []
+    out = []
+    for line in w.record_text(user).splitlines():
+        if not line.startswith("factor="):
+            continue
+        head, _, label = line.partition(" label=")
+        words = head.split(" ")
+        f = {"id": words[0].split("=", 1)[1], "method": words[1], "label": label}
+        f.update(w_.split("=", 1) for w_ in words[2:])
+        out.append(f)
+    return out
+
+
+def app_secrets(w, user):
+    """The base32 secrets of user's apps, in the record's order."""
+    return [f["secret"] for f in factor_lines(w, user) if f["method"] == "totp"]
+
+
+def table_rows(text):
+    """A status table's rows by user (the header and the method lines, which
+    start with spaces, left out)."""
+    return {l.split()[0]: l.split() for l in text.splitlines()[1:] if l and not l[0].isspace()}
 
 
 def snapshot(path):
@@ -37,7 +79,7 @@ class Enroll(WorldTest):
         secret = params["secret"]
         raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
         self.assertEqual(len(raw), 20)
-        self.assertEqual(self.w.record("alice")["totp.secret"], secret)
+        self.assertEqual(app_secrets(self.w, "alice"), [secret])
         st = os.stat(os.path.join(self.w.state_dir, "alice"))
         self.assertEqual((st.st_mode & 0o777, st.st_uid), (0o600, 0))
         # The secret grouped for typing by hand is the same secret.
@@ -60,14 +102,16 @@ class Enroll(WorldTest):
 
     def test_refuses_to_replace_without_force(self):
         first = self.w.enroll("alice")
-        before = self.w.record("alice")
+        before = self.w.record_text("alice")
         proc = self.w.mfactl("enroll", "alice", "--qr", "none")
         self.assertEqual(proc.returncode, 1)
-        self.assertIn("already has TOTP enrolled", proc.stderr)
+        self.assertIn("already has TOTP enrolled; use --add for another app or --force to "
+                      "replace it", proc.stderr)
         self.assertNotIn("otpauth://", proc.stdout)
-        self.assertEqual(self.w.record("alice"), before)
+        self.assertEqual(self.w.record_text("alice"), before)
         second = self.w.enroll("alice", "--force")
         self.assertNotEqual(first, second)
+        self.assertEqual(app_secrets(self.w, "alice"), [second])
 
     def test_qr_styles(self):
         utf8 = self.w.mfactl("enroll", "alice", "--qr", "utf8").stdout
@@ -109,15 +153,23 @@ class Enroll(WorldTest):
             self.assertEqual(proc.returncode, 1)
             self.assertIn(path, proc.stderr)
             # No image, no new enrollment.
-            self.assertEqual(self.w.record("alice")["totp.secret"], before)
+            self.assertEqual(app_secrets(self.w, "alice"), [before])
         with open(target) as f:
             self.assertEqual(f.read(), "keep me")
         self.assertFalse(os.path.exists(os.path.join(self.w.root, "elsewhere.png")))
         self.assertEqual(self.w.mfactl("enroll", "alice", "--qr", "png:").returncode, 2)
 
     def test_bad_arguments(self):
+        number = "+15555550100"
         for args, code in ((["enroll"], 2), (["enroll", "alice", "--qr", "png"], 2),
                            (["enroll", "alice", "--method", "sms"], 2),
+                           (["enroll", "alice", "--method", "fax"], 2),
+                           (["enroll", "alice", "--add", "--force"], 2),
+                           (["enroll", "alice", "--phone", number], 2),
+                           (["enroll", "alice", "--method", "email", "--phone", number], 2),
+                           (["enroll", "alice", "--address", "a@example.org"], 2),
+                           (["enroll", "alice", "--verified"], 2),
+                           (["enroll", "alice", "--method", "sms", "--phone", number, "--add"], 2),
                            (["enroll", "alice", "bob"], 2), (["enroll", "mallory"], 1),
                            (["enroll", "../etc/passwd"], 1), (["enroll", "a\nb"], 1),
                            (["enroll", "x" * 300], 1)):
@@ -152,7 +204,7 @@ class Status(WorldTest):
             f.writelines(l for l in lines if not l.startswith("carol:"))
         proc = self.w.mfactl("status")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        rows = {l.split()[0]: l.split() for l in proc.stdout.splitlines()[1:]}
+        rows = table_rows(proc.stdout)
         self.assertEqual(set(rows), {"root", "alice", "bob", "carol", "dave", "erin"})
         self.assertEqual(rows["alice"][1:3], ["optional", "totp"])
         self.assertEqual(rows["bob"][1:3], ["optional", "none"])
@@ -245,8 +297,8 @@ class Status(WorldTest):
         for u in (users[1], users[300], users[1800], users[-1]):
             one = json.loads(self.w.mfactl("status", "--json", u["user"]).stdout)
             self.assertEqual(one["users"], [u])
-        missing = self.w.mfactl("status", "--missing").stdout.split("\n")[1:]
-        self.assertEqual(len([l for l in missing if l]), n + 6 - (len(enrolled) - 1))
+        missing = table_rows(self.w.mfactl("status", "--missing").stdout)
+        self.assertEqual(len(missing), n + 6 - (len(enrolled) - 1))
 
     def test_corrupt_record_reported(self):
         self.w.enroll("alice")
@@ -287,14 +339,22 @@ class ResetUnlock(WorldTest):
         self.w.login("alice", ["bad"], at="2030-01-01 00:00:50")
         proc = self.w.mfactl("reset", "alice", "--method", "totp")
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Reset alice: removed 1 TOTP factor; other state is kept.", proc.stdout)
         rec = self.w.record("alice")
-        self.assertNotIn("totp.secret", rec)
+        self.assertEqual(app_secrets(self.w, "alice"), [])
         self.assertEqual(rec["fail.count"], "0")
         self.assertEqual(rec["login.rhost"], "192.0.2.9")
-        self.assertTrue(any("action=reset user=alice method=totp" in l for l in proc.log))
+        self.assertTrue(any("action=reset user=alice method=totp factors=1" in l
+                            for l in proc.log), proc.log)
         again = self.w.mfactl("reset", "alice", "--method", "totp")
+        self.assertEqual(again.returncode, 0, again.stderr)
         self.assertIn("no TOTP enrollment", again.stdout)
-        self.assertEqual(self.w.mfactl("reset", "alice", "--method", "sms").returncode, 2)
+        self.assertFalse(any("action=reset" in l for l in again.log), again.log)
+        sms = self.w.mfactl("reset", "alice", "--method", "sms")
+        self.assertEqual(sms.returncode, 0, sms.stderr)
+        self.assertIn("alice has no SMS enrollment; nothing to reset.", sms.stdout)
+        for args in (["--method", "fax"], ["--method", "totp", "--factor", "phone"]):
+            self.assertEqual(self.w.mfactl("reset", "alice", *args).returncode, 2, args)
 
     def test_unlock_without_state(self):
         proc = self.w.mfactl("unlock", "bob")
@@ -303,16 +363,15 @@ class ResetUnlock(WorldTest):
         self.assertEqual(os.listdir(self.w.state_dir), [])
 
     def test_unlock_keeps_enrollment(self):
-        self.w.enroll("alice")
+        secret = self.w.enroll("alice")
         for _ in range(3):
             self.w.login("alice", ["x"])
-        before = self.w.record("alice")
         proc = self.w.mfactl("unlock", "alice")
         self.assertEqual(proc.returncode, 0)
         self.assertIn("cleared 3 failures", proc.stdout)
         after = self.w.record("alice")
         self.assertEqual((after["fail.count"], after["lock.until"]), ("0", "0"))
-        self.assertEqual(after["totp.secret"], before["totp.secret"])
+        self.assertEqual(app_secrets(self.w, "alice"), [secret])
         self.assertTrue(any("action=unlock user=alice failures=3" in l for l in proc.log))
 
     def test_corrupt_record_not_touched(self):
@@ -441,6 +500,379 @@ class Check(WorldTest):
         self.assertIn("1 of 1 records are unreadable", proc.stderr)
 
 
+NUMBER = "+15555550100"      # masked: +1******0100
+NUMBER2 = "+447700900123"    # masked: +4*******0123
+# No gateway listens on port 9: numbers are enrolled --verified, and no
+# SMTP server either: the confirmation and reset mails are only noted.
+SMS_GROUP = ('{ url = "https://127.0.0.1:9/v1/messages"; format = "form"; '
+             'fields = { To = "%{phone}"; Body = "%{message}"; }; timeout = 2; }')
+EMAIL_GROUP = ('{ smtp_url = "smtp://127.0.0.1:9"; from = "mfa@example.org"; '
+               'address = "%u@example.org"; timeout = 2; }')
+FACTORS_CONFIG = {"methods": '[ "totp", "email", "sms" ]', "sms": SMS_GROUP,
+                  "email": EMAIL_GROUP, "factors_per_method": "2"}
+T0_UNIX = 1893456010
+OFFER = "prompt-on: Press Enter to set it up now"
+
+
+class Factors(WorldTest):
+    """Several factors a user: apps, numbers and addresses, with labels,
+    within factors_per_method; status, reset --factor/--method/--all."""
+    config = FACTORS_CONFIG
+
+    def dest(self, user, method, dest, *extra, at=T0):
+        flag = "--phone" if method == "sms" else "--address"
+        proc = self.w.mfactl("enroll", user, "--method", method, flag, dest, "--verified",
+                             *extra, at=at)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return proc
+
+    def status_json(self, user, at=T0):
+        proc = self.w.mfactl("status", "--json", user, at=at)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)["users"][0]
+
+    def method_lines(self, text, user):
+        """The lines under user's row of a status table."""
+        lines = text.splitlines()
+        i = next(i for i, l in enumerate(lines) if l.split()[:1] == [user])
+        out = []
+        for l in lines[i + 1:]:
+            if not l.startswith("  "):
+                break
+            out.append(l)
+        return out
+
+    def test_sms_verified_with_label(self):
+        proc = self.dest("alice", "sms", NUMBER, "--label", "work")
+        self.assertIn('Enrolled alice for SMS codes to +15555550100, labelled "work" '
+                      "(verified by the administrator).", proc.stdout)
+        self.assertTrue(any("action=enroll user=alice method=sms verified=admin" in l
+                            for l in proc.log), proc.log)
+        self.assertFalse(any(NUMBER[1:] in l for l in proc.log), proc.log)
+        self.assertEqual([(f["method"], f["dest"], f["verified"], f["by_admin"], f["label"])
+                          for f in factor_lines(self.w, "alice")],
+                         [("sms", NUMBER, "1", "1", "work")])
+        doc = self.status_json("alice")
+        self.assertEqual(doc["methods"], ["sms"])
+        self.assertEqual(doc["counts"], {"totp": 0, "email": 0, "sms": 1})
+        f = doc["factors"]
+        self.assertEqual(len(f), 1)
+        self.assertIsInstance(f[0]["id"], int)
+        del f[0]["id"]
+        self.assertEqual(f[0], {"method": "sms", "label": "work", "dest": NUMBER,
+                                "verified": True, "by_admin": True, "added": T0_UNIX,
+                                "last_used": None, "totp": None})
+        self.assertIsNone(doc["email"])
+        self.assertIsNone(doc["totp"])
+        # The table masks the number.
+        table = self.w.mfactl("status", "alice").stdout
+        self.assertRegex(table, r"(?m)^alice\s+optional\s+sms\s+2030-01-01 00:00:10Z\s")
+        self.assertEqual(self.method_lines(table, "alice"), ['  phone: verified +1******0100 "work"'])
+        self.assertNotIn(NUMBER[2:], table)
+        # The same number again, and another without --add, are refused.
+        for extra, why in ((["--add"], "alice already has +15555550100 enrolled"),
+                           ([], "alice already has sms enrolled (+1******0100); use --add "
+                                "for another or --force to replace it")):
+            before = self.w.record_text("alice")
+            proc = self.w.mfactl("enroll", "alice", "--method", "sms", "--phone",
+                                 NUMBER if extra else NUMBER2, "--verified", *extra)
+            self.assertEqual(proc.returncode, 1, proc.stdout)
+            self.assertIn(why, proc.stderr)
+            self.assertEqual(self.w.record_text("alice"), before)
+        # policy tells what the next login does with a number alone.
+        out = self.w.mfactl("policy", "alice").stdout
+        self.assertIn("enrolled:  sms\n", out)
+        self.assertIn("next login: sends a code by text message\n", out)
+
+    def test_two_apps_with_add_and_the_bound(self):
+        phone = self.w.enroll("alice", "--label", "phone")
+        before = self.w.record_text("alice")
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none", "--label", "tablet")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("use --add for another app", proc.stderr)
+        self.assertEqual(self.w.record_text("alice"), before)
+        proc = self.w.mfactl("enroll", "alice", "--add", "--label", "tablet", "--qr", "none",
+                             at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('(sha1, 6 digits, 30-second period, labelled "tablet"), beside the apps '
+                      "the user has.", proc.stdout)
+        self.assertTrue(any("action=enroll user=alice method=totp added=yes" in l
+                            for l in proc.log), proc.log)
+        tablet = parse_uri(proc.stdout)[1]["secret"]
+        self.assertEqual(app_secrets(self.w, "alice"), [phone, tablet])
+        self.assertEqual([f["label"] for f in factor_lines(self.w, "alice")], ["phone", "tablet"])
+        # A code of either app logs in, each once.
+        self.assertPam(self.w.login("alice", [oathtool(phone, T0)]), "PAM_SUCCESS")
+        self.assertPam(self.w.login("alice", [oathtool(tablet, T0)]), "PAM_SUCCESS")
+        # factors_per_method = 2: a third is refused, nothing shown or saved.
+        before = self.w.record_text("alice")
+        proc = self.w.mfactl("enroll", "alice", "--add", "--qr", "none")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("alice already has 2 TOTP factors (factors_per_method is 2)", proc.stderr)
+        self.assertNotIn("otpauth://", proc.stdout)
+        self.assertEqual(self.w.record_text("alice"), before)
+        # --force replaces both.
+        later = "2030-01-01 00:01:10"
+        new = self.w.enroll("alice", "--force", at=later)
+        self.assertEqual(app_secrets(self.w, "alice"), [new])
+        self.assertPam(self.w.login("alice", [oathtool(phone, later)], at=later),
+                       "PAM_AUTH_ERR")
+        self.assertPam(self.w.login("alice", [oathtool(new, later)], at=later), "PAM_SUCCESS")
+
+    def test_status_with_several_factors(self):
+        phone = self.w.enroll("alice", "--label", "phone")
+        tablet = self.w.enroll("alice", "--add", "--label", "tablet")
+        self.dest("alice", "sms", NUMBER, "--label", "work")
+        self.dest("alice", "sms", NUMBER2, "--add")
+        proc = self.dest("alice", "email", "alice@example.org")
+        self.assertIn("no confirmation email", proc.stderr)
+        self.assertPam(self.w.login("alice", [oathtool(phone, T0)], rhost="192.0.2.7"),
+                       "PAM_SUCCESS")
+        table = self.w.mfactl("status", at=T0)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertRegex(table.stdout, r"(?m)^alice\s+optional\s+totp,email,sms\s+"
+                                       r"2030-01-01 00:00:10Z\s+-\s+2030-01-01 00:00:10Z\s")
+        self.assertEqual(self.method_lines(table.stdout, "alice"), [
+            "  authenticator app: 2 configured (phone, last used 2030-01-01 00:00:10Z; tablet)",
+            '  phone: 2 verified (+1******0100 "work"; +4*******0123)',
+            "  email: verified a***@example.org",
+        ])
+        self.assertEqual(self.method_lines(table.stdout, "bob"), [])
+        for whole in (NUMBER, NUMBER2, "alice@example.org"):
+            self.assertNotIn(whole, table.stdout)
+        self.assertEqual(set(table_rows(table.stdout)),
+                         {"root", "alice", "bob", "carol", "dave", "erin"})
+        doc = self.status_json("alice")
+        self.assertEqual(doc["methods"], ["totp", "email", "sms"])
+        self.assertEqual(doc["counts"], {"totp": 2, "email": 1, "sms": 2})
+        factors = sorted(doc["factors"], key=lambda f: f["id"])
+        self.assertEqual([(f["method"], f["label"], f["dest"], f["verified"], f["by_admin"])
+                          for f in factors],
+                         [("totp", "phone", None, True, True),
+                          ("totp", "tablet", None, True, True),
+                          ("sms", "work", NUMBER, True, True),
+                          ("sms", None, NUMBER2, True, True),
+                          ("email", None, "alice@example.org", True, True)])
+        self.assertEqual([f["last_used"] for f in factors], [T0_UNIX, None, None, None, None])
+        self.assertEqual(factors[0]["totp"], {"algorithm": "sha1", "digits": 6, "period": 30})
+        self.assertEqual(doc["email"], {"address": "alice@example.org", "verified": True,
+                                        "enrolled_at": T0_UNIX})
+        self.assertEqual(doc["totp"]["digits"], 6)
+        self.assertEqual(doc["last_login"]["rhost"], "192.0.2.7")
+        everyone = self.w.mfactl("status", "--json").stdout
+        for secret in (phone, tablet):
+            self.assertNotIn(secret, everyone)
+        # None of it is missing; bob is.
+        missing = self.w.mfactl("status", "--missing").stdout
+        self.assertNotRegex(missing, r"(?m)^alice\s")
+        self.assertRegex(missing, r"(?m)^bob\s")
+
+    def test_reset_factor_leaves_the_others(self):
+        phone = self.w.enroll("alice", "--label", "phone")
+        tablet = self.w.enroll("alice", "--add", "--label", "tablet")
+        self.dest("alice", "sms", NUMBER, "--label", "work")
+        proc = self.w.mfactl("reset", "alice", "--factor", "tablet")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('Reset alice: removed 1 factor labelled "tablet"; other state is kept.',
+                      proc.stdout)
+        self.assertTrue(any('action=reset user=alice label="tablet" factors=1' in l
+                            for l in proc.log), proc.log)
+        # The user is told (no server here: noted).
+        self.assertIn("mfactl: note: no email to alice about the reset", proc.stderr)
+        self.assertEqual([f["label"] for f in factor_lines(self.w, "alice")], ["phone", "work"])
+        self.assertEqual(app_secrets(self.w, "alice"), [phone])
+        self.assertPam(self.w.login("alice", [oathtool(tablet, T0)]), "PAM_AUTH_ERR")
+        self.assertPam(self.w.login("alice", [oathtool(phone, T0)]), "PAM_SUCCESS")
+        # A label alice has no factor of, or none may have: an error, no change.
+        before = self.w.record_text("alice")
+        for label, why in (("tablet", 'alice has no factor labelled "tablet"; nothing was reset'),
+                           ("Phone", 'alice has no factor labelled "Phone"'),
+                           ("", "is not a label"), ("a\nb", "is not a label"),
+                           (" phone", "is not a label"), ("x" * 33, "is not a label"),
+                           ('a"b', "is not a label")):
+            with self.subTest(label=label):
+                proc = self.w.mfactl("reset", "alice", "--factor", label)
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn(why, proc.stderr)
+                self.assertNotIn("\n", proc.stderr.rstrip("\n"))
+                self.assertFalse(any("action=reset" in l for l in proc.log), proc.log)
+                self.assertEqual(self.w.record_text("alice"), before)
+        proc = self.w.mfactl("reset", "bob", "--factor", "phone")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('bob has no factor labelled "phone"', proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "bob")))
+
+    def test_reset_method_sms(self):
+        secret = self.w.enroll("alice")
+        self.dest("alice", "sms", NUMBER)
+        self.dest("alice", "sms", NUMBER2, "--add")
+        proc = self.w.mfactl("reset", "alice", "--method", "sms")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Reset alice: removed 2 SMS factors; other state is kept.", proc.stdout)
+        self.assertTrue(any("action=reset user=alice method=sms factors=2" in l
+                            for l in proc.log), proc.log)
+        self.assertEqual([f["method"] for f in factor_lines(self.w, "alice")], ["totp"])
+        self.assertEqual(self.status_json("alice")["methods"], ["totp"])
+        self.assertPam(self.w.login("alice", [oathtool(secret, T0)]), "PAM_SUCCESS")
+        again = self.w.mfactl("reset", "alice", "--method", "sms")
+        self.assertEqual(again.returncode, 0)
+        self.assertIn("alice has no SMS enrollment; nothing to reset.", again.stdout)
+
+    def test_reset_all(self):
+        self.w.write_config(dict(FACTORS_CONFIG, default_policy='"opt-out"'))
+        self.w.enroll("alice", "--label", "phone")
+        self.w.enroll("alice", "--add", "--label", "tablet")
+        self.dest("bob", "sms", NUMBER)
+        self.assertIgnored(self.w.login("erin", ["skip"]))
+        self.assertEqual(self.w.users_with_state(), ["alice", "bob", "erin"])
+        before = snapshot(self.w.state_dir)
+        # Without --yes, or with what it does not take: refused, nothing changed.
+        for args in (["--all"], ["--all", "alice", "--yes"], ["alice", "--all"],
+                     ["--all", "--method", "totp", "--yes"], ["--all", "--factor", "phone"]):
+            with self.subTest(args=args):
+                proc = self.w.mfactl("reset", *args)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                self.assertFalse(any("action=reset" in l for l in proc.log), proc.log)
+                self.assertEqual(snapshot(self.w.state_dir), before)
+        proc = self.w.mfactl("reset", "--all")
+        self.assertIn("--all would forget all devices of every user", proc.stderr)
+        self.assertIn("remembered skips", proc.stderr)
+        self.assertIn("Give --yes to do it.", proc.stderr)
+        # With --yes: everyone's state goes, and no mail.
+        proc = self.w.mfactl("reset", "--all", "--yes", extra_env={"SUDO_USER": "carol"})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Forgot all devices: reset 3 users", proc.stdout)
+        self.assertIn("no notice was sent", proc.stdout)
+        self.assertNotIn("note:", proc.stderr)
+        logged = [l for l in proc.log if "action=reset" in l]
+        self.assertEqual(len(logged), 1, proc.log)
+        self.assertIn("admin=root sudo_user=carol action=reset-all users=3", logged[0])
+        self.assertEqual(self.w.users_with_state(), [])
+        for user in ("alice", "bob"):
+            self.assertEqual(self.status_json(user)["factors"], [])
+        # erin's skip is forgotten: the next login offers enrollment again.
+        self.assertIn(OFFER, self.w.login("erin", ["skip"]).stdout)
+        again = self.w.mfactl("reset", "--all", "--yes")
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("reset 1 user ", again.stdout)   # erin's new skip
+
+    def test_hostile_numbers_refused(self):
+        for number in ("+1 555", "+1555abc0100", "+" + "1" * 40, NUMBER + "\r\n",
+                       "\r\n" + NUMBER, NUMBER[:5] + "\n" + NUMBER[5:], "15555550100",
+                       "+05555550100", "", "+", "++15555550100", "+1555",
+                       "+1555555\u0660100", NUMBER + ";id", "$(id)"):
+            for verified in (["--verified"], []):
+                with self.subTest(number=number, verified=verified):
+                    proc = self.w.mfactl("enroll", "alice", "--method", "sms", "--phone",
+                                         number, *verified)
+                    self.assertEqual(proc.returncode, 1, proc.stdout)
+                    self.assertIn("is not a phone number this system accepts", proc.stderr)
+                    self.assertNotIn("\r", proc.stderr)
+                    self.assertEqual(proc.stderr.count("\n"), 1, proc.stderr)
+                    self.assertEqual(proc.stdout, "")
+                    self.assertFalse(any("action=" in l for l in proc.log), proc.log)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def test_hostile_labels_refused(self):
+        for label in ("", " phone", "phone ", "x" * 33, "a\nb", "a\rb", 'a"b', "tab\there",
+                      "a;b", "$(id)", "a/b", "\u00e9t\u00e9"):
+            for args in (["--qr", "none"], ["--method", "sms", "--phone", NUMBER, "--verified"],
+                         ["--method", "email", "--address", "a@example.org", "--verified"]):
+                with self.subTest(label=label, args=args):
+                    proc = self.w.mfactl("enroll", "alice", "--label", label, *args)
+                    self.assertEqual(proc.returncode, 1, proc.stdout)
+                    self.assertIn("is not a label this system accepts", proc.stderr)
+                    self.assertEqual(proc.stderr.count("\n"), 1, proc.stderr)
+                    self.assertNotIn("otpauth://", proc.stdout)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+        # The longest label there may be is taken.
+        self.w.enroll("alice", "--label", "Work phone (old) +1_a.b-c@d 0123")
+
+    def test_sms_method_not_enabled(self):
+        self.w.write_config({"methods": '[ "totp", "email" ]', "email": EMAIL_GROUP})
+        proc = self.w.mfactl("enroll", "alice", "--method", "sms", "--phone", NUMBER,
+                             "--verified")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("the sms method is not enabled in %s (methods, sms.url)"
+                      % self.w.config_path, proc.stderr)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+
+_pki = None
+
+
+def sms_pki():
+    """One throwaway CA for the process: making certificates takes a while."""
+    global _pki
+    if _pki is None:
+        where = tempfile.mkdtemp(prefix="mfactl-sms-pki.")
+        atexit.register(shutil.rmtree, where, True)
+        _pki = Pki(os.path.join(where, "pki"))
+    return _pki
+
+
+@unittest.skipIf(SmsGateway is None, "tests/lib/sms_gateway.py is not there")
+class SmsByGateway(WorldTest):
+    """enroll --method sms without --verified: the code goes out through a
+    real HTTPS gateway on loopback before anything is written."""
+
+    def setUp(self):
+        super().setUp()
+        password = os.path.join(self.w.root, "sms.password")
+        with open(password, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write("gateway-password\n")
+        self.gw = SmsGateway(os.path.join(self.w.root, "gw"), basic=("AC123", "gateway-password"),
+                             pki=sms_pki()).start()
+        self.addCleanup(self.gw.stop)
+        sms = ('{ url = "%s"; format = "form"; fields = { To = "%%{phone}"; From = "+15550100"; '
+               'Body = "%%{message}"; }; username = "AC123"; password_file = "%s"; '
+               'ca_file = "%s"; timeout = 5; }' % (self.gw.url(), password, self.gw.ca_file))
+        self.w.write_config({"methods": '[ "totp", "sms" ]', "sms": sms})
+
+    def test_code_sent_then_number_on_record(self):
+        proc = self.w.mfactl("enroll", "alice", "--method", "sms", "--phone", NUMBER,
+                             "--label", "mobile", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Sent a verification code to +15555550100. alice proves the number by "
+                      "typing it at the next login within 5 minutes", proc.stdout)
+        self.assertEqual(len(self.gw.requests()), 1)
+        req = self.gw.last()
+        self.assertTrue(req["auth_ok"])
+        self.assertEqual(SmsGateway.fields(req)["To"], NUMBER)
+        code = self.gw.last_code("Body")
+        self.assertNotIn(code, proc.stdout + proc.stderr + "\n".join(proc.log))
+        self.assertTrue(any("action=enroll user=alice method=sms verified=pending" in l
+                            for l in proc.log), proc.log)
+        doc = self.status_json_of("alice")
+        self.assertEqual(doc["methods"], [])
+        self.assertEqual([(f["method"], f["dest"], f["verified"], f["by_admin"], f["label"])
+                          for f in doc["factors"]], [("sms", NUMBER, False, True, "mobile")])
+        table = self.w.mfactl("status", "alice").stdout
+        self.assertRegex(table, r"(?m)^alice\s+optional\s+sms\?\s")
+        self.assertIn('\n  phone: not verified +1******0100 "mobile"\n', table)
+        self.assertRegex(self.w.mfactl("status", "--missing").stdout, r"(?m)^alice\s")
+
+    def test_gateway_failure_and_hostile_numbers_change_nothing(self):
+        self.gw.behave(mode="error")
+        proc = self.w.mfactl("enroll", "bob", "--method", "sms", "--phone", NUMBER2)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(len(self.gw.requests()), 1)
+        self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, "bob")))
+        self.assertFalse(any("action=" in l for l in proc.log), proc.log)
+        self.gw.behave(mode="ok")
+        for number in ("+1 555", NUMBER + "\r\n", "+" + "1" * 40, "+1555abc0100"):
+            proc = self.w.mfactl("enroll", "bob", "--method", "sms", "--phone", number)
+            self.assertEqual(proc.returncode, 1, number)
+        self.assertEqual(len(self.gw.requests()), 1)
+        self.assertEqual(os.listdir(self.w.state_dir), [])
+
+    def status_json_of(self, user):
+        proc = self.w.mfactl("status", "--json", user)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)["users"][0]
+
+
 def hex_to_b32(hexkey):
     return base64.b32encode(bytes.fromhex(hexkey)).decode().rstrip("=")
 
@@ -488,9 +920,9 @@ class ImportOath(WorldTest):
         self.assertNotIn(hex_to_b32(KEY1), proc.stdout + proc.stderr)
         for user in ("carol", "dave", "erin"):
             self.assertFalse(os.path.exists(os.path.join(self.w.state_dir, user)), user)
-        bob = self.w.record("bob")
-        self.assertEqual((bob["totp.digits"], bob["totp.period"], bob["totp.secret"]),
-                         ("8", "60", hex_to_b32(KEY2)))
+        bob = factor_lines(self.w, "bob")
+        self.assertEqual([(f["digits"], f["period"], f["secret"], f["label"]) for f in bob],
+                         [("8", "60", hex_to_b32(KEY2), "")])
         # Codes from oathtool, from the same hex secrets, log both in.
         res = self.w.login("alice", [oathtool(hex_to_b32(KEY1), T0)])
         self.assertPam(res, "PAM_SUCCESS")
@@ -522,11 +954,13 @@ class ImportOath(WorldTest):
         self.assertIn("imported 1 user\n", proc.stdout)
         self.assertIn("skipped, already enrolled: 1", proc.stdout)
         self.assertRegex(proc.stderr, r":1: alice: skipped: already enrolled")
-        self.assertEqual(self.w.record("alice")["totp.secret"], secret)
+        self.assertEqual(app_secrets(self.w, "alice"), [secret])
+        # --force replaces every app the user has with the imported one.
+        self.w.enroll("alice", "--add", "--label", "tablet")
         proc = self.w.mfactl("import", "--from", "oath", "--force", path, at=T0)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("imported 2 users", proc.stdout)
-        self.assertEqual(self.w.record("alice")["totp.secret"], hex_to_b32(KEY1))
+        self.assertEqual(app_secrets(self.w, "alice"), [hex_to_b32(KEY1)])
 
     def test_dry_run_changes_nothing(self):
         self.w.enroll("alice")
@@ -579,8 +1013,7 @@ class ImportOath(WorldTest):
         proc = self.w.mfactl("import", "--from", "oath", path, at=T0)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("imported 3000 users", proc.stdout)
-        self.assertEqual(self.w.record("u02999")["totp.secret"],
-                         hex_to_b32("%040x" % 3000))
+        self.assertEqual(app_secrets(self.w, "u02999"), [hex_to_b32("%040x" % 3000)])
 
     def test_usage(self):
         for args in (["import"], ["import", "--from", "oath"],
@@ -614,9 +1047,9 @@ class ImportGoogleAuthenticator(WorldTest):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("imported 1 user\n", proc.stdout)
         self.assertIn("2 scratch codes not imported", proc.stderr)
-        rec = self.w.record("alice")
-        self.assertEqual((rec["totp.secret"], rec["totp.period"], rec["totp.digits"]),
-                         (GA_SECRET, "30", "6"))
+        rec = factor_lines(self.w, "alice")
+        self.assertEqual([(f["secret"], f["period"], f["digits"]) for f in rec],
+                         [(GA_SECRET, "30", "6")])
         # The code of the step google-authenticator saw last is a replay.
         res = self.w.login("alice", [oathtool(GA_SECRET, used)], at=used)
         self.assertPam(res, "PAM_AUTH_ERR")
@@ -668,6 +1101,8 @@ class Help(WorldTest):
         self.assertEqual(top.returncode, 0)
         for verb in ("enroll", "status", "reset", "unlock", "check", "import"):
             self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s\b" % verb)
+        for form in ("enroll USER --method sms --phone NUMBER", "reset --all --yes"):
+            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s" % re.escape(form))
             proc = self.w.mfactl(verb, "--help")
             self.assertEqual(proc.returncode, 0, verb)
             self.assertTrue(proc.stdout.startswith("usage: mfactl " + verb), proc.stdout)
