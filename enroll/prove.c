@@ -165,6 +165,10 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	memset(&f, 0, sizeof(f));
 	memset(typed, 0, sizeof(typed));
 	*outcome = ENROLL_CONV_ERROR;
+	/* The database a fleet shares takes only an app's code as proof from
+	 * a user who has one: a host makes every code it sends (sql/008). */
+	if ((held & METHOD_TOTP) && req->cfg->store.backend == STORE_BACKEND_POSTGRESQL)
+		sent = 0;
 	if (held & METHOD_TOTP) {
 		char *answer = NULL;
 

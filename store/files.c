@@ -31,6 +31,10 @@ struct files_store {
 	int dfd;
 	char *path;
 	bool deferred_sync; /* see files_defer_sync() */
+	/* The one proof this handle gave (store_prove()): whose, until when. */
+	char proof[STORE_PROOF_MAX + 1];
+	char proof_user[USER_NAME_MAX + 1];
+	int64_t proof_until;
 };
 
 /* A slot: "MFA1 SEQ LEN CRC\n" then LEN bytes of record text, zero padded.
@@ -911,4 +915,31 @@ int files_update(struct files_store *st, const char *user, const struct store_ba
 	files_end(txn);
 	record_wipe(&rec);
 	return r;
+}
+
+int files_proof_make(struct files_store *st, const char *user, int64_t now, char *out)
+{
+	unsigned char raw[STORE_PROOF_MAX / 2];
+	static const char hex[] = "0123456789abcdef";
+
+	if (secure_random(raw, sizeof(raw)) < 0)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		st->proof[2 * i] = hex[raw[i] >> 4];
+		st->proof[2 * i + 1] = hex[raw[i] & 15];
+	}
+	st->proof[STORE_PROOF_MAX] = '\0';
+	secure_wipe(raw, sizeof(raw));
+	(void)snprintf(st->proof_user, sizeof(st->proof_user), "%s", user);
+	st->proof_until = now + STORE_PROOF_SECONDS;
+	memcpy(out, st->proof, STORE_PROOF_MAX + 1);
+	return 0;
+}
+
+bool files_proof_holds(struct files_store *st, const char *user, const char *proof, int64_t now)
+{
+	return st->proof[0] != '\0' && strlen(proof) == STORE_PROOF_MAX &&
+	       consttime_equal(st->proof, proof, STORE_PROOF_MAX) &&
+	       strcmp(st->proof_user, user) == 0 && now >= st->proof_until - STORE_PROOF_SECONDS &&
+	       now < st->proof_until;
 }

@@ -35,6 +35,13 @@ struct files_txn;
  * -ENOENT (with err set) if it does not exist and STORE_CREATE is not given. */
 int files_open(const char *dir, int flags, struct files_store **out, struct mfa_error *err);
 void files_close(struct files_store *st);
+
+/* store_prove()'s proof on the files store: this handle's own, for one
+ * user, good for STORE_PROOF_SECONDS (a wrong code while proving the new
+ * factor must not spend it).  make writes it to out (STORE_PROOF_MAX + 1
+ * bytes); holds says whether proof is it and still good. */
+int files_proof_make(struct files_store *st, const char *user, int64_t now, char *out);
+bool files_proof_holds(struct files_store *st, const char *user, const char *proof, int64_t now);
 /* For bulk writers (mfactl import): files_commit() stops syncing each record;
  * nothing written is durable until files_sync() returns 0. */
 void files_defer_sync(struct files_store *st);

@@ -389,6 +389,15 @@ static unsigned others_of_method(struct mfa_record *rec, unsigned method, unsign
 	return n;
 }
 
+/* A change of the factors of a user who holds one (the basis names a
+ * version: the tag of verified factors) needs the proof this handle gave;
+ * the basis check under the lock then says they are still those. */
+static bool proved(struct store *st, const char *user, const struct store_basis *basis, time_t now)
+{
+	return basis->version == 0 ||
+	       files_proof_holds(files(st), user, basis->proof, (int64_t)now);
+}
+
 struct sent_enroll {
 	const struct mfa_config *cfg;
 	unsigned method;
@@ -458,6 +467,10 @@ static int files_enroll_sent(struct store *st, const struct mfa_config *cfg, con
 	struct sent_enroll e = { cfg, method, dest, label, replaces, code, at, res, err };
 
 	memset(res, 0, sizeof(*res));
+	if (!proved(st, user, basis, at->now)) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		return 0;
+	}
 	return verify_done(files_update(files(st), user, basis, prove_dest, &e, err), res);
 }
 
@@ -528,6 +541,10 @@ static int files_enroll_totp(struct store *st, const struct mfa_config *cfg, con
 	if (totp_verify(t->secret, t->secret_len, &t->params, code, at->now, cfg->totp.window, 0,
 			&s.step) != 1) {
 		res->outcome = VERIFY_WRONG;
+		return 0;
+	}
+	if (!proved(st, user, basis, at->now)) {
+		res->outcome = VERIFY_NOT_ENROLLED;
 		return 0;
 	}
 	return verify_done(files_update(files(st), user, basis, save_totp, &s, err), res);
@@ -835,7 +852,13 @@ static int files_remove_factor(struct store *st, const char *user, const struct 
 			       struct mfa_error *err)
 {
 	struct removal v = { factor, remember_skip, now, false, err };
-	int r = files_update(files(st), user, basis, remove_one, &v, err);
+	int r;
+
+	if (!proved(st, user, basis, now)) {
+		mfa_error_set(err, "a change of %s's factors without a proof of one", user);
+		return -EPERM;
+	}
+	r = files_update(files(st), user, basis, remove_one, &v, err);
 
 	/* -ENOENT says "no such factor": the store's own failures are not
 	 * that. */
@@ -1321,12 +1344,38 @@ static int files_sync_op(struct store *st, struct mfa_error *err)
 	return files_sync(files(st), err);
 }
 
+static int files_prove(struct store *st, const struct mfa_config *cfg, const char *user,
+		       unsigned factor, const char *code, const struct store_login *at,
+		       struct verify_result *res, struct store_basis *basis, struct mfa_error *err)
+{
+	struct store_summary sum;
+	int r = factor == 0 ? files_verify_totp(st, cfg, user, code, at, res, err) :
+			      files_verify_sent(st, cfg, user, code, factor, at, res, err);
+
+	if (r < 0 || res->outcome != VERIFY_OK)
+		return r;
+	r = files_summary(st, user, &sum, err);
+	if (r == 0) {
+		basis->version = sum.basis.version;
+		r = files_proof_make(files(st), user, (int64_t)at->now, basis->proof);
+		if (r < 0)
+			mfa_error_set(err, "cannot get random bytes for a proof");
+	}
+	store_summary_wipe(&sum);
+	if (r < 0) {
+		res->outcome = VERIFY_STORE_ERROR;
+		return r == -ENOMEM ? r : 0;
+	}
+	return 0;
+}
+
 const struct store_ops files_store_ops = {
 	.name = "files",
 	.close = files_close_op,
 	.summary = files_summary,
 	.verify_totp = files_verify_totp,
 	.verify_sent = files_verify_sent,
+	.prove = files_prove,
 	.enroll_totp = files_enroll_totp,
 	.enroll_sent = files_enroll_sent,
 	.code_book = files_code_book,

@@ -1288,6 +1288,31 @@ static void secret_text(const struct mfa_totp *t, char out[3 + 2 * TOTP_SECRET_M
 		(void)snprintf(out + 2 + 2 * i, 3, "%02x", t->secret[i]);
 }
 
+/* The database keeps the proof itself: a right code of this host's role
+ * (an app's, where the user has one) lets that role change the user's
+ * factors for a while (sql/008).  The basis carries only a marker. */
+static int pg_prove(struct store *st, const struct mfa_config *cfg, const char *user,
+		    unsigned factor, const char *code, const struct store_login *at,
+		    struct verify_result *res, struct store_basis *basis, struct mfa_error *err)
+{
+	struct store_summary sum;
+	int r = factor == 0 ? pg_verify_totp(st, cfg, user, code, at, res, err) :
+			      pg_verify_sent(st, cfg, user, code, factor, at, res, err);
+
+	if (r < 0 || res->outcome != VERIFY_OK)
+		return r;
+	memset(&sum, 0, sizeof(sum));
+	r = pg_summary(st, user, &sum, err);
+	if (r == 0) {
+		basis->version = sum.basis.version;
+		(void)snprintf(basis->proof, sizeof(basis->proof), "database");
+	} else {
+		res->outcome = VERIFY_STORE_ERROR;
+	}
+	store_summary_wipe(&sum);
+	return r == -ENOMEM ? r : 0;
+}
+
 static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
 			  const struct store_basis *basis, const struct mfa_totp *t,
 			  const char *label, unsigned replaces, const char *code,
@@ -1863,6 +1888,7 @@ static const struct store_ops pg_store_ops = {
 	.summary = pg_summary,
 	.verify_totp = pg_verify_totp,
 	.verify_sent = pg_verify_sent,
+	.prove = pg_prove,
 	.enroll_totp = pg_enroll_totp,
 	.enroll_sent = pg_enroll_sent,
 	.code_book = pg_code_book,

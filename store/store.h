@@ -69,7 +69,7 @@ void store_close(struct store *st);
  * factors_version. */
 struct store_basis {
 	int64_t version;
-	/* What store_prove() gave: that the user has just shown one of the
+	/* What store_prove() gave: that the user has recently shown one of the
 	 * factors of this version.  A change to the factors of a user who
 	 * holds one (store_enroll_*, store_remove_factor) needs it; "": none,
 	 * which only a user without a verified factor may go without. */
@@ -189,8 +189,8 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 /* Checks a code of a factor the user holds, as a login would (a TOTP code
  * of any app with factor 0, else the sent code of the factor of that id;
  * failures count, the step is spent, no login is recorded), and on
- * success fills basis with the user's factors now and a proof, single use
- * and good for STORE_PROOF_SECONDS, that a change of those factors needs
+ * success fills basis with the user's factors now and a proof, good for
+ * STORE_PROOF_SECONDS, that a change of those factors needs
  * when the user holds any: on the store a fleet shares, the database
  * checks it, so that a host cannot change a user's factors without a code
  * the user has just typed.  The proof is this store handle's own on the
