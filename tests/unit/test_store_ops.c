@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "files.h"
 #include "store.h"
 #include "totp.h"
 #include "unit_helpers.h"
@@ -90,10 +91,17 @@ static void code_at(const struct mfa_totp *t, time_t when, char *out)
 			 0);
 }
 
+/* The summary, and the proof of a factor that a change of a user who holds
+ * one needs: given here as store_prove() would, so that the tests of the
+ * operations need not each prove a code (test_proof does). */
 static void summary(struct fixture *f, const char *user, struct store_summary *sum)
 {
 	if (store_summary(f->st, user, sum, &f->err) != 0)
 		fail_msg("store_summary(%s): %s", user, f->err.msg);
+	if (sum->basis.version != 0)
+		assert_int_equal(files_proof_make((struct files_store *)f->st, user, NOW,
+						  sum->basis.proof),
+				 0);
 }
 
 static int64_t tag_of(struct fixture *f, const char *user)
@@ -634,7 +642,7 @@ static void test_version_4_upgraded(void **state)
 		char code[16];
 
 		code_at(&second, NOW + 30, code);
-		assert_int_equal(store_enroll_totp(f->st, &f->cfg, "olga", &before.basis, &second,
+		assert_int_equal(store_enroll_totp(f->st, &f->cfg, "olga", &after.basis, &second,
 						   "new", 0, code, &at, &res, &f->err),
 				 0);
 		assert_int_equal(res.outcome, VERIFY_OK);
@@ -643,6 +651,78 @@ static void test_version_4_upgraded(void **state)
 	summary(f, "olga", &after);
 	assert_false(store_basis_same(&before.basis, &after.basis));
 	free(path);
+}
+
+/* A change of the factors of a user who holds one needs store_prove()'s
+ * proof: none, another user's, an expired one, or one a wrong code did
+ * not give, changes nothing. */
+static void test_proof(void **state)
+{
+	struct fixture *f = *state;
+	struct store_summary sum;
+	struct store_basis basis;
+	struct verify_result res;
+	struct mfa_totp phone, tablet;
+	struct store_login at = { NOW + 60, "mfa-setup", "" };
+	char code[16];
+
+	app(&phone, 0x51);
+	app(&tablet, 0x52);
+	assert_int_equal(enroll_app(f, "pia", &phone, "phone", 0, NOW, NULL), VERIFY_OK);
+	assert_int_equal(enroll_app(f, "quin", &phone, "phone", 0, NOW, NULL), VERIFY_OK);
+	assert_int_equal(store_summary(f->st, "pia", &sum, &f->err), 0);
+	/* No proof. */
+	code_at(&tablet, NOW + 60, code);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "pia", &sum.basis, &tablet, NULL, 0,
+					   code, &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_NOT_ENROLLED);
+	assert_int_equal(store_remove_factor(f->st, "pia", &sum.basis, 1, false, NOW + 60, &f->err),
+			 -EPERM);
+	/* A wrong code proves nothing, and counts. */
+	assert_int_equal(store_prove(f->st, &f->cfg, "pia", 0, "000000", &at, &res, &basis,
+				     &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_WRONG);
+	assert_int_equal(res.fail_count, 1);
+	assert_string_equal(basis.proof, "");
+	/* Another user's proof is not pia's. */
+	code_at(&phone, NOW + 60, code);
+	assert_int_equal(store_prove(f->st, &f->cfg, "quin", 0, code, &at, &res, &basis, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	basis.version = sum.basis.version;
+	code_at(&tablet, NOW + 60, code);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "pia", &basis, &tablet, NULL, 0, code,
+					   &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_NOT_ENROLLED);
+	/* Pia's own: the wrong new code keeps it, a right one saves. */
+	code_at(&phone, NOW + 60, code);
+	assert_int_equal(store_prove(f->st, &f->cfg, "pia", 0, code, &at, &res, &basis, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_int_equal(basis.version, sum.basis.version);
+	assert_int_equal(strlen(basis.proof), STORE_PROOF_MAX);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "pia", &basis, &tablet, NULL, 0,
+					   "123456", &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_WRONG);
+	code_at(&tablet, NOW + 60, code);
+	/* Past its time: refused. */
+	at.now = NOW + 60 + STORE_PROOF_SECONDS;
+	code_at(&tablet, at.now, code);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "pia", &basis, &tablet, NULL, 0, code,
+					   &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_NOT_ENROLLED);
+	at.now = NOW + 90;
+	code_at(&tablet, at.now, code);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, "pia", &basis, &tablet, NULL, 0, code,
+					   &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	store_summary_wipe(&sum);
 }
 
 /* Failures add up to the lockout; unlock clears them; reset forgets. */
@@ -1245,6 +1325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_factors_per_method, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_basis_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_4_upgraded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockout_unlock_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_some, setup, teardown),
