@@ -657,7 +657,11 @@ static int run(struct setup *s)
 	 * is taken again on a fresh read, which is also the basis that every
 	 * write checks under the lock. */
 	store_summary_wipe(&rec);
-	if (load(s, &rec) < 0 || plan(s, &rec, &choices, &target) < 0)
+	if (load(s, &rec) < 0)
+		goto out;
+	if (s->action == ACT_SETUP && store_summary_methods(&rec) != 0)
+		s->action = ACT_ADD;
+	if (plan(s, &rec, &choices, &target) < 0)
 		goto out;
 	basis = rec.basis;
 	memset(&req, 0, sizeof(req));
@@ -697,7 +701,8 @@ static int run(struct setup *s)
 		fprintf(stderr, "mfa-setup: no choice made; nothing was changed\n");
 		goto out;
 	}
-	if ((s->action == ACT_ADD || s->action == ACT_SETUP) &&
+	/* A name tells several apart: asked of a user who has one already. */
+	if (s->action == ACT_ADD &&
 	    ask_label(s, label_buf, sizeof(label_buf), &label) < 0) {
 		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
 		goto out;

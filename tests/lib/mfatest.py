@@ -128,11 +128,15 @@ def _server_settings(cfg):
     totp = _config_group(cfg.get("totp"))
     lockout = _config_group(cfg.get("lockout"))
     mail = _config_group(cfg.get("email"))
+    sms = _config_group(cfg.get("sms"))
     return (int(totp.get("window", 1)),
             int(lockout.get("attempts", 5)), int(lockout.get("interval", 900)),
             int(lockout.get("unlock_after", 900)),
             int(mail.get("code_ttl", 300)), int(mail.get("resend_after", 30)),
-            int(mail.get("enroll_mails", 5)), int(mail.get("timeout", 10)) + 5)
+            int(mail.get("enroll_mails", 5)), int(mail.get("timeout", 10)) + 5,
+            int(cfg.get("factors_per_method", 3)),
+            int(sms.get("code_ttl", 300)), int(sms.get("resend_after", 30)),
+            int(sms.get("enroll_messages", 5)), int(sms.get("timeout", 10)))
 
 
 def server_clock(at):

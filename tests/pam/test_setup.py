@@ -14,11 +14,6 @@ import unittest
 
 from mfatest import ON_PG, World, files_only, main, oathtool, parse_uri, read_maildir
 
-# sql/004_first_factor.sql: a host role may enroll a first factor only, so
-# on postgresql mfa-setup (which runs as the host) refuses, before the
-# password, to replace a factor or add one beside it, and says who can.
-SHARED_REFUSAL = ("mfa-setup: your second factor serves every host of your organization; "
-                  "to %s, ask your administrator")
 
 SETUP_BIN = os.environ["MFA_SETUP_TEST"]
 SETUP_WORLD = os.environ["MFA_SETUP_WORLD"]
@@ -79,7 +74,8 @@ class SetupWorld(unittest.TestCase):
             if ch == "\n":
                 buf = ""
             elif buf.endswith(": ") and buf.startswith(("Password", "Code", "Press", "Type",
-                                                         "Email")):
+                                                         "Email", "A name", "Mobile",
+                                                         "Send")):
                 answer = respond(buf, out) if respond else (pending.pop(0) if pending else None)
                 buf = ""
                 if answer is None:
@@ -103,7 +99,7 @@ class SetupWorld(unittest.TestCase):
         def respond(prompt, out):
             if prompt.startswith("Password"):
                 return PASSWORD
-            if prompt.startswith("Code from your current"):
+            if prompt.startswith("Code from your authenticator app"):
                 return oathtool(current, utc(30))  # a step newer than the last used
             _, params = parse_uri("\n".join(l for l in out.splitlines()
                                             if l.startswith("otpauth://")))
@@ -149,23 +145,17 @@ class Setup(SetupWorld):
         first, first_shown = self.enroller()
         self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
         old = first_shown["secret"]
-        if ON_PG:
-            # The shared store: the admin replaces; nothing asked, nothing changed.
-            code, out = self.run_as_nobody(["--replace"], answers=[])
-            self.assertEqual(code, 1, out)
-            self.assertIn(SHARED_REFUSAL % "replace it", out)
-            self.assertNotIn("Password", out)
-            self.assertEqual(self.w.state(USER)["totp_secret"], old)
-            self.assertEqual(self.w.state(USER)["fail_count"], 0)
-            return
-        # Already set up: plain mfa-setup refuses, --replace is the way.
+        # Set up already: plain mfa-setup adds another, after a proof; no
+        # proof, no change.
         code, out = self.run_as_nobody([], answers=[PASSWORD])
         self.assertEqual(code, 1)
-        self.assertIn("already set up", out)
-        # A wrong current code is refused and counted like a login's.
+        self.assertIn("Code from your authenticator app", out)
+        self.assertIn("nothing was changed", out)
+        # A wrong current code is refused and counted like a login's, on
+        # both stores (the database checks it there).
         code, out = self.run_as_nobody(["--replace"], answers=[PASSWORD, "000000"])
         self.assertEqual(code, 1, out)
-        self.assertIn("that code is not right", out)
+        self.assertIn("That code is not right", out)
         self.assertEqual(self.w.state(USER)["totp_secret"], old)
         self.assertEqual(self.w.state(USER)["fail_count"], 1)
         second, second_shown = self.enroller(current=old)
@@ -178,8 +168,6 @@ class Setup(SetupWorld):
         self.assertEqual(self.w.stored_text("alice"), alice_before)
         self.assertTrue(alice)
 
-    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
-                "admin (test_replace_after_proving_current checks that refusal)")
     def test_locked_user_cannot_replace(self):
         first, shown = self.enroller()
         self.assertEqual(self.run_as_nobody([], respond=first)[0], 0)
@@ -311,10 +299,12 @@ class SetupRaces(SetupWorld):
                 meanwhile()
             if prompt.startswith("Password"):
                 return PASSWORD
-            if prompt.startswith("Code from your current"):
+            if prompt.startswith("Code from your authenticator app"):
                 return "000000"
             if prompt.startswith("Type 1"):
                 return "2"
+            if prompt.startswith("A name"):
+                return ""
             if prompt.startswith("Email address"):
                 return ATTACKER
             if prompt.startswith("Code from the email"):
@@ -327,21 +317,20 @@ class SetupRaces(SetupWorld):
         secret = {}
         code, out = self.run_as_nobody([], respond=self.attacker(
             lambda: secret.update(s=self.user_enrolls_totp_at_login()), "Password"))
+        # The fresh record has a factor: it must be proved first.
         self.assertEqual(code, 1, out)
-        self.assertIn("already set up", out)
+        self.assertIn("That code is not right", out)
         self.assertNotIn("otpauth://", out)
         self.assertEqual(self.w.state(USER)["totp_secret"], secret["s"])
 
-    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
-                "admin (test_replace_after_proving_current checks that refusal)")
     def test_email_needs_the_app_enrolled_while_password_waits(self):
         self.with_mail()
         code, out = self.run_as_nobody([], respond=self.attacker(
             self.user_enrolls_totp_at_login, "Password"))
         self.assertEqual(code, 1, out)
         # The fresh record has a factor: it must be proved first.
-        self.assertIn("Code from your current authenticator app", out)
-        self.assertIn("that code is not right", out)
+        self.assertIn("Code from your authenticator app", out)
+        self.assertIn("That code is not right", out)
         st = self.w.state(USER)
         self.assertFalse(st["email_verified"])
         self.assertNotEqual(st["email_address"], ATTACKER)
@@ -357,8 +346,12 @@ class SetupRaces(SetupWorld):
         def respond(prompt, out):
             if prompt.startswith("Password"):
                 return PASSWORD
-            if prompt.startswith("Code from your current"):
+            if prompt.startswith("Code from your authenticator app"):
                 return oathtool(app, utc(30))
+            if prompt.startswith("Type 1"):
+                return "2"
+            if prompt.startswith("A name"):
+                return "work"
             if prompt.startswith("Email address"):
                 return "nobody@example.org"
             body = self.mails()[-1].get_content()
@@ -366,18 +359,9 @@ class SetupRaces(SetupWorld):
 
         code, out = self.run_as_nobody([], respond=respond)
         st = self.w.state(USER)
-        if ON_PG:
-            # The shared store: another factor is the admin's to add.
-            self.assertEqual(code, 1, out)
-            self.assertIn(SHARED_REFUSAL % "add another", out)
-            self.assertEqual(self.mails(), [])
-            self.assertEqual((st["email_address"], st["email_verified"]), ("", False))
-            return
         self.assertEqual(code, 0, out)
         self.assertEqual((st["email_address"], st["email_verified"]), ("nobody@example.org", True))
 
-    @files_only("replaces or adds a factor beside one, which the shared store leaves to the "
-                "admin (test_replace_after_proving_current checks that refusal)")
     def test_app_replaced_while_address_is_asked(self):
         self.with_mail()
         old = self.user_enrolls_totp_at_login()
@@ -392,7 +376,7 @@ class SetupRaces(SetupWorld):
         proving = respond
 
         def respond_with_code(prompt, out):
-            if prompt.startswith("Code from your current"):
+            if prompt.startswith("Code from your authenticator app"):
                 return oathtool(old, utc(30))
             return proving(prompt, out)
 
