@@ -702,8 +702,7 @@ static int run(struct setup *s)
 		goto out;
 	}
 	/* A name tells several apart: asked of a user who has one already. */
-	if (s->action == ACT_ADD &&
-	    ask_label(s, label_buf, sizeof(label_buf), &label) < 0) {
+	if (s->action == ACT_ADD && ask_label(s, label_buf, sizeof(label_buf), &label) < 0) {
 		fprintf(stderr, "mfa-setup: no answer; nothing was changed\n");
 		goto out;
 	}
