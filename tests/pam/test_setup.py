@@ -215,7 +215,7 @@ class Setup(SetupWorld):
         self.assertEqual(self.w.users_with_state(), [])
 
     def test_hostile_arguments_and_environment(self):
-        for args in (["alice"], ["--replace", "alice"], ["--config=/tmp/x.conf"],
+        for args in (["alice"], ["--replace", "alice", "x"], ["--config=/tmp/x.conf"],
                      ["--status", "--status"], [""], ["x" * 100000], ["-"], ["--replac"]):
             with self.subTest(args=args[0][:20]):
                 code, out = self.run_as_nobody(args)
@@ -382,12 +382,126 @@ class SetupRaces(SetupWorld):
 
         code, out = self.run_as_nobody([], respond=respond_with_code)
         self.assertEqual(code, 1, out)
-        self.assertIn("second factor changed while you were setting it up", out)
+        self.assertIn("second factors changed while you were setting it up", out)
         st = self.w.state(USER)
         self.assertEqual(st["totp_secret"], new["s"])
         self.assertFalse(st["email_verified"])
         self.assertFalse([m for m in self.mails()
                           if m["To"].addresses[0].addr_spec == ATTACKER])
+
+
+class SetupDevices(SetupWorld):
+    """A user's own factors: list, add, replace, remove, off, each after a
+    proof of a factor held, and arguments that are no factor's."""
+
+    def manager(self, app, label=None, new=None, proof_at=30):
+        """Answers: the password, a code of app proof_at seconds ahead (the
+        proof; each app's steps are spent one by one), a label, and the new
+        app's code (its secret kept in new)."""
+        def respond(prompt, out):
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your authenticator app"):
+                return oathtool(app, utc(proof_at))
+            if prompt.startswith("A name"):
+                return label or ""
+            _, params = parse_uri("\n".join(l for l in out.splitlines()
+                                            if l.startswith("otpauth://")))
+            if new is not None:
+                new["secret"] = params["secret"]
+            return oathtool(params["secret"], utc())
+        return respond
+
+    def first_app(self, policy='"required"'):
+        # A wide window: the helper runs at the real time, and each proof
+        # spends a step of an app.
+        self.w.write_config({"default_policy": policy, "totp": '{ window = 10; }'})
+        respond, shown = self.enroller()
+        code, out = self.run_as_nobody([], respond=respond)
+        self.assertEqual(code, 0, out)
+        return shown["secret"]
+
+    def test_add_list_replace_remove(self):
+        phone = self.first_app()
+        tablet = {}
+        code, out = self.run_as_nobody(["--add"], respond=self.manager(phone, "tablet", tablet))
+        self.assertEqual(code, 0, out)
+        code, out = self.run_as_nobody(["--list"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("1. authenticator app\n", out)
+        self.assertIn('2. authenticator app "tablet"', out)
+        # Either app logs in.
+        later = utc(60)
+        self.assertEqual(self.w.login(USER, [oathtool(tablet["secret"], later)],
+                                      at=later).pam, "PAM_SUCCESS")
+        # Replace the tablet's app by name: the old secret stops working.
+        newer = {}
+        code, out = self.run_as_nobody(["--replace", "tablet"],
+                                       respond=self.manager(phone, None, newer, 60))
+        self.assertEqual(code, 0, out)
+        code, out = self.run_as_nobody(["--list"])
+        self.assertIn('2. authenticator app "tablet"', out)
+        later = utc(150)
+        self.assertEqual(self.w.login(USER, [oathtool(tablet["secret"], later)],
+                                      at=later).pam, "PAM_AUTH_ERR")
+        # Remove the phone's app: the other stays; the last cannot go.
+        code, out = self.run_as_nobody(["--remove", "1"],
+                                       respond=self.manager(phone, proof_at=90))
+        self.assertEqual(code, 0, out)
+        self.assertIn("It is removed.", out)
+        code, out = self.run_as_nobody(["--list"])
+        self.assertNotIn("2.", out)
+        self.assertIn('1. authenticator app "tablet"', out)
+        code, out = self.run_as_nobody(["--remove", "tablet"], answers=[])
+        self.assertEqual(code, 1, out)
+        self.assertIn("that is your last second factor", out)
+        self.assertNotIn("Password", out)
+        code, out = self.run_as_nobody(["--off"], answers=[])
+        self.assertEqual(code, 1, out)
+        self.assertIn("cannot be turned off", out)
+
+    def test_a_change_needs_a_proof(self):
+        phone = self.first_app()
+        self.run_as_nobody(["--add"], respond=self.manager(phone, "tablet"))
+        before = self.w.stored_text(USER)
+        code, out = self.run_as_nobody(["--remove", "2"], answers=[PASSWORD, "000000"])
+        self.assertEqual(code, 1, out)
+        self.assertIn("That code is not right", out)
+        code, out = self.run_as_nobody(["--list"])
+        self.assertIn('2. authenticator app "tablet"', out)
+        self.assertEqual(self.w.state(USER)["fail_count"], 1)
+        # The password alone adds nothing either.
+        code, out = self.run_as_nobody(["--add"], answers=[PASSWORD])
+        self.assertEqual(code, 1, out)
+        self.assertNotIn("otpauth://", out)
+        self.assertTrue(before)
+
+    def test_off_under_opt_out_is_the_remembered_skip(self):
+        phone = self.first_app('"opt-out"')
+        code, out = self.run_as_nobody(["--off"], respond=self.manager(phone))
+        self.assertEqual(code, 0, out)
+        self.assertIn("Multi-factor authentication is off for your account", out)
+        st = self.w.state(USER)
+        self.assertIsNone(st["totp_secret"])
+        self.assertNotEqual(st["skip_since"], 0)
+        res = self.w.login(USER, [], at=None)
+        self.assertIn("info: pam_mfa-ignored", res.stdout)
+
+    def test_names_that_are_no_factor(self):
+        phone = self.first_app()
+        for args in (["--remove", "3"], ["--remove", "nosuch"], ["--change", "1"]):
+            with self.subTest(args=args):
+                code, out = self.run_as_nobody(args, answers=[])
+                self.assertEqual(code, 1, out)
+                self.assertNotIn("Password", out)
+        for args in (["--remove", "../x"], ["--remove", "$(id)"], ["--remove", "x" * 40],
+                     ["--remove", ""], ["--remove", "a\nb"], ["--remove"], ["--off", "1"],
+                     ["--change"], ["--list", "1"], ["--remove", "1", "2"]):
+            with self.subTest(args=args):
+                code, out = self.run_as_nobody(args, answers=[])
+                self.assertEqual(code, 2, out)
+                self.assertNotIn("Password", out)
+        self.assertEqual(self.w.state(USER)["totp_secret"], phone)
 
 
 if __name__ == "__main__":
