@@ -219,7 +219,7 @@ class PasswordAndCode(SshTest):
         self.assertTrue(ok, out)
         self.assertIn("Scan this QR code", out)
         self.assertIn("\u2588", out)    # the QR code drawn in the client's terminal
-        self.assertEqual(self.w.record("bob")["totp.secret"], shown["secret"])
+        self.assertEqual(self.w.state("bob")["totp_secret"], shown["secret"])
         # A second login with a later code from the same app (one step ahead
         # is inside the window, and newer than the step just used).
         ok, out = self.ssh("bob", [("Password:", "pw-bob"),
