@@ -336,6 +336,38 @@ class SetupRaces(SetupWorld):
         self.assertNotEqual(st["email_address"], ATTACKER)
         self.assertEqual(self.mails(), [])
 
+    def test_a_change_is_mailed_to_the_verified_address(self):
+        self.with_mail(totp='{ window = 10; }')
+        app = self.user_enrolls_totp_at_login()
+        proc = self.w.mfactl("enroll", USER, "--method", "email", "--address",
+                             "nobody@example.org", "--verified", "--add")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        before = len(self.mails())
+
+        def respond(prompt, out):
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your authenticator app"):
+                return oathtool(app, utc(30))
+            if prompt.startswith("Type 1"):
+                return "1"
+            if prompt.startswith("A name"):
+                return "tablet"
+            _, params = parse_uri("\n".join(l for l in out.splitlines()
+                                            if l.startswith("otpauth://")))
+            return oathtool(params["secret"], utc())
+
+        code, out = self.run_as_nobody(["--add"], respond=respond)
+        self.assertEqual(code, 0, out)
+        notices = self.mails()[before:]
+        self.assertEqual(len(notices), 1, [m["Subject"] for m in notices])
+        msg = notices[0]
+        self.assertEqual(msg["To"].addresses[0].addr_spec, "nobody@example.org")
+        self.assertIn("Your second factors for", msg["Subject"])
+        body = msg.get_content()
+        self.assertIn('a second factor was added: an authenticator app "tablet"', body)
+        self.assertIn("through mfa-setup", body)
+
     def test_app_user_adds_email_after_enroll_by(self):
         # The date closes the trust in a password alone: a user who proves
         # their app may still add an address after it.
