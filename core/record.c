@@ -195,6 +195,13 @@ int record_new_tag(struct mfa_record *rec)
 {
 	uint64_t tag = 0;
 
+	/* No verified factor is the same factors as no record: a user left
+	 * with none enrolls again on the trust of a first enrollment, which
+	 * asks no proof (files_ops.c, proved()). */
+	if (record_methods(rec) == 0) {
+		rec->factors_tag = 0;
+		return 0;
+	}
 	/* 0 is the tag of no record at all: a record with factors never has
 	 * it, nor does a new tag repeat the one it replaces. */
 	while (tag == 0 || tag == rec->factors_tag) {

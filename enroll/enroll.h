@@ -39,6 +39,9 @@ struct enroll_request {
 	const struct store_basis *basis;
 	const char *label; /* what the user calls the new factor; NULL: none */
 	unsigned replaces; /* the factor it replaces (mfa-setup); 0: another */
+	/* The methods the policy accepts: only these prove the user
+	 * (enroll_prove_conversation()); 0: every method. */
+	unsigned allowed;
 };
 
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */

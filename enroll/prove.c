@@ -158,7 +158,9 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	struct store_login at = { 0, req->service, req->rhost };
 	struct verify_result res;
 	struct store_factor f;
-	unsigned held = store_summary_methods(sum), sent = held & METHOD_SENT, factor = 0;
+	/* A factor of a method the policy no longer accepts proves nothing. */
+	unsigned held = store_summary_methods(sum) & (req->allowed ? req->allowed : METHOD_ALL);
+	unsigned sent = held & METHOD_SENT, factor = 0;
 	char typed[CODE_INPUT_MAX + 1];
 	int r;
 
@@ -197,8 +199,14 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 			code_from_answer(answer, typed);
 		secure_free_string(answer);
 	}
+	if (held == 0) {
+		mfa_error_set(err, "no factor the policy accepts to prove");
+		*outcome = ENROLL_ERROR;
+		goto out;
+	}
 	if (!(held & METHOD_TOTP) || sent != 0) {
-		*outcome = prove_sent(pamh, req, sum, sent ? sent : METHOD_SENT, &f, typed, err);
+		*outcome = prove_sent(pamh, req, sum, sent ? sent : held & METHOD_SENT, &f, typed,
+				      err);
 		if (*outcome != ENROLL_DONE)
 			goto out;
 		factor = f.id;

@@ -671,6 +671,7 @@ static int run(struct setup *s)
 	req.service = SERVICE;
 	req.rhost = "";
 	req.basis = &basis;
+	req.allowed = s->policy.methods;
 	/* Whoever already has a factor proves one before any change: the
 	 * password alone must not change how this account logs in. */
 	if (store_summary_methods(&rec) != 0) {
@@ -684,6 +685,13 @@ static int run(struct setup *s)
 			} else {
 				report(s, eo, 0, &err);
 			}
+			goto out;
+		}
+		/* What was planned on must be what was proved: a change made
+		 * while the code was asked (another mfa-setup, an admin) is
+		 * decided on afresh, never on what was shown before. */
+		if (!store_basis_same(&basis, &rec.basis)) {
+			report(s, ENROLL_CHANGED, 0, &err);
 			goto out;
 		}
 	}

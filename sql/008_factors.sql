@@ -99,6 +99,9 @@ ALTER TABLE pam_mfa.users
 	ADD COLUMN proved_at timestamptz,
 	ADD COLUMN proved_by text NOT NULL DEFAULT '',
 	ADD COLUMN proved_method text CHECK (proved_method IN ('totp', 'email', 'sms')),
+	-- The factors_version the proof was shown on: a change of the factors
+	-- since (an admin's reset or replacement) ends it.
+	ADD COLUMN proved_version bigint,
 	ADD CONSTRAINT users_booking CHECK ((booked_at IS NULL) = (booked_method IS NULL));
 
 -- One factor of a user: an app (its secret, parameters and replay step),
@@ -342,14 +345,16 @@ LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
 	UPDATE pam_mfa.users x
-	   SET proved_at = p_now, proved_by = SESSION_USER, proved_method = p_method
+	   SET proved_at = p_now, proved_by = SESSION_USER, proved_method = p_method,
+	       proved_version = x.factors_version
 	 WHERE x.user_name = p_user
 $$;
 
 -- Whether the calling host may change the user's factors: the user holds
 -- none yet (the trust of enrollment at login), or this host's login role
--- proved one in the last 10 minutes (mfa-setup's proof, then its
--- change), by an app where the user holds an app: a host knows every code
+-- proved one of the factors it holds now in the last 10 minutes
+-- (mfa-setup's proof, then its change; an administrator's change since
+-- ends the proof), by an app where the user holds an app: a host knows every code
 -- it sent, so a sent code proves nothing a compromised host could not
 -- forge.
 CREATE FUNCTION pam_mfa.proof_holds(p_user text, p_now timestamptz) RETURNS boolean
@@ -359,6 +364,7 @@ AS $$
 	SELECT NOT EXISTS (SELECT 1 FROM pam_mfa.factors f WHERE f.user_name = p_user AND f.verified)
 	    OR EXISTS (SELECT 1 FROM pam_mfa.users u
 		        WHERE u.user_name = p_user AND u.proved_by = SESSION_USER
+			  AND u.proved_version = u.factors_version
 			  AND u.proved_at <= p_now
 			  AND u.proved_at > p_now - pg_catalog.make_interval(secs => 600)
 			  AND (u.proved_method = 'totp'

@@ -96,6 +96,29 @@ class Apps(DevicesTest):
         self.assertPam(self.w.login("alice", [oathtool(phone, T0)]), "PAM_AUTH_ERR")
         self.assertPam(self.w.login("alice", [oathtool(tablet, T1)], at=T1), "PAM_SUCCESS")
 
+    def test_user_left_with_no_factor_enrolls_again(self):
+        """The last factor reset by an administrator: the next login offers
+        enrollment, and it is saved (no proof asked of a user who holds
+        none)."""
+        self.w.enroll("alice")
+        proc = self.w.mfactl("reset", "alice", "--method", "totp")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        shown = {}
+
+        def respond(prompt, transcript):
+            if prompt.startswith("Press Enter"):
+                return ""
+            if prompt.startswith("Type 1"):
+                return "1"
+            uri = [l[6:] for l in transcript if l.startswith("info: otpauth://")]
+            shown["secret"] = re.search(r"secret=([A-Z2-7]+)", uri[-1]).group(1)
+            return oathtool(shown["secret"], T0)
+
+        res = self.w.login_interactive("alice", respond)
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertIn("Your authenticator app is set up.", res.stdout)
+        self.assertEqual(self.w.state("alice")["totp_secret"], shown["secret"])
+
     def test_bound_per_method(self):
         self.w.write_config({"factors_per_method": "2"})
         self.w.enroll("alice")

@@ -1078,6 +1078,13 @@ def test_factors(pg):
     v = s["factors_version"]
     check(pg.one(HOST_B, f"SELECT pam_mfa.remove_factor('alice', {v}, 0, true)")
           == ["unproved"], "host b proved nothing")
+    # Host a's proof was of the factors before the admin's replacement.
+    check(pg.one(HOST_A, f"SELECT pam_mfa.remove_factor('alice', {v}, 0, true)")
+          == ["unproved"], "the admin's change ended host a's proof")
+    s4 = os.urandom(20)
+    check(provision(pg, "alice", s4, mode="replace") == "replaced", "a new app")
+    check(verify5(pg, HOST_A, "alice", oathtool(s4, t + 30))[0] == "ok", "host a proves anew")
+    v = version_of(pg, "alice")
     check(pg.one(HOST_A, f"SELECT pam_mfa.remove_factor('alice', {v}, 0, true)") == ["ok"], "all")
     s = summary(pg, "alice")
     check(s["factors"] == [] and s["skip_since"] != "0" and s["factors_version"] not in ("0", v),
@@ -1102,7 +1109,7 @@ def test_factors(pg):
           and len(summary(pg, "zed")["factors"]) == 1, "in place of all of them")
     # Ids are never reused for the user.
     check(provision(pg, "alice", s1) == "provisioned" and
-          summary(pg, "alice")["factors"][0]["id"] == "5", "a new id")
+          summary(pg, "alice")["factors"][0]["id"] == "6", "a new id")
     check(summary(pg, "alice")["skip_since"] == "0", "a new factor forgets the skip")
     print("ok: two apps, either works, each its own replay step, the bound, remove, labels")
 
@@ -1528,6 +1535,29 @@ def test_db_rights(pg):
           "a stale function's right")
     print("ok: db check's query finds the rights as designed after 008, and each extra one")
 
+
+
+def test_admin_change_ends_a_proof(pg):
+    """A host's proof holds for the factors it was shown on only: after an
+    administrator resets and replaces the user's apps (a host thought
+    compromised), that host can neither add its own app nor remove the
+    administrator's with the proof it had."""
+    s1, s_admin, s_attacker = os.urandom(20), os.urandom(20), os.urandom(20)
+    provision(pg, "alice", s1)
+    settle_step()
+    t = int(time.time())
+    check(verify(pg, HOST_A, "alice", oathtool(s1, t))[0] == "ok", "the user logs in on host a")
+    pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('alice', 'totp', NULL)")
+    check(provision(pg, "alice", s_admin) == "provisioned", "the admin's new app")
+    v = version_of(pg, "alice")
+    o = enroll_totp(pg, "alice", v, s_attacker, oathtool(s_attacker, t))
+    check(o[0] == "not_enrolled", "host a cannot add its own app on the new basis: %r" % (o,))
+    fid = summary(pg, "alice")["factors"][0]["id"]
+    r = pg.one(HOST_A, "SELECT pam_mfa.remove_factor('alice', %s, %s, false)"
+               % (version_of(pg, "alice"), fid))
+    check(r == ["unproved"], "host a cannot remove the admin's app: %r" % (r,))
+    check(len(summary(pg, "alice")["factors"]) == 1, "the admin's app alone stays")
+    print("ok: an administrator's change ends a host's proof")
 
 
 TESTS = {name[5:].replace("_", "-"): fn for name, fn in globals().items()
