@@ -65,6 +65,13 @@ int enroll_sent_conversation(pam_handle_t *pamh, const struct enroll_request *re
 int enroll_send_login_code(const struct enroll_request *req, const struct store_factor *f,
 			   long *wait, bool *sending, struct mfa_error *err);
 
+/* Where a code goes, among the verified factors of mask in sum: the one
+ * there is, or the one the user picks by number from a list of masked
+ * destinations (silent: without its heading).  0 with *out a copy; -1:
+ * the conversation failed or no valid choice was made; -ENOENT: none. */
+int enroll_pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsigned mask,
+		     bool silent, struct store_factor *out);
+
 /* Before a change of the factors of a user who holds some (sum): a code
  * from one of them, an app's or one sent where the user picks, checked by
  * store_prove(), which fills basis with the proof the change needs.

@@ -55,10 +55,8 @@ int enroll_send_login_code(const struct enroll_request *req, const struct store_
 	return r;
 }
 
-/* The destinations a code may be sent to, by number where there are
- * several.  0 with *out set, -1: no answer. */
-static int pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsigned mask,
-		     struct store_factor *out)
+int enroll_pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsigned mask,
+		     bool silent, struct store_factor *out)
 {
 	const struct store_factor *f;
 	unsigned n = 0;
@@ -66,11 +64,13 @@ static int pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsign
 	while (store_summary_nth(sum, mask, n) != NULL)
 		n++;
 	if (n == 0)
-		return -1;
+		return -ENOENT;
 	if (n == 1) {
 		*out = *store_summary_nth(sum, mask, 0);
 		return 0;
 	}
+	if (!silent)
+		(void)pam_info(pamh, "Where should the code go?");
 	for (unsigned i = 0; i < n; i++) {
 		char masked[FACTOR_DEST_MAX + 8];
 
@@ -98,6 +98,7 @@ static int pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsign
 			*out = *store_summary_nth(sum, mask, (unsigned)pick - 1);
 			return 0;
 		}
+		/* With sshd's password method any answer may be the password. */
 		secure_free_string(answer);
 		(void)pam_error(pamh, "Please type a number from 1 to %u.", n);
 	}
@@ -125,7 +126,7 @@ static enum enroll_outcome prove_sent(pam_handle_t *pamh, const struct enroll_re
 	long wait;
 	int r;
 
-	if (pick_dest(pamh, sum, mask, f) < 0)
+	if (enroll_pick_dest(pamh, sum, mask, false, f) < 0)
 		return ENROLL_CONV_ERROR;
 	notify_mask(f->method, f->dest, masked, sizeof(masked));
 	r = enroll_send_login_code(req, f, &wait, &sending, err);

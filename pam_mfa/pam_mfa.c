@@ -240,70 +240,13 @@ static enum outcome send_login_code(struct login *l, struct store *st, const str
 	return OUT_SUCCESS;
 }
 
-/* How a destination is named to the user: "text message to +1******0100
- * (phone)". */
-static void describe_dest(const struct store_factor *f, char *out, size_t len)
-{
-	char masked[FACTOR_DEST_MAX + 8];
-
-	notify_mask(f->method, f->dest, masked, sizeof(masked));
-	(void)snprintf(out, len, "%s %s%s%s%s",
-		       f->method == METHOD_SMS ? "text message to" : "email to", masked,
-		       f->label[0] != '\0' ? " (" : "", f->label, f->label[0] != '\0' ? ")" : "");
-}
-
 /* Where the code goes, among the user's verified destinations of mask
- * the policy allows: the one there is, or the one the user picks by
- * number.  0 with *out set (a copy), -1 if the conversation failed or no
- * valid choice was made, -ENOENT if there is none. */
+ * the policy allows (enroll_pick_dest()). */
 static int choose_dest(struct login *l, const struct store_summary *rec, unsigned mask,
 		       struct store_factor *out)
 {
-	const struct store_factor *f, *only = NULL;
-	unsigned n = 0;
-
-	mask &= l->policy.methods & METHOD_SENT;
-	while ((f = store_summary_nth(rec, mask, n)) != NULL) {
-		only = f;
-		n++;
-	}
-	if (n == 0)
-		return -ENOENT;
-	if (n == 1) {
-		*out = *only;
-		return 0;
-	}
-	if (!l->silent)
-		(void)pam_info(l->pamh, "Where should the code go?");
-	for (unsigned i = 0; i < n; i++) {
-		char what[FACTOR_DEST_MAX + FACTOR_LABEL_MAX + 40];
-
-		describe_dest(store_summary_nth(rec, mask, i), what, sizeof(what));
-		if (pam_info(l->pamh, "  %u. %s", i + 1, what) != PAM_SUCCESS)
-			return -1;
-	}
-	for (int attempt = 0; attempt < 3; attempt++) {
-		char *answer = NULL;
-		unsigned long pick;
-		char *end;
-
-		if (pam_prompt(l->pamh, PAM_PROMPT_ECHO_ON, &answer,
-			       "Send the code to (1-%u): ", n) != PAM_SUCCESS ||
-		    answer == NULL) {
-			secure_free_string(answer);
-			return -1;
-		}
-		pick = strtoul(answer, &end, 10);
-		if (end != answer && *end == '\0' && pick >= 1 && pick <= n) {
-			secure_free_string(answer);
-			*out = *store_summary_nth(rec, mask, (unsigned)pick - 1);
-			return 0;
-		}
-		/* With sshd's password method any answer may be the password. */
-		secure_free_string(answer);
-		(void)pam_error(l->pamh, "Please type a number from 1 to %u.", n);
-	}
-	return -1;
+	return enroll_pick_dest(l->pamh, rec, mask & l->policy.methods & METHOD_SENT, l->silent,
+				out);
 }
 
 /* The words that switch to another way at the code prompt. */
