@@ -1910,38 +1910,19 @@ static const struct store_ops pg_store_ops = {
 	.sync = pg_sync,
 };
 
-/* The password of store.password_file: root's, no one else's to read. */
+/* The password of store.password_file: root's, no one else's to read
+ * (read_secret_file()), and not empty. */
 static int read_password(const char *path, char **out, struct mfa_error *err)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t len;
-	int fd, r;
+	int r = read_secret_file(path, PG_PASSWORD_MAX, out, err);
 
-	fd = open_trusted_file(path, PG_PASSWORD_MAX, err);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
-		close(fd);
-		mfa_error_set(err, "%s: must not be readable by group or others", path);
-		return -EPERM;
-	}
-	r = read_all(fd, PG_PASSWORD_MAX, &text, &len);
-	close(fd);
-	if (r < 0) {
-		mfa_error_set(err, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		text[--len] = '\0';
-	if (strlen(text) != len || len == 0) {
-		mfa_error_set(err, "%s: %s", path, len == 0 ? "is empty" : "contains a NUL byte");
-		secure_wipe(text, len);
-		free(text);
+	if (r == 0 && (*out)[0] == '\0') {
+		free(*out);
+		*out = NULL;
+		mfa_error_set(err, "%s: is empty", path);
 		return -EINVAL;
 	}
-	*out = text;
-	return 0;
+	return r;
 }
 
 /* A password in store.conninfo would sit in pam_mfa.conf, which any
