@@ -712,9 +712,17 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 			headers = h;
 		}
 	}
-	(void)api.easy_setopt(curl, CURLOPT_URL, sc->url);
-	(void)api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-	(void)api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	/* What keeps the request to TLS with a verified peer is refused
+	 * outright if this libcurl will not take it. */
+	if (api.easy_setopt(curl, CURLOPT_URL, sc->url) != CURLE_OK ||
+	    api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK) {
+		mfa_error_set(err, "libcurl refused the SMS gateway's https-only settings");
+		r = -EIO;
+		goto out;
+	}
 	(void)api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	/* Not the environment's https_proxy: a login's environment is not
 	 * root's to trust. */
@@ -723,8 +731,6 @@ static int https_send(const struct sms_config *sc, const char *password, const c
 	(void)api.easy_setopt(curl, CURLOPT_TIMEOUT, (long)timeout);
 	(void)api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)timeout);
 	(void)api.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void)api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	(void)api.easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (sc->ca_file != NULL)
 		(void)api.easy_setopt(curl, CURLOPT_CAINFO, sc->ca_file);

@@ -263,6 +263,38 @@ static void other_ways(const struct login *l, unsigned held, unsigned current, c
 			       ", sms for one by text message");
 }
 
+/* The code prompt for factor f, with the words that switch to another. */
+static void code_prompt(const struct login *l, const struct store_factor *f, unsigned held,
+			char *prompt, size_t len)
+{
+	char others[96];
+
+	other_ways(l, held, f->method, others, sizeof(others));
+	(void)snprintf(prompt, len, "Code from the %s (or type resend for a new one%s): ",
+		       f->method == METHOD_SMS ? "text message" : "email", others);
+}
+
+/* Where the pending code went, if that is another verified factor than
+ * *f: it becomes *f, with its mask and prompt. */
+static void pending_dest(struct login *l, struct store *st, struct store_factor *f, char *masked,
+			 size_t mlen, char *prompt, size_t plen)
+{
+	struct mfa_error err = { "" };
+	struct store_summary rec;
+	const struct store_factor *to;
+
+	if (store_summary(st, l->user, &rec, &err) == 0 && rec.code.pending &&
+	    rec.code.factor != f->id &&
+	    (to = store_summary_factor(&rec, rec.code.factor)) != NULL && to->verified &&
+	    (to->method & l->policy.methods)) {
+		*f = *to;
+		l->method = method_name(f->method);
+		notify_mask(f->method, f->dest, masked, mlen);
+		code_prompt(l, f, store_summary_methods(&rec), prompt, plen);
+	}
+	store_summary_wipe(&rec);
+}
+
 /* Login by a sent code: to a destination of mask (the user picks one
  * where there are several), "resend" for another (no sooner than
  * resend_after after the last), "email" or "sms" to switch, then the
@@ -274,7 +306,7 @@ static enum outcome sent_login(struct login *l, struct store *st, unsigned mask)
 	struct store_login at = { 0, l->service, l->rhost };
 	struct verify_result res;
 	struct store_factor f;
-	char masked[FACTOR_DEST_MAX + 8], others[96], prompt[256];
+	char masked[FACTOR_DEST_MAX + 8], prompt[256];
 	enum outcome o;
 	unsigned held;
 	bool sending, choose = true;
@@ -307,12 +339,15 @@ static enum outcome sent_login(struct login *l, struct store *st, unsigned mask)
 			}
 			l->method = method_name(f.method);
 			notify_mask(f.method, f.dest, masked, sizeof(masked));
-			other_ways(l, held, f.method, others, sizeof(others));
-			(void)snprintf(prompt, sizeof(prompt),
-				       "Code from the %s (or type resend for a new one%s): ",
-				       f.method == METHOD_SMS ? "text message" : "email", others);
+			code_prompt(l, &f, held, prompt, sizeof(prompt));
 			if ((o = send_login_code(l, st, &f, &wait, &sending)) != OUT_SUCCESS)
 				goto out;
+			/* Nothing new went out: the code to use is the one sent
+			 * moments ago, which may have gone to another of the
+			 * user's destinations. */
+			if (wait > 0)
+				pending_dest(l, st, &f, masked, sizeof(masked), prompt,
+					     sizeof(prompt));
 			/* A code sent moments ago is still the one to use. */
 			if (wait > 0 && !l->silent && sending)
 				(void)pam_info(l->pamh,
@@ -747,13 +782,10 @@ static enum outcome follow(struct login *l, struct store *st, struct store_summa
 	switch (d->step) {
 	case LOGIN_EXEMPT: break;
 	case LOGIN_DENY_FACTOR_NOT_ALLOWED:
-		/* mfa-setup adds a factor to an app it has seen proved. */
-		tell_user(l, store_summary_methods(rec) & METHOD_TOTP ?
-				     "Your account's second factor is not one this system accepts "
-				     "for you. Set up another with mfa-setup, or contact your "
-				     "administrator." :
-				     "Your account's second factor is not one this system accepts "
-				     "for you. Contact your administrator.");
+		/* Nor can mfa-setup help: none of the factors can prove the
+		 * user (enroll_request.allowed). */
+		tell_user(l, "Your account's second factor is not one this system accepts "
+			     "for you. Contact your administrator.");
 		log_outcome(l, LOG_NOTICE, "denied", "reason=factor-not-allowed");
 		return OUT_DENIED;
 	case LOGIN_SKIP_REMEMBERED:

@@ -188,7 +188,7 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 
 /* Checks a code of a factor the user holds, as a login would (a TOTP code
  * of any app with factor 0, else the sent code of the factor of that id;
- * failures count, the step is spent, no login is recorded), and on
+ * failures count, the step is spent, the login is recorded), and on
  * success fills basis with the user's factors now and a proof, good for
  * STORE_PROOF_SECONDS, that a change of those factors needs
  * when the user holds any: on the store a fleet shares, the database

@@ -172,6 +172,19 @@ class SmsLogin(DevicesTest):
         self.assertPam(res, "PAM_CONV_ERR")
         self.assertEqual(len(self.gw.requests()), sent)
 
+    def test_switching_within_resend_after_keeps_the_code_sent(self):
+        """A code went to one number; the user picks the other before
+        resend_after: nothing new is sent, and the prompt names where the
+        code that works went."""
+        self.enroll_phone("bob", NUMBER, "--label", "work")
+        self.enroll_phone("bob", OTHER_NUMBER, "--add", "--label", "home")
+        res = self.w.login_interactive("bob", self.code_responder(["1", "sms", "2"]))
+        self.assertPam(res, "PAM_SUCCESS")
+        self.assertEqual(len(self.gw.requests()), 1)
+        self.assertEqual(self.gw.fields(self.gw.last())["To"], NUMBER)
+        self.assertIn("info: A code was sent to +1******0123 less than 30 seconds ago: use it.",
+                      res.stdout)
+
     def test_app_user_switches_to_sms(self):
         self.w.enroll("carol")
         self.enroll_phone("carol")
