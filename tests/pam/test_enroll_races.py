@@ -264,7 +264,9 @@ class FactorNotAllowed(EmailTest):
                                        else "2" if p.startswith(METHOD) else "")
         self.assertPam(res, "PAM_PERM_DENIED")
         self.assertNotIn("prompt", res.stdout)
-        self.assertIn("mfa-setup", res.stdout)
+        # Not sent to mfa-setup, which no factor of this user can satisfy.
+        self.assertIn("Contact your administrator.", res.stdout)
+        self.assertNotIn("mfa-setup", res.stdout)
         self.assertTrue(any("outcome=denied reason=factor-not-allowed" in l for l in res.log), res)
         st = self.w.state("alice")
         self.assertEqual((st["totp_secret"], st["email_address"]), (secret, ""))
