@@ -1055,6 +1055,12 @@ BEGIN
 	SELECT COALESCE(pg_catalog.bool_or(g.verified), false) INTO gone_verified FROM gone g;
 	IF gone_verified THEN
 		PERFORM pam_mfa.new_basis(p_user);
+		-- The change this host's proof allowed: the proof goes on with
+		-- the factors it left, as after an enrollment (note_proof()),
+		-- and no other host's or an administrator's change keeps it.
+		UPDATE pam_mfa.users x SET proved_version = x.factors_version
+		 WHERE x.user_name = p_user AND x.proved_by = SESSION_USER
+		   AND x.proved_version IS NOT NULL;
 	END IF;
 	IF p_remember_skip THEN
 		UPDATE pam_mfa.users x SET skip_since = now_ts WHERE x.user_name = p_user;
