@@ -10,6 +10,7 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "recovery.h"
 
 enum key_kind {
 	KEY_UINT,
@@ -257,6 +258,23 @@ static const struct key_spec sms_keys[] = {
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
 
+static const char *check_address(const char *v)
+{
+	return email_address_valid(v) ? NULL : "is not a valid address";
+}
+
+static const struct key_spec recovery_keys[] = {
+	{ "codes", KEY_UINT, OFF(recovery.codes), 0, RECOVERY_CODES_MAX, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
+static const struct key_spec notify_keys[] = {
+	{ "lockout_to", KEY_STRING, OFF(notify.lockout_to), 3, EMAIL_ADDRESS_MAX, NULL,
+	  check_address },
+	{ "lockout_interval", KEY_UINT, OFF(notify.lockout_interval), 60, 604800, NULL, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, NULL },
+};
+
 static const struct key_spec store_keys[] = {
 	{ "backend", KEY_BACKEND, OFF(store.backend), 0, 0, NULL, NULL },
 	{ "conninfo", KEY_STRING, OFF(store.conninfo), 1, 4096, NULL, check_no_controls },
@@ -286,6 +304,8 @@ static const struct key_spec root_keys[] = {
 	{ "factors_per_method", KEY_UINT, OFF(factors_per_method), 1, 8, NULL, NULL },
 	{ "email", KEY_GROUP, 0, 0, 0, email_keys, NULL },
 	{ "sms", KEY_GROUP, 0, 0, 0, sms_keys, NULL },
+	{ "recovery", KEY_GROUP, 0, 0, 0, recovery_keys, NULL },
+	{ "notify", KEY_GROUP, 0, 0, 0, notify_keys, NULL },
 	{ "store", KEY_GROUP, 0, 0, 0, store_keys, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL },
 };
@@ -312,6 +332,8 @@ static int set_defaults(struct mfa_config *cfg)
 	cfg->email.enroll_mails = 5;
 	cfg->email.timeout = 10;
 	cfg->factors_per_method = 3;
+	cfg->recovery.codes = 10;
+	cfg->notify.lockout_interval = 3600;
 	cfg->sms.method = strdup("POST");
 	cfg->sms.format = SMS_FORMAT_FORM;
 	cfg->sms.success_status[0] = 200;
@@ -1173,6 +1195,7 @@ void config_free(struct mfa_config *cfg)
 	free(cfg->email.password_file);
 	free(cfg->email.from);
 	free(cfg->email.address_template);
+	free(cfg->notify.lockout_to);
 	free(cfg->sms.url);
 	free(cfg->sms.method);
 	for (size_t i = 0; i < cfg->sms.n_fields; i++) {

@@ -63,6 +63,18 @@ struct mfa_config {
 	/* How many factors of one method a user may hold (apps, addresses,
 	 * numbers). */
 	unsigned factors_per_method;
+	/* Recovery codes: how many a set holds (0: none are made; a set
+	 * made before still works until reset). */
+	struct {
+		unsigned codes;
+	} recovery;
+	/* Notices beyond the user's own: the security team's address for
+	 * lockouts (NULL: none), and how often one user's lockout is told
+	 * at most, in seconds. */
+	struct {
+		char *lockout_to;
+		unsigned lockout_interval;
+	} notify;
 	struct email_config email;
 	struct sms_config sms;
 	struct store_config store;

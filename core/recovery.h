@@ -24,6 +24,29 @@ int recovery_code_new(char out[RECOVERY_CODE_TEXT]);
  * canonical form (lower case, no dashes) in out. */
 bool recovery_code_normalize(const char *typed, char out[RECOVERY_CODE_SYMBOLS + 1]);
 
+/* A google-authenticator scratch code, imported as a recovery code: 8
+ * digits, canonical as they are. */
+#define RECOVERY_SCRATCH_DIGITS 8
+/* The longest canonical code. */
+#define RECOVERY_CANONICAL_MAX RECOVERY_CODE_SYMBOLS
+
+/* Whether text is a canonical code the store may keep: 12 symbols of the
+ * alphabet in lower case, or 8 digits. */
+bool recovery_code_is_canonical(const char *text);
+
+/* What a user typed at a code prompt, if it is a recovery or bypass code
+ * rather than a code of code_digits digits (the prompt's own): the
+ * recovery form (recovery_code_normalize()), or 8 digits where the
+ * prompt's codes are not 8 digits long (an imported scratch code).  Its
+ * canonical form in out. */
+bool recovery_code_canonical(const char *typed, unsigned code_digits,
+			     char out[RECOVERY_CANONICAL_MAX + 1]);
+
+/* A fresh set of n codes (1 to RECOVERY_CODES_MAX, no two alike): as
+ * shown in shown, canonical in canon.  0, or -EIO (wiped). */
+int recovery_codes_make(unsigned n, char shown[][RECOVERY_CODE_TEXT],
+			char canon[][RECOVERY_CANONICAL_MAX + 1]);
+
 /* HMAC-SHA256(salt, canonical code); 0 or -EIO. */
 int recovery_code_hash(const unsigned char salt[EMAIL_SALT_LEN], const char *canonical,
 		       unsigned char out[EMAIL_HASH_LEN]);

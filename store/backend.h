@@ -22,6 +22,21 @@ struct store_ops {
 	int (*prove)(struct store *st, const struct mfa_config *cfg, const char *user,
 		     unsigned factor, const char *code, const struct store_login *at,
 		     struct verify_result *res, struct store_basis *basis, struct mfa_error *err);
+	int (*verify_backup)(struct store *st, const struct mfa_config *cfg, const char *user,
+			     const char *code, const struct store_login *at,
+			     struct verify_result *res, struct mfa_error *err);
+	int (*recovery_new)(struct store *st, const char *user, const struct store_basis *basis,
+			    const char *const *codes, unsigned n, time_t now,
+			    struct mfa_error *err);
+	int (*recovery_admin)(struct store *st, const char *user, const char *const *codes,
+			      unsigned n, enum store_recovery_source source, time_t now,
+			      struct mfa_error *err);
+	int (*bypass_new)(struct store *st, const char *user, const char *code, unsigned uses,
+			  int64_t expires, time_t now, struct mfa_error *err);
+	int (*bypass_revoke)(struct store *st, const char *user, time_t now, bool *had,
+			     struct mfa_error *err);
+	int (*lock_notice_due)(struct store *st, const char *user, time_t now, unsigned interval,
+			       bool *due, struct mfa_error *err);
 	int (*enroll_totp)(struct store *st, const struct mfa_config *cfg, const char *user,
 			   const struct store_basis *basis, const struct mfa_totp *t,
 			   const char *label, unsigned replaces, const char *code,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "recovery.h"
 #include "secmem.h"
 #include "sms.h"
 
@@ -159,6 +160,115 @@ int store_prove(struct store *st, const struct mfa_config *cfg, const char *user
 		return refuse(res);
 	}
 	return st->ops->prove(st, cfg, user, factor, code, at, res, basis, err);
+}
+
+bool store_bypass_outstanding(const struct store_summary *sum, int64_t now)
+{
+	return sum->bypass.uses_left > 0 && sum->bypass.expires > now;
+}
+
+/* A backend without an operation yet says so; it never passes. */
+static int unsupported(const struct store *st, const char *what, struct mfa_error *err)
+{
+	mfa_error_set(err, "the %s store cannot %s", st->ops->name, what);
+	return -EOPNOTSUPP;
+}
+
+/* Recovery and bypass codes reach a backend canonical only. */
+static int check_codes(const char *const *codes, unsigned n, struct mfa_error *err)
+{
+	if (n < 1 || n > RECOVERY_CODES_MAX) {
+		mfa_error_set(err, "a set of recovery codes holds 1 to %d codes",
+			      RECOVERY_CODES_MAX);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!recovery_code_is_canonical(codes[i])) {
+			mfa_error_set(err, "a recovery code is not in its canonical form");
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(codes[i], codes[j]) == 0) {
+				mfa_error_set(err, "a set of recovery codes holds a code twice");
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+int store_verify_backup(struct store *st, const struct mfa_config *cfg, const char *user,
+			const char *code, const struct store_login *at, struct verify_result *res,
+			struct mfa_error *err)
+{
+	if (check_user(user, err) < 0)
+		return refuse(res);
+	if (st->ops->verify_backup == NULL) {
+		(void)unsupported(st, "check recovery codes", err);
+		return refuse(res);
+	}
+	return st->ops->verify_backup(st, cfg, user, code, at, res, err);
+}
+
+int store_recovery_new(struct store *st, const char *user, const struct store_basis *basis,
+		       const char *const *codes, unsigned n, time_t now, struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || need_basis(basis, err) < 0 ||
+	    check_codes(codes, n, err) < 0)
+		return -EINVAL;
+	if (st->ops->recovery_new == NULL)
+		return unsupported(st, "keep recovery codes", err);
+	return st->ops->recovery_new(st, user, basis, codes, n, now, err);
+}
+
+int store_recovery_admin(struct store *st, const char *user, const char *const *codes, unsigned n,
+			 enum store_recovery_source source, time_t now, struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || check_codes(codes, n, err) < 0)
+		return -EINVAL;
+	if (source != RECOVERY_ADMIN && source != RECOVERY_IMPORTED) {
+		mfa_error_set(err, "an administrator's recovery codes are the admin's or imported");
+		return -EINVAL;
+	}
+	if (st->ops->recovery_admin == NULL)
+		return unsupported(st, "keep recovery codes", err);
+	return st->ops->recovery_admin(st, user, codes, n, source, now, err);
+}
+
+int store_bypass_new(struct store *st, const char *user, const char *code, unsigned uses,
+		     int64_t expires, time_t now, struct mfa_error *err)
+{
+	if (check_user(user, err) < 0 || check_codes(&code, 1, err) < 0)
+		return -EINVAL;
+	if (uses < 1 || uses > STORE_BYPASS_USES_MAX || expires <= (int64_t)now) {
+		mfa_error_set(err, "a bypass code works 1 to %d times, until a time ahead",
+			      STORE_BYPASS_USES_MAX);
+		return -EINVAL;
+	}
+	if (st->ops->bypass_new == NULL)
+		return unsupported(st, "keep bypass codes", err);
+	return st->ops->bypass_new(st, user, code, uses, expires, now, err);
+}
+
+int store_bypass_revoke(struct store *st, const char *user, time_t now, bool *had,
+			struct mfa_error *err)
+{
+	*had = false;
+	if (check_user(user, err) < 0)
+		return -EINVAL;
+	if (st->ops->bypass_revoke == NULL)
+		return unsupported(st, "keep bypass codes", err);
+	return st->ops->bypass_revoke(st, user, now, had, err);
+}
+
+int store_lock_notice_due(struct store *st, const char *user, time_t now, unsigned interval,
+			  bool *due, struct mfa_error *err)
+{
+	*due = false;
+	if (check_user(user, err) < 0)
+		return -EINVAL;
+	if (st->ops->lock_notice_due == NULL)
+		return unsupported(st, "keep lockout notices", err);
+	return st->ops->lock_notice_due(st, user, now, interval, due, err);
 }
 
 /* A label is checked here for every backend: it is shown in listings. */

@@ -79,6 +79,14 @@ struct store_basis {
 /* Whether two summaries' bases are the same factors. */
 bool store_basis_same(const struct store_basis *a, const struct store_basis *b);
 
+/* Who made a user's set of recovery codes. */
+enum store_recovery_source {
+	RECOVERY_NONE,	   /* no set */
+	RECOVERY_USER,	   /* the user: at the end of an enrollment, mfa-setup */
+	RECOVERY_ADMIN,	   /* mfactl recovery-codes, mfactl enroll */
+	RECOVERY_IMPORTED, /* google-authenticator's scratch codes (mfactl import) */
+};
+
 /* One factor as the store tells of it: never a secret. */
 struct store_factor {
 	unsigned id;	 /* stable for the user: how a factor is named to the store */
@@ -113,8 +121,28 @@ struct store_summary {
 	 * store, whose logins are all this host's. */
 	char last_host[STORE_TEXT_MAX + 1];
 	int64_t skip_since; /* a remembered opt-out skip; 0: none */
+	/* The user's recovery codes (store_recovery_new()): how many of the
+	 * set are unused, how many it had (0: no set), when and by whom it
+	 * was made.  Never the codes or their hashes. */
+	struct {
+		unsigned left;
+		unsigned made;
+		int64_t since;
+		enum store_recovery_source source;
+	} recovery;
+	/* The helpdesk's bypass code (store_bypass_new()): uses left (0:
+	 * none, or used up), until when, since when.  Outstanding only while
+	 * uses_left > 0 and expires is ahead (store_bypass_outstanding()). */
+	struct {
+		unsigned uses_left;
+		int64_t expires;
+		int64_t made;
+	} bypass;
 	struct store_basis basis;
 };
+
+/* Whether the summary shows a bypass code that still works at now. */
+bool store_bypass_outstanding(const struct store_summary *sum, int64_t now);
 
 /* The factors the summary shows, as METHOD_* bits: verified ones only. */
 unsigned store_summary_methods(const struct store_summary *sum);
@@ -154,12 +182,31 @@ enum verify_outcome {
 	VERIFY_TOO_MANY,     /* enrollment: factors.per_method reached; nothing saved */
 };
 
+/* Which kind of one-time code store_verify_backup() accepted. */
+enum store_backup_kind {
+	BACKUP_NONE,
+	BACKUP_RECOVERY, /* one of the user's recovery codes */
+	BACKUP_BYPASS,	 /* the helpdesk's bypass code */
+};
+
 struct verify_result {
 	enum verify_outcome outcome;
 	unsigned fail_count; /* after this attempt */
 	bool locked_now;     /* this failure locked the user */
 	uint64_t step;	     /* the accepted step */
 	unsigned factor;     /* VERIFY_OK: the id of the factor that was used */
+	/* VERIFY_OK of store_verify_backup() (and of store_prove() with
+	 * STORE_FACTOR_BACKUP): which kind of code it was, and what is left
+	 * of it after this use (recovery codes of the set, or the bypass
+	 * code's uses). */
+	enum store_backup_kind backup;
+	unsigned remaining;
+	/* VERIFY_OK of store_enroll_totp() and store_enroll_sent(): the
+	 * user's factors now, with a proof as store_prove() gives one (on
+	 * the files store this handle's; on the shared store the database's
+	 * own, for this host), for the recovery codes that end an enrollment
+	 * (store_recovery_new()). */
+	struct store_basis basis;
 };
 
 /* Where and when a code is typed: recorded as the last login on success. */
@@ -187,7 +234,8 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 		      struct verify_result *res, struct mfa_error *err);
 
 /* Checks a code of a factor the user holds, as a login would (a TOTP code
- * of any app with factor 0, else the sent code of the factor of that id;
+ * of any app with factor 0, a recovery or bypass code with
+ * STORE_FACTOR_BACKUP, else the sent code of the factor of that id;
  * failures count, the step is spent, the login is recorded), and on
  * success fills basis with the user's factors now and a proof, good for
  * STORE_PROOF_SECONDS, that a change of those factors needs
@@ -198,6 +246,69 @@ int store_verify_sent(struct store *st, const struct mfa_config *cfg, const char
 int store_prove(struct store *st, const struct mfa_config *cfg, const char *user, unsigned factor,
 		const char *code, const struct store_login *at, struct verify_result *res,
 		struct store_basis *basis, struct mfa_error *err);
+
+/* --- Recovery and bypass codes --- */
+
+/* A recovery or bypass code as the store takes it: canonical (see
+ * recovery_code_canonical()): 12 symbols of the recovery alphabet in lower
+ * case, or 8 digits (a google-authenticator scratch code, imported).  The
+ * store refuses any other text with -EINVAL (a verification: VERIFY_WRONG,
+ * counted).  It keeps only salted hashes (HMAC-SHA256, a salt of its own
+ * per code or per set): a code cannot be read back. */
+
+/* store_prove()'s factor for a proof by a recovery or bypass code: the
+ * code is spent, as at a login. */
+#define STORE_FACTOR_BACKUP 0xffffffffu
+
+/* Checks a recovery code or a bypass code, as a login's code: a code of
+ * the user's set that was not used yet (any order) is spent, else an
+ * outstanding bypass code loses a use; either records the login, clears
+ * failures, and fills res->backup and res->remaining.  A code neither is
+ * counts toward the lockout like a wrong TOTP code (VERIFY_WRONG); a
+ * spent recovery code is VERIFY_WRONG too, and so is an expired or used
+ * up bypass code (VERIFY_EXPIRED).  Locked: VERIFY_LOCKED, not checked.  A
+ * user without a verified factor: VERIFY_NOT_ENROLLED (recovery codes are
+ * no factor: they stand in for one the user holds). */
+int store_verify_backup(struct store *st, const struct mfa_config *cfg, const char *user,
+			const char *code, const struct store_login *at, struct verify_result *res,
+			struct mfa_error *err);
+
+/* The user makes a new set of recovery codes (the end of an enrollment,
+ * mfa-setup --recovery-codes): the n codes (canonical, 1 to
+ * RECOVERY_CODES_MAX, no two alike: else -EINVAL) replace the old set as
+ * RECOVERY_USER's, if the user holds a verified factor (else -ENOENT), the
+ * factors are still those of basis (else -ESTALE) and basis holds a good
+ * proof (store_prove(), or an enrollment's res->basis; else -EPERM). */
+int store_recovery_new(struct store *st, const char *user, const struct store_basis *basis,
+		       const char *const *codes, unsigned n, time_t now, struct mfa_error *err);
+
+/* The same by an administrator (mfactl recovery-codes, enroll, import):
+ * no basis, no proof; source RECOVERY_ADMIN or RECOVERY_IMPORTED. */
+int store_recovery_admin(struct store *st, const char *user, const char *const *codes, unsigned n,
+			 enum store_recovery_source source, time_t now, struct mfa_error *err);
+
+/* A bypass code for a user who lost their device (mfactl bypass): code
+ * (canonical, a fresh recovery-form code) works uses times (1 to
+ * STORE_BYPASS_USES_MAX) until expires, replacing any other; the user's
+ * factors and recovery codes stay.  -ENOENT: the user holds no verified
+ * factor (there is nothing to bypass: enrollment at login needs none). */
+#define STORE_BYPASS_USES_MAX 100
+int store_bypass_new(struct store *st, const char *user, const char *code, unsigned uses,
+		     int64_t expires, time_t now, struct mfa_error *err);
+/* Revokes the user's bypass code; *had: one was outstanding at now. */
+int store_bypass_revoke(struct store *st, const char *user, time_t now, bool *had,
+			struct mfa_error *err);
+
+/* Every change that leaves a user without a verified factor (a reset, the
+ * last factor removed) forgets the recovery codes and the bypass code with
+ * them: they belonged to that enrollment. */
+
+/* Whether a notice that the user was locked out is due: *due is true, and
+ * the time noted, if none was sent in the last interval seconds (for the
+ * user, on every host the store serves); the claim is atomic, so that of
+ * logins racing each other one mails. */
+int store_lock_notice_due(struct store *st, const char *user, time_t now, unsigned interval,
+			  bool *due, struct mfa_error *err);
 
 /* Finishes a TOTP enrollment: t is the new secret the user's app was
  * shown, code the app's answer.  The store checks the code against t and,
