@@ -163,12 +163,16 @@ int notify_factor_changed(const struct mfa_config *cfg, const char *to, const ch
 		       change == NOTIFY_ADDED	 ? "a second factor was added: " :
 		       change == NOTIFY_REMOVED	 ? "a second factor was removed: " :
 		       change == NOTIFY_REPLACED ? "a second factor was replaced: " :
+		       change == NOTIFY_RECOVERY_CODES ?
+						   "new recovery codes were made; the old ones no "
+						   "longer work" :
 						   "multi-factor authentication was turned off",
-		       change == NOTIFY_ALL_REMOVED ? "" : thing);
+		       change == NOTIFY_ALL_REMOVED || change == NOTIFY_RECOVERY_CODES ? "" :
+											 thing);
 	return email_send(&cfg->email, to, subject, body, err);
 }
 
-int notify_locked(const struct mfa_config *cfg, const char *to, const char *user,
+int notify_locked(const struct mfa_config *cfg, const char *to, const char *user, bool team,
 		  const char *service, const char *rhost, int64_t until, unsigned failures,
 		  struct mfa_error *err)
 {
@@ -190,13 +194,48 @@ int notify_locked(const struct mfa_config *cfg, const char *to, const char *user
 		       "The account %s was locked for multi-factor authentication after\n"
 		       "%u wrong codes, at %s.\n"
 		       "\n"
-		       "    host:      %s\n"
-		       "    service:   %s\n"
-		       "    from:      %s\n"
+		       "    host:         %s\n"
+		       "    service:      %s\n"
+		       "    from:         %s\n"
 		       "    locked until: %s\n"
 		       "\n"
-		       "Whoever typed them knew the password.  If it was not you, change\n"
-		       "your password and tell your administrator.\n",
-		       user, failures, when, host, svc, from, end);
+		       "%s",
+		       user, failures, when, host, svc, from, end,
+		       team ? "Whoever typed them knew the account's password.  An administrator\n"
+			      "unlocks it early with: mfactl unlock USER\n" :
+			      "Whoever typed them knew your password.  If it was not you, change\n"
+			      "your password and tell your administrator.\n");
+	return email_send(&cfg->email, to, subject, body, err);
+}
+
+int notify_backup_used(const struct mfa_config *cfg, const char *to, const char *user, bool bypass,
+		       unsigned remaining, const char *service, const char *rhost,
+		       struct mfa_error *err)
+{
+	char host[128], svc[64], from[128], when[32], subject[256], body[2048], left[160];
+
+	notify_host_name(host, sizeof(host));
+	sanitize_printable(service, svc, sizeof(svc));
+	sanitize_printable(rhost && rhost[0] ? rhost : "this machine", from, sizeof(from));
+	notify_utc_now(when, sizeof(when));
+	if (bypass)
+		(void)snprintf(left, sizeof(left), "The bypass code works %u more time%s.",
+			       remaining, remaining == 1 ? "" : "s");
+	else
+		(void)snprintf(left, sizeof(left), "%u recovery code%s left%s", remaining,
+			       remaining == 1 ? " is" : "s are",
+			       remaining <= 2 ? ": make new ones with mfa-setup --recovery-codes." :
+						".");
+	(void)snprintf(subject, sizeof(subject), "A %s code was used to log in to %s as %s",
+		       bypass ? "bypass" : "recovery", host, user);
+	(void)snprintf(body, sizeof(body),
+		       "A %s was used in place of a second factor to log in as\n"
+		       "%s to %s (%s) from %s at %s.\n"
+		       "%s\n"
+		       "\n"
+		       "If this was not you, tell your administrator at once: someone who\n"
+		       "knows your password has one of your %s.\n",
+		       bypass ? "bypass code from your administrator" : "recovery code", user, host,
+		       svc, from, when, left, bypass ? "bypass codes" : "recovery codes");
 	return email_send(&cfg->email, to, subject, body, err);
 }

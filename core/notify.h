@@ -41,7 +41,8 @@ enum notify_change {
 	NOTIFY_ADDED,
 	NOTIFY_REMOVED,
 	NOTIFY_REPLACED,
-	NOTIFY_ALL_REMOVED, /* MFA turned off for the account */
+	NOTIFY_ALL_REMOVED,    /* MFA turned off for the account */
+	NOTIFY_RECOVERY_CODES, /* a new set of recovery codes (what: "") */
 };
 /* Tells to (the user's verified address) that a factor (what: "an
  * authenticator app \"phone\"", "the phone number +1******0100") changed
@@ -51,10 +52,16 @@ int notify_factor_changed(const struct mfa_config *cfg, const char *to, const ch
 			  struct mfa_error *err);
 /* The user was locked out after too many wrong codes: where (this host,
  * service, remote host) and until when (-1: until an administrator
- * unlocks).  Never a code. */
-int notify_locked(const struct mfa_config *cfg, const char *to, const char *user,
+ * unlocks).  To the user, or with team to the security team
+ * (notify.lockout_to).  Never a code. */
+int notify_locked(const struct mfa_config *cfg, const char *to, const char *user, bool team,
 		  const char *service, const char *rhost, int64_t until, unsigned failures,
 		  struct mfa_error *err);
+/* A recovery code (or with bypass the helpdesk's bypass code) was used to
+ * log in: where, and how many are left (remaining).  Never the code. */
+int notify_backup_used(const struct mfa_config *cfg, const char *to, const char *user, bool bypass,
+		       unsigned remaining, const char *service, const char *rhost,
+		       struct mfa_error *err);
 /* A factor was set up (method "totp", "email" or "sms") through service. */
 int notify_enrolled(const struct mfa_config *cfg, const char *to, const char *user,
 		    const char *method, const char *service, const char *rhost,

@@ -105,6 +105,7 @@ int enroll_totp_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		secure_wipe(code, sizeof(code));
 		if (r < 0)
 			goto out;
+		enroll_note_result(req, &res);
 		if (res.outcome != VERIFY_WRONG) {
 			*outcome = res.outcome == VERIFY_OK	      ? ENROLL_DONE :
 				   res.outcome == VERIFY_NOT_ENROLLED ? ENROLL_CHANGED :
@@ -414,6 +415,7 @@ int enroll_sent_conversation(pam_handle_t *pamh, const struct enroll_request *re
 		r = store_enroll_sent(req->st, cfg, req->user, req->basis, method, dest, req->label,
 				      req->replaces, typed, &at, &res, err);
 		secure_wipe(typed, sizeof(typed));
+		enroll_note_result(req, &res);
 		if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
 			*outcome = ENROLL_ERROR;
 			goto out;

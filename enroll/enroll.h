@@ -27,6 +27,19 @@ enum enroll_outcome {
 	ENROLL_TOO_MANY,     /* factors_per_method reached; nothing saved */
 };
 
+/* What an enrollment or a proof leaves for its caller: after ENROLL_DONE
+ * the basis with its proof (an enrollment's res.basis, for the recovery
+ * codes that end it) and what kind of code proved the user (a proof by a
+ * recovery or bypass code is told of); after a wrong code, whether it
+ * locked the user (the lockout notice). */
+struct enroll_after {
+	struct store_basis basis;
+	enum store_backup_kind backup;
+	unsigned remaining;
+	bool locked_now;
+	unsigned failures;
+};
+
 struct enroll_request {
 	const struct mfa_config *cfg;
 	struct store *st;
@@ -42,6 +55,8 @@ struct enroll_request {
 	/* The methods the policy accepts: only these prove the user
 	 * (enroll_prove_conversation()); 0: every method. */
 	unsigned allowed;
+	/* Filled in if not NULL. */
+	struct enroll_after *after;
 };
 
 /* Runs the enrollment conversation; 0 with *outcome set, or -ENOMEM. */
@@ -81,6 +96,38 @@ int enroll_pick_dest(pam_handle_t *pamh, const struct store_summary *sum, unsign
 int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *req,
 			      const struct store_summary *sum, struct store_basis *basis,
 			      enum enroll_outcome *outcome, struct mfa_error *err);
+
+/* Whether an enrollment's end hands the user a new set of recovery codes:
+ * recovery.codes is not 0, and the user had no verified factor before it
+ * (sum, what it was offered on) or has no unused recovery code. */
+bool enroll_wants_recovery(const struct mfa_config *cfg, const struct store_summary *sum);
+
+/* A fresh set of recovery.codes recovery codes, kept by the store on
+ * basis (a proof's: store_prove(), or an enrollment's enroll_after) in
+ * place of the old set, then shown once through the conversation.
+ * ENROLL_DONE: kept and shown; ENROLL_CHANGED: the factors changed or the
+ * proof does not hold (nothing kept); ENROLL_CONV_ERROR: kept, but the
+ * conversation failed while showing them (they are lost: make new ones);
+ * ENROLL_ERROR: err says why.  0, or -ENOMEM. */
+int enroll_recovery_codes(pam_handle_t *pamh, const struct enroll_request *req,
+			  const struct store_basis *basis, enum enroll_outcome *outcome,
+			  struct mfa_error *err);
+
+/* A recovery or bypass code was used (kind, remaining: as the store said):
+ * a notice to the user's verified address (or the template's), where mail
+ * is set up.  0 (also: nowhere to send it), or an error with err. */
+int enroll_backup_notice(const struct enroll_request *req, enum store_backup_kind kind,
+			 unsigned remaining, struct mfa_error *err);
+
+/* A wrong code just locked the user (failures of them): where the store
+ * says a notice is due (store_lock_notice_due(), notify.lockout_interval),
+ * one to the user's verified address and one to notify.lockout_to.  0
+ * (also: none due, or mail not set up), or an error with err (the
+ * notices that could be sent were). */
+int enroll_lock_notice(const struct enroll_request *req, unsigned failures, struct mfa_error *err);
+
+/* For the enrollment's own files: keeps what res says for req->after. */
+void enroll_note_result(const struct enroll_request *req, const struct verify_result *res);
 
 /* Asks which method to set up when allowed holds several; 0 with *method
  * set, or -1 if the conversation failed or no valid choice was made. */

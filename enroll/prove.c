@@ -14,6 +14,7 @@
 #include "answer.h"
 #include "enroll.h"
 #include "notify.h"
+#include "recovery.h"
 #include "secmem.h"
 
 int enroll_send_login_code(const struct enroll_request *req, const struct store_factor *f,
@@ -147,7 +148,10 @@ static enum enroll_outcome prove_sent(pam_handle_t *pamh, const struct enroll_re
 		secure_free_string(answer);
 		return ENROLL_CONV_ERROR;
 	}
-	code_from_answer(answer, typed);
+	if (recovery_code_canonical(answer, notify_code_digits(req->cfg, f->method), typed))
+		f->id = STORE_FACTOR_BACKUP;
+	else
+		code_from_answer(answer, typed);
 	secure_free_string(answer);
 	return ENROLL_DONE;
 }
@@ -172,6 +176,9 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	 * a user who has one: a host makes every code it sends (sql/008). */
 	if ((held & METHOD_TOTP) && req->cfg->store.backend == STORE_BACKEND_POSTGRESQL)
 		sent = 0;
+	/* The help text: said before the prompt, not in it. */
+	if (sum->recovery.left > 0 || store_bypass_outstanding(sum, (int64_t)time(NULL)))
+		(void)pam_info(pamh, "Lost your device? A recovery code works here too.");
 	if (held & METHOD_TOTP) {
 		char *answer = NULL;
 
@@ -196,7 +203,9 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 			sent = METHOD_SMS;
 		else
 			sent = 0;
-		if (sent == 0)
+		if (sent == 0 && recovery_code_canonical(answer, req->cfg->totp.digits, typed))
+			factor = STORE_FACTOR_BACKUP;
+		else if (sent == 0)
 			code_from_answer(answer, typed);
 		secure_free_string(answer);
 	}
@@ -205,7 +214,7 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 		*outcome = ENROLL_ERROR;
 		goto out;
 	}
-	if (!(held & METHOD_TOTP) || sent != 0) {
+	if ((!(held & METHOD_TOTP) || sent != 0) && factor != STORE_FACTOR_BACKUP) {
 		*outcome = prove_sent(pamh, req, sum, sent ? sent : held & METHOD_SENT, &f, typed,
 				      err);
 		if (*outcome != ENROLL_DONE)
@@ -214,6 +223,8 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	}
 	at.now = time(NULL);
 	r = store_prove(req->st, req->cfg, req->user, factor, typed, &at, &res, basis, err);
+	if (r == 0)
+		enroll_note_result(req, &res);
 	if (r < 0 || res.outcome == VERIFY_STORE_ERROR) {
 		*outcome = ENROLL_ERROR;
 		goto out;

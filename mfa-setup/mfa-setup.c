@@ -56,6 +56,8 @@ static void usage(FILE *out)
 		"       mfa-setup --remove N     remove second factor N\n"
 		"       mfa-setup --off          turn multi-factor authentication off for your\n"
 		"                                account, where your policy allows it\n"
+		"       mfa-setup --recovery-codes  make a new set of recovery codes (the old\n"
+		"                                set stops working)\n"
 		"       mfa-setup --status       show your own MFA status\n"
 		"       mfa-setup --help | --version\n"
 		"\n"
@@ -130,20 +132,21 @@ fail:
 }
 
 enum action {
-	ACT_SETUP,   /* no option: a first factor, or another */
-	ACT_LIST,    /* --list */
-	ACT_STATUS,  /* --status */
-	ACT_ADD,     /* --add */
-	ACT_REPLACE, /* --replace [N]: an app */
-	ACT_CHANGE,  /* --change N: a number or address */
-	ACT_REMOVE,  /* --remove N */
-	ACT_OFF,     /* --off */
+	ACT_SETUP,    /* no option: a first factor, or another */
+	ACT_LIST,     /* --list */
+	ACT_STATUS,   /* --status */
+	ACT_ADD,      /* --add */
+	ACT_REPLACE,  /* --replace [N]: an app */
+	ACT_CHANGE,   /* --change N: a number or address */
+	ACT_REMOVE,   /* --remove N */
+	ACT_OFF,      /* --off */
+	ACT_RECOVERY, /* --recovery-codes */
 };
 
 static const char *const action_names[] = {
 	[ACT_SETUP] = "enroll",	 [ACT_LIST] = "list",	    [ACT_STATUS] = "status",
 	[ACT_ADD] = "add",	 [ACT_REPLACE] = "replace", [ACT_CHANGE] = "change",
-	[ACT_REMOVE] = "remove", [ACT_OFF] = "off",
+	[ACT_REMOVE] = "remove", [ACT_OFF] = "off",	    [ACT_RECOVERY] = "recovery-codes",
 };
 
 struct setup {
@@ -242,6 +245,15 @@ static void print_status(const struct setup *s, const struct store_summary *rec)
 	}
 	if (rec->skip_since > 0 && have == 0)
 		printf("skipped:  yes; run mfa-setup to set it up\n");
+	if (have != 0 && rec->recovery.made > 0)
+		printf("recovery: %u of %u codes left%s\n", rec->recovery.left, rec->recovery.made,
+		       rec->recovery.left <= 2 ? "; make new ones with mfa-setup --recovery-codes" :
+						 "");
+	else if (have != 0)
+		printf("recovery: no codes; make them with mfa-setup --recovery-codes\n");
+	if (have != 0 && store_bypass_outstanding(rec, (int64_t)time(NULL)))
+		printf("bypass:   an administrator's bypass code works %u more time%s\n",
+		       rec->bypass.uses_left, rec->bypass.uses_left == 1 ? "" : "s");
 	if (have != 0 && lockout_until_active(rec->locked_until, time(NULL)))
 		printf("locked:   yes, after too many wrong codes\n");
 }
@@ -425,6 +437,12 @@ static int plan(const struct setup *s, const struct store_summary *rec, unsigned
 			return -1;
 		}
 		return 0;
+	case ACT_RECOVERY:
+		if (s->cfg.recovery.codes == 0) {
+			fprintf(stderr, "mfa-setup: this system does not use recovery codes\n");
+			return -1;
+		}
+		return 0;
 	case ACT_LIST:
 	case ACT_STATUS: return 0;
 	}
@@ -562,6 +580,60 @@ static void notify_change(const struct setup *s, const struct store_summary *bef
 		syslog(LOG_WARNING, "user=%s: no notice of the change: %s", s->user, err.msg);
 }
 
+/* A new set of recovery codes on basis (a proof's or an enrollment's),
+ * shown once.  -1 after saying why not. */
+static int new_recovery_codes(struct setup *s, const struct enroll_request *req,
+			      const struct store_basis *basis)
+{
+	struct mfa_error err = { "" };
+	enum enroll_outcome eo;
+
+	if (enroll_recovery_codes(s->pamh, req, basis, &eo, &err) < 0)
+		eo = ENROLL_ERROR;
+	if (eo == ENROLL_DONE) {
+		syslog(LOG_NOTICE, "user=%s action=recovery-codes outcome=made codes=%u", s->user,
+		       s->cfg.recovery.codes);
+		return 0;
+	}
+	if (eo == ENROLL_CONV_ERROR)
+		fprintf(stderr, "mfa-setup: the new recovery codes could not be shown; run "
+				"mfa-setup --recovery-codes again\n");
+	else if (eo == ENROLL_CHANGED)
+		fprintf(stderr, "mfa-setup: your account's second factors changed meanwhile; "
+				"no recovery codes were made, run mfa-setup --recovery-codes\n");
+	else
+		fprintf(stderr, "mfa-setup: no recovery codes could be made; contact your "
+				"administrator\n");
+	syslog(eo == ENROLL_ERROR ? LOG_ERR : LOG_NOTICE,
+	       "user=%s action=recovery-codes outcome=failure reason=%s", s->user,
+	       eo == ENROLL_CONV_ERROR ? "conversation" :
+	       eo == ENROLL_CHANGED    ? "changed-meanwhile" :
+					 err.msg);
+	return -1;
+}
+
+/* What a proof or an enrollment left to tell of: a recovery or bypass
+ * code used, or a lockout. */
+static void after_notices(const struct setup *s, const struct enroll_request *req)
+{
+	struct mfa_error err = { "" };
+	const struct enroll_after *a = req->after;
+
+	if (a->backup != BACKUP_NONE) {
+		syslog(LOG_NOTICE, "user=%s action=%s outcome=proved method=%s remaining=%u",
+		       s->user, action_names[s->action],
+		       a->backup == BACKUP_BYPASS ? "bypass" : "recovery", a->remaining);
+		if (a->backup == BACKUP_RECOVERY)
+			printf("%u recovery code%s left.\n", a->remaining,
+			       a->remaining == 1 ? " is" : "s are");
+		if (enroll_backup_notice(req, a->backup, a->remaining, &err) < 0)
+			syslog(LOG_WARNING, "user=%s: no notice of the code used: %s", s->user,
+			       err.msg);
+	}
+	if (a->locked_now && enroll_lock_notice(req, a->failures, &err) < 0)
+		syslog(LOG_WARNING, "user=%s: lockout notice: %s", s->user, err.msg);
+}
+
 /* --remove and --off: the store's removal, on the proved basis. */
 static int remove_factors(struct setup *s, const struct store_basis *basis,
 			  const struct store_factor *target)
@@ -603,6 +675,7 @@ static int run(struct setup *s)
 	struct store_summary rec;
 	struct store_basis basis;
 	struct enroll_request req;
+	struct enroll_after after;
 	struct store_factor target;
 	enum enroll_outcome eo;
 	unsigned choices = 0, method = METHOD_TOTP;
@@ -611,6 +684,7 @@ static int run(struct setup *s)
 	int r, status = EXIT_FAIL;
 
 	memset(&basis, 0, sizeof(basis));
+	memset(&after, 0, sizeof(after));
 	memset(&rec, 0, sizeof(rec));
 	memset(&target, 0, sizeof(target));
 	if (config_load(MFA_SETUP_CONFIG, &s->cfg, &err) < 0) {
@@ -672,11 +746,13 @@ static int run(struct setup *s)
 	req.rhost = "";
 	req.basis = &basis;
 	req.allowed = s->policy.methods;
+	req.after = &after;
 	/* Whoever already has a factor proves one before any change: the
 	 * password alone must not change how this account logs in. */
 	if (store_summary_methods(&rec) != 0) {
 		if (enroll_prove_conversation(s->pamh, &req, &rec, &basis, &eo, &err) < 0)
 			eo = ENROLL_ERROR;
+		after_notices(s, &req);
 		if (eo != ENROLL_DONE) {
 			if (eo == ENROLL_FAILED) {
 				fprintf(stderr, "mfa-setup: nothing was changed\n");
@@ -694,6 +770,13 @@ static int run(struct setup *s)
 			report(s, ENROLL_CHANGED, 0, &err);
 			goto out;
 		}
+	}
+	if (s->action == ACT_RECOVERY) {
+		if (new_recovery_codes(s, &req, &basis) == 0) {
+			notify_change(s, &rec, NOTIFY_RECOVERY_CODES, "");
+			status = EXIT_OK;
+		}
+		goto out;
 	}
 	if (s->action == ACT_REMOVE || s->action == ACT_OFF) {
 		if (remove_factors(s, &basis, &target) == 0) {
@@ -721,8 +804,14 @@ static int run(struct setup *s)
 		     enroll_sent_conversation(s->pamh, &req, method, &eo, &err)) < 0)
 		eo = ENROLL_ERROR;
 	report(s, eo, method, &err);
+	if (eo == ENROLL_FAILED)
+		after_notices(s, &req);
 	if (eo == ENROLL_DONE) {
 		status = EXIT_OK;
+		/* A first factor, or a user without a code left, gets a set:
+		 * the way back should this device be lost. */
+		if (enroll_wants_recovery(&s->cfg, &rec))
+			(void)new_recovery_codes(s, &req, &after.basis);
 		if (store_summary_methods(&rec) != 0) {
 			if (target.id != 0)
 				describe(&target, what, sizeof(what));
@@ -741,6 +830,7 @@ static int run(struct setup *s)
 out:
 	store_summary_wipe(&rec);
 	secure_wipe(&basis, sizeof(basis));
+	secure_wipe(&after, sizeof(after));
 	secure_wipe(&target, sizeof(target));
 	return status;
 }
@@ -777,7 +867,7 @@ int main(int argc, char **argv)
 			{ "--list", ACT_LIST, 0 },     { "--status", ACT_STATUS, 0 },
 			{ "--add", ACT_ADD, 0 },       { "--replace", ACT_REPLACE, 2 },
 			{ "--change", ACT_CHANGE, 1 }, { "--remove", ACT_REMOVE, 1 },
-			{ "--off", ACT_OFF, 0 },
+			{ "--off", ACT_OFF, 0 },       { "--recovery-codes", ACT_RECOVERY, 0 },
 		};
 		bool known = false;
 

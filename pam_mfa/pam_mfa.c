@@ -26,6 +26,7 @@
 #include "login_decision.h"
 #include "notify.h"
 #include "policy.h"
+#include "recovery.h"
 #include "secmem.h"
 #include "store.h"
 #include "totp.h"
@@ -150,8 +151,35 @@ static bool answer_is(const char *answer, const char *word)
 	return answer[strspn(answer, " \t")] == '\0';
 }
 
+/* The request the enrollment's shared parts (enroll/) take for this
+ * login. */
+static struct enroll_request login_request(const struct login *l, struct store *st)
+{
+	struct enroll_request req = {
+		.cfg = &l->cfg,
+		.st = st,
+		.user = l->user,
+		.service = l->service,
+		.rhost = l->rhost,
+	};
+
+	return req;
+}
+
+/* Wrong codes just locked the user: the notices (enroll_lock_notice()),
+ * rate limited by the store.  A notice is no condition of the outcome. */
+static void lock_notice(struct login *l, struct store *st, unsigned failures)
+{
+	struct mfa_error err = { "" };
+	struct enroll_request req = login_request(l, st);
+
+	if (enroll_lock_notice(&req, failures, &err) < 0)
+		pam_syslog(l->pamh, LOG_WARNING, "user=%s: lockout notice: %s", logged_user(l),
+			   err.msg);
+}
+
 /* Logs and maps what a code check came to, TOTP or email alike. */
-static enum outcome code_result(struct login *l, const struct verify_result *res,
+static enum outcome code_result(struct login *l, struct store *st, const struct verify_result *res,
 				const struct mfa_error *err)
 {
 	char detail[96];
@@ -174,6 +202,8 @@ static enum outcome code_result(struct login *l, const struct verify_result *res
 		log_outcome(l, LOG_NOTICE, "failure", detail);
 		if (res->outcome == VERIFY_EXPIRED)
 			tell_user(l, "That code has expired.");
+		if (res->locked_now)
+			lock_notice(l, st, res->fail_count);
 		return OUT_BAD_CODE;
 	case VERIFY_LOCKED:
 		log_outcome(l, LOG_NOTICE, "failure", "reason=locked");
@@ -295,6 +325,42 @@ static void pending_dest(struct login *l, struct store *st, struct store_factor 
 	store_summary_wipe(&rec);
 }
 
+/* A recovery or bypass code typed at a code prompt (canonical): checked
+ * by the store, which counts a wrong one like any wrong code; a right one
+ * logs in, is logged and told of, and the user hears what is left. */
+static enum outcome backup_login(struct login *l, struct store *st, const char *canonical)
+{
+	struct mfa_error err = { "" };
+	struct store_login at = { time(NULL), l->service, l->rhost };
+	struct enroll_request req = login_request(l, st);
+	struct verify_result res;
+	char detail[64];
+	bool bypass;
+
+	l->method = "recovery";
+	if (store_verify_backup(st, &l->cfg, l->user, canonical, &at, &res, &err) < 0)
+		return OUT_NOMEM;
+	if (res.outcome != VERIFY_OK)
+		return code_result(l, st, &res, &err);
+	bypass = res.backup == BACKUP_BYPASS;
+	l->method = bypass ? "bypass" : "recovery";
+	(void)snprintf(detail, sizeof(detail), "remaining=%u", res.remaining);
+	log_outcome(l, LOG_NOTICE, "success", detail);
+	if (!l->silent && bypass)
+		(void)pam_info(l->pamh, "Logged in with a bypass code; it works %u more time%s.",
+			       res.remaining, res.remaining == 1 ? "" : "s");
+	else if (!l->silent)
+		(void)pam_info(l->pamh, "Logged in with a recovery code; %u %s left.%s",
+			       res.remaining, res.remaining == 1 ? "is" : "are",
+			       res.remaining <= 2 ?
+				       " Make new ones with mfa-setup --recovery-codes." :
+				       "");
+	if (enroll_backup_notice(&req, res.backup, res.remaining, &err) < 0)
+		pam_syslog(l->pamh, LOG_WARNING, "user=%s: no notice of the %s code: %s",
+			   logged_user(l), l->method, err.msg);
+	return OUT_SUCCESS;
+}
+
 /* Login by a sent code: to a destination of mask (the user picks one
  * where there are several), "resend" for another (no sooner than
  * resend_after after the last), "email" or "sms" to switch, then the
@@ -388,6 +454,12 @@ static enum outcome sent_login(struct login *l, struct store *st, unsigned mask)
 			choose = true;
 			continue;
 		}
+		if (recovery_code_canonical(answer, notify_code_digits(&l->cfg, f.method), code)) {
+			secure_free_string(answer);
+			o = backup_login(l, st, code);
+			secure_wipe(code, sizeof(code));
+			goto out;
+		}
 		code_from_answer(answer, code);
 		secure_free_string(answer);
 		at.now = time(NULL);
@@ -402,7 +474,7 @@ static enum outcome sent_login(struct login *l, struct store *st, unsigned mask)
 			o = OUT_BAD_CODE;
 			goto out;
 		}
-		o = code_result(l, &res, &err);
+		o = code_result(l, st, &res, &err);
 		goto out;
 	}
 	log_outcome(l, LOG_NOTICE, "failure", "reason=too-many-resends");
@@ -444,6 +516,14 @@ static enum outcome ask_code(struct login *l, struct store *st, unsigned sent)
 		secure_free_string(answer);
 		return sent_login(l, st, METHOD_SMS);
 	}
+	if (recovery_code_canonical(answer, l->cfg.totp.digits, code)) {
+		enum outcome o;
+
+		secure_free_string(answer);
+		o = backup_login(l, st, code);
+		secure_wipe(code, sizeof(code));
+		return o;
+	}
 	code_from_answer(answer, code);
 	secure_free_string(answer);
 	at.now = time(NULL);
@@ -452,7 +532,7 @@ static enum outcome ask_code(struct login *l, struct store *st, unsigned sent)
 		return OUT_NOMEM;
 	}
 	secure_wipe(code, sizeof(code));
-	return code_result(l, &res, &err);
+	return code_result(l, st, &res, &err);
 }
 
 /* The one answer to a decision whose basis changed while the user was
@@ -523,19 +603,44 @@ static void confirm_enrollment(struct login *l, struct store *st)
 	}
 }
 
+/* The set of recovery codes that ends an enrollment.  The factor is set
+ * up whatever becomes of it: a failure is logged and the user told how to
+ * make them later. */
+static void recovery_codes(struct login *l, const struct enroll_request *req,
+			   const struct store_basis *basis)
+{
+	struct mfa_error err = { "" };
+	enum enroll_outcome eo;
+
+	if (l->cfg.recovery.codes == 0)
+		return;
+	if (enroll_recovery_codes(l->pamh, req, basis, &eo, &err) < 0)
+		eo = ENROLL_ERROR;
+	if (eo == ENROLL_DONE) {
+		pam_syslog(l->pamh, LOG_NOTICE, "user=%s: %u recovery codes made", logged_user(l),
+			   l->cfg.recovery.codes);
+		return;
+	}
+	pam_syslog(l->pamh, LOG_WARNING, "user=%s: no recovery codes made: %s", logged_user(l),
+		   eo == ENROLL_CONV_ERROR ? "the conversation failed while showing them" :
+		   eo == ENROLL_CHANGED	   ? "the factors changed meanwhile" :
+					     err.msg);
+	if (!l->silent)
+		(void)pam_info(l->pamh, "No recovery codes could be made now: make them with "
+					"mfa-setup --recovery-codes.");
+}
+
 static enum outcome enroll(struct login *l, struct store *st)
 {
 	struct mfa_error err = { "" };
-	struct enroll_request req = {
-		.cfg = &l->cfg,
-		.st = st,
-		.user = l->user,
-		.service = l->service,
-		.rhost = l->rhost,
-		.basis = &l->basis,
-	};
+	struct enroll_request req = login_request(l, st);
+	struct enroll_after after;
 	enum enroll_outcome eo;
 	unsigned method;
+
+	memset(&after, 0, sizeof(after));
+	req.basis = &l->basis;
+	req.after = &after;
 
 	if (enroll_choose_method(l->pamh, l->policy.methods, &method) < 0) {
 		log_outcome(l, LOG_NOTICE, "error", "reason=conversation");
@@ -559,8 +664,12 @@ static enum outcome enroll(struct login *l, struct store *st)
 				       "code to it.");
 		log_outcome(l, LOG_NOTICE, "enrolled", NULL);
 		confirm_enrollment(l, st);
+		recovery_codes(l, &req, &after.basis);
+		secure_wipe(&after, sizeof(after));
 		return OUT_SUCCESS;
 	case ENROLL_FAILED:
+		if (after.locked_now)
+			lock_notice(l, st, after.failures);
 		tell_user(l, "Setup did not succeed and nothing was saved. "
 			     "Log in again to start over.");
 		log_outcome(l, LOG_NOTICE, "failure", "reason=enrollment-not-confirmed");
@@ -774,6 +883,15 @@ static enum outcome read_summary(struct login *l, struct store **st, struct stor
 	return OUT_SUCCESS;
 }
 
+/* The code prompt's help text, where the user has a way back: said
+ * before the prompt, never in it. */
+static void backup_help(struct login *l, const struct store_summary *rec)
+{
+	if (!l->silent &&
+	    (rec->recovery.left > 0 || store_bypass_outstanding(rec, (int64_t)time(NULL))))
+		(void)pam_info(l->pamh, "Lost your device? A recovery code works here too.");
+}
+
 /* Follows the login decision.  The summary is wiped before any code is
  * asked: nothing of it is kept while the user types. */
 static enum outcome follow(struct login *l, struct store *st, struct store_summary *rec,
@@ -811,10 +929,14 @@ static enum outcome follow(struct login *l, struct store *st, struct store_summa
 				  "temporarily locked. Try again later or contact your administrator.");
 		return OUT_LOCKED;
 	case LOGIN_ASK_TOTP:
+		backup_help(l, rec);
 		store_summary_wipe(rec);
 		l->has_totp = true;
 		return ask_code(l, st, d->usable & METHOD_SENT);
-	case LOGIN_ASK_SENT: store_summary_wipe(rec); return sent_login(l, st, METHOD_SENT);
+	case LOGIN_ASK_SENT:
+		backup_help(l, rec);
+		store_summary_wipe(rec);
+		return sent_login(l, st, METHOD_SENT);
 	}
 	log_outcome(l, LOG_INFO, "exempt", NULL);
 	return OUT_SKIP;
