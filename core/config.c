@@ -1149,6 +1149,14 @@ int config_load(const char *path, struct mfa_config *cfg, struct mfa_error *err)
 			      path);
 		r = -EINVAL;
 	}
+	if (r == 0 && cfg->notify.lockout_to != NULL &&
+	    (cfg->email.smtp_url == NULL || cfg->email.from == NULL)) {
+		mfa_error_set(err,
+			      "%s: notify: lockout_to needs mail: email.smtp_url and email.from "
+			      "are required",
+			      path);
+		r = -EINVAL;
+	}
 	if (r == 0 && (cfg->email.username == NULL) != (cfg->email.password_file == NULL)) {
 		mfa_error_set(err, "%s: email: username and password_file go together", path);
 		r = -EINVAL;

@@ -211,6 +211,9 @@ static const struct {
 	{ "sms", "resend_after", 5, 3600, offsetof(struct mfa_config, sms.resend_after) },
 	{ "sms", "enroll_messages", 1, 100, offsetof(struct mfa_config, sms.enroll_messages) },
 	{ "sms", "timeout", 1, 120, offsetof(struct mfa_config, sms.timeout) },
+	{ "recovery", "codes", 0, 20, offsetof(struct mfa_config, recovery.codes) },
+	{ "notify", "lockout_interval", 60, 604800,
+	  offsetof(struct mfa_config, notify.lockout_interval) },
 };
 
 static void format_int_setting(char *buf, size_t size, size_t i, const char *value)
@@ -886,6 +889,36 @@ static void test_sms_together(void **state)
 	expect_failure(f, "sms = { url = \"https://x.example\"; };\nsms = { };\n", 2, NULL);
 }
 
+/* Recovery codes and the notices: defaults, and a security team's address
+ * only where mail is set up. */
+static void test_recovery_notify(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_text(f, ""), 0);
+	assert_int_equal(f->cfg.recovery.codes, 10);
+	assert_null(f->cfg.notify.lockout_to);
+	assert_int_equal(f->cfg.notify.lockout_interval, 3600);
+	config_free(&f->cfg);
+	assert_int_equal(load_text(f, "email = { smtp_url = \"smtp://127.0.0.1:2525\";\n"
+				      "  from = \"mfa@example.org\"; starttls = \"off\"; };\n"
+				      "notify = { lockout_to = \"security@example.org\";\n"
+				      "  lockout_interval = 600; };\nrecovery = { codes = 0; };\n"),
+			 0);
+	assert_string_equal(f->cfg.notify.lockout_to, "security@example.org");
+	assert_int_equal(f->cfg.notify.lockout_interval, 600);
+	assert_int_equal(f->cfg.recovery.codes, 0);
+	config_free(&f->cfg);
+	expect_failure(f, "notify = { lockout_to = \"security@example.org\"; };\n", 0,
+		       "lockout_to needs mail");
+	expect_failure(f, "notify = { lockout_to = \"not an address\"; };\n", 1,
+		       "notify.lockout_to");
+	expect_failure(f, "notify = { lockout_to = \"a@b.example\\r\\nBcc: x@y.example\"; };\n", 1,
+		       "notify.lockout_to");
+	expect_failure(f, "recovery = { codes = 21; };\n", 1, "recovery.codes");
+	expect_failure(f, "recovery = { count = 5; };\n", 1, "recovery.count");
+}
+
 static void test_syntax_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -1231,6 +1264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sms_string_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sms_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_notify, setup, teardown),
 	};
 	int r = unit_preflight();
 

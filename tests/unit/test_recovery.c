@@ -1,5 +1,6 @@
 /* Unit tests for recovery.c: the codes' form, their spread over the
  * alphabet, what typed answers are taken for one, and their hashes. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -103,13 +104,64 @@ static void test_hash(void **state)
 	assert_memory_not_equal(a, c, sizeof(a));
 }
 
+/* What a code prompt takes as a recovery or bypass code, against the
+ * prompt's own codes. */
+static void test_canonical(void **state)
+{
+	char out[RECOVERY_CANONICAL_MAX + 1];
+
+	(void)state;
+	assert_true(recovery_code_canonical("7KQ3-m9xa-bz4t", 6, out));
+	assert_string_equal(out, "7kq3m9xabz4t");
+	assert_true(recovery_code_canonical(" 7kq3 m9xa bz4t ", 8, out));
+	/* An imported scratch code: 8 digits, where codes are not 8 long. */
+	assert_true(recovery_code_canonical("12345678", 6, out));
+	assert_string_equal(out, "12345678");
+	assert_true(recovery_code_canonical(" 12345678\t", 7, out));
+	assert_string_equal(out, "12345678");
+	assert_false(recovery_code_canonical("12345678", 8, out));
+	assert_false(recovery_code_canonical("123456", 6, out));
+	assert_false(recovery_code_canonical("1234 5678", 6, out));
+	assert_false(recovery_code_canonical("123456789", 6, out));
+	assert_false(recovery_code_canonical("", 6, out));
+	assert_false(recovery_code_canonical("resend", 6, out));
+	assert_false(recovery_code_canonical("7kq3-m9xa-bz4", 6, out));
+
+	assert_true(recovery_code_is_canonical("7kq3m9xabz4t"));
+	assert_true(recovery_code_is_canonical("00000000"));
+	assert_false(recovery_code_is_canonical("7KQ3M9XABZ4T"));
+	assert_false(recovery_code_is_canonical("7kq3-m9xa-bz4t"));
+	assert_false(recovery_code_is_canonical("0kq3m9xabz4t")); /* 0 is not a symbol */
+	assert_false(recovery_code_is_canonical("1234567"));
+	assert_false(recovery_code_is_canonical(""));
+}
+
+static void test_make_set(void **state)
+{
+	char shown[RECOVERY_CODES_MAX][RECOVERY_CODE_TEXT];
+	char canon[RECOVERY_CODES_MAX][RECOVERY_CANONICAL_MAX + 1];
+	char again[RECOVERY_CANONICAL_MAX + 1];
+
+	(void)state;
+	assert_int_equal(recovery_codes_make(0, shown, canon), -EINVAL);
+	assert_int_equal(recovery_codes_make(RECOVERY_CODES_MAX + 1, shown, canon), -EINVAL);
+	assert_int_equal(recovery_codes_make(RECOVERY_CODES_MAX, shown, canon), 0);
+	for (unsigned i = 0; i < RECOVERY_CODES_MAX; i++) {
+		assert_int_equal(strlen(shown[i]), RECOVERY_CODE_TEXT - 1);
+		assert_true(recovery_code_is_canonical(canon[i]));
+		assert_true(recovery_code_normalize(shown[i], again));
+		assert_string_equal(again, canon[i]);
+		for (unsigned j = 0; j < i; j++)
+			assert_string_not_equal(canon[i], canon[j]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_form),
-		cmocka_unit_test(test_spread),
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_form),	  cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_normalize), cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_canonical), cmocka_unit_test(test_make_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
