@@ -40,6 +40,7 @@ bool enroll_wants_recovery(const struct mfa_config *cfg, const struct store_summ
 static int show_codes(pam_handle_t *pamh, char shown[][RECOVERY_CODE_TEXT], unsigned n)
 {
 	char text[RECOVERY_CODES_MAX * (RECOVERY_CODE_TEXT + 12) + 512];
+	char *answer = NULL;
 	size_t o;
 	int r;
 
@@ -55,6 +56,14 @@ static int show_codes(pam_handle_t *pamh, char shown[][RECOVERY_CODE_TEXT], unsi
 			       "Any older recovery codes no longer work.");
 	r = pam_info(pamh, "%s", text);
 	secure_wipe(text, sizeof(text));
+	if (r != PAM_SUCCESS)
+		return -1;
+	/* A prompt after them: sshd shows a PAM message to the client only
+	 * with a prompt that follows it, and the user should say they have
+	 * them before the login goes on. */
+	r = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer,
+		       "Press Enter once you have written them down: ");
+	secure_free_string(answer);
 	return r == PAM_SUCCESS ? 0 : -1;
 }
 

@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SMTP_SERVER = os.path.join(HERE, "..", "lib", "smtp_server.py")
 PAM_MFA_SO = os.environ["PAM_MFA_SO"]
 SSH_PORT = 2222
+RECOVERY_RE = re.compile(r"\b([2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4})\b")
 SMTP_PORT = 2525
 
 
@@ -215,9 +216,13 @@ class PasswordAndCode(SshTest):
 
         ok, out = self.ssh("bob", [("Password:", "pw-bob"),
                                    ("Press Enter to set it up now: ", ""),
-                                   ("Code shown by the app, to confirm: ", code)])
+                                   ("Code shown by the app, to confirm: ", code),
+                                   ("Press Enter once you have written them down: ", "")])
         self.assertTrue(ok, out)
         self.assertIn("Scan this QR code", out)
+        # The recovery codes reach the client's terminal, with a prompt.
+        codes = RECOVERY_RE.findall(out)
+        self.assertEqual(len(codes), 10, out)
         self.assertIn("\u2588", out)    # the QR code drawn in the client's terminal
         self.assertEqual(self.w.state("bob")["totp_secret"], shown["secret"])
         # A second login with a later code from the same app (one step ahead
@@ -226,6 +231,31 @@ class PasswordAndCode(SshTest):
                                    ("Verification code:", oathtool(shown["secret"],
                                                                    now_utc(30)))])
         self.assertTrue(ok, out)
+
+    def test_recovery_and_bypass_codes(self):
+        """A recovery code from the set mfactl enroll printed logs in over
+        ssh once and never again; a helpdesk's bypass code likewise."""
+        self.start_sshd()
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        codes = RECOVERY_RE.findall(proc.stdout)
+        self.assertEqual(len(codes), 10, proc.stdout)
+        steps = [("Password:", "pw-alice"), ("Verification code:", codes[2])]
+        ok, out = self.ssh("alice", steps)
+        self.assertTrue(ok, out)
+        self.assertIn("A recovery code works here too", out)
+        ok, out = self.ssh("alice", steps)
+        self.assertFalse(ok, out)
+        proc = self.w.mfactl("bypass", "alice")
+        bypass = RECOVERY_RE.findall(proc.stdout)
+        self.assertEqual(len(bypass), 1, proc.stdout + proc.stderr)
+        steps = [("Password:", "pw-alice"), ("Verification code:", bypass[0])]
+        ok, out = self.ssh("alice", steps)
+        self.assertTrue(ok, out)
+        ok, out = self.ssh("alice", steps)
+        self.assertFalse(ok, out)
+        log = self.sshd_log_text()
+        self.assertEqual(log.count("Accepted keyboard-interactive/pam for alice"), 2, log)
 
     def test_opt_out_skip_remembered_exempt_and_lockout(self):
         self.w.write_config({"default_policy": '"opt-out"', "lockout":
