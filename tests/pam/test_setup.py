@@ -536,5 +536,84 @@ class SetupDevices(SetupWorld):
         self.assertEqual(self.w.state(USER)["totp_secret"], phone)
 
 
+
+RECOVERY_RE = re.compile(r"\b([2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4})\b")
+
+
+class SetupRecovery(SetupDevices):
+    """Recovery codes in mfa-setup: a set at the first factor, a new one
+    after a proof, and a code that proves a user whose phone is lost."""
+
+    def first_app_codes(self):
+        self.w.write_config({"default_policy": '"required"', "totp": '{ window = 10; }'})
+        respond, shown = self.enroller()
+        code, out = self.run_as_nobody([], respond=respond)
+        self.assertEqual(code, 0, out)
+        codes = RECOVERY_RE.findall(out)
+        self.assertEqual(len(codes), 10, out)
+        self.assertIn("Press Enter once you have written them down", out)
+        return shown["secret"], codes
+
+    def test_first_factor_gives_a_set_and_a_new_one_needs_a_proof(self):
+        phone, codes = self.first_app_codes()
+        code, out = self.run_as_nobody(["--status"])
+        self.assertIn("recovery: 10 of 10 codes left", out)
+        # No proof, no new set.
+        code, out = self.run_as_nobody(["--recovery-codes"], answers=[PASSWORD, "000000"])
+        self.assertEqual(code, 1, out)
+        self.assertEqual(RECOVERY_RE.findall(out), [])
+        code, out = self.run_as_nobody(["--recovery-codes"], respond=self.manager(phone))
+        self.assertEqual(code, 0, out)
+        new = RECOVERY_RE.findall(out)
+        self.assertEqual(len(new), 10, out)
+        self.assertFalse(set(new) & set(codes))
+        later = utc(90)
+        self.assertEqual(self.w.login(USER, [codes[0]], at=later).pam, "PAM_AUTH_ERR")
+        self.assertEqual(self.w.login(USER, [new[0]], at=later).pam, "PAM_SUCCESS")
+        # Adding a factor keeps the set the user has.
+        code, out = self.run_as_nobody(["--add"], respond=self.manager(phone, "tablet",
+                                                                        proof_at=120))
+        self.assertEqual(code, 0, out)
+        self.assertEqual(RECOVERY_RE.findall(out), [])
+        self.assertEqual(self.w.login(USER, [new[1]], at=later).pam, "PAM_SUCCESS")
+
+    def test_a_recovery_code_proves_a_user_whose_phone_is_lost(self):
+        phone, codes = self.first_app_codes()
+        new = {}
+
+        def respond(prompt, out):
+            if prompt.startswith("Password"):
+                return PASSWORD
+            if prompt.startswith("Code from your authenticator app"):
+                return codes[4]
+            if prompt.startswith("Press"):
+                return ""
+            _, params = parse_uri("\n".join(l for l in out.splitlines()
+                                            if l.startswith("otpauth://")))
+            new["secret"] = params["secret"]
+            return oathtool(params["secret"], utc())
+
+        code, out = self.run_as_nobody(["--replace"], respond=respond)
+        self.assertEqual(code, 0, out)
+        self.assertIn("Lost your device? A recovery code works here too.", out)
+        self.assertIn("9 recovery codes are left.", out)
+        self.assertEqual(self.w.state(USER)["totp_secret"], new["secret"])
+        # Spent by the proof.
+        self.assertEqual(self.w.login(USER, [codes[4]], at=utc(60)).pam, "PAM_AUTH_ERR")
+        self.assertEqual(self.w.login(USER, [oathtool(new["secret"], utc(60))],
+                                      at=utc(60)).pam, "PAM_SUCCESS")
+
+    def test_refused_without_a_factor_or_when_not_used(self):
+        code, out = self.run_as_nobody(["--recovery-codes"], answers=[])
+        self.assertEqual(code, 1, out)
+        self.assertIn("no second factor yet", out)
+        self.assertNotIn("Password", out)
+        self.first_app_codes()
+        self.w.write_config({"default_policy": '"required"', "recovery": "{ codes = 0; }"})
+        code, out = self.run_as_nobody(["--recovery-codes"], answers=[])
+        self.assertEqual(code, 1, out)
+        self.assertIn("does not use recovery codes", out)
+
+
 if __name__ == "__main__":
     main()
