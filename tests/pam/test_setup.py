@@ -540,9 +540,10 @@ class SetupDevices(SetupWorld):
 RECOVERY_RE = re.compile(r"\b([2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4})\b")
 
 
-class SetupRecovery(SetupDevices):
+class SetupRecovery(SetupWorld):
     """Recovery codes in mfa-setup: a set at the first factor, a new one
     after a proof, and a code that proves a user whose phone is lost."""
+    manager = SetupDevices.manager
 
     def first_app_codes(self):
         self.w.write_config({"default_policy": '"required"', "totp": '{ window = 10; }'})
