@@ -625,7 +625,8 @@ static void recovery_codes(struct login *l, const struct enroll_request *req,
 		   eo == ENROLL_CONV_ERROR ? "the conversation failed while showing them" :
 		   eo == ENROLL_CHANGED	   ? "the factors changed meanwhile" :
 					     err.msg);
-	if (!l->silent)
+	/* After a conversation that failed, nothing more reaches the user. */
+	if (!l->silent && eo != ENROLL_CONV_ERROR)
 		(void)pam_info(l->pamh, "No recovery codes could be made now: make them with "
 					"mfa-setup --recovery-codes.");
 }

@@ -193,6 +193,9 @@ class FleetTest(unittest.TestCase):
 # --------------------------------------------------------------- two sshd
 
 
+RECOVERY_RE = re.compile(r"\b([2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4})\b")
+
+
 class FleetSsh(FleetTest):
     """Host A and host B: two sshd on loopback; passwords are "pw-USER"."""
 
@@ -341,9 +344,22 @@ class FleetSsh(FleetTest):
         self.assertEqual(self.summary("bob", "user_exists, totp_enrolled"), ["f", "f"])
         ok, out, _, log = self.ssh(a, "bob", [("Password:", "pw-bob"),
                                               ("Press Enter to set it up now: ", ""),
-                                              ("Code shown by the app, to confirm: ", first_code)])
+                                              ("Code shown by the app, to confirm: ", first_code),
+                                              ("Press Enter once you have written them down: ",
+                                               "")])
         self.assertTrue(ok, out)
         self.assertEqual(self.accepted(log, "bob"), 1, log)
+        # The recovery codes A made reach the client; one works on B, once
+        # in the fleet: A refuses it after.
+        codes = RECOVERY_RE.findall(out)
+        self.assertEqual(len(codes), 10, out)
+        steps = [("Password:", "pw-bob"), ("Verification code:", codes[7])]
+        ok, out, _, log = self.ssh(b, "bob", steps)
+        self.assertTrue(ok, out)
+        self.assertIn("A recovery code works here too", out)
+        ok, out, _, log = self.ssh(a, "bob", steps)
+        self.assertFalse(ok, out)
+        self.assertEqual(self.failed(log, "bob"), 1, log)
         self.assertIn("Scan this QR code", out)
         self.assertIn("\u2588", out)
         self.assertEqual(shown.get("issuer"), "Example Corp", shown)
