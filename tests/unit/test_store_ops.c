@@ -597,7 +597,7 @@ static void test_basis_tag(void **state)
 }
 
 /* A version 4 record, as an older pam_mfa wrote it: read as factors, its
- * basis the same before and after it is written as version 5. */
+ * basis the same before and after it is written as version 6. */
 static void test_version_4_upgraded(void **state)
 {
 	static const char v4[] = "version=4\nuser=olga\n"
@@ -627,14 +627,14 @@ static void test_version_4_upgraded(void **state)
 	assert_int_equal(store_summary_methods(&before), METHOD_TOTP | METHOD_EMAIL);
 	assert_int_equal(before.factors[1].added, 1600000100);
 	assert_true(before.basis.version != 0);
-	/* A login writes the record, as version 5: the basis holds. */
+	/* A login writes the record, as version 6: the basis holds. */
 	assert_int_equal(login_app(f, "olga", &t, NOW, NULL), VERIFY_OK);
 	in = fopen(path, "r");
 	assert_non_null(in);
 	len = fread(text, 1, sizeof(text) - 1, in);
 	fclose(in);
 	text[len] = '\0';
-	assert_non_null(memmem(text, len, "version=5\n", 10));
+	assert_non_null(memmem(text, len, "version=6\n", 10));
 	summary(f, "olga", &after);
 	assert_true(store_basis_same(&before.basis, &after.basis));
 	/* An enrollment on the basis taken from the old record goes through. */
