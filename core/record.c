@@ -1,9 +1,10 @@
 /* A user's record: what the state keeps of one user (factors, lockout,
- * last login, skip, the code sent), and its text format (pam_mfa.conf(5),
- * STATE RECORDS), parsed strictly.  Version 5 holds a list of factors, a
- * line each; versions 1 to 4 (one app, one address) are still read and
- * become the list.  Backends store it; nothing here knows of files or
- * locks. */
+ * last login, skip, the code sent, recovery and bypass codes), and its text
+ * format (pam_mfa.conf(5), STATE RECORDS), parsed strictly.  Version 5
+ * holds a list of factors, a line each, version 6 adds the recovery codes
+ * (a line each), the bypass code and the last lockout notice; versions 1
+ * to 4 (one app, one address) are still read and become the list.
+ * Backends store it; nothing here knows of files or locks. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -16,11 +17,11 @@
 #include "secmem.h"
 #include "sms.h"
 
-/* In the order version 5 writes them, which the parser tries first. */
+/* In the order version 6 writes them, which the parser tries first. */
 enum rec_key {
 	K_VERSION,
 	K_USER,
-	/* Version 5 only. */
+	/* Versions 5 and 6. */
 	K_TAG,
 	K_NEXT_ID,
 	K_FACTOR, /* repeated: one line per factor */
@@ -37,6 +38,11 @@ enum rec_key {
 	K_LOGIN_SERVICE,
 	K_LOGIN_RHOST,
 	K_SKIP_SINCE,
+	/* Version 6. */
+	K_RECOVERY,
+	K_RECOVERY_CODE, /* repeated: one line per code of the set */
+	K_BYPASS,
+	K_LOCK_NOTICE,
 	/* Versions 1 to 4: one app (all six or none), ... */
 	K_TOTP_SECRET,
 	K_TOTP_ALGORITHM,
@@ -82,6 +88,10 @@ static const struct {
 	KEY(K_LOGIN_SERVICE, "login.service"),
 	KEY(K_LOGIN_RHOST, "login.rhost"),
 	KEY(K_SKIP_SINCE, "skip.since"),
+	KEY(K_RECOVERY, "recovery"),
+	KEY(K_RECOVERY_CODE, "recovery.code"),
+	KEY(K_BYPASS, "bypass"),
+	KEY(K_LOCK_NOTICE, "lock.notice"),
 	KEY(K_TOTP_SECRET, "totp.secret"),
 	KEY(K_TOTP_ALGORITHM, "totp.algorithm"),
 	KEY(K_TOTP_DIGITS, "totp.digits"),
@@ -230,6 +240,22 @@ bool factor_label_valid(const char *label)
 	return true;
 }
 
+unsigned record_recovery_left(const struct mfa_record *rec)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < rec->recovery.n && i < RECOVERY_CODES_MAX; i++)
+		if (rec->recovery.used[i] == 0)
+			n++;
+	return n;
+}
+
+void record_drop_backup(struct mfa_record *rec)
+{
+	secure_wipe(&rec->recovery, sizeof(rec->recovery));
+	secure_wipe(&rec->bypass, sizeof(rec->bypass));
+}
+
 void record_wipe(struct mfa_record *rec)
 {
 	secure_wipe(rec, sizeof(*rec));
@@ -328,13 +354,69 @@ static void hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-/* "SALT:HASH" in lower-case hex into the code's salt and hash. */
-static int parse_code_hex(const char *p, size_t len, struct mfa_sent_code *c)
+/* "SALT:HASH" in lower-case hex into a salt and a hash. */
+static int parse_salt_hash(const char *p, size_t len, unsigned char salt[EMAIL_SALT_LEN],
+			   unsigned char hash[EMAIL_HASH_LEN])
 {
 	if (len != CODE_HEX_LEN || p[2 * EMAIL_SALT_LEN] != ':' ||
-	    hex_decode(p, 2 * EMAIL_SALT_LEN, c->salt, EMAIL_SALT_LEN) < 0 ||
-	    hex_decode(p + 2 * EMAIL_SALT_LEN + 1, 2 * EMAIL_HASH_LEN, c->hash, EMAIL_HASH_LEN) < 0)
+	    hex_decode(p, 2 * EMAIL_SALT_LEN, salt, EMAIL_SALT_LEN) < 0 ||
+	    hex_decode(p + 2 * EMAIL_SALT_LEN + 1, 2 * EMAIL_HASH_LEN, hash, EMAIL_HASH_LEN) < 0)
 		return -EINVAL;
+	return 0;
+}
+
+static int parse_code_hex(const char *p, size_t len, struct mfa_sent_code *c)
+{
+	return parse_salt_hash(p, len, c->salt, c->hash);
+}
+
+/* Splits a value into exactly n words, one space between each: false if
+ * it has more or fewer, or an empty one. */
+static bool split_words(const char *p, size_t len, struct span *w, size_t n)
+{
+	const char *end = p + len;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		const char *stop = i + 1 < n ? sp : end;
+
+		if (stop == NULL || (i + 1 == n && sp != NULL) || stop == p)
+			return false;
+		w[i].p = p;
+		w[i].len = (size_t)(stop - p);
+		p = stop + 1;
+	}
+	return true;
+}
+
+/* "SALT:HASH USED": one code of the recovery set, as it comes. */
+static int parse_recovery_code(const char *v, size_t vlen, unsigned line, struct mfa_record *rec,
+			       struct mfa_error *err)
+{
+	struct mfa_recovery_set *set = &rec->recovery;
+	struct span w[2];
+	uint64_t used;
+
+	if (set->n >= RECOVERY_CODES_MAX) {
+		mfa_error_set(err, "line %u: more than %d recovery codes", line,
+			      RECOVERY_CODES_MAX);
+		return -EINVAL;
+	}
+	if (!split_words(v, vlen, w, 2) ||
+	    parse_salt_hash(w[0].p, w[0].len, set->codes[set->n].salt, set->codes[set->n].hash) <
+		    0 ||
+	    number_of(w[1].p, w[1].len, TIME_MAX, &used, "recovery.code", err) < 0) {
+		mfa_error_set(err, "line %u: recovery.code: not SALT:HASH and a time", line);
+		return -EINVAL;
+	}
+	/* A salt is drawn afresh for every code: twice is a copied line. */
+	for (unsigned i = 0; i < set->n; i++)
+		if (memcmp(set->codes[i].salt, set->codes[set->n].salt, EMAIL_SALT_LEN) == 0) {
+			mfa_error_set(err, "line %u: recovery.code: a code given twice", line);
+			return -EINVAL;
+		}
+	set->used[set->n] = (int64_t)used;
+	set->n++;
 	return 0;
 }
 
@@ -533,9 +615,11 @@ static bool key_in_version(int k, unsigned v)
 	if (k <= K_USER || (k >= K_FAIL_COUNT && k < K_SKIP_SINCE))
 		return true;
 	if (k >= K_TAG && k <= K_ENROLL_CODES)
-		return v == 5;
+		return v >= 5;
 	if (k == K_SKIP_SINCE)
 		return v >= 2;
+	if (k >= K_RECOVERY && k <= K_LOCK_NOTICE)
+		return v >= 6;
 	if (k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP)
 		return v <= 4;
 	if (k >= K_EMAIL_ADDRESS && k <= K_EMAIL_CODE_SENT)
@@ -602,7 +686,7 @@ static int split_lines(const char *buf, size_t len, struct span vals[K_COUNT], u
 				      line);
 			return -EINVAL;
 		}
-		if (vals[k].p != NULL && k != K_FACTOR) {
+		if (vals[k].p != NULL && k != K_FACTOR && k != K_RECOVERY_CODE) {
 			mfa_error_set(err, "line %u: %s given twice", line, rec_keys[k].name);
 			return -EINVAL;
 		}
@@ -630,6 +714,8 @@ static int split_lines(const char *buf, size_t len, struct span vals[K_COUNT], u
 				return -EINVAL;
 			rec->n_factors++;
 		}
+		if (k == K_RECOVERY_CODE && parse_recovery_code(eq + 1, vlen, line, rec, err) < 0)
+			return -EINVAL;
 		vals[k].p = eq + 1;
 		vals[k].len = vlen;
 		prev = k;
@@ -643,13 +729,13 @@ static int split_lines(const char *buf, size_t len, struct span vals[K_COUNT], u
 }
 
 /* Every key of the version is there: the totp keys of earlier versions all
- * or none, factor lines any number. */
+ * or none, factor and recovery code lines any number. */
 static int check_keys(const struct span vals[K_COUNT], unsigned version, struct mfa_error *err)
 {
 	for (int k = 0; k < K_COUNT; k++) {
 		bool totp_key = k >= K_TOTP_SECRET && k <= K_TOTP_LAST_STEP;
 
-		if (!key_in_version(k, version) || k == K_FACTOR)
+		if (!key_in_version(k, version) || k == K_FACTOR || k == K_RECOVERY_CODE)
 			continue;
 		if (totp_key && (vals[k].p != NULL) != (vals[K_TOTP_SECRET].p != NULL)) {
 			mfa_error_set(err, "incomplete totp entry (%s)", rec_keys[k].name);
@@ -771,6 +857,83 @@ static int parse_v5(const struct span vals[K_COUNT], struct mfa_record *rec, str
 	}
 	rec->code.enroll_codes = (unsigned)n;
 	rec->code.enroll_codes_since = (int64_t)since;
+	return 0;
+}
+
+static const char *const codes_sources[] = {
+	[RECORD_CODES_USER] = "user",
+	[RECORD_CODES_ADMIN] = "admin",
+	[RECORD_CODES_IMPORTED] = "imported",
+};
+
+/* "recovery=SOURCE SINCE" (or empty: no set, nor code lines), as many
+ * code lines as the set was made with. */
+static int parse_recovery(const struct span *v, struct mfa_record *rec, struct mfa_error *err)
+{
+	struct mfa_recovery_set *set = &rec->recovery;
+	struct span w[2];
+	uint64_t since;
+
+	if (v->len == 0) {
+		if (set->n > 0) {
+			mfa_error_set(err, "recovery.code: without a set of recovery codes");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!split_words(v->p, v->len, w, 2)) {
+		mfa_error_set(err, "recovery: not a source and a time");
+		return -EINVAL;
+	}
+	for (unsigned s = RECORD_CODES_USER; s <= RECORD_CODES_IMPORTED; s++)
+		if (w[0].len == strlen(codes_sources[s]) &&
+		    memcmp(w[0].p, codes_sources[s], w[0].len) == 0)
+			set->source = (enum record_codes_source)s;
+	if (set->source == RECORD_CODES_NONE) {
+		mfa_error_set(err, "recovery: an unknown source");
+		return -EINVAL;
+	}
+	if (number_of(w[1].p, w[1].len, TIME_MAX, &since, "recovery", err) < 0)
+		return -EINVAL;
+	set->since = (int64_t)since;
+	if (set->n == 0) {
+		mfa_error_set(err, "recovery: a set without a recovery.code line");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "bypass=SALT:HASH USES EXPIRES MADE", or empty: none. */
+static int parse_bypass(const struct span *v, struct mfa_record *rec, struct mfa_error *err)
+{
+	struct mfa_bypass *b = &rec->bypass;
+	struct span w[4];
+	uint64_t uses, expires, made;
+
+	if (v->len == 0)
+		return 0;
+	if (!split_words(v->p, v->len, w, 4) ||
+	    parse_salt_hash(w[0].p, w[0].len, b->code.salt, b->code.hash) < 0 ||
+	    number_of(w[1].p, w[1].len, RECORD_BYPASS_USES_MAX, &uses, "bypass", err) < 0 ||
+	    number_of(w[2].p, w[2].len, TIME_MAX, &expires, "bypass", err) < 0 ||
+	    number_of(w[3].p, w[3].len, TIME_MAX, &made, "bypass", err) < 0) {
+		mfa_error_set(err, "bypass: not SALT:HASH, uses, expiry and time made");
+		return -EINVAL;
+	}
+	b->set = true;
+	b->uses_left = (unsigned)uses;
+	b->expires = (int64_t)expires;
+	b->made = (int64_t)made;
+	return 0;
+}
+
+/* Version 6: the recovery set, the bypass code, the last lockout notice. */
+static int parse_v6(const struct span vals[K_COUNT], struct mfa_record *rec, struct mfa_error *err)
+{
+	if (parse_recovery(&vals[K_RECOVERY], rec, err) < 0 ||
+	    parse_bypass(&vals[K_BYPASS], rec, err) < 0 ||
+	    parse_time(&vals[K_LOCK_NOTICE], &rec->lock_notice, "lock.notice", err) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -975,8 +1138,8 @@ int record_parse(const char *buf, size_t len, const char *expected_user, struct 
 	if (version >= 2 &&
 	    parse_time(&vals[K_SKIP_SINCE], &rec->skip_since, "skip.since", err) < 0)
 		goto out;
-	if (version == 5) {
-		if (parse_v5(vals, rec, err) < 0)
+	if (version >= 5) {
+		if (parse_v5(vals, rec, err) < 0 || (version >= 6 && parse_v6(vals, rec, err) < 0))
 			goto out;
 	} else {
 		rec->next_factor_id = 1;
@@ -1038,6 +1201,43 @@ static void put_factor(struct out *o, const struct mfa_factor *f)
 	put(o, " label=%s\n", f->label);
 }
 
+/* "SALT:HASH" in lower-case hex, into out (CODE_HEX_LEN + 1 bytes). */
+static void format_salt_hash(const unsigned char *salt, const unsigned char *hash, char *out)
+{
+	hex_encode(salt, EMAIL_SALT_LEN, out);
+	out[2 * EMAIL_SALT_LEN] = ':';
+	hex_encode(hash, EMAIL_HASH_LEN, out + 2 * EMAIL_SALT_LEN + 1);
+}
+
+/* The version 6 lines: the recovery set, the bypass code, the notice. */
+static void put_backup(struct out *o, const struct mfa_record *rec)
+{
+	const struct mfa_recovery_set *set = &rec->recovery;
+	const struct mfa_bypass *b = &rec->bypass;
+	/* A set of no known maker is not one: written, it would not read. */
+	bool any = set->n > 0 && set->source >= RECORD_CODES_USER &&
+		   set->source <= RECORD_CODES_IMPORTED;
+	char code[CODE_HEX_LEN + 1];
+
+	if (any)
+		put(o, "recovery=%s %" PRId64 "\n", codes_sources[set->source], set->since);
+	else
+		put(o, "recovery=\n");
+	for (unsigned i = 0; any && i < set->n && i < RECOVERY_CODES_MAX; i++) {
+		format_salt_hash(set->codes[i].salt, set->codes[i].hash, code);
+		put(o, "recovery.code=%s %" PRId64 "\n", code, set->used[i]);
+	}
+	if (b->set) {
+		format_salt_hash(b->code.salt, b->code.hash, code);
+		put(o, "bypass=%s %u %" PRId64 " %" PRId64 "\n", code, b->uses_left, b->expires,
+		    b->made);
+	} else {
+		put(o, "bypass=\n");
+	}
+	put(o, "lock.notice=%" PRId64 "\n", rec->lock_notice);
+	secure_wipe(code, sizeof(code));
+}
+
 int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 {
 	struct out o = { buf, buflen, 0, false };
@@ -1050,9 +1250,7 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 	for (unsigned i = 0; i < rec->n_factors; i++)
 		put_factor(&o, &rec->factors[i]);
 	if (rec->code.pending) {
-		hex_encode(rec->code.salt, EMAIL_SALT_LEN, code);
-		code[2 * EMAIL_SALT_LEN] = ':';
-		hex_encode(rec->code.hash, EMAIL_HASH_LEN, code + 2 * EMAIL_SALT_LEN + 1);
+		format_salt_hash(rec->code.salt, rec->code.hash, code);
 		put(&o, "code=%u %s\n", rec->code.factor, code);
 		secure_wipe(code, sizeof(code));
 	} else {
@@ -1069,9 +1267,10 @@ int record_format(const struct mfa_record *rec, char *buf, size_t buflen)
 	else
 		put(&o, "lock.until=%" PRId64 "\n", rec->locked_until);
 	put(&o,
-	    "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\nskip.since=%" PRId64
-	    "\nend\n",
+	    "login.time=%" PRId64 "\nlogin.service=%s\nlogin.rhost=%s\nskip.since=%" PRId64 "\n",
 	    rec->last_login, rec->last_service, rec->last_rhost, rec->skip_since);
+	put_backup(&o, rec);
+	put(&o, "end\n");
 	if (o.full) {
 		secure_wipe(buf, buflen);
 		return -ENOBUFS;

@@ -7,16 +7,20 @@
 
 #include "email.h"
 #include "policy.h"
+#include "recovery.h"
 #include "totp.h"
 #include "util.h"
 
 /* Version 2 added skip.since, version 3 the email.* keys, version 4 who set
  * the address and the count of enrollment mails, version 5 the factors as
- * a list (several apps, addresses and phone numbers) and the factors' tag;
- * older records are still read. */
-#define STORE_RECORD_VERSION 5
-/* The largest record read; a larger file is corrupt by definition. */
-#define STORE_RECORD_MAX 16384
+ * a list (several apps, addresses and phone numbers) and the factors' tag,
+ * version 6 the recovery codes, the bypass code and the last lockout
+ * notice; older records are still read. */
+#define STORE_RECORD_VERSION 6
+/* The largest record read; a larger file is corrupt by definition.  Two
+ * slots of the largest size (store/files.c): the largest record, with 24
+ * factors and a set of 20 recovery codes, needs slots of 16384 bytes. */
+#define STORE_RECORD_MAX 32768
 #define STORE_TEXT_MAX 255
 
 /* Factors a record may hold, of all methods, verified or not: above any
@@ -72,6 +76,48 @@ struct mfa_sent_code {
 	int64_t enroll_codes_since;
 };
 
+/* A recovery or bypass code as kept: a salt of its own and
+ * HMAC-SHA256(salt, canonical code) (recovery_code_hash()), never the
+ * code. */
+struct mfa_kept_code {
+	unsigned char salt[EMAIL_SALT_LEN];
+	unsigned char hash[EMAIL_HASH_LEN];
+};
+
+/* Who made a set of recovery codes: the values of store.h's enum
+ * store_recovery_source, which core/ cannot see. */
+enum record_codes_source {
+	RECORD_CODES_NONE,
+	RECORD_CODES_USER,
+	RECORD_CODES_ADMIN,
+	RECORD_CODES_IMPORTED,
+};
+
+/* The user's recovery codes: the whole set as made (n: 0, no set), each
+ * code spent at most once and then kept as used, so that the set's size
+ * stays known. */
+struct mfa_recovery_set {
+	unsigned n;
+	enum record_codes_source source;
+	int64_t since; /* when it was made */
+	struct mfa_kept_code codes[RECOVERY_CODES_MAX];
+	int64_t used[RECOVERY_CODES_MAX]; /* when each was used; 0: not yet */
+};
+
+/* The most uses of a bypass code (store.h's STORE_BYPASS_USES_MAX). */
+#define RECORD_BYPASS_USES_MAX 100
+
+/* The helpdesk's bypass code: kept when used up or expired, so that it is
+ * told apart from a wrong code (VERIFY_EXPIRED), until revoked or
+ * replaced. */
+struct mfa_bypass {
+	bool set;
+	struct mfa_kept_code code;
+	unsigned uses_left;
+	int64_t expires;
+	int64_t made;
+};
+
 struct mfa_record {
 	char user[USER_NAME_MAX + 1];
 	/* Changes, to a fresh random value, with every change of the
@@ -90,6 +136,9 @@ struct mfa_record {
 	char last_service[STORE_TEXT_MAX + 1];
 	char last_rhost[STORE_TEXT_MAX + 1];
 	int64_t skip_since; /* an opt-out skip remembered since; 0: none */
+	struct mfa_recovery_set recovery;
+	struct mfa_bypass bypass;
+	int64_t lock_notice; /* the last lockout notice; 0: none */
 };
 
 void record_init(struct mfa_record *rec, const char *user);
@@ -113,6 +162,11 @@ int record_new_tag(struct mfa_record *rec);
 bool factor_label_valid(const char *label);
 /* Forgets the pending code (wiping its hash); the limits stay. */
 void record_drop_code(struct mfa_record *rec);
+/* How many of the recovery set's codes are not used yet. */
+unsigned record_recovery_left(const struct mfa_record *rec);
+/* Forgets the recovery set and the bypass code (wiping their hashes):
+ * they belong to the verified factors they stand in for. */
+void record_drop_backup(struct mfa_record *rec);
 /* Wipes the whole record, secret included. */
 void record_wipe(struct mfa_record *rec);
 /* Sets a text field from an untrusted string, replacing what is not

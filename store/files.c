@@ -42,9 +42,9 @@ struct files_store {
  * header up to CRC and the text.  A file is two slots of one size: the
  * smallest that holds the text when the file was made, so that the record
  * of a user with an app or two stays 4096 bytes (a listing reads 100,000
- * of them) and one with many factors still fits. */
+ * of them) and one with many factors and recovery codes still fits. */
 #define SLOT_SIZE_MIN 2048
-#define SLOT_SIZE_MAX 8192
+#define SLOT_SIZE_MAX 16384
 #define SLOT_MAGIC "MFA1 "
 #define SLOT_CRC_AT 27
 #define SLOT_HEADER_LEN 36
@@ -56,7 +56,7 @@ _Static_assert(RECORD_FILE_MAX <= STORE_RECORD_MAX, "a record file must be reada
 /* What the open record file holds, for the next update in place. */
 struct slots {
 	bool slotted;	  /* in the two-slot form */
-	size_t slot_size; /* 2048, 4096 or 8192 */
+	size_t slot_size; /* 2048, 4096, 8192 or 16384 */
 	int newest;	  /* the slot holding the record */
 	uint64_t seq;	  /* its sequence number */
 };
@@ -290,8 +290,9 @@ static int record_text(const char *buf, size_t len, struct slots *sl, const char
 		return 0;
 	}
 	if (size == 0) {
-		mfa_error_set(err, "a two-slot record of %zu bytes, not %d, %d or %d", len,
-			      2 * SLOT_SIZE_MIN, 4 * SLOT_SIZE_MIN, 2 * SLOT_SIZE_MAX);
+		mfa_error_set(err, "a two-slot record of %zu bytes, not %d, %d, %d or %d", len,
+			      2 * SLOT_SIZE_MIN, 4 * SLOT_SIZE_MIN, 8 * SLOT_SIZE_MIN,
+			      2 * SLOT_SIZE_MAX);
 		return -EINVAL;
 	}
 	for (int i = 0; i < 2; i++)
@@ -353,10 +354,10 @@ int record_file_parse(const char *buf, size_t len, const char *expected_user,
 static int load_record(struct files_store *st, const char *user, struct mfa_record *rec,
 		       int *keep_fd, struct slots *sl, struct mfa_error *err)
 {
-	char buf[STORE_RECORD_MAX + 1];
 	struct stat sb;
 	struct slots unused;
 	size_t len = 0;
+	char *buf = NULL;
 	int fd, r;
 
 	r = check_user(user, err);
@@ -403,6 +404,14 @@ static int load_record(struct files_store *st, const char *user, struct mfa_reco
 		r = -EINVAL;
 		goto out;
 	}
+	/* On the heap: the largest record would take 32 KiB of the stack of
+	 * whatever thread of a daemon calls the module. */
+	buf = malloc((size_t)sb.st_size + 1);
+	if (buf == NULL) {
+		mfa_error_set(err, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
 	/* As many bytes as fstat() told: a record never grows in place (a
 	 * new one is a new file), and a listing of 100,000 records saves a
 	 * read each that would only see the end. */
@@ -426,7 +435,10 @@ static int load_record(struct files_store *st, const char *user, struct mfa_reco
 		mfa_error_set(err, "%s/%s: corrupt record: %s", st->path, user, why);
 	}
 out:
-	secure_wipe(buf, sizeof(buf));
+	if (buf != NULL) {
+		secure_wipe(buf, (size_t)sb.st_size + 1);
+		free(buf);
+	}
 	if (r == 0 && keep_fd != NULL)
 		*keep_fd = fd;
 	else

@@ -3,7 +3,9 @@
  * files_update().  What a successful login writes is record_login(), and
  * note_login() for a TOTP code, which also forgives failures; where a sent
  * code's salted hash is kept, set_pending_code(); every change of the
- * verified factors draws a new tag, factors_changed(). */
+ * verified factors draws a new tag, factors_changed(), which also drops the
+ * recovery and bypass codes of a user left without one; a recovery or
+ * bypass code at a login, check_backup(). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,11 @@
 #include "code_hash.h"
 #include "files.h"
 #include "lockout.h"
+#include "recovery.h"
 #include "secmem.h"
+
+_Static_assert(RECORD_BYPASS_USES_MAX == STORE_BYPASS_USES_MAX,
+	       "a bypass code the store takes must fit the record");
 
 static struct files_store *files(struct store *st)
 {
@@ -44,10 +50,17 @@ static void note_new_factor(struct mfa_record *rec)
 	rec->skip_since = 0;
 }
 
-/* The verified factors changed: a basis taken before no longer holds. */
+/* The verified factors changed: a basis taken before no longer holds.
+ * Recovery and bypass codes stand in for the verified factors: a user left
+ * with none loses them too, or they would outlive the enrollment they
+ * belonged to (a reset user would still log in with a code of the old). */
 static int factors_changed(struct mfa_record *rec, struct mfa_error *err)
 {
-	int r = record_new_tag(rec);
+	int r;
+
+	if (record_count(rec, 0) == 0)
+		record_drop_backup(rec);
+	r = record_new_tag(rec);
 
 	if (r < 0)
 		mfa_error_set(err, "cannot draw the factors' tag: %s", strerror(-r));
@@ -151,6 +164,17 @@ static void files_close_op(struct store *st)
 	files_close(files(st));
 }
 
+static enum store_recovery_source source_of(enum record_codes_source s)
+{
+	switch (s) {
+	case RECORD_CODES_USER: return RECOVERY_USER;
+	case RECORD_CODES_ADMIN: return RECOVERY_ADMIN;
+	case RECORD_CODES_IMPORTED: return RECOVERY_IMPORTED;
+	case RECORD_CODES_NONE: break;
+	}
+	return RECOVERY_NONE;
+}
+
 static void summarize(const struct mfa_record *rec, struct store_summary *out)
 {
 	memcpy(out->user, rec->user, sizeof(out->user));
@@ -179,6 +203,16 @@ static void summarize(const struct mfa_record *rec, struct store_summary *out)
 	memcpy(out->last_service, rec->last_service, sizeof(out->last_service));
 	memcpy(out->last_rhost, rec->last_rhost, sizeof(out->last_rhost));
 	out->skip_since = rec->skip_since;
+	out->recovery.left = record_recovery_left(rec);
+	out->recovery.made = rec->recovery.n;
+	out->recovery.since = rec->recovery.since;
+	out->recovery.source = rec->recovery.n > 0 ? source_of(rec->recovery.source) :
+						     RECOVERY_NONE;
+	if (rec->bypass.set) {
+		out->bypass.uses_left = rec->bypass.uses_left;
+		out->bypass.expires = rec->bypass.expires;
+		out->bypass.made = rec->bypass.made;
+	}
 	out->basis.version = (int64_t)rec->factors_tag;
 }
 
@@ -455,7 +489,21 @@ static int prove_dest(struct mfa_record *rec, bool exists, void *p)
 	}
 	res->factor = id;
 	r = factors_changed(rec, e->err);
+	res->basis.version = (int64_t)rec->factors_tag;
 	return r < 0 ? r : FILES_WRITE;
+}
+
+/* After an enrollment, the proof of the factors it left: the user just
+ * proved one, and the recovery codes that end it need a proof
+ * (store_recovery_new()).  Without random bytes there is none, and the
+ * enrollment, already saved, stands: the codes are then refused. */
+static void enrolled_proof(struct store *st, const char *user, const struct store_login *at,
+			   struct verify_result *res)
+{
+	if (res->outcome != VERIFY_OK)
+		return;
+	if (files_proof_make(files(st), user, (int64_t)at->now, res->basis.proof) < 0)
+		memset(res->basis.proof, 0, sizeof(res->basis.proof));
 }
 
 static int files_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
@@ -465,13 +513,16 @@ static int files_enroll_sent(struct store *st, const struct mfa_config *cfg, con
 			     struct mfa_error *err)
 {
 	struct sent_enroll e = { cfg, method, dest, label, replaces, code, at, res, err };
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (!proved(st, user, basis, at->now)) {
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return 0;
 	}
-	return verify_done(files_update(files(st), user, basis, prove_dest, &e, err), res);
+	r = verify_done(files_update(files(st), user, basis, prove_dest, &e, err), res);
+	enrolled_proof(st, user, at, res);
+	return r;
 }
 
 struct totp_save {
@@ -524,6 +575,7 @@ static int save_totp(struct mfa_record *rec, bool exists, void *p)
 	rec->skip_since = 0;
 	note_login(rec, s->at);
 	r = factors_changed(rec, s->err);
+	s->res->basis.version = (int64_t)rec->factors_tag;
 	return r < 0 ? r : FILES_WRITE;
 }
 
@@ -536,6 +588,7 @@ static int files_enroll_totp(struct store *st, const struct mfa_config *cfg, con
 			     struct mfa_error *err)
 {
 	struct totp_save s = { cfg, t, label, replaces, 0, at, res, err };
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (totp_verify(t->secret, t->secret_len, &t->params, code, at->now, cfg->totp.window, 0,
@@ -547,7 +600,9 @@ static int files_enroll_totp(struct store *st, const struct mfa_config *cfg, con
 		res->outcome = VERIFY_NOT_ENROLLED;
 		return 0;
 	}
-	return verify_done(files_update(files(st), user, basis, save_totp, &s, err), res);
+	r = verify_done(files_update(files(st), user, basis, save_totp, &s, err), res);
+	enrolled_proof(st, user, at, res);
+	return r;
 }
 
 /* Makes code the pending one, sent to factor f: a fresh salt, its hash,
@@ -755,7 +810,8 @@ static bool record_empty(const struct mfa_record *rec)
 	       !c->pending && c->expires == 0 && c->sent == 0 && c->booked == 0 &&
 	       c->enroll_codes == 0 && c->enroll_codes_since == 0 && rec->fail_count == 0 &&
 	       rec->fail_since == 0 && rec->locked_until == 0 && rec->last_login == 0 &&
-	       rec->last_service[0] == '\0' && rec->last_rhost[0] == '\0' && rec->skip_since == 0;
+	       rec->last_service[0] == '\0' && rec->last_rhost[0] == '\0' && rec->skip_since == 0 &&
+	       rec->recovery.n == 0 && !rec->bypass.set && rec->lock_notice == 0;
 }
 
 static int unbook_code(struct mfa_record *rec, bool exists, void *p)
@@ -1344,12 +1400,310 @@ static int files_sync_op(struct store *st, struct mfa_error *err)
 	return files_sync(files(st), err);
 }
 
+/* --- Recovery and bypass codes --- */
+
+/* Whether code is the kept one: its hash, compared in constant time. */
+static bool kept_matches(const struct mfa_kept_code *k, const char *code)
+{
+	unsigned char hash[EMAIL_HASH_LEN];
+	bool match = false;
+
+	if (recovery_code_hash(k->salt, code, hash) == 0)
+		match = consttime_equal(hash, k->hash, EMAIL_HASH_LEN);
+	secure_wipe(hash, sizeof(hash));
+	return match;
+}
+
+/* A fresh salt and the hash of code under it; -EIO with err set. */
+static int keep_code(struct mfa_kept_code *k, const char *code, struct mfa_error *err)
+{
+	int r = secure_random(k->salt, sizeof(k->salt));
+
+	if (r == 0)
+		r = recovery_code_hash(k->salt, code, k->hash);
+	if (r < 0) {
+		secure_wipe(k, sizeof(*k));
+		mfa_error_set(err, "cannot make a code's hash");
+		return -EIO;
+	}
+	return 0;
+}
+
+static bool bypass_works(const struct mfa_bypass *b, time_t now)
+{
+	return b->set && b->uses_left > 0 && b->expires > (int64_t)now;
+}
+
+struct backup_check {
+	const struct mfa_config *cfg;
+	const char *code;
+	const struct store_login *at;
+	struct verify_result *res;
+};
+
+/* Under the lock, on a fresh read, as check_totp(): of two logins racing
+ * with one code, the second sees it spent.  Every code of the set and the
+ * bypass code are hashed, whichever matches: the time taken does not tell
+ * which one it was. */
+static int check_backup(struct mfa_record *rec, bool exists, void *p)
+{
+	struct backup_check *c = p;
+	struct verify_result *res = c->res;
+	struct mfa_recovery_set *set = &rec->recovery;
+	struct mfa_bypass *b = &rec->bypass;
+	time_t now = c->at->now;
+	bool bypass = false;
+	int found = -1;
+
+	/* Recovery codes are no factor: they stand in for one held.  Nor
+	 * is a lock file left behind for a user the store does not know. */
+	if (!exists || record_count(rec, 0) == 0) {
+		res->outcome = VERIFY_NOT_ENROLLED;
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	}
+	if (lockout_active(rec, now)) {
+		res->outcome = VERIFY_LOCKED;
+		return FILES_KEEP;
+	}
+	/* Text of another form is no code the store keeps: a wrong one. */
+	if (recovery_code_is_canonical(c->code)) {
+		for (unsigned i = 0; i < set->n && i < RECOVERY_CODES_MAX; i++)
+			if (kept_matches(&set->codes[i], c->code) && found < 0)
+				found = (int)i;
+		bypass = b->set && kept_matches(&b->code, c->code);
+	}
+	if (found >= 0 && set->used[found] == 0) {
+		set->used[found] = (int64_t)now;
+		res->backup = BACKUP_RECOVERY;
+		res->remaining = record_recovery_left(rec);
+	} else if (bypass && bypass_works(b, now)) {
+		b->uses_left--;
+		res->backup = BACKUP_BYPASS;
+		res->remaining = b->uses_left;
+	} else {
+		/* A spent recovery code is as wrong as any; the bypass code
+		 * past its time or uses says so. */
+		count_failure(rec, c->cfg, now, res, bypass ? VERIFY_EXPIRED : VERIFY_WRONG);
+		res->fail_count = rec->fail_count;
+		return FILES_WRITE;
+	}
+	note_login(rec, c->at);
+	res->outcome = VERIFY_OK;
+	res->fail_count = rec->fail_count;
+	return FILES_WRITE;
+}
+
+static int files_verify_backup(struct store *st, const struct mfa_config *cfg, const char *user,
+			       const char *code, const struct store_login *at,
+			       struct verify_result *res, struct mfa_error *err)
+{
+	struct backup_check c = { cfg, code, at, res };
+
+	memset(res, 0, sizeof(*res));
+	return verify_done(files_update(files(st), user, NULL, check_backup, &c, err), res);
+}
+
+struct recovery_make {
+	const char *const *codes;
+	unsigned n;
+	enum record_codes_source source;
+	time_t now;
+	bool no_factor;
+	struct mfa_error *err;
+};
+
+/* A new set replaces the old whole: a code of the old never works again. */
+static int make_recovery(struct mfa_record *rec, bool exists, void *p)
+{
+	struct recovery_make *m = p;
+	struct mfa_recovery_set *set = &rec->recovery;
+
+	if (record_count(rec, 0) == 0) {
+		m->no_factor = true;
+		/* Nor leave behind the lock file made for the look. */
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	}
+	secure_wipe(set, sizeof(*set));
+	for (unsigned i = 0; i < m->n; i++) {
+		int r = keep_code(&set->codes[i], m->codes[i], m->err);
+
+		/* The record is not written: the old set stays. */
+		if (r < 0)
+			return r;
+	}
+	set->n = m->n;
+	set->source = m->source;
+	set->since = (int64_t)m->now;
+	return FILES_WRITE;
+}
+
+static int recovery_update(struct store *st, const char *user, const struct store_basis *basis,
+			   struct recovery_make *m, struct mfa_error *err)
+{
+	int r;
+
+	if (m->n < 1 || m->n > RECOVERY_CODES_MAX) {
+		mfa_error_set(err, "a set of recovery codes holds 1 to %d codes",
+			      RECOVERY_CODES_MAX);
+		return -EINVAL;
+	}
+	r = files_update(files(st), user, basis, make_recovery, m, err);
+	/* -ENOENT says "no factor": the store's own failures are not that. */
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	if (m->no_factor) {
+		mfa_error_set(err, "%s holds no verified factor", user);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int files_recovery_new(struct store *st, const char *user, const struct store_basis *basis,
+			      const char *const *codes, unsigned n, time_t now,
+			      struct mfa_error *err)
+{
+	struct recovery_make m = { codes, n, RECORD_CODES_USER, now, false, err };
+
+	if (!proved(st, user, basis, now)) {
+		mfa_error_set(err, "new recovery codes for %s without a proof of a factor", user);
+		return -EPERM;
+	}
+	return recovery_update(st, user, basis, &m, err);
+}
+
+static int files_recovery_admin(struct store *st, const char *user, const char *const *codes,
+				unsigned n, enum store_recovery_source source, time_t now,
+				struct mfa_error *err)
+{
+	struct recovery_make m = {
+		codes,
+		n,
+		source == RECOVERY_IMPORTED ? RECORD_CODES_IMPORTED : RECORD_CODES_ADMIN,
+		now,
+		false,
+		err
+	};
+
+	return recovery_update(st, user, NULL, &m, err);
+}
+
+struct bypass_make {
+	const char *code;
+	unsigned uses;
+	int64_t expires;
+	time_t now;
+	bool no_factor;
+	bool had;
+	struct mfa_error *err;
+};
+
+static int make_bypass(struct mfa_record *rec, bool exists, void *p)
+{
+	struct bypass_make *m = p;
+	struct mfa_bypass *b = &rec->bypass;
+	int r;
+
+	/* There is nothing to bypass: enrollment at login needs no code. */
+	if (record_count(rec, 0) == 0) {
+		m->no_factor = true;
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	}
+	secure_wipe(b, sizeof(*b));
+	r = keep_code(&b->code, m->code, m->err);
+	if (r < 0)
+		return r;
+	b->set = true;
+	b->uses_left = m->uses;
+	b->expires = m->expires;
+	b->made = (int64_t)m->now;
+	return FILES_WRITE;
+}
+
+static int files_bypass_new(struct store *st, const char *user, const char *code, unsigned uses,
+			    int64_t expires, time_t now, struct mfa_error *err)
+{
+	struct bypass_make m = { code, uses, expires, now, false, false, err };
+	int r;
+
+	/* The record's times end with the year 9999. */
+	if (uses < 1 || uses > RECORD_BYPASS_USES_MAX || expires <= (int64_t)now ||
+	    expires > INT64_C(253402300799)) {
+		mfa_error_set(err, "a bypass code works 1 to %d times, until a time ahead",
+			      RECORD_BYPASS_USES_MAX);
+		return -EINVAL;
+	}
+	r = files_update(files(st), user, NULL, make_bypass, &m, err);
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	if (m.no_factor) {
+		mfa_error_set(err, "%s holds no verified factor", user);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int revoke_bypass(struct mfa_record *rec, bool exists, void *p)
+{
+	struct bypass_make *m = p;
+
+	if (!exists || !rec->bypass.set)
+		return exists ? FILES_KEEP : FILES_REMOVE;
+	m->had = bypass_works(&rec->bypass, m->now);
+	secure_wipe(&rec->bypass, sizeof(rec->bypass));
+	return FILES_WRITE;
+}
+
+static int files_bypass_revoke(struct store *st, const char *user, time_t now, bool *had,
+			       struct mfa_error *err)
+{
+	struct bypass_make m = { .now = now, .err = err };
+	int r = files_update(files(st), user, NULL, revoke_bypass, &m, err);
+
+	*had = r == 0 && m.had;
+	return r;
+}
+
+struct notice_claim {
+	time_t now;
+	unsigned interval;
+	bool due;
+};
+
+/* A lockout is kept in the record: a user without one has none to tell
+ * of, and gets no record for the asking. */
+static int claim_notice(struct mfa_record *rec, bool exists, void *p)
+{
+	struct notice_claim *c = p;
+	int64_t t = (int64_t)c->now, last = rec->lock_notice;
+
+	if (!exists)
+		return FILES_REMOVE;
+	/* A clock set back starts afresh rather than never. */
+	if (last > 0 && last <= t && t - last < (int64_t)c->interval)
+		return FILES_KEEP;
+	rec->lock_notice = t;
+	c->due = true;
+	return FILES_WRITE;
+}
+
+static int files_lock_notice_due(struct store *st, const char *user, time_t now, unsigned interval,
+				 bool *due, struct mfa_error *err)
+{
+	struct notice_claim c = { now, interval, false };
+	int r = files_update(files(st), user, NULL, claim_notice, &c, err);
+
+	*due = r == 0 && c.due;
+	return r;
+}
+
 static int files_prove(struct store *st, const struct mfa_config *cfg, const char *user,
 		       unsigned factor, const char *code, const struct store_login *at,
 		       struct verify_result *res, struct store_basis *basis, struct mfa_error *err)
 {
 	struct store_summary sum;
 	int r = factor == 0 ? files_verify_totp(st, cfg, user, code, at, res, err) :
+		factor == STORE_FACTOR_BACKUP ?
+			      files_verify_backup(st, cfg, user, code, at, res, err) :
 			      files_verify_sent(st, cfg, user, code, factor, at, res, err);
 
 	if (r < 0 || res->outcome != VERIFY_OK)
@@ -1376,6 +1730,12 @@ const struct store_ops files_store_ops = {
 	.verify_totp = files_verify_totp,
 	.verify_sent = files_verify_sent,
 	.prove = files_prove,
+	.verify_backup = files_verify_backup,
+	.recovery_new = files_recovery_new,
+	.recovery_admin = files_recovery_admin,
+	.bypass_new = files_bypass_new,
+	.bypass_revoke = files_bypass_revoke,
+	.lock_notice_due = files_lock_notice_due,
 	.enroll_totp = files_enroll_totp,
 	.enroll_sent = files_enroll_sent,
 	.code_book = files_code_book,

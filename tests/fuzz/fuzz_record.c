@@ -1,7 +1,8 @@
 /* libFuzzer: the state-record parser, from the file's two slots down to the
  * text, of every version.  Anything may come in; nothing may crash, and a
- * record that parses must format back (as version 5) to what parses the
- * same (the format is canonical), its factors' tag included. */
+ * record that parses must format back (as version 6) to what parses the
+ * same (the format is canonical), its factors' tag, recovery codes and
+ * bypass code included. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,21 @@ static bool same_factor(const struct mfa_factor *a, const struct mfa_factor *b)
 	       a->totp.params.digits == b->totp.params.digits &&
 	       a->totp.params.period == b->totp.params.period &&
 	       a->totp.params.algorithm == b->totp.params.algorithm;
+}
+
+static bool same_backup(const struct mfa_record *a, const struct mfa_record *b)
+{
+	const struct mfa_recovery_set *x = &a->recovery, *y = &b->recovery;
+
+	if (x->n != y->n || x->source != y->source || x->since != y->since ||
+	    memcmp(x->codes, y->codes, sizeof(x->codes)) != 0 ||
+	    memcmp(x->used, y->used, sizeof(x->used)) != 0)
+		return false;
+	return a->bypass.set == b->bypass.set &&
+	       memcmp(&a->bypass.code, &b->bypass.code, sizeof(a->bypass.code)) == 0 &&
+	       a->bypass.uses_left == b->bypass.uses_left &&
+	       a->bypass.expires == b->bypass.expires && a->bypass.made == b->bypass.made &&
+	       a->lock_notice == b->lock_notice;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -44,6 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (rec.code.pending && record_factor(&rec, rec.code.factor) == NULL)
 		abort();
+	/* At most RECOVERY_CODES_MAX codes, of a known maker; a bypass code
+	 * of at most its uses. */
+	if (rec.recovery.n > RECOVERY_CODES_MAX ||
+	    (rec.recovery.n > 0) != (rec.recovery.source != RECORD_CODES_NONE) ||
+	    rec.bypass.uses_left > RECORD_BYPASS_USES_MAX)
+		abort();
 	len = record_format(&rec, buf, sizeof(buf));
 	if (len < 0 || record_parse(buf, (size_t)len, rec.user, &again, &err) != 0)
 		abort();
@@ -59,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < rec.n_factors; i++)
 		if (!same_factor(&rec.factors[i], &again.factors[i]))
 			abort();
+	if (!same_backup(&rec, &again))
+		abort();
 	record_wipe(&rec);
 	record_wipe(&again);
 	return 0;

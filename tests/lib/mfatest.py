@@ -167,7 +167,7 @@ def oathtool(secret, at, algorithm="sha1", digits=6, period=30):
     return out.stdout.strip()
 
 
-SLOT_SIZES = (2048, 4096, 8192)
+SLOT_SIZES = (2048, 4096, 8192, 16384)
 SLOT_HEADER = re.compile(rb"MFA1 ([0-9a-f]{16}) ([0-9a-f]{4}) ([0-9a-f]{8})\n")
 
 
@@ -496,7 +496,7 @@ class World:
         return dict(l.split("=", 1) for l in self.record_text(user).splitlines() if "=" in l)
 
     def record_factors(self, user):
-        """The factor lines of a version 5 record, each as a dict: id,
+        """The factor lines of a version 5 or 6 record, each as a dict: id,
         method, the named fields, and label (the rest of the line)."""
         out = []
         for line in self.record_text(user).splitlines():
@@ -523,7 +523,7 @@ class World:
                 return st
             rec = self.record(user)
             lock = rec.get("lock.until", "0")
-            if rec.get("version") == "5":
+            if rec.get("version") in ("5", "6"):
                 # The first app and the first address stand for "the" app
                 # and address of the older records (verified ones first).
                 factors = self.record_factors(user)

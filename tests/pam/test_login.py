@@ -264,9 +264,9 @@ class FailClosed(WorldTest):
         path = os.path.join(self.w.state_dir, "alice")
         with open(path) as f:
             good = f.read()
-        self.assertIn("version=5", good)
+        self.assertIn("version=6", good)
         self.assertIn(" secret=", good)
-        for bad in (good.replace("version=5", "version=99"), good[:-4], good[:40],
+        for bad in (good.replace("version=6", "version=99"), good[:-4], good[:40],
                     good.replace("fail.count=0", "fail.count=-1"),
                     good.replace(" secret=", " secret=!"),
                     good.replace("user=alice", "user=bob"), "", "\0" * 100,

@@ -29,7 +29,17 @@
 
 static const unsigned char secret20[20] = "12345678901234567890";
 
-/* alice: an app (id 1) and a verified address (id 3; 2 was removed). */
+/* Hexadecimal text of 16 and 32 bytes alike. */
+#define HEX16(b) b b b b b b b b b b b b b b b b
+#define HEX32(b) HEX16(b) HEX16(b)
+/* alice's recovery codes and bypass code as the record holds them. */
+#define RCODE(i, used) "recovery.code=" HEX16("1" #i) ":" HEX32("2" #i) " " used "\n"
+#define RCODES RCODE(0, "0") RCODE(1, "1700000150") RCODE(2, "0")
+#define BYPASS "bypass=" HEX16("44") ":" HEX32("55") " 2 1700003600 1700000000\n"
+
+/* alice: an app (id 1) and a verified address (id 3; 2 was removed), three
+ * recovery codes (the second used), a bypass code with two uses left, and
+ * a lockout notice. */
 static void enrolled_record(struct mfa_record *rec)
 {
 	struct mfa_factor *f;
@@ -63,6 +73,21 @@ static void enrolled_record(struct mfa_record *rec)
 	rec->last_login = 1700000200;
 	record_set_text(rec->last_service, "sshd");
 	record_set_text(rec->last_rhost, "192.0.2.1");
+	rec->recovery.n = 3;
+	rec->recovery.source = RECORD_CODES_USER;
+	rec->recovery.since = 1700000100;
+	for (unsigned i = 0; i < 3; i++) {
+		memset(rec->recovery.codes[i].salt, (int)(0x10 + i), EMAIL_SALT_LEN);
+		memset(rec->recovery.codes[i].hash, (int)(0x20 + i), EMAIL_HASH_LEN);
+	}
+	rec->recovery.used[1] = 1700000150;
+	rec->bypass.set = true;
+	memset(rec->bypass.code.salt, 0x44, EMAIL_SALT_LEN);
+	memset(rec->bypass.code.hash, 0x55, EMAIL_HASH_LEN);
+	rec->bypass.uses_left = 2;
+	rec->bypass.expires = 1700003600;
+	rec->bypass.made = 1700000000;
+	rec->lock_notice = 1700000120;
 }
 
 /* bob: an address being proved, with its pending code, and a number. */
@@ -144,6 +169,21 @@ static void assert_records_equal(const struct mfa_record *a, const struct mfa_re
 	assert_string_equal(a->last_service, b->last_service);
 	assert_string_equal(a->last_rhost, b->last_rhost);
 	assert_int_equal(a->skip_since, b->skip_since);
+	assert_int_equal(a->recovery.n, b->recovery.n);
+	assert_int_equal(a->recovery.source, b->recovery.source);
+	assert_int_equal(a->recovery.since, b->recovery.since);
+	for (unsigned i = 0; i < a->recovery.n; i++) {
+		assert_memory_equal(&a->recovery.codes[i], &b->recovery.codes[i],
+				    sizeof(a->recovery.codes[i]));
+		assert_int_equal(a->recovery.used[i], b->recovery.used[i]);
+	}
+	assert_int_equal(a->bypass.set, b->bypass.set);
+	if (a->bypass.set)
+		assert_memory_equal(&a->bypass.code, &b->bypass.code, sizeof(a->bypass.code));
+	assert_int_equal(a->bypass.uses_left, b->bypass.uses_left);
+	assert_int_equal(a->bypass.expires, b->bypass.expires);
+	assert_int_equal(a->bypass.made, b->bypass.made);
+	assert_int_equal(a->lock_notice, b->lock_notice);
 }
 
 static int format_record(const struct mfa_record *rec, char *buf, size_t size)
@@ -180,14 +220,17 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	enrolled_record(&in);
 	len = format_record(&in, buf, sizeof(buf));
-	assert_contains(buf, "version=5\nuser=alice\ntag=0123456789abcdef\nnext_id=4\n"
+	assert_contains(buf, "version=6\nuser=alice\ntag=0123456789abcdef\nnext_id=4\n"
 			     "factor=1 totp verified=1 by_admin=0 added=1700000000 used=1700000200 "
 			     "alg=sha256 digits=8 period=60 step=28333333 "
 			     "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ label=my phone\n"
 			     "factor=3 email verified=1 by_admin=1 added=1700000050 used=0 "
 			     "dest=alice@example.org label=\ncode=\n");
 	assert_contains(buf, "lock.until=admin\n");
+	assert_contains(buf, "\nskip.since=0\nrecovery=user 1700000100\n" RCODES BYPASS
+			     "lock.notice=1700000120\nend\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+	assert_int_equal(record_recovery_left(&out), 2);
 	assert_int_equal(record_methods(&out), METHOD_TOTP | METHOD_EMAIL);
 	assert_records_equal(&in, &out);
 	/* The format is canonical: formatting what was parsed gives the same. */
@@ -206,10 +249,11 @@ static void test_record_round_trip(void **state)
 	assert_int_equal(record_methods(&out), METHOD_SMS);
 	assert_records_equal(&in, &out);
 
-	/* A fresh record: no factor, the tag of no record. */
+	/* A fresh record: no factor, the tag of no record, no codes. */
 	record_init(&in, "carol");
 	len = format_record(&in, buf, sizeof(buf));
 	assert_contains(buf, "tag=0000000000000000\nnext_id=1\ncode=\n");
+	assert_contains(buf, "\nrecovery=\nbypass=\nlock.notice=0\nend\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "carol", &out, &err), 0);
 	assert_records_equal(&in, &out);
 
@@ -380,20 +424,21 @@ static void test_record_edits_refused(void **state)
 		{ "code=\n", "code=\ncode=\n" },
 		{ "enroll_codes=0 0\n", "enroll_codes=0 0\nenroll_codes=0 0\n" },
 		/* The version. */
-		{ "version=5\n", "version=6\n" },
-		{ "version=5\n", "version=05\n" },
-		{ "version=5\n", "version=0\n" },
-		{ "version=5\n", "version=\n" },
-		{ "version=5\n", "version=5.0\n" },
-		{ "version=5\n", "version= 5\n" },
-		{ "version=5\n", "version=4294967301\n" },
-		{ "version=5\nuser=alice\n", "user=alice\nversion=5\n" },
-		{ "version=5\n", "" },
-		{ "version=5\n", "version=5\nversion=5\n" },
-		/* Keys of version 5 in earlier versions, and theirs in 5. */
-		{ "version=5\n", "version=4\n" },
-		{ "version=5\n", "version=3\n" },
-		{ "version=5\n", "version=1\n" },
+		{ "version=6\n", "version=7\n" },
+		{ "version=6\n", "version=06\n" },
+		{ "version=6\n", "version=0\n" },
+		{ "version=6\n", "version=\n" },
+		{ "version=6\n", "version=6.0\n" },
+		{ "version=6\n", "version= 6\n" },
+		{ "version=6\n", "version=4294967302\n" },
+		{ "version=6\nuser=alice\n", "user=alice\nversion=6\n" },
+		{ "version=6\n", "" },
+		{ "version=6\n", "version=6\nversion=6\n" },
+		/* Keys of versions 5 and 6 in earlier versions, and theirs in 6. */
+		{ "version=6\n", "version=5\n" },
+		{ "version=6\n", "version=4\n" },
+		{ "version=6\n", "version=3\n" },
+		{ "version=6\n", "version=1\n" },
 		{ "user=alice\n", "user=alice\ntotp.secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n" },
 		{ "user=alice\n", "user=alice\nemail.address=\n" },
 		{ "user=alice\n", "user=alice\nemail.code_booked=0\n" },
@@ -406,6 +451,60 @@ static void test_record_edits_refused(void **state)
 		{ "code.booked=0\n", "" },
 		{ "enroll_codes=0 0\n", "" },
 		{ "skip.since=0\n", "" },
+		/* Missing keys of version 6. */
+		{ "recovery=user 1700000100\n", "" },
+		{ "recovery=user 1700000100\n" RCODES, "" },
+		{ BYPASS, "" },
+		{ "lock.notice=1700000120\n", "" },
+		/* The recovery set: its maker and time, then its codes. */
+		{ "recovery=user 1700000100\n", "recovery=\n" },
+		{ RCODES, "" },
+		{ "recovery=user ", "recovery=User " },
+		{ "recovery=user ", "recovery=none " },
+		{ "recovery=user ", "recovery=users " },
+		{ "recovery=user ", "recovery= " },
+		{ "recovery=user ", "recovery=user  " },
+		{ "recovery=user 1700000100\n", "recovery=user\n" },
+		{ "recovery=user 1700000100\n", "recovery=user 1700000100 \n" },
+		{ "recovery=user 1700000100\n", "recovery=user 1700000100 1\n" },
+		{ "recovery=user 1700000100\n", "recovery=user -1\n" },
+		{ "recovery=user 1700000100\n", "recovery=user 253402300800\n" },
+		{ "recovery=user 1700000100\n",
+		  "recovery=user 1700000100\nrecovery=user 1700000100\n" },
+		/* Each code: salt, hash and use, a salt never twice. */
+		{ RCODE(0, "0"), RCODE(0, "0") RCODE(0, "0") },
+		{ RCODE(2, "0"), RCODE(0, "1") },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") "\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") " \n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") "  0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") " -1\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") " 00\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") " 253402300800\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("20") " 0 0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("1A") ":" HEX32("20") " 0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX32("2g") " 0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") HEX32("20") " 0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") ":" HEX16("20") " 0\n" },
+		{ RCODE(0, "0"), "recovery.code=" HEX16("10") "10:" HEX32("20") " 0\n" },
+		{ RCODE(0, "0"), "recovery.code=0 " HEX16("10") ":" HEX32("20") "\n" },
+		{ RCODE(0, "0"), "recovery.code=\n" },
+		/* The bypass code: salt and hash, uses, expiry, time made. */
+		{ BYPASS, BYPASS BYPASS },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 101 1700003600 1700000000\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " -1 1700003600 1700000000\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 02 1700003600 1700000000\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 2 253402300800 1700000000\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 2 1700003600 x\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 2 1700003600\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 2 1700003600 1700000000 \n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 2  1700003600 1700000000\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX32("55") "\n" },
+		{ BYPASS, "bypass=" HEX16("44") ":" HEX16("55") " 2 1700003600 1700000000\n" },
+		{ BYPASS, "bypass=2 1700003600 1700000000\n" },
+		{ BYPASS, "bypass= \n" },
+		{ "lock.notice=1700000120\n", "lock.notice=\n" },
+		{ "lock.notice=1700000120\n", "lock.notice=-1\n" },
+		{ "lock.notice=1700000120\n", "lock.notice=253402300800\n" },
 		/* The tag: 16 lower-case hexadecimal digits. */
 		{ "tag=0123456789abcdef\n", "tag=0123456789ABCDEF\n" },
 		{ "tag=0123456789abcdef\n", "tag=0123456789abcde\n" },
@@ -632,6 +731,29 @@ static void test_record_edits_accepted(void **state)
 	assert_int_equal(parse_edited("login.service=sshd\nlogin.rhost=192.0.2.1\n",
 				      "login.rhost=192.0.2.1\nlogin.service=sshd\n", "alice", &err),
 			 0);
+	/* Every maker of a set; codes in any order and place, all used;
+	 * none; a bypass code used up, or none. */
+	assert_int_equal(parse_edited("recovery=user ", "recovery=admin ", "alice", &err), 0);
+	assert_int_equal(parse_edited("recovery=user ", "recovery=imported ", "alice", &err), 0);
+	assert_int_equal(parse_edited(RCODE(0, "0") RCODE(1, "1700000150"),
+				      RCODE(1, "253402300799") RCODE(0, "1"), "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("user=alice\n" /* before the set's line */,
+				      "user=alice\n" RCODE(3, "0"), "alice", &err),
+			 0);
+	assert_int_equal(parse_edited("recovery=user 1700000100\n" RCODES, "recovery=\n", "alice",
+				      &err),
+			 0);
+	assert_int_equal(parse_edited(BYPASS, "bypass=" HEX16("44") ":" HEX32("55") " 0 0 0\n",
+				      "alice", &err),
+			 0);
+	assert_int_equal(parse_edited(BYPASS,
+				      "bypass=" HEX16("44") ":" HEX32("55") " 100 253402300799 0\n",
+				      "alice", &err),
+			 0);
+	assert_int_equal(parse_edited(BYPASS, "bypass=\n", "alice", &err), 0);
+	assert_int_equal(parse_edited("lock.notice=1700000120\n", "lock.notice=0\n", "alice", &err),
+			 0);
 	assert_int_equal(parse_edited("code=\n", "", "alice", &err), -EINVAL);
 	assert_int_equal(parse_edited("next_id=4\n", "", "alice", &err), -EINVAL);
 	assert_int_equal(parse_edited("user=alice\n", "user=alice\n", NULL, &err), 0);
@@ -662,6 +784,10 @@ static void test_record_factors_max(void **state)
 				"login.time=0\nlogin.service=\nlogin.rhost=\nskip.since=0\nend\n");
 		if (n == RECORD_FACTORS_MAX) {
 			assert_int_equal(parse_exact(buf, (size_t)len, "alice", &rec, &err), 0);
+			/* A version 5 record has no codes, nor a notice. */
+			assert_int_equal(rec.recovery.n, 0);
+			assert_false(rec.bypass.set);
+			assert_int_equal(rec.lock_notice, 0);
 			assert_int_equal(rec.n_factors, RECORD_FACTORS_MAX);
 			assert_int_equal(record_count(&rec, METHOD_SMS), RECORD_FACTORS_MAX);
 			assert_null(record_add_factor(&rec, METHOD_TOTP));
@@ -683,6 +809,64 @@ static void test_record_factors_max(void **state)
 		assert_contains(err.msg, "too long");
 	}
 	record_wipe(&rec);
+}
+
+/* A set of RECOVERY_CODES_MAX codes, the most a record holds, and one more;
+ * the helpers that count and drop them. */
+static void test_record_recovery_max(void **state)
+{
+	struct mfa_record rec, out;
+	struct mfa_error err;
+	char buf[STORE_RECORD_MAX], more[STORE_RECORD_MAX + 200];
+	const char *at;
+	int len;
+
+	(void)state;
+	enrolled_record(&rec);
+	rec.recovery.n = RECOVERY_CODES_MAX;
+	rec.recovery.source = RECORD_CODES_IMPORTED;
+	for (unsigned i = 0; i < RECOVERY_CODES_MAX; i++) {
+		memset(rec.recovery.codes[i].salt, (int)(0x80 + i), EMAIL_SALT_LEN);
+		memset(rec.recovery.codes[i].hash, (int)(0xc0 + i), EMAIL_HASH_LEN);
+		rec.recovery.used[i] = i % 3 == 0 ? 1700000000 + i : 0;
+	}
+	assert_int_equal(record_recovery_left(&rec), RECOVERY_CODES_MAX - 7);
+	len = format_record(&rec, buf, sizeof(buf));
+	assert_contains(buf, "\nrecovery=imported 1700000100\n");
+	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+	assert_records_equal(&rec, &out);
+	/* One more code line is refused. */
+	at = strstr(buf, "\nbypass=");
+	assert_non_null(at);
+	(void)snprintf(more, sizeof(more), "%.*s\n%s%s", (int)(at - buf), buf,
+		       "recovery.code=" HEX16("ff") ":" HEX32("ff") " 0", at);
+	assert_int_equal(parse_exact(more, strlen(more), "alice", &out, &err), -EINVAL);
+	assert_contains(err.msg, "more than 20 recovery codes");
+	/* Dropped, they are gone, hashes and all, and the record says so. */
+	record_drop_backup(&rec);
+	assert_int_equal(rec.recovery.n, 0);
+	assert_int_equal(rec.recovery.source, RECORD_CODES_NONE);
+	assert_int_equal(rec.recovery.codes[0].hash[0], 0);
+	assert_false(rec.bypass.set);
+	assert_int_equal(rec.bypass.code.hash[0], 0);
+	assert_int_equal(record_recovery_left(&rec), 0);
+	assert_int_equal(rec.lock_notice, 1700000120);
+	assert_int_equal(rec.n_factors, 2);
+	len = format_record(&rec, buf, sizeof(buf));
+	assert_contains(buf, "\nrecovery=\nbypass=\nlock.notice=1700000120\nend\n");
+	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+	assert_records_equal(&rec, &out);
+	/* A set of no known maker is no set: never written half. */
+	enrolled_record(&rec);
+	rec.recovery.source = RECORD_CODES_NONE;
+	len = format_record(&rec, buf, sizeof(buf));
+	assert_null(strstr(buf, "recovery.code="));
+	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &out, &err), 0);
+	assert_int_equal(out.recovery.n, 0);
+	record_wipe(&rec);
+	record_wipe(&out);
+	/* record_wipe wipes the codes too. */
+	assert_int_equal(out.recovery.codes[0].salt[0], 0);
 }
 
 /* The list's helpers: ids never given twice, removal takes its code along,
@@ -852,9 +1036,9 @@ static void test_record_version_4_read(void **state)
 	/* The same record gives the same tag every time it is read ... */
 	assert_int_equal(parse_exact(v4_text, strlen(v4_text), "alice", &again, &err), 0);
 	assert_true(again.factors_tag == tag);
-	/* ... and keeps it written as version 5. */
+	/* ... and keeps it written as version 6. */
 	len = format_record(&rec, buf, sizeof(buf));
-	assert_contains(buf, "version=5\n");
+	assert_contains(buf, "version=6\n");
 	assert_int_equal(parse_exact(buf, (size_t)len, "alice", &again, &err), 0);
 	assert_records_equal(&rec, &again);
 	/* What is no factor does not make the tag: the failures, the login,
@@ -971,8 +1155,8 @@ static void test_record_older_versions_read(void **state)
 	record_wipe(&rec);
 }
 
-/* Each line of a record is needed, but factor lines: without one, it is a
- * record with one factor less. */
+/* Each line of a record is needed, but factor and recovery code lines:
+ * without one, it is a record with one factor or code less. */
 static void test_record_missing_lines(void **state)
 {
 	struct mfa_record rec, out;
@@ -990,6 +1174,9 @@ static void test_record_missing_lines(void **state)
 		if (strncmp(line, "factor=", 7) == 0) {
 			assert_int_equal(r, 0);
 			assert_int_equal(out.n_factors, 1);
+		} else if (strncmp(line, "recovery.code=", 14) == 0) {
+			assert_int_equal(r, 0);
+			assert_int_equal(out.recovery.n, 2);
 		} else if (r == 0) {
 			fail_msg("accepted without the line \"%.*s\"", (int)(next - line - 1),
 				 line);
@@ -1542,7 +1729,8 @@ static void test_crc32_is_zlibs(void **state)
 
 /* The largest record the operations can make fits in the largest slots:
  * 8 apps, 8 addresses and 7 numbers verified (factors_per_method at its
- * highest) and an address being proved, every field at its longest. */
+ * highest) and an address being proved, a set of 20 recovery codes and a
+ * bypass code, every field at its longest. */
 static void test_largest_record_fits(void **state)
 {
 	struct fixture *f = *state;
@@ -1592,16 +1780,29 @@ static void test_largest_record_fits(void **state)
 	rec.fail_since = rec.locked_until = rec.last_login = rec.skip_since = INT64_C(253402300799);
 	record_set_text(rec.last_service, text);
 	record_set_text(rec.last_rhost, text);
+	rec.recovery.n = RECOVERY_CODES_MAX;
+	rec.recovery.source = RECORD_CODES_IMPORTED;
+	rec.recovery.since = INT64_C(253402300799);
+	for (unsigned i = 0; i < RECOVERY_CODES_MAX; i++) {
+		memset(rec.recovery.codes[i].salt, (int)(0xe0 + i), EMAIL_SALT_LEN);
+		memset(rec.recovery.codes[i].hash, 0xff, EMAIL_HASH_LEN);
+		rec.recovery.used[i] = INT64_C(253402300799);
+	}
+	rec.bypass.set = true;
+	memset(&rec.bypass.code, 0xff, sizeof(rec.bypass.code));
+	rec.bypass.uses_left = RECORD_BYPASS_USES_MAX;
+	rec.bypass.expires = rec.bypass.made = INT64_C(253402300799);
+	rec.lock_notice = INT64_C(253402300799);
 	tlen = format_record(&rec, file, sizeof(file));
-	/* 7743 bytes, of the 8156 a slot holds. */
-	if (tlen > 8192 - 36)
+	/* 10434 bytes, of the 16348 a slot holds. */
+	if (tlen > 16384 - 36)
 		fail_msg("the largest record is %d bytes", tlen);
 	put_record(f, &rec);
 	if (files_load(f->st, name, &got, &f->err) != 0)
 		fail_msg("files_load: %s", f->err.msg);
 	assert_records_equal(&rec, &got);
 	read_record_file(f, name, file, sizeof(file), &len);
-	assert_int_equal(len, 16384);
+	assert_int_equal(len, 32768);
 	record_wipe(&rec);
 	record_wipe(&got);
 }
@@ -2277,6 +2478,7 @@ int main(void)
 		cmocka_unit_test(test_record_edits_refused),
 		cmocka_unit_test(test_record_edits_accepted),
 		cmocka_unit_test(test_record_factors_max),
+		cmocka_unit_test(test_record_recovery_max),
 		cmocka_unit_test(test_record_factor_list),
 		cmocka_unit_test(test_factor_label_valid),
 		cmocka_unit_test(test_record_version_4_read),

@@ -2,7 +2,8 @@
  * the contract every backend keeps, asked through the public interface
  * only, with codes from the same TOTP code as an app would show.  Several
  * apps, addresses and numbers per user; the basis's tag; the limits of
- * sent codes per method; resets by method, label and of everyone. */
+ * sent codes per method; resets by method, label and of everyone;
+ * recovery and bypass codes, and lockout notices. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 
 #include "config.h"
 #include "files.h"
+#include "recovery.h"
+#include "secmem.h"
 #include "store.h"
 #include "totp.h"
 #include "unit_helpers.h"
@@ -597,7 +600,7 @@ static void test_basis_tag(void **state)
 }
 
 /* A version 4 record, as an older pam_mfa wrote it: read as factors, its
- * basis the same before and after it is written as version 5. */
+ * basis the same before and after it is written as version 6. */
 static void test_version_4_upgraded(void **state)
 {
 	static const char v4[] = "version=4\nuser=olga\n"
@@ -627,14 +630,14 @@ static void test_version_4_upgraded(void **state)
 	assert_int_equal(store_summary_methods(&before), METHOD_TOTP | METHOD_EMAIL);
 	assert_int_equal(before.factors[1].added, 1600000100);
 	assert_true(before.basis.version != 0);
-	/* A login writes the record, as version 5: the basis holds. */
+	/* A login writes the record, as version 6: the basis holds. */
 	assert_int_equal(login_app(f, "olga", &t, NOW, NULL), VERIFY_OK);
 	in = fopen(path, "r");
 	assert_non_null(in);
 	len = fread(text, 1, sizeof(text) - 1, in);
 	fclose(in);
 	text[len] = '\0';
-	assert_non_null(memmem(text, len, "version=5\n", 10));
+	assert_non_null(memmem(text, len, "version=6\n", 10));
 	summary(f, "olga", &after);
 	assert_true(store_basis_same(&before.basis, &after.basis));
 	/* An enrollment on the basis taken from the old record goes through. */
@@ -1246,6 +1249,578 @@ static void test_unbook(void **state)
 	assert_true(sending);
 }
 
+/* --- Recovery and bypass codes (issue 17) --- */
+
+/* A fresh set of n codes, canonical, and pointers to them for the store. */
+struct code_set {
+	char shown[RECOVERY_CODES_MAX][RECOVERY_CODE_TEXT];
+	char canon[RECOVERY_CODES_MAX][RECOVERY_CANONICAL_MAX + 1];
+	const char *codes[RECOVERY_CODES_MAX];
+};
+
+static void make_codes(struct code_set *s, unsigned n)
+{
+	assert_int_equal(recovery_codes_make(n, s->shown, s->canon), 0);
+	for (unsigned i = 0; i < n; i++)
+		s->codes[i] = s->canon[i];
+}
+
+static enum verify_outcome use_backup(struct fixture *f, const char *user, const char *code,
+				      time_t when, struct verify_result *res)
+{
+	struct store_login at = { when, "sshd", "198.51.100.7" };
+
+	assert_int_equal(store_verify_backup(f->st, &f->cfg, user, code, &at, res, &f->err), 0);
+	return res->outcome;
+}
+
+/* The tag of the user's factors, without summary()'s proof: that would
+ * take the place of the one under test. */
+static int64_t plain_tag(struct fixture *f, const char *user)
+{
+	struct store_summary sum;
+
+	assert_int_equal(store_summary(f->st, user, &sum, &f->err), 0);
+	return sum.basis.version;
+}
+
+/* An app enrolled, and its enrollment's basis with a proof for the codes
+ * that end it, as the module and mfa-setup use it. */
+static void enroll_with_basis(struct fixture *f, const char *user, const struct mfa_totp *t,
+			      time_t when, struct store_basis *basis)
+{
+	struct store_login at = { when, "sshd", "" };
+	struct store_summary sum;
+	struct verify_result res;
+	char code[16];
+
+	summary(f, user, &sum);
+	code_at(t, when, code);
+	assert_int_equal(store_enroll_totp(f->st, &f->cfg, user, &sum.basis, t, "phone", 0, code,
+					   &at, &res, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_true(res.basis.version != 0);
+	assert_int_equal(res.basis.version, plain_tag(f, user));
+	assert_int_equal(strlen(res.basis.proof), STORE_PROOF_MAX);
+	*basis = res.basis;
+}
+
+/* Recovery codes: made at the end of an enrollment on its proof, each
+ * good once in any order, a spent or wrong one counted like a wrong code;
+ * a new set ends the old; the summary counts them. */
+static void test_recovery_codes(void **state)
+{
+	struct fixture *f = *state;
+	struct store_summary sum;
+	struct store_basis basis;
+	struct verify_result res;
+	struct mfa_totp t;
+	struct code_set s, again;
+
+	app(&t, 0xb1);
+	enroll_with_basis(f, "rita", &t, NOW, &basis);
+	make_codes(&s, 5);
+	assert_int_equal(store_recovery_new(f->st, "rita", &basis, s.codes, 5, NOW, &f->err), 0);
+	summary(f, "rita", &sum);
+	assert_int_equal(sum.recovery.left, 5);
+	assert_int_equal(sum.recovery.made, 5);
+	assert_int_equal(sum.recovery.since, NOW);
+	assert_int_equal(sum.recovery.source, RECOVERY_USER);
+	/* No factor: the codes are none, and the basis holds. */
+	assert_int_equal(sum.n_factors, 1);
+	assert_int_equal(sum.basis.version, basis.version);
+	assert_false(store_bypass_outstanding(&sum, NOW));
+
+	/* Any order; each once; the login recorded, failures forgiven. */
+	assert_int_equal(store_verify_totp(f->st, &f->cfg, "rita", "x",
+					   &(struct store_login){ NOW, "sshd", "" }, &res, &f->err),
+			 0);
+	assert_int_equal(res.fail_count, 1);
+	assert_int_equal(use_backup(f, "rita", s.canon[3], NOW + 10, &res), VERIFY_OK);
+	assert_int_equal(res.backup, BACKUP_RECOVERY);
+	assert_int_equal(res.remaining, 4);
+	assert_int_equal(res.fail_count, 0);
+	summary(f, "rita", &sum);
+	assert_int_equal(sum.recovery.left, 4);
+	assert_int_equal(sum.recovery.made, 5);
+	assert_int_equal(sum.last_login, NOW + 10);
+	assert_string_equal(sum.last_rhost, "198.51.100.7");
+	assert_int_equal(sum.fail_count, 0);
+	assert_int_equal(sum.basis.version, basis.version);
+	/* Spent: refused, and counted. */
+	assert_int_equal(use_backup(f, "rita", s.canon[3], NOW + 20, &res), VERIFY_WRONG);
+	assert_int_equal(res.backup, BACKUP_NONE);
+	assert_int_equal(res.fail_count, 1);
+	assert_int_equal(use_backup(f, "rita", s.canon[0], NOW + 30, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 3);
+	assert_int_equal(use_backup(f, "rita", s.canon[4], NOW + 40, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 2);
+	/* The store takes canonical codes only: the form shown is a wrong
+	 * code, as any other text. */
+	assert_int_equal(use_backup(f, "rita", s.shown[1], NOW + 50, &res), VERIFY_WRONG);
+	assert_int_equal(res.fail_count, 1);
+	assert_int_equal(use_backup(f, "rita", "", NOW + 50, &res), VERIFY_WRONG);
+	assert_int_equal(res.fail_count, 2);
+	assert_int_equal(use_backup(f, "rita", s.canon[1], NOW + 60, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 1);
+
+	/* A new set, on a proof of a factor (here a code of the old set),
+	 * ends every code of the old. */
+	assert_int_equal(store_prove(f->st, &f->cfg, "rita", STORE_FACTOR_BACKUP, s.canon[2],
+				     &(struct store_login){ NOW + 70, "mfa-setup", "" }, &res,
+				     &basis, &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_int_equal(res.backup, BACKUP_RECOVERY);
+	assert_int_equal(res.remaining, 0);
+	assert_int_equal(basis.version, sum.basis.version);
+	assert_int_equal(strlen(basis.proof), STORE_PROOF_MAX);
+	/* A spent code proves nothing. */
+	{
+		struct store_basis none;
+
+		assert_int_equal(store_prove(f->st, &f->cfg, "rita", STORE_FACTOR_BACKUP,
+					     s.canon[2], &(struct store_login){ NOW + 75, "", "" },
+					     &res, &none, &f->err),
+				 0);
+		assert_int_equal(res.outcome, VERIFY_WRONG);
+		assert_string_equal(none.proof, "");
+	}
+	make_codes(&again, RECOVERY_CODES_MAX);
+	assert_int_equal(store_recovery_new(f->st, "rita", &basis, again.codes, RECOVERY_CODES_MAX,
+					    NOW + 80, &f->err),
+			 0);
+	summary(f, "rita", &sum);
+	assert_int_equal(sum.recovery.left, RECOVERY_CODES_MAX);
+	assert_int_equal(sum.recovery.made, RECOVERY_CODES_MAX);
+	assert_int_equal(sum.recovery.since, NOW + 80);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(use_backup(f, "rita", s.canon[i], NOW + 90, &res),
+				 i < 2 ? VERIFY_WRONG : VERIFY_LOCKED);
+	assert_int_equal(res.outcome, VERIFY_LOCKED);
+	/* Locked: not checked, and nothing spent. */
+	assert_int_equal(use_backup(f, "rita", again.canon[0], NOW + 95, &res), VERIFY_LOCKED);
+	summary(f, "rita", &sum);
+	assert_int_equal(sum.recovery.left, RECOVERY_CODES_MAX);
+	assert_int_equal(use_backup(f, "rita", again.canon[0], NOW + 90 + 300, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, RECOVERY_CODES_MAX - 1);
+	store_summary_wipe(&sum);
+	secure_wipe(&s, sizeof(s));
+	secure_wipe(&again, sizeof(again));
+}
+
+/* What store_recovery_new() and the administrator's refuse. */
+static void test_recovery_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_summary sum;
+	struct store_basis basis, stale;
+	struct verify_result res;
+	struct mfa_totp t, u;
+	struct code_set s;
+	const char *bad[2];
+	bool replaced;
+
+	app(&t, 0xc1);
+	app(&u, 0xc2);
+	make_codes(&s, 3);
+	/* A user without a verified factor has nothing to recover: no
+	 * record is made for the asking. */
+	summary(f, "sam", &sum);
+	assert_int_equal(store_recovery_new(f->st, "sam", &sum.basis, s.codes, 3, NOW, &f->err),
+			 -ENOENT);
+	assert_int_equal(store_recovery_admin(f->st, "sam", s.codes, 3, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 -ENOENT);
+	assert_int_equal(use_backup(f, "sam", s.canon[0], NOW, &res), VERIFY_NOT_ENROLLED);
+	assert_int_equal(dir_entry_count(f->state_dir), 0);
+	/* A skip alone is no factor either. */
+	assert_int_equal(store_skip(f->st, "sam", &sum.basis, true, NOW, &f->err), 0);
+	assert_int_equal(store_recovery_admin(f->st, "sam", s.codes, 3, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 -ENOENT);
+	assert_int_equal(use_backup(f, "sam", s.canon[0], NOW, &res), VERIFY_NOT_ENROLLED);
+
+	enroll_with_basis(f, "tom", &t, NOW, &basis);
+	/* No proof: the summary's basis alone. */
+	assert_int_equal(store_summary(f->st, "tom", &sum, &f->err), 0);
+	assert_int_equal(store_recovery_new(f->st, "tom", &sum.basis, s.codes, 3, NOW, &f->err),
+			 -EPERM);
+	/* Another user's proof. */
+	enroll_with_basis(f, "uma", &t, NOW, &stale);
+	stale.version = basis.version;
+	assert_int_equal(store_recovery_new(f->st, "tom", &stale, s.codes, 3, NOW, &f->err),
+			 -EPERM);
+	/* A proof past its time. */
+	summary(f, "tom", &sum);
+	assert_int_equal(store_recovery_new(f->st, "tom", &sum.basis, s.codes, 3,
+					    NOW + STORE_PROOF_SECONDS, &f->err),
+			 -EPERM);
+	/* Stale: the factors changed since the proof (an administrator). */
+	summary(f, "tom", &sum);
+	stale = sum.basis;
+	assert_int_equal(store_provision_totp(f->st, &f->cfg, "tom", &u, "tablet", PROVISION_ADD,
+					      NOW + 30, &replaced, &f->err),
+			 0);
+	assert_int_equal(store_recovery_new(f->st, "tom", &stale, s.codes, 3, NOW + 30, &f->err),
+			 -ESTALE);
+	/* Not canonical, twice, none, too many. */
+	summary(f, "tom", &sum);
+	bad[0] = s.shown[0];
+	assert_int_equal(store_recovery_new(f->st, "tom", &sum.basis, bad, 1, NOW + 30, &f->err),
+			 -EINVAL);
+	bad[0] = bad[1] = s.canon[0];
+	assert_int_equal(store_recovery_new(f->st, "tom", &sum.basis, bad, 2, NOW + 30, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_recovery_new(f->st, "tom", &sum.basis, s.codes, 0, NOW + 30,
+					    &f->err),
+			 -EINVAL);
+	assert_int_equal(store_recovery_admin(f->st, "tom", s.codes, RECOVERY_CODES_MAX + 1,
+					      RECOVERY_ADMIN, NOW, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_recovery_admin(f->st, "tom", s.codes, 3, RECOVERY_USER, NOW,
+					      &f->err),
+			 -EINVAL);
+	summary(f, "tom", &sum);
+	assert_int_equal(sum.recovery.made, 0);
+	assert_int_equal(sum.recovery.source, RECOVERY_NONE);
+	/* The administrator's need no proof; an imported scratch code is 8
+	 * digits. */
+	bad[0] = "12345678";
+	bad[1] = s.canon[1];
+	assert_int_equal(store_recovery_admin(f->st, "tom", bad, 2, RECOVERY_IMPORTED, NOW + 40,
+					      &f->err),
+			 0);
+	summary(f, "tom", &sum);
+	assert_int_equal(sum.recovery.made, 2);
+	assert_int_equal(sum.recovery.source, RECOVERY_IMPORTED);
+	assert_int_equal(use_backup(f, "tom", "12345678", NOW + 50, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 1);
+	assert_int_equal(use_backup(f, "tom", "1234567", NOW + 50, &res), VERIFY_WRONG);
+	assert_int_equal(store_recovery_admin(f->st, "tom", s.codes, 3, RECOVERY_ADMIN, NOW + 60,
+					      &f->err),
+			 0);
+	summary(f, "tom", &sum);
+	assert_int_equal(sum.recovery.source, RECOVERY_ADMIN);
+	assert_int_equal(sum.recovery.left, 3);
+	assert_int_equal(use_backup(f, "tom", "12345678", NOW + 70, &res), VERIFY_WRONG);
+	store_summary_wipe(&sum);
+	secure_wipe(&s, sizeof(s));
+}
+
+/* A bypass code: its uses and its time; replaced, revoked; the factors
+ * and the recovery codes stay. */
+static void test_bypass_code(void **state)
+{
+	struct fixture *f = *state;
+	struct store_summary sum;
+	struct verify_result res;
+	struct mfa_totp t;
+	struct code_set s;
+	int64_t tag;
+	bool had, replaced;
+
+	app(&t, 0xd1);
+	make_codes(&s, 4);
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[0], 1, NOW + 3600, NOW, &f->err),
+			 -ENOENT);
+	assert_int_equal(dir_entry_count(f->state_dir), 0);
+	assert_int_equal(store_provision_totp(f->st, &f->cfg, "vera", &t, "phone", PROVISION_NEW,
+					      NOW, &replaced, &f->err),
+			 0);
+	assert_int_equal(store_recovery_admin(f->st, "vera", &s.codes[3], 1, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 0);
+	tag = tag_of(f, "vera");
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[0], 0, NOW + 3600, NOW, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[0], STORE_BYPASS_USES_MAX + 1,
+					  NOW + 3600, NOW, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[0], 1, NOW, NOW, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_bypass_new(f->st, "vera", s.shown[0], 1, NOW + 1, NOW, &f->err),
+			 -EINVAL);
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[0], 2, NOW + 3600, NOW, &f->err),
+			 0);
+	summary(f, "vera", &sum);
+	assert_int_equal(sum.bypass.uses_left, 2);
+	assert_int_equal(sum.bypass.expires, NOW + 3600);
+	assert_int_equal(sum.bypass.made, NOW);
+	assert_true(store_bypass_outstanding(&sum, NOW));
+	assert_false(store_bypass_outstanding(&sum, NOW + 3600));
+	assert_int_equal(sum.basis.version, tag);
+	assert_int_equal(sum.recovery.left, 1);
+
+	/* Used up: the third use is expired, and counted. */
+	assert_int_equal(use_backup(f, "vera", s.canon[0], NOW + 10, &res), VERIFY_OK);
+	assert_int_equal(res.backup, BACKUP_BYPASS);
+	assert_int_equal(res.remaining, 1);
+	assert_int_equal(use_backup(f, "vera", s.canon[0], NOW + 20, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 0);
+	assert_int_equal(use_backup(f, "vera", s.canon[0], NOW + 30, &res), VERIFY_EXPIRED);
+	assert_int_equal(res.fail_count, 1);
+	summary(f, "vera", &sum);
+	assert_int_equal(sum.bypass.uses_left, 0);
+	assert_false(store_bypass_outstanding(&sum, NOW + 30));
+	assert_int_equal(sum.last_login, NOW + 20);
+	/* Another replaces it; past its time it is expired. */
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[1], 5, NOW + 100, NOW + 40,
+					  &f->err),
+			 0);
+	assert_int_equal(use_backup(f, "vera", s.canon[0], NOW + 50, &res), VERIFY_WRONG);
+	assert_int_equal(use_backup(f, "vera", s.canon[1], NOW + 99, &res), VERIFY_OK);
+	assert_int_equal(res.remaining, 4);
+	assert_int_equal(res.fail_count, 0);
+	assert_int_equal(use_backup(f, "vera", s.canon[1], NOW + 100, &res), VERIFY_EXPIRED);
+	/* The recovery code still works beside it. */
+	assert_int_equal(use_backup(f, "vera", s.canon[3], NOW + 110, &res), VERIFY_OK);
+	assert_int_equal(res.backup, BACKUP_RECOVERY);
+	/* Revoked: a wrong code since; revoking none says so. */
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[2], 3, NOW + 3600, NOW + 120,
+					  &f->err),
+			 0);
+	assert_int_equal(store_bypass_revoke(f->st, "vera", NOW + 130, &had, &f->err), 0);
+	assert_true(had);
+	assert_int_equal(use_backup(f, "vera", s.canon[2], NOW + 140, &res), VERIFY_WRONG);
+	summary(f, "vera", &sum);
+	assert_int_equal(sum.bypass.uses_left, 0);
+	assert_int_equal(sum.bypass.made, 0);
+	assert_int_equal(store_bypass_revoke(f->st, "vera", NOW + 150, &had, &f->err), 0);
+	assert_false(had);
+	/* One expired is revoked, but was not outstanding. */
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[2], 3, NOW + 200, NOW + 150,
+					  &f->err),
+			 0);
+	assert_int_equal(store_bypass_revoke(f->st, "vera", NOW + 200, &had, &f->err), 0);
+	assert_false(had);
+	assert_int_equal(store_bypass_revoke(f->st, "nobody", NOW, &had, &f->err), 0);
+	assert_false(had);
+	/* Locked: not checked, nothing spent. */
+	assert_int_equal(store_bypass_new(f->st, "vera", s.canon[2], 1, NOW + 3600, NOW + 200,
+					  &f->err),
+			 0);
+	assert_int_equal(store_verify_totp(f->st, &f->cfg, "vera", "x",
+					   &(struct store_login){ NOW + 205, "sshd", "" }, &res,
+					   &f->err),
+			 0);
+	assert_int_equal(res.fail_count, 2);
+	assert_int_equal(use_backup(f, "vera", "aaaaaaaaaaaa", NOW + 210, &res), VERIFY_WRONG);
+	assert_int_equal(res.fail_count, 3);
+	assert_true(res.locked_now);
+	assert_int_equal(use_backup(f, "vera", s.canon[2], NOW + 220, &res), VERIFY_LOCKED);
+	summary(f, "vera", &sum);
+	assert_int_equal(sum.bypass.uses_left, 1);
+	assert_int_equal(sum.basis.version, tag);
+	assert_int_equal(dir_entry_count(f->state_dir), 2); /* vera and her lock */
+	store_summary_wipe(&sum);
+	secure_wipe(&s, sizeof(s));
+}
+
+/* The codes stand in for the verified factors: whatever leaves the user
+ * with none takes them along, and nothing short of that does. */
+static void test_backup_dropped_with_factors(void **state)
+{
+	struct fixture *f = *state;
+	struct store_reset_what mail = { METHOD_EMAIL, NULL };
+	struct store_reset_what phone = { 0, "phone" };
+	struct store_reset_what everything = { 0, NULL };
+	struct store_reset_result reset;
+	struct store_summary sum;
+	struct verify_result res;
+	struct mfa_totp t;
+	struct code_set s;
+	unsigned users;
+	bool replaced;
+
+	app(&t, 0xe1);
+	make_codes(&s, 3);
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(store_provision_totp(f->st, &f->cfg, "will", &t, "phone",
+						      PROVISION_NEW, NOW, &replaced, &f->err),
+				 0);
+		assert_int_equal(store_provision_dest(f->st, &f->cfg, "will", METHOD_EMAIL,
+						      "will@example.org", "mail", PROVISION_NEW,
+						      NOW, &f->err),
+				 0);
+		assert_int_equal(store_recovery_admin(f->st, "will", s.codes, 2, RECOVERY_ADMIN,
+						      NOW, &f->err),
+				 0);
+		assert_int_equal(store_bypass_new(f->st, "will", s.canon[2], 1, NOW + 3600, NOW,
+						  &f->err),
+				 0);
+		/* One factor of two goes: the codes stay. */
+		assert_int_equal(store_reset(f->st, "will", &mail, &reset, &f->err), 0);
+		summary(f, "will", &sum);
+		assert_int_equal(sum.recovery.made, 2);
+		assert_int_equal(sum.bypass.uses_left, 1);
+		switch (round) {
+		case 0: /* the last by its label */
+			assert_int_equal(store_reset(f->st, "will", &phone, &reset, &f->err), 0);
+			break;
+		case 1: /* the last by the user, with a proof */
+			assert_int_equal(store_remove_factor(f->st, "will", &sum.basis,
+							     sum.factors[0].id, true, NOW, &f->err),
+					 0);
+			break;
+		case 2: /* everything */
+			assert_int_equal(store_reset(f->st, "will", &everything, &reset, &f->err),
+					 0);
+			break;
+		case 3: /* everyone */
+			assert_int_equal(store_reset_all(f->st, &users, &f->err), 0);
+			break;
+		}
+		summary(f, "will", &sum);
+		assert_int_equal(store_summary_count(&sum, 0), 0);
+		assert_int_equal(sum.recovery.made, 0);
+		assert_int_equal(sum.recovery.left, 0);
+		assert_int_equal(sum.recovery.source, RECOVERY_NONE);
+		assert_int_equal(sum.bypass.uses_left, 0);
+		assert_int_equal(sum.bypass.expires, 0);
+		/* Enrolled again, the old codes are no codes of the new. */
+		assert_int_equal(store_provision_totp(f->st, &f->cfg, "will", &t, "phone",
+						      PROVISION_REPLACE, NOW, &replaced, &f->err),
+				 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(use_backup(f, "will", s.canon[i], NOW + 10, &res),
+					 VERIFY_WRONG);
+		assert_int_equal(store_reset(f->st, "will", &everything, &reset, &f->err), 0);
+	}
+	/* Replacing the only factor keeps a verified one: the codes stay. */
+	assert_int_equal(store_provision_totp(f->st, &f->cfg, "will", &t, "phone", PROVISION_NEW,
+					      NOW, &replaced, &f->err),
+			 0);
+	assert_int_equal(store_recovery_admin(f->st, "will", s.codes, 2, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 0);
+	app(&t, 0xe2);
+	assert_int_equal(store_provision_totp(f->st, &f->cfg, "will", &t, "new", PROVISION_REPLACE,
+					      NOW, &replaced, &f->err),
+			 0);
+	assert_true(replaced);
+	summary(f, "will", &sum);
+	assert_int_equal(sum.recovery.left, 2);
+	/* An administrator's code to a new address in place of the only
+	 * one: no verified factor is left, nor codes. */
+	assert_int_equal(store_reset(f->st, "will", &everything, &reset, &f->err), 0);
+	assert_int_equal(store_provision_dest(f->st, &f->cfg, "will", METHOD_EMAIL,
+					      "will@example.org", NULL, PROVISION_NEW, NOW,
+					      &f->err),
+			 0);
+	assert_int_equal(store_recovery_admin(f->st, "will", s.codes, 2, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 0);
+	assert_int_equal(store_code_by_admin(f->st, &f->cfg, "will", METHOD_EMAIL,
+					     "new@example.org", "123456", true, NOW, &f->err),
+			 0);
+	summary(f, "will", &sum);
+	assert_int_equal(store_summary_count(&sum, 0), 0);
+	assert_int_equal(sum.recovery.made, 0);
+	store_summary_wipe(&sum);
+	secure_wipe(&s, sizeof(s));
+}
+
+/* A lockout notice is due once per interval, noted as it is claimed. */
+static void test_lock_notice(void **state)
+{
+	struct fixture *f = *state;
+	struct store_reset_what mail = { METHOD_EMAIL, NULL };
+	struct store_reset_result reset;
+	struct mfa_totp t;
+	bool due, replaced;
+
+	app(&t, 0xf1);
+	/* No record: no lockout to tell of, and no record made. */
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW, 3600, &due, &f->err), 0);
+	assert_false(due);
+	assert_int_equal(dir_entry_count(f->state_dir), 0);
+	assert_int_equal(store_provision_totp(f->st, &f->cfg, "xena", &t, NULL, PROVISION_NEW, NOW,
+					      &replaced, &f->err),
+			 0);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW, 3600, &due, &f->err), 0);
+	assert_true(due);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW, 3600, &due, &f->err), 0);
+	assert_false(due);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW + 3599, 3600, &due, &f->err), 0);
+	assert_false(due);
+	/* A change of factors short of all of them keeps the time. */
+	assert_int_equal(store_reset(f->st, "xena", &mail, &reset, &f->err), 0);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW + 3600, 3600, &due, &f->err), 0);
+	assert_true(due);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW + 3660, 60, &due, &f->err), 0);
+	assert_true(due);
+	/* A clock set back starts afresh rather than never. */
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW, 3600, &due, &f->err), 0);
+	assert_true(due);
+	assert_int_equal(store_lock_notice_due(f->st, "xena", NOW + 1, 3600, &due, &f->err), 0);
+	assert_false(due);
+	assert_int_equal(store_lock_notice_due(f->st, "../x", NOW, 3600, &due, &f->err), -EINVAL);
+}
+
+/* An address's enrollment gives its basis and proof too; a version 5
+ * record reads without codes and is written as version 6 with them. */
+static void test_enroll_sent_basis_and_v5(void **state)
+{
+	static const char v5[] = "version=5\nuser=yuri\ntag=0123456789abcdef\nnext_id=2\n"
+				 "factor=1 totp verified=1 by_admin=0 added=1600000000 used=0 "
+				 "alg=sha1 digits=6 period=30 step=0 "
+				 "secret=CEIRCEIRCEIRCEIRCEIRCEIRCEIRCEIR label=\n"
+				 "code=\ncode.expires=0\ncode.sent=0\ncode.booked=0\n"
+				 "enroll_codes=0 0\nfail.count=0\nfail.since=0\nlock.until=0\n"
+				 "login.time=0\nlogin.service=\nlogin.rhost=\nskip.since=0\nend\n";
+	struct fixture *f = *state;
+	struct code_target to = { METHOD_EMAIL, 0, "zoe@example.org" };
+	struct store_login at = { NOW + 10, "sshd", "" };
+	struct store_summary sum;
+	struct verify_result res;
+	struct code_set s;
+	char *path, text[8192];
+	FILE *in;
+	size_t len;
+
+	make_codes(&s, 2);
+	assert_int_equal(send_code(f, "zoe", EMAIL_CODE_ENROLL, &to, "424242", NOW), 0);
+	summary(f, "zoe", &sum);
+	assert_int_equal(store_enroll_sent(f->st, &f->cfg, "zoe", &sum.basis, METHOD_EMAIL,
+					   "zoe@example.org", NULL, 0, "424242", &at, &res,
+					   &f->err),
+			 0);
+	assert_int_equal(res.outcome, VERIFY_OK);
+	assert_int_equal(res.basis.version, plain_tag(f, "zoe"));
+	assert_int_equal(store_recovery_new(f->st, "zoe", &res.basis, s.codes, 2, NOW + 10,
+					    &f->err),
+			 0);
+	summary(f, "zoe", &sum);
+	assert_int_equal(sum.recovery.left, 2);
+	assert_int_equal(sum.recovery.source, RECOVERY_USER);
+
+	path = path_join(f->state_dir, "yuri");
+	write_text(path, v5, 0600);
+	summary(f, "yuri", &sum);
+	assert_true(sum.exists);
+	assert_int_equal(sum.recovery.made, 0);
+	assert_int_equal(sum.bypass.uses_left, 0);
+	assert_int_equal(store_recovery_admin(f->st, "yuri", s.codes, 2, RECOVERY_ADMIN, NOW,
+					      &f->err),
+			 0);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	len = fread(text, 1, sizeof(text) - 1, in);
+	fclose(in);
+	text[len] = '\0';
+	assert_non_null(memmem(text, len, "version=6\n", 10));
+	assert_non_null(memmem(text, len, "\nrecovery=admin ", 16));
+	/* The codes are kept hashed only. */
+	assert_null(memmem(text, len, s.canon[0], strlen(s.canon[0])));
+	assert_int_equal(tag_of(f, "yuri"), 0x0123456789abcdef);
+	assert_int_equal(use_backup(f, "yuri", s.canon[1], NOW + 5, &res), VERIFY_OK);
+	free(path);
+	store_summary_wipe(&sum);
+	secure_wipe(&s, sizeof(s));
+}
+
 /* The administrator's addresses and numbers: NEW, ADD within the bound,
  * REPLACE; one being proved is vouched for instead. */
 static void test_provision_dest(void **state)
@@ -1339,6 +1914,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_code_book_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provision_dest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bypass_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_dropped_with_factors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_notice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_sent_basis_and_v5, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 	int r = unit_preflight();
