@@ -1046,7 +1046,7 @@ class ImportGoogleAuthenticator(WorldTest):
         proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("imported 1 user\n", proc.stdout)
-        self.assertIn("2 scratch codes not imported", proc.stderr)
+        self.assertIn("alice: imported 2 scratch codes as recovery codes", proc.stderr)
         rec = factor_lines(self.w, "alice")
         self.assertEqual([(f["secret"], f["period"], f["digits"]) for f in rec],
                          [(GA_SECRET, "30", "6")])
@@ -1093,6 +1093,282 @@ class ImportGoogleAuthenticator(WorldTest):
         proc = self.w.mfactl("import", "--from", "google-authenticator", "nosuchuser", path)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("no such user", proc.stderr)
+
+
+# A recovery or bypass code as mfactl shows it: three groups of four symbols
+# of the alphabet without look-alikes (core/recovery.c).
+CODE_RE = r"[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}"
+
+
+def shown_codes(text):
+    """The recovery codes printed, each on a line of its own, indented."""
+    return re.findall(r"(?m)^    (%s)$" % CODE_RE, text)
+
+
+def backup_json(w, user, at=T0):
+    """user's "recovery" and "bypass" as mfactl status --json has them."""
+    proc = w.mfactl("status", "--json", user, at=at)
+    if proc.returncode != 0:
+        raise AssertionError("status failed: %s" % proc.stderr)
+    row = json.loads(proc.stdout)["users"][0]
+    return row["recovery"], row["bypass"]
+
+
+class RecoveryCodes(WorldTest):
+    def test_new_set_replaces_the_old(self):
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("recovery-codes", "alice", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        first = shown_codes(proc.stdout)
+        self.assertEqual(len(first), 10, proc.stdout)
+        self.assertEqual(len(set(first)), 10)
+        self.assertIn("New recovery codes for alice: 10, each good for one login", proc.stdout)
+        self.assertIn("alice had no recovery codes before.", proc.stdout)
+        self.assertIn("they are not shown again", proc.stdout)
+        self.assertTrue(any("action=recovery-codes user=alice codes=10 source=admin" in l
+                            for l in proc.log), proc.log)
+        # Never a code in the log, nor its canonical form.
+        for code in first:
+            for form in (code, code.replace("-", "")):
+                self.assertFalse(any(form in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"),
+                         ({"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"}, None))
+        # Again, later: a new set, and the old one is said to be void.
+        later = "2030-01-01 00:05:10"
+        proc = self.w.mfactl("recovery-codes", "alice", at=later)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        second = shown_codes(proc.stdout)
+        self.assertEqual(len(second), 10)
+        self.assertFalse(set(first) & set(second))
+        self.assertIn("The previous set (10 of 10 unused) no longer works.", proc.stdout)
+        self.assertEqual(backup_json(self.w, "alice", at=later)[0],
+                         {"left": 10, "made": 10, "since": T0_UNIX + 300, "source": "admin"})
+        # Recovery codes are no factor: alice's factors are unchanged.
+        self.assertEqual(len(factor_lines(self.w, "alice")), 1)
+
+    def test_set_size_from_the_config(self):
+        self.w.write_config({"recovery": "{ codes = 5; }"})
+        self.w.enroll("alice", "--no-recovery-codes")
+        proc = self.w.mfactl("recovery-codes", "alice")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(shown_codes(proc.stdout)), 5)
+        self.assertEqual(backup_json(self.w, "alice")[0]["made"], 5)
+
+    def test_refused_without_a_factor_or_codes(self):
+        # bob has no state at all; carol only an address waiting to be proved.
+        proc = self.w.mfactl("recovery-codes", "bob")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bob holds no verified factor", proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertFalse(any("action=recovery-codes" in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+        # recovery.codes = 0: none are made, for anyone.
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.w.write_config({"recovery": "{ codes = 0; }"})
+        proc = self.w.mfactl("recovery-codes", "alice")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("recovery.codes is 0", proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        for args, code in ((["recovery-codes"], 2), (["recovery-codes", "alice", "bob"], 2),
+                           (["recovery-codes", "--bogus", "alice"], 2),
+                           (["recovery-codes", "../etc"], 1)):
+            with self.subTest(args=args):
+                proc = self.w.mfactl(*args)
+                self.assertEqual(proc.returncode, code, proc.stderr)
+                self.assertTrue(proc.stderr.strip())
+
+    def test_enroll_makes_a_set_once(self):
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        codes = shown_codes(proc.stdout)
+        self.assertEqual(len(codes), 10, proc.stdout)
+        self.assertIn("Recovery codes for alice: 10, each good for one login", proc.stdout)
+        # After the factor, which is saved first.
+        self.assertLess(proc.stdout.index("otpauth://"), proc.stdout.index("Recovery codes"))
+        self.assertEqual(backup_json(self.w, "alice")[0],
+                         {"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"})
+        # Another app for a user who keeps unused codes: the set stays.
+        proc = self.w.mfactl("enroll", "alice", "--add", "--qr", "none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertNotIn("Recovery codes", proc.stdout)
+        # --no-recovery-codes: none.
+        proc = self.w.mfactl("enroll", "bob", "--qr", "none", "--no-recovery-codes")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+        # After a reset the next enrollment makes a new set.
+        self.assertEqual(self.w.mfactl("reset", "alice").returncode, 0)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none")
+        self.assertEqual(len(shown_codes(proc.stdout)), 10)
+        self.assertFalse(set(codes) & set(shown_codes(proc.stdout)))
+
+
+class Bypass(WorldTest):
+    def setUp(self):
+        super().setUp()
+        self.w.enroll("alice", "--no-recovery-codes")
+
+    def test_defaults_one_use_one_hour(self):
+        proc = self.w.mfactl("bypass", "alice", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = re.search(r"(?m)^Bypass code for alice: (%s)$" % CODE_RE, proc.stdout)
+        self.assertTrue(m, proc.stdout)
+        self.assertIn("It works once, until 2030-01-01 01:00:10Z (1 hour from now)", proc.stdout)
+        self.assertIn("alice's factors and recovery codes stay", proc.stdout)
+        self.assertTrue(any("action=bypass user=alice uses=1 expires=%d" % (T0_UNIX + 3600) in l
+                            for l in proc.log), proc.log)
+        code = m.group(1)
+        for form in (code, code.replace("-", "")):
+            self.assertFalse(any(form in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"),
+                         (None, {"uses_left": 1, "expires": T0_UNIX + 3600, "made": T0_UNIX}))
+        # The table says so under alice's row.
+        table = self.w.mfactl("status", "alice", at=T0).stdout
+        self.assertIn("\n  bypass code: 1 use left, until 2030-01-01 01:00:10Z\n", table)
+        # Past its time it is no longer outstanding.
+        self.assertEqual(backup_json(self.w, "alice", at="2030-01-01 01:00:10")[1], None)
+        # A new one replaces it.
+        proc = self.w.mfactl("bypass", "alice", "--uses", "3", "--valid", "2d", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("It works 3 times, until 2030-01-03 00:00:10Z (2 days from now)",
+                      proc.stdout)
+        self.assertNotIn(code, proc.stdout)
+        self.assertEqual(backup_json(self.w, "alice")[1],
+                         {"uses_left": 3, "expires": T0_UNIX + 2 * 86400, "made": T0_UNIX})
+
+    def test_durations_and_bounds(self):
+        for valid, seconds in (("60", 60), ("90s", 90), ("30m", 1800), ("2h", 7200),
+                               ("1d", 86400), ("30d", 30 * 86400), ("2592000", 2592000)):
+            with self.subTest(valid=valid):
+                proc = self.w.mfactl("bypass", "alice", "--valid", valid, at=T0)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertEqual(backup_json(self.w, "alice")[1]["expires"], T0_UNIX + seconds)
+        for uses in ("1", "100"):
+            proc = self.w.mfactl("bypass", "alice", "--uses", uses, at=T0)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(backup_json(self.w, "alice")[1]["uses_left"], int(uses))
+        before = backup_json(self.w, "alice")
+        for args in (["--uses", "0"], ["--uses", "101"], ["--uses", "-1"], ["--uses", "x"],
+                     ["--uses", ""], ["--uses", "01"], ["--uses", "1e2"],
+                     ["--valid", "59"], ["--valid", "59s"], ["--valid", "31d"],
+                     ["--valid", "2592001"], ["--valid", "1w"], ["--valid", "1h "],
+                     ["--valid", ""], ["--valid", "h"], ["--valid", "1.5h"], ["--valid", "+60"],
+                     ["--valid", "0x100"], ["--valid", "1hh"], ["--valid", "-1h"],
+                     ["--valid", "99999999999999999999999d"], ["--valid", "1H"],
+                     ["--revoke", "--uses", "2"], ["--revoke", "--valid", "1h"],
+                     ["--uses"], []):
+            with self.subTest(args=args):
+                proc = self.w.mfactl("bypass", *(["alice"] if args != [] else []), *args,
+                                     at=T0)
+                self.assertEqual(proc.returncode, 2, proc.stdout)
+                self.assertTrue(proc.stderr.strip())
+                self.assertNotRegex(proc.stdout, CODE_RE)
+        self.assertEqual(backup_json(self.w, "alice"), before)
+
+    def test_revoke(self):
+        self.assertEqual(self.w.mfactl("bypass", "alice", at=T0).returncode, 0)
+        proc = self.w.mfactl("bypass", "alice", "--revoke", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Revoked alice's bypass code: it no longer works.", proc.stdout)
+        self.assertTrue(any("action=bypass-revoke user=alice outstanding=yes" in l
+                            for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("bypass", "alice", "--revoke", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice had no outstanding bypass code; nothing to revoke.", proc.stdout)
+        # Revoking is fine for anyone; a new code needs a factor to stand in for.
+        proc = self.w.mfactl("bypass", "bob", "--revoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.w.mfactl("bypass", "bob")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bob holds no verified factor", proc.stderr)
+        self.assertNotRegex(proc.stdout, CODE_RE)
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+
+
+class StatusBackup(WorldTest):
+    def test_table_and_json(self):
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.assertEqual(self.w.mfactl("recovery-codes", "alice", at=T0).returncode, 0)
+        self.assertEqual(self.w.mfactl("bypass", "alice", "--uses", "2", at=T0).returncode, 0)
+        proc = self.w.mfactl("status", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stdout.splitlines()
+        i = next(i for i, l in enumerate(lines) if l.startswith("alice "))
+        self.assertEqual(lines[i + 1:i + 4], [
+            "  authenticator app: 1 configured (unlabelled)",
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
+            "  bypass code: 2 uses left, until 2030-01-01 01:00:10Z",
+        ])
+        self.assertEqual(set(table_rows(proc.stdout)),
+                         {"root", "alice", "bob", "carol", "dave", "erin"})
+        doc = json.loads(self.w.mfactl("status", "--json", at=T0).stdout)
+        users = {u["user"]: u for u in doc["users"]}
+        self.assertEqual(users["alice"]["recovery"],
+                         {"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"})
+        self.assertEqual(users["alice"]["bypass"],
+                         {"uses_left": 2, "expires": T0_UNIX + 3600, "made": T0_UNIX})
+        self.assertIsNone(users["bob"]["recovery"])
+        self.assertIsNone(users["bob"]["bypass"])
+        # A reset forgets both with the factors.
+        self.assertEqual(self.w.mfactl("reset", "alice").returncode, 0)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+
+
+class ImportScratchCodes(WorldTest):
+    def gafile(self, text, owner=2001):
+        path = os.path.join(self.w.root, "google_authenticator")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, owner, owner)
+        os.chmod(path, 0o400)
+        return path
+
+    def test_scratch_codes_become_recovery_codes(self):
+        scratch = ["12345678", "87654321", "00001111"]
+        path = self.gafile('%s\n" TOTP_AUTH\n%s\n' % (GA_SECRET, "\n".join(scratch)))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "--dry-run", "alice",
+                             path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice: would import 3 scratch codes as recovery codes", proc.stderr)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice: imported 3 scratch codes as recovery codes", proc.stderr)
+        self.assertNotIn("not imported", proc.stderr)
+        self.assertTrue(any("action=recovery-codes user=alice codes=3 source=imported" in l
+                            for l in proc.log), proc.log)
+        for code in scratch:
+            self.assertFalse(any(code in l for l in proc.log), proc.log)
+            if not self.w.pg:
+                self.assertNotIn(code, self.w.record_text("alice"))
+        self.assertEqual(backup_json(self.w, "alice")[0],
+                         {"left": 3, "made": 3, "since": T0_UNIX, "source": "imported"})
+        table = self.w.mfactl("status", "alice", at=T0).stdout
+        self.assertIn("\n  recovery codes: 3 of 3 left (imported 2030-01-01 00:00:10Z)\n", table)
+
+    def test_at_most_a_set_and_bad_lines_refused(self):
+        scratch = ["%08d" % (10000000 + i) for i in range(23)]
+        path = self.gafile('%s\n" TOTP_AUTH\n%s\n%s\n' % (GA_SECRET, "\n".join(scratch),
+                                                          scratch[0]))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("the file has 23 scratch codes; only the first 20 are imported",
+                      proc.stderr)
+        self.assertIn("1 scratch code repeated, imported once", proc.stderr)
+        self.assertEqual(backup_json(self.w, "alice")[0]["made"], 20)
+        os.unlink(path)
+        # A bad scratch line imports nothing, the secret included.
+        path = self.gafile('%s\n" TOTP_AUTH\n12345678\n1234567\n' % GA_SECRET, owner=2002)
+        before = self.w.mfactl("status", "--json", "bob").stdout
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "bob", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r":4: bad line: neither an option nor an 8-digit")
+        self.assertEqual(self.w.mfactl("status", "--json", "bob").stdout, before)
 
 
 class Help(WorldTest):
