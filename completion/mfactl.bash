@@ -24,7 +24,7 @@ _mfactl_options()
 	enroll) echo "method,m= label,l= add,A force,f qr,q= address,a= phone,p= verified,v no-recovery-codes help,h" ;;
 	import) echo "from,F= force,f dry-run,n help,h" ;;
 	status) echo "json,j missing,m help,h" ;;
-	reset) echo "method,m= factor,F= all,a yes,y help,h" ;;
+	reset) echo "method,m= factor,F= all,a yes,y logout,L help,h" ;;
 	bypass) echo "uses,u= valid,v= revoke,r help,h" ;;
 	policy | send-setup | unlock | check | recovery-codes) echo "help,h" ;;
 	db) echo "sql-dir,S= help,h" ;;

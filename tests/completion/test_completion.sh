@@ -129,7 +129,8 @@ expect_has 'mfactl status --json --missing ro' 'root'
 
 # reset USER [--method totp|email|sms | --factor LABEL] [--yes]
 # reset --all --yes
-expect 'mfactl reset -' '--all --factor --help --method --yes'
+expect 'mfactl reset -' '--all --factor --help --logout --method --yes'
+expect_has 'mfactl reset --logout ro' 'root'
 expect 'mfactl reset --method ' 'email sms totp'
 expect_has 'mfactl reset -m totp ro' 'root'
 expect_has 'mfactl reset --factor phone ro' 'root'

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.parse
 
@@ -1369,6 +1370,172 @@ class ImportScratchCodes(WorldTest):
         self.assertEqual(proc.returncode, 1)
         self.assertRegex(proc.stderr, r":4: bad line: neither an option nor an 8-digit")
         self.assertEqual(self.w.mfactl("status", "--json", "bob").stdout, before)
+
+
+def uid_pids(uid):
+    """The live processes (not zombies) whose real or effective uid is uid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % name) as f:
+                status = f.read()
+        except OSError:
+            continue
+        state = re.search(r"^State:\s+(\S)", status, re.M).group(1)
+        real, eff = re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.M).groups()
+        if state not in "ZX" and uid in (int(real), int(eff)):
+            out.append(int(name))
+    return out
+
+
+def unused_uid():
+    """A uid no process runs as, for a throwaway user whose processes may be
+    ended without hitting anybody else's (other suites use 2001 and up)."""
+    import random
+    while True:
+        uid = random.randrange(40000, 60000)
+        if not uid_pids(uid):
+            return uid
+
+
+class Logout(WorldTest):
+    """reset --logout: a real process under a throwaway uid, ended."""
+
+    def setUp(self):
+        super().setUp()
+        self.uid = unused_uid()
+        with open(self.w.passwd, "a") as f:
+            f.write("tossed:x:%d:%d::/nonexistent:/bin/sh\n" % (self.uid, self.uid))
+            f.write("svc:x:999:999::/nonexistent:/bin/sh\n")
+        self.procs = []
+        self.addCleanup(self.kill_leftovers)
+
+    def kill_leftovers(self):
+        for pid in uid_pids(self.uid):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+    def start(self, *argv):
+        """argv under the throwaway uid, in a session of its own (setsid)."""
+        p = subprocess.Popen(["setsid"] + list(argv), user=self.uid, group=self.uid,
+                             extra_groups=[], cwd="/", stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def wait_for(self, n):
+        for _ in range(100):
+            if len(uid_pids(self.uid)) == n:
+                return
+            time.sleep(0.05)
+        self.fail("expected %d processes of uid %d, found %s" % (n, self.uid,
+                                                                  uid_pids(self.uid)))
+
+    def test_ends_sessions_after_the_reset(self):
+        self.w.enroll("tossed", "--no-recovery-codes")
+        # Two sessions: a shell with a job in the background, and a sleep.
+        one = self.start("sh", "-c", "sleep 300 & exec sleep 301")
+        two = self.start("sleep", "302")
+        self.wait_for(3)
+        proc = self.w.mfactl("reset", "tossed", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Reset tossed: removed 1 factor", proc.stdout)
+        self.assertIn("tossed: 2 sessions ended on this host (3 processes).", proc.stdout)
+        # The reset was durable before any process was touched.
+        self.assertLess(proc.stdout.index("Reset tossed"), proc.stdout.index("sessions ended"))
+        self.assertNotIn("Only this host's sessions", proc.stdout)
+        self.assertTrue(any("action=logout user=tossed sessions=2 processes=3 survivors=0" in l
+                            for l in proc.log), proc.log)
+        self.assertEqual(one.wait(timeout=10), -15)
+        self.assertEqual(two.wait(timeout=10), -15)
+        self.assertEqual(uid_pids(self.uid), [])
+        self.assertEqual(self.w.users_with_state(), [])
+        # Nothing left: nothing ended, not an error.
+        proc = self.w.mfactl("reset", "tossed", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tossed: 0 sessions ended on this host (0 processes).", proc.stdout)
+
+    def test_sigterm_ignored_then_killed(self):
+        stubborn = self.start("sh", "-c", "trap '' TERM; exec sleep 300")
+        self.wait_for(1)
+        started = time.monotonic()
+        proc = self.w.mfactl("reset", "tossed", "--method", "totp", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tossed: 1 session ended on this host (1 process).", proc.stdout)
+        self.assertEqual(stubborn.wait(timeout=10), -9)
+        # Its grace time, then SIGKILL: not much more.
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(uid_pids(self.uid), [])
+
+    def test_refused_before_anything_is_reset(self):
+        self.w.enroll("root", "--no-recovery-codes")
+        victim = self.start("sleep", "300")
+        self.wait_for(1)
+        for args, why in ((["root"], "--logout refused for root: root's processes"),
+                          (["svc"], "uid 999 is a system account"),
+                          (["ghost"], "ghost is not in the passwd database"),
+                          (["tossed"], "runs this mfactl")):
+            with self.subTest(args=args):
+                env = {"SUDO_UID": str(self.uid)} if args == ["tossed"] else None
+                proc = self.w.mfactl("reset", *args, "--logout", extra_env=env)
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn(why, proc.stderr)
+                self.assertIn("nothing was reset", proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                self.assertFalse(any("action=reset" in l or "action=logout" in l
+                                     for l in proc.log), proc.log)
+        self.assertEqual(self.w.users_with_state(), ["root"])
+        self.assertIsNone(victim.poll())
+        proc = self.w.mfactl("reset", "--all", "--yes", "--logout")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--logout", proc.stderr)
+        # A reset that fails ends nothing.
+        proc = self.w.mfactl("reset", "tossed", "--factor", "phone", "--logout")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIsNone(victim.poll())
+
+    @unittest.skipUnless(os.path.isdir("/run/systemd/system"),
+                         "systemd-logind does not run on this machine (/run/systemd/system "
+                         "does not exist): the logind path of reset --logout is not exercised")
+    def test_logind_session_ended(self):
+        # A real account (logind and pam_systemd look the user up in the
+        # machine's passwd), with a logind session opened by PAMName=login.
+        name = "mfatl%d" % self.uid
+        subprocess.run(["useradd", "-M", "-u", str(self.uid), "-s", "/bin/sh", name],
+                       check=True)
+        self.addCleanup(subprocess.run, ["userdel", name], check=False)
+        with open(self.w.passwd, "a") as f:
+            f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (name, self.uid, self.uid))
+        unit = "mfatest-logout-%d" % self.uid
+        subprocess.run(["systemd-run", "--unit", unit, "-p", "PAMName=login", "-p",
+                        "User=" + name, "sleep", "300"], check=True, capture_output=True)
+        self.addCleanup(subprocess.run, ["systemctl", "stop", unit], check=False,
+                        capture_output=True)
+        for _ in range(100):
+            got = subprocess.run(["loginctl", "show-user", str(self.uid), "-p", "Sessions",
+                                  "--value"], capture_output=True, text=True)
+            if got.returncode == 0 and got.stdout.split():
+                break
+            time.sleep(0.1)
+        else:
+            self.skipTest("no logind session could be opened for a throwaway user here")
+        proc = self.w.mfactl("reset", name, "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"%s: [1-9]\d* sessions? ended on this host "
+                                      r"\(\d+ process(es)?; through systemd-logind\)\." % name)
+        for _ in range(100):
+            if not uid_pids(self.uid):
+                break
+            time.sleep(0.1)
+        self.assertEqual(uid_pids(self.uid), [])
 
 
 class Help(WorldTest):
