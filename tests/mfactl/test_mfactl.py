@@ -568,7 +568,10 @@ class Factors(WorldTest):
         # The table masks the number.
         table = self.w.mfactl("status", "alice").stdout
         self.assertRegex(table, r"(?m)^alice\s+optional\s+sms\s+2030-01-01 00:00:10Z\s")
-        self.assertEqual(self.method_lines(table, "alice"), ['  phone: verified +1******0100 "work"'])
+        self.assertEqual(self.method_lines(table, "alice"), [
+            '  phone: verified +1******0100 "work"',
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
+        ])
         self.assertNotIn(NUMBER[2:], table)
         # The same number again, and another without --add, are refused.
         for extra, why in ((["--add"], "alice already has +15555550100 enrolled"),
@@ -637,6 +640,8 @@ class Factors(WorldTest):
             "  authenticator app: 2 configured (phone, last used 2030-01-01 00:00:10Z; tablet)",
             '  phone: 2 verified (+1******0100 "work"; +4*******0123)',
             "  email: verified a***@example.org",
+            # Made by the first enrollment, kept by the others (unused).
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
         ])
         self.assertEqual(self.method_lines(table.stdout, "bob"), [])
         for whole in (NUMBER, NUMBER2, "alice@example.org"):
