@@ -1547,13 +1547,15 @@ class Help(WorldTest):
     def test_help_and_usage(self):
         top = self.w.mfactl("--help")
         self.assertEqual(top.returncode, 0)
-        for verb in ("enroll", "status", "reset", "unlock", "check", "import"):
+        for verb in ("enroll", "status", "reset", "unlock", "check", "import",
+                     "recovery-codes", "bypass"):
             self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s\b" % verb)
-        for form in ("enroll USER --method sms --phone NUMBER", "reset --all --yes"):
-            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s" % re.escape(form))
             proc = self.w.mfactl(verb, "--help")
             self.assertEqual(proc.returncode, 0, verb)
             self.assertTrue(proc.stdout.startswith("usage: mfactl " + verb), proc.stdout)
+        for form in ("enroll USER --method sms --phone NUMBER", "reset --all --yes",
+                     "bypass USER --revoke"):
+            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s" % re.escape(form))
         self.assertEqual(self.w.mfactl("help").returncode, 0)
         self.assertIn("mfactl", self.w.mfactl("--version").stdout)
         for args in (["frobnicate"], [], ["status", "--bogus"]):
