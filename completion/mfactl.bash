@@ -1,8 +1,8 @@
 # bash completion for mfactl(8), the admin tool of pam_mfa.
 #
 # Completes the verbs, each verb's options and their values (--method,
-# --qr, --from, --to, --config, --sql-dir; not --label, --phone, --factor
-# or --address, which are the admin's to type), user names where a verb takes a USER,
+# --qr, --from, --to, --config, --sql-dir; not --label, --phone, --factor,
+# --address, --uses or --valid, which are the admin's to type), user names where a verb takes a USER,
 # file names where it takes a FILE, and the commands of db.  User names come from the passwd database
 # (compgen -u), for root and others alike: who is enrolled is readable by
 # root only, and asking "mfactl status" at every TAB would load the
@@ -13,7 +13,7 @@
 # against the code, the usage texts and mfactl(8).
 
 # The verbs, in the order of mfactl's usage.
-_mfactl_verbs="enroll status policy reset send-setup import unlock check db migrate help"
+_mfactl_verbs="enroll status policy recovery-codes bypass reset send-setup import unlock check db migrate help"
 
 # The options of a verb ("" for the global ones, before the verb), each as
 # LONG[,SHORT], with a trailing "=" if it takes an argument.
@@ -21,11 +21,12 @@ _mfactl_options()
 {
 	case $1 in
 	'') echo "config,c= help,h version,V" ;;
-	enroll) echo "method,m= label,l= add,A force,f qr,q= address,a= phone,p= verified,v help,h" ;;
+	enroll) echo "method,m= label,l= add,A force,f qr,q= address,a= phone,p= verified,v no-recovery-codes help,h" ;;
 	import) echo "from,F= force,f dry-run,n help,h" ;;
 	status) echo "json,j missing,m help,h" ;;
-	reset) echo "method,m= factor,F= all,a yes,y help,h" ;;
-	policy | send-setup | unlock | check) echo "help,h" ;;
+	reset) echo "method,m= factor,F= all,a yes,y logout,L help,h" ;;
+	bypass) echo "uses,u= valid,v= revoke,r help,h" ;;
+	policy | send-setup | unlock | check | recovery-codes) echo "help,h" ;;
 	db) echo "sql-dir,S= help,h" ;;
 	migrate) echo "to,t= force,f dry-run,n help,h" ;;
 	esac
@@ -39,7 +40,7 @@ _mfactl_positional()
 	case $1 in
 	status) echo user ;;
 	reset) (($2 == 0 && !$4)) && echo user ;;
-	enroll | policy | send-setup | unlock) (($2 == 0)) && echo user ;;
+	enroll | policy | send-setup | unlock | recovery-codes | bypass) (($2 == 0)) && echo user ;;
 	db) (($2 == 0)) && echo db-command ;;
 	import)
 		if [[ $3 == google-authenticator ]]; then

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lockout.h"
+#include "logout.h"
 #include "mfactl.h"
 #include "policy.h"
 #include "secmem.h"
@@ -178,7 +179,8 @@ static int reset_all(struct mfactl *ctx)
 }
 
 static const char reset_help[] =
-	"usage: mfactl reset USER [--method totp|email|sms | --factor LABEL] [--yes]\n"
+	"usage: mfactl reset USER [--method totp|email|sms | --factor LABEL] [--logout]\n"
+	"                    [--yes]\n"
 	"       mfactl reset --all --yes\n"
 	"\n"
 	"Removes USER's factors and all their MFA state (failures, lockout, last\n"
@@ -189,6 +191,9 @@ static const char reset_help[] =
 	"  -m, --method M      remove only the factors of that method (totp, email\n"
 	"                      or sms), keep the rest\n"
 	"  -F, --factor LABEL  remove only the factor of that label, keep the rest\n"
+	"  -L, --logout        then end USER's sessions on this host (through\n"
+	"                      systemd-logind where it runs, else by signalling\n"
+	"                      USER's processes); not for root or system accounts\n"
 	"  -a, --all           forget all devices: every user's factors and state,\n"
 	"                      remembered skips too; no mail is sent\n"
 	"  -y, --yes           confirms --all (which refuses without it); accepted\n"
@@ -199,7 +204,7 @@ static const char reset_help[] =
 struct reset_opts {
 	unsigned method;
 	const char *label;
-	bool all, yes;
+	bool all, yes, logout;
 	const char *user;
 };
 
@@ -212,13 +217,14 @@ static bool reset_args(int argc, char **argv, struct reset_opts *o, int *status)
 		{ "factor", required_argument, NULL, 'F' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "logout", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*status = EXIT_USAGE;
-	while ((c = getopt_long(argc, argv, "m:F:ayh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:F:ayLh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (method_parse(optarg, &o->method) < 0) {
@@ -234,6 +240,7 @@ static bool reset_args(int argc, char **argv, struct reset_opts *o, int *status)
 		case 'F': o->label = optarg; break;
 		case 'a': o->all = true; break;
 		case 'y': o->yes = true; break;
+		case 'L': o->logout = true; break;
 		case 'h':
 			fputs(reset_help, stdout);
 			*status = EXIT_OK;
@@ -246,10 +253,10 @@ static bool reset_args(int argc, char **argv, struct reset_opts *o, int *status)
 		return false;
 	}
 	if (o->all) {
-		if (optind != argc || o->method != 0 || o->label != NULL) {
+		if (optind != argc || o->method != 0 || o->label != NULL || o->logout) {
 			fprintf(stderr,
 				"mfactl reset: --all is every user's everything: it takes no "
-				"USER, --method or --factor\n");
+				"USER, --method, --factor or --logout\n");
 			return false;
 		}
 		/* Never a question on stdin: scripts and the tests run it too. */
@@ -271,9 +278,75 @@ static bool reset_args(int argc, char **argv, struct reset_opts *o, int *status)
 	return true;
 }
 
+/* --logout is checked before the reset: a user whose sessions cannot be
+ * ended is refused with nothing changed.  The uid, in *uid. */
+static bool logout_allowed(const char *user, uid_t *uid)
+{
+	struct mfa_error err = { "" };
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL) {
+		fprintf(stderr,
+			"mfactl reset: --logout: %s is not in the passwd database, so no "
+			"process of theirs can be found; nothing was reset\n",
+			user);
+		return false;
+	}
+	*uid = pw->pw_uid;
+	if (logout_check(*uid, &err) < 0) {
+		fprintf(stderr, "mfactl reset: --logout refused for %s: %s; nothing was reset\n",
+			user, err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* After the reset is durable: the user's sessions on this host end, and
+ * the output says how many.  On the shared store the reset holds on every
+ * host at once, but the sessions there are beyond this host's reach. */
+static int logout_after_reset(struct mfactl *ctx, const char *user, uid_t uid)
+{
+	struct mfa_error err = { "" };
+	struct logout_result res;
+	int r = logout_user(uid, &res, &err);
+
+	if (r < 0) {
+		fprintf(stderr, "mfactl reset: %s's sessions were not ended: %s\n", user, err.msg);
+		mfactl_log_action("action=logout user=%s failed=yes", user);
+		return EXIT_FAIL;
+	}
+	printf("%s: %u session%s ended on this host (%u process%s%s).\n", user, res.sessions,
+	       res.sessions == 1 ? "" : "s", res.processes, res.processes == 1 ? "" : "es",
+	       res.logind ? "; through systemd-logind" : "");
+	if (res.logind_failed)
+		fprintf(stderr, "mfactl reset: note: %s; %s's processes were signalled instead\n",
+			err.msg, user);
+	if (res.survivors > 0)
+		fprintf(stderr,
+			"mfactl reset: %u process%s of %s could not be ended (stuck in the "
+			"kernel?): see ps -u %s\n",
+			res.survivors, res.survivors == 1 ? "" : "es", user, user);
+	if (ctx->cfg.store.backend == STORE_BACKEND_POSTGRESQL)
+		printf("Only this host's sessions were ended.  The store is shared: %s may still "
+		       "be logged in\n"
+		       "on other hosts, which this command does not reach (the reset itself holds "
+		       "on every\n"
+		       "host already).  End them on each host with \"loginctl terminate-user %s\" "
+		       "(or\n"
+		       "\"pkill -KILL -U %s\" where systemd-logind does not run), e.g. from "
+		       "configuration\n"
+		       "management or an ssh loop over the fleet.\n",
+		       user, user, user);
+	mfactl_log_action("action=logout user=%s sessions=%u processes=%u survivors=%u%s", user,
+			  res.sessions, res.processes, res.survivors,
+			  res.logind ? " logind=yes" : "");
+	return res.survivors > 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 {
 	struct reset_opts o = { .method = 0 };
+	uid_t uid = 0;
 	int status;
 
 	if (!reset_args(argc, argv, &o, &status))
@@ -282,10 +355,18 @@ int cmd_reset(struct mfactl *ctx, int argc, char **argv)
 		return reset_all(ctx);
 	if (!mfactl_user_ok(o.user, false))
 		return EXIT_FAIL;
+	if (o.label != NULL && !mfactl_label_ok("reset", o.label))
+		return EXIT_FAIL;
+	if (o.logout && !logout_allowed(o.user, &uid))
+		return EXIT_FAIL;
 	if (o.label != NULL)
-		return mfactl_label_ok("reset", o.label) ? reset_label(ctx, o.user, o.label) :
-							   EXIT_FAIL;
-	return o.method != 0 ? reset_method(ctx, o.user, o.method) : reset_user(ctx, o.user);
+		status = reset_label(ctx, o.user, o.label);
+	else
+		status = o.method != 0 ? reset_method(ctx, o.user, o.method) :
+					 reset_user(ctx, o.user);
+	if (status == EXIT_OK && o.logout)
+		status = logout_after_reset(ctx, o.user, uid);
+	return status;
 }
 
 static int do_unlock(struct mfactl *ctx, const char *user)

@@ -26,12 +26,15 @@ static void enroll_usage(FILE *out)
 		"                     [--add|--force]\n"
 		"       mfactl enroll USER --method sms --phone NUMBER [--verified] [--label L]\n"
 		"                     [--add|--force]\n"
+		"       mfactl enroll ... [--no-recovery-codes]\n"
 		"\n"
 		"Creates a new TOTP secret for USER, saves it, and prints the otpauth://\n"
 		"URI (alone on its own line) and a QR code of it to scan with an\n"
 		"authenticator app; or sets up codes by email or text message.  A user\n"
 		"who has a factor of the method keeps it: --add adds another (up to\n"
-		"factors_per_method), --force replaces them all.\n"
+		"factors_per_method), --force replaces them all.  A user who had no\n"
+		"verified factor, or no unused recovery code, is given a new set of\n"
+		"recovery codes too, printed at the end.\n"
 		"\n"
 		"  -m, --method M      totp (default), email or sms\n"
 		"  -l, --label L       what the user calls the factor (\"phone\", \"tablet\")\n"
@@ -47,6 +50,9 @@ static void enroll_usage(FILE *out)
 		"  -v, --verified      email, sms: the address or number is known to be\n"
 		"                      right: no code.  Without it a verification code is\n"
 		"                      sent to it, which the user types at the next login\n"
+		"      --no-recovery-codes\n"
+		"                      make no recovery codes (mfactl recovery-codes makes\n"
+		"                      them later)\n"
 		"  -h, --help          this help\n");
 }
 
@@ -97,6 +103,7 @@ struct enroll_opts {
 	const char *image; /* --qr png:FILE or svg:FILE */
 	const char *address, *phone, *label;
 	bool verified;
+	bool no_recovery; /* --no-recovery-codes */
 };
 
 /* The options that go together, and what each method needs; false (a
@@ -131,6 +138,7 @@ static bool enroll_combination_ok(const struct enroll_opts *o)
  * verb ends here (--help, or a usage error). */
 static bool enroll_args(int argc, char **argv, struct enroll_opts *o, int *status)
 {
+	enum { OPT_NO_RECOVERY = 256 };
 	static const struct option opts[] = {
 		{ "method", required_argument, NULL, 'm' },
 		{ "label", required_argument, NULL, 'l' },
@@ -140,6 +148,7 @@ static bool enroll_args(int argc, char **argv, struct enroll_opts *o, int *statu
 		{ "address", required_argument, NULL, 'a' },
 		{ "phone", required_argument, NULL, 'p' },
 		{ "verified", no_argument, NULL, 'v' },
+		{ "no-recovery-codes", no_argument, NULL, OPT_NO_RECOVERY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -165,6 +174,7 @@ static bool enroll_args(int argc, char **argv, struct enroll_opts *o, int *statu
 		case 'a': o->address = optarg; break;
 		case 'p': o->phone = optarg; break;
 		case 'v': o->verified = true; break;
+		case OPT_NO_RECOVERY: o->no_recovery = true; break;
 		case 'q':
 			if ((strncmp(optarg, "png:", 4) == 0 || strncmp(optarg, "svg:", 4) == 0) &&
 			    optarg[4] != '\0') {
@@ -227,6 +237,7 @@ static int enroll_sent(struct mfactl *ctx, const struct enroll_opts *o)
 		.label = o->label,
 		.verified = o->verified,
 		.mode = enroll_mode(o),
+		.recovery_codes = !o->no_recovery,
 	};
 	bool enabled = o->method == METHOD_SMS ? ctx->cfg.sms.url != NULL :
 						 ctx->cfg.email.smtp_url != NULL;
@@ -371,6 +382,8 @@ static int enroll_totp(struct mfactl *ctx, const struct enroll_opts *o)
 			  o->add   ? " added=yes" :
 				     "");
 	print_totp_enrolled(o, &t, replaced, qr, uri);
+	if (!o->no_recovery)
+		mfactl_enroll_recovery(ctx, st, user, &sum);
 	status = EXIT_OK;
 out:
 	secure_wipe(uri, sizeof(uri));

@@ -151,6 +151,8 @@ static int enroll_verified(struct mfactl *ctx, struct store *st, const struct se
 			  e->mode == PROVISION_ADD     ? " added=yes" :
 							 "");
 	confirm_enrolled(ctx, e, sum, dest);
+	if (e->recovery_codes)
+		mfactl_enroll_recovery(ctx, st, e->user, sum);
 	return EXIT_OK;
 }
 

@@ -17,6 +17,7 @@
 
 #include "lockout.h"
 #include "mfactl.h"
+#include "recovery.h"
 #include "secmem.h"
 #include "totp.h"
 
@@ -53,8 +54,9 @@ static void import_usage(FILE *out)
 		"Enrolls users with the TOTP secrets they already have, from pam_oath's\n"
 		"usersfile (one line per user: TOTP lines are imported with their digits\n"
 		"and period; HOTP lines are reported and skipped) or from a user's\n"
-		"~/.google_authenticator (its secret and step size; scratch codes are\n"
-		"not imported).  The code last accepted stays refused.  Users who have\n"
+		"~/.google_authenticator (its secret and step size, and its scratch\n"
+		"codes as the user's recovery codes, at most 20).  The code last\n"
+		"accepted stays refused.  Users who have\n"
 		"an app already are left alone unless --force is given, which replaces\n"
 		"their apps with the imported secret.  Every line that is skipped or bad\n"
 		"is reported with its number; a summary follows.\n"
@@ -499,12 +501,31 @@ static int import_oath(struct importer *im)
 	return 0;
 }
 
-/* What a ~/.google_authenticator file says, as it is read. */
+/* What a ~/.google_authenticator file says, as it is read: the scratch
+ * codes, the first RECOVERY_CODES_MAX of them kept (no two alike). */
 struct ga_file {
 	struct mfa_totp t;
 	unsigned long line, scratch;
 	bool totp_auth, hotp;
+	char codes[RECOVERY_CODES_MAX][RECOVERY_SCRATCH_DIGITS + 1];
+	unsigned n_codes;
+	unsigned long repeated, dropped;
 };
+
+/* A scratch code (8 digits, checked) for the recovery set. */
+static void ga_keep_scratch(struct ga_file *ga, const char *code)
+{
+	for (unsigned i = 0; i < ga->n_codes; i++)
+		if (strcmp(ga->codes[i], code) == 0) {
+			ga->repeated++;
+			return;
+		}
+	if (ga->n_codes == RECOVERY_CODES_MAX) {
+		ga->dropped++;
+		return;
+	}
+	memcpy(ga->codes[ga->n_codes++], code, RECOVERY_SCRATCH_DIGITS + 1);
+}
 
 /* The first line: the secret, in base32. */
 static void ga_secret(struct importer *im, struct ga_file *ga, const char *text)
@@ -589,6 +610,8 @@ static void ga_parse(struct importer *im, struct ga_file *ga, char *buf)
 				       "bad line: neither an option nor an 8-digit "
 				       "scratch code");
 				im->bad++;
+			} else {
+				ga_keep_scratch(ga, text);
 			}
 			ga->scratch++;
 		}
@@ -624,6 +647,46 @@ static bool ga_importable(struct importer *im, const struct ga_file *ga, const c
 	return true;
 }
 
+/* The file's scratch codes become the user's recovery codes, in place of
+ * any set the user had: they are what the user keeps on paper. */
+static void import_scratch_codes(struct importer *im, const char *user, const struct ga_file *ga)
+{
+	struct mfa_error err = { "" };
+	const char *codes[RECOVERY_CODES_MAX];
+	int r = 0;
+
+	if (im->ctx->cfg.recovery.codes == 0) {
+		report(im, 0,
+		       "%s: note: %u scratch code%s not imported: recovery.codes is 0 "
+		       "in %s",
+		       user, ga->n_codes, ga->n_codes == 1 ? "" : "s", im->ctx->config_path);
+		return;
+	}
+	if (ga->dropped > 0)
+		report(im, 0,
+		       "%s: note: the file has %lu scratch codes; only the first %d are "
+		       "imported (the most a set of recovery codes holds)",
+		       user, ga->scratch - ga->repeated, RECOVERY_CODES_MAX);
+	if (ga->repeated > 0)
+		report(im, 0, "%s: note: %lu scratch code%s repeated, imported once", user,
+		       ga->repeated, ga->repeated == 1 ? "" : "s");
+	for (unsigned i = 0; i < ga->n_codes; i++)
+		codes[i] = ga->codes[i];
+	if (!im->dry_run)
+		r = store_recovery_admin(im->st, user, codes, ga->n_codes, RECOVERY_IMPORTED,
+					 im->now, &err);
+	if (r < 0) {
+		report(im, 0, "%s: scratch codes not imported: %s", user, err.msg);
+		im->failed++;
+		return;
+	}
+	report(im, 0, "%s: %s %u scratch code%s as recovery codes", user,
+	       im->dry_run ? "would import" : "imported", ga->n_codes, ga->n_codes == 1 ? "" : "s");
+	if (!im->dry_run)
+		mfactl_log_action("action=recovery-codes user=%s codes=%u source=imported", user,
+				  ga->n_codes);
+}
+
 /* A ~/.google_authenticator file: the base32 secret on the first line, then
  * "\" OPTION ..." lines and scratch codes.  It is one enrollment: a bad line
  * anywhere imports nothing, for a wrong step size gives wrong codes. */
@@ -653,11 +716,8 @@ static int import_google_authenticator(struct importer *im, const char *user,
 	if (!ga_importable(im, &ga, user, bad_before))
 		goto out;
 	import_totp(im, 0, user, &ga.t);
-	if (ga.scratch > 0 && im->imported > 0)
-		report(im, 0,
-		       "%s: note: %lu scratch codes not imported; pam_mfa has no "
-		       "recovery codes (an admin's mfactl reset is the way back in)",
-		       user, ga.scratch);
+	if (ga.n_codes > 0 && im->imported > 0)
+		import_scratch_codes(im, user, &ga);
 out:
 	secure_wipe(buf, sizeof(buf));
 	secure_wipe(&ga, sizeof(ga));

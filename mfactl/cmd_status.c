@@ -41,7 +41,9 @@ static void status_usage(FILE *out)
 		     "a remembered opt-out skip, the last MFA login, failures and any\n"
 		     "lockout, and under the row each method's factors: how many apps,\n"
 		     "the numbers and addresses (masked; --json has them whole), verified\n"
-		     "or not, and each factor's last use.  Reads only; creates nothing.\n"
+		     "or not, and each factor's last use; then how many recovery codes are\n"
+		     "left of how many made, and an outstanding bypass code (its uses left\n"
+		     "and when it expires).  Reads only; creates nothing.\n"
 		     "\n"
 		     "  -j, --json      one JSON document instead of the table\n"
 		     "  -m, --missing   only users who must or may enroll and have not\n"
@@ -338,6 +340,36 @@ static void print_json_activity(const struct store_summary *rec, time_t now)
 	}
 }
 
+/* "recovery" and "bypass": what the user holds of the ways back in (the
+ * counts, never a code). */
+static void print_json_backup(const struct store_summary *rec, time_t now)
+{
+	if (rec->recovery.made > 0) {
+		out(", \"recovery\": {\"left\": ");
+		out_i64(rec->recovery.left);
+		out(", \"made\": ");
+		out_i64(rec->recovery.made);
+		out(", \"since\": ");
+		json_time(rec->recovery.since);
+		out(", \"source\": \"");
+		out(mfactl_recovery_source(rec->recovery.source));
+		out("\"}");
+	} else {
+		out(", \"recovery\": null");
+	}
+	if (store_bypass_outstanding(rec, now)) {
+		out(", \"bypass\": {\"uses_left\": ");
+		out_i64(rec->bypass.uses_left);
+		out(", \"expires\": ");
+		json_time(rec->bypass.expires);
+		out(", \"made\": ");
+		json_time(rec->bypass.made);
+		out("}");
+	} else {
+		out(", \"bypass\": null");
+	}
+}
+
 static void print_json_row(const struct row *r, time_t now, bool first)
 {
 	out(first ? "\n    {\"user\": " : ",\n    {\"user\": ");
@@ -351,6 +383,7 @@ static void print_json_row(const struct row *r, time_t now, bool first)
 		return;
 	}
 	print_json_factors(r->rec);
+	print_json_backup(r->rec, now);
 	print_json_activity(r->rec, now);
 }
 
@@ -462,6 +495,43 @@ static void table_method_line(const struct store_summary *rec, unsigned method)
 	out("\n");
 }
 
+/* The lines of the ways back in, under the methods':
+ *   recovery codes: 8 of 10 left (made by an administrator 2030-01-01 00:00:10Z)
+ *   bypass code: 1 use left, until 2030-01-01 01:00:10Z
+ * and nothing for a user who holds neither. */
+static void table_backup_lines(const struct store_summary *rec, time_t now)
+{
+	char n[48], when[32];
+	enum store_recovery_source src = rec->recovery.source;
+
+	if (rec->recovery.made > 0) {
+		(void)snprintf(n, sizeof(n), "%u of %u left (", rec->recovery.left,
+			       rec->recovery.made);
+		out("  recovery codes: ");
+		out(n);
+		out(src == RECOVERY_USER     ? "made by the user" :
+		    src == RECOVERY_ADMIN    ? "made by an administrator" :
+		    src == RECOVERY_IMPORTED ? "imported" :
+					       "made");
+		if (rec->recovery.since > 0) {
+			mfactl_format_time(rec->recovery.since, when, sizeof(when));
+			out(" ");
+			out(when);
+		}
+		out(")\n");
+	}
+	if (store_bypass_outstanding(rec, now)) {
+		(void)snprintf(n, sizeof(n), "%u use%s left", rec->bypass.uses_left,
+			       rec->bypass.uses_left == 1 ? "" : "s");
+		mfactl_format_time(rec->bypass.expires, when, sizeof(when));
+		out("  bypass code: ");
+		out(n);
+		out(", until ");
+		out(when);
+		out("\n");
+	}
+}
+
 static void print_table_row(const struct row *r, time_t now, int width)
 {
 	const struct store_summary *rec = r->rec;
@@ -495,6 +565,7 @@ static void print_table_row(const struct row *r, time_t now, int width)
 	table_method_line(rec, METHOD_TOTP);
 	table_method_line(rec, METHOD_SMS);
 	table_method_line(rec, METHOD_EMAIL);
+	table_backup_lines(rec, now);
 }
 
 /* The records are read by worker threads, a chunk of users at a time, and

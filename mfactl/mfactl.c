@@ -20,13 +20,18 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: mfactl [--config PATH] VERB [ARGS...]\n"
 		"       mfactl enroll USER [--method totp] [--label L] [--add|--force] [--qr STYLE]\n"
+		"                     [--no-recovery-codes]\n"
 		"       mfactl enroll USER --method email [--address ADDR] [--verified] [--label L]\n"
-		"                     [--add|--force]\n"
+		"                     [--add|--force] [--no-recovery-codes]\n"
 		"       mfactl enroll USER --method sms --phone NUMBER [--verified] [--label L]\n"
-		"                     [--add|--force]\n"
+		"                     [--add|--force] [--no-recovery-codes]\n"
 		"       mfactl status [--json] [--missing] [USER...]\n"
 		"       mfactl policy USER\n"
-		"       mfactl reset USER [--method totp|email|sms | --factor LABEL] [--yes]\n"
+		"       mfactl recovery-codes USER\n"
+		"       mfactl bypass USER [--uses N] [--valid DURATION]\n"
+		"       mfactl bypass USER --revoke\n"
+		"       mfactl reset USER [--method totp|email|sms | --factor LABEL] [--logout]\n"
+		"                    [--yes]\n"
 		"       mfactl reset --all --yes\n"
 		"       mfactl send-setup USER\n"
 		"       mfactl import --from oath [--force] [--dry-run] FILE\n"
@@ -189,10 +194,19 @@ static const struct verb {
 	const char *name;
 	int (*run)(struct mfactl *ctx, int argc, char **argv);
 } verbs[] = {
-	{ "enroll", cmd_enroll },	  { "status", cmd_status }, { "reset", cmd_reset },
-	{ "unlock", cmd_unlock },	  { "check", cmd_check },   { "policy", cmd_policy },
-	{ "send-setup", cmd_send_setup }, { "import", cmd_import }, { "db", cmd_db },
-	{ "migrate", cmd_migrate },	  { NULL, NULL },
+	{ "enroll", cmd_enroll },
+	{ "status", cmd_status },
+	{ "reset", cmd_reset },
+	{ "unlock", cmd_unlock },
+	{ "check", cmd_check },
+	{ "policy", cmd_policy },
+	{ "send-setup", cmd_send_setup },
+	{ "import", cmd_import },
+	{ "db", cmd_db },
+	{ "migrate", cmd_migrate },
+	{ "recovery-codes", cmd_recovery_codes },
+	{ "bypass", cmd_bypass },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)

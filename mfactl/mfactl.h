@@ -57,6 +57,7 @@ struct sent_enroll {
 	const char *label;	  /* --label; NULL: none */
 	bool verified;		  /* --verified: the administrator vouches for it */
 	enum provision_mode mode; /* --add: PROVISION_ADD, --force: PROVISION_REPLACE */
+	bool recovery_codes;	  /* not --no-recovery-codes */
 };
 
 /* enroll --method email|sms: see cmd_enroll_sent.c. */
@@ -66,6 +67,25 @@ int mfactl_enroll_sent(struct mfactl *ctx, const struct sent_enroll *e);
  * address is the verified one on record before the reset. */
 void mfactl_notify_reset(struct mfactl *ctx, const char *user, const char *address,
 			 const char *what);
+
+/* Makes a new set of recovery.codes recovery codes for user, the
+ * administrator's (store_recovery_admin()), and only once the store kept
+ * it prints intro and the codes, and logs it (without a code).  0, or
+ * -errno with err set (-ENOENT: the user holds no verified factor). */
+int mfactl_recovery_make(struct mfactl *ctx, struct store *st, const char *user, const char *intro,
+			 struct mfa_error *err);
+/* The end of mfactl enroll: makes and prints a set of recovery codes if
+ * the user had no verified factor before (before: the summary read then)
+ * or holds no unused code, unless recovery.codes is 0.  A failure is only
+ * said: the factor is enrolled. */
+void mfactl_enroll_recovery(struct mfactl *ctx, struct store *st, const char *user,
+			    const struct store_summary *before);
+/* Who made a set of recovery codes, as status says it: "user", "admin",
+ * "imported", or "none". */
+const char *mfactl_recovery_source(enum store_recovery_source source);
+/* A duration: seconds, or a number with s, m, h or d ("30m"); 0, -EINVAL
+ * or -ERANGE. */
+int mfactl_parse_duration(const char *text, uint64_t *seconds);
 
 int cmd_enroll(struct mfactl *ctx, int argc, char **argv);
 int cmd_send_setup(struct mfactl *ctx, int argc, char **argv);
@@ -77,5 +97,7 @@ int cmd_check(struct mfactl *ctx, int argc, char **argv);
 int cmd_import(struct mfactl *ctx, int argc, char **argv);
 int cmd_db(struct mfactl *ctx, int argc, char **argv);
 int cmd_migrate(struct mfactl *ctx, int argc, char **argv);
+int cmd_recovery_codes(struct mfactl *ctx, int argc, char **argv);
+int cmd_bypass(struct mfactl *ctx, int argc, char **argv);
 
 #endif

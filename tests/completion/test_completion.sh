@@ -78,7 +78,7 @@ complete -p mfactl | grep -q -- '-F _mfactl' || {
 }
 
 # Verbs, and the global options before them.
-expect 'mfactl ' 'check db enroll help import migrate policy reset send-setup status unlock'
+expect 'mfactl ' 'bypass check db enroll help import migrate policy recovery-codes reset send-setup status unlock'
 expect 'mfactl s' 'send-setup status'
 expect 'mfactl -' '--config --help --version'
 expect 'mfactl --c' '--config'
@@ -93,7 +93,8 @@ expect 'mfactl help ' ''
 
 # enroll USER [--method totp|email|sms] [--label L] [--add|--force] [--qr STYLE]
 #        [--address A] [--phone NUMBER] [--verified]
-expect 'mfactl enroll -' '--add --address --force --help --label --method --phone --qr --verified'
+expect 'mfactl enroll -' '--add --address --force --help --label --method --no-recovery-codes --phone --qr --verified'
+expect 'mfactl enroll --n' '--no-recovery-codes'
 expect 'mfactl enroll --m' '--method'
 expect 'mfactl enroll --method ' 'email sms totp'
 expect 'mfactl enroll -m s' 'sms'
@@ -128,7 +129,8 @@ expect_has 'mfactl status --json --missing ro' 'root'
 
 # reset USER [--method totp|email|sms | --factor LABEL] [--yes]
 # reset --all --yes
-expect 'mfactl reset -' '--all --factor --help --method --yes'
+expect 'mfactl reset -' '--all --factor --help --logout --method --yes'
+expect_has 'mfactl reset --logout ro' 'root'
 expect 'mfactl reset --method ' 'email sms totp'
 expect_has 'mfactl reset -m totp ro' 'root'
 expect_has 'mfactl reset --factor phone ro' 'root'
@@ -139,8 +141,17 @@ expect 'mfactl reset --all ' ''
 expect 'mfactl reset --all --y' '--yes'
 expect 'mfactl reset -a --yes ' ''
 
+# bypass USER [--uses N] [--valid DURATION] | bypass USER --revoke
+expect 'mfactl bypass -' '--help --revoke --uses --valid'
+expect_has 'mfactl bypass ro' 'root'
+expect_has 'mfactl bypass --uses 2 --valid 1h ro' 'root'
+expect 'mfactl bypass --valid ' ''
+expect 'mfactl bypass -u ' ''
+expect 'mfactl bypass root ' ''
+expect 'mfactl bypass root --r' '--revoke'
+
 # The verbs that take one USER and no option but --help.
-for verb in policy send-setup unlock; do
+for verb in policy send-setup unlock recovery-codes; do
 	expect "mfactl $verb -" '--help'
 	expect_has "mfactl $verb ro" 'root'
 	expect "mfactl $verb root " ''

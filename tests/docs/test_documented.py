@@ -403,9 +403,15 @@ def check_mfactl_help(mfactl, code, verbs):
         problem(f'"mfactl help" exited {rc}: {err.strip()}')
         return
     usage_verbs = {}
+    verb = None
     for line in out.split('\n'):
         m = re.match(r'(?:usage:|\s+)\s*mfactl\s+(.*)$', line)
         if not m:
+            # A usage line continued below it ("   [--add|--force]").
+            if verb and verb != 'help' and re.match(r'\s+\[', line):
+                usage_verbs[verb].update(re.findall(r'--([\w-]+)', line))
+            else:
+                verb = None
             continue
         words = m.group(1).split()
         verb = next((w for w in words if re.fullmatch(r'[a-z][a-z-]*', w)), None)

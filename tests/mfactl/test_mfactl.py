@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.parse
 
@@ -567,7 +568,10 @@ class Factors(WorldTest):
         # The table masks the number.
         table = self.w.mfactl("status", "alice").stdout
         self.assertRegex(table, r"(?m)^alice\s+optional\s+sms\s+2030-01-01 00:00:10Z\s")
-        self.assertEqual(self.method_lines(table, "alice"), ['  phone: verified +1******0100 "work"'])
+        self.assertEqual(self.method_lines(table, "alice"), [
+            '  phone: verified +1******0100 "work"',
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
+        ])
         self.assertNotIn(NUMBER[2:], table)
         # The same number again, and another without --add, are refused.
         for extra, why in ((["--add"], "alice already has +15555550100 enrolled"),
@@ -636,6 +640,8 @@ class Factors(WorldTest):
             "  authenticator app: 2 configured (phone, last used 2030-01-01 00:00:10Z; tablet)",
             '  phone: 2 verified (+1******0100 "work"; +4*******0123)',
             "  email: verified a***@example.org",
+            # Made by the first enrollment, kept by the others (unused).
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
         ])
         self.assertEqual(self.method_lines(table.stdout, "bob"), [])
         for whole in (NUMBER, NUMBER2, "alice@example.org"):
@@ -1046,7 +1052,7 @@ class ImportGoogleAuthenticator(WorldTest):
         proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("imported 1 user\n", proc.stdout)
-        self.assertIn("2 scratch codes not imported", proc.stderr)
+        self.assertIn("alice: imported 2 scratch codes as recovery codes", proc.stderr)
         rec = factor_lines(self.w, "alice")
         self.assertEqual([(f["secret"], f["period"], f["digits"]) for f in rec],
                          [(GA_SECRET, "30", "6")])
@@ -1095,17 +1101,461 @@ class ImportGoogleAuthenticator(WorldTest):
         self.assertIn("no such user", proc.stderr)
 
 
+# A recovery or bypass code as mfactl shows it: three groups of four symbols
+# of the alphabet without look-alikes (core/recovery.c).
+CODE_RE = r"[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}"
+
+
+def shown_codes(text):
+    """The recovery codes printed, each on a line of its own, indented."""
+    return re.findall(r"(?m)^    (%s)$" % CODE_RE, text)
+
+
+def backup_json(w, user, at=T0):
+    """user's "recovery" and "bypass" as mfactl status --json has them."""
+    proc = w.mfactl("status", "--json", user, at=at)
+    if proc.returncode != 0:
+        raise AssertionError("status failed: %s" % proc.stderr)
+    row = json.loads(proc.stdout)["users"][0]
+    return row["recovery"], row["bypass"]
+
+
+class RecoveryCodes(WorldTest):
+    def test_new_set_replaces_the_old(self):
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("recovery-codes", "alice", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        first = shown_codes(proc.stdout)
+        self.assertEqual(len(first), 10, proc.stdout)
+        self.assertEqual(len(set(first)), 10)
+        self.assertIn("New recovery codes for alice: 10, each good for one login", proc.stdout)
+        self.assertIn("alice had no recovery codes before.", proc.stdout)
+        self.assertIn("they are not shown again", proc.stdout)
+        self.assertTrue(any("action=recovery-codes user=alice codes=10 source=admin" in l
+                            for l in proc.log), proc.log)
+        # Never a code in the log, nor its canonical form.
+        for code in first:
+            for form in (code, code.replace("-", "")):
+                self.assertFalse(any(form in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"),
+                         ({"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"}, None))
+        # Again, later: a new set, and the old one is said to be void.
+        later = "2030-01-01 00:05:10"
+        proc = self.w.mfactl("recovery-codes", "alice", at=later)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        second = shown_codes(proc.stdout)
+        self.assertEqual(len(second), 10)
+        self.assertFalse(set(first) & set(second))
+        self.assertIn("The previous set (10 of 10 unused) no longer works.", proc.stdout)
+        self.assertEqual(backup_json(self.w, "alice", at=later)[0],
+                         {"left": 10, "made": 10, "since": T0_UNIX + 300, "source": "admin"})
+        # Recovery codes are no factor: alice's factors are unchanged.
+        self.assertEqual(len(factor_lines(self.w, "alice")), 1)
+
+    def test_set_size_from_the_config(self):
+        self.w.write_config({"recovery": "{ codes = 5; }"})
+        self.w.enroll("alice", "--no-recovery-codes")
+        proc = self.w.mfactl("recovery-codes", "alice")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(shown_codes(proc.stdout)), 5)
+        self.assertEqual(backup_json(self.w, "alice")[0]["made"], 5)
+
+    def test_refused_without_a_factor_or_codes(self):
+        # bob has no state at all; carol only an address waiting to be proved.
+        proc = self.w.mfactl("recovery-codes", "bob")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bob holds no verified factor", proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertFalse(any("action=recovery-codes" in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+        # recovery.codes = 0: none are made, for anyone.
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.w.write_config({"recovery": "{ codes = 0; }"})
+        proc = self.w.mfactl("recovery-codes", "alice")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("recovery.codes is 0", proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        for args, code in ((["recovery-codes"], 2), (["recovery-codes", "alice", "bob"], 2),
+                           (["recovery-codes", "--bogus", "alice"], 2),
+                           (["recovery-codes", "../etc"], 1)):
+            with self.subTest(args=args):
+                proc = self.w.mfactl(*args)
+                self.assertEqual(proc.returncode, code, proc.stderr)
+                self.assertTrue(proc.stderr.strip())
+
+    def test_enroll_makes_a_set_once(self):
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        codes = shown_codes(proc.stdout)
+        self.assertEqual(len(codes), 10, proc.stdout)
+        self.assertIn("Recovery codes for alice: 10, each good for one login", proc.stdout)
+        # After the factor, which is saved first.
+        self.assertLess(proc.stdout.index("otpauth://"), proc.stdout.index("Recovery codes"))
+        self.assertEqual(backup_json(self.w, "alice")[0],
+                         {"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"})
+        # Another app for a user who keeps unused codes: the set stays.
+        proc = self.w.mfactl("enroll", "alice", "--add", "--qr", "none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertNotIn("Recovery codes", proc.stdout)
+        # --no-recovery-codes: none.
+        proc = self.w.mfactl("enroll", "bob", "--qr", "none", "--no-recovery-codes")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(shown_codes(proc.stdout), [])
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+        # After a reset the next enrollment makes a new set.
+        self.assertEqual(self.w.mfactl("reset", "alice").returncode, 0)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("enroll", "alice", "--qr", "none")
+        self.assertEqual(len(shown_codes(proc.stdout)), 10)
+        self.assertFalse(set(codes) & set(shown_codes(proc.stdout)))
+
+
+class Bypass(WorldTest):
+    def setUp(self):
+        super().setUp()
+        self.w.enroll("alice", "--no-recovery-codes")
+
+    def test_defaults_one_use_one_hour(self):
+        proc = self.w.mfactl("bypass", "alice", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = re.search(r"(?m)^Bypass code for alice: (%s)$" % CODE_RE, proc.stdout)
+        self.assertTrue(m, proc.stdout)
+        self.assertIn("It works once, until 2030-01-01 01:00:10Z (1 hour from now)", proc.stdout)
+        self.assertIn("alice's factors and recovery codes stay", proc.stdout)
+        self.assertTrue(any("action=bypass user=alice uses=1 expires=%d" % (T0_UNIX + 3600) in l
+                            for l in proc.log), proc.log)
+        code = m.group(1)
+        for form in (code, code.replace("-", "")):
+            self.assertFalse(any(form in l for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"),
+                         (None, {"uses_left": 1, "expires": T0_UNIX + 3600, "made": T0_UNIX}))
+        # The table says so under alice's row.
+        table = self.w.mfactl("status", "alice", at=T0).stdout
+        self.assertIn("\n  bypass code: 1 use left, until 2030-01-01 01:00:10Z\n", table)
+        # Past its time it is no longer outstanding.
+        self.assertEqual(backup_json(self.w, "alice", at="2030-01-01 01:00:10")[1], None)
+        # A new one replaces it.
+        proc = self.w.mfactl("bypass", "alice", "--uses", "3", "--valid", "2d", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("It works 3 times, until 2030-01-03 00:00:10Z (2 days from now)",
+                      proc.stdout)
+        self.assertNotIn(code, proc.stdout)
+        self.assertEqual(backup_json(self.w, "alice")[1],
+                         {"uses_left": 3, "expires": T0_UNIX + 2 * 86400, "made": T0_UNIX})
+
+    def test_durations_and_bounds(self):
+        for valid, seconds in (("60", 60), ("90s", 90), ("30m", 1800), ("2h", 7200),
+                               ("1d", 86400), ("30d", 30 * 86400), ("2592000", 2592000)):
+            with self.subTest(valid=valid):
+                proc = self.w.mfactl("bypass", "alice", "--valid", valid, at=T0)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertEqual(backup_json(self.w, "alice")[1]["expires"], T0_UNIX + seconds)
+        for uses in ("1", "100"):
+            proc = self.w.mfactl("bypass", "alice", "--uses", uses, at=T0)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(backup_json(self.w, "alice")[1]["uses_left"], int(uses))
+        before = backup_json(self.w, "alice")
+        for args in (["--uses", "0"], ["--uses", "101"], ["--uses", "-1"], ["--uses", "x"],
+                     ["--uses", ""], ["--uses", "01"], ["--uses", "1e2"],
+                     ["--valid", "59"], ["--valid", "59s"], ["--valid", "31d"],
+                     ["--valid", "2592001"], ["--valid", "1w"], ["--valid", "1h "],
+                     ["--valid", ""], ["--valid", "h"], ["--valid", "1.5h"], ["--valid", "+60"],
+                     ["--valid", "0x100"], ["--valid", "1hh"], ["--valid", "-1h"],
+                     ["--valid", "99999999999999999999999d"], ["--valid", "1H"],
+                     ["--revoke", "--uses", "2"], ["--revoke", "--valid", "1h"],
+                     ["--uses"], []):
+            with self.subTest(args=args):
+                proc = self.w.mfactl("bypass", *(["alice"] if args != [] else []), *args,
+                                     at=T0)
+                self.assertEqual(proc.returncode, 2, proc.stdout)
+                self.assertTrue(proc.stderr.strip())
+                self.assertNotRegex(proc.stdout, CODE_RE)
+        self.assertEqual(backup_json(self.w, "alice"), before)
+
+    def test_revoke(self):
+        self.assertEqual(self.w.mfactl("bypass", "alice", at=T0).returncode, 0)
+        proc = self.w.mfactl("bypass", "alice", "--revoke", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Revoked alice's bypass code: it no longer works.", proc.stdout)
+        self.assertTrue(any("action=bypass-revoke user=alice outstanding=yes" in l
+                            for l in proc.log), proc.log)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("bypass", "alice", "--revoke", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice had no outstanding bypass code; nothing to revoke.", proc.stdout)
+        # Revoking is fine for anyone; a new code needs a factor to stand in for.
+        proc = self.w.mfactl("bypass", "bob", "--revoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.w.mfactl("bypass", "bob")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bob holds no verified factor", proc.stderr)
+        self.assertNotRegex(proc.stdout, CODE_RE)
+        self.assertEqual(backup_json(self.w, "bob"), (None, None))
+
+
+class StatusBackup(WorldTest):
+    def test_table_and_json(self):
+        self.w.enroll("alice", "--no-recovery-codes")
+        self.assertEqual(self.w.mfactl("recovery-codes", "alice", at=T0).returncode, 0)
+        self.assertEqual(self.w.mfactl("bypass", "alice", "--uses", "2", at=T0).returncode, 0)
+        proc = self.w.mfactl("status", at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stdout.splitlines()
+        i = next(i for i, l in enumerate(lines) if l.startswith("alice "))
+        self.assertEqual(lines[i + 1:i + 4], [
+            "  authenticator app: 1 configured (unlabelled)",
+            "  recovery codes: 10 of 10 left (made by an administrator 2030-01-01 00:00:10Z)",
+            "  bypass code: 2 uses left, until 2030-01-01 01:00:10Z",
+        ])
+        self.assertEqual(set(table_rows(proc.stdout)),
+                         {"root", "alice", "bob", "carol", "dave", "erin"})
+        doc = json.loads(self.w.mfactl("status", "--json", at=T0).stdout)
+        users = {u["user"]: u for u in doc["users"]}
+        self.assertEqual(users["alice"]["recovery"],
+                         {"left": 10, "made": 10, "since": T0_UNIX, "source": "admin"})
+        self.assertEqual(users["alice"]["bypass"],
+                         {"uses_left": 2, "expires": T0_UNIX + 3600, "made": T0_UNIX})
+        self.assertIsNone(users["bob"]["recovery"])
+        self.assertIsNone(users["bob"]["bypass"])
+        # A reset forgets both with the factors.
+        self.assertEqual(self.w.mfactl("reset", "alice").returncode, 0)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+
+
+class ImportScratchCodes(WorldTest):
+    def gafile(self, text, owner=2001):
+        path = os.path.join(self.w.root, "google_authenticator")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, owner, owner)
+        os.chmod(path, 0o400)
+        return path
+
+    def test_scratch_codes_become_recovery_codes(self):
+        scratch = ["12345678", "87654321", "00001111"]
+        path = self.gafile('%s\n" TOTP_AUTH\n%s\n' % (GA_SECRET, "\n".join(scratch)))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "--dry-run", "alice",
+                             path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice: would import 3 scratch codes as recovery codes", proc.stderr)
+        self.assertEqual(backup_json(self.w, "alice"), (None, None))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path, at=T0)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("alice: imported 3 scratch codes as recovery codes", proc.stderr)
+        self.assertNotIn("not imported", proc.stderr)
+        self.assertTrue(any("action=recovery-codes user=alice codes=3 source=imported" in l
+                            for l in proc.log), proc.log)
+        for code in scratch:
+            self.assertFalse(any(code in l for l in proc.log), proc.log)
+            if not self.w.pg:
+                self.assertNotIn(code, self.w.record_text("alice"))
+        self.assertEqual(backup_json(self.w, "alice")[0],
+                         {"left": 3, "made": 3, "since": T0_UNIX, "source": "imported"})
+        table = self.w.mfactl("status", "alice", at=T0).stdout
+        self.assertIn("\n  recovery codes: 3 of 3 left (imported 2030-01-01 00:00:10Z)\n", table)
+
+    def test_at_most_a_set_and_bad_lines_refused(self):
+        scratch = ["%08d" % (10000000 + i) for i in range(23)]
+        path = self.gafile('%s\n" TOTP_AUTH\n%s\n%s\n' % (GA_SECRET, "\n".join(scratch),
+                                                          scratch[0]))
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "alice", path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("the file has 23 scratch codes; only the first 20 are imported",
+                      proc.stderr)
+        self.assertIn("1 scratch code repeated, imported once", proc.stderr)
+        self.assertEqual(backup_json(self.w, "alice")[0]["made"], 20)
+        os.unlink(path)
+        # A bad scratch line imports nothing, the secret included.
+        path = self.gafile('%s\n" TOTP_AUTH\n12345678\n1234567\n' % GA_SECRET, owner=2002)
+        before = self.w.mfactl("status", "--json", "bob").stdout
+        proc = self.w.mfactl("import", "--from", "google-authenticator", "bob", path)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r":4: bad line: neither an option nor an 8-digit")
+        self.assertEqual(self.w.mfactl("status", "--json", "bob").stdout, before)
+
+
+def uid_pids(uid):
+    """The live processes (not zombies) whose real or effective uid is uid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % name) as f:
+                status = f.read()
+        except OSError:
+            continue
+        state = re.search(r"^State:\s+(\S)", status, re.M).group(1)
+        real, eff = re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.M).groups()
+        if state not in "ZX" and uid in (int(real), int(eff)):
+            out.append(int(name))
+    return out
+
+
+def unused_uid():
+    """A uid no process runs as, for a throwaway user whose processes may be
+    ended without hitting anybody else's (other suites use 2001 and up)."""
+    import random
+    while True:
+        uid = random.randrange(40000, 60000)
+        if not uid_pids(uid):
+            return uid
+
+
+class Logout(WorldTest):
+    """reset --logout: a real process under a throwaway uid, ended."""
+
+    def setUp(self):
+        super().setUp()
+        self.uid = unused_uid()
+        with open(self.w.passwd, "a") as f:
+            f.write("tossed:x:%d:%d::/nonexistent:/bin/sh\n" % (self.uid, self.uid))
+            f.write("svc:x:999:999::/nonexistent:/bin/sh\n")
+        self.procs = []
+        self.addCleanup(self.kill_leftovers)
+
+    def kill_leftovers(self):
+        for pid in uid_pids(self.uid):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+    def start(self, *argv):
+        """argv under the throwaway uid, in a session of its own (setsid)."""
+        p = subprocess.Popen(["setsid"] + list(argv), user=self.uid, group=self.uid,
+                             extra_groups=[], cwd="/", stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def wait_for(self, n):
+        for _ in range(100):
+            if len(uid_pids(self.uid)) == n:
+                return
+            time.sleep(0.05)
+        self.fail("expected %d processes of uid %d, found %s" % (n, self.uid,
+                                                                  uid_pids(self.uid)))
+
+    def test_ends_sessions_after_the_reset(self):
+        self.w.enroll("tossed", "--no-recovery-codes")
+        # Two sessions: a shell with a job in the background, and a sleep.
+        one = self.start("sh", "-c", "sleep 300 & exec sleep 301")
+        two = self.start("sleep", "302")
+        self.wait_for(3)
+        proc = self.w.mfactl("reset", "tossed", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Reset tossed: removed 1 factor", proc.stdout)
+        self.assertIn("tossed: 2 sessions ended on this host (3 processes).", proc.stdout)
+        # The reset was durable before any process was touched.
+        self.assertLess(proc.stdout.index("Reset tossed"), proc.stdout.index("sessions ended"))
+        self.assertNotIn("Only this host's sessions", proc.stdout)
+        self.assertTrue(any("action=logout user=tossed sessions=2 processes=3 survivors=0" in l
+                            for l in proc.log), proc.log)
+        self.assertEqual(one.wait(timeout=10), -15)
+        self.assertEqual(two.wait(timeout=10), -15)
+        self.assertEqual(uid_pids(self.uid), [])
+        self.assertEqual(self.w.users_with_state(), [])
+        # Nothing left: nothing ended, not an error.
+        proc = self.w.mfactl("reset", "tossed", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tossed: 0 sessions ended on this host (0 processes).", proc.stdout)
+
+    def test_sigterm_ignored_then_killed(self):
+        stubborn = self.start("sh", "-c", "trap '' TERM; exec sleep 300")
+        self.wait_for(1)
+        started = time.monotonic()
+        proc = self.w.mfactl("reset", "tossed", "--method", "totp", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tossed: 1 session ended on this host (1 process).", proc.stdout)
+        self.assertEqual(stubborn.wait(timeout=10), -9)
+        # Its grace time, then SIGKILL: not much more.
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(uid_pids(self.uid), [])
+
+    def test_refused_before_anything_is_reset(self):
+        self.w.enroll("root", "--no-recovery-codes")
+        victim = self.start("sleep", "300")
+        self.wait_for(1)
+        for args, why in ((["root"], "--logout refused for root: root's processes"),
+                          (["svc"], "uid 999 is a system account"),
+                          (["ghost"], "ghost is not in the passwd database"),
+                          (["tossed"], "runs this mfactl")):
+            with self.subTest(args=args):
+                env = {"SUDO_UID": str(self.uid)} if args == ["tossed"] else None
+                proc = self.w.mfactl("reset", *args, "--logout", extra_env=env)
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn(why, proc.stderr)
+                self.assertIn("nothing was reset", proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                self.assertFalse(any("action=reset" in l or "action=logout" in l
+                                     for l in proc.log), proc.log)
+        self.assertEqual(self.w.users_with_state(), ["root"])
+        self.assertIsNone(victim.poll())
+        proc = self.w.mfactl("reset", "--all", "--yes", "--logout")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--logout", proc.stderr)
+        # A reset that fails ends nothing.
+        proc = self.w.mfactl("reset", "tossed", "--factor", "phone", "--logout")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIsNone(victim.poll())
+
+    @unittest.skipUnless(os.path.isdir("/run/systemd/system"),
+                         "systemd-logind does not run on this machine (/run/systemd/system "
+                         "does not exist): the logind path of reset --logout is not exercised")
+    def test_logind_session_ended(self):
+        # A real account (logind and pam_systemd look the user up in the
+        # machine's passwd), with a logind session opened by PAMName=login.
+        name = "mfatl%d" % self.uid
+        subprocess.run(["useradd", "-M", "-u", str(self.uid), "-s", "/bin/sh", name],
+                       check=True)
+        self.addCleanup(subprocess.run, ["userdel", name], check=False)
+        with open(self.w.passwd, "a") as f:
+            f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (name, self.uid, self.uid))
+        unit = "mfatest-logout-%d" % self.uid
+        subprocess.run(["systemd-run", "--unit", unit, "-p", "PAMName=login", "-p",
+                        "User=" + name, "sleep", "300"], check=True, capture_output=True)
+        self.addCleanup(subprocess.run, ["systemctl", "stop", unit], check=False,
+                        capture_output=True)
+        for _ in range(100):
+            got = subprocess.run(["loginctl", "show-user", str(self.uid), "-p", "Sessions",
+                                  "--value"], capture_output=True, text=True)
+            if got.returncode == 0 and got.stdout.split():
+                break
+            time.sleep(0.1)
+        else:
+            self.skipTest("no logind session could be opened for a throwaway user here")
+        proc = self.w.mfactl("reset", name, "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"%s: [1-9]\d* sessions? ended on this host "
+                                      r"\(\d+ process(es)?; through systemd-logind\)\." % name)
+        for _ in range(100):
+            if not uid_pids(self.uid):
+                break
+            time.sleep(0.1)
+        self.assertEqual(uid_pids(self.uid), [])
+
+
 class Help(WorldTest):
     def test_help_and_usage(self):
         top = self.w.mfactl("--help")
         self.assertEqual(top.returncode, 0)
-        for verb in ("enroll", "status", "reset", "unlock", "check", "import"):
+        for verb in ("enroll", "status", "reset", "unlock", "check", "import",
+                     "recovery-codes", "bypass"):
             self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s\b" % verb)
-        for form in ("enroll USER --method sms --phone NUMBER", "reset --all --yes"):
-            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s" % re.escape(form))
             proc = self.w.mfactl(verb, "--help")
             self.assertEqual(proc.returncode, 0, verb)
             self.assertTrue(proc.stdout.startswith("usage: mfactl " + verb), proc.stdout)
+        for form in ("enroll USER --method sms --phone NUMBER", "reset --all --yes",
+                     "bypass USER --revoke"):
+            self.assertRegex(top.stdout, r"(?m)^\s+mfactl %s" % re.escape(form))
         self.assertEqual(self.w.mfactl("help").returncode, 0)
         self.assertIn("mfactl", self.w.mfactl("--version").stdout)
         for args in (["frobnicate"], [], ["status", "--bogus"]):

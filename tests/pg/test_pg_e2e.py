@@ -273,6 +273,66 @@ class Mfactl(PgE2E):
         res = self.login("erin", self.responder([fresh_code(secret)]))
         self.assertEqual(res.pam, "PAM_SUCCESS", res)
 
+    def test_recovery_and_bypass_codes(self):
+        code = r"[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}"
+
+        def backup(user):
+            proc = self.mfactl("status", "--json", user)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            row = json.loads(proc.stdout)["users"][0]
+            return row["recovery"], row["bypass"]
+
+        proc = self.mfactl("recovery-codes", "carol")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("carol holds no verified factor", proc.stderr)
+        # enroll gives a first factor a set; recovery-codes replaces it.
+        proc = self.mfactl("enroll", "carol", "--qr", "none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        first = re.findall(r"(?m)^    (%s)$" % code, proc.stdout)
+        self.assertEqual(len(first), 10, proc.stdout + proc.stderr)
+        proc = self.mfactl("recovery-codes", "carol")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        second = re.findall(r"(?m)^    (%s)$" % code, proc.stdout)
+        self.assertEqual(len(second), 10)
+        self.assertFalse(set(first) & set(second))
+        self.assertIn("The previous set (10 of 10 unused) no longer works.", proc.stdout)
+        recovery, bypass = backup("carol")
+        self.assertEqual((recovery["left"], recovery["made"], recovery["source"]),
+                         (10, 10, "admin"))
+        self.assertIsNone(bypass)
+        proc = self.mfactl("bypass", "carol", "--uses", "2", "--valid", "30m")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"(?m)^Bypass code for carol: %s$" % code)
+        self.assertEqual(backup("carol")[1]["uses_left"], 2)
+        proc = self.mfactl("bypass", "carol", "--revoke")
+        self.assertIn("Revoked carol's bypass code", proc.stdout)
+        self.assertIsNone(backup("carol")[1])
+        # A reset forgets the set with the factors.
+        self.assertEqual(self.mfactl("reset", "carol").returncode, 0)
+        self.assertEqual(backup("carol"), (None, None))
+
+    def test_reset_logout_says_other_hosts_are_not_reached(self):
+        uid = 40000 + os.getpid() % 20000
+        with open(self.w.passwd, "a") as f:
+            f.write("tossed:x:%d:%d::/nonexistent:/bin/sh\n" % (uid, uid))
+        victim = subprocess.Popen(["setsid", "sleep", "300"], user=uid, group=uid,
+                                  extra_groups=[], cwd="/", stdin=subprocess.DEVNULL)
+        try:
+            self.assertEqual(self.mfactl("enroll", "tossed", "--qr", "none",
+                                         "--no-recovery-codes").returncode, 0)
+            proc = self.mfactl("reset", "tossed", "--logout")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("Reset tossed: removed 1 factor", proc.stdout)
+            self.assertIn("tossed: 1 session ended on this host (1 process).", proc.stdout)
+            self.assertIn("Only this host's sessions were ended.", proc.stdout)
+            self.assertIn('"loginctl terminate-user tossed"', proc.stdout)
+            self.assertEqual(victim.wait(timeout=10), -15)
+        finally:
+            if victim.poll() is None:
+                victim.kill()
+                victim.wait()
+
+
 class AdminEmail(PgE2E):
     def test_admin_code_then_enroll_at_login(self):
         proc = self.mfactl("enroll", "erin", "--method", "email", "--address", "erin@example.org")
