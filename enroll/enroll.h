@@ -102,6 +102,11 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
  * (sum, what it was offered on) or has no unused recovery code. */
 bool enroll_wants_recovery(const struct mfa_config *cfg, const struct store_summary *sum);
 
+/* How long the codes of the user's apps (sum) are, as far as telling
+ * them from an imported 8-digit scratch code goes: 8 if any app's are
+ * (an import may keep an app's own digits), else totp.digits. */
+unsigned enroll_app_digits(const struct mfa_config *cfg, const struct store_summary *sum);
+
 /* A fresh set of recovery.codes recovery codes, kept by the store on
  * basis (a proof's: store_prove(), or an enrollment's enroll_after) in
  * place of the old set, then shown once through the conversation.

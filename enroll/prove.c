@@ -203,7 +203,8 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 			sent = METHOD_SMS;
 		else
 			sent = 0;
-		if (sent == 0 && recovery_code_canonical(answer, req->cfg->totp.digits, typed))
+		if (sent == 0 &&
+		    recovery_code_canonical(answer, enroll_app_digits(req->cfg, sum), typed))
 			factor = STORE_FACTOR_BACKUP;
 		else if (sent == 0)
 			code_from_answer(answer, typed);

@@ -36,6 +36,15 @@ bool enroll_wants_recovery(const struct mfa_config *cfg, const struct store_summ
 	       (store_summary_methods(sum) == 0 || sum->recovery.left == 0);
 }
 
+unsigned enroll_app_digits(const struct mfa_config *cfg, const struct store_summary *sum)
+{
+	for (unsigned i = 0; i < sum->n_factors; i++)
+		if (sum->factors[i].verified && sum->factors[i].method == METHOD_TOTP &&
+		    sum->factors[i].params.digits == RECOVERY_SCRATCH_DIGITS)
+			return RECOVERY_SCRATCH_DIGITS;
+	return cfg->totp.digits;
+}
+
 /* The set as one message: a list two codes to a line. */
 static int show_codes(pam_handle_t *pamh, char shown[][RECOVERY_CODE_TEXT], unsigned n)
 {

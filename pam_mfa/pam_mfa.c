@@ -61,8 +61,9 @@ struct login {
 	const char *user;
 	char service[STORE_TEXT_MAX + 1];
 	char rhost[STORE_TEXT_MAX + 1];
-	const char *method; /* for the log: "totp", "email" or "-" */
-	bool has_totp;	    /* a usable authenticator app: for messages */
+	const char *method;  /* for the log: "totp", "email" or "-" */
+	bool has_totp;	     /* a usable authenticator app: for messages */
+	unsigned app_digits; /* enroll_app_digits(): what an app's code looks like */
 	bool silent;
 	bool told; /* an error was already told to the user */
 	/* Whether the account is known to exist: until then its name is not
@@ -516,7 +517,7 @@ static enum outcome ask_code(struct login *l, struct store *st, unsigned sent)
 		secure_free_string(answer);
 		return sent_login(l, st, METHOD_SMS);
 	}
-	if (recovery_code_canonical(answer, l->cfg.totp.digits, code)) {
+	if (recovery_code_canonical(answer, l->app_digits, code)) {
 		enum outcome o;
 
 		secure_free_string(answer);
@@ -931,6 +932,7 @@ static enum outcome follow(struct login *l, struct store *st, struct store_summa
 		return OUT_LOCKED;
 	case LOGIN_ASK_TOTP:
 		backup_help(l, rec);
+		l->app_digits = enroll_app_digits(&l->cfg, rec);
 		store_summary_wipe(rec);
 		l->has_totp = true;
 		return ask_code(l, st, d->usable & METHOD_SENT);
