@@ -519,14 +519,16 @@ out:
 }
 
 /* sql/README.md's Roles: the functions each role executes, and no other
- * (version 8's; a function of an older version left behind is caught by
+ * (version 9's; a function of an older version left behind is caught by
  * its name). */
 static const char host_functions[] = "{summary,verify_totp,verify_sent,enroll_totp,"
 				     "enroll_sent,skip,code_book,code_sent,code_unbook,"
-				     "remove_factor,label_factor,schema_version}";
+				     "remove_factor,label_factor,schema_version,verify_backup,"
+				     "recovery_new,lock_notice_due}";
 static const char admin_functions[] = "{summary,summaries,provision_totp,provision_dest,"
 				      "code_by_admin,label_factor,reset,reset_all,unlock,list,"
-				      "set_settings,schema_version,import_user}";
+				      "set_settings,schema_version,import_user,recovery_admin,"
+				      "bypass_new,bypass_revoke}";
 
 /* Every way the rights differ from the design, one line each, from the
  * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
