@@ -435,6 +435,76 @@ static unsigned recovery_left(struct store *st, const char *user, unsigned *made
 	return left;
 }
 
+/* mfactl migrate's writer with a record of version 6: the set's and the
+ * bypass code's hashes copied as the files store keeps them (a salt and
+ * recovery_code_hash() each), so that the codes made there work here once
+ * and a code used there does not. */
+static void migrated(struct store *host, const struct mfa_config *hc, struct store *hostb,
+		     const struct mfa_config *hbc, struct store *admin, struct store_login *at)
+{
+	static const char *const kept[] = { "k7m9qrst2345", "12345670", "abcdefghjkmn" };
+	struct mfa_record rec;
+	struct verify_result vr;
+	enum store_recovery_source source;
+	unsigned made, uses;
+	bool replaced;
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	(void)snprintf(rec.user, sizeof(rec.user), "uma");
+	rec.n_factors = 1;
+	rec.factors[0].id = 1;
+	rec.factors[0].method = METHOD_TOTP;
+	rec.factors[0].verified = true;
+	rec.factors[0].added = 1790000000;
+	app(&rec.factors[0].totp, 21);
+	rec.recovery.n = 3;
+	rec.recovery.source = RECORD_CODES_IMPORTED;
+	rec.recovery.since = 1790000000;
+	for (unsigned i = 0; i < 3; i++) {
+		memset(rec.recovery.codes[i].salt, (int)(0x40 + i), EMAIL_SALT_LEN);
+		r = recovery_code_hash(rec.recovery.codes[i].salt, kept[i],
+				       rec.recovery.codes[i].hash);
+		CHECK(r == 0, "the hash");
+	}
+	rec.recovery.used[2] = 1790000100;
+	rec.bypass.set = true;
+	memset(rec.bypass.code.salt, 0x7e, EMAIL_SALT_LEN);
+	r = recovery_code_hash(rec.bypass.code.salt, "pqrstuvwxyz2", rec.bypass.code.hash);
+	CHECK(r == 0, "the bypass hash");
+	rec.bypass.uses_left = 1;
+	rec.bypass.expires = time(NULL) + 600;
+	rec.bypass.made = 1790000000;
+	r = pg_import_record(pg_store_of(admin), &rec, false, &replaced, &err);
+	CHECK(r == 0 && !replaced, "%d", r);
+	CHECK(recovery_left(hostb, "uma", &made, &source, &uses) == 2 && made == 3 &&
+		      source == RECOVERY_IMPORTED && uses == 1,
+	      "uma's set and bypass code: %u %d %u", made, source, uses);
+	r = store_verify_backup(host, hc, "uma", kept[2], at, &vr, &err);
+	CHECK(r == 0 && vr.outcome == VERIFY_WRONG, "used on the files store: %d", vr.outcome);
+	r = store_verify_backup(host, hc, "uma", kept[1], at, &vr, &err);
+	CHECK(r == 0 && vr.outcome == VERIFY_OK && vr.backup == BACKUP_RECOVERY &&
+		      vr.remaining == 1,
+	      "a scratch code made there: %d %u", vr.outcome, vr.remaining);
+	r = store_verify_backup(hostb, hbc, "uma", kept[1], at, &vr, &err);
+	CHECK(r == 0 && vr.outcome == VERIFY_WRONG, "once: %d", vr.outcome);
+	r = store_verify_backup(hostb, hbc, "uma", "pqrstuvwxyz2", at, &vr, &err);
+	CHECK(r == 0 && vr.outcome == VERIFY_OK && vr.backup == BACKUP_BYPASS && vr.remaining == 0,
+	      "the bypass code: %d", vr.outcome);
+	/* A set without a source is no record's. */
+	rec.recovery.source = RECORD_CODES_NONE;
+	r = pg_import_record(pg_store_of(admin), &rec, true, &replaced, &err);
+	CHECK(r == -EINVAL, "%d", r);
+	/* Replaced by a record without them: the database's go. */
+	rec.recovery.n = 0;
+	rec.bypass.set = false;
+	r = pg_import_record(pg_store_of(admin), &rec, true, &replaced, &err);
+	CHECK(r == 0 && replaced, "%d", r);
+	CHECK(recovery_left(hostb, "uma", &made, NULL, &uses) == 0 && made == 0 && uses == 0,
+	      "none now");
+	secure_wipe(&rec, sizeof(rec));
+}
+
 /* Version 9: recovery codes made by a host on its own fresh proof only,
  * each logging in once from any host, wrong ones counted and locking
  * across hosts, a backup code as a proof, the basis an enrollment hands
@@ -679,6 +749,7 @@ static void backups(struct store *host, const struct mfa_config *hc, struct stor
 	CHECK(r == 0, "all removed: %d", r);
 	CHECK(recovery_left(hostb, "sam", &made, NULL, NULL) == 0 && made == 0,
 	      "a removal of all drops the set");
+	migrated(host, hc, hostb, hbc, admin, at);
 	r = store_reset_all(admin, &u, &err);
 	CHECK(r == 0, "%d", r);
 	secure_wipe(set, sizeof(set));
