@@ -1,7 +1,10 @@
 /* mfactl migrate --to postgresql: this host's files store, read through the
  * files backend, copied user by user into a postgresql store through its
  * admin function import_user: every factor of a record (apps, addresses
- * and numbers, verified or not, with their labels) and a remembered skip.
+ * and numbers, verified or not, with their labels), a remembered skip, and
+ * the recovery codes and bypass code as their salted hashes, which both
+ * backends make alike (core/code_hash.c), so that a code works once on
+ * either.
  * Secrets go from one backend to the other inside store/ and are wiped
  * after each user; nothing here returns one. */
 #include <errno.h>

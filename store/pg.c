@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pg.h"
+#include "recovery.h"
 #include "secmem.h"
 
 /* The password file's largest size, as email's. */
@@ -943,9 +944,12 @@ static void pg_close(struct store *st)
 	"user_exists, fail_count, locked_until, last_login, last_service, last_rhost, "     \
 	"last_host, skip_since, factors_version, code_pending, code_factor, code_expires, " \
 	"factor_id, method, label, dest, verified, by_admin, added, last_used, "            \
-	"totp_algorithm, totp_digits, totp_period"
-#define SUMMARY_NCOLS 23
+	"totp_algorithm, totp_digits, totp_period, recovery_left, recovery_made, "          \
+	"recovery_since, recovery_source, bypass_uses_left, bypass_expires, bypass_made"
+#define SUMMARY_NCOLS 30
 #define SUMMARY_FACTOR_COL 12
+/* The user's recovery and bypass columns (sql/009), after the factor's. */
+#define SUMMARY_BACKUP_COL 23
 
 static const char *const summary_sql = "SELECT " SUMMARY_COLUMNS " FROM pam_mfa.summary($1)";
 
@@ -989,6 +993,40 @@ static void factor_from_row(struct row *w, struct store_factor *f)
 			row_bad(w, c + k, "TOTP parameters of a sent code's factor");
 }
 
+/* Who made a recovery set, as summary() names it; -1 for no such word. */
+static int recovery_source_parse(const char *text)
+{
+	return strcmp(text, "") == 0	     ? RECOVERY_NONE :
+	       strcmp(text, "user") == 0     ? RECOVERY_USER :
+	       strcmp(text, "admin") == 0    ? RECOVERY_ADMIN :
+	       strcmp(text, "imported") == 0 ? RECOVERY_IMPORTED :
+					       -1;
+}
+
+/* The recovery set's and the bypass code's columns of row w: counts
+ * within their bounds, a set's source and time exactly when it has
+ * codes. */
+static void backup_from_row(struct row *w, struct store_summary *out)
+{
+	const int c = SUMMARY_BACKUP_COL;
+	const char *source;
+	int parsed = -1;
+
+	out->recovery.left = (unsigned)row_int(w, c, 0, RECOVERY_CODES_MAX);
+	out->recovery.made = (unsigned)row_int(w, c + 1, 0, RECOVERY_CODES_MAX);
+	out->recovery.since = row_int(w, c + 2, 0, INT64_MAX);
+	source = row_text(w, c + 3, false);
+	if (source != NULL && (parsed = recovery_source_parse(source)) < 0)
+		row_bad(w, c + 3, "not a source of recovery codes");
+	out->recovery.source = parsed < 0 ? RECOVERY_NONE : (enum store_recovery_source)parsed;
+	if (out->recovery.left > out->recovery.made ||
+	    (out->recovery.made > 0) != (out->recovery.source != RECOVERY_NONE))
+		row_bad(w, c, "a recovery set that does not add up");
+	out->bypass.uses_left = (unsigned)row_int(w, c + 4, 0, STORE_BYPASS_USES_MAX);
+	out->bypass.expires = row_int(w, c + 5, 0, INT64_MAX);
+	out->bypass.made = row_int(w, c + 6, 0, INT64_MAX);
+}
+
 /* The summary of user from the n rows of res that start at first, their
  * columns from col0 (summary_sql's order).  Strict: the factors in rising
  * order of id, at most RECORD_FACTORS_MAX, a pending code naming one of
@@ -1014,6 +1052,7 @@ static int summary_from_rows(struct pg_store *p, PGresult *res, const char *fn, 
 	out->code.pending = row_bool(&w, 9);
 	out->code.factor = (unsigned)row_int(&w, 10, 0, INT_MAX);
 	out->code.expires = row_int(&w, 11, 0, INT64_MAX);
+	backup_from_row(&w, out);
 	if (n > RECORD_FACTORS_MAX) {
 		mfa_error_set(err, "postgresql: %s: more than %d factors", fn, RECORD_FACTORS_MAX);
 		return -EIO;
@@ -1288,19 +1327,83 @@ static void secret_text(const struct mfa_totp *t, char out[3 + 2 * TOTP_SECRET_M
 		(void)snprintf(out + 2 + 2 * i, 3, "%02x", t->secret[i]);
 }
 
-/* The database keeps the proof itself: a right code of this host's role
- * (an app's, where the user has one) lets that role change the user's
- * factors for a while (sql/008).  The basis carries only a marker. */
-static int pg_prove(struct store *st, const struct mfa_config *cfg, const char *user,
-		    unsigned factor, const char *code, const struct store_login *at,
-		    struct verify_result *res, struct store_basis *basis, struct mfa_error *err)
+/* A recovery or bypass code (verify_backup(), sql/009): outcome,
+ * fail_count, locked_now, kind and what is left of it. */
+static int pg_verify_backup(struct store *st, const struct mfa_config *cfg, const char *user,
+			    const char *code, const struct store_login *at,
+			    struct verify_result *res, struct mfa_error *err)
+{
+	static const struct {
+		const char *name;
+		enum verify_outcome outcome;
+	} outcomes[] = {
+		{ "ok", VERIFY_OK },
+		{ "wrong", VERIFY_WRONG },
+		{ "expired", VERIFY_EXPIRED },
+		{ "locked", VERIFY_LOCKED },
+		{ "not_enrolled", VERIFY_NOT_ENROLLED },
+	};
+	struct pg_store *p = pg(st);
+	enum verify_outcome outcome = VERIFY_STORE_ERROR;
+	struct login_text lt;
+	const char *params[] = { user, code_param(code), lt.service, lt.rhost };
+	const char *v, *kind;
+	PGresult *pr = NULL;
+	struct row w;
+	int r;
+
+	(void)cfg;
+	memset(res, 0, sizeof(*res));
+	res->outcome = VERIFY_STORE_ERROR;
+	login_text(at, &lt);
+	r = pg_call(p, "verify_backup",
+		    "SELECT outcome, fail_count, locked_now, kind, remaining "
+		    "FROM pam_mfa.verify_backup($1, $2, $3, $4)",
+		    4, params, &pr, err);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	if (row_start(&w, p, pr, "verify_backup", 5, err) < 0) {
+		p->pq.clear(pr);
+		return 0;
+	}
+	v = row_text(&w, 0, false);
+	for (size_t i = 0; v != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(v, outcomes[i].name) == 0)
+			outcome = outcomes[i].outcome;
+	if (v != NULL && outcome == VERIFY_STORE_ERROR)
+		row_bad(&w, 0, "not an outcome");
+	res->fail_count = (unsigned)row_int(&w, 1, 0, INT_MAX);
+	res->locked_now = row_bool(&w, 2);
+	kind = row_text(&w, 3, false);
+	if (outcome == VERIFY_OK && kind != NULL) {
+		if (strcmp(kind, "recovery") == 0) {
+			res->backup = BACKUP_RECOVERY;
+			res->remaining = (unsigned)row_int(&w, 4, 0, RECOVERY_CODES_MAX);
+		} else if (strcmp(kind, "bypass") == 0) {
+			res->backup = BACKUP_BYPASS;
+			res->remaining = (unsigned)row_int(&w, 4, 0, STORE_BYPASS_USES_MAX);
+		} else {
+			row_bad(&w, 3, "not a kind of code");
+		}
+	}
+	if (row_end(&w) < 0) {
+		res->backup = BACKUP_NONE;
+		res->remaining = 0;
+		return 0; /* outcome stays VERIFY_STORE_ERROR */
+	}
+	res->outcome = outcome;
+	return 0;
+}
+
+/* After a right code: the user's basis now, with the database's own proof
+ * (a marker: the database keeps it, sql/008).  A summary that cannot be
+ * read makes the success a store error. */
+static int proof_basis(struct store *st, const char *user, struct verify_result *res,
+		       struct store_basis *basis, struct mfa_error *err)
 {
 	struct store_summary sum;
-	int r = factor == 0 ? pg_verify_totp(st, cfg, user, code, at, res, err) :
-			      pg_verify_sent(st, cfg, user, code, factor, at, res, err);
+	int r;
 
-	if (r < 0 || res->outcome != VERIFY_OK)
-		return r;
 	memset(&sum, 0, sizeof(sum));
 	r = pg_summary(st, user, &sum, err);
 	if (r == 0) {
@@ -1311,6 +1414,24 @@ static int pg_prove(struct store *st, const struct mfa_config *cfg, const char *
 	}
 	store_summary_wipe(&sum);
 	return r == -ENOMEM ? r : 0;
+}
+
+/* The database keeps the proof itself: a right code of this host's role
+ * (an app's or a recovery or bypass code, where the user has an app)
+ * lets that role change the user's factors for a while (sql/008, 009).
+ * The basis carries only a marker. */
+static int pg_prove(struct store *st, const struct mfa_config *cfg, const char *user,
+		    unsigned factor, const char *code, const struct store_login *at,
+		    struct verify_result *res, struct store_basis *basis, struct mfa_error *err)
+{
+	int r = factor == 0 ? pg_verify_totp(st, cfg, user, code, at, res, err) :
+		factor == STORE_FACTOR_BACKUP ?
+			      pg_verify_backup(st, cfg, user, code, at, res, err) :
+			      pg_verify_sent(st, cfg, user, code, factor, at, res, err);
+
+	if (r < 0 || res->outcome != VERIFY_OK)
+		return r;
+	return proof_basis(st, user, res, basis, err);
 }
 
 static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const char *user,
@@ -1349,7 +1470,11 @@ static int pg_enroll_totp(struct store *st, const struct mfa_config *cfg, const 
 		    "$7, $8::integer, $9, $10, $11)",
 		    11, params, &pr, err);
 	secure_wipe(secret, sizeof(secret));
-	return verify_row(p, "enroll_totp", r, pr, true, res, err);
+	r = verify_row(p, "enroll_totp", r, pr, true, res, err);
+	/* The enrollment noted this host's proof on the factors it made. */
+	if (r == 0 && res->outcome == VERIFY_OK)
+		r = proof_basis(st, user, res, &res->basis, err);
+	return r;
 }
 
 static int pg_enroll_sent(struct store *st, const struct mfa_config *cfg, const char *user,
@@ -1376,7 +1501,10 @@ static int pg_enroll_sent(struct store *st, const struct mfa_config *cfg, const 
 		    "SELECT outcome, fail_count, locked_now, factor_id FROM pam_mfa.enroll_sent("
 		    "$1, $2::bigint, $3, $4, $5, $6::integer, $7, $8, $9)",
 		    9, params, &pr, err);
-	return verify_row(p, "enroll_sent", r, pr, false, res, err);
+	r = verify_row(p, "enroll_sent", r, pr, false, res, err);
+	if (r == 0 && res->outcome == VERIFY_OK)
+		r = proof_basis(st, user, res, &res->basis, err);
+	return r;
 }
 
 static const char *use_text(enum email_code_use use)
@@ -1717,6 +1845,151 @@ static int pg_code_by_admin(struct store *st, const struct mfa_config *cfg, cons
 			 err);
 }
 
+/* --- Recovery and bypass codes, lockout notices (sql/009) --- */
+
+/* codes as a text[] literal: canonical codes (store.c checked them) need
+ * no quoting.  The text is a secret's: wiped by the caller. */
+static int codes_array(const char *const *codes, unsigned n, char *out, size_t size,
+		       struct mfa_error *err)
+{
+	size_t at = 0;
+
+	out[at++] = '{';
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(codes[i]);
+
+		if (!recovery_code_is_canonical(codes[i]) || at + len + 3 > size) {
+			secure_wipe(out, size);
+			mfa_error_set(err, "a recovery code is not in its canonical form");
+			return -EINVAL;
+		}
+		if (i > 0)
+			out[at++] = ',';
+		memcpy(out + at, codes[i], len);
+		at += len;
+	}
+	out[at++] = '}';
+	out[at] = '\0';
+	return 0;
+}
+
+/* The largest text[] literal of a set: each code, a comma, the braces. */
+#define CODES_ARRAY_MAX (RECOVERY_CODES_MAX * (RECOVERY_CANONICAL_MAX + 1) + 3)
+
+static const char no_factor_why[] = "the user holds no verified factor";
+
+static int pg_recovery_new(struct store *st, const char *user, const struct store_basis *basis,
+			   const char *const *codes, unsigned n, time_t now, struct mfa_error *err)
+{
+	static const struct answer answers[] = {
+		{ "missing", -ENOENT, no_factor_why },
+		{ "stale", -ESTALE, "the user's factors changed meanwhile" },
+		{ "unproved", -EPERM,
+		  "the database takes a user's recovery codes from a host only "
+		  "within 10 minutes of a code of one of the user's factors "
+		  "on this host (of an app, where the user has one)" },
+	};
+	struct pg_store *p = pg(st);
+	char version[24], set[CODES_ARRAY_MAX], result[16];
+	const char *params[] = { user, version, set };
+	int r;
+
+	(void)now;
+	version_text(basis, version, sizeof(version));
+	r = codes_array(codes, n, set, sizeof(set), err);
+	if (r < 0)
+		return r;
+	r = call_text(p, "recovery_new", "SELECT pam_mfa.recovery_new($1, $2::bigint, $3::text[])",
+		      3, params, result, sizeof(result), err);
+	secure_wipe(set, sizeof(set));
+	if (r < 0)
+		return r;
+	return answer_of("recovery_new", result, answers, sizeof(answers) / sizeof(answers[0]),
+			 err);
+}
+
+static int pg_recovery_admin(struct store *st, const char *user, const char *const *codes,
+			     unsigned n, enum store_recovery_source source, time_t now,
+			     struct mfa_error *err)
+{
+	static const struct answer missing = { "missing", -ENOENT, no_factor_why };
+	struct pg_store *p = pg(st);
+	char set[CODES_ARRAY_MAX], result[16];
+	const char *params[] = { user, set, source == RECOVERY_IMPORTED ? "imported" : "admin" };
+	int r;
+
+	(void)now;
+	r = codes_array(codes, n, set, sizeof(set), err);
+	if (r < 0)
+		return r;
+	r = call_text(p, "recovery_admin", "SELECT pam_mfa.recovery_admin($1, $2::text[], $3)", 3,
+		      params, result, sizeof(result), err);
+	secure_wipe(set, sizeof(set));
+	if (r < 0)
+		return r;
+	return answer_of("recovery_admin", result, &missing, 1, err);
+}
+
+static int pg_bypass_new(struct store *st, const char *user, const char *code, unsigned uses,
+			 int64_t expires, time_t now, struct mfa_error *err)
+{
+	static const struct answer missing = { "missing", -ENOENT, no_factor_why };
+	struct pg_store *p = pg(st);
+	char times[12], until[24], result[16];
+	const char *params[] = { user, code, times, until };
+	int r;
+
+	(void)now;
+	uint_text(uses, times, sizeof(times));
+	(void)snprintf(until, sizeof(until), "%" PRId64, expires);
+	r = call_text(p, "bypass_new", "SELECT pam_mfa.bypass_new($1, $2, $3::integer, $4::bigint)",
+		      4, params, result, sizeof(result), err);
+	if (r < 0)
+		return r;
+	return answer_of("bypass_new", result, &missing, 1, err);
+}
+
+/* A single boolean answer of fn, in *out. */
+static int call_bool(struct pg_store *p, const char *fn, const char *sql, int n,
+		     const char *const *params, bool *out, struct mfa_error *err)
+{
+	char v[8];
+	int r = call_text(p, fn, sql, n, params, v, sizeof(v), err);
+
+	if (r < 0)
+		return r;
+	if (strcmp(v, "t") != 0 && strcmp(v, "f") != 0) {
+		mfa_error_set(err, "postgresql: %s: not a boolean", fn);
+		return -EIO;
+	}
+	*out = strcmp(v, "t") == 0;
+	return 0;
+}
+
+static int pg_bypass_revoke(struct store *st, const char *user, time_t now, bool *had,
+			    struct mfa_error *err)
+{
+	const char *params[] = { user };
+
+	(void)now;
+	return call_bool(pg(st), "bypass_revoke", "SELECT pam_mfa.bypass_revoke($1)", 1, params,
+			 had, err);
+}
+
+/* The server's clock decides, for every host alike; interval is
+ * notify.lockout_interval, within the bounds the database takes. */
+static int pg_lock_notice_due(struct store *st, const char *user, time_t now, unsigned interval,
+			      bool *due, struct mfa_error *err)
+{
+	char seconds[12];
+	const char *params[] = { user, seconds };
+
+	(void)now;
+	uint_text(interval, seconds, sizeof(seconds));
+	return call_bool(pg(st), "lock_notice_due",
+			 "SELECT pam_mfa.lock_notice_due($1, $2::integer)", 2, params, due, err);
+}
+
 static int pg_reset(struct store *st, const char *user, const struct store_reset_what *what,
 		    struct store_reset_result *out, struct mfa_error *err)
 {
@@ -1889,6 +2162,12 @@ static const struct store_ops pg_store_ops = {
 	.verify_totp = pg_verify_totp,
 	.verify_sent = pg_verify_sent,
 	.prove = pg_prove,
+	.verify_backup = pg_verify_backup,
+	.recovery_new = pg_recovery_new,
+	.recovery_admin = pg_recovery_admin,
+	.bypass_new = pg_bypass_new,
+	.bypass_revoke = pg_bypass_revoke,
+	.lock_notice_due = pg_lock_notice_due,
 	.enroll_totp = pg_enroll_totp,
 	.enroll_sent = pg_enroll_sent,
 	.code_book = pg_code_book,

@@ -51,7 +51,8 @@ int pg_exec(struct pg_store *p, const char *fn, const char *sql, int n, const ch
 	    struct mfa_error *err);
 
 /* mfactl migrate (migrate.c): writes rec, which holds a factor or a skip,
- * through pam_mfa.import_user(): every factor of its list and the skip.
+ * through pam_mfa.import_user(): every factor of its list, the skip, the
+ * recovery set and the bypass code (their hashes, as kept).
  * 0 (*replaced: the database's state for the user was replaced), -EEXIST
  * (it holds state and not replace: nothing written), or an error. */
 int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool replace, bool *replaced,

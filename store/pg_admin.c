@@ -519,14 +519,16 @@ out:
 }
 
 /* sql/README.md's Roles: the functions each role executes, and no other
- * (version 8's; a function of an older version left behind is caught by
+ * (version 9's; a function of an older version left behind is caught by
  * its name). */
 static const char host_functions[] = "{summary,verify_totp,verify_sent,enroll_totp,"
 				     "enroll_sent,skip,code_book,code_sent,code_unbook,"
-				     "remove_factor,label_factor,schema_version}";
+				     "remove_factor,label_factor,schema_version,verify_backup,"
+				     "recovery_new,lock_notice_due}";
 static const char admin_functions[] = "{summary,summaries,provision_totp,provision_dest,"
 				      "code_by_admin,label_factor,reset,reset_all,unlock,list,"
-				      "set_settings,schema_version,import_user}";
+				      "set_settings,schema_version,import_user,recovery_admin,"
+				      "bypass_new,bypass_revoke}";
 
 /* Every way the rights differ from the design, one line each, from the
  * catalog: has_*_privilege() for the two roles and PUBLIC (membership and
@@ -691,20 +693,76 @@ static void factor_json(char **at, const struct mfa_factor *f)
 	*at += sprintf(*at, "}");
 }
 
+/* The largest JSON text of a recovery set: its keys and numbers, and per
+ * code a salt and a hash in hex with their keys and the time used. */
+#define RECOVERY_JSON_MAX \
+	(128 + (size_t)RECOVERY_CODES_MAX * (2 * EMAIL_SALT_LEN + 2 * EMAIL_HASH_LEN + 96))
+#define BYPASS_JSON_MAX (256 + 2 * EMAIL_SALT_LEN + 2 * EMAIL_HASH_LEN)
+
+static void hex_json(char **at, const char *key, const unsigned char *b, size_t n)
+{
+	*at += sprintf(*at, "\"%s\": \"", key);
+	for (size_t i = 0; i < n; i++)
+		*at += sprintf(*at, "%02x", b[i]);
+	*at += sprintf(*at, "\"");
+}
+
+/* The record's recovery set as import_user takes it (sql/009): who made
+ * it, when, and each code's salt, hash and time of use, copied as kept:
+ * never a code.  -EINVAL for a set without a source. */
+static int recovery_json(char *out, const struct mfa_recovery_set *set, struct mfa_error *err)
+{
+	const char *source = set->source == RECORD_CODES_USER	  ? "user" :
+			     set->source == RECORD_CODES_ADMIN	  ? "admin" :
+			     set->source == RECORD_CODES_IMPORTED ? "imported" :
+								    NULL;
+	char *at = out;
+
+	if (source == NULL || set->n > RECOVERY_CODES_MAX) {
+		mfa_error_set(err, "the record's recovery codes have no source");
+		return -EINVAL;
+	}
+	at += sprintf(at, "{\"source\": \"%s\", \"since\": %" PRId64 ", \"codes\": [", source,
+		      set->since > 0 ? set->since : 0);
+	for (unsigned i = 0; i < set->n; i++) {
+		at += sprintf(at, "%s{", i > 0 ? ", " : "");
+		hex_json(&at, "salt", set->codes[i].salt, EMAIL_SALT_LEN);
+		at += sprintf(at, ", ");
+		hex_json(&at, "hash", set->codes[i].hash, EMAIL_HASH_LEN);
+		at += sprintf(at, ", \"used\": %" PRId64 "}", set->used[i] > 0 ? set->used[i] : 0);
+	}
+	(void)sprintf(at, "]}");
+	return 0;
+}
+
+/* The record's bypass code, kept used up or expired as the record keeps
+ * it. */
+static void bypass_json(char *out, const struct mfa_bypass *b)
+{
+	char *at = out;
+
+	at += sprintf(at, "{");
+	hex_json(&at, "salt", b->code.salt, EMAIL_SALT_LEN);
+	at += sprintf(at, ", ");
+	hex_json(&at, "hash", b->code.hash, EMAIL_HASH_LEN);
+	(void)sprintf(at, ", \"uses_left\": %u, \"expires\": %" PRId64 ", \"made\": %" PRId64 "}",
+		      b->uses_left, b->expires, b->made);
+}
+
 /* import_user's answer for rec, which holds something to copy: 0
  * (*replaced set), -EEXIST (the database holds state for the user and not
  * replace: nothing written), or an error.  The factors go as one JSON
  * parameter, every one of them (apps with their secrets, parameters and
  * replay steps, addresses and numbers verified or not, labels, whose they
- * are, when added and last used); the text, which holds the secrets, is
- * wiped. */
+ * are, when added and last used), with the recovery set and the bypass
+ * code as their hashes; the text, which holds the secrets, is wiped. */
 int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool replace, bool *replaced,
 		     struct mfa_error *err)
 {
 	size_t size = 3 + (size_t)RECORD_FACTORS_MAX * (FACTOR_JSON_MAX + 2);
-	char skip[24], result[16];
-	char *factors, *at;
-	const char *params[4];
+	char skip[24], result[16], bypass[BYPASS_JSON_MAX];
+	char *factors, *at, *recovery = NULL;
+	const char *params[6];
 	PGresult *res;
 	const char *v;
 	int r;
@@ -728,16 +786,38 @@ int pg_import_record(struct pg_store *p, const struct mfa_record *rec, bool repl
 	}
 	*at++ = ']';
 	*at = '\0';
+	if (rec->recovery.n > 0) {
+		recovery = malloc(RECOVERY_JSON_MAX);
+		r = recovery == NULL ? -ENOMEM : recovery_json(recovery, &rec->recovery, err);
+		if (r < 0) {
+			if (r == -ENOMEM)
+				mfa_error_set(err, "out of memory");
+			secure_wipe(factors, size);
+			free(factors);
+			free(recovery);
+			return r;
+		}
+	}
+	if (rec->bypass.set)
+		bypass_json(bypass, &rec->bypass);
 	(void)snprintf(skip, sizeof(skip), "%" PRId64, rec->skip_since > 0 ? rec->skip_since : 0);
 	params[0] = rec->user;
 	params[1] = factors;
 	params[2] = skip;
 	params[3] = replace ? "true" : "false";
+	params[4] = recovery;
+	params[5] = rec->bypass.set ? bypass : NULL;
 	r = pg_exec(p, "import_user",
-		    "SELECT pam_mfa.import_user($1, $2::jsonb, $3::bigint, $4::boolean)", 4, params,
-		    p->timeout, 0, &res, NULL, err);
+		    "SELECT pam_mfa.import_user($1, $2::jsonb, $3::bigint, $4::boolean, $5::jsonb, "
+		    "$6::jsonb)",
+		    6, params, p->timeout, 0, &res, NULL, err);
 	secure_wipe(factors, size);
 	free(factors);
+	if (recovery != NULL) {
+		secure_wipe(recovery, RECOVERY_JSON_MAX);
+		free(recovery);
+	}
+	secure_wipe(bypass, sizeof(bypass));
 	if (r < 0)
 		return r;
 	if (p->pq.ntuples(res) != 1 || p->pq.nfields(res) != 1 || p->pq.get_is_null(res, 0, 0) ||

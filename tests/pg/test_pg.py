@@ -4,7 +4,8 @@ RFC 6238 and oathtool, the rights of the hosts' role, verification with its
 replay step and lockout, enrollment on a basis, a race, codes sent by email
 and SMS, several factors per user, resets, the proof a host's change of a
 user's factors needs, the import of a user's factors, the upgrade of a
-version 7 database to the factors of version 8, and the rights check of
+version 7 database to the factors of version 8, recovery and bypass codes
+(version 9) and the upgrade from version 8, and the rights check of
 mfactl db check (its query, read from store/pg_admin.c).  Each test starts
 its own throwaway server (pgrig.py).  Usage: test_pg.py TEST."""
 
@@ -295,7 +296,8 @@ def test_totp_oathtool(pg):
 def test_host_rights(pg):
     tables = [r[0] for r in pg.sql(OWNER, "SELECT tablename FROM pg_catalog.pg_tables "
                                           "WHERE schemaname = 'pam_mfa' ORDER BY 1")]
-    check(set(tables) == {"users", "factors", "pending_code", "settings", "schema_version"},
+    check(set(tables) == {"users", "factors", "pending_code", "settings", "schema_version",
+                          "recovery_sets", "recovery_codes", "bypass_codes"},
           f"tables: {tables}")
     provision(pg, "alice", os.urandom(20))
     # A pending code, so that a read would show its hash.
@@ -306,7 +308,9 @@ def test_host_rights(pg):
         for t in tables:
             for stmt in (f"SELECT * FROM pam_mfa.{t}",
                          f"UPDATE pam_mfa.{t} SET user_name = user_name"
-                         if t in ("users", "factors", "pending_code") else f"DELETE FROM pam_mfa.{t}",
+                         if t in ("users", "factors", "pending_code", "recovery_sets",
+                                  "recovery_codes", "bypass_codes")
+                         else f"DELETE FROM pam_mfa.{t}",
                          f"INSERT INTO pam_mfa.{t} DEFAULT VALUES",
                          f"TRUNCATE pam_mfa.{t}"):
                 expect_error(lambda: pg.sql(role, stmt), "permission denied")
@@ -326,6 +330,8 @@ def test_host_rights(pg):
                        "pam_mfa.proof_holds('alice', now())",
                        "pam_mfa.new_factor_id('alice')",
                        "pam_mfa.new_basis('alice')",
+                       "pam_mfa.set_recovery('alice', '{abcdefghjkmn}', 'admin', now())",
+                       "pam_mfa.holds_verified('alice')",
                        "pam_mfa_crypto.gen_random_bytes(16)"):
             expect_error(lambda: pg.sql(role, f"SELECT {helper}"), "permission denied")
     for admin_only in ("pam_mfa.provision_totp('mallory', '\\x00112233445566778899'::bytea, "
@@ -336,7 +342,10 @@ def test_host_rights(pg):
                        "'replace')",
                        "pam_mfa.code_by_admin('alice', 'email', 'eve@example.org', '123456', true)",
                        "pam_mfa.set_settings(p_lockout_attempts => 1000)",
-                       "pam_mfa.import_user('alice', '[]', 1, true)"):
+                       "pam_mfa.import_user('alice', '[]', 1, true)",
+                       "pam_mfa.recovery_admin('alice', '{abcdefghjkmn}', 'admin')",
+                       "pam_mfa.bypass_new('alice', 'abcdefghjkmn', 1, 4102444800)",
+                       "pam_mfa.bypass_revoke('alice')"):
         expect_error(lambda: pg.sql(HOST_A, f"SELECT {admin_only}"), "permission denied")
     for host_only in ("pam_mfa.verify_totp('alice', '123456', 's', 'r')",
                       "pam_mfa.skip('alice', 0, true)",
@@ -348,7 +357,10 @@ def test_host_rights(pg):
                       "'123456', 's', 'r')",
                       "pam_mfa.enroll_totp('alice', 0, '\\x00112233445566778899'::bytea, 'sha1', "
                       "6, 30, NULL, 0, '123456', 's', 'r')",
-                      "pam_mfa.remove_factor('alice', 0, 0, false)"):
+                      "pam_mfa.remove_factor('alice', 0, 0, false)",
+                      "pam_mfa.verify_backup('alice', 'abcdefghjkmn', 's', 'r')",
+                      "pam_mfa.recovery_new('alice', 0, '{abcdefghjkmn}')",
+                      "pam_mfa.lock_notice_due('alice', 3600)"):
         expect_error(lambda: pg.sql(ADMIN, f"SELECT {host_only}"), "permission denied")
     # A function the owner makes later is nobody's until granted (001's
     # per-schema default privileges did not take PUBLIC's EXECUTE away).
@@ -592,7 +604,10 @@ GRANTED = {"summary": (True, True), "verify_totp": (True, False), "verify_sent":
            "code_by_admin": (False, True), "reset": (False, True), "reset_all": (False, True),
            "unlock": (False, True), "list": (False, True), "summaries": (False, True),
            "set_settings": (False, True), "schema_version": (True, True),
-           "import_user": (False, True)}
+           "import_user": (False, True), "verify_backup": (True, False),
+           "recovery_new": (True, False), "lock_notice_due": (True, False),
+           "recovery_admin": (False, True), "bypass_new": (False, True),
+           "bypass_revoke": (False, True)}
 
 
 def test_migrations(pg):
@@ -629,6 +644,11 @@ def test_migrations(pg):
         if host == "t" or admin == "t":
             check(secdef == "t", f"{name} granted but not SECURITY DEFINER")
             granted[name] = (host == "t", admin == "t")
+        elif name == "forget_backup":
+            # 009's deferred trigger runs at the commit, as the calling
+            # role: it needs the owner's rights, and only its trigger can
+            # call it.
+            check(secdef == "t", f"{name} runs as the owner")
         else:
             # Least privilege: a helper runs with its caller's rights.
             check(secdef == "f", f"{name} is SECURITY DEFINER but granted to nobody")
@@ -641,7 +661,7 @@ def test_migrations(pg):
                                 f"'{OWNER}'")[0]
     check(owner_super == "f", "the functions' owner is no superuser")
     # Migrations are the owner's: another role is refused by 006's guard.
-    for guarded in ("006_hardening.sql", "008_factors.sql"):
+    for guarded in ("006_hardening.sql", "008_factors.sql", "009_recovery.sql"):
         try:
             pg.sql(SUPER, open(os.path.join(SQL_DIR, guarded)).read())
             raise AssertionError(f"{guarded} applied by a role that does not own the schema")
@@ -1474,6 +1494,12 @@ def test_upgrade(pg):
     for fn in ("verify_email('a', '1', 'a@b.cd', 's', 'r')", "email_book('a', 'login', NULL, 'a@b.cd')",
                "provision_email('a', 'a@b.cd', true)"):
         expect_error(lambda: q(ADMIN, f"SELECT pam_mfa.{fn}"), "does not exist")
+    # db check knows the newest design: the migrations after 8 too.
+    for name in sorted(os.listdir(SQL_DIR)):
+        if name.endswith(".sql") and int(name[:3]) > 8:
+            pgrig.run(pg.psql_cmd(OWNER, db="v7", extra=("--single-transaction", "-f",
+                                                         os.path.join(SQL_DIR, name))),
+                      env=pg.env())
     problems = rights_problems(pg, db="v7")
     check(problems == [], f"the rights as designed after the upgrade: {problems}")
     print("ok: version 7's apps, addresses, codes and bookings are version 8's factors")
@@ -1511,8 +1537,13 @@ def test_db_rights(pg):
          "pam_mfa_admin may SELECT pam_mfa.pending_code"),
         ("GRANT EXECUTE ON FUNCTION pam_mfa.reset_all() TO pam_mfa_host",
          "pam_mfa_host may EXECUTE pam_mfa.reset_all()"),
-        ("GRANT EXECUTE ON FUNCTION pam_mfa.import_user(text, jsonb, bigint, boolean) TO pam_mfa_host",
-         "pam_mfa_host may EXECUTE pam_mfa.import_user(text,jsonb,bigint,boolean)"),
+        ("GRANT EXECUTE ON FUNCTION pam_mfa.import_user(text, jsonb, bigint, boolean, jsonb, "
+         "jsonb) TO pam_mfa_host",
+         "pam_mfa_host may EXECUTE pam_mfa.import_user(text,jsonb,bigint,boolean,jsonb,jsonb)"),
+        ("GRANT SELECT ON pam_mfa.recovery_codes TO pam_mfa_host",
+         "pam_mfa_host may SELECT pam_mfa.recovery_codes"),
+        ("GRANT EXECUTE ON FUNCTION pam_mfa.bypass_new(text, text, integer, bigint) TO "
+         "pam_mfa_host", "pam_mfa_host may EXECUTE pam_mfa.bypass_new("),
         ("GRANT EXECUTE ON FUNCTION pam_mfa.remove_factor(text, bigint, integer, boolean) TO "
          "pam_mfa_admin", "pam_mfa_admin may EXECUTE pam_mfa.remove_factor("),
         ("GRANT EXECUTE ON FUNCTION pam_mfa.proof_holds(text, timestamptz) TO PUBLIC",
@@ -1533,7 +1564,7 @@ def test_db_rights(pg):
                   "GRANT EXECUTE ON FUNCTION pam_mfa.verify_email(text) TO pam_mfa_host")
     check("pam_mfa_host may EXECUTE pam_mfa.verify_email(text)" in rights_problems(pg),
           "a stale function's right")
-    print("ok: db check's query finds the rights as designed after 008, and each extra one")
+    print("ok: db check's query finds the rights as designed after 009, and each extra one")
 
 
 
@@ -1558,6 +1589,189 @@ def test_admin_change_ends_a_proof(pg):
     check(r == ["unproved"], "host a cannot remove the admin's app: %r" % (r,))
     check(len(summary(pg, "alice")["factors"]) == 1, "the admin's app alone stays")
     print("ok: an administrator's change ends a host's proof")
+
+
+# ------------------------------------------------------------------ version 9
+
+def kept(code, salt=None):
+    """A recovery or bypass code as a files record keeps it: core/code_hash.c's
+    HMAC-SHA256 keyed with a 16-byte salt, computed here without the
+    database."""
+    salt = salt or os.urandom(16)
+    return salt.hex(), hmac.new(salt, code.encode(), hashlib.sha256).hexdigest()
+
+
+def backup(pg, role, user, code):
+    o, n, locked, kind, left = pg.one(role, f"SELECT * FROM pam_mfa.verify_backup('{user}', "
+                                            f"{quote(code)}, 'sshd', '192.0.2.9')")
+    return o, int(n), locked == "t", kind, int(left)
+
+
+def recovery_of(pg, user):
+    r = pg.one(ADMIN, f"SELECT max(recovery_left), max(recovery_made), max(recovery_source), "
+                      f"max(bypass_uses_left) FROM pam_mfa.summary('{user}')")
+    return int(r[0]), int(r[1]), r[2], int(r[3])
+
+
+def test_recovery(pg):
+    """Version 9's tables and functions as SQL: the trigger that drops the
+    codes with the last verified factor (and keeps them through a
+    replacement), import_user's hashes checked against an HMAC computed
+    here, what import_user refuses."""
+    codes = ["abcdefghjkmn", "23456789abcd", "pqrstuvwxyz2"]
+    arr = "'{" + ",".join(codes) + "}'"
+    s1, s2 = os.urandom(20), os.urandom(20)
+    # An app alone: an administrator's set, an app in place of the app.
+    provision(pg, "alice", s1)
+    check(pg.one(ADMIN, f"SELECT pam_mfa.recovery_admin('alice', {arr}, 'admin')") == ["ok"],
+          "the admin's set")
+    check(pg.one(ADMIN, "SELECT pam_mfa.bypass_new('alice', 'zzzzzzzzzzzz', 3, "
+                        f"{int(time.time()) + 3600})") == ["ok"], "a bypass code")
+    check(recovery_of(pg, "alice") == (3, 3, "admin", 3), recovery_of(pg, "alice"))
+    check(provision(pg, "alice", s2, mode="replace") == "replaced", "the app replaced")
+    check(recovery_of(pg, "alice") == (3, 3, "admin", 3), "a replacement keeps them")
+    # The hosts never see a salt or a hash, not even through summary().
+    for rows in (pg.sql(HOST_A, "SELECT * FROM pam_mfa.summary('alice')"),
+                 pg.sql(ADMIN, "SELECT * FROM pam_mfa.summaries()")):
+        check(not any("\\x" in v for r in rows for v in r), f"no bytes: {rows}")
+    for t in ("recovery_sets", "recovery_codes", "bypass_codes"):
+        expect_error(lambda: pg.sql(HOST_A, f"SELECT * FROM pam_mfa.{t}"), "permission denied")
+    # An address, then the app reset: the address still stands in.
+    provision_dest(pg, "alice", "email", "alice@example.org")
+    pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('alice', 'totp', NULL)")
+    check(recovery_of(pg, "alice") == (3, 3, "admin", 3), "a factor is left: kept")
+    # The last verified factor reset: the set and the bypass code go.
+    pg.one(ADMIN, "SELECT * FROM pam_mfa.reset('alice', 'email', NULL)")
+    check(recovery_of(pg, "alice") == (0, 0, "", 0), recovery_of(pg, "alice"))
+    check(owner_value(pg, "SELECT count(*) FROM pam_mfa.recovery_codes") == "0", "no code left")
+    # An admin's code to a new address in place of the only one: nothing
+    # verified is left.
+    provision_dest(pg, "bob", "email", "bob@example.org")
+    pg.one(ADMIN, f"SELECT pam_mfa.recovery_admin('bob', {arr}, 'admin')")
+    check(pg.one(ADMIN, "SELECT pam_mfa.code_by_admin('bob', 'email', 'bob2@example.org', "
+                        "'123456', true)") == ["ok"], "replaced by an address to prove")
+    check(recovery_of(pg, "bob") == (0, 0, "", 0), "no verified factor: no codes")
+    check(pg.one(ADMIN, f"SELECT pam_mfa.recovery_admin('bob', {arr}, 'admin')") == ["missing"],
+          "no set without a verified factor")
+    check(pg.one(ADMIN, "SELECT pam_mfa.bypass_new('bob', 'zzzzzzzzzzzz', 1, 4102444800)")
+          == ["missing"], "nothing to bypass")
+    for bad in ("'{}'", "'{abcdefghjkmn,abcdefghjkmn}'", "'{abcdefghijkl}'", "'{ABCDEFGHJKMN}'",
+                "'{1234567}'", "'{{abcdefghjkmn}}'", "NULL",
+                "'{" + ",".join(["%08d" % i for i in range(21)]) + "}'"):
+        expect_error(lambda: pg.sql(ADMIN, f"SELECT pam_mfa.recovery_admin('alice', {bad}, "
+                                           "'admin')"), "invalid recovery codes")
+    expect_error(lambda: pg.sql(ADMIN, f"SELECT pam_mfa.recovery_admin('alice', {arr}, 'user')"),
+                 "admin or imported")
+    expect_error(lambda: pg.sql(HOST_A, "SELECT pam_mfa.lock_notice_due('alice', 59)"),
+                 "interval")
+
+    # import_user: the hashes as a files record keeps them, used or not.
+    salt, h = kept("k7m9qrst2345")
+    _, h_used = kept("k7m9qrst2346", bytes.fromhex(salt))
+    bsalt, bh = kept("b3b3b3b3b3b3")
+    rec = {"source": "user", "since": 1790000000,
+           "codes": [{"salt": salt, "hash": h, "used": 0},
+                     {"salt": salt, "hash": h_used, "used": 1790000100},
+                     {"salt": kept("x")[0], "hash": kept("x")[1], "used": 0}]}
+    byp = {"salt": bsalt, "hash": bh, "uses_left": 1, "expires": int(time.time()) + 600,
+           "made": 1790000000}
+    factors = json.dumps([{"method": "totp", "label": "", "verified": True, "by_admin": False,
+                           "added": 1, "last_used": 0, "secret": s1.hex(),
+                           "algorithm": "sha1", "digits": 6, "period": 30, "last_step": 0}])
+
+    def imp(user, r, b, replace="false", f=factors):
+        return pg.one(ADMIN, f"SELECT pam_mfa.import_user('{user}', {quote(f)}::jsonb, 0, "
+                             f"{replace}, {quote(r and json.dumps(r))}::jsonb, "
+                             f"{quote(b and json.dumps(b))}::jsonb)")[0]
+    check(imp("carol", rec, byp) == "imported", "imported")
+    check(recovery_of(pg, "carol") == (2, 3, "user", 1), recovery_of(pg, "carol"))
+    check(owner_value(pg, "SELECT to_char(since, 'YYYY') FROM pam_mfa.recovery_sets "
+                          "WHERE user_name = 'carol'") == "2026", "since kept")
+    check(backup(pg, HOST_A, "carol", "k7m9qrst2346")[0] == "wrong", "a code used in files")
+    check(backup(pg, HOST_A, "carol", "k7m9qrst2345")[:5] == ("ok", 0, False, "recovery", 1),
+          "a code the files store made logs in")
+    check(backup(pg, HOST_B, "carol", "k7m9qrst2345")[0] == "wrong", "once")
+    check(backup(pg, HOST_B, "carol", "b3b3b3b3b3b3")[:5] == ("ok", 0, False, "bypass", 0),
+          "the bypass code copied")
+    # Replaced without a set: the database's goes.
+    check(imp("carol", None, None, "true") == "replaced", "replaced")
+    check(recovery_of(pg, "carol") == (0, 0, "", 0), "the record had none")
+    # Without a verified factor a set is not kept.
+    unverified = json.dumps([{"method": "email", "label": "", "verified": False,
+                              "by_admin": False, "added": 0, "last_used": 0,
+                              "dest": "d@example.org"}])
+    check(imp("dave", rec, byp, f=unverified) == "imported", "imported")
+    check(recovery_of(pg, "dave") == (0, 0, "", 0), "no factor, no set")
+    for bad_r, bad_b in (({**rec, "extra": 1}, None), ({**rec, "source": "x"}, None),
+                         ({**rec, "codes": []}, None),
+                         ({**rec, "codes": [{"salt": salt, "hash": h}]}, None),
+                         ({**rec, "codes": [{"salt": salt[:-2], "hash": h, "used": 0}]}, None),
+                         ({**rec, "codes": [{"salt": salt, "hash": h.upper(), "used": 0}]}, None),
+                         ({**rec, "codes": rec["codes"] * 7}, None),
+                         (None, {**byp, "uses_left": 101}), (None, {**byp, "uses_left": 1.5}),
+                         (None, {**byp, "hash": "00"}), (None, {**byp, "expires": 0}),
+                         (None, {**byp, "other": 1})):
+        expect_error(lambda: imp("erin", bad_r, bad_b), "invalid")
+    check(pg.one(ADMIN, "SELECT count(*) FROM pam_mfa.list() x WHERE x = 'erin'") == ["0"],
+          "nothing written")
+    print("ok: the codes go with the last verified factor only; imported hashes work once")
+
+
+def test_upgrade_9(pg):
+    """mfactl db init from a version 8 database holding apps, an address, a
+    pending code and a proof: every row kept, logins working, db check
+    clean, and the new functions at work on the old users."""
+    old = tempfile.mkdtemp(prefix="pam_mfa-sql8-")
+    try:
+        for name in sorted(os.listdir(SQL_DIR)):
+            if name.endswith(".sql") and int(name[:3]) <= 8:
+                shutil.copy(os.path.join(SQL_DIR, name), old)
+        os.chmod(old, 0o755)
+        pg.sql(SUPER, f"CREATE DATABASE v8 OWNER {OWNER}", db="postgres")
+        proc = pg.db_init(sql_dir=old, db="v8")
+        check(proc.returncode == 0 and "version 8" in proc.stdout, f"v8: {proc}")
+    finally:
+        shutil.rmtree(old)
+
+    def q(role, sql):
+        return pg.sql(role, sql, db="v8")
+
+    s1 = os.urandom(20)
+    q(ADMIN, f"SELECT pam_mfa.provision_totp('alice', {lit(s1)}, 'sha1', 6, 30, 0, 'phone', 'new')")
+    q(ADMIN, "SELECT pam_mfa.provision_dest('alice', 'email', 'alice@example.org', NULL, 'add')")
+    q(ADMIN, "SELECT pam_mfa.code_by_admin('bob', 'sms', '+15551230100', '246802', false)")
+    settle_step()
+    code = code_now(s1)
+    check(q(HOST_A, f"SELECT outcome FROM pam_mfa.verify_totp('alice', '{code}', 's', 'r')")
+          == [["ok"]], "a v8 login, and host a's proof")
+    check(q(HOST_A, "SELECT outcome FROM pam_mfa.verify_totp('alice', '000000', 's', 'r')")
+          in ([["wrong"]], [["replay"]]), "a failure")
+    users_before = q(OWNER, "SELECT * FROM pam_mfa.users ORDER BY 1")
+    factors_before = q(OWNER, "SELECT * FROM pam_mfa.factors ORDER BY 1, 2")
+    pending_before = q(OWNER, "SELECT * FROM pam_mfa.pending_code ORDER BY 1")
+
+    proc = pg.db_init(db="v8")
+    check(proc.returncode == 0 and "version 9 (was 8)" in proc.stdout, f"upgrade: {proc}")
+    check([r[:-1] for r in q(OWNER, "SELECT * FROM pam_mfa.users ORDER BY 1")] == users_before,
+          "the users' rows as they were, lock_notice_at added")
+    check(q(OWNER, "SELECT * FROM pam_mfa.factors ORDER BY 1, 2") == factors_before, "factors")
+    check(q(OWNER, "SELECT * FROM pam_mfa.pending_code ORDER BY 1") == pending_before, "codes")
+    check(rights_problems(pg, db="v8") == [], f"db check: {rights_problems(pg, db='v8')}")
+    proc = pg.run_mfactl("db", "check", role=ADMIN, db="v8")
+    check(proc.returncode == 0, f"mfactl db check: {proc}")
+    check(q(HOST_A, f"SELECT outcome FROM pam_mfa.verify_totp('alice', '{code}', 's', 'r')")
+          == [["replay"]], "the step used before stays spent")
+    check(q(HOST_A, "SELECT outcome FROM pam_mfa.enroll_sent('bob', 0, 'sms', '+15551230100', "
+                    "NULL, 0, '246802', 's', 'r')") == [["ok"]], "bob's pending code")
+    # Host a's proof of version 8 holds for a set of recovery codes.
+    v = q(HOST_A, "SELECT max(factors_version) FROM pam_mfa.summary('alice')")[0][0]
+    check(q(HOST_B, f"SELECT pam_mfa.recovery_new('alice', {v}, '{{abcdefghjkmn}}')")
+          == [["unproved"]], "not host b's proof")
+    check(q(HOST_A, f"SELECT pam_mfa.recovery_new('alice', {v}, '{{abcdefghjkmn}}')")
+          == [["ok"]], "host a's proof of version 8")
+    check(q(HOST_B, "SELECT outcome, kind, remaining FROM pam_mfa.verify_backup('alice', "
+                    "'abcdefghjkmn', 's', 'r')") == [["ok", "recovery", "0"]], "the code works")
+    print("ok: a version 8 database upgraded by db init keeps its state and checks clean")
 
 
 TESTS = {name[5:].replace("_", "-"): fn for name, fn in globals().items()
