@@ -345,7 +345,9 @@ class World:
             settings = _server_settings(cfg) if cfg is not None else _server_settings({})
             if settings != self._settings:
                 # One psql call (about 0.15 s here) for both.
-                empty = ("TRUNCATE pam_mfa.users, pam_mfa.factors, pam_mfa.pending_code; "
+                empty = ("TRUNCATE pam_mfa.users, pam_mfa.factors, pam_mfa.pending_code, "
+                         "pam_mfa.recovery_sets, pam_mfa.recovery_codes, "
+                         "pam_mfa.bypass_codes; "
                          if self._settings is None else "")
                 self.pg.sql(pgrig.SUPER, "%sSELECT pam_mfa.set_settings(%s)"
                             % (empty, ", ".join(str(v) for v in settings)))
@@ -607,7 +609,10 @@ class World:
             SELECT row_to_json(x)::text FROM pam_mfa.users x WHERE user_name = '%s'
             UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.factors x WHERE user_name = '%s'
             UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.pending_code x WHERE user_name = '%s'
-            """ % (q, q, q)))
+            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.recovery_sets x WHERE user_name = '%s'
+            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.recovery_codes x WHERE user_name = '%s'
+            UNION ALL SELECT row_to_json(x)::text FROM pam_mfa.bypass_codes x WHERE user_name = '%s'
+            """ % (q, q, q, q, q, q)))
 
     def break_store(self):
         """Makes the store refuse to open: an insecure state directory, or

@@ -101,6 +101,8 @@ class SetupWorld(unittest.TestCase):
                 return PASSWORD
             if prompt.startswith("Code from your authenticator app"):
                 return oathtool(current, utc(30))  # a step newer than the last used
+            if prompt.startswith("Press Enter once"):
+                return ""
             _, params = parse_uri("\n".join(l for l in out.splitlines()
                                             if l.startswith("otpauth://")))
             shown["secret"] = params["secret"]
@@ -437,6 +439,8 @@ class SetupDevices(SetupWorld):
                 return oathtool(app, utc(proof_at))
             if prompt.startswith("A name"):
                 return label or ""
+            if prompt.startswith("Press Enter once"):
+                return ""
             _, params = parse_uri("\n".join(l for l in out.splitlines()
                                             if l.startswith("otpauth://")))
             if new is not None:
