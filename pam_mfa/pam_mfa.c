@@ -233,13 +233,7 @@ static enum outcome send_login_code(struct login *l, struct store *st, const str
 				    long *wait, bool *sending)
 {
 	struct mfa_error err = { "" };
-	struct enroll_request req = {
-		.cfg = &l->cfg,
-		.st = st,
-		.user = l->user,
-		.service = l->service,
-		.rhost = l->rhost,
-	};
+	struct enroll_request req = login_request(l, st);
 	char masked[FACTOR_DEST_MAX + 8];
 	int r = enroll_send_login_code(&req, f, wait, sending, &err);
 

@@ -1173,11 +1173,8 @@ static int pg_snapshot(struct store *st, struct mfa_error *err)
 	return 0;
 }
 
-/* A verification's row: outcome, fail_count, locked_now[, step],
- * factor_id.  Only "ok" is VERIFY_OK; a row that cannot be read is
- * VERIFY_STORE_ERROR. */
-static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, bool has_step,
-		      struct verify_result *out, struct mfa_error *err)
+/* The outcome a store function's first column names. */
+static enum verify_outcome row_outcome(struct row *w)
 {
 	static const struct {
 		const char *name;
@@ -1191,9 +1188,24 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 		{ "not_enrolled", VERIFY_NOT_ENROLLED },
 		{ "too_many", VERIFY_TOO_MANY },
 	};
+	const char *v = row_text(w, 0, false);
+
+	for (size_t i = 0; v != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(v, outcomes[i].name) == 0)
+			return outcomes[i].outcome;
+	if (v != NULL)
+		row_bad(w, 0, "not an outcome");
+	return VERIFY_STORE_ERROR;
+}
+
+/* A verification's row: outcome, fail_count, locked_now[, step],
+ * factor_id.  Only "ok" is VERIFY_OK; a row that cannot be read is
+ * VERIFY_STORE_ERROR. */
+static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, bool has_step,
+		      struct verify_result *out, struct mfa_error *err)
+{
 	enum verify_outcome outcome = VERIFY_STORE_ERROR;
 	const int ncols = has_step ? 5 : 4;
-	const char *v;
 	struct row w;
 
 	memset(out, 0, sizeof(*out));
@@ -1204,12 +1216,7 @@ static int verify_row(struct pg_store *p, const char *fn, int r, PGresult *res, 
 		p->pq.clear(res);
 		return 0;
 	}
-	v = row_text(&w, 0, false);
-	for (size_t i = 0; v != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		if (strcmp(v, outcomes[i].name) == 0)
-			outcome = outcomes[i].outcome;
-	if (v != NULL && outcome == VERIFY_STORE_ERROR)
-		row_bad(&w, 0, "not an outcome");
+	outcome = row_outcome(&w);
 	out->fail_count = (unsigned)row_int(&w, 1, 0, INT_MAX);
 	out->locked_now = row_bool(&w, 2);
 	if (has_step && outcome == VERIFY_OK)
@@ -1333,21 +1340,11 @@ static int pg_verify_backup(struct store *st, const struct mfa_config *cfg, cons
 			    const char *code, const struct store_login *at,
 			    struct verify_result *res, struct mfa_error *err)
 {
-	static const struct {
-		const char *name;
-		enum verify_outcome outcome;
-	} outcomes[] = {
-		{ "ok", VERIFY_OK },
-		{ "wrong", VERIFY_WRONG },
-		{ "expired", VERIFY_EXPIRED },
-		{ "locked", VERIFY_LOCKED },
-		{ "not_enrolled", VERIFY_NOT_ENROLLED },
-	};
 	struct pg_store *p = pg(st);
 	enum verify_outcome outcome = VERIFY_STORE_ERROR;
 	struct login_text lt;
 	const char *params[] = { user, code_param(code), lt.service, lt.rhost };
-	const char *v, *kind;
+	const char *kind;
 	PGresult *pr = NULL;
 	struct row w;
 	int r;
@@ -1366,12 +1363,7 @@ static int pg_verify_backup(struct store *st, const struct mfa_config *cfg, cons
 		p->pq.clear(pr);
 		return 0;
 	}
-	v = row_text(&w, 0, false);
-	for (size_t i = 0; v != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		if (strcmp(v, outcomes[i].name) == 0)
-			outcome = outcomes[i].outcome;
-	if (v != NULL && outcome == VERIFY_STORE_ERROR)
-		row_bad(&w, 0, "not an outcome");
+	outcome = row_outcome(&w);
 	res->fail_count = (unsigned)row_int(&w, 1, 0, INT_MAX);
 	res->locked_now = row_bool(&w, 2);
 	kind = row_text(&w, 3, false);
