@@ -771,6 +771,15 @@ static int run(struct setup *s)
 			goto out;
 		}
 	}
+	/* A helpdesk's bypass code lets a user in for a while, to set up a
+	 * new device; it must not turn into codes that never expire. */
+	if (s->action == ACT_RECOVERY && after.backup == BACKUP_BYPASS) {
+		fprintf(stderr, "mfa-setup: a bypass code cannot make recovery codes; set up a new "
+				"device first (mfa-setup --replace or --add)\n");
+		syslog(LOG_NOTICE,
+		       "user=%s action=recovery-codes outcome=denied reason=bypass-proof", s->user);
+		goto out;
+	}
 	if (s->action == ACT_RECOVERY) {
 		if (new_recovery_codes(s, &req, &basis) == 0) {
 			notify_change(s, &rec, NOTIFY_RECOVERY_CODES, "");

@@ -107,7 +107,10 @@ static int read_proc_file(int procfd, const char *path, char *buf, size_t len)
 }
 
 /* What /proc says of a process: whether it is alive (not a zombie) and
- * runs with uid as its real or effective uid. */
+ * runs with uid as its real uid, as pkill -U matches.  Not the effective
+ * uid alone: a root daemon that takes on the user's for a moment (mail
+ * delivery reading ~/.forward) could be made to stall there by the user
+ * and would be killed at their choosing. */
 static bool proc_is_users(int procfd, const char *pid, uid_t uid)
 {
 	char path[64], buf[4096];
@@ -123,7 +126,8 @@ static bool proc_is_users(int procfd, const char *pid, uid_t uid)
 		return false;
 	if (state[8] == 'Z' || state[8] == 'X')
 		return false;
-	return real == uid || eff == uid;
+	(void)eff;
+	return real == uid;
 }
 
 /* The session id of a process, from /proc/PID/stat (after the command's
