@@ -1444,6 +1444,22 @@ class Logout(WorldTest):
         self.fail("expected %d processes of uid %d, found %s" % (n, self.uid,
                                                                   uid_pids(self.uid)))
 
+    def test_a_root_process_acting_as_the_user_is_spared(self):
+        """A root daemon that takes on the user's effective uid for a
+        moment (mail delivery, cron) is not the user's session."""
+        self.w.enroll("tossed", "--no-recovery-codes")
+        uid = self.uid
+        daemon = subprocess.Popen(["sleep", "303"], preexec_fn=lambda: os.setresuid(0, uid, 0),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.procs.append(daemon)
+        mine = self.start("sleep", "304")
+        self.wait_for(2)
+        proc = self.w.mfactl("reset", "tossed", "--logout")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tossed: 1 session ended on this host (1 process).", proc.stdout)
+        self.assertEqual(mine.wait(timeout=10), -15)
+        self.assertIsNone(daemon.poll())
+
     def test_ends_sessions_after_the_reset(self):
         self.w.enroll("tossed", "--no-recovery-codes")
         # Two sessions: a shell with a job in the background, and a sleep.

@@ -608,6 +608,16 @@ class SetupRecovery(SetupWorld):
         self.assertEqual(self.w.login(USER, [oathtool(new["secret"], utc(60))],
                                       at=utc(60)).pam, "PAM_SUCCESS")
 
+    def test_a_bypass_code_cannot_make_recovery_codes(self):
+        self.first_app_codes()
+        proc = self.w.mfactl("bypass", USER)
+        bypass = RECOVERY_RE.findall(proc.stdout)
+        self.assertEqual(len(bypass), 1, proc.stdout + proc.stderr)
+        code, out = self.run_as_nobody(["--recovery-codes"], answers=[PASSWORD, bypass[0]])
+        self.assertEqual(code, 1, out)
+        self.assertIn("a bypass code cannot make recovery codes", out)
+        self.assertEqual(RECOVERY_RE.findall(out), [])
+
     def test_refused_without_a_factor_or_when_not_used(self):
         code, out = self.run_as_nobody(["--recovery-codes"], answers=[])
         self.assertEqual(code, 1, out)
