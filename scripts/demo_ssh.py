@@ -26,6 +26,7 @@ PROMPTS = [
     ("password", r"Password: ?"),
     ("offer", r"Press Enter to set it up now[^:]*: ?"),
     ("confirm", r"Code shown by the app, to confirm: ?"),
+    ("saved", r"Press Enter once you have written them down: ?"),
     ("code", r"Verification code[^:]*: ?"),
     ("shell", r"\$ "),
 ]
@@ -130,6 +131,9 @@ def main():
                     with open(args.secret_to, "w") as f:
                         f.write(secret + "\n")
                 child.sendline(code)
+            elif kind == "saved":
+                screen.note("writes the recovery codes down; presses Enter")
+                child.sendline("")
             elif kind == "code":
                 if args.code is None:
                     sys.exit("demo_ssh: asked for a code, and none was given")

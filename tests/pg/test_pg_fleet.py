@@ -349,23 +349,24 @@ class FleetSsh(FleetTest):
                                                "")])
         self.assertTrue(ok, out)
         self.assertEqual(self.accepted(log, "bob"), 1, log)
-        # The recovery codes A made reach the client; one works on B, once
-        # in the fleet: A refuses it after.
-        codes = RECOVERY_RE.findall(out)
-        self.assertEqual(len(codes), 10, out)
-        steps = [("Password:", "pw-bob"), ("Verification code:", codes[7])]
-        ok, out, _, log = self.ssh(b, "bob", steps)
-        self.assertTrue(ok, out)
-        self.assertIn("A recovery code works here too", out)
-        ok, out, _, log = self.ssh(a, "bob", steps)
-        self.assertFalse(ok, out)
-        self.assertEqual(self.failed(log, "bob"), 1, log)
         self.assertIn("Scan this QR code", out)
         self.assertIn("\u2588", out)
         self.assertEqual(shown.get("issuer"), "Example Corp", shown)
         secret = shown["secret"]
         self.assertEqual(self.summary("bob", "totp_enrolled, fail_count, last_host"),
                          ["t", "0", "host_a@127.0.0.1"])
+
+        # The recovery codes A made reach the client; one works on B, once
+        # in the fleet: A refuses it after.
+        codes = RECOVERY_RE.findall(out)
+        self.assertEqual(len(codes), 10, out)
+        steps = [("Password:", "pw-bob"), ("Verification code:", codes[7])]
+        ok, seen, _, seen_log = self.ssh(b, "bob", steps)
+        self.assertTrue(ok, seen)
+        self.assertIn("A recovery code works here too", seen)
+        ok, seen, _, seen_log = self.ssh(a, "bob", steps)
+        self.assertFalse(ok, seen)
+        self.assertEqual(self.failed(seen_log, "bob"), 1, seen_log)
 
         # The same secret on B, a later code from the app (the next step is
         # inside the window and newer than the step the enrollment spent).
