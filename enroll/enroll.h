@@ -118,6 +118,16 @@ int enroll_recovery_codes(pam_handle_t *pamh, const struct enroll_request *req,
 			  const struct store_basis *basis, enum enroll_outcome *outcome,
 			  struct mfa_error *err);
 
+/* Where a notice to the user goes: the first verified address of sum,
+ * else the template's.  false: none is known, or mail is not set up. */
+bool enroll_notice_address(const struct mfa_config *cfg, const struct store_summary *sum,
+			   const char *user, char *to, size_t len);
+
+/* The code prompt's help text, said before the prompt and never in it,
+ * where sum shows an unused recovery code or an outstanding bypass
+ * code. */
+void enroll_backup_help(pam_handle_t *pamh, const struct store_summary *sum);
+
 /* A recovery or bypass code was used (kind, remaining: as the store said):
  * a notice to the user's verified address (or the template's), where mail
  * is set up.  0 (also: nowhere to send it), or an error with err. */

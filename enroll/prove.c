@@ -176,9 +176,7 @@ int enroll_prove_conversation(pam_handle_t *pamh, const struct enroll_request *r
 	 * a user who has one: a host makes every code it sends (sql/008). */
 	if ((held & METHOD_TOTP) && req->cfg->store.backend == STORE_BACKEND_POSTGRESQL)
 		sent = 0;
-	/* The help text: said before the prompt, not in it. */
-	if (sum->recovery.left > 0 || store_bypass_outstanding(sum, (int64_t)time(NULL)))
-		(void)pam_info(pamh, "Lost your device? A recovery code works here too.");
+	enroll_backup_help(pamh, sum);
 	if (held & METHOD_TOTP) {
 		char *answer = NULL;
 

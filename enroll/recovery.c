@@ -111,20 +111,34 @@ int enroll_recovery_codes(pam_handle_t *pamh, const struct enroll_request *req,
 	return r == -ENOMEM ? -ENOMEM : 0;
 }
 
-/* Where a notice to the user goes: their first verified address, else the
- * template's.  false: none, or mail is not set up. */
-static bool user_address(const struct enroll_request *req, char *to, size_t len)
+bool enroll_notice_address(const struct mfa_config *cfg, const struct store_summary *sum,
+			   const char *user, char *to, size_t len)
+{
+	const struct store_factor *e = store_summary_nth(sum, METHOD_EMAIL, 0);
+
+	if (cfg->email.smtp_url == NULL || cfg->email.from == NULL)
+		return false;
+	return notify_address(cfg, e != NULL ? e->dest : NULL, user, to, len);
+}
+
+void enroll_backup_help(pam_handle_t *pamh, const struct store_summary *sum)
+{
+	if (sum->recovery.left > 0 || store_bypass_outstanding(sum, (int64_t)time(NULL)))
+		(void)pam_info(pamh, "Lost your device? A recovery code works here too.");
+}
+
+/* The user's notice address, from a fresh summary (enroll_notice_address()),
+ * with the summary's lock end in *until if not NULL. */
+static bool user_address(const struct enroll_request *req, char *to, size_t len, int64_t *until)
 {
 	struct mfa_error err = { "" };
 	struct store_summary sum;
 	bool known = false;
 
-	if (req->cfg->email.smtp_url == NULL || req->cfg->email.from == NULL)
-		return false;
 	if (store_summary(req->st, req->user, &sum, &err) == 0) {
-		const struct store_factor *e = store_summary_nth(&sum, METHOD_EMAIL, 0);
-
-		known = notify_address(req->cfg, e != NULL ? e->dest : NULL, req->user, to, len);
+		known = enroll_notice_address(req->cfg, &sum, req->user, to, len);
+		if (until != NULL)
+			*until = sum.locked_until;
 	}
 	store_summary_wipe(&sum);
 	return known;
@@ -135,7 +149,7 @@ int enroll_backup_notice(const struct enroll_request *req, enum store_backup_kin
 {
 	char to[EMAIL_ADDRESS_MAX + 1];
 
-	if (!user_address(req, to, sizeof(to)))
+	if (!user_address(req, to, sizeof(to), NULL))
 		return 0;
 	return notify_backup_used(req->cfg, to, req->user, kind == BACKUP_BYPASS, remaining,
 				  req->service, req->rhost, err);
@@ -145,7 +159,6 @@ int enroll_lock_notice(const struct enroll_request *req, unsigned failures, stru
 {
 	const struct mfa_config *cfg = req->cfg;
 	struct mfa_error e2 = { "" };
-	struct store_summary sum;
 	char to[EMAIL_ADDRESS_MAX + 1];
 	int64_t until = 0;
 	bool due = false;
@@ -157,10 +170,8 @@ int enroll_lock_notice(const struct enroll_request *req, unsigned failures, stru
 				  &due, err);
 	if (r < 0 || !due)
 		return r;
-	if (store_summary(req->st, req->user, &sum, &e2) == 0)
-		until = sum.locked_until;
-	store_summary_wipe(&sum);
-	if (user_address(req, to, sizeof(to)))
+	/* One read for both: where the user hears of it, and until when. */
+	if (user_address(req, to, sizeof(to), &until))
 		r = notify_locked(cfg, to, req->user, false, req->service, req->rhost, until,
 				  failures, err);
 	if (cfg->notify.lockout_to != NULL)

@@ -568,13 +568,10 @@ static int ask_label(struct setup *s, char *out, size_t len, const char **label)
 static void notify_change(const struct setup *s, const struct store_summary *before,
 			  enum notify_change change, const char *what)
 {
-	const struct store_factor *e = store_summary_nth(before, METHOD_EMAIL, 0);
 	struct mfa_error err = { "" };
 	char to[EMAIL_ADDRESS_MAX + 1];
 
-	if (s->cfg.email.smtp_url == NULL || s->cfg.email.from == NULL)
-		return;
-	if (!notify_address(&s->cfg, e != NULL ? e->dest : NULL, s->user, to, sizeof(to)))
+	if (!enroll_notice_address(&s->cfg, before, s->user, to, sizeof(to)))
 		return;
 	if (notify_factor_changed(&s->cfg, to, s->user, change, what, SERVICE, &err) < 0)
 		syslog(LOG_WARNING, "user=%s: no notice of the change: %s", s->user, err.msg);

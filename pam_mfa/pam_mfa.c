@@ -573,12 +573,7 @@ static void confirm_enrollment(struct login *l, struct store *st)
 		return;
 	if (store_summary(st, l->user, &rec, &err) < 0 || !rec.exists)
 		return;
-	{
-		const struct store_factor *e = store_summary_nth(&rec, METHOD_EMAIL, 0);
-
-		known = notify_address(&l->cfg, e != NULL ? e->dest : NULL, l->user, to,
-				       sizeof(to));
-	}
+	known = enroll_notice_address(&l->cfg, &rec, l->user, to, sizeof(to));
 	store_summary_wipe(&rec);
 	if (known &&
 	    notify_enrolled(&l->cfg, to, l->user, l->method, l->service, l->rhost, &err) < 0)
@@ -883,9 +878,8 @@ static enum outcome read_summary(struct login *l, struct store **st, struct stor
  * before the prompt, never in it. */
 static void backup_help(struct login *l, const struct store_summary *rec)
 {
-	if (!l->silent &&
-	    (rec->recovery.left > 0 || store_bypass_outstanding(rec, (int64_t)time(NULL))))
-		(void)pam_info(l->pamh, "Lost your device? A recovery code works here too.");
+	if (!l->silent)
+		enroll_backup_help(l->pamh, rec);
 }
 
 /* Follows the login decision.  The summary is wiped before any code is
